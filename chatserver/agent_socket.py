@@ -1,0 +1,109 @@
+"""`/ws/agent`: the console's socket. Only a logged-in user gets past the handshake."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket
+
+from . import frames
+from .auth import current_user, same_origin
+from .connections import Connection
+from .errors import CLOSE_POLICY
+from .frames import Frame, encode
+from .service import AgentProfile, skills_from_json
+from .sockets import receive_loop
+
+if TYPE_CHECKING:
+    from .app import Hub
+
+
+async def agent_endpoint(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    # Another site's page must not ride on an agent's cookie (cross-site WebSocket hijacking).
+    if not same_origin(websocket):
+        await websocket.close(CLOSE_POLICY, "cross-site socket refused")
+        return
+    user = await current_user(websocket)
+    if user is None:
+        await websocket.close(CLOSE_POLICY, "log in first")
+        return
+    await websocket.accept()
+    agent_id = int(user["id"])
+    conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}")
+    conn.start()
+    service = hub.service
+    known = service.agents.get(agent_id)
+    profile = AgentProfile(
+        id=agent_id, username=user["username"], display_name=user["display_name"],
+        role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
+        status=known.status if known is not None else "away",
+    )
+    hub.registry.add_agent(agent_id, conn)
+    service.agent_connected(profile)
+    greeted = False
+
+    async def hello(frame: Frame) -> dict[str, Any] | None:
+        nonlocal greeted
+        greeted = True
+        return {
+            "type": "welcome",
+            "agent": {"id": agent_id, "username": profile.username,
+                      "display_name": profile.display_name, "role": profile.role,
+                      "skills": profile.skills, "capacity": profile.capacity,
+                      "status": service.agents[agent_id].status},
+            "conversations": await service.open_conversations_of(agent_id),
+            "queue": service.queue_snapshot(),
+        }
+
+    async def status(frame: Frame) -> dict[str, Any] | None:
+        service.set_status(agent_id, frame["status"])
+        return {"type": "status", "status": frame["status"]}
+
+    async def accept(frame: Frame) -> dict[str, Any] | None:
+        return (await service.accept(agent_id, frame["conversation_id"], frame.id)).ack
+
+    async def decline(frame: Frame) -> dict[str, Any] | None:
+        return (await service.decline(agent_id, frame["conversation_id"], frame.id)).ack
+
+    async def message(frame: Frame) -> dict[str, Any] | None:
+        return (await service.agent_message(agent_id, frame["conversation_id"], frame.id,
+                                            frame["text"], note=False)).ack
+
+    async def note(frame: Frame) -> dict[str, Any] | None:
+        return (await service.agent_message(agent_id, frame["conversation_id"], frame.id,
+                                            frame["text"], note=True)).ack
+
+    async def signal(frame: Frame) -> dict[str, Any] | None:
+        """Typing and read receipts go to the visitor of a chat this agent holds."""
+        conv = await service.agent_view(agent_id, frame["conversation_id"], holder=True)
+        out = {"type": frame.type, "conversation_id": conv.id, "from": "agent"}
+        out.update({k: v for k, v in frame.fields.items() if k in ("on", "seq")})
+        hub.registry.to_visitor(conv.visitor_id, encode(out))
+        return None
+
+    async def transfer(frame: Frame) -> dict[str, Any] | None:
+        return (await service.transfer(
+            agent_id, frame["conversation_id"], frame.id, to_agent=frame.get("to_agent"),
+            to_skill=frame.get("to_skill"), note=frame.get("note"))).ack
+
+    async def close(frame: Frame) -> dict[str, Any] | None:
+        return (await service.close_by_agent(agent_id, frame["conversation_id"], frame.id,
+                                             frame["resolved"])).ack
+
+    async def resume(frame: Frame) -> dict[str, Any] | None:
+        conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
+        for text in await service.resume(conv, frame["after_seq"], for_visitor=False):
+            conn.send(text)
+        return None
+
+    handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,
+                "message": message, "note": note, "typing": signal, "read": signal,
+                "transfer": transfer, "close": close, "resume": resume}
+    try:
+        await receive_loop(websocket, conn, frames.AGENT_FRAMES, handlers, hub.config.limits,
+                           greeted=lambda: greeted)
+    finally:
+        if hub.registry.remove_agent(agent_id, conn):
+            service.agent_disconnected(agent_id)
+        await conn.wait_closed() if conn.closed else await conn.stop()

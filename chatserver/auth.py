@@ -1,0 +1,113 @@
+"""Agents' and admins' logins: a server-side session behind a signed, HttpOnly cookie.
+
+The cookie holds only a signed random session id; the session row (and so logout) lives in the
+database. State-changing requests from a browser must come from our own origin (the Origin
+header, which browsers always send on cross-site POSTs), and requests made with a session must
+also carry that session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from .errors import Forbidden, Unauthorized
+from .passwords import verify_password
+from .tokens import new_id
+
+if TYPE_CHECKING:
+    from .app import Hub
+
+COOKIE = "chat_session"
+ROLES = ("agent", "supervisor", "admin")
+# Where each role lands after logging in.
+HOME = {"agent": "/console", "supervisor": "/console/supervisor", "admin": "/admin"}
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """True unless the browser says the request comes from another site."""
+    origin = conn.headers.get("origin")
+    if origin is None:  # not a browser, or a same-origin GET
+        return True
+    return urlsplit(origin).netloc == conn.headers.get("host", "")  # "null" never matches
+
+
+async def current_user(conn: HTTPConnection) -> sqlite3.Row | None:
+    """The logged-in user for this request or socket, from the session cookie."""
+    hub: Hub = conn.app.state.hub
+    token = conn.cookies.get(COOKIE)
+    session_id = hub.session_signer.unsign(token) if token else None
+    if session_id is None:
+        return None
+    return await hub.store.session(session_id, hub.service.clock())
+
+
+async def require(request: Request, *roles: str) -> sqlite3.Row:
+    """The user, if logged in with one of `roles`; state-changing methods also need CSRF."""
+    user = await current_user(request)
+    if user is None:
+        raise Unauthorized("log in first")
+    if roles and user["role"] not in roles:
+        raise Forbidden("your role may not do this")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not same_origin(request):
+            raise Forbidden("cross-site request refused")
+        sent = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            sent = str((await request.form()).get("csrf_token", ""))
+        if not sent or not secrets.compare_digest(sent, user["csrf"]):
+            raise Forbidden("missing or wrong CSRF token")
+    return user
+
+
+async def login(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    if not same_origin(request):
+        raise Forbidden("cross-site login refused")
+    form = await request.form()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    wants_json = "application/json" in request.headers.get("accept", "")
+    user = await hub.store.user_by_name(username) if username else None
+    # Verify even for unknown users so timing does not reveal which usernames exist.
+    stored = user["password_hash"] if user is not None else hub.dummy_hash
+    if not verify_password(password, stored) or user is None or user["disabled"]:
+        if wants_json:
+            return JSONResponse({"error": "unauthorized", "message": "wrong username or "
+                                 "password"}, status_code=401)
+        return RedirectResponse("/login?failed=1", status_code=303)
+    now = hub.service.clock()
+    session_id, csrf = new_id(24), new_id(24)
+    await hub.store.add_session(session_id, user["id"], csrf, now,
+                                now + hub.config.server.session_seconds * 1000)
+    target = HOME[user["role"]]
+    response: Response
+    if wants_json:
+        response = JSONResponse({"user": user["username"], "role": user["role"],
+                                 "csrf_token": csrf})
+    else:
+        response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE, hub.session_signer.sign(session_id), max_age=hub.config.server.session_seconds,
+        httponly=True, samesite="strict", secure=hub.config.server.secure_cookies, path="/",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    if not same_origin(request):
+        raise Forbidden("cross-site logout refused")
+    token = request.cookies.get(COOKIE)
+    session_id = hub.session_signer.unsign(token) if token else None
+    if session_id is not None:
+        await hub.store.delete_session(session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response

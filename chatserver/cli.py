@@ -1,0 +1,201 @@
+"""The `chatserver` command: serve, manage users, migrate, evaluate the bot, simulate routing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import config as config_module
+from .config import Config, ConfigError
+from .passwords import generate_password, hash_password
+from .store import Store, migrate_file
+
+ROLES = ("agent", "supervisor", "admin")
+DEFAULT_CONFIG = "config.toml"
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """`billing=4,lang:fa=5` -> {"billing": 4, "lang:fa": 5}; proficiency 1-5."""
+    skills: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, level = part.partition("=")
+        name = name.strip().lower()
+        if not name or len(name) > 40 or not all(c.isalnum() or c in "_:-" for c in name):
+            raise ValueError(f"bad skill name {name!r}")
+        try:
+            value = int(level) if level else 3
+        except ValueError:
+            raise ValueError(f"skill {name}: proficiency must be a number 1-5") from None
+        if not 1 <= value <= 5:
+            raise ValueError(f"skill {name}: proficiency must be 1-5, got {value}")
+        skills[name] = value
+    return skills
+
+
+def load_config(path: str | None) -> Config:
+    if path is None and Path(DEFAULT_CONFIG).exists():
+        path = DEFAULT_CONFIG
+    return config_module.load(path)
+
+
+async def _with_store(config: Config) -> Store:
+    store = Store(config.storage.path, config.storage.busy_timeout_ms)
+    await store.open()
+    return store
+
+
+async def ensure_admin(store: Store) -> None:
+    """On a database without an admin, create one and print its password once (never logged)."""
+    if await store.has_admin():
+        return
+    password = generate_password()
+    await store.add_user("admin", role="admin", password_hash=hash_password(password),
+                         display_name="Administrator", skills={}, capacity=1,
+                         now_ms=int(time.time() * 1000))
+    print(f"Created user 'admin' with one-time password: {password}\n"
+          "Log in and change it; it is not shown again.", flush=True)
+
+
+async def bootstrap(config: Config) -> None:
+    store = await _with_store(config)
+    try:
+        await ensure_admin(store)
+    finally:
+        await store.close()
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    asyncio.run(bootstrap(config))
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    uvicorn.run(
+        create_app(config), host=host, port=port, log_level=args.log_level,
+        ws_max_size=config.limits.max_frame_bytes,
+        # permessage-deflate costs tens of KB per connection; off by default.
+        ws_per_message_deflate=False,
+        # 20 s pings: below the 60 s idle cut of common proxies, finds dead peers quickly.
+        ws_ping_interval=20.0, ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace, config: Config) -> int:
+    if not args.password_stdin:
+        print("error: pass the password on standard input with --password-stdin",
+              file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("error: password must be at least 8 characters", file=sys.stderr)
+        return 2
+    try:
+        skills = parse_skills(args.skills or "")
+    except ValueError as e:
+        print(f"error: --skills: {e}", file=sys.stderr)
+        return 2
+    if not 1 <= args.capacity <= 50:
+        print("error: --capacity must be 1-50", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        store = await _with_store(config)
+        try:
+            await ensure_admin(store)
+            if await store.user_by_name(args.name) is not None:
+                print(f"error: user {args.name!r} already exists", file=sys.stderr)
+                return 1
+            user_id = await store.add_user(
+                args.name, role=args.role, password_hash=hash_password(password),
+                display_name=args.display_name or args.name, skills=skills,
+                capacity=args.capacity, now_ms=int(time.time() * 1000))
+        finally:
+            await store.close()
+        print(f"added {args.role} {args.name!r} (id {user_id})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_user_list(args: argparse.Namespace, config: Config) -> int:
+    async def run() -> None:
+        store = await _with_store(config)
+        try:
+            await ensure_admin(store)
+            users = await store.users()
+        finally:
+            await store.close()
+        print(f"{'id':>4}  {'username':<20} {'role':<11} {'capacity':>8}  skills")
+        for u in users:
+            print(f"{u['id']:>4}  {u['username']:<20} {u['role']:<11} {u['capacity']:>8}  "
+                  f"{u['skills']}")
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_db_migrate(args: argparse.Namespace, config: Config) -> int:
+    version = migrate_file(config.storage.path, config.storage.busy_timeout_ms)
+    print(f"database {config.storage.path} at schema version {version}")
+    asyncio.run(bootstrap(config))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatserver", description=__doc__)
+    parser.add_argument("--config", help="path to config.toml (default: ./config.toml if present)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=cmd_serve)
+
+    user = commands.add_parser("user", help="manage agents, supervisors and admins")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input (never from the command line)")
+    add.add_argument("--display-name")
+    add.add_argument("--skills", help="e.g. billing=4,lang:fa=5 (proficiency 1-5)")
+    add.add_argument("--capacity", type=int, default=3, help="most chats at once (default 3)")
+    add.set_defaults(func=cmd_user_add)
+    listing = user_commands.add_parser("list", help="list users")
+    listing.set_defaults(func=cmd_user_list)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("migrate", help="create or upgrade the schema").set_defaults(
+        func=cmd_db_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    try:
+        config = load_config(getattr(args, "config_sub", None) or args.config)
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+    return int(args.func(args, config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

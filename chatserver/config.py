@@ -1,0 +1,240 @@
+"""Configuration: one TOML file read into frozen dataclasses, overridden by environment variables.
+
+Every key is declared once here with its type and default, and documented in `config.toml`
+(a test fails when a key is missing there). A wrong key or value stops start-up with a
+`ConfigError` whose message names the key, so an operator never has to guess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CHATSERVER_"
+
+
+class ConfigError(Exception):
+    """A configuration key is unknown, of the wrong type, or out of range."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # "development" generates and keeps a secret under data/; "production" demands one.
+    mode: str = "development"
+    secret_key: str = field(default="", repr=False)
+    # Origins allowed to open /ws/visitor (e.g. "https://shop.example"); empty = any origin.
+    allowed_origins: tuple[str, ...] = ()
+    # Seconds a login session lasts.
+    session_seconds: int = 12 * 3600
+    # Set the Secure flag on cookies; turn on whenever the server is behind HTTPS.
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    path: str = "data/chat.db"
+    # Milliseconds SQLite waits for another writer before giving up (several processes share it).
+    busy_timeout_ms: int = 5000
+    # Most events committed in one transaction by the group-commit writer.
+    max_batch: int = 1000
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    # Frames above this many bytes close the socket with 1009: nobody types 64 KB in a chat.
+    max_frame_bytes: int = 65536
+    # Message texts above this many characters are refused with `too_large` (socket stays open).
+    max_text_chars: int = 4000
+    # Token bucket per connection: sustained frames per second and the burst allowed.
+    frames_per_second: float = 5.0
+    frame_burst: int = 20
+    # Frames refused for rate in a row before the socket is closed (1008) as a flood.
+    flood_close_after: int = 50
+    # Outgoing frames queued per connection before a slow client is disconnected.
+    send_queue: int = 256
+    # Seconds a new socket may take to send `hello` before it is closed.
+    hello_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.storage.path).parent
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (if given), apply `CHATSERVER_<SECTION>_<KEY>` overrides, validate everything."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    environ = os.environ if environ is None else environ
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST"):
+            _apply_env(raw, name, value)
+    config = _build(Config, raw, "")
+    _check(config)
+    return config
+
+
+def _sections() -> dict[str, type]:
+    return {f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config)}
+
+
+def _apply_env(raw: dict[str, Any], name: str, value: str) -> None:
+    rest = name[len(ENV_PREFIX):].lower()
+    for section, cls in _sections().items():
+        if rest.startswith(section + "_"):
+            key = rest[len(section) + 1:]
+            hints = typing.get_type_hints(cls)
+            if key not in hints:
+                raise ConfigError(f"{name}: unknown key {section}.{key}")
+            raw.setdefault(section, {})[key] = _parse_env(name, value, hints[key])
+            return
+    raise ConfigError(f"{name}: unknown section (expected one of {', '.join(_sections())})")
+
+
+def _parse_env(name: str, value: str, kind: Any) -> Any:
+    """Environment values are strings; turn them into what the key expects."""
+    try:
+        if kind is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind is int:
+            return int(value)
+        if kind is float:
+            return float(value)
+        if typing.get_origin(kind) is tuple:
+            return [v.strip() for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a valid {_type_name(kind)}") from None
+    return value
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.')}: must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key")
+    values: dict[str, Any] = {}
+    for name in known & raw.keys():
+        kind, value, where = hints[name], raw[name], prefix + name
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, where + ".")
+        else:
+            values[name] = _coerce(value, kind, where)
+    return cls(**values)
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        (item, _) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: must be a list of {_type_name(item)}")
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        (kind,) = [a for a in typing.get_args(kind) if a is not type(None)]
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, int | float) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(kind, True)
+    if not ok:
+        raise ConfigError(f"{where}: must be {_type_name(kind)}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is tuple:
+        return "list of " + _type_name(typing.get_args(kind)[0])
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        kind, str(kind)
+    )
+
+
+def _check(config: Config) -> None:
+    """Range checks that types alone cannot express."""
+    s, lim = config.server, config.limits
+    if s.mode not in ("development", "production"):
+        raise ConfigError("server.mode: must be 'development' or 'production'")
+    if s.mode == "production" and len(s.secret_key) < 32:
+        raise ConfigError(
+            "server.secret_key: production mode needs a secret of at least 32 characters "
+            "(set CHATSERVER_SERVER_SECRET_KEY)"
+        )
+    if not 0 < s.port < 65536:
+        raise ConfigError(f"server.port: {s.port} is not a TCP port")
+    for origin in s.allowed_origins:
+        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+            raise ConfigError(
+                f"server.allowed_origins: {origin!r} must look like https://host[:port]"
+            )
+    positive = {
+        "server.session_seconds": s.session_seconds,
+        "storage.busy_timeout_ms": config.storage.busy_timeout_ms,
+        "storage.max_batch": config.storage.max_batch,
+        "limits.max_frame_bytes": lim.max_frame_bytes,
+        "limits.max_text_chars": lim.max_text_chars,
+        "limits.frames_per_second": lim.frames_per_second,
+        "limits.frame_burst": lim.frame_burst,
+        "limits.flood_close_after": lim.flood_close_after,
+        "limits.send_queue": lim.send_queue,
+        "limits.hello_timeout_seconds": lim.hello_timeout_seconds,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be greater than 0, got {value}")
+    if lim.max_text_chars * 4 + 1024 > lim.max_frame_bytes:
+        raise ConfigError(
+            "limits.max_frame_bytes: must leave room for a max_text_chars message "
+            f"(at least {lim.max_text_chars * 4 + 1024})"
+        )
+
+
+def documented_keys(toml_text: str) -> set[str]:
+    """Keys written in a config file, commented out or not, as `section.key` (for the docs test)."""
+    keys, section = set(), ""
+    for line in toml_text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif "=" in line and section:
+            keys.add(f"{section}.{line.split('=', 1)[0].strip()}")
+    return keys
+
+
+def all_keys() -> set[str]:
+    return {
+        f"{section}.{f.name}"
+        for section, cls in _sections().items()
+        for f in dataclasses.fields(cls)
+    }

@@ -1,0 +1,178 @@
+"""The conversation lifecycle as a pure state machine over its event log.
+
+`transition(state, action)` says whether an action is legal and where it leads; `apply(conv,
+event)` folds one stored event into the conversation's projection. The service checks, stores
+the event, then applies it, so the projection is always what the log says. No I/O, no clock.
+
+    bot ──handoff──▶ queued ──offer──▶ offered ──accept──▶ assigned ──close──▶ closed
+                       ▲                  │                    │
+                       └─decline/expire/revoke                 │
+                       └────────────────requeue (grace over) / transfer
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import Conflict
+
+
+class State(enum.StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class IllegalTransition(Conflict):
+    """The action is not allowed in the conversation's current state."""
+
+
+TRANSITIONS: Mapping[tuple[State, str], State] = {
+    (State.BOT, "handoff"): State.QUEUED,
+    (State.BOT, "close"): State.CLOSED,
+    (State.QUEUED, "offer"): State.OFFERED,
+    (State.QUEUED, "close"): State.CLOSED,
+    (State.OFFERED, "accept"): State.ASSIGNED,
+    (State.OFFERED, "decline"): State.QUEUED,
+    (State.OFFERED, "expire"): State.QUEUED,
+    (State.OFFERED, "revoke"): State.QUEUED,
+    (State.OFFERED, "close"): State.CLOSED,
+    (State.ASSIGNED, "requeue"): State.QUEUED,
+    (State.ASSIGNED, "transfer"): State.QUEUED,
+    (State.ASSIGNED, "close"): State.CLOSED,
+}
+
+ACTIONS = frozenset(action for _, action in TRANSITIONS)
+
+# The event type each state is entered by; the log records arrivals, not actions.
+ENTERED_BY: Mapping[State, str] = {
+    State.QUEUED: "queued",
+    State.OFFERED: "offered",
+    State.ASSIGNED: "assigned",
+    State.CLOSED: "closed",
+}
+
+# Events a visitor is shown. Notes and routing internals stay with the agents, so a visitor's
+# view of seq may skip numbers; resume still works because it asks for everything after a seq.
+VISITOR_EVENTS = frozenset({"message", "assigned", "closed"})
+
+
+def transition(state: State, action: str) -> State:
+    """The state `action` leads to from `state`, or IllegalTransition."""
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}") from None
+        raise IllegalTransition(f"cannot {action} a conversation that is {state}") from None
+
+
+def can_post(state: State, author: str) -> bool:
+    """Whether a chat line from `author` ("visitor", "bot", "agent", "system") fits the state."""
+    if state is State.CLOSED:
+        return False
+    if author == "agent":
+        return state is State.ASSIGNED
+    if author == "bot":
+        return state is State.BOT
+    return True
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the append-only log: the truth every projection is read from."""
+
+    conversation_id: str
+    seq: int
+    type: str
+    author: str  # "visitor", "bot", "system" or "agent:<id>"
+    payload: Mapping[str, Any]
+    client_id: str | None
+    ts_ms: int  # server time, milliseconds since the epoch (UTC)
+
+    @property
+    def ts(self) -> str:
+        return iso_ms(self.ts_ms)
+
+
+def iso_ms(ts_ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, as the protocol states."""
+    moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The projection of one conversation's log, enough to decide what may happen next."""
+
+    id: str
+    visitor_id: str
+    state: State = State.BOT
+    last_seq: int = 0
+    agent_id: int | None = None  # the agent offered to or assigned
+    language: str = ""
+    topic: str = ""
+    skills: tuple[str, ...] = ()  # skills asked for at the last hand-off
+    bot_failures: int = 0  # bot rounds in a row that ended without a confident answer
+    resolved: bool | None = None
+    created_ms: int = 0
+    closed_ms: int | None = None
+    surveyed: bool = False
+    participants: frozenset[int] = field(default_factory=frozenset)  # every agent assigned so far
+
+
+def apply(conv: Conversation, event: Event) -> Conversation:
+    """Fold one stored event into the projection. Events are in seq order; no gaps."""
+    if event.seq != conv.last_seq + 1:
+        raise ValueError(f"event seq {event.seq} does not follow {conv.last_seq}")
+    conv = replace(conv, last_seq=event.seq)
+    p = event.payload
+    match event.type:
+        case "started":
+            return replace(
+                conv,
+                language=p.get("language", ""),
+                topic=p.get("topic", ""),
+                created_ms=event.ts_ms,
+            )
+        case "queued":
+            return replace(
+                conv, state=State.QUEUED, agent_id=None, skills=tuple(p.get("skills", ()))
+            )
+        case "offered":
+            return replace(conv, state=State.OFFERED, agent_id=p["agent_id"])
+        case "assigned":
+            agent = p["agent_id"]
+            return replace(
+                conv,
+                state=State.ASSIGNED,
+                agent_id=agent,
+                participants=conv.participants | {agent},
+            )
+        case "closed":
+            return replace(
+                conv,
+                state=State.CLOSED,
+                resolved=p.get("resolved"),
+                closed_ms=event.ts_ms,
+            )
+        case "message" if p.get("from") == "bot" and "decision" in p:
+            failures = 0 if p["decision"] == "answer" else conv.bot_failures + 1
+            return replace(conv, bot_failures=failures)
+        case "survey":
+            return replace(conv, surveyed=True)
+        case _:
+            return conv
+
+
+def replay(conversation_id: str, visitor_id: str, events: list[Event]) -> Conversation:
+    conv = Conversation(conversation_id, visitor_id)
+    for event in events:
+        conv = apply(conv, event)
+    return conv

@@ -1,0 +1,82 @@
+"""One exception tree for everything a client can get wrong, mapped to wire codes in one place.
+
+Raise these from any layer; the edges turn them into an `error` frame (socket stays open),
+a close code (only for abuse) or an HTTP status.
+"""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """A request we refuse; `code` is the protocol's error code."""
+
+    code = "bad_frame"
+    http_status = 400
+
+    def __init__(self, message: str, *, frame_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.frame_id = frame_id
+
+
+class BadJSON(ChatError):
+    code = "bad_json"
+
+
+class BadFrame(ChatError):
+    code = "bad_frame"
+
+
+class UnknownType(ChatError):
+    code = "unknown_type"
+
+
+class TooLarge(ChatError):
+    code = "too_large"
+    http_status = 413
+
+
+class RateLimited(ChatError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class NotFound(ChatError):
+    code = "not_found"
+    http_status = 404
+
+
+class Forbidden(ChatError):
+    code = "forbidden"
+    http_status = 403
+
+
+class Conflict(ChatError):
+    code = "conflict"
+    http_status = 409
+
+
+class Unauthorized(ChatError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Unavailable(ChatError):
+    """The service cannot take this now (e.g. storage unreachable); retry later."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+# WebSocket close codes, used only when the socket must go (RFC 6455 section 7.4.1).
+CLOSE_POLICY = 1008  # flood, failed auth, hello never sent
+CLOSE_TOO_BIG = 1009  # frame over the hard size limit
+CLOSE_GOING_AWAY = 1001  # server shutting down
+CLOSE_TRY_AGAIN = 1013  # overloaded: a slow client whose send queue filled up
+
+
+def error_frame(error: ChatError) -> dict[str, object]:
+    frame: dict[str, object] = {"type": "error", "code": error.code, "message": error.message}
+    if error.frame_id is not None:
+        frame["id"] = error.frame_id
+    return frame

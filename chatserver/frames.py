@@ -1,0 +1,213 @@
+"""Wire frames: parsed and validated at the edge, serialized in one place.
+
+Each frame type a client may send is declared once as a table of fields; `parse` checks a raw
+frame against it and returns a `Frame` whose fields are known to be present and well-typed, so
+nothing past the edge re-checks input. Errors name the field and keep the client's `id`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BadFrame, BadJSON, TooLarge, UnknownType
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
+_SKILL = re.compile(r"[a-z0-9_:-]{1,40}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A validated client frame: `type`, the client's `id` when it has one, and its fields."""
+
+    type: str
+    id: str | None
+    fields: Mapping[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_chars: int
+
+
+Check = Callable[[Any, str, Limits], Any]
+
+
+def _string(pattern: re.Pattern[str] | None = None, max_len: int = 200, what: str = "") -> Check:
+    def check(value: Any, name: str, limits: Limits) -> str:
+        if not isinstance(value, str):
+            raise BadFrame(f"field '{name}' must be a string")
+        if len(value) > max_len:
+            raise BadFrame(f"field '{name}' is longer than {max_len} characters")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise BadFrame(f"field '{name}' must be {what}")
+        return value
+
+    return check
+
+
+def _text(value: Any, name: str, limits: Limits) -> str:
+    """Chat text: any Unicode, never interpreted as markup; blank is refused, long is too_large."""
+    if not isinstance(value, str):
+        raise BadFrame(f"field '{name}' must be a string")
+    if not value.strip():
+        raise BadFrame(f"field '{name}' must not be empty")
+    if len(value) > limits.max_text_chars:
+        raise TooLarge(f"field '{name}' is longer than {limits.max_text_chars} characters")
+    if "\x00" in value:
+        raise BadFrame(f"field '{name}' must not contain NUL characters")
+    return value
+
+
+def _integer(low: int, high: int) -> Check:
+    def check(value: Any, name: str, limits: Limits) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadFrame(f"field '{name}' must be an integer")
+        if not low <= value <= high:
+            raise BadFrame(f"field '{name}' must be between {low} and {high}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any, name: str, limits: Limits) -> bool:
+    if not isinstance(value, bool):
+        raise BadFrame(f"field '{name}' must be true or false")
+    return value
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any, name: str, limits: Limits) -> str:
+        if value not in choices:
+            raise BadFrame(f"field '{name}' must be one of: {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
+_MAX_SEQ = 2**53  # the largest integer every JSON client can hold exactly
+
+CLIENT_ID = _string(_CLIENT_ID, 64, "a UUID or similar id of 1-64 letters, digits, - or _")
+CONVERSATION_ID = _string(_CONVERSATION_ID, 64, "a conversation id")
+SEQ = _integer(0, _MAX_SEQ)
+NAME = _string(max_len=100)
+EMAIL = _string(_EMAIL, 254, "an email address")
+LANGUAGE = _string(_LANGUAGE, 35, "a BCP-47 language tag such as 'en' or 'fa-IR'")
+SKILL = _string(_SKILL, 40, "a skill name such as 'billing' or 'lang:fa'")
+URL = _string(max_len=2048)
+TOPIC = _string(max_len=60)
+TOKEN = _string(max_len=200)
+COMMENT = _string(max_len=2000)
+
+# type -> {field: (check, required)}. A changing frame always carries "id" (see PROTOCOL.md).
+Spec = Mapping[str, tuple[Check, bool]]
+
+VISITOR_FRAMES: Mapping[str, Spec] = {
+    "hello": {
+        "visitor_token": (TOKEN, False),
+        "name": (NAME, False),
+        "email": (EMAIL, False),
+        "language": (LANGUAGE, False),
+        "page_url": (URL, False),
+        "topic": (TOPIC, False),
+    },
+    "message": {"id": (CLIENT_ID, True), "text": (_text, True)},
+    "typing": {"on": (_boolean, True)},
+    "read": {"seq": (SEQ, True)},
+    "choose": {"id": (CLIENT_ID, True), "entry_id": (_integer(1, _MAX_SEQ), True)},
+    "request_human": {"id": (CLIENT_ID, True)},
+    "resume": {"conversation_id": (CONVERSATION_ID, True), "after_seq": (SEQ, True)},
+    "survey": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, False),
+        "rating": (_integer(1, 5), True),
+        "nps": (_integer(0, 10), False),
+        "comment": (COMMENT, False),
+    },
+    "close": {"id": (CLIENT_ID, True)},
+    "offline_message": {"id": (CLIENT_ID, True), "email": (EMAIL, True), "text": (_text, True)},
+}
+
+AGENT_FRAMES: Mapping[str, Spec] = {
+    "hello": {},
+    "status": {"status": (_one_of("online", "away", "offline"), True)},
+    "accept": {"id": (CLIENT_ID, True), "conversation_id": (CONVERSATION_ID, True)},
+    "decline": {"id": (CLIENT_ID, True), "conversation_id": (CONVERSATION_ID, True)},
+    "message": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "text": (_text, True),
+    },
+    "note": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "text": (_text, True),
+    },
+    "typing": {"conversation_id": (CONVERSATION_ID, True), "on": (_boolean, True)},
+    "read": {"conversation_id": (CONVERSATION_ID, True), "seq": (SEQ, True)},
+    "transfer": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "to_agent": (_integer(1, _MAX_SEQ), False),
+        "to_skill": (SKILL, False),
+        "note": (COMMENT, False),
+    },
+    "close": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "resolved": (_boolean, True),
+    },
+    "resume": {"conversation_id": (CONVERSATION_ID, True), "after_seq": (SEQ, True)},
+}
+
+
+def parse(raw: str | bytes, table: Mapping[str, Spec], limits: Limits) -> Frame:
+    """Decode one client frame and validate it against `table`, or raise a ChatError."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadFrame("frames must be UTF-8 encoded JSON text") from None
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        raise BadJSON("frame is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise BadFrame("frame must be a JSON object")
+    raw_id = obj.get("id")
+    frame_id = raw_id if isinstance(raw_id, str) and _CLIENT_ID.fullmatch(raw_id) else None
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise BadFrame("field 'type' is required and must be a string", frame_id=frame_id)
+    spec = table.get(kind)
+    if spec is None:
+        raise UnknownType(f"unknown frame type {kind[:40]!r}", frame_id=frame_id)
+    fields: dict[str, Any] = {}
+    try:
+        for name, (check, required) in spec.items():
+            if name not in obj or (obj[name] is None and not required):
+                if required:
+                    raise BadFrame(f"field '{name}' is required")
+                continue
+            fields[name] = check(obj[name], name, limits)
+    except (BadFrame, TooLarge) as e:
+        e.frame_id = frame_id
+        raise
+    return Frame(kind, fields.get("id"), fields)
+
+
+def encode(frame: Mapping[str, Any]) -> str:
+    """The one place frames become text: compact, UTF-8 kept readable (no \\u escapes)."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,79 @@
+"""The database schema as numbered migrations. Never edit a released one: append a new one.
+
+Times are integer milliseconds since the epoch (UTC). `events` is append-only: the truth from
+which every conversation row, transcript and metric is derived.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: visitors, users and their sessions, conversations, the event log, offline messages
+    """
+    CREATE TABLE visitors (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+        password_hash TEXT NOT NULL,
+        skills TEXT NOT NULL DEFAULT '{}',
+        capacity INTEGER NOT NULL DEFAULT 3 CHECK (capacity BETWEEN 1 AND 50),
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        visitor_id TEXT NOT NULL REFERENCES visitors(id),
+        state TEXT NOT NULL,
+        agent_id INTEGER,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        language TEXT NOT NULL DEFAULT '',
+        topic TEXT NOT NULL DEFAULT '',
+        page_url TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        closed_ms INTEGER,
+        resolved INTEGER
+    );
+    CREATE INDEX conversations_open ON conversations(state) WHERE state != 'closed';
+    CREATE INDEX conversations_visitor ON conversations(visitor_id, created_ms);
+    CREATE TABLE events (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        author TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        client_id TEXT,
+        ts_ms INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX events_client ON events(conversation_id, client_id)
+        WHERE client_id IS NOT NULL;
+    CREATE INDEX events_time ON events(ts_ms);
+    CREATE TABLE offline_messages (
+        id INTEGER PRIMARY KEY,
+        visitor_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        text TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT '',
+        page_url TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        handled_by INTEGER REFERENCES users(id),
+        handled_ms INTEGER,
+        UNIQUE (visitor_id, client_id)
+    );
+    """,
+]

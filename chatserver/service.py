@@ -1,0 +1,663 @@
+"""The conversation service: check, store, apply, publish — in that order, every time.
+
+Each change to a conversation runs under that conversation's lock: the pure state machine
+says whether it is legal, the store appends the events (committed before anything else
+happens), the projection folds them in, and only then are acks sent and frames published.
+Routing decisions come from the pure Board; this module carries them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import conversation as cv
+from . import routing
+from .routing_board import Board
+from .connections import Registry
+from .conversation import Conversation, Event, State
+from .errors import Conflict, Forbidden, NotFound
+from .frames import encode
+from .store import NewEvent, Store
+from .tokens import new_id
+
+log = logging.getLogger(__name__)
+
+
+class BotLike(Protocol):
+    """What the service needs of the knowledge-base bot (bot.Bot satisfies it)."""
+
+    def decide(self, text: str, language: str, failed_rounds: int = 0) -> Any: ...
+
+
+@dataclass
+class AgentProfile:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    skills: dict[str, int]
+    capacity: int
+    status: str = "offline"
+
+
+@dataclass
+class Outcome:
+    """What a client's request produced: the ack to send back (after commit)."""
+
+    ack: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ConversationService:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        board: Board,
+        *,
+        bot: BotLike | None = None,
+        answers: Mapping[int, tuple[str, str]] | None = None,
+        topic_skills: Mapping[str, str] | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.board = board
+        self.bot = bot
+        self.answers = answers if answers is not None else {}  # entry id -> (title, answer)
+        self.clock = clock
+        self.agents: dict[int, AgentProfile] = {}
+        self._convs: dict[str, Conversation] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.topic_skills = topic_skills or {}
+        self._wake: asyncio.Event | None = None
+        self._sent_positions: dict[str, tuple[int, int | None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- loading ---------------------------------------------------------------------------
+
+    async def conversation(self, conversation_id: str) -> Conversation:
+        conv = self._convs.get(conversation_id)
+        if conv is None:
+            row = await self.store.conversation_row(conversation_id)
+            if row is None:
+                raise NotFound("no such conversation")
+            events = await self.store.events_after(conversation_id, 0)
+            conv = cv.replay(conversation_id, row["visitor_id"], events)
+            if conv.state is not State.CLOSED:
+                self._convs[conversation_id] = conv
+        return conv
+
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
+
+    async def restore(self) -> None:
+        """After a restart: put every waiting conversation back in the queue, in order."""
+        now = self.clock() / 1000
+        for row in await self.store.open_conversations():
+            conv = await self.conversation(row["id"])
+            if conv.state is State.OFFERED:  # the offer died with the old process
+                async with self.lock(conv.id):
+                    conv, _, _ = await self.append(conv, [NewEvent("queued", "system", {
+                        "reason": "restart", "skills": list(conv.skills),
+                        "language": conv.language})])
+            if conv.state is State.QUEUED:
+                self.board.enqueue(conv.id, self._needs(conv), self.priority(conv), now)
+
+    # --- appending -------------------------------------------------------------------------
+
+    async def append(
+        self,
+        conv: Conversation,
+        events: Sequence[NewEvent],
+        client_id: str | None = None,
+    ) -> tuple[Conversation, list[Event], bool]:
+        """Store, apply and publish; the caller holds the conversation's lock."""
+        appended = await self.store.append(
+            conv.id, events, now_ms=self.clock(), client_id=client_id
+        )
+        if appended.duplicate:
+            return conv, appended.events, True
+        for event in appended.events:
+            conv = cv.apply(conv, event)
+            self.publish(conv, event)
+        if conv.state is State.CLOSED:
+            self._convs.pop(conv.id, None)
+            self._locks.pop(conv.id, None)
+        else:
+            self._convs[conv.id] = conv
+        return conv, appended.events, False
+
+    def publish(self, conv: Conversation, event: Event) -> None:
+        """Deliver one stored event to whoever may see it; each frame is encoded once."""
+        agents = self.watchers(conv)
+        agent_frame = event_frame(event, for_visitor=False)
+        if agent_frame is not None and agents:
+            self.registry.to_agents(agents, encode(agent_frame))
+        if event.type in cv.VISITOR_EVENTS:
+            visitor_frame = event_frame(event, for_visitor=True)
+            if visitor_frame is not None:
+                self.registry.to_visitor(conv.visitor_id, encode(visitor_frame))
+
+    def watchers(self, conv: Conversation) -> set[int]:
+        """Agents who see this conversation live: whoever holds it, plus every supervisor."""
+        agents = {a.id for a in self.agents.values() if a.role in ("supervisor", "admin")}
+        if conv.agent_id is not None and conv.state in (State.ASSIGNED, State.CLOSED):
+            agents.add(conv.agent_id)
+        return agents
+
+    # --- visitors ---------------------------------------------------------------------------
+
+    async def start(
+        self, visitor_id: str, profile: Mapping[str, str]
+    ) -> Conversation:
+        """Open a new conversation for a visitor who has none open."""
+        cid = new_id()
+        started = {k: v for k, v in profile.items() if k in ("language", "topic", "page_url")}
+        started["visitor_name"] = profile.get("name", "")
+        event = await self.store.create_conversation(cid, visitor_id, started, self.clock())
+        conv = cv.apply(Conversation(cid, visitor_id), event)
+        self._convs[cid] = conv
+        return conv
+
+    async def visitor_message(
+        self, conv: Conversation, client_id: str, text: str, name: str
+    ) -> Outcome:
+        async with self.lock(conv.id):
+            conv = await self.conversation(conv.id)
+            if not cv.can_post(conv.state, "visitor"):
+                raise Conflict("this conversation is closed; start a new one")
+            line = {"from": "visitor", "author": name or "Visitor", "text": text}
+            conv, events, duplicate = await self.append(
+                conv, [NewEvent("message", "visitor", line)], client_id
+            )
+            outcome = Outcome(ack_for(client_id, events[0]), events)
+            if duplicate or conv.state is not State.BOT:
+                return outcome
+            await self._bot_turn(conv, text)
+        return outcome
+
+    async def _bot_turn(self, conv: Conversation, text: str) -> None:
+        if self.bot is None:
+            await self._handoff(conv, "no_bot", skill=None)
+            return
+        decision = self.bot.decide(text, conv.language or "en", conv.bot_failures)
+        matches = [
+            {"entry_id": m.entry_id, "title": m.title, "score": round(m.score, 3)}
+            for m in decision.matches
+        ]
+        if decision.action == "answer":
+            entry_id = decision.entry_id
+            _, answer = self.answers.get(entry_id, (decision.matches[0].title, ""))
+            line = {"from": "bot", "author": "Bot", "text": answer, "decision": "answer",
+                    "entry_id": entry_id, "matches": matches}
+            await self.append(conv, [NewEvent("message", "bot", line)])
+        elif decision.action == "suggest":
+            line = {
+                "from": "bot", "author": "Bot", "text": SUGGEST_TEXT, "decision": "suggest",
+                "suggestions": [{"entry_id": m["entry_id"], "title": m["title"]}
+                                for m in matches[:3]],
+                "matches": matches,
+            }
+            await self.append(conv, [NewEvent("message", "bot", line)])
+        else:
+            line = {"from": "bot", "author": "Bot", "text": HANDOFF_TEXT,
+                    "decision": "handoff", "reason": decision.reason, "matches": matches}
+            conv, _, _ = await self.append(conv, [NewEvent("message", "bot", line)])
+            await self._handoff(conv, decision.reason, skill=decision.skill)
+
+    async def choose(self, conv: Conversation, client_id: str, entry_id: int) -> Outcome:
+        """The visitor picked one of the bot's suggestions: answer with that entry."""
+        async with self.lock(conv.id):
+            conv = await self.conversation(conv.id)
+            if entry_id not in self.answers:
+                raise NotFound("no such knowledge-base entry", frame_id=client_id)
+            title, answer = self.answers[entry_id]
+            line = {"from": "bot", "author": "Bot", "text": answer, "decision": "answer",
+                    "entry_id": entry_id, "chosen": True, "title": title}
+            conv, events, _ = await self.append(conv, [NewEvent("message", "bot", line)],
+                                                client_id)
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def request_human(self, conv: Conversation, client_id: str) -> Outcome:
+        async with self.lock(conv.id):
+            conv = await self.conversation(conv.id)
+            if conv.state is not State.BOT:
+                existing = await self._existing(conv, client_id)
+                if existing is not None:
+                    return existing
+                raise Conflict(f"already {conv.state}: a person is on the way",
+                               frame_id=client_id)
+            return await self._handoff(conv, "asked", skill=None, client_id=client_id)
+
+    async def _replayed(self, conv: Conversation, client_id: str | None) -> Outcome | None:
+        """A retried frame whose first attempt was stored gets the same ack, and nothing else."""
+        if client_id is None:
+            return None
+        event = await self.store.event_by_client_id(conv.id, client_id)
+        return None if event is None else Outcome(ack_for(client_id, event), [event])
+
+    async def _handoff(
+        self, conv: Conversation, reason: str, *, skill: str | None,
+        client_id: str | None = None,
+    ) -> Outcome:
+        skills = tuple(s for s in (topic_skill(self.topic_skills, conv.topic), skill) if s)
+        queued = {"reason": reason, "skills": list(dict.fromkeys(skills)),
+                  "language": conv.language}
+        conv, events, _ = await self.append(conv, [NewEvent("queued", "system", queued)],
+                                            client_id)
+        now = self.clock() / 1000
+        self.board.enqueue(conv.id, self._needs(conv), self.priority(conv), now)
+        self.kick()
+        return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+
+    async def close_by_visitor(self, conv: Conversation, client_id: str) -> Outcome:
+        async with self.lock(conv.id):
+            conv = await self.conversation(conv.id)
+            if conv.state is State.CLOSED:
+                replay = await self._replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+            cv.transition(conv.state, "close")
+            return await self._close(conv, client_id, by="visitor", resolved=None)
+
+    async def _close(
+        self, conv: Conversation, client_id: str | None, *, by: str, resolved: bool | None
+    ) -> Outcome:
+        was, agent = conv.state, conv.agent_id
+        payload: dict[str, Any] = {"by": by}
+        if resolved is not None:
+            payload["resolved"] = resolved
+        conv, events, duplicate = await self.append(
+            conv, [NewEvent("closed", by if by != "agent" else f"agent:{agent}", payload)],
+            client_id,
+        )
+        if not duplicate:
+            self._leave_routing(conv.id, was, agent)
+            self.registry.to_visitor(conv.visitor_id, encode(survey_request(conv)))
+        return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+
+    def _leave_routing(self, cid: str, was: State, agent: int | None) -> None:
+        now = self.clock() / 1000
+        if was is State.ASSIGNED:
+            self.board.release(cid, now)
+        elif was in (State.QUEUED, State.OFFERED):
+            self.board.withdraw(cid)
+            if was is State.OFFERED and agent is not None:
+                self.registry.to_agents([agent], encode(
+                    {"type": "offer_revoked", "conversation_id": cid, "reason": "withdrawn"}))
+        self.kick()
+
+    async def survey(
+        self, conv: Conversation, client_id: str, answer: Mapping[str, Any]
+    ) -> Outcome:
+        async with self.lock(conv.id):
+            conv = await self.conversation(conv.id)
+            replay = await self._replayed(conv, client_id)
+            if replay is not None:
+                return replay
+            if conv.state is not State.CLOSED:
+                raise Conflict("the survey follows the end of the chat", frame_id=client_id)
+            if conv.surveyed:
+                raise Conflict("this conversation's survey is already answered",
+                               frame_id=client_id)
+            payload = {k: answer[k] for k in ("rating", "nps", "comment") if k in answer}
+            appended = await self.store.append(conv.id, [NewEvent("survey", "visitor", payload)],
+                                               now_ms=self.clock(), client_id=client_id)
+            return Outcome(ack_for(client_id, appended.events[0]), appended.events)
+
+    # --- agents -----------------------------------------------------------------------------
+
+    def agent_connected(self, profile: AgentProfile) -> None:
+        self.agents[profile.id] = profile
+        now = self.clock() / 1000
+        revoked = self.board.upsert_agent(profile.id, capacity=profile.capacity,
+                                           skills=dict(profile.skills), now=now,
+                                           status=profile.status)
+        self.board.agent_reconnected(profile.id, now)
+        self._requeue_all(revoked, "revoke", "agent_status")
+
+    def agent_disconnected(self, agent_id: int) -> None:
+        """The agent's last socket closed: offers go back now, chats after the grace period."""
+        now = self.clock() / 1000
+        self._requeue_all(self.board.agent_disconnected(agent_id, now), "revoke",
+                          "agent_disconnected")
+
+    def set_status(self, agent_id: int, status: str) -> None:
+        profile = self.agents[agent_id]
+        profile.status = status
+        revoked = self.board.set_status(agent_id, status, self.clock() / 1000)
+        self._requeue_all(revoked, "revoke", "agent_status")
+
+    def _requeue_all(self, offers: list[routing.Offer], action: str, reason: str) -> None:
+        """Offers the Board took back: record each in its log (in the background), then route."""
+        for offer in offers:
+            self._spawn(self._requeue(offer.conversation_id, action, reason, offer.agent_id))
+        self.kick()
+
+    async def agent_view(self, agent_id: int, cid: str, *, holder: bool) -> Conversation:
+        conv = await self.conversation(cid)
+        profile = self.agents.get(agent_id)
+        allowed = conv.agent_id == agent_id or (
+            not holder and (agent_id in conv.participants
+                            or (profile is not None and profile.role != "agent"))
+        )
+        if not allowed:
+            raise NotFound("no such conversation")  # never reveal others' conversations
+        return conv
+
+    async def open_conversations_of(self, agent_id: int) -> list[dict[str, Any]]:
+        """The chats an agent holds or has been offered, for the console after a reconnect."""
+        rows = await self.store.fetchall(
+            "SELECT id, state, last_seq, language, topic FROM conversations "
+            "WHERE agent_id = ? AND state IN ('offered', 'assigned') ORDER BY created_ms",
+            (agent_id,),
+        )
+        return [{"id": r["id"], "state": r["state"], "seq": r["last_seq"],
+                 "language": r["language"], "topic": r["topic"]} for r in rows]
+
+    async def accept(self, agent_id: int, cid: str, client_id: str) -> Outcome:
+        async with self.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=False)
+            if conv.state is not State.OFFERED or conv.agent_id != agent_id:
+                replay = await self._replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict("this offer is no longer yours", frame_id=client_id)
+            self.board.accept(cid, agent_id, self.clock() / 1000)
+            profile = self.agents[agent_id]
+            payload = {"agent_id": agent_id, "agent": profile.display_name}
+            conv, events, _ = await self.append(conv, [NewEvent("assigned", f"agent:{agent_id}",
+                                                                payload)], client_id)
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def decline(self, agent_id: int, cid: str, client_id: str) -> Outcome:
+        async with self.lock(cid):
+            conv = await self.conversation(cid)
+            if conv.state is not State.OFFERED or conv.agent_id != agent_id:
+                replay = await self._replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict("this offer is no longer yours", frame_id=client_id)
+            self.board.decline(cid, agent_id, self.clock() / 1000)
+            conv, events, _ = await self.append(
+                conv, [NewEvent("queued", f"agent:{agent_id}",
+                                {"reason": "declined", "skills": list(conv.skills),
+                                 "language": conv.language})], client_id)
+            self.kick()
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def agent_message(
+        self, agent_id: int, cid: str, client_id: str, text: str, *, note: bool
+    ) -> Outcome:
+        async with self.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=not note)
+            replay = await self._replayed(conv, client_id)
+            if replay is not None:
+                return replay
+            if not note and not cv.can_post(conv.state, "agent"):
+                raise Conflict(f"cannot send to a conversation that is {conv.state}",
+                               frame_id=client_id)
+            profile = self.agents[agent_id]
+            kind = "note" if note else "message"
+            line = {"from": "agent", "author": profile.display_name, "text": text}
+            conv, events, _ = await self.append(
+                conv, [NewEvent(kind, f"agent:{agent_id}", line)], client_id)
+            if note:  # notes go to every agent who can see the chat, even after it closed
+                self.registry.to_agents({agent_id} - self.watchers(conv),
+                                        encode(event_frame(events[0], for_visitor=False) or {}))
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def transfer(
+        self, agent_id: int, cid: str, client_id: str, *, to_agent: int | None,
+        to_skill: str | None, note: str | None,
+    ) -> Outcome:
+        async with self.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=True)
+            if conv.state is not State.ASSIGNED:
+                replay = await self._replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict(f"cannot transfer a conversation that is {conv.state}",
+                               frame_id=client_id)
+            if to_agent is not None and to_agent not in self.agents:
+                raise NotFound("that agent is not connected", frame_id=client_id)
+            skills = [to_skill] if to_skill else list(conv.skills)
+            moved = {"from_agent": agent_id, "to_agent": to_agent, "to_skill": to_skill,
+                     "note": note or ""}
+            queued = {"reason": "transfer", "skills": skills, "language": conv.language}
+            conv, events, _ = await self.append(conv, [
+                NewEvent("transferred", f"agent:{agent_id}", moved),
+                NewEvent("queued", f"agent:{agent_id}", queued)], client_id)
+            self.board.transfer(cid, self.clock() / 1000, to_agent=to_agent,
+                                to_skill=to_skill)
+            self.registry.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
+                                                       or {}))
+            self.kick()
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def close_by_agent(
+        self, agent_id: int, cid: str, client_id: str, resolved: bool
+    ) -> Outcome:
+        async with self.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=False)
+            if conv.state is State.CLOSED:
+                replay = await self._replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+            if conv.agent_id != agent_id and self.agents[agent_id].role == "agent":
+                raise Forbidden("only the agent holding the chat may close it",
+                                frame_id=client_id)
+            cv.transition(conv.state, "close")
+            return await self._close(conv, client_id, by="agent", resolved=resolved)
+
+    # --- routing: one dispatcher task carries out the Board's decisions ----------------------
+
+    def _needs(self, conv: Conversation) -> routing.Needs:
+        language = f"lang:{conv.language.split('-')[0].lower()}" if conv.language else None
+        return routing.Needs(skills=dict.fromkeys(conv.skills, 1), language=language)
+
+    def priority(self, conv: Conversation) -> int:
+        return 0
+
+    def kick(self) -> None:
+        """Ask the dispatcher to look at the queue now (it also looks every second)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run_dispatcher(self, tick_seconds: float = 1.0) -> None:
+        self._wake = asyncio.Event()
+        self._sent_positions = {}
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick_seconds)
+            self._wake.clear()
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatcher pass failed; retrying on the next tick")
+
+    async def dispatch_once(self) -> None:
+        now = self.clock() / 1000
+        lapsed = self.board.expire(now)
+        for offer in lapsed.expired:
+            await self._requeue(offer.conversation_id, "expire", "offer_expired",
+                                offer.agent_id)
+        for offer in lapsed.revoked:
+            await self._requeue(offer.conversation_id, "revoke", "agent_away", offer.agent_id)
+        for agent_id in lapsed.set_away:
+            if agent_id in self.agents:
+                self.agents[agent_id].status = "away"
+                self.registry.to_agents([agent_id], encode(
+                    {"type": "status", "status": "away", "reason": "missed_offers"}))
+        for cid in self.board.grace_expired(now):
+            await self._requeue(cid, "requeue", "agent_left")
+        for offer in self.board.dispatch(now):
+            await self._offer(offer)
+        self._send_positions(now)
+
+    async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
+                       ) -> None:
+        async with self.lock(cid):
+            conv = await self.conversation(cid)
+            try:
+                cv.transition(conv.state, action)
+            except Conflict:
+                return  # it moved on meanwhile (accepted, closed): nothing to undo
+            offered_to = conv.agent_id
+            await self.append(conv, [NewEvent("queued", "system", {
+                "reason": reason, "skills": list(conv.skills), "language": conv.language})])
+            if action in ("expire", "revoke") and offered_to is not None:
+                self.registry.to_agents([agent or offered_to], encode(
+                    {"type": "offer_revoked", "conversation_id": cid, "reason": reason}))
+
+    async def _offer(self, offer: routing.Offer) -> None:
+        cid = offer.conversation_id
+        async with self.lock(cid):
+            conv = await self.conversation(cid)
+            if conv.state is not State.QUEUED:
+                self.board.withdraw(cid)
+                return
+            conv, _, _ = await self.append(conv, [NewEvent("offered", "system",
+                                                           {"agent_id": offer.agent_id})])
+            frame = await self.offer_frame(conv, offer)
+        self.registry.to_agents([offer.agent_id], encode(frame))
+
+    async def offer_frame(self, conv: Conversation, offer: routing.Offer) -> dict[str, Any]:
+        events = await self.store.events_after(conv.id, 0)
+        visitor = await self.store.visitor(conv.visitor_id)
+        transcript = [f for f in (event_frame(e, for_visitor=False) for e in events
+                                  if e.type == "message") if f is not None]
+        return {
+            "type": "offer",
+            "expires_in": max(0, round(offer.expires_at - self.clock() / 1000)),
+            "conversation": {
+                "id": conv.id,
+                "visitor_name": visitor["name"] if visitor else "",
+                "language": conv.language,
+                "topic": conv.topic,
+                "skills": list(conv.skills),
+                "transcript": transcript,
+            },
+        }
+
+    def _send_positions(self, now: float) -> None:
+        """Tell each waiting visitor their place and ETA, whenever either changes."""
+        positions = self.board.positions(now)
+        for cid, position in positions.items():
+            conv = self._convs.get(cid)
+            if conv is None or conv.state is not State.QUEUED:
+                continue
+            eta = self.board.eta_seconds(cid, now, position)
+            shown = (position, None if eta is None else round(eta))
+            if self._sent_positions.get(cid) != shown:
+                self._sent_positions[cid] = shown
+                self.registry.to_visitor(conv.visitor_id, encode({
+                    "type": "queue", "conversation_id": cid, "position": position,
+                    "eta_seconds": shown[1]}))
+        for cid in set(self._sent_positions) - positions.keys():
+            del self._sent_positions[cid]
+
+    def queue_snapshot(self) -> dict[str, Any]:
+        waiting, oldest = self.board.waiting_summary(self.clock() / 1000)
+        return {"type": "queue_snapshot", "waiting": waiting, "oldest_wait_seconds": round(oldest)}
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def resume(self, conv: Conversation, after_seq: int, *, for_visitor: bool) -> list[str]:
+        """Every stored event after `after_seq` this audience may see, encoded, in order."""
+        events = await self.store.events_after(conv.id, after_seq)
+        frames = []
+        for event in events:
+            if for_visitor and event.type not in cv.VISITOR_EVENTS:
+                continue
+            frame = event_frame(event, for_visitor=for_visitor)
+            if frame is not None:
+                frames.append(encode(frame))
+        return frames
+
+    async def offline_message(
+        self, visitor_id: str, client_id: str, fields: Mapping[str, str]
+    ) -> Outcome:
+        await self.store.add_offline_message(visitor_id, client_id, fields, self.clock())
+        return Outcome({"type": "ack", "id": client_id})
+
+    def agents_online(self) -> bool:
+        return any(a.status == "online" for a in self.agents.values()
+                   if self.registry.agent_online(a.id))
+
+
+# --- frames built from events (one place) --------------------------------------------------
+
+SUGGEST_TEXT = "I'm not sure I understood. Did you mean one of these?"
+HANDOFF_TEXT = "Let me find a person who can help you."
+
+
+def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
+    return {"type": "ack", "id": client_id, "conversation_id": event.conversation_id,
+            "seq": event.seq}
+
+
+def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
+    """The frame an audience receives for a stored event; None when it sees nothing."""
+    p = event.payload
+    base = {"conversation_id": event.conversation_id, "seq": event.seq, "ts": event.ts}
+    match event.type:
+        case "message":
+            frame = {"type": "message", **base, "id": event.client_id or
+                     f"{event.conversation_id}-{event.seq}", "from": p["from"],
+                     "author": p["author"], "text": p["text"]}
+            if "suggestions" in p:
+                frame["suggestions"] = p["suggestions"]
+            if not for_visitor:
+                for key in ("decision", "matches", "entry_id", "reason"):
+                    if key in p:
+                        frame[key] = p[key]
+            return frame
+        case "assigned":
+            frame = {"type": "assigned", **base, "agent": p["agent"]}
+            if not for_visitor:
+                frame["agent_id"] = p["agent_id"]
+            return frame
+        case "closed":
+            frame = {"type": "closed", **base, "by": p["by"]}
+            if not for_visitor and "resolved" in p:
+                frame["resolved"] = p["resolved"]
+            return frame
+    if for_visitor:
+        return None
+    if event.type == "note":
+        return {"type": "note", **base, "author": p["author"], "text": p["text"]}
+    return {"type": "event", **base, "event": event.type, "author": event.author,
+            "payload": dict(p)}
+
+
+def survey_request(conv: Conversation) -> dict[str, Any]:
+    return {"type": "survey_request", "conversation_id": conv.id,
+            "questions": [{"name": "rating", "scale": [1, 5]},
+                          {"name": "nps", "scale": [0, 10], "optional": True},
+                          {"name": "comment", "optional": True}]}
+
+
+def topic_skill(topic_skills: Mapping[str, str], topic: str) -> str | None:
+    return topic_skills.get(topic) if topic else None
+
+
+def skills_from_json(text: str) -> dict[str, int]:
+    return {str(k): int(v) for k, v in json.loads(text or "{}").items()}

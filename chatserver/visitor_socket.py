@@ -1,0 +1,178 @@
+"""`/ws/visitor`: the widget's socket. Glue only: frames in, service calls, frames out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket
+
+from . import frames
+from .connections import Connection
+from .conversation import Conversation, State
+from .errors import CLOSE_POLICY, NotFound, Unauthorized, error_frame
+from .frames import Frame, encode
+from .sockets import receive_loop
+from .tokens import new_id
+
+if TYPE_CHECKING:
+    from .app import Hub
+
+
+@dataclass
+class VisitorSession:
+    visitor_id: str = ""
+    name: str = ""
+    language: str = ""
+    topic: str = ""
+    page_url: str = ""
+    conversation_id: str | None = None
+    last_conversation_id: str | None = None  # the one just closed, for the survey
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Visitor sockets accept the configured widget origins (any, when none are configured)."""
+    if not allowed:
+        return True
+    if origin is None:
+        return False
+    parts = urlsplit(origin)
+    return f"{parts.scheme}://{parts.netloc}" in allowed
+
+
+async def visitor_endpoint(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    if not origin_allowed(websocket.headers.get("origin"), hub.config.server.allowed_origins):
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return
+    await websocket.accept()
+    conn = Connection(websocket, hub.config.limits.send_queue, "visitor")
+    conn.start()
+    session = VisitorSession()
+    service = hub.service
+
+    async def current(start: bool) -> Conversation | None:
+        """The visitor's open conversation; a new one when `start` and none is open."""
+        if session.conversation_id is not None:
+            conv = await service.conversation(session.conversation_id)
+            if conv.state is not State.CLOSED:
+                return conv
+            session.last_conversation_id, session.conversation_id = conv.id, None
+        if not start:
+            return None
+        conv = await service.start(session.visitor_id, {
+            "name": session.name, "language": session.language, "topic": session.topic,
+            "page_url": session.page_url})
+        session.conversation_id = conv.id
+        return conv
+
+    async def hello(frame: Frame) -> dict[str, Any] | None:
+        if session.visitor_id:
+            raise Unauthorized("hello was already sent on this socket")
+        token = frame.get("visitor_token")
+        visitor_id = hub.visitor_signer.unsign(token) if token else None
+        if token and visitor_id is None:
+            conn.send(encode(error_frame(Unauthorized(
+                "visitor token not recognised; a new visitor was started"))))
+        if visitor_id is None or await hub.store.visitor(visitor_id) is None:
+            visitor_id = new_id()
+        session.visitor_id = visitor_id
+        session.language = frame.get("language") or ""
+        session.topic = frame.get("topic") or ""
+        session.page_url = frame.get("page_url") or ""
+        profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
+        await hub.store.upsert_visitor(visitor_id, profile, service.clock())
+        row = await hub.store.visitor(visitor_id)
+        session.name = row["name"] if row else ""
+        session.language = session.language or (row["language"] if row else "")
+        open_row = await hub.store.open_conversation_of(visitor_id)
+        conversation = None
+        if open_row is not None:
+            session.conversation_id = open_row["id"]
+            conversation = {"id": open_row["id"], "state": open_row["state"],
+                            "seq": open_row["last_seq"]}
+        hub.registry.add_visitor(visitor_id, conn)
+        return {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
+                "conversation": conversation, "agents_online": service.agents_online()}
+
+    async def message(frame: Frame) -> dict[str, Any] | None:
+        conv = await current(start=True)
+        assert conv is not None
+        return (await service.visitor_message(conv, frame.id, frame["text"], session.name)).ack
+
+    async def typing(frame: Frame) -> dict[str, Any] | None:
+        conv = await current(start=False)
+        if conv is not None:
+            hub.registry.to_agents(service.watchers(conv), encode({
+                "type": "typing", "conversation_id": conv.id, "from": "visitor",
+                "on": frame["on"]}))
+        return None
+
+    async def read(frame: Frame) -> dict[str, Any] | None:
+        conv = await current(start=False)
+        if conv is not None:
+            hub.registry.to_agents(service.watchers(conv), encode({
+                "type": "read", "conversation_id": conv.id, "from": "visitor",
+                "seq": frame["seq"]}))
+        return None
+
+    async def choose(frame: Frame) -> dict[str, Any] | None:
+        conv = await current(start=False)
+        if conv is None:
+            raise NotFound("no open conversation to answer in")
+        return (await service.choose(conv, frame.id, frame["entry_id"])).ack
+
+    async def request_human(frame: Frame) -> dict[str, Any] | None:
+        conv = await current(start=True)
+        assert conv is not None
+        return (await service.request_human(conv, frame.id)).ack
+
+    async def resume(frame: Frame) -> dict[str, Any] | None:
+        conv = await owned(frame["conversation_id"])
+        for text in await service.resume(conv, frame["after_seq"], for_visitor=True):
+            conn.send(text)
+        return None
+
+    async def owned(conversation_id: str) -> Conversation:
+        """A conversation of this visitor's; anyone else's is reported as not existing."""
+        try:
+            conv = await service.conversation(conversation_id)
+        except NotFound:
+            conv = None
+        if conv is None or conv.visitor_id != session.visitor_id:
+            raise NotFound("no such conversation")
+        return conv
+
+    async def survey(frame: Frame) -> dict[str, Any] | None:
+        target = frame.get("conversation_id") or session.last_conversation_id \
+            or session.conversation_id
+        if target is None:
+            raise NotFound("no conversation to rate")
+        conv = await owned(target)
+        return (await service.survey(conv, frame.id, frame.fields)).ack
+
+    async def close(frame: Frame) -> dict[str, Any] | None:
+        target = session.conversation_id or session.last_conversation_id
+        if target is None:
+            raise NotFound("no open conversation to close")
+        conv = await owned(target)
+        outcome = await service.close_by_visitor(conv, frame.id)
+        session.last_conversation_id, session.conversation_id = conv.id, None
+        return outcome.ack
+
+    async def offline_message(frame: Frame) -> dict[str, Any] | None:
+        fields = {"email": frame["email"], "text": frame["text"],
+                  "language": session.language, "page_url": session.page_url}
+        return (await service.offline_message(session.visitor_id, frame.id, fields)).ack
+
+    handlers = {"hello": hello, "message": message, "typing": typing, "read": read,
+                "choose": choose, "request_human": request_human, "resume": resume,
+                "survey": survey, "close": close, "offline_message": offline_message}
+    try:
+        await receive_loop(websocket, conn, frames.VISITOR_FRAMES, handlers, hub.config.limits,
+                           greeted=lambda: bool(session.visitor_id))
+    finally:
+        if session.visitor_id:
+            hub.registry.remove_visitor(session.visitor_id, conn)
+        await conn.wait_closed() if conn.closed else await conn.stop()

@@ -1,0 +1,206 @@
+"""Shared test harness: the real server in a subprocess on a free port, real WebSocket clients.
+
+Nothing is mocked: `Server` runs `python -m chatserver serve` against a temporary SQLite file,
+and `Client` speaks the wire protocol over a real socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from chatserver.passwords import hash_password
+from chatserver.store import migrate_file
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+PASSWORD = "correct horse battery"
+_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once for every test user
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def add_user(db: Path, username: str, role: str = "agent", *, skills: dict[str, int] | None
+             = None, capacity: int = 3, display_name: str | None = None) -> int:
+    """Create a user straight in the database (the CLI path has its own test)."""
+    migrate_file(str(db))
+    with sqlite3.connect(db) as conn:
+        cursor = conn.execute(
+            "INSERT INTO users (username, display_name, role, password_hash, skills, capacity, "
+            "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (username, display_name or username.title(), role, _HASH,
+             json.dumps(skills or {}), capacity, int(time.time() * 1000)),
+        )
+        return int(cursor.lastrowid or 0)
+
+
+class Server:
+    """`chatserver serve` as a child process; `kill()` is SIGKILL, `start()` again reuses the db."""
+
+    def __init__(self, tmp: Path, **env: str) -> None:
+        self.tmp = tmp
+        self.db = tmp / "chat.db"
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "CHATSERVER_STORAGE_PATH": str(self.db),
+            "CHATSERVER_SERVER_SECRET_KEY": SECRET,
+            "CHATSERVER_SERVER_PORT": str(self.port),
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        migrate_file(str(self.db))
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning"],
+                cwd=self.tmp, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def login(self, username: str, password: str = PASSWORD) -> httpx.Cookies:
+        response = httpx.post(self.url + "/login", data={"username": username,
+                                                         "password": password},
+                              headers={"accept": "application/json"})
+        assert response.status_code == 200, response.text
+        return response.cookies
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path)
+    yield srv.start()
+    srv.stop()
+
+
+class Client:
+    """A protocol client: `send` frames, `expect` the next frame of a type (others kept)."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+        self._unread: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def request(self, type: str, **fields: Any) -> dict[str, Any]:
+        """Send a changing frame with a fresh id and wait for its ack (or error)."""
+        frame_id = str(uuid.uuid4())
+        await self.send({"type": type, "id": frame_id, **fields})
+        return await self.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+
+    async def expect(self, types: str | tuple[str, ...], *, where: Any = None,
+                     timeout: float = 5.0) -> dict[str, Any]:
+        types = (types,) if isinstance(types, str) else types
+        for i, frame in enumerate(self._unread):
+            if frame["type"] in types and (where is None or where(frame)):
+                return self._unread.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {types} frame within {timeout}s; unread: "
+                                     f"{self._unread}")
+            raw = await asyncio.wait_for(self.ws.recv(), remaining)
+            frame = json.loads(raw)
+            self.seen.append(frame)
+            if frame["type"] in types and (where is None or where(frame)):
+                return frame
+            self._unread.append(frame)
+
+    async def nothing(self, types: str | tuple[str, ...], seconds: float = 0.3) -> None:
+        """Assert no frame of these types arrives within `seconds`."""
+        try:
+            frame = await self.expect(types, timeout=seconds)
+        except (AssertionError, TimeoutError):
+            return
+        raise AssertionError(f"unexpected frame {frame}")
+
+
+async def visitor(server: Server, **hello: Any) -> Client:
+    ws = await connect(server.ws + "/ws/visitor", max_size=2**20)
+    client = Client(ws)
+    await client.send({"type": "hello", **hello})
+    client.welcome = await client.expect("welcome")  # type: ignore[attr-defined]
+    return client
+
+
+async def agent(server: Server, username: str, *, online: bool = True) -> Client:
+    cookies = server.login(username)
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
+    client = Client(ws)
+    await client.send({"type": "hello"})
+    client.welcome = await client.expect("welcome")  # type: ignore[attr-defined]
+    if online:
+        await client.send({"type": "status", "status": "online"})
+        await client.expect("status")
+    return client
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[Client]]:
+    """Collects clients a test opens so they are closed even when it fails."""
+    opened: list[Client] = []
+    yield opened
+    for c in opened:
+        await c.ws.close()
