@@ -131,6 +131,14 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for a whole module, for tests that do not care what else it holds."""
+    srv = Server(tmp_path_factory.mktemp("server"))
+    yield srv.start()
+    srv.stop()
+
+
 class Client:
     """A protocol client: `send` frames, `expect` the next frame of a type (others kept)."""
 

@@ -1,0 +1,140 @@
+"""The `chatserver` command, login sessions and who may open which socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from .harness import PASSWORD, Server, add_user
+
+pytestmark = pytest.mark.anyio
+
+
+def cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHATSERVER_STORAGE_PATH": str(tmp_path / "chat.db")}
+    return subprocess.run([sys.executable, "-m", "chatserver", *args], input=stdin, env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def test_first_command_creates_schema_and_admin_and_shows_the_password_once(
+        tmp_path: Path) -> None:
+    first = cli(tmp_path, "db", "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "schema version" in first.stdout
+    assert "one-time password" in first.stdout
+    password = first.stdout.split("one-time password: ")[1].split()[0]
+    assert password not in first.stderr  # never in the log stream
+    second = cli(tmp_path, "user", "list")
+    assert "one-time password" not in second.stdout and password not in second.stdout
+    assert "admin" in second.stdout
+
+
+def test_user_add_with_skills_and_capacity(tmp_path: Path) -> None:
+    done = cli(tmp_path, "user", "add", "maryam", "--role", "agent", "--password-stdin",
+               "--display-name", "Maryam", "--skills", "billing=4,lang:fa=5", "--capacity", "2",
+               stdin="a good password\n")
+    assert done.returncode == 0, done.stderr
+    listing = cli(tmp_path, "user", "list").stdout
+    line = next(row for row in listing.splitlines() if "maryam" in row)
+    assert "agent" in line and '"lang:fa": 5' in line and '"billing": 4' in line
+    assert " 2 " in line
+    duplicate = cli(tmp_path, "user", "add", "Maryam", "--role", "agent", "--password-stdin",
+                    stdin="a good password\n")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--skills", "billing=9"], "a good password\n", "proficiency must be 1-5"),
+        (["--skills", "bad skill=2"], "a good password\n", "bad skill name"),
+        (["--capacity", "0"], "a good password\n", "--capacity must be 1-50"),
+        ([], "short\n", "at least 8 characters"),
+    ],
+)
+def test_user_add_refuses_bad_input(tmp_path: Path, args: list[str], stdin: str,
+                                    message: str) -> None:
+    done = cli(tmp_path, "user", "add", "x", "--role", "agent", "--password-stdin", *args,
+               stdin=stdin)
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_a_bad_config_stops_with_one_line_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[server]\nprot = 1\n")
+    done = cli(tmp_path, "user", "list")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "configuration error: server.prot: unknown key"
+
+
+def test_health_and_readiness(shared_server: Server) -> None:
+    assert httpx.get(shared_server.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(shared_server.url + "/readyz").status_code == 200
+
+
+def test_login_sets_a_hardened_cookie_and_wrong_passwords_fail(shared_server: Server) -> None:
+    add_user(shared_server.db, "dana")
+    wrong = httpx.post(shared_server.url + "/login", data={"username": "dana",
+                                                           "password": "nope"})
+    assert wrong.status_code == 303 and "failed" in wrong.headers["location"]
+    assert "set-cookie" not in wrong.headers
+    unknown = httpx.post(shared_server.url + "/login", data={"username": "nobody",
+                                                             "password": PASSWORD},
+                         headers={"accept": "application/json"})
+    assert unknown.status_code == 401
+    ok = httpx.post(shared_server.url + "/login", data={"username": "dana",
+                                                        "password": PASSWORD})
+    assert ok.status_code == 303 and ok.headers["location"] == "/console"
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_cross_site_login_is_refused(shared_server: Server) -> None:
+    add_user(shared_server.db, "erin")
+    response = httpx.post(shared_server.url + "/login",
+                          data={"username": "erin", "password": PASSWORD},
+                          headers={"origin": "https://evil.example"})
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+
+
+async def test_agent_socket_needs_a_valid_session(shared_server: Server) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(shared_server.ws + "/ws/agent"):
+            pass
+    assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus):
+        async with connect(shared_server.ws + "/ws/agent",
+                           additional_headers={"Cookie": "chat_session=forged.value"}):
+            pass
+
+
+async def test_agent_socket_from_another_site_is_refused(shared_server: Server) -> None:
+    add_user(shared_server.db, "fred")
+    cookies = shared_server.login("fred")
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    with pytest.raises(InvalidStatus):
+        async with connect(shared_server.ws + "/ws/agent", origin="https://evil.example",
+                           additional_headers={"Cookie": cookie}):
+            pass
+
+
+async def test_logout_ends_the_session(shared_server: Server) -> None:
+    add_user(shared_server.db, "gina")
+    cookies = shared_server.login("gina")
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    async with connect(shared_server.ws + "/ws/agent",
+                       additional_headers={"Cookie": cookie}) as ws:
+        await ws.send(json.dumps({"type": "hello"}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+    out = httpx.post(shared_server.url + "/logout", cookies=cookies)
+    assert out.status_code == 303
+    with pytest.raises(InvalidStatus):
+        async with connect(shared_server.ws + "/ws/agent", additional_headers={"Cookie": cookie}):
+            pass

@@ -1,0 +1,114 @@
+"""The pure conversation state machine: every transition, legal and illegal, and the fold."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from chatserver import conversation as cv
+from chatserver.conversation import Conversation, Event, IllegalTransition, State
+from chatserver.errors import Conflict
+
+LEGAL = {
+    (State.BOT, "handoff"): State.QUEUED,
+    (State.BOT, "close"): State.CLOSED,
+    (State.QUEUED, "offer"): State.OFFERED,
+    (State.QUEUED, "close"): State.CLOSED,
+    (State.OFFERED, "accept"): State.ASSIGNED,
+    (State.OFFERED, "decline"): State.QUEUED,
+    (State.OFFERED, "expire"): State.QUEUED,
+    (State.OFFERED, "revoke"): State.QUEUED,
+    (State.OFFERED, "close"): State.CLOSED,
+    (State.ASSIGNED, "requeue"): State.QUEUED,
+    (State.ASSIGNED, "transfer"): State.QUEUED,
+    (State.ASSIGNED, "close"): State.CLOSED,
+}
+ACTIONS = sorted({a for _, a in LEGAL})
+
+
+@pytest.mark.parametrize(("state", "action"), list(itertools.product(State, ACTIONS)))
+def test_every_state_and_action(state: State, action: str) -> None:
+    if (state, action) in LEGAL:
+        assert cv.transition(state, action) is LEGAL[(state, action)]
+    else:
+        with pytest.raises(IllegalTransition) as error:
+            cv.transition(state, action)
+        assert isinstance(error.value, Conflict)  # reaches the client as code "conflict"
+        assert action in str(error.value) and str(state) in str(error.value)
+
+
+def test_closed_is_final() -> None:
+    for action in ACTIONS:
+        with pytest.raises(IllegalTransition):
+            cv.transition(State.CLOSED, action)
+
+
+def test_an_unknown_action_is_a_bug_not_a_conflict() -> None:
+    with pytest.raises(ValueError, match="unknown action"):
+        cv.transition(State.BOT, "teleport")
+
+
+@pytest.mark.parametrize(
+    ("state", "author", "allowed"),
+    [
+        (State.BOT, "visitor", True), (State.QUEUED, "visitor", True),
+        (State.ASSIGNED, "visitor", True), (State.CLOSED, "visitor", False),
+        (State.BOT, "bot", True), (State.QUEUED, "bot", False),
+        (State.ASSIGNED, "agent", True), (State.OFFERED, "agent", False),
+        (State.QUEUED, "agent", False), (State.CLOSED, "agent", False),
+        (State.QUEUED, "system", True), (State.CLOSED, "system", False),
+    ],
+)
+def test_who_may_post_when(state: State, author: str, allowed: bool) -> None:
+    assert cv.can_post(state, author) is allowed
+
+
+def ev(seq: int, kind: str, **payload: object) -> Event:
+    return Event("c1", seq, kind, "system", payload, None, 1_700_000_000_000 + seq)
+
+
+def test_replay_folds_the_log_into_the_projection() -> None:
+    log = [
+        ev(1, "started", language="fa", topic="billing"),
+        ev(2, "message", **{"from": "visitor", "author": "V", "text": "hi"}),
+        ev(3, "message", **{"from": "bot", "author": "Bot", "text": "?", "decision": "suggest"}),
+        ev(4, "message", **{"from": "bot", "author": "Bot", "text": "?", "decision": "handoff"}),
+        ev(5, "queued", skills=["billing"], reason="bot"),
+        ev(6, "offered", agent_id=7),
+        ev(7, "queued", skills=["billing"], reason="declined"),
+        ev(8, "offered", agent_id=8),
+        ev(9, "assigned", agent_id=8, agent="Ann"),
+        ev(10, "note", author="Ann", text="x"),
+        ev(11, "closed", by="agent", resolved=True),
+        ev(12, "survey", rating=5),
+    ]
+    conv = cv.replay("c1", "v1", log)
+    assert conv.state is State.CLOSED and conv.last_seq == 12
+    assert conv.language == "fa" and conv.topic == "billing"
+    assert conv.skills == ("billing",)
+    assert conv.agent_id == 8 and conv.participants == frozenset({8})
+    assert conv.bot_failures == 2 and conv.resolved is True and conv.surveyed
+    assert conv.closed_ms == log[10].ts_ms
+
+
+def test_a_confident_answer_resets_the_bot_failure_count() -> None:
+    conv = cv.replay("c1", "v1", [
+        ev(1, "started"),
+        ev(2, "message", **{"from": "bot", "author": "Bot", "text": "?", "decision": "suggest"}),
+        ev(3, "message", **{"from": "bot", "author": "Bot", "text": "!", "decision": "answer"}),
+    ])
+    assert conv.bot_failures == 0
+
+
+def test_a_gap_in_seq_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not follow"):
+        cv.apply(Conversation("c1", "v1"), ev(2, "started"))
+
+
+def test_timestamps_are_iso_utc_with_milliseconds() -> None:
+    assert cv.iso_ms(1_700_000_000_007) == "2023-11-14T22:13:20.007Z"
+
+
+def test_visitors_never_see_notes_or_routing_internals() -> None:
+    assert {"note", "queued", "offered", "transferred"}.isdisjoint(cv.VISITOR_EVENTS)

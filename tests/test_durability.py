@@ -1,0 +1,116 @@
+"""Retries never duplicate, resume gives exactly what was missed, SIGKILL loses nothing acked."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+
+import pytest
+
+from .harness import Server, add_user, agent, visitor
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_retried_message_is_stored_once_with_the_same_ack(server: Server,
+                                                                  clients: list) -> None:
+    sara = await visitor(server, name="Sara")
+    clients.append(sara)
+    await sara.request("request_human")
+    frame_id = str(uuid.uuid4())
+    await sara.send({"type": "message", "id": frame_id, "text": "hello"})
+    first = await sara.expect("ack", where=lambda f: f["id"] == frame_id)
+    await sara.ws.close()
+
+    again = await visitor(server, visitor_token=sara.welcome["visitor_token"])
+    clients.append(again)
+    await again.send({"type": "message", "id": frame_id, "text": "hello"})
+    second = await again.expect("ack", where=lambda f: f["id"] == frame_id)
+    assert second == first
+    with sqlite3.connect(server.db) as db:
+        rows = db.execute("SELECT count(*) FROM events WHERE client_id = ?",
+                          (frame_id,)).fetchone()
+    assert rows[0] == 1
+
+
+async def test_resume_sends_exactly_the_missed_events_in_order(server: Server,
+                                                               clients: list) -> None:
+    add_user(server.db, "bob")
+    bob = await agent(server, "bob")
+    clients.append(bob)
+    sara = await visitor(server, name="Sara")
+    ack = await sara.request("request_human")
+    cid = ack["conversation_id"]
+    await bob.expect("offer")
+    await bob.request("accept", conversation_id=cid)
+    assigned = await sara.expect("assigned")
+    await sara.ws.close()  # the visitor drops; the agent keeps writing
+
+    sent = [await bob.request("message", conversation_id=cid, text=f"line {i}")
+            for i in range(5)]
+    await bob.request("note", conversation_id=cid, text="private")
+
+    back = await visitor(server, visitor_token=sara.welcome["visitor_token"])
+    clients.append(back)
+    await back.send({"type": "resume", "conversation_id": cid, "after_seq": assigned["seq"]})
+    got = [await back.expect("message") for _ in sent]
+    assert [f["text"] for f in got] == [f"line {i}" for i in range(5)]
+    assert [f["seq"] for f in got] == [a["seq"] for a in sent]
+    await back.nothing(("message", "note"))  # nothing twice, no private note
+
+    # The agent's resume includes the note, and nothing before the seq asked for.
+    await bob.send({"type": "resume", "conversation_id": cid, "after_seq": sent[-1]["seq"]})
+    note = await bob.expect("note", where=lambda f: f["seq"] > sent[-1]["seq"])
+    assert note["text"] == "private"
+
+
+async def test_sigkill_loses_no_acked_message_and_seq_stays_gapless(tmp_path) -> None:
+    server = Server(tmp_path)
+    server.start()
+    add_user(server.db, "carol")
+    try:
+        carol = await agent(server, "carol")
+        sara = await visitor(server, name="Sara")
+        cid = (await sara.request("request_human"))["conversation_id"]
+        await carol.expect("offer")
+        await carol.request("accept", conversation_id=cid)
+
+        acked: list[str] = []
+
+        async def chatter(client, who: str, **extra) -> None:
+            for i in range(1000):
+                frame_id = str(uuid.uuid4())
+                await client.send({"type": "message", "id": frame_id,
+                                   "text": f"{who} {i}", **extra})
+                await client.expect("ack", where=lambda f, fid=frame_id: f["id"] == fid)
+                acked.append(frame_id)
+
+        tasks = [asyncio.create_task(chatter(sara, "visitor")),
+                 asyncio.create_task(chatter(carol, "agent", conversation_id=cid))]
+        while len(acked) < 30:
+            await asyncio.sleep(0.01)
+        server.kill()  # SIGKILL mid-conversation
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert len(acked) >= 30
+
+        server.start()  # same database
+        with sqlite3.connect(server.db) as db:
+            stored = {r[0] for r in db.execute(
+                "SELECT client_id FROM events WHERE conversation_id = ?", (cid,))}
+            seqs = [r[0] for r in db.execute(
+                "SELECT seq FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
+            last_seq = db.execute("SELECT last_seq FROM conversations WHERE id = ?",
+                                  (cid,)).fetchone()[0]
+        assert set(acked) <= stored
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert last_seq == seqs[-1]
+
+        back = await visitor(server, visitor_token=sara.welcome["visitor_token"])
+        assert back.welcome["conversation"]["id"] == cid
+        assert back.welcome["conversation"]["seq"] == last_seq
+        frame = await back.request("message", text="still there?")
+        assert frame["type"] == "ack" and frame["seq"] == last_seq + 1
+        await back.ws.close()
+    finally:
+        server.stop()
