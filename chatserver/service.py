@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from . import conversation as cv
 from . import routing
-from .routing_board import Board
 from .connections import Registry
 from .conversation import Conversation, Event, State
 from .errors import Conflict, Forbidden, NotFound
 from .frames import encode
+from .routing_board import Board
 from .store import NewEvent, Store
 from .tokens import new_id
 

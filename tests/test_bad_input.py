@@ -75,7 +75,8 @@ async def test_text_over_the_limit_is_too_large_and_nothing_is_stored(shared_ser
     await still_works(client, shared_server)
 
 
-async def test_binary_frame_that_is_not_utf8_is_refused(shared_server: Server, clients: list) -> None:
+async def test_binary_frame_that_is_not_utf8_is_refused(shared_server: Server,
+                                                        clients: list) -> None:
     client = await visitor(shared_server)
     clients.append(client)
     await client.request("message", text="first")
