@@ -23,6 +23,7 @@ from .connections import Registry
 from .conversation import Conversation, Event, State
 from .errors import Conflict, Forbidden, NotFound
 from .frames import encode
+from .messages import say
 from .routing_board import Board
 from .store import NewEvent, Store
 from .tokens import new_id
@@ -205,14 +206,15 @@ class ConversationService:
             await self.append(conv, [NewEvent("message", "bot", line)])
         elif decision.action == "suggest":
             line = {
-                "from": "bot", "author": "Bot", "text": SUGGEST_TEXT, "decision": "suggest",
+                "from": "bot", "author": "Bot", "text": say("suggest", conv.language),
+                "decision": "suggest",
                 "suggestions": [{"entry_id": m["entry_id"], "title": m["title"]}
                                 for m in matches[:3]],
                 "matches": matches,
             }
             await self.append(conv, [NewEvent("message", "bot", line)])
         else:
-            line = {"from": "bot", "author": "Bot", "text": HANDOFF_TEXT,
+            line = {"from": "bot", "author": "Bot", "text": say("handoff", conv.language),
                     "decision": "handoff", "reason": decision.reason, "matches": matches}
             conv, _, _ = await self.append(conv, [NewEvent("message", "bot", line)])
             await self._handoff(conv, decision.reason, skill=decision.skill)
@@ -604,9 +606,6 @@ class ConversationService:
 
 
 # --- frames built from events (one place) --------------------------------------------------
-
-SUGGEST_TEXT = "I'm not sure I understood. Did you mean one of these?"
-HANDOFF_TEXT = "Let me find a person who can help you."
 
 
 def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:

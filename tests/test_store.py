@@ -1,0 +1,80 @@
+"""The store against a real SQLite file: group commit, atomic seqs, idempotent client ids."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from chatserver.store import NewEvent, StaleState, Store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = Store(str(tmp_path / "chat.db"))
+    await s.open()
+    await s.upsert_visitor("v1", {"name": "Sara"}, 1)
+    yield s
+    await s.close()
+
+
+def line(i: int) -> NewEvent:
+    return NewEvent("message", "visitor", {"from": "visitor", "author": "V", "text": f"m{i}"})
+
+
+async def test_concurrent_appends_get_gapless_seqs_in_fewer_commits(store: Store) -> None:
+    await store.create_conversation("c1", "v1", {}, 1)
+    commits_before = store.writer.commits
+    results = await asyncio.gather(*[
+        store.append("c1", [line(i)], now_ms=2, client_id=f"id{i}") for i in range(500)])
+    seqs = sorted(r.events[0].seq for r in results)
+    assert seqs == list(range(2, 502))
+    commits = store.writer.commits - commits_before
+    assert commits < 500 / 5, f"{commits} commits for 500 appends: not grouped"
+
+
+async def test_a_repeated_client_id_stores_nothing_and_returns_the_original(store: Store) -> None:
+    await store.create_conversation("c1", "v1", {}, 1)
+    first = await store.append("c1", [line(1)], now_ms=2, client_id="same")
+    again = await store.append("c1", [line(2)], now_ms=3, client_id="same")
+    assert again.duplicate and again.events == first.events
+    assert len(await store.events_after("c1", 0)) == 2  # started + one message
+
+
+async def test_one_failing_job_does_not_spoil_its_group(store: Store) -> None:
+    await store.create_conversation("c1", "v1", {}, 1)
+    good, stale, missing = await asyncio.gather(
+        store.append("c1", [line(1)], now_ms=2),
+        store.append("c1", [line(2)], now_ms=2, expect_seq=99),
+        store.append("nope", [line(3)], now_ms=2),
+        return_exceptions=True,
+    )
+    assert not isinstance(good, Exception)
+    assert isinstance(stale, StaleState) and isinstance(missing, KeyError)
+    events = await store.events_after("c1", 0)
+    assert [e.seq for e in events] == [1, 2]
+
+
+async def test_the_conversation_row_follows_the_log(store: Store) -> None:
+    await store.create_conversation("c1", "v1", {"language": "fa"}, 1)
+    await store.append("c1", [NewEvent("queued", "system", {}),
+                              NewEvent("offered", "system", {"agent_id": 4}),
+                              NewEvent("assigned", "agent:4", {"agent_id": 4, "agent": "A"})],
+                       now_ms=5)
+    row = await store.conversation_row("c1")
+    assert row["state"] == "assigned" and row["agent_id"] == 4 and row["last_seq"] == 4
+    await store.append("c1", [NewEvent("closed", "agent:4", {"by": "agent", "resolved": True})],
+                       now_ms=9)
+    row = await store.conversation_row("c1")
+    assert row["state"] == "closed" and row["closed_ms"] == 9 and row["resolved"] == 1
+
+
+async def test_database_is_in_wal_mode_with_the_latest_schema(store: Store,
+                                                              tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
