@@ -8,14 +8,19 @@ Every key is declared once here with its type and default, and documented in `co
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import tomllib
 import types
 import typing
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .routing import RoutingRules, Schedule
 
 ENV_PREFIX = "CHATSERVER_"
 
@@ -66,10 +71,30 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class DeskConfig:
+    """The support desk around routing: topics, opening hours, who goes first."""
+
+    # Pre-chat topic -> routing skill asked for, e.g. {billing = "billing"}.
+    topics: Mapping[str, str] = field(default_factory=lambda: {
+        "orders": "orders", "shipping": "shipping", "returns": "returns",
+        "billing": "billing", "accounts": "accounts", "general": "general"})
+    # IANA time zone the opening hours are read in.
+    timezone: str = "UTC"
+    # Weekly opening hours, e.g. {mon = ["09:00-17:00"]}; empty = always open.
+    hours: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # ISO dates the desk is closed all day (holidays).
+    closed_dates: tuple[str, ...] = ()
+    # Priority of a returning visitor whose previous chat ended unresolved (0 = none).
+    returning_unresolved_priority: int = 1
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     limits: LimitsConfig = LimitsConfig()
+    routing: RoutingRules = field(default_factory=RoutingRules)
+    desk: DeskConfig = DeskConfig()
 
     @property
     def data_dir(self) -> Path:
@@ -127,7 +152,12 @@ def _parse_env(name: str, value: str, kind: Any) -> Any:
         if kind is float:
             return float(value)
         if typing.get_origin(kind) is tuple:
+            item = typing.get_args(kind)[0]
+            if dataclasses.is_dataclass(item):  # a list of tables: JSON in the environment
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
+        if _is_mapping(kind):
+            return json.loads(value)
     except ValueError:
         raise ConfigError(f"{name}: {value!r} is not a valid {_type_name(kind)}") from None
     return value
@@ -143,21 +173,31 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             raise ConfigError(f"{prefix}{key}: unknown key")
     values: dict[str, Any] = {}
     for name in known & raw.keys():
-        kind, value, where = hints[name], raw[name], prefix + name
-        if dataclasses.is_dataclass(kind):
-            values[name] = _build(kind, value, where + ".")
-        else:
-            values[name] = _coerce(value, kind, where)
-    return cls(**values)
+        values[name] = _coerce(raw[name], hints[name], prefix + name)
+    try:
+        return cls(**values)
+    except ValueError as e:  # a core's own checks (e.g. RoutingRules) name the key themselves
+        raise ConfigError(str(e)) from None
+
+
+def _is_mapping(kind: Any) -> bool:
+    return typing.get_origin(kind) in (Mapping, dict, typing.get_origin(Mapping[str, str]))
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, where + ".")
     origin = typing.get_origin(kind)
     if origin is tuple:
         (item, _) = typing.get_args(kind)
         if not isinstance(value, list):
             raise ConfigError(f"{where}: must be a list of {_type_name(item)}")
         return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if _is_mapping(kind):
+        (_, item) = typing.get_args(kind)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: must be a table of {_type_name(item)}")
+        return {str(k): _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if origin in (types.UnionType, typing.Union):
         if value is None:
             return None
@@ -176,6 +216,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
 def _type_name(kind: Any) -> str:
     if typing.get_origin(kind) is tuple:
         return "list of " + _type_name(typing.get_args(kind)[0])
+    if dataclasses.is_dataclass(kind):
+        return "tables"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         kind, str(kind)
     )
@@ -213,6 +255,18 @@ def _check(config: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {value}")
+    desk = config.desk
+    try:
+        zoneinfo.ZoneInfo(desk.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"desk.timezone: unknown time zone {desk.timezone!r}") from None
+    try:
+        Schedule.parse(desk.hours, desk.closed_dates)
+    except ValueError as e:
+        raise ConfigError(str(e).replace("routing.hours", "desk.hours")) from None
+    for topic, skill in desk.topics.items():
+        if not re.fullmatch(r"[a-z0-9_:-]{1,40}", skill):
+            raise ConfigError(f"desk.topics.{topic}: {skill!r} is not a skill name")
     if lim.max_text_chars * 4 + 1024 > lim.max_frame_bytes:
         raise ConfigError(
             "limits.max_frame_bytes: must leave room for a max_text_chars message "
@@ -227,8 +281,8 @@ def documented_keys(toml_text: str) -> set[str]:
         line = line.strip().lstrip("#").strip()
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1]
-        elif "=" in line and section:
-            keys.add(f"{section}.{line.split('=', 1)[0].strip()}")
+        elif section and (key := re.match(r"([a-z_][a-z0-9_]*)\s*=", line)):
+            keys.add(f"{section}.{key.group(1)}")
     return keys
 
 

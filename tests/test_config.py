@@ -98,3 +98,34 @@ def test_production_with_a_long_secret_starts() -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         config.load(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[routing]\nsteps = [{after_seconds = 5.0}]\n", "first step must start at 0"),
+        ("[routing]\nsteps = [{after_seconds = 0.0, level = 2}]\n",
+         "routing.steps[0].level: unknown key"),
+        ("[routing]\noffer_timeout_seconds = 0\n", "routing.offer_timeout_seconds"),
+        ("[desk]\ntimezone = \"Mars/Olympus\"\n", "desk.timezone: unknown time zone"),
+        ("[desk]\nhours = { funday = [\"09:00-17:00\"] }\n", "desk.hours: unknown day"),
+        ("[desk]\nhours = { mon = [\"9am-5pm\"] }\n", "desk.hours.mon: bad range"),
+        ("[desk]\ntopics = { billing = \"Billing Team\" }\n", "desk.topics.billing"),
+        ("[desk]\ntopics = [\"billing\"]\n", "desk.topics: must be a table"),
+    ],
+)
+def test_routing_and_desk_mistakes_name_the_key(tmp_path: Path, text: str,
+                                                message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config.load(write(tmp_path, text), environ={})
+    assert message in str(error.value)
+
+
+def test_routing_steps_and_topics_load_from_the_file(tmp_path: Path) -> None:
+    loaded = config.load(write(tmp_path, (
+        "[routing]\nsteps = [{after_seconds = 0.0}, {after_seconds = 10.0, level_cap = 1}]\n"
+        "[desk]\ntopics = { vip = \"vip\" }\nhours = { mon = [\"09:00-17:00\"] }\n")),
+        environ={"CHATSERVER_ROUTING_AUTO_ACCEPT": "true"})
+    assert loaded.routing.steps[1].level_cap == 1 and loaded.routing.auto_accept is True
+    assert loaded.desk.topics == {"vip": "vip"}
+    assert loaded.desk.hours == {"mon": ("09:00-17:00",)}
