@@ -17,13 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from . import auth
+from bot import Bot
+
+from . import auth, kb_api, pages, widget_routes
 from .agent_socket import agent_endpoint
 from .config import Config
 from .connections import Registry
 from .errors import ChatError
+from .kb_store import KnowledgeBase
 from .passwords import hash_password
-from .routing import RoutingRules
 from .routing_board import Board
 from .secrets_file import secret_key
 from .service import ConversationService
@@ -44,6 +46,8 @@ class Hub:
     service: ConversationService
     visitor_signer: Signer
     session_signer: Signer
+    bot: Bot
+    kb: KnowledgeBase
     # A hash to verify against when the username is unknown, so timing reveals nothing.
     dummy_hash: str = field(default_factory=lambda: hash_password(new_id()))
 
@@ -52,11 +56,15 @@ def build_hub(config: Config) -> Hub:
     key = secret_key(config)
     store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch)
     registry = Registry()
-    board = Board(RoutingRules())
-    service = ConversationService(store, registry, board)
+    board = Board(config.routing)
+    bot = Bot()
+    kb = KnowledgeBase(store, bot)
+    service = ConversationService(store, registry, board, bot=bot, answers=kb.answers,
+                                  desk=config.desk)
     return Hub(
         config=config, store=store, registry=registry, service=service,
         visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
+        bot=bot, kb=kb,
     )
 
 
@@ -83,6 +91,7 @@ def create_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.store.open()
+        await hub.kb.load(hub.service.clock())
         await hub.service.restore()
         dispatcher = asyncio.create_task(hub.service.run_dispatcher(), name="dispatcher")
         log.info("chatserver ready, database %s", config.storage.path)
@@ -101,6 +110,9 @@ def create_app(config: Config) -> Starlette:
         Route("/logout", auth.logout, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
+        *kb_api.routes,
+        *pages.routes,
+        *widget_routes.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={ChatError: chat_error})

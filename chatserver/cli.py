@@ -181,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("migrate", help="create or upgrade the schema").set_defaults(
         func=cmd_db_migrate)
+
+    from bot import evaluate
+
+    from . import simulation
+
+    for name, module, text in (
+        ("kb-eval", evaluate, "measure the bot on a labelled data set"),
+        ("simulate", simulation, "run the routing core in virtual time beside Erlang C/A"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        module.add_arguments(sub)
+        sub.set_defaults(func=lambda args, config, module=module: module.command(args))
     return parser
 
 

@@ -76,4 +76,32 @@ MIGRATIONS: list[str] = [
         UNIQUE (visitor_id, client_id)
     );
     """,
+    # 2: the knowledge base with every version kept, and small server-wide facts
+    """
+    CREATE TABLE kb_entries (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        language TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'published')),
+        skill TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        questions TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL,
+        updated_by INTEGER REFERENCES users(id)
+    );
+    CREATE INDEX kb_entries_language ON kb_entries(language, status) WHERE deleted = 0;
+    CREATE TABLE kb_versions (
+        entry_id INTEGER NOT NULL REFERENCES kb_entries(id),
+        version INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        changed_by INTEGER REFERENCES users(id),
+        changed_ms INTEGER NOT NULL,
+        PRIMARY KEY (entry_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
 ]

@@ -15,10 +15,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from knowledge_base.markdown import to_plain_text
 
 from . import conversation as cv
 from . import routing
+from .config import DeskConfig
 from .connections import Registry
 from .conversation import Conversation, Event, State
 from .errors import Conflict, Forbidden, NotFound
@@ -69,7 +73,7 @@ class ConversationService:
         *,
         bot: BotLike | None = None,
         answers: Mapping[int, tuple[str, str]] | None = None,
-        topic_skills: Mapping[str, str] | None = None,
+        desk: DeskConfig | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.store = store
@@ -81,7 +85,9 @@ class ConversationService:
         self.agents: dict[int, AgentProfile] = {}
         self._convs: dict[str, Conversation] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.topic_skills = topic_skills or {}
+        self.desk = desk or DeskConfig()
+        self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
+        self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
         self._wake: asyncio.Event | None = None
         self._sent_positions: dict[str, tuple[int, int | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -114,7 +120,7 @@ class ConversationService:
                         "reason": "restart", "skills": list(conv.skills),
                         "language": conv.language})])
             if conv.state is State.QUEUED:
-                self.board.enqueue(conv.id, self._needs(conv), self.priority(conv), now)
+                self.board.enqueue(conv.id, self._needs(conv), await self.priority(conv), now)
 
     # --- appending -------------------------------------------------------------------------
 
@@ -201,8 +207,8 @@ class ConversationService:
         if decision.action == "answer":
             entry_id = decision.entry_id
             _, answer = self.answers.get(entry_id, (decision.matches[0].title, ""))
-            line = {"from": "bot", "author": "Bot", "text": answer, "decision": "answer",
-                    "entry_id": entry_id, "matches": matches}
+            line = {**answer_line(answer), "decision": "answer", "entry_id": entry_id,
+                    "matches": matches}
             await self.append(conv, [NewEvent("message", "bot", line)])
         elif decision.action == "suggest":
             line = {
@@ -217,7 +223,9 @@ class ConversationService:
             line = {"from": "bot", "author": "Bot", "text": say("handoff", conv.language),
                     "decision": "handoff", "reason": decision.reason, "matches": matches}
             conv, _, _ = await self.append(conv, [NewEvent("message", "bot", line)])
-            await self._handoff(conv, decision.reason, skill=decision.skill)
+            # Asked outright for a person: the bot's best guess says nothing about the topic.
+            skill = None if decision.reason == "asked_for_human" else decision.skill
+            await self._handoff(conv, decision.reason, skill=skill)
 
     async def choose(self, conv: Conversation, client_id: str, entry_id: int) -> Outcome:
         """The visitor picked one of the bot's suggestions: answer with that entry."""
@@ -226,8 +234,8 @@ class ConversationService:
             if entry_id not in self.answers:
                 raise NotFound("no such knowledge-base entry", frame_id=client_id)
             title, answer = self.answers[entry_id]
-            line = {"from": "bot", "author": "Bot", "text": answer, "decision": "answer",
-                    "entry_id": entry_id, "chosen": True, "title": title}
+            line = {**answer_line(answer), "decision": "answer", "entry_id": entry_id,
+                    "chosen": True, "title": title}
             conv, events, _ = await self.append(conv, [NewEvent("message", "bot", line)],
                                                 client_id)
             return Outcome(ack_for(client_id, events[0]), events)
@@ -254,15 +262,38 @@ class ConversationService:
         self, conv: Conversation, reason: str, *, skill: str | None,
         client_id: str | None = None,
     ) -> Outcome:
-        skills = tuple(s for s in (topic_skill(self.topic_skills, conv.topic), skill) if s)
+        skills = tuple(s for s in (self.desk.topics.get(conv.topic), skill) if s)
         queued = {"reason": reason, "skills": list(dict.fromkeys(skills)),
                   "language": conv.language}
+        now = self.clock() / 1000
+        offline = self._offline_reason(self._needs_of(skills, conv.language), now)
+        if offline is not None:
+            # Nobody could answer: say so now (and offer the message form) instead of queueing.
+            line = {"from": "system", "author": "", "text": say(f"offline_{offline}",
+                                                                 conv.language),
+                    "offline": offline}
+            conv, events, _ = await self.append(conv, [NewEvent("message", "system", line)],
+                                                client_id)
+            self.registry.to_visitor(conv.visitor_id, encode(
+                {"type": "offline", "conversation_id": conv.id, "reason": offline}))
+            return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+        priority = await self.priority(conv)
+        if priority:
+            queued["priority"] = priority
         conv, events, _ = await self.append(conv, [NewEvent("queued", "system", queued)],
                                             client_id)
-        now = self.clock() / 1000
-        self.board.enqueue(conv.id, self._needs(conv), self.priority(conv), now)
+        self.board.enqueue(conv.id, self._needs(conv), priority, now)
         self.kick()
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+
+    def _offline_reason(self, needs: routing.Needs, now: float) -> str | None:
+        """Why no person can take a chat now ("closed" hours, "no_agents"), or None."""
+        if self.desk.hours and not routing.is_open(
+                self.hours, datetime.fromtimestamp(now, UTC), self.desk.timezone):
+            return "closed"
+        if not self.board.servable_needs(needs):
+            return "no_agents"
+        return None
 
     async def close_by_visitor(self, conv: Conversation, client_id: str) -> Outcome:
         async with self.lock(conv.id):
@@ -371,7 +402,7 @@ class ConversationService:
 
     async def accept(self, agent_id: int, cid: str, client_id: str) -> Outcome:
         async with self.lock(cid):
-            conv = await self.agent_view(agent_id, cid, holder=False)
+            conv = await self.conversation(cid)
             if conv.state is not State.OFFERED or conv.agent_id != agent_id:
                 replay = await self._replayed(conv, client_id)
                 if replay is not None:
@@ -467,10 +498,22 @@ class ConversationService:
     # --- routing: one dispatcher task carries out the Board's decisions ----------------------
 
     def _needs(self, conv: Conversation) -> routing.Needs:
-        language = f"lang:{conv.language.split('-')[0].lower()}" if conv.language else None
-        return routing.Needs(skills=dict.fromkeys(conv.skills, 1), language=language)
+        return self._needs_of(conv.skills, conv.language)
 
-    def priority(self, conv: Conversation) -> int:
+    @staticmethod
+    def _needs_of(skills: Sequence[str], language: str) -> routing.Needs:
+        lang = f"lang:{language.split('-')[0].lower()}" if language else None
+        return routing.Needs(skills=dict.fromkeys(skills, 1), language=lang)
+
+    async def priority(self, conv: Conversation) -> int:
+        """Returning visitors whose last chat ended unresolved go ahead (bounded by rules)."""
+        if not self.desk.returning_unresolved_priority:
+            return 0
+        row = await self.store.fetchone(
+            "SELECT resolved FROM conversations WHERE visitor_id = ? AND id != ? "
+            "AND state = 'closed' ORDER BY closed_ms DESC LIMIT 1", (conv.visitor_id, conv.id))
+        if row is not None and row["resolved"] == 0:
+            return self.desk.returning_unresolved_priority
         return 0
 
     def kick(self) -> None:
@@ -534,7 +577,13 @@ class ConversationService:
             conv, _, _ = await self.append(conv, [NewEvent("offered", "system",
                                                            {"agent_id": offer.agent_id})])
             frame = await self.offer_frame(conv, offer)
-        self.registry.to_agents([offer.agent_id], encode(frame))
+            self.registry.to_agents([offer.agent_id], encode(frame))
+            if self.board.rules.auto_accept:  # the Board already holds it for the agent
+                profile = self.agents.get(offer.agent_id)
+                name = profile.display_name if profile else ""
+                await self.append(conv, [NewEvent("assigned", f"agent:{offer.agent_id}",
+                                                  {"agent_id": offer.agent_id, "agent": name,
+                                                   "auto": True})])
 
     async def offer_frame(self, conv: Conversation, offer: routing.Offer) -> dict[str, Any]:
         events = await self.store.events_after(conv.id, 0)
@@ -568,8 +617,19 @@ class ConversationService:
                 self.registry.to_visitor(conv.visitor_id, encode({
                     "type": "queue", "conversation_id": cid, "position": position,
                     "eta_seconds": shown[1]}))
+                if cid not in self._eta_logged:  # the first ETA, to measure it against reality
+                    self._eta_logged.add(cid)
+                    self._spawn(self._log_eta(cid, shown[1], position))
         for cid in set(self._sent_positions) - positions.keys():
             del self._sent_positions[cid]
+            self._eta_logged.discard(cid)
+
+    async def _log_eta(self, cid: str, eta: int | None, position: int) -> None:
+        async with self.lock(cid):
+            conv = await self.conversation(cid)
+            if conv.state is State.QUEUED:
+                await self.append(conv, [NewEvent("eta", "system", {
+                    "eta_seconds": eta, "position": position})])
 
     def queue_snapshot(self) -> dict[str, Any]:
         waiting, oldest = self.board.waiting_summary(self.clock() / 1000)
@@ -608,6 +668,11 @@ class ConversationService:
 # --- frames built from events (one place) --------------------------------------------------
 
 
+def answer_line(answer: str) -> dict[str, Any]:
+    """A bot answer: plain text to show, and the safe Markdown for clients that render it."""
+    return {"from": "bot", "author": "Bot", "text": to_plain_text(answer), "markdown": answer}
+
+
 def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
     return {"type": "ack", "id": client_id, "conversation_id": event.conversation_id,
             "seq": event.seq}
@@ -622,8 +687,9 @@ def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
             frame = {"type": "message", **base, "id": event.client_id or
                      f"{event.conversation_id}-{event.seq}", "from": p["from"],
                      "author": p["author"], "text": p["text"]}
-            if "suggestions" in p:
-                frame["suggestions"] = p["suggestions"]
+            for key in ("suggestions", "markdown"):
+                if key in p:
+                    frame[key] = p[key]
             if not for_visitor:
                 for key in ("decision", "matches", "entry_id", "reason"):
                     if key in p:
@@ -652,10 +718,6 @@ def survey_request(conv: Conversation) -> dict[str, Any]:
             "questions": [{"name": "rating", "scale": [1, 5]},
                           {"name": "nps", "scale": [0, 10], "optional": True},
                           {"name": "comment", "optional": True}]}
-
-
-def topic_skill(topic_skills: Mapping[str, str], topic: str) -> str | None:
-    return topic_skills.get(topic) if topic else None
 
 
 def skills_from_json(text: str) -> dict[str, int]:

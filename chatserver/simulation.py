@@ -19,6 +19,7 @@ import heapq
 import json
 import math
 import random
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -131,16 +132,19 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
         seq += 1
         heapq.heappush(events, (t, seq, kind, cid))
 
+    bounds = [warmup + j * width for j in range(nb)] + [end]
+
     def batch(t: float) -> int:
-        return -1 if t < warmup or t >= end else min(int((t - warmup) / width), nb - 1)
+        """Index of the batch holding t (bounds[i] <= t < bounds[i+1]), -1 outside."""
+        return -1 if t < warmup or t >= end else bisect_right(bounds, t) - 1
 
     def account(t: float) -> None:
         """Busy slot-seconds of [last, t] into the batches they fall in."""
         nonlocal last
         a, b = max(last, warmup), min(t, end)
         while a < b:
-            i = min(int((a - warmup) / width), nb - 1)
-            edge = min(b, warmup + (i + 1) * width)
+            i = bisect_right(bounds, a) - 1
+            edge = min(b, bounds[i + 1])
             busy_time[i] += busy * (edge - a)
             a = edge
         last = t
@@ -149,6 +153,8 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
         nonlocal busy
         for offer in board.dispatch(now):
             cid = offer.conversation_id
+            if not config.rules.auto_accept:
+                board.accept(cid, offer.agent_id, now)
             t0 = arrived.pop(cid)
             busy += 1
             i = batch(t0)

@@ -1,5 +1,6 @@
-"""Fixtures for every test module; the harness itself lives in harness.py."""
+"""Fixtures for every test module; the harness itself lives in harness.py and browser.py."""
 
+from .browser import browser, page
 from .harness import anyio_backend, clients, server, shared_server
 
-__all__ = ["anyio_backend", "clients", "server", "shared_server"]
+__all__ = ["anyio_backend", "browser", "clients", "page", "server", "shared_server"]

@@ -61,13 +61,17 @@ async def test_visitor_and_agent_hold_a_conversation(server: Server, clients: li
 
 async def test_visitor_token_brings_back_the_open_conversation(server: Server,
                                                                clients: list) -> None:
+    add_user(server.db, "nima", skills={"lang:fa": 5})
+    nima = await agent(server, "nima")
+    clients.append(nima)
     first = await visitor(server, name="Reza", language="fa")
     ack = await first.request("request_human")
+    await nima.expect("offer")
     await first.ws.close()
     again = await visitor(server, visitor_token=first.welcome["visitor_token"])
     clients.append(again)
     assert again.welcome["conversation"]["id"] == ack["conversation_id"]
-    assert again.welcome["conversation"]["state"] == "queued"
+    assert again.welcome["conversation"]["state"] == "offered"
     assert again.welcome["visitor_token"] == first.welcome["visitor_token"]
 
 

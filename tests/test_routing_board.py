@@ -196,6 +196,10 @@ def test_positions_count_only_competitors() -> None:
     # Agent 4 serves fa and en alike, so they compete; de has nobody online but its own kind.
     assert b.positions(0.0) == {"en1": 1, "fa2": 2, "de1": 1, "en2": 3, "de2": 2}
     assert b.eta_seconds("de1", 0.0) is None
+    status = b.queue_status(0.0)
+    assert {cid: pos for cid, (pos, _) in status.items()} == b.positions(0.0)
+    assert status["en2"] == (3, 3 * 300.0 / 1) and status["de2"] == (2, None)
+    assert b.eta_seconds("en2", 0.0) == status["en2"][1]
     assert not b.servable("de1") and b.servable("fa2")
     assert b.servable_needs(Needs({"anything": 5}, "lang:en"))  # fully relaxed: language only
     assert b.waiting_summary(10.0) == (5, 10.0)
@@ -222,3 +226,28 @@ def test_profile_change_can_make_a_match() -> None:
     assert b.dispatch(0.0) == []
     b.upsert_agent(1, capacity=1, skills={"billing": 3, "lang:fa": 1}, now=1.0)
     assert b.dispatch(1.0) == [Offer("a", 1, 21.0)]
+
+
+def test_restart_restores_places_and_assignments() -> None:
+    b = board((1, {"billing": 3, "lang:fa": 1}, 1))
+    b.enqueue("new", FA, 0, 100.0)
+    b.enqueue("old", FA, 0, 100.0, since=10.0)  # queued before the restart
+    b.restore_assigned("held", 1, FA, 0, 100.0)
+    assert b.positions(100.0) == {"old": 1, "new": 2}
+    assert b.dispatch(100.0) == [] and b.agent(1).load == 1
+    b.agent_disconnected(1, 100.0)
+    assert b.grace_expired(160.0) == ["held"]
+    with pytest.raises(AlreadyRouted):
+        b.restore_assigned("held", 1, FA, 0, 160.0)
+
+
+def test_next_wakeup_names_the_earliest_timer() -> None:
+    b = board((1, {"lang:fa": 1}, 1))
+    assert b.next_wakeup() is None
+    b.enqueue("a", FA, 0, 0.0)
+    assert b.next_wakeup() == 30.0  # first relaxation step
+    b.dispatch(90.0)
+    assert b.next_wakeup() == 110.0  # the offer's deadline
+    b.accept("a", 1, 91.0)
+    b.agent_disconnected(1, 95.0)
+    assert b.next_wakeup() == 155.0  # the answered offer's deadline no longer counts

@@ -9,14 +9,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatserver.routing import (
+    Agent,
     Needs,
     NotOffered,
     OfferExpired,
     RoutingError,
     RoutingRules,
     Waiting,
+    can_serve,
     choose,
+    current_requirements,
     eligible,
+    pinned,
     queue_key,
 )
 from chatserver.routing_board import Board
@@ -62,9 +66,28 @@ def check_invariants(m: Model) -> None:
     for a in agents:
         mine = sum(o.agent_id == a.id for o in offers) + sum(h == a.id for h in held.values())
         assert a.load == mine <= m.capacity[a.id]
-    if RULES.max_missed_offers:
-        assert all(a.status == "online" or not any(o.agent_id == a.id for o in offers)
-                   for a in agents)
+    assert all(a.status == "online" or not any(o.agent_id == a.id for o in offers)
+               for a in agents)
+    assert m.board.positions(m.now) == brute_positions(waiting, agents, m.now)
+
+
+def brute_positions(waiting: list[Waiting], agents: list[Agent], now: float) -> dict[str, int]:
+    """The documented definition, literally: count earlier chats sharing an online agent."""
+    def able(w: Waiting) -> tuple[object, set[int]]:
+        target = pinned(w, now, RULES)
+        req = current_requirements(w, now, RULES)
+        ids = {a.id for a in agents if a.status == "online"
+               and (a.id == target if target is not None else can_serve(a.skills, req))}
+        return (req, target), ids
+
+    order = sorted(waiting, key=lambda w: queue_key(w, RULES))
+    seen: list[tuple[object, set[int]]] = []
+    result = {}
+    for w in order:
+        sig, ids = able(w)
+        result[w.conversation_id] = 1 + sum(1 for s, i in seen if i & ids or s == sig)
+        seen.append((sig, ids))
+    return result
 
 
 def check_dispatch(m: Model) -> None:

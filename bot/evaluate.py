@@ -1,0 +1,205 @@
+"""Measure the bot on labelled data: ``python -m bot.evaluate --train F --test F [--oos F]``.
+
+Protocol (docs/bot.md): one entry per label with K example questions drawn with a fixed seed
+from the training file; the entry's title is the label made readable ("card_arrival" ->
+"card arrival") unless ``--no-titles``.  Each test query is matched in the entries' language.
+When ``--test`` is the training file itself (xSID ships only a valid split) the K shots are
+held out of the test set, and labels with K or fewer examples contribute entries but no
+queries.  Mounted by the server CLI as ``chatserver kb-eval`` via :func:`add_arguments` and
+:func:`command`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.engine import Bot, Entry
+from bot.policy import BotSettings
+
+__all__ = ["Row", "add_arguments", "auroc", "build_kb", "command", "evaluate", "load_rows"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One labelled query."""
+
+    text: str
+    label: str
+    lang: str
+
+
+def load_rows(path: Path) -> list[Row]:
+    """Read a JSON Lines file of ``{text, label, lang}`` objects."""
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                rows.append(Row(obj["text"], obj["label"], obj.get("lang", "")))
+    return rows
+
+
+def build_kb(
+    rows: Sequence[Row], shots: int, seed: int, titles: bool = True
+) -> tuple[Bot, list[str], set[int]]:
+    """One entry per label with *shots* questions; returns (bot, labels by id, used row idx)."""
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_label[row.label].append(i)
+    rng = random.Random(seed)
+    bot = Bot()
+    labels: list[str] = []
+    used: set[int] = set()
+    for entry_id, label in enumerate(sorted(by_label)):
+        picked = rng.sample(by_label[label], min(shots, len(by_label[label])))
+        used.update(picked)
+        title = label.replace("_", " ").replace("/", " ").strip(" ?") if titles else ""
+        bot.upsert(
+            Entry(
+                id=entry_id,
+                language=rows[picked[0]].lang,
+                title=title,
+                questions=tuple(rows[i].text for i in picked),
+                answer=label,
+            )
+        )
+        labels.append(label)
+    return bot, labels, used
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
+    if not positives or not negatives:
+        return float("nan")
+    ranked = sorted([(s, 1) for s in positives] + [(s, 0) for s in negatives])
+    rank_sum = 0.0
+    i = 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        mid = (i + j + 1) / 2.0  # average 1-based rank of the tie group
+        rank_sum += mid * sum(1 for _, pos in ranked[i:j] if pos)
+        i = j
+    n_pos, n_neg = len(positives), len(negatives)
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def evaluate(
+    train: Sequence[Row],
+    test: Sequence[Row],
+    shots: int = 10,
+    seed: int = 0,
+    oos: Iterable[Row] = (),
+    same_file: bool = False,
+    titles: bool = True,
+    settings: BotSettings | None = None,
+) -> dict[str, float | int]:
+    """Build the KB from *train*, run every *test* (and *oos*) query, return the figures."""
+    bot, labels, used = build_kb(train, shots, seed, titles)
+    if settings is not None:
+        bot.settings = settings
+    queries = [r for i, r in enumerate(test) if not (same_file and i in used)]
+    oos_rows = list(oos)
+    top1 = top3 = answered_right = 0
+    actions: Counter[str] = Counter()
+    in_conf: list[float] = []
+    latencies: list[float] = []
+    for row in queries:
+        start = time.perf_counter()
+        decision = bot.decide(row.text, row.lang)
+        latencies.append((time.perf_counter() - start) * 1000.0)
+        ranked = [labels[m.entry_id] for m in bot.search(row.text, row.lang, k=3)]
+        top1 += bool(ranked) and ranked[0] == row.label
+        top3 += row.label in ranked
+        actions[decision.action] += 1
+        if decision.entry_id is not None and labels[decision.entry_id] == row.label:
+            answered_right += 1
+        in_conf.append(decision.confidence)
+    n = len(queries)
+    answered = actions["answer"]
+    result: dict[str, float | int] = {
+        "queries": n,
+        "entries": len(labels),
+        "shots": shots,
+        "top1": round(top1 / n, 4),
+        "top3": round(top3 / n, 4),
+        "answer": round(actions["answer"] / n, 4),
+        "suggest": round(actions["suggest"] / n, 4),
+        "handoff": round(actions["handoff"] / n, 4),
+        "answer_accuracy": round(answered_right / answered, 4) if answered else 0.0,
+    }
+    if oos_rows:
+        oos_conf: list[float] = []
+        oos_handoff = 0
+        for row in oos_rows:
+            start = time.perf_counter()
+            decision = bot.decide(row.text, row.lang)
+            latencies.append((time.perf_counter() - start) * 1000.0)
+            oos_conf.append(decision.confidence)
+            oos_handoff += decision.action == "handoff"
+        handoffs = oos_handoff + actions["handoff"]
+        result["oos_queries"] = len(oos_rows)
+        result["oos_handoff_precision"] = round(oos_handoff / handoffs, 4) if handoffs else 0.0
+        result["oos_handoff_recall"] = round(oos_handoff / len(oos_rows), 4)
+        result["oos_not_answered"] = round(
+            sum(c < bot.settings.answer_threshold for c in oos_conf) / len(oos_rows), 4
+        )
+        result["auroc"] = round(auroc(in_conf, oos_conf), 4)
+    result["p50_ms"] = round(statistics.median(latencies), 3)
+    result["p99_ms"] = round(_percentile(latencies, 0.99), 3)
+    return result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``kb-eval`` options on *parser*."""
+    parser.add_argument("--train", type=Path, required=True, help="JSON Lines to build the KB")
+    parser.add_argument("--test", type=Path, required=True, help="JSON Lines of test queries")
+    parser.add_argument("--shots", type=int, default=10, help="example questions per entry")
+    parser.add_argument("--oos", type=Path, help="JSON Lines of out-of-scope queries")
+    parser.add_argument("--seed", type=int, default=0, help="seed for picking the shots")
+    parser.add_argument("--no-titles", action="store_true", help="leave entry titles empty")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the evaluation described by *args*; print figures; return an exit status."""
+    train = load_rows(args.train)
+    same = args.test.resolve() == args.train.resolve()
+    test = train if same else load_rows(args.test)
+    oos = load_rows(args.oos) if args.oos else []
+    result = evaluate(
+        train, test, args.shots, args.seed, oos, same_file=same, titles=not args.no_titles
+    )
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m bot.evaluate``."""
+    parser = argparse.ArgumentParser(prog="python -m bot.evaluate", description=__doc__)
+    add_arguments(parser)
+    return command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""An incremental inverted index that scores knowledge-base entries against a query.
+
+Three BM25 views of the same entries are fused, because each one fails where another holds:
+
+* ``entry_words``  -- one document per entry (title + all example questions): rewards an entry
+  whose phrasings together cover the query's words.
+* ``question_words`` -- one document per example question, entry score = its best question:
+  rewards one close paraphrase even when the other examples are about something else.
+* ``entry_chars`` -- character 3-5-grams inside words, one document per entry: catches shared
+  stems across inflection (Arabic/Persian affixes, plurals) and typos.
+
+Each view's score is divided by the query's own IDF mass, so it reads as "the share of the
+query's information this entry explains" in [0, 1]; that absolute scale is what lets the policy
+tell an out-of-scope question from an in-scope one, which rank-only fusion cannot.
+
+Updates are incremental: postings store raw term frequencies and document lengths, and IDF and
+length normalization are computed at query time from live counts, so adding, editing or removing
+an entry touches only that entry's postings.  Very common terms (longer postings than
+``common_postings``) are only scored for a shortlist found through the rarer terms; this bounds
+query time on a large knowledge base and changes nothing on a small one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from bot.normalize import char_ngrams, normalize, words
+
+__all__ = ["Index", "MatchSettings", "Scored"]
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """How the views are weighted and shaped.
+
+    Defaults were tuned once on the train/valid splits of five datasets together (see
+    docs/bot.md); they are not per-dataset.
+    """
+
+    # View weights (normalized to sum 1 over the views a query has features in).  Character
+    # n-grams carry most weight: they are the only view that sees Arabic/Persian morphology.
+    entry_words: float = 0.2
+    question_words: float = 0.3
+    entry_chars: float = 0.5
+    # rapidfuzz token_set_ratio blended into the shortlist; 0 = off (measured: no gain in top-1).
+    fuzzy: float = 0.0
+    # Question view IDF from entry-level document frequency: a word in all ten phrasings of one
+    # entry is that entry's signature, not a stopword (+7 points top-1 for that view alone).
+    entry_idf: bool = True
+    k1: float = 1.2  # BM25 textbook values; 0.8-3 measured flat within 0.5 point
+    b: float = 0.75
+    char_k1: float = 1.2
+    char_b: float = 0.75
+    shortlist: int = 20  # entries carried to final ranking / fuzzy re-rank
+    # Postings scored in full per view and query, rarest terms first; terms beyond the budget
+    # are scored only for the shortlist.  Bounds query time on a big KB (p99 < 5 ms at 10,000
+    # entries, docs/bot.md) and is exact whenever the budget is not reached (small KBs).
+    postings_budget: int = 1000
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One entry's fused score for a query."""
+
+    entry_id: int
+    score: float
+
+
+class _Field:
+    """Postings of one feature space over one kind of document."""
+
+    __slots__ = ("doc_terms", "lengths", "postings", "total_len")
+
+    def __init__(self) -> None:
+        self.postings: dict[str, dict[int, int]] = {}
+        self.lengths: dict[int, int] = {}
+        self.doc_terms: dict[int, tuple[str, ...]] = {}
+        self.total_len = 0
+
+    def add(self, doc: int, terms: Iterable[str]) -> None:
+        counts = Counter(terms)
+        length = sum(counts.values())
+        for term, tf in counts.items():
+            self.postings.setdefault(term, {})[doc] = tf
+        self.lengths[doc] = length
+        self.doc_terms[doc] = tuple(counts)
+        self.total_len += length
+
+    def remove(self, doc: int) -> None:
+        for term in self.doc_terms.pop(doc, ()):
+            post = self.postings[term]
+            del post[doc]
+            if not post:
+                del self.postings[term]
+        self.total_len -= self.lengths.pop(doc, 0)
+
+    def bm25(
+        self,
+        query: Counter[str],
+        k1: float,
+        b: float,
+        budget: int,
+        idf_from: _Field | None = None,
+    ) -> tuple[dict[int, float], list[tuple[float, dict[int, int]]], float]:
+        """Score documents for *query*.
+
+        Returns (scores from selective terms, deferred common terms as (weight, postings), the
+        query's IDF mass).  Terms whose postings would overrun *budget* are deferred; callers
+        add them for their shortlist via :meth:`finish`.
+        """
+        n_docs = len(self.lengths)
+        if not n_docs or not query:
+            return {}, [], 0.0
+        avgdl = self.total_len / n_docs
+        c1 = k1 * (1.0 - b)
+        c2 = k1 * b / avgdl
+        kp1 = k1 + 1.0
+        lengths = self.lengths
+        scores: dict[int, float] = {}
+        deferred: list[tuple[float, dict[int, int]]] = []
+        mass = 0.0
+        idf_field = idf_from or self
+        idf_n = len(idf_field.lengths)
+        terms = []
+        for term, qtf in query.items():
+            idf_post = idf_field.postings.get(term)
+            df = len(idf_post) if idf_post else 0
+            idf = math.log(1.0 + (idf_n - df + 0.5) / (df + 0.5))
+            qw = idf * (1.0 + math.log(qtf))
+            mass += qw
+            post = self.postings.get(term)
+            if post:
+                terms.append((len(post), qw, post))
+        # Rarest terms first: they find the candidates.  Once the budget of postings is spent,
+        # the remaining (common, low-IDF) terms are deferred to the shortlist.
+        terms.sort(key=lambda t: t[0])
+        spent = 0
+        get = scores.get
+        for size, qw, post in terms:
+            if spent + size > budget and scores:
+                deferred.append((qw, post))
+                continue
+            spent += size
+            for doc, tf in post.items():
+                scores[doc] = get(doc, 0.0) + qw * tf * kp1 / (tf + c1 + c2 * lengths[doc])
+        return scores, deferred, mass
+
+    def finish(
+        self,
+        scores: dict[int, float],
+        deferred: list[tuple[float, dict[int, int]]],
+        docs: Iterable[int],
+        k1: float,
+        b: float,
+    ) -> None:
+        """Add the deferred common terms' contributions to *docs* only."""
+        if not deferred:
+            return
+        avgdl = self.total_len / len(self.lengths)
+        c1 = k1 * (1.0 - b)
+        c2 = k1 * b / avgdl
+        kp1 = k1 + 1.0
+        for doc in docs:
+            length = self.lengths[doc]
+            extra = 0.0
+            for qw, post in deferred:
+                tf = post.get(doc)
+                if tf:
+                    extra += qw * tf * kp1 / (tf + c1 + c2 * length)
+            if extra:
+                scores[doc] = scores.get(doc, 0.0) + extra
+
+
+    def query_terms(
+        self, query: Counter[str], idf_from: _Field | None = None
+    ) -> tuple[list[tuple[float, dict[int, int]]], float]:
+        """(weight, postings) of each query term present here, and the query's IDF mass."""
+        idf_field = idf_from or self
+        n_docs = len(idf_field.lengths)
+        terms: list[tuple[float, dict[int, int]]] = []
+        mass = 0.0
+        for term, qtf in query.items():
+            idf_post = idf_field.postings.get(term)
+            df = len(idf_post) if idf_post else 0
+            qw = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)) * (1.0 + math.log(qtf))
+            mass += qw
+            post = self.postings.get(term)
+            if post:
+                terms.append((qw, post))
+        return terms, mass
+
+    def score_docs(
+        self, terms: list[tuple[float, dict[int, int]]], docs: Iterable[int], k1: float, b: float
+    ) -> dict[int, float]:
+        """BM25 of *terms* for the given *docs* only (a shortlist)."""
+        scores: dict[int, float] = {}
+        if terms and self.lengths:
+            self.finish(scores, terms, docs, k1, b)
+        return scores
+
+
+class Index:
+    """Entries of one language, searchable by fused BM25 views; cheap to update."""
+
+    def __init__(self, settings: MatchSettings | None = None) -> None:
+        self.settings = settings or MatchSettings()
+        self._entry_words = _Field()
+        self._entry_chars = _Field()
+        self._question_words = _Field()
+        self._question_entry: dict[int, int] = {}
+        self._entry_questions: dict[int, list[int]] = {}
+        self._texts: dict[int, tuple[str, ...]] = {}
+        self._next_question = 0
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __contains__(self, entry_id: object) -> bool:
+        return entry_id in self._texts
+
+    def upsert(self, entry_id: int, title: str, questions: Iterable[str]) -> None:
+        """Add or replace an entry; only its own postings change."""
+        self.remove(entry_id)
+        texts = tuple(t for t in (title, *questions) if t.strip())
+        all_words: list[str] = []
+        all_chars: list[str] = []
+        qids: list[int] = []
+        for text in texts:
+            toks = words(text)
+            qid = self._next_question
+            self._next_question += 1
+            self._question_words.add(qid, toks)
+            self._question_entry[qid] = entry_id
+            qids.append(qid)
+            all_words.extend(toks)
+            all_chars.extend(char_ngrams(toks))
+        self._entry_words.add(entry_id, all_words)
+        self._entry_chars.add(entry_id, all_chars)
+        self._entry_questions[entry_id] = qids
+        self._texts[entry_id] = tuple(normalize(t) for t in texts)
+
+    def remove(self, entry_id: int) -> None:
+        """Forget an entry (no-op if absent)."""
+        if entry_id not in self._texts:
+            return
+        for qid in self._entry_questions.pop(entry_id):
+            self._question_words.remove(qid)
+            del self._question_entry[qid]
+        self._entry_words.remove(entry_id)
+        self._entry_chars.remove(entry_id)
+        del self._texts[entry_id]
+
+    def search(self, text: str, k: int = 5) -> list[Scored]:
+        """Best *k* entries for *text*, fused score in [0, 1], best first.
+
+        Entry-level views find candidates (rarest terms first, within a postings budget); the
+        best ``shortlist`` of them get their deferred common terms and the per-question view
+        added, so cost grows with the shortlist, not with the knowledge base.
+        """
+        w = self.settings
+        q_words = words(text)
+        if not q_words or not self._texts:
+            return []
+        word_q = Counter(q_words)
+        char_q = Counter(char_ngrams(q_words))
+        budget = w.postings_budget
+
+        ew, ew_def, ew_mass = self._entry_words.bm25(word_q, w.k1, w.b, budget)
+        ec, ec_def, ec_mass = self._entry_chars.bm25(char_q, w.char_k1, w.char_b, budget)
+        qw_terms, qw_mass = self._question_words.query_terms(
+            word_q, self._entry_words if w.entry_idf else None
+        )
+        views = (
+            (w.entry_words if ew_mass else 0.0)
+            + (w.entry_chars if ec_mass else 0.0)
+            + (w.question_words if qw_mass else 0.0)
+        )
+        if not views:
+            return []
+        ew_scale = w.entry_words / (ew_mass * views) if ew_mass else 0.0
+        ec_scale = w.entry_chars / (ec_mass * views) if ec_mass else 0.0
+        qw_scale = w.question_words / (qw_mass * views) if qw_mass else 0.0
+
+        fused = dict.fromkeys(ew.keys() | ec.keys(), 0.0)
+        for eid in fused:
+            fused[eid] = ew.get(eid, 0.0) * ew_scale + ec.get(eid, 0.0) * ec_scale
+        cands = heapq.nlargest(max(w.shortlist, k), fused, key=fused.__getitem__)
+
+        self._entry_words.finish(ew, ew_def, cands, w.k1, w.b)
+        self._entry_chars.finish(ec, ec_def, cands, w.char_k1, w.char_b)
+        qids = [qid for eid in cands for qid in self._entry_questions[eid]]
+        per_question = self._question_words.score_docs(qw_terms, qids, w.k1, w.b)
+        best_question: dict[int, float] = {}
+        for qid, score in per_question.items():
+            eid = self._question_entry[qid]
+            if score > best_question.get(eid, 0.0):
+                best_question[eid] = score
+
+        final = [
+            (
+                eid,
+                ew.get(eid, 0.0) * ew_scale
+                + ec.get(eid, 0.0) * ec_scale
+                + best_question.get(eid, 0.0) * qw_scale,
+            )
+            for eid in cands
+        ]
+        if w.fuzzy:
+            query = normalize(text)
+            final = [
+                (
+                    eid,
+                    (s + w.fuzzy * max(fuzz.token_set_ratio(query, t) for t in self._texts[eid])
+                     / 100.0) / (1.0 + w.fuzzy),
+                )
+                for eid, s in final
+            ]
+        final.sort(key=lambda kv: (-kv[1], kv[0]))
+        return [Scored(eid, min(1.0, s)) for eid, s in final[:k]]

@@ -1,0 +1,100 @@
+"""Server-rendered pages: login, the agent console, the supervisor view and the admin pages.
+
+Pages are thin jinja2 shells (autoescaped) that carry the session's CSRF token in a
+`<meta name="csrf-token">`; the plain JavaScript in `static/` does the rest over the agent
+socket and the JSON APIs. Every page checks the role on the server: a page GET without a
+session redirects to /login, a wrong role gets 403.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import pages_api
+from .auth import HOME, current_user, require
+from .errors import Forbidden, Unauthorized
+
+HERE = Path(__file__).resolve().parent
+ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every value is text unless a template says otherwise (none does)
+    undefined=jinja2.StrictUndefined,
+)
+STAFF = ("agent", "supervisor", "admin")
+# The navigation each role sees: (path, label, roles allowed).
+NAV = (
+    ("/console", "Console", STAFF),
+    ("/console/supervisor", "Supervisor", ("supervisor", "admin")),
+    ("/admin", "Knowledge base", ("admin",)),
+    ("/admin/users", "Team", ("admin",)),
+)
+# Pages are private and change with every deploy: never cache them anywhere.
+NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY",
+            "referrer-policy": "same-origin"}
+
+
+def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    user: sqlite3.Row | None = context.get("user")
+    nav = [(path, label) for path, label, roles in NAV if user is not None and
+           user["role"] in roles]
+    html = ENV.get_template(name).render(request_path=request.url.path, nav=nav, **context)
+    return HTMLResponse(html, status_code=status, headers=NO_STORE)
+
+
+async def page_user(request: Request, *roles: str) -> sqlite3.Row | Response:
+    """The user for a page, or the response to send instead (login redirect or 403 page)."""
+    try:
+        return await require(request, *roles)
+    except Unauthorized:
+        return RedirectResponse("/login", status_code=303)
+    except Forbidden:
+        user = await current_user(request)
+        return render("forbidden.html", request, status=403, user=user,
+                      csrf=user["csrf"] if user is not None else "")
+
+
+async def login_page(request: Request) -> Response:
+    user = await current_user(request)
+    if user is not None and "failed" not in request.query_params:
+        return RedirectResponse(HOME[user["role"]], status_code=303)
+    return render("login.html", request, user=None, csrf="",
+                  failed="failed" in request.query_params)
+
+
+async def root(request: Request) -> Response:
+    user = await current_user(request)
+    return RedirectResponse(HOME[user["role"]] if user is not None else "/login",
+                            status_code=303)
+
+
+def _page(template: str, *roles: str, title: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        user = await page_user(request, *roles)
+        if isinstance(user, Response):
+            return user
+        return render(template, request, user=user, csrf=user["csrf"], title=title)
+
+    endpoint.__name__ = template.removesuffix(".html").replace("-", "_")
+    return endpoint
+
+
+routes: list[BaseRoute] = [
+    Route("/", root, methods=["GET"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/console", _page("console.html", *STAFF, title="Console"), methods=["GET"]),
+    Route("/console/supervisor", _page("supervisor.html", "supervisor", "admin",
+                                       title="Supervisor"), methods=["GET"]),
+    Route("/admin", _page("admin.html", "admin", title="Knowledge base"), methods=["GET"]),
+    Route("/admin/users", _page("users.html", "admin", title="Team"), methods=["GET"]),
+    Route("/account", _page("account.html", *STAFF, title="Account"), methods=["GET"]),
+    *pages_api.routes,
+    Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+]

@@ -1,0 +1,13 @@
+/* Change your own password (the current one is required; your other sessions end). */
+"use strict";
+
+const passwordForm = document.getElementById("password-form");
+passwordForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  document.getElementById("password-done").hidden = true;
+  const data = new FormData(passwordForm);
+  const result = await api("POST", "/api/account/password", {
+    current_password: data.get("current_password"), new_password: data.get("new_password") });
+  showErrors(passwordForm, result.ok ? null : result.data);
+  if (result.ok) { passwordForm.reset(); document.getElementById("password-done").hidden = false; }
+});

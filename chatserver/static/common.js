@@ -1,0 +1,103 @@
+/* Shared by every page: the CSRF token, a JSON fetch helper, safe DOM building, toasts.
+   Data is only ever put in the page as text (textContent / createElement), never as HTML. */
+"use strict";
+
+const CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+/** A fresh UUID for each changing frame (crypto.randomUUID needs a secure context). */
+function uuid() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** el("li", {class: "x", dataset: {id: 1}, onclick: f}, "text", child) */
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** JSON API call with the session's CSRF token; resolves to {ok, status, data}. */
+async function api(method, url, body, { raw = false } = {}) {
+  const headers = { accept: "application/json" };
+  if (method !== "GET") headers["x-csrf-token"] = CSRF;
+  let payload;
+  if (body !== undefined) {
+    if (raw) payload = body;
+    else { headers["content-type"] = "application/json"; payload = JSON.stringify(body); }
+  }
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+  } catch (e) {
+    return { ok: false, status: 0, data: { error: "network", message: "The server cannot be reached. Check your connection." } };
+  }
+  if (response.status === 401) { window.location.assign("/login"); }
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch (e) { data = null; }
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+function toast(message, kind = "info", ms = 2600) {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  while (box.children.length >= 2) box.firstChild.remove(); // the newest news matters most
+  const item = el("div", { class: `toast toast-${kind}` }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), ms);
+}
+
+/** Show a 422 {field, message} beside the named field; anything else as a form error. */
+function showErrors(form, data, fallbackEl) {
+  form.querySelectorAll(".field-error").forEach((n) => { n.textContent = ""; });
+  form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+  if (!data) return;
+  const slot = data.field && form.querySelector(`.field-error[data-for="${CSS.escape(data.field)}"]`);
+  if (slot) {
+    slot.textContent = data.message || "Not valid";
+    const input = form.querySelector(`[name="${CSS.escape(data.field)}"]`);
+    if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+  } else if (fallbackEl) {
+    fallbackEl.textContent = data.message || "Something went wrong";
+    fallbackEl.hidden = false;
+  } else {
+    toast(data.message || "Something went wrong", "error");
+  }
+}
+
+function fmtWait(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+function fmtTime(ts) {
+  const d = typeof ts === "number" ? new Date(ts) : new Date(ts || Date.now());
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+const LANGUAGES = { en: "English", fa: "Persian", ar: "Arabic", zh: "Chinese", de: "German", fr: "French", es: "Spanish", tr: "Turkish", ur: "Urdu", he: "Hebrew" };
+function languageName(tag) {
+  if (!tag) return "–";
+  const base = tag.split("-")[0].toLowerCase();
+  return LANGUAGES[base] ? `${LANGUAGES[base]} (${tag})` : tag;
+}

@@ -1,0 +1,71 @@
+/* One conversation's log drawn as a transcript, shared by the console and the supervisor
+   view. Every frame becomes one <li>; all data goes in as text. */
+"use strict";
+
+const QUEUE_REASONS = { asked: "the visitor asked for a person", declined: "an agent declined",
+  transfer: "transfer", offer_expired: "an offer expired", agent_disconnected: "the agent dropped",
+  restart: "server restart", no_bot: "no bot", low_confidence: "the bot was not sure",
+  no_match: "the bot found no answer" };
+
+function systemLine(text, extra) {
+  return el("li", { class: "line line-system" }, el("span", { class: "system-text" }, text), extra || null);
+}
+
+function botDetails(frame) {
+  const details = [];
+  if (frame.decision) details.push(el("span", { class: `chip chip-${frame.decision}` }, frame.decision));
+  if (Array.isArray(frame.matches) && frame.matches.length) {
+    const list = el("ol", { class: "tried" });
+    for (const m of frame.matches.slice(0, 5)) {
+      list.append(el("li", { class: m.entry_id === frame.entry_id ? "picked" : null },
+        el("span", { class: "tried-title" }, m.title || `#${m.entry_id}`),
+        el("span", { class: "score" }, Number(m.score).toFixed(2))));
+    }
+    details.push(el("details", { class: "tried-box" }, el("summary", {}, `Tried ${frame.matches.length} entr${frame.matches.length === 1 ? "y" : "ies"}`), list));
+  }
+  if (Array.isArray(frame.suggestions) && frame.suggestions.length) {
+    details.push(el("div", { class: "suggested" }, "Offered: ",
+      ...frame.suggestions.map((s) => el("span", { class: "chip" }, s.title))));
+  }
+  return details.length ? el("div", { class: "bot-details" }, ...details) : null;
+}
+
+/** The <li> for one frame, or null for frames a transcript does not show. */
+function renderFrame(frame) {
+  const time = frame.ts ? fmtTime(frame.ts) : "";
+  switch (frame.type) {
+    case "message": {
+      const who = frame.from || "visitor";
+      const li = el("li", { class: `line line-${who}`, dataset: { seq: frame.seq || "", id: frame.id || "" } },
+        el("div", { class: "line-head" }, el("span", { class: "author" }, who === "bot" ? "Bot" : (frame.author || who)), el("time", {}, time)),
+        el("div", { class: `bubble bubble-${who}`, dir: "auto" }, frame.text || ""));
+      if (who === "bot") { const d = botDetails(frame); if (d) li.append(d); }
+      return li;
+    }
+    case "note":
+      return el("li", { class: "line line-note", dataset: { seq: frame.seq || "", id: frame.id || "" } },
+        el("div", { class: "line-head" }, el("span", { class: "author" }, `Private note · ${frame.author || ""}`), el("time", {}, time)),
+        el("div", { class: "bubble bubble-note", dir: "auto" }, frame.text || ""));
+    case "assigned":
+      return systemLine(`${frame.agent || "An agent"} joined the chat`);
+    case "closed": {
+      let text = `Chat closed by ${frame.by || "someone"}`;
+      if (frame.resolved === true) text += " · resolved";
+      if (frame.resolved === false) text += " · not resolved";
+      return systemLine(text);
+    }
+    case "event": {
+      const p = frame.payload || {};
+      if (frame.event === "queued") return systemLine(`Waiting for a person (${QUEUE_REASONS[p.reason] || p.reason || "queued"})`);
+      if (frame.event === "transferred") {
+        const target = p.to_skill ? `the ${p.to_skill} team` : (p.to_agent ? `agent #${p.to_agent}` : "the queue");
+        return systemLine(`Transferred to ${target}`, p.note ? el("div", { class: "bubble bubble-note", dir: "auto" }, p.note) : null);
+      }
+      if (frame.event === "survey") return systemLine(`Survey: rated ${p.rating ?? "–"}${p.comment ? ` — “${p.comment}”` : ""}`);
+      if (frame.event === "started") return systemLine("Chat started");
+      return null; // offered and future events: not shown
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,115 @@
+"""The bot inside real conversations: answers, suggestions, choosing, hand-off in every language."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from .harness import Server, add_user, agent, visitor
+
+pytestmark = pytest.mark.anyio
+
+
+async def bot_reply(client) -> dict:
+    return await client.expect("message", where=lambda f: f["from"] == "bot")
+
+
+@pytest.mark.parametrize(
+    ("language", "question"),
+    [
+        ("en", "how can I track my order?"),
+        ("fa", "چطور میتونم سفارشم رو پیگیری کنم؟"),
+        ("ar", "كيف يمكنني تتبع طلبي؟"),
+        ("zh", "我怎么查询我的订单物流？"),
+    ],
+)
+async def test_the_bot_answers_what_the_default_knowledge_base_knows(
+    shared_server: Server, clients: list, language: str, question: str
+) -> None:
+    sara = await visitor(shared_server, name="Sara", language=language)
+    clients.append(sara)
+    await sara.request("message", text=question)
+    reply = await bot_reply(sara)
+    assert reply["text"] and "suggestions" not in reply
+    assert "**" not in reply["text"]  # plain text for display; the safe Markdown rides apart
+    assert reply["markdown"]
+    assert "decision" not in reply and "matches" not in reply  # internals stay with agents
+    with sqlite3.connect(shared_server.db) as db:
+        payload = json.loads(db.execute(
+            "SELECT payload FROM events WHERE conversation_id = ? AND seq = ?",
+            (reply["conversation_id"], reply["seq"])).fetchone()[0])
+    assert payload["decision"] in ("answer", "suggest")
+    entry = db_entry(shared_server, payload.get("entry_id") or
+                     payload["matches"][0]["entry_id"])
+    assert entry["language"] == language
+    assert "track" in entry["title"].lower() or entry["skill"] in ("orders", "shipping")
+
+
+def db_entry(server: Server, entry_id: int) -> dict:
+    with sqlite3.connect(server.db) as db:
+        db.row_factory = sqlite3.Row
+        return dict(db.execute("SELECT * FROM kb_entries WHERE id = ?", (entry_id,)).fetchone())
+
+
+@pytest.mark.parametrize(
+    ("language", "phrase"),
+    [
+        ("en", "I want to talk to a real person"),
+        ("fa", "میخوام با یک اپراتور صحبت کنم"),
+        ("ar", "أريد التحدث مع موظف"),
+        ("zh", "我要转人工客服"),
+    ],
+)
+async def test_asking_for_a_person_in_any_language_hands_off(
+    shared_server: Server, clients: list, language: str, phrase: str
+) -> None:
+    add_user(shared_server.db, f"agent_{language}", skills={f"lang:{language}": 5})
+    person = await agent(shared_server, f"agent_{language}")
+    clients.append(person)
+    visitor_ = await visitor(shared_server, name="V", language=language)
+    clients.append(visitor_)
+    await visitor_.request("message", text=phrase)
+    await bot_reply(visitor_)
+    offer = await person.expect("offer")
+    bot_lines = [m for m in offer["conversation"]["transcript"] if m["from"] == "bot"]
+    assert bot_lines[-1]["decision"] == "handoff"
+    assert bot_lines[-1]["reason"] == "asked_for_human"
+    await person.request("decline", conversation_id=offer["conversation"]["id"])
+
+
+async def test_a_chosen_suggestion_is_answered_and_unclear_questions_get_choices(
+        shared_server: Server, clients: list) -> None:
+    sara = await visitor(shared_server, name="Sara", language="en")
+    clients.append(sara)
+    await sara.request("message", text="help with shipping costs and returns")
+    reply = await bot_reply(sara)
+    assert 2 <= len(reply["suggestions"]) <= 3
+    pick = reply["suggestions"][0]
+    ack = await sara.request("choose", entry_id=pick["entry_id"])
+    assert ack["type"] == "ack"
+    answer = await sara.expect("message", where=lambda f: f["seq"] == ack["seq"])
+    assert answer["from"] == "bot" and answer["text"]
+    unknown = await sara.request("choose", entry_id=999999)
+    assert unknown["type"] == "error" and unknown["code"] == "not_found"
+
+
+async def test_a_question_the_bot_cannot_answer_hands_off(shared_server: Server,
+                                                          clients: list) -> None:
+    add_user(shared_server.db, "fallback", skills={
+        "lang:en": 5, "orders": 3, "shipping": 3, "returns": 3, "billing": 3, "accounts": 3,
+        "general": 3})
+    person = await agent(shared_server, "fallback")
+    clients.append(person)
+    sara = await visitor(shared_server, name="Sara", language="en")
+    clients.append(sara)
+    ack = await sara.request("message", text="what is the airspeed of an unladen swallow")
+    await bot_reply(sara)
+    offer = await person.expect("offer", timeout=5, where=lambda f: f["conversation"]["id"]
+                                == ack["conversation_id"])
+    bot_lines = [m for m in offer["conversation"]["transcript"] if m["from"] == "bot"]
+    assert bot_lines[-1]["decision"] == "handoff"
+    assert bot_lines[-1]["reason"] == "low_confidence"
+    assert bot_lines[-1]["matches"]  # the agent sees which entries the bot tried
+    await person.request("decline", conversation_id=offer["conversation"]["id"])

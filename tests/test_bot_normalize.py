@@ -1,0 +1,67 @@
+"""Normalization: the spellings visitors really type must meet the entries' spelling."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.hanzi import TRADITIONAL_TO_SIMPLIFIED
+from bot.normalize import char_ngrams, normalize, words
+
+
+def test_persian_typed_with_arabic_yeh_and_kaf_equals_persian_letters() -> None:
+    arabic_keyboard = "كارت بانكي من كي مي‌رسد"  # ك and ي from an Arabic layout
+    persian = "کارت بانکی من کی می‌رسد"
+    assert normalize(arabic_keyboard) == normalize(persian)
+    assert "ي" not in normalize(arabic_keyboard)
+
+
+@pytest.mark.parametrize("spelling", ["می‌خواهم", "میخواهم", "می خواهم"])
+def test_zwnj_joined_and_spaced_persian_tokenize_alike(spelling: str) -> None:
+    assert words(spelling) == ("می", "خواهم")
+
+
+def test_persian_plural_suffix_with_and_without_zwnj() -> None:
+    assert words("کتاب‌ها") == words("کتابها") == words("کتاب ها")
+
+
+def test_arabic_diacritics_tatweel_and_alef_variants_are_folded() -> None:
+    assert normalize("أُرِيدُ بِطَاقَةً جَدِيدَةً") == normalize("اريد بطاقه جديده")
+    assert normalize("مـــرحبا") == normalize("مرحبا")
+    assert normalize("إلى") == normalize("الی")
+
+
+def test_digits_of_every_script_become_ascii() -> None:
+    assert normalize("١٢٣ ۴۵۶ ７８９ ०१") == "123 456 789 01"
+
+
+def test_punctuation_of_every_script_becomes_space() -> None:
+    assert normalize("سلام، خوبی؟") == "سلام خوبی"
+    assert normalize("你好！请问。") == "你好 请问"
+    assert normalize("Hello,world!!") == "hello world"
+
+
+def test_case_accents_width_and_apostrophes() -> None:
+    assert normalize("CAFÉ Ｃａｒｄ don't") == "cafe card dont"
+
+
+def test_traditional_chinese_folds_to_simplified() -> None:
+    assert normalize("請問我的訂單什麼時候發貨") == "请问我的订单什么时候发货"
+    assert normalize("鬧鐘") == "闹钟"
+
+
+def test_hanzi_table_never_rewrites_a_simplified_character() -> None:
+    simplified = set(TRADITIONAL_TO_SIMPLIFIED.values())
+    assert not simplified & set(TRADITIONAL_TO_SIMPLIFIED)
+    assert len(TRADITIONAL_TO_SIMPLIFIED) > 500
+
+
+def test_unspaced_scripts_give_character_unigrams_and_bigrams() -> None:
+    assert words("取消闹钟") == ("取", "消", "闹", "钟", "取消", "消闹", "闹钟")
+    mixed = words("设置闹钟 7am")
+    assert "闹钟" in mixed and "7am" in mixed
+
+
+def test_char_ngrams_stay_inside_words() -> None:
+    grams = char_ngrams(("card", "fee"))
+    assert " ca" in grams and "ard " in grams and "fee " in grams
+    assert not any("d f" in g for g in grams)

@@ -1,0 +1,259 @@
+"""Skill-based routing over real sockets: offers, decline, expiry, grace, transfer, offline."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import Server, add_user, agent, visitor
+
+pytestmark = pytest.mark.anyio
+
+FAST = {  # short timers so the behaviour shows in seconds, not minutes
+    "CHATSERVER_ROUTING_OFFER_TIMEOUT_SECONDS": "1.5",
+    "CHATSERVER_ROUTING_GRACE_SECONDS": "1.5",
+    "CHATSERVER_ROUTING_REOFFER_AFTER_SECONDS": "30",
+}
+
+
+@pytest.fixture
+def fast(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path, **FAST)
+    yield srv.start()
+    srv.stop()
+
+
+def events(server: Server, cid: str) -> list[tuple[str, dict]]:
+    import json
+    with sqlite3.connect(server.db) as db:
+        return [(t, json.loads(p)) for t, p in db.execute(
+            "SELECT type, payload FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
+
+
+async def test_a_declined_offer_goes_to_the_next_agent(fast: Server, clients: list) -> None:
+    add_user(fast.db, "ann", skills={"lang:en": 5})
+    add_user(fast.db, "ben", skills={"lang:en": 5})
+    ann, ben = await agent(fast, "ann"), await agent(fast, "ben")
+    clients += [ann, ben]
+    sara = await visitor(fast, name="Sara", language="en")
+    clients.append(sara)
+    cid = (await sara.request("request_human"))["conversation_id"]
+    first, _ = await first_offer_of([ann, ben])
+    await first.request("decline", conversation_id=cid)
+    other = ben if first is ann else ann
+    second = await other.expect("offer")
+    assert second["conversation"]["id"] == cid
+    await other.request("accept", conversation_id=cid)
+    assert (await sara.expect("assigned"))["agent"] in ("Ann", "Ben")
+    kinds = [t for t, _ in events(fast, cid)]
+    assert kinds[-4:] == ["offered", "queued", "offered", "assigned"]
+
+
+async def first_offer_of(agents: list) -> tuple:
+    tasks = {asyncio.create_task(a.expect("offer")): a for a in agents}
+    done, pending = await asyncio.wait(tasks, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    task = done.pop()
+    return tasks[task], task.result()
+
+
+async def test_an_expired_offer_is_revoked_and_re_offered(fast: Server, clients: list) -> None:
+    add_user(fast.db, "cat", skills={"lang:en": 5})
+    cat = await agent(fast, "cat")
+    clients.append(cat)
+    sara = await visitor(fast, name="Sara", language="en")
+    clients.append(sara)
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await cat.expect("offer")
+    revoked = await cat.expect("offer_revoked", timeout=5)
+    assert revoked["conversation_id"] == cid and revoked["reason"] == "offer_expired"
+    late = await cat.request("accept", conversation_id=cid)
+    assert late["type"] == "error" and late["code"] == "conflict"
+    add_user(fast.db, "dan", skills={"lang:en": 5})
+    dan = await agent(fast, "dan")
+    clients.append(dan)
+    offer = await dan.expect("offer", timeout=5)
+    assert offer["conversation"]["id"] == cid
+
+
+async def test_an_agent_who_drops_keeps_chats_through_grace_then_they_requeue(
+        fast: Server, clients: list) -> None:
+    add_user(fast.db, "eve", skills={"lang:en": 5})
+    add_user(fast.db, "fay", skills={"lang:en": 5})
+    eve = await agent(fast, "eve")
+    sara = await visitor(fast, name="Sara", language="en")
+    clients.append(sara)
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await eve.expect("offer")
+    await eve.request("accept", conversation_id=cid)
+    await sara.expect("assigned")
+
+    await eve.ws.close()  # a reload: back within the grace period, the chat is still hers
+    eve = await agent(fast, "eve")
+    clients.append(eve)
+    assert [c["id"] for c in eve.welcome["conversations"]] == [cid]
+    ok = await eve.request("message", conversation_id=cid, text="still with you")
+    assert ok["type"] == "ack"
+
+    fay = await agent(fast, "fay")
+    clients.append(fay)
+    await eve.ws.close()  # gone for good: after grace the chat goes to someone else
+    offer = await fay.expect("offer", timeout=6)
+    assert offer["conversation"]["id"] == cid
+    assert ("queued", {"reason": "agent_left", "skills": [], "language": "en"}) in \
+        events(fast, cid)
+
+
+async def test_transfer_to_a_skill_keeps_the_transcript_and_the_note(fast: Server,
+                                                                    clients: list) -> None:
+    add_user(fast.db, "gus", skills={"lang:en": 5})
+    add_user(fast.db, "hal", skills={"lang:en": 5, "billing": 5})
+    gus = await agent(fast, "gus")
+    clients.append(gus)
+    sara = await visitor(fast, name="Sara", language="en")
+    clients.append(sara)
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await gus.expect("offer")
+    await gus.request("accept", conversation_id=cid)
+    await sara.request("message", text="I was charged twice")
+    hal = await agent(fast, "hal")
+    clients.append(hal)
+    moved = await gus.request("transfer", conversation_id=cid, to_skill="billing",
+                              note="double charge, card ending 42")
+    assert moved["type"] == "ack"
+    offer = await hal.expect("offer")
+    texts = [m["text"] for m in offer["conversation"]["transcript"]]
+    assert "I was charged twice" in texts
+    assert offer["conversation"]["skills"] == ["billing"]
+    await hal.request("accept", conversation_id=cid)
+    await hal.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+    moved_event = await hal.expect("event", where=lambda f: f["event"] == "transferred")
+    assert moved_event["payload"]["note"] == "double charge, card ending 42"
+    assert (await sara.expect("assigned", where=lambda f: f["agent"] == "Hal"))
+
+
+async def test_relaxation_lets_a_less_skilled_agent_answer_after_the_step(
+        tmp_path: Path, clients: list) -> None:
+    srv = Server(tmp_path, CHATSERVER_ROUTING_STEPS=(
+        '[{"after_seconds": 0}, {"after_seconds": 1.0, "drop_topics": true}]'))
+    srv.start()
+    try:
+        add_user(srv.db, "ian", skills={"lang:en": 5})  # no billing skill
+        ian = await agent(srv, "ian")
+        clients.append(ian)
+        sara = await visitor(srv, name="Sara", language="en", topic="billing")
+        clients.append(sara)
+        cid = (await sara.request("request_human"))["conversation_id"]
+        await ian.nothing("offer", seconds=0.6)  # needs billing for the first second
+        offer = await ian.expect("offer", timeout=5)
+        assert offer["conversation"]["id"] == cid
+    finally:
+        srv.stop()
+
+
+async def test_nobody_able_to_answer_means_the_offline_form_not_a_queue(
+        fast: Server, clients: list) -> None:
+    add_user(fast.db, "jon", skills={"lang:en": 5})
+    jon = await agent(fast, "jon")
+    clients.append(jon)
+    reza = await visitor(fast, name="Reza", language="fa")  # nobody speaks Persian
+    clients.append(reza)
+    ack = await reza.request("request_human")
+    offline = await reza.expect("offline")
+    assert offline["reason"] == "no_agents"
+    line = await reza.expect("message", where=lambda f: f["from"] == "system")
+    assert "پیام" in line["text"]  # told in Persian
+    await jon.nothing("offer")
+    left = await reza.request("offline_message", email="reza@example.com",
+                              text="Please call me back")
+    assert left["type"] == "ack"
+    with sqlite3.connect(fast.db) as db:
+        row = db.execute("SELECT email, text FROM offline_messages").fetchone()
+    assert row == ("reza@example.com", "Please call me back")
+    assert ack["type"] == "ack"
+
+
+async def test_outside_opening_hours_visitors_are_told_so(tmp_path: Path,
+                                                          clients: list) -> None:
+    srv = Server(tmp_path, CHATSERVER_DESK_CLOSED_DATES="2000-01-01",
+                 CHATSERVER_DESK_HOURS='{"mon": ["00:00-00:01"]}')
+    srv.start()
+    try:
+        add_user(srv.db, "kim", skills={"lang:en": 5})
+        kim = await agent(srv, "kim")
+        clients.append(kim)
+        sara = await visitor(srv, name="Sara", language="en")
+        clients.append(sara)
+        await sara.request("request_human")
+        assert (await sara.expect("offline"))["reason"] == "closed"
+    finally:
+        srv.stop()
+
+
+async def test_queue_positions_and_etas_are_sent_in_order(fast: Server, clients: list) -> None:
+    add_user(fast.db, "lea", skills={"lang:en": 5}, capacity=1)
+    lea = await agent(fast, "lea")
+    clients.append(lea)
+    visitors = []
+    for name in ("V1", "V2", "V3"):
+        v = await visitor(fast, name=name, language="en")
+        clients.append(v)
+        await v.request("request_human")
+        visitors.append(v)
+    offer = await lea.expect("offer")
+    await lea.request("accept", conversation_id=offer["conversation"]["id"])
+    second = await visitors[1].expect("queue", where=lambda f: f["position"] == 1)
+    third = await visitors[2].expect("queue", where=lambda f: f["position"] == 2)
+    assert second["eta_seconds"] is not None and third["eta_seconds"] > second["eta_seconds"]
+    await lea.request("close", conversation_id=offer["conversation"]["id"], resolved=True)
+    offer2 = await lea.expect("offer")
+    assert offer2["conversation"]["visitor_name"] == "V2"  # FIFO
+    assert ("eta", {"eta_seconds": second["eta_seconds"], "position": 1}) in events(
+        fast, second["conversation_id"]) or any(
+        t == "eta" for t, _ in events(fast, second["conversation_id"]))
+
+
+async def test_a_returning_visitor_whose_last_chat_was_unresolved_goes_first(
+        fast: Server, clients: list) -> None:
+    add_user(fast.db, "max", skills={"lang:en": 5}, capacity=1)
+    mx = await agent(fast, "max")
+    clients.append(mx)
+    back = await visitor(fast, name="Back", language="en")
+    clients.append(back)
+    cid = (await back.request("request_human"))["conversation_id"]
+    await mx.expect("offer")
+    await mx.request("accept", conversation_id=cid)
+    await mx.request("close", conversation_id=cid, resolved=False)
+    busy = await visitor(fast, name="Busy", language="en")  # takes the agent's only slot
+    clients.append(busy)
+    busy_cid = (await busy.request("request_human"))["conversation_id"]
+    await mx.expect("offer", where=lambda f: f["conversation"]["id"] == busy_cid)
+    await mx.request("accept", conversation_id=busy_cid)
+    first = await visitor(fast, name="First", language="en")
+    clients.append(first)
+    await first.request("request_human")
+    await back.request("request_human")  # later, but returning unresolved
+    await mx.request("close", conversation_id=busy_cid, resolved=True)
+    offer = await mx.expect("offer", where=lambda f: f["conversation"]["id"] != busy_cid)
+    assert offer["conversation"]["visitor_name"] == "Back"
+
+
+async def test_auto_accept_assigns_without_a_click(tmp_path: Path, clients: list) -> None:
+    srv = Server(tmp_path, CHATSERVER_ROUTING_AUTO_ACCEPT="true")
+    srv.start()
+    try:
+        add_user(srv.db, "ned", skills={"lang:en": 5})
+        ned = await agent(srv, "ned")
+        clients.append(ned)
+        sara = await visitor(srv, name="Sara", language="en")
+        clients.append(sara)
+        await sara.request("request_human")
+        assert (await sara.expect("assigned"))["agent"] == "Ned"
+        await ned.expect("assigned")
+    finally:
+        srv.stop()

@@ -1,0 +1,74 @@
+"""The widget's files as the real server sends them: size budget, headers, nothing else served.
+
+Sync on purpose: an asyncio test cannot run in a session where Playwright's sync API (the
+browser tests) already runs its own loop.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from chatserver.widget_routes import MODULES, WIDGET_DIR, lean
+
+BUDGET = 15 * 1024  # issue 5: every widget file a visitor downloads, gzipped, together
+
+
+@pytest.fixture
+def http(shared_server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=shared_server.url) as client:
+        yield client
+
+
+def test_all_widget_files_fit_the_gzip_budget(http):
+    sizes = {}
+    for path in ["/widget.js", *(f"/widget/{name}" for name in MODULES)]:
+        response = http.get(path, headers={"accept-encoding": "gzip"})
+        assert response.status_code == 200, path
+        sizes[path] = int(response.headers["content-length"])
+    assert sum(sizes.values()) <= BUDGET, sizes
+
+
+def test_every_module_the_widget_imports_is_served():
+    imported = set()
+    for name in ["app.js", *MODULES]:
+        if name.endswith(".js"):
+            imported |= set(re.findall(r'from "\./([\w.]+)"', (WIDGET_DIR / name).read_text()))
+    assert imported <= set(MODULES)
+
+
+def test_loader_and_modules_have_the_right_headers(http):
+    loader = http.get("/widget.js")
+    assert loader.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert loader.headers["cache-control"] == "public, max-age=300"
+    module = http.get("/widget/app.js")
+    assert module.headers["access-control-allow-origin"] == "*"
+    assert http.get("/widget/widget.css").headers["content-type"].startswith("text/css")
+    again = http.get("/widget/app.js", headers={"if-none-match": module.headers["etag"]})
+    assert again.status_code == 304
+    assert http.get("/demo").headers["content-type"].startswith("text/html")
+
+
+def test_only_the_listed_files_are_served(http):
+    for name in ["demo.html", "..%2Fpyproject.toml", "loader.js", "nope.js"]:
+        assert http.get(f"/widget/{name}").status_code == 404
+
+
+def test_gzip_is_what_is_sent_when_accepted(http):
+    raw = http.get("/widget/view.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in raw.headers
+    body = lean((WIDGET_DIR / "view.js").read_text()).encode()
+    assert raw.content == body
+    zipped = http.get("/widget/view.js", headers={"accept-encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == body  # httpx decodes it; the bytes on the wire were gzip
+    assert int(zipped.headers["content-length"]) == len(gzip.compress(body, 9, mtime=0))
+
+
+def test_lean_drops_only_whole_line_comments():
+    source = 'const a = 1; // kept\n  // gone\n/* gone\n   too */\nconst u = "http://x";\n\n'
+    assert lean(source) == 'const a = 1; // kept\nconst u = "http://x";\n'

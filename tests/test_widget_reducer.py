@@ -1,0 +1,178 @@
+"""The widget's pure parts (reducer, backoff), run in Chromium as the browser loads them.
+
+No server: the modules are served from the source tree through Playwright routing, exactly as
+the server sends them (comments stripped), so these tests run even while the server cannot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chatserver.widget_routes import WIDGET_DIR, lean
+
+pytestmark = pytest.mark.browser
+
+ORIGIN = "http://widget.test"
+
+
+@pytest.fixture
+def js(page):
+    def serve(route) -> None:
+        name = route.request.url.rsplit("/", 1)[-1]
+        if name.endswith(".js"):
+            route.fulfill(body=lean((WIDGET_DIR / name).read_text()),
+                          content_type="text/javascript")
+        else:
+            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
+
+    page.route(f"{ORIGIN}/**", serve)
+    page.goto(f"{ORIGIN}/blank.html")
+    return page
+
+
+def run(page, actions: list[dict[str, Any]], start: dict[str, Any] | None = None) -> dict:
+    """Fold `actions` over the reducer's initial state (plus `start`) and return the state."""
+    return page.evaluate(
+        """async ([actions, start]) => {
+            const r = await import('/widget/reducer.js');
+            let s = r.initial(start);
+            for (const a of actions) s = r.reduce(s, a);
+            return s;
+        }""",
+        [actions, start or {}],
+    )
+
+
+def frame(**f: Any) -> dict[str, Any]:
+    return {"type": "frame", "frame": f}
+
+
+WELCOME = frame(type="welcome", visitor_token="tok", conversation=None, agents_online=True)
+
+
+def msg(seq: int, text: str, *, sender: str = "bot", id: str | None = None, cid: str = "c1",
+        **extra: Any) -> dict[str, Any]:
+    return frame(type="message", conversation_id=cid, seq=seq, ts="2026-11-23T18:00:00.000Z",
+                 id=id or f"{cid}-{seq}", author=sender.title(), text=text, **{"from": sender},
+                 **extra)
+
+
+def test_a_message_typed_offline_waits_in_the_outbox_until_acked(js):
+    s = run(js, [{"type": "send", "id": "m1", "text": "hi", "ts": "t"}])
+    assert s["outbox"] == [{"type": "message", "id": "m1", "text": "hi"}]
+    assert s["messages"][0]["pending"] is True
+    s = run(js, [WELCOME, msg(2, "hi", sender="visitor", id="m1"),
+                 frame(type="ack", id="m1", conversation_id="c1", seq=2)], s)
+    assert s["outbox"] == []
+    assert [(m["id"], m["seq"], m["pending"]) for m in s["messages"]] == [("m1", 2, False)]
+    assert (s["conversationId"], s["lastSeq"], s["token"]) == ("c1", 2, "tok")
+
+
+def test_replayed_events_are_shown_once_and_seq_only_grows(js):
+    s = run(js, [msg(2, "a"), msg(3, "b"), msg(2, "a"), msg(3, "b"), msg(4, "c")])
+    assert [m["text"] for m in s["messages"]] == ["a", "b", "c"]
+    assert s["lastSeq"] == 4
+
+
+def test_a_new_conversation_starts_its_seqs_again(js):
+    s = run(js, [msg(9, "old"), msg(2, "new", cid="c2")])
+    assert (s["conversationId"], s["lastSeq"]) == ("c2", 2)
+
+
+def test_queue_then_assigned_then_typing_and_read(js):
+    s = run(js, [msg(2, "x"), frame(type="queue", conversation_id="c1", position=2, eta_seconds=90),
+                 ])
+    assert s["queue"] == {"position": 2, "eta": 90}
+    s = run(js, [frame(type="assigned", conversation_id="c1", seq=5, ts="t", agent="Alice"),
+                 frame(type="typing", conversation_id="c1", **{"from": "agent"}, on=True),
+                 frame(type="read", conversation_id="c1", **{"from": "agent"}, seq=4)], s)
+    assert (s["queue"], s["agent"], s["agentTyping"], s["agentRead"]) == (None, "Alice", True, 4)
+    assert s["messages"][-1]["note"] == "joined"
+    s = run(js, [msg(6, "hello", sender="agent")], s)
+    assert s["agentTyping"] is False
+
+
+def test_closed_asks_for_the_survey_and_the_answer_is_queued_once(js):
+    s = run(js, [msg(2, "x"), frame(type="closed", conversation_id="c1", seq=3, ts="t", by="agent"),
+                 frame(type="survey_request", conversation_id="c1",
+                       questions=[{"name": "rating"}, {"name": "nps"}])])
+    assert s["closed"] is True
+    assert s["survey"] == {"conversation_id": "c1", "nps": True, "done": False}
+    s = run(js, [{"type": "survey", "id": "s1", "rating": 4, "nps": 9, "comment": "ok"},
+                 {"type": "survey", "id": "s2", "rating": 1}], s)
+    assert s["outbox"] == [{"type": "survey", "id": "s1", "conversation_id": "c1", "rating": 4,
+                            "nps": 9, "comment": "ok"}]
+    assert s["survey"]["done"] is True
+
+
+def test_suggestions_are_chosen_once(js):
+    s = run(js, [msg(2, "which?", suggestions=[{"entry_id": 7, "title": "Returns"}]),
+                 {"type": "choose", "id": "k1", "entry_id": 7}])
+    assert s["messages"][0]["suggestions"] is None
+    assert s["outbox"] == [{"type": "choose", "id": "k1", "entry_id": 7}]
+
+
+def test_asking_for_a_person_when_nobody_is_online_offers_the_message_form(js):
+    offline = frame(type="welcome", visitor_token="t", conversation=None, agents_online=False)
+    s = run(js, [offline, {"type": "request_human", "id": "h1"}])
+    assert s["wantHuman"] == "h1" and s["outbox"] == []
+    s = run(js, [offline], s)  # the fresh welcome the app reconnects for
+    assert (s["view"], s["wantHuman"], s["outbox"]) == ("offline", None, [])
+    s = run(js, [{"type": "offline_message", "id": "o1", "email": "a@b.co", "text": "call me"}], s)
+    assert s["view"] == "left"
+    assert s["outbox"] == [{"type": "offline_message", "id": "o1", "email": "a@b.co",
+                            "text": "call me"}]
+
+
+def test_asking_for_a_person_when_someone_is_online_queues_the_request(js):
+    s = run(js, [WELCOME, {"type": "request_human", "id": "h1"}])
+    assert s["outbox"] == [{"type": "request_human", "id": "h1"}] and s["asked"] is True
+
+
+def test_refused_frames_leave_the_outbox_and_throttled_ones_stay(js):
+    s = run(js, [{"type": "send", "id": "m1", "text": "a", "ts": "t"},
+                 {"type": "send", "id": "m2", "text": "b", "ts": "t"},
+                 frame(type="error", code="too_large", message="", id="m1"),
+                 frame(type="error", code="rate_limited", message="", id="m2")])
+    assert [o["id"] for o in s["outbox"]] == ["m2"]
+    assert s["messages"][0]["failed"] is True
+
+
+def test_a_refused_token_starts_a_new_visitor(js):
+    s = run(js, [msg(2, "old chat"),
+                 frame(type="error", code="unauthorized", message=""), WELCOME])
+    assert (s["conversationId"], s["messages"], s["token"]) == (None, [], "tok")
+
+
+def test_unknown_frames_and_actions_change_nothing(js):
+    same = js.evaluate("""async () => {
+        const r = await import('/widget/reducer.js');
+        const s = r.initial({});
+        return r.reduce(s, {type: 'frame', frame: {type: 'toString'}}) === s
+            && r.reduce(s, {type: 'frame', frame: {type: 'future_frame'}}) === s
+            && r.reduce(s, {type: '__proto__'}) === s;
+    }""")
+    assert same is True
+
+
+def test_transcript_is_plain_text_with_every_line(js):
+    text = js.evaluate("""async () => {
+        const r = await import('/widget/reducer.js');
+        let s = r.initial({});
+        s = r.reduce(s, {type: 'send', id: 'm1', text: '<b>hi</b>', ts: 'T1'});
+        s = r.reduce(s, {type: 'frame', frame: {type: 'message', conversation_id: 'c', seq: 3,
+            ts: 'T2', id: 'x', from: 'agent', author: 'Alice', text: 'hello'}});
+        return r.transcript(s, 'You');
+    }""")
+    assert text == "[T1] You: <b>hi</b>\n[T2] Alice: hello\n"
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap(js):
+    delays = js.evaluate("""async () => {
+        const { backoff } = await import('/widget/transport.js');
+        return [0, 1, 2, 3, 10, 30].map((n) => [backoff(n, () => 0), backoff(n, () => 1)]);
+    }""")
+    assert delays == [[250, 500], [500, 1000], [1000, 2000], [2000, 4000], [15000, 30000],
+                      [15000, 30000]]

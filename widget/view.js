@@ -1,0 +1,246 @@
+// The widget's DOM, inside a shadow root. Built once per language; render(state) updates it.
+// Every piece of text from the server or the visitor goes in through text nodes, never markup.
+
+import { isRtl, t } from "./i18n.js";
+
+/** createElement with attributes (on* become listeners) and children (strings become text). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  el.append(...children.flat().filter((c) => c != null && c !== false));
+  return el;
+}
+
+// Knowledge-base answers use **bold** and [links](https://…); nothing else is interpreted.
+const MARKS = /\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?:\/\/|\/)[^)\s]+)\)/g;
+
+export function rich(text) {
+  const out = [];
+  let last = 0;
+  text = text.replace(/^- /gm, "• ");
+  for (const m of text.matchAll(MARKS)) {
+    out.push(text.slice(last, m.index));
+    out.push(m[1] ? h("strong", null, m[1])
+      : h("a", { href: m[3], target: "_blank", rel: "noopener noreferrer" }, m[2]));
+    last = m.index + m[0].length;
+  }
+  out.push(text.slice(last));
+  return out;
+}
+
+const time = (ts, lang) => {
+  const d = ts ? new Date(ts) : null;
+  return d && !isNaN(d) ? d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) : "";
+};
+
+export function createView(shadow, lang, cfg, on) {
+  const T = (key, vars) => t(lang, key, vars);
+  const num = (n) => Number(n).toLocaleString(lang);
+  const field = (label, input) => h("label", { class: "field" }, h("span", null, label), input);
+  const btn = (cls, label, fn, attrs) => h("button", { type: "button", class: cls, onclick: fn,
+    ...attrs }, label);
+  const icon = (glyph, label, fn) => btn("icon", glyph, fn, { title: label, "aria-label": label });
+  const go = (label) => h("button", { type: "submit", class: "primary" }, label);
+  const form = (cls, fn, ...children) => h("form", { class: cls, onsubmit: (e) => {
+    e.preventDefault();
+    fn();
+  } }, ...children);
+  const val = (el) => el.value.trim();
+
+  const input = h("textarea", { rows: 1, "aria-label": T("message"), placeholder: T("placeholder"),
+    maxlength: 4000, oninput: () => on.typing(val(input) !== ""),
+    onkeydown: (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        submit();
+      }
+    } });
+  const submit = () => {
+    const text = val(input);
+    input.value = "";
+    if (text) on.send(text);
+  };
+  const composer = form("composer", submit, input, go(T("send")));
+
+  const log = h("div", { class: "log", role: "log", "aria-live": "polite", tabindex: 0,
+    "aria-label": T("title") });
+  const status = h("p", { class: "status", role: "status" });
+  const typing = h("p", { class: "typing", "aria-live": "polite" });
+  const chips = h("div", { class: "chips" });
+  const human = btn("link", T("human"), on.human);
+  const endBtn = btn("link", T("end"), on.end);
+
+  // Pre-chat: name, email and (when the site lists some) a topic.
+  const pName = h("input", { name: "name", autocomplete: "name", maxlength: 100 });
+  const pEmail = h("input", { name: "email", type: "email", autocomplete: "email" });
+  const options = (list) => [h("option", { value: "" }, "—"),
+    ...list.map(([v, label]) => h("option", { value: v }, label))];
+  const pTopic = cfg.topics.length
+    ? h("select", { name: "topic" }, options(cfg.topics)) : null;
+  const prechat = form("form prechat", () => on.prechat({ name: val(pName), email: val(pEmail),
+    topic: pTopic ? pTopic.value : "" }),
+  field(T("name"), pName), field(T("email"), pEmail), pTopic && field(T("topic"), pTopic),
+  h("div", { class: "row" }, go(T("start")), btn("link", T("skip"), () => on.prechat({}))));
+
+  // Nobody online: leave a message to be answered by email.
+  const oEmail = h("input", { name: "email", type: "email", required: true,
+    autocomplete: "email" });
+  const oText = h("textarea", { name: "text", required: true, rows: 4, maxlength: 4000 });
+  const offline = form("form offline", () => val(oText) && on.leave(val(oEmail), val(oText)),
+    h("p", null, T("leave")), field(T("email"), oEmail), field(T("message"), oText),
+    h("div", { class: "row" }, go(T("leave_send")), btn("link", "←", on.back)));
+  const left = h("p", { class: "notice", role: "status" }, T("left"));
+
+  // After the chat: 1-5 stars, optional NPS 0-10 and a comment.
+  let rating = 0;
+  const stars = [1, 2, 3, 4, 5].map((n) => btn("star", "★", () => {
+    rating = n;
+    stars.forEach((b, i) => b.setAttribute("aria-pressed", String(i < n)));
+  }, { "aria-label": T("stars", { n: num(n) }), "aria-pressed": "false" }));
+  const nps = h("select", { name: "nps" }, options([...Array(11).keys()].map((i) => [i, num(i)])));
+  const npsField = field(T("nps"), nps);
+  const comment = h("textarea", { name: "comment", rows: 2, maxlength: 2000 });
+  const survey = form("form survey", () => (rating ? on.survey({ rating, comment: val(comment),
+    nps: nps.value === "" ? null : Number(nps.value) }) : stars[0].focus()),
+  h("fieldset", null, h("legend", null, T("rate")), h("div", { class: "stars" }, stars)),
+  npsField, field(T("comment"), comment), go(T("submit")));
+  const thanks = h("p", { class: "notice", role: "status" }, T("thanks"));
+  const after = h("div", { class: "row" }, btn("link", T("transcript"), on.transcript),
+    btn("primary", T("new_chat"), on.newChat));
+
+  const panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "cw-title",
+    hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide() },
+  h("header", null, h("div", null, h("h2", { id: "cw-title" }, T("title")), status),
+    icon("⤓", T("transcript"), on.transcript), icon("×", T("close"), on.hide)),
+  log, h("div", { class: "foot" }, typing, chips, prechat, offline, left, survey, thanks, after,
+    h("div", { class: "row" }, human, endBtn), composer));
+
+  const badge = h("span", { class: "badge", hidden: true });
+  // An SVG speech bubble: emoji fonts are missing on many systems.
+  const svg = (tag, attrs) => {
+    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const k in attrs) el.setAttribute(k, attrs[k]);
+    return el;
+  };
+  const bubbleIcon = svg("svg", { viewBox: "0 0 24 24", width: 26, height: 26,
+    "aria-hidden": "true", fill: "currentColor" });
+  bubbleIcon.append(svg("path", {
+    d: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z" }));
+  const launcher = btn("launcher", [bubbleIcon, badge], on.toggle,
+    { "aria-label": T("title"), "aria-expanded": "false" });
+  const bubble = h("div", { class: "bubble", hidden: true },
+    btn("greet", cfg.greeting, on.show), icon("×", T("close"), on.dismissGreeting));
+
+  const root = h("div", { class: "cw", dir: isRtl(lang) ? "rtl" : "ltr", lang },
+    bubble, panel, launcher);
+  if (cfg.color) root.style.setProperty("--accent", cfg.color);
+  shadow.append(root);
+
+  const rows = new Map(); // message id -> its element, so a render touches only what changed
+  let wasOpen = false;
+  let focused; // the section focus was last moved into (undefined until the first render)
+
+  function line(m) {
+    if (m.note) {
+      return h("p", { class: "note" }, m.note === "joined" ? T("joined", { a: m.author })
+        : T("ended"));
+    }
+    const mine = m.from === "visitor";
+    return h("div", { class: `msg ${mine ? "mine" : m.from}` },
+      !mine && h("span", { class: "who" }, m.author || ""),
+      h("div", { class: "text" }, m.from === "bot" ? rich(m.text || "") : m.text || ""),
+      h("span", { class: "meta" }, h("time", null, time(m.ts, lang)),
+        mine && h("span", { class: "tick" })));
+  }
+
+  function render(s) {
+    const view = s.view;
+    panel.hidden = !s.open;
+    launcher.setAttribute("aria-expanded", String(s.open));
+    badge.hidden = s.open || !s.unread;
+    badge.textContent = num(s.unread);
+
+    const ids = new Set(s.messages.map((m) => m.id));
+    for (const [id, el] of rows) {
+      if (!ids.has(id)) {
+        el.remove();
+        rows.delete(id);
+      }
+    }
+    const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    for (const m of s.messages) {
+      let el = rows.get(m.id);
+      if (!el) {
+        el = line(m);
+        rows.set(m.id, el);
+        log.append(el);
+      }
+      const tick = el.querySelector(".tick");
+      if (tick) {
+        const [mark, label] = m.failed ? ["!", "error"] : m.pending ? ["◷", T("sending")]
+          : m.seq && m.seq <= s.agentRead ? ["✓✓", T("read")] : ["✓", T("sent")];
+        if (tick.textContent !== mark) {
+          tick.textContent = mark;
+          tick.setAttribute("aria-label", label);
+          tick.title = label;
+        }
+      }
+    }
+    if (stick || !wasOpen) log.scrollTop = log.scrollHeight;
+
+    const last = s.messages[s.messages.length - 1];
+    chips.replaceChildren(...(last && last.suggestions && !s.closed ? last.suggestions : [])
+      .map((x) => h("button", { type: "button", class: "chip",
+        onclick: () => on.choose(x.entry_id) }, x.title)));
+
+    status.textContent = !s.online && (s.conversationId || s.outbox.length) ? T("offline")
+      : s.agent ? s.agent
+        : s.queue ? `${T("queue", { p: num(s.queue.position) })} · ${s.queue.eta == null
+          ? T("eta_unknown") : T("eta", { m: num(Math.max(1, Math.round(s.queue.eta / 60))) })}`
+          : "";
+    typing.textContent = s.agentTyping && s.agent ? T("typing", { a: s.agent }) : "";
+
+    const surveyDue = s.closed && s.survey && s.survey.conversation_id === s.conversationId;
+    prechat.hidden = view !== "prechat";
+    offline.hidden = view !== "offline";
+    left.hidden = view !== "left";
+    survey.hidden = !(view === "chat" && surveyDue && !s.survey.done);
+    npsField.hidden = !(s.survey && s.survey.nps);
+    thanks.hidden = !(view === "chat" && surveyDue && s.survey.done);
+    after.hidden = !(view === "chat" && s.closed);
+    composer.hidden = view !== "chat" || s.closed;
+    human.hidden = composer.hidden || s.asked || !!s.agent || !!s.queue;
+    endBtn.hidden = !s.conversationId || s.closed;
+    log.hidden = view === "prechat";
+
+    // Focus follows what the panel shows: into the first field when it opens or switches (form
+    // to chat, chat to survey), back to the button when it closes; never on page load.
+    const showing = s.open && [prechat, offline, survey, after, composer].find((f) => !f.hidden);
+    if (focused !== undefined && showing !== focused) {
+      if (showing) {
+        queueMicrotask(() => showing.querySelector("input,select,textarea,button").focus());
+      } else if (s.open) {
+        queueMicrotask(() => panel.querySelector("button").focus());
+      } else {
+        launcher.focus();
+      }
+    }
+    focused = showing;
+    if (view === "offline" && !oEmail.value) oEmail.value = s.profile.email || "";
+    wasOpen = s.open;
+  }
+
+  return {
+    render,
+    showGreeting(show) {
+      bubble.hidden = !show;
+    },
+    destroy() {
+      root.remove();
+    },
+  };
+}
