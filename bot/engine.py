@@ -44,7 +44,7 @@ class Decision:
     action: str  # "answer" | "suggest" | "handoff"
     matches: tuple[Match, ...]  # ranked, best first
     reason: str  # "confident" | "unsure" | "low_confidence" | "second_failure" | "asked_for_human"
-    skill: str | None = None  # skill of the best entry, for routing a hand-off
+    skill: str | None = None  # best entry's skill when the topic is plausible, for routing
     confidence: float = 0.0  # calibrated-ish [0, 1]; what the thresholds were applied to
     answer: str | None = None  # the best entry's answer when action == "answer"
 
@@ -113,12 +113,14 @@ class Bot:
         conf = confidence([m.score for m in matches])
         verdict = decide(conf, failed_rounds, wants_human(text, language), settings)
         best = self._entries[matches[0].entry_id] if matches else None
+        # Route a hand-off by topic only when the topic is plausible (suggestion-level or better).
+        topical = best is not None and conf >= settings.suggest_threshold
         shown = matches[: settings.suggestions] if verdict.action == "suggest" else matches[:1]
         return Decision(
             action=verdict.action,
             matches=tuple(shown if verdict.action != "handoff" else matches),
             reason=verdict.reason,
-            skill=best.skill if best else None,
+            skill=best.skill if best is not None and topical else None,
             confidence=round(conf, 4),
             answer=best.answer if best and verdict.action == "answer" else None,
         )

@@ -55,7 +55,7 @@ class MatchSettings:
     entry_idf: bool = True
     k1: float = 1.2  # BM25 textbook values; 0.8-3 measured flat within 0.5 point
     b: float = 0.75
-    char_k1: float = 1.2
+    char_k1: float = 2.0  # entry docs concatenate ten phrasings: repeated grams are signal
     char_b: float = 0.75
     shortlist: int = 20  # entries carried to final ranking / fuzzy re-rank
     # Postings scored in full per view and query, rarest terms first; terms beyond the budget
@@ -322,4 +322,6 @@ class Index:
                 for eid, s in final
             ]
         final.sort(key=lambda kv: (-kv[1], kv[0]))
-        return [Scored(eid, min(1.0, s)) for eid, s in final[:k]]
+        # Views can exceed 1 (BM25 rewards a term repeated across phrasings up to k1 + 1), and
+        # clamping would tie the strongest matches; 1 - e^-x keeps order and spreads the top.
+        return [Scored(eid, 1.0 - math.exp(-s)) for eid, s in final[:k]]

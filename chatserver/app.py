@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from bot import Bot
 
-from . import auth, kb_api, pages, widget_routes
+from . import auth, kb_api, pages, reports, widget_routes
 from .agent_socket import agent_endpoint
 from .config import Config
 from .connections import Registry
@@ -111,6 +111,7 @@ def create_app(config: Config) -> Starlette:
         WebSocketRoute("/ws/visitor", visitor_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         *kb_api.routes,
+        *reports.routes,
         *pages.routes,
         *widget_routes.routes,
     ]

@@ -58,6 +58,10 @@ ENTERED_BY: Mapping[State, str] = {
     State.CLOSED: "closed",
 }
 
+# Re-queues keep the chat's place in line; any other `queued` starts a new wait.
+REQUEUE_REASONS = frozenset({"declined", "offer_expired", "agent_disconnected", "agent_status",
+                             "agent_away", "restart"})
+
 # Events a visitor is shown. Notes and routing internals stay with the agents, so a visitor's
 # view of seq may skip numbers; resume still works because it asks for everything after a seq.
 VISITOR_EVENTS = frozenset({"message", "assigned", "closed"})
@@ -119,6 +123,8 @@ class Conversation:
     language: str = ""
     topic: str = ""
     skills: tuple[str, ...] = ()  # skills asked for at the last hand-off
+    priority: int = 0  # routing priority given at the last hand-off
+    queued_ms: int | None = None  # when the current wait for a person began
     bot_failures: int = 0  # bot rounds in a row that ended without a confident answer
     resolved: bool | None = None
     created_ms: int = 0
@@ -142,8 +148,11 @@ def apply(conv: Conversation, event: Event) -> Conversation:
                 created_ms=event.ts_ms,
             )
         case "queued":
+            keeps_place = p.get("reason") in REQUEUE_REASONS and conv.queued_ms is not None
             return replace(
-                conv, state=State.QUEUED, agent_id=None, skills=tuple(p.get("skills", ()))
+                conv, state=State.QUEUED, agent_id=None, skills=tuple(p.get("skills", ())),
+                priority=p.get("priority", conv.priority if keeps_place else 0),
+                queued_ms=conv.queued_ms if keeps_place else event.ts_ms,
             )
         case "offered":
             return replace(conv, state=State.OFFERED, agent_id=p["agent_id"])

@@ -187,7 +187,7 @@ async def create_user(request: Request) -> Response:
 
 
 async def update_user(request: Request) -> Response:
-    """Edit a user; takes effect at their next login or reconnect. Disabling logs them out."""
+    """Edit a user; a connected agent sees the change at once. Disabling logs them out."""
     me = await require(request, "admin")
     hub = hub_of(request)
     user_id = int(request.path_params["user_id"])
@@ -219,6 +219,7 @@ async def update_user(request: Request) -> Response:
         await hub.store.write(job)
     row = await hub.store.user(user_id)
     assert row is not None
+    hub.service.update_profile(row)
     return JSONResponse(user_json(row))
 
 

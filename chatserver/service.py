@@ -25,7 +25,7 @@ from . import routing
 from .config import DeskConfig
 from .connections import Registry
 from .conversation import Conversation, Event, State
-from .errors import Conflict, Forbidden, NotFound
+from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
 from .frames import encode
 from .messages import say
 from .routing_board import Board
@@ -88,6 +88,7 @@ class ConversationService:
         self.desk = desk or DeskConfig()
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
         self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
+        self._sent_snapshot: tuple[int, int] = (0, 0)
         self._wake: asyncio.Event | None = None
         self._sent_positions: dict[str, tuple[int, int | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -112,6 +113,7 @@ class ConversationService:
     async def restore(self) -> None:
         """After a restart: put every waiting conversation back in the queue, in order."""
         now = self.clock() / 1000
+        known: set[int] = set()  # agents put on the Board (offline) for their held chats
         for row in await self.store.open_conversations():
             conv = await self.conversation(row["id"])
             if conv.state is State.OFFERED:  # the offer died with the old process
@@ -120,7 +122,18 @@ class ConversationService:
                         "reason": "restart", "skills": list(conv.skills),
                         "language": conv.language})])
             if conv.state is State.QUEUED:
-                self.board.enqueue(conv.id, self._needs(conv), await self.priority(conv), now)
+                since = None if conv.queued_ms is None else conv.queued_ms / 1000
+                self.board.enqueue(conv.id, self._needs(conv), conv.priority, now, since=since)
+            elif conv.state is State.ASSIGNED and conv.agent_id is not None:
+                # The agent gets the grace period to come back, as after any dropped socket.
+                user = await self.store.user(conv.agent_id)
+                if user is not None and conv.agent_id not in known:
+                    known.add(conv.agent_id)
+                    self.board.upsert_agent(conv.agent_id, capacity=user["capacity"],
+                                            skills=skills_from_json(user["skills"]),
+                                            now=now, status="offline")
+                self.board.restore_assigned(conv.id, conv.agent_id, self._needs(conv),
+                                            conv.priority, now)
 
     # --- appending -------------------------------------------------------------------------
 
@@ -361,6 +374,23 @@ class ConversationService:
         self.board.agent_reconnected(profile.id, now)
         self._requeue_all(revoked, "revoke", "agent_status")
 
+    def update_profile(self, user: Mapping[str, Any]) -> None:
+        """An admin changed a user: a connected agent's routing follows at once; a disabled
+        one is disconnected (their sessions are already gone)."""
+        profile = self.agents.get(int(user["id"]))
+        if profile is None:
+            return
+        if user["disabled"]:
+            for conn in tuple(self.registry.agents.get(profile.id, ())):
+                conn.close(CLOSE_POLICY, "account disabled")
+            return
+        profile.display_name, profile.role = user["display_name"], user["role"]
+        profile.skills, profile.capacity = skills_from_json(user["skills"]), user["capacity"]
+        revoked = self.board.upsert_agent(profile.id, capacity=profile.capacity,
+                                          skills=dict(profile.skills),
+                                          now=self.clock() / 1000, status=profile.status)
+        self._requeue_all(revoked, "revoke", "agent_status")
+
     def agent_disconnected(self, agent_id: int) -> None:
         """The agent's last socket closed: offers go back now, chats after the grace period."""
         now = self.clock() / 1000
@@ -525,8 +555,12 @@ class ConversationService:
         self._wake = asyncio.Event()
         self._sent_positions = {}
         while True:
+            # Wake for the next offer deadline, grace end or relaxation step, or the tick.
+            wakeup = self.board.next_wakeup()
+            timeout = tick_seconds if wakeup is None else min(
+                tick_seconds, max(0.0, wakeup - self.clock() / 1000) + 0.01)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             try:
                 await self.dispatch_once()
@@ -551,6 +585,16 @@ class ConversationService:
         for offer in self.board.dispatch(now):
             await self._offer(offer)
         self._send_positions(now)
+        self._send_snapshot(now)
+
+    def _send_snapshot(self, now: float) -> None:
+        """Agents see the queue's size live: on every change, and every 5 s while anyone waits
+        (the oldest wait keeps growing)."""
+        snapshot = self.queue_snapshot()
+        key = (snapshot["waiting"], snapshot["oldest_wait_seconds"] // 5)
+        if key != self._sent_snapshot:
+            self._sent_snapshot = key
+            self.registry.to_agents(tuple(self.registry.agents), encode(snapshot))
 
     async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
                        ) -> None:
@@ -605,12 +649,11 @@ class ConversationService:
 
     def _send_positions(self, now: float) -> None:
         """Tell each waiting visitor their place and ETA, whenever either changes."""
-        positions = self.board.positions(now)
-        for cid, position in positions.items():
+        positions = self.board.queue_status(now)
+        for cid, (position, eta) in positions.items():
             conv = self._convs.get(cid)
             if conv is None or conv.state is not State.QUEUED:
                 continue
-            eta = self.board.eta_seconds(cid, now, position)
             shown = (position, None if eta is None else round(eta))
             if self._sent_positions.get(cid) != shown:
                 self._sent_positions[cid] = shown
@@ -708,7 +751,8 @@ def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
     if for_visitor:
         return None
     if event.type == "note":
-        return {"type": "note", **base, "author": p["author"], "text": p["text"]}
+        return {"type": "note", **base, "id": event.client_id, "author": p["author"],
+                "text": p["text"]}
     return {"type": "event", **base, "event": event.type, "author": event.author,
             "payload": dict(p)}
 

@@ -65,7 +65,7 @@ def test_edited_entry_is_matched_at_once_and_removed_one_never(bot: Bot) -> None
     assert bot.search("gift card balance", "en")[0].score < 0.2
     bot.upsert(Entry(3, "en", "Gift cards", ("check my gift card balance",), "See account."))
     assert top(bot, "gift card balance", "en") == 3
-    assert bot.search("gift card balance", "en")[0].score > 0.8
+    assert bot.search("gift card balance", "en")[0].score > 0.6
     assert top(bot, "i forgot my password", "en") != 3  # old questions are gone
     bot.remove(3)
     assert all(m.entry_id != 3 for m in bot.search("gift card balance", "en"))
@@ -118,6 +118,7 @@ def test_unrelated_query_is_handed_off(bot: Bot) -> None:
     d = bot.decide("what is the capital of mongolia", "en")
     assert (d.action, d.reason) == ("handoff", "low_confidence")
     assert d.entry_id is None
+    assert d.skill is None  # the best match is noise: no topic to route on
 
 
 def test_second_failure_in_a_row_hands_off(bot: Bot) -> None:

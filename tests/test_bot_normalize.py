@@ -61,7 +61,9 @@ def test_unspaced_scripts_give_character_unigrams_and_bigrams() -> None:
     assert "闹钟" in mixed and "7am" in mixed
 
 
-def test_char_ngrams_stay_inside_words() -> None:
+def test_char_ngrams_span_words_and_pass_unspaced_tokens_through() -> None:
     grams = char_ngrams(("card", "fee"))
-    assert " ca" in grams and "ard " in grams and "fee " in grams
-    assert not any("d f" in g for g in grams)
+    assert " c" in grams and "ard " in grams and "d f" in grams and "fee " in grams
+    assert max(len(g) for g in grams) == 4
+    assert char_ngrams(("闹", "钟", "闹钟", "7am")) == ["闹", "钟", "闹钟", " 7", "7a", "am", "m ",
+                                                     " 7a", "7am", "am ", " 7am", "7am "]

@@ -114,3 +114,32 @@ async def test_sigkill_loses_no_acked_message_and_seq_stays_gapless(tmp_path) ->
         await back.ws.close()
     finally:
         server.stop()
+
+
+async def test_a_restart_keeps_queue_places_and_gives_agents_their_chats_back(tmp_path) -> None:
+    server = Server(tmp_path, CHATSERVER_ROUTING_GRACE_SECONDS="30")
+    server.start()
+    add_user(server.db, "olga", skills={"lang:en": 5}, capacity=1)
+    try:
+        olga = await agent(server, "olga")
+        held = await visitor(server, name="Held", language="en")
+        held_cid = (await held.request("request_human"))["conversation_id"]
+        await olga.expect("offer")
+        await olga.request("accept", conversation_id=held_cid)
+        waiting = []
+        for name in ("First", "Second"):
+            v = await visitor(server, name=name, language="en")
+            waiting.append((await v.request("request_human"))["conversation_id"])
+        server.kill()
+        server.start()
+
+        olga = await agent(server, "olga")  # back within grace: her chat is still hers
+        assert [c["id"] for c in olga.welcome["conversations"]] == [held_cid]
+        reply = await olga.request("message", conversation_id=held_cid, text="sorry, a blip")
+        assert reply["type"] == "ack"
+        await olga.request("close", conversation_id=held_cid, resolved=True)
+        offer = await olga.expect("offer")  # capacity 1: the next in line, in the old order
+        assert offer["conversation"]["id"] == waiting[0]
+        await olga.ws.close()
+    finally:
+        server.stop()

@@ -1,0 +1,122 @@
+"""Open-loop load: frames sent on a fixed schedule whatever the server does, and a recorder.
+
+The schedule does not wait for answers (a closed loop would slow down with the server and hide
+its latency). One ticker sends every frame that is due, round-robin over the senders, so each
+sender keeps an exact period and no task exists per socket. A slice is: warm-up, a measured
+window (server CPU from /proc, client CPU from getrusage, frames delivered), then a drain so
+frames sent late in the window still count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .servers import cpu_seconds, self_cpu_seconds
+from .stats import latency_ms
+from .wsclient import WSConn, encode_frame
+
+TICK = 0.002  # 2 ms: the ticker's resolution, well under the latencies measured
+
+
+@dataclass
+class Recorder:
+    """Counts what arrives; latencies only of frames sent inside the window."""
+
+    start_ns: int = 0
+    end_ns: int = 1 << 62
+    latencies: list[int] = field(default_factory=list)
+    delivered_in_window: int = 0
+    acks: list[int] = field(default_factory=list)
+    sent_in_window: int = 0
+
+    def delivered(self, sent_ns: int) -> None:
+        now = time.monotonic_ns()
+        if self.start_ns <= now < self.end_ns:
+            self.delivered_in_window += 1
+        if self.start_ns <= sent_ns < self.end_ns:
+            self.latencies.append(now - sent_ns)
+
+    def acked(self, sent_ns: int) -> None:
+        if self.start_ns <= sent_ns < self.end_ns:
+            self.acks.append(time.monotonic_ns() - sent_ns)
+
+
+@dataclass
+class Sender:
+    """A socket and how to build its next frame's JSON bytes from an id."""
+
+    conn: WSConn
+    build: Callable[[bytes], bytes]
+
+
+def id_with_time(counter: int) -> bytes:
+    """A frame id that carries its send time: `m<counter>_<monotonic ns>`."""
+    return b"m%d_%d" % (counter, time.monotonic_ns())
+
+
+def sent_time(frame_id: str) -> int:
+    return int(frame_id.rsplit("_", 1)[1])
+
+
+async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window: float,
+                drain: float, recorder: Recorder, server_pid: int,
+                max_messages: int | None = None,
+                on_send: Callable[[Sender, bytes], None] | None = None) -> dict[str, float]:
+    """Send at `rate` frames/s over all senders; measure the window; return the figures."""
+    order = list(senders)
+    random.Random(len(order)).shuffle(order)
+    loop_start = time.monotonic()
+    window_start, window_end = loop_start + warmup, loop_start + warmup + window
+    sent = 0
+    cpu0 = client0 = 0.0
+    in_window = False
+    limit = max_messages if max_messages is not None else 1 << 62
+    while sent < limit:
+        now = time.monotonic()
+        if now >= window_end:
+            break
+        if not in_window and now >= window_start:
+            in_window = True
+            recorder.start_ns = time.monotonic_ns()
+            cpu0, client0 = cpu_seconds(server_pid), self_cpu_seconds()
+        due = min(int((now - loop_start) * rate), limit) - sent
+        for _ in range(due):
+            sender = order[sent % len(order)]
+            frame_id = id_with_time(sent)
+            sender.conn.write(encode_frame(sender.build(frame_id)))
+            if on_send is not None:
+                on_send(sender, frame_id)
+            if in_window:
+                recorder.sent_in_window += 1
+            sent += 1
+        await asyncio.sleep(TICK)
+    if not in_window:  # a tiny run may end before the window opens: measure what there was
+        recorder.start_ns = 0
+        cpu0, client0 = cpu_seconds(server_pid), self_cpu_seconds()
+        recorder.sent_in_window = sent
+    recorder.end_ns = time.monotonic_ns()
+    elapsed = (recorder.end_ns - recorder.start_ns) / 1e9 if recorder.start_ns else \
+        time.monotonic() - loop_start
+    cpu = cpu_seconds(server_pid) - cpu0
+    client = self_cpu_seconds() - client0
+    deadline = time.monotonic() + drain
+    while time.monotonic() < deadline and len(recorder.latencies) < recorder.sent_in_window:
+        await asyncio.sleep(0.01)
+    delivered = recorder.delivered_in_window
+    return {
+        "offered_per_s": rate,
+        "window_s": elapsed,
+        "sent": recorder.sent_in_window,
+        "delivered": delivered,
+        "delivered_per_s": delivered / elapsed if elapsed else 0.0,
+        "lost_or_late": recorder.sent_in_window - len(recorder.latencies),
+        "server_cpu_pct": 100 * cpu / elapsed if elapsed else 0.0,
+        "client_cpu_pct": 100 * client / elapsed if elapsed else 0.0,
+        "cpu_us_per_msg": 1e6 * cpu / delivered if delivered else float("nan"),
+        **{f"latency_{k}": v for k, v in latency_ms(recorder.latencies).items()},
+        **{f"ack_{k}": v for k, v in latency_ms(recorder.acks).items()},
+    }

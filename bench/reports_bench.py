@@ -1,0 +1,218 @@
+"""The reports page on a year of a busy desk: 1 million events, about 78,000 conversations.
+
+Generates the log into a temporary SQLite file with the real schema (`migrate_file`), shaped
+like real traffic: a daily and weekly rhythm, half the chats answered by the bot alone, the rest
+queued for 25 agents (some declined, transferred, abandoned), surveys on a third. Then times:
+
+- reading the facts cold (one SQL pass + `facts_from_events`) and warm (the closed-chat cache),
+- the report for the whole year (tiles, charts, per-agent table), median of 3 runs,
+- the page and the JSON API for that year through the real app in-process (httpx ASGI).
+
+    .venv/bin/python -m bench.reports_bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chatserver.store import migrate_file
+
+DAY_MS = 86_400_000
+LANGS = [("en", 60), ("fa", 10), ("ar", 10), ("zh", 8), ("de", 7), ("es", 5)]
+TOPICS = ["orders", "shipping", "returns", "billing", "accounts", "general"]
+AGENTS = 25
+# Share of chats per hour of the day (UTC): quiet nights, a morning and an afternoon peak.
+HOURLY = [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 10, 9, 10, 11, 10, 9, 8, 6, 5, 4, 3, 2, 1]
+WEEKDAY = [1.15, 1.1, 1.1, 1.05, 1.0, 0.6, 0.5]  # Monday first: weekends are quieter
+BOT_TITLES = ["Where is my order?", "Return an item", "Change my address",
+              "Payment failed", "Reset my password", "Delivery times", "Refund status"]
+
+
+class _Gen:
+    """One conversation's events, each `gap` seconds after the last."""
+
+    def __init__(self, cid: str, start_ms: int, rng: random.Random) -> None:
+        self.cid, self.ts, self.rng = cid, start_ms, rng
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, kind: str, author: str, payload: dict[str, Any], gap: float = 0.0) -> None:
+        self.ts += int(gap * 1000)
+        self.rows.append((self.cid, len(self.rows) + 1, kind, author,
+                          json.dumps(payload, ensure_ascii=False), None, self.ts))
+
+    def visitor(self, gap: float) -> None:
+        self.add("message", "visitor", {"from": "visitor", "author": "Visitor",
+                                        "text": "I have a question about my order " * 2}, gap)
+
+    def bot(self, decision: str, gap: float = 0.8) -> None:
+        matches = [{"entry_id": self.rng.randint(1, 200), "title": t,
+                    "score": round(self.rng.random(), 3)}
+                   for t in self.rng.sample(BOT_TITLES, 3)]
+        line: dict[str, Any] = {"from": "bot", "author": "Bot", "decision": decision,
+                                "text": "Here is what I found about that. " * 3,
+                                "matches": matches}
+        if decision == "handoff":
+            line["reason"] = "asked_for_human"
+        self.add("message", "bot", line, gap)
+
+
+def conversation(cid: str, start_ms: int, agents: list[tuple[int, str]],
+                 rng: random.Random) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+    """The events of one chat and its conversations row."""
+    lang = rng.choices([code for code, _ in LANGS], [w for _, w in LANGS])[0]
+    topic = rng.choice(TOPICS)
+    g = _Gen(cid, start_ms, rng)
+    g.add("started", "system", {"language": lang, "topic": topic, "visitor_name": "Sam",
+                                "page_url": "https://shop.example/checkout"})
+    kind = rng.random()
+    resolved = None
+    agent_id: int | None = None
+    if kind < 0.48:  # the bot answers, the visitor leaves
+        for _ in range(rng.randint(1, 4)):
+            g.visitor(rng.uniform(5, 60))
+            g.bot(rng.choice(["answer", "answer", "suggest"]))
+        g.add("closed", rng.choice(["visitor", "system"]), {"by": "visitor"},
+              rng.uniform(10, 300))
+        if rng.random() < 0.12:
+            g.add("survey", "visitor", {"rating": rng.randint(2, 5)}, rng.uniform(3, 30))
+    else:
+        g.visitor(rng.uniform(5, 40))
+        g.bot("handoff")
+        skills = [topic, f"lang:{lang}"]
+        queued = {"reason": rng.choice(["asked", "low_confidence"]), "skills": skills,
+                  "language": lang}
+        g.add("queued", "system", queued, 0.1)
+        g.add("eta", "system", {"eta_seconds": rng.choice([20, 45, 60, 90, 120]),
+                                "position": rng.randint(1, 6)}, 0.2)
+        wait = rng.expovariate(1 / 45)
+        if kind < 0.56:  # abandoned: the visitor gives up
+            if rng.random() < 0.4:
+                g.add("offered", "system", {"agent_id": rng.choice(agents)[0]}, wait / 2)
+                g.add("queued", "system", dict(queued, reason="offer_expired"), 20)
+            g.add("closed", "visitor", {"by": "visitor"}, rng.uniform(2, 240))
+        else:
+            agent_id, name = rng.choice(agents)
+            if rng.random() < 0.08:  # one agent lets it go first
+                other = rng.choice(agents)[0]
+                g.add("offered", "system", {"agent_id": other}, wait / 2)
+                g.add("queued", f"agent:{other}", dict(queued, reason="declined"), 6)
+            g.add("offered", "system", {"agent_id": agent_id}, wait / 2)
+            g.add("assigned", f"agent:{agent_id}", {"agent_id": agent_id, "agent": name},
+                  rng.uniform(1, 12))
+            for turn in range(rng.randint(3, 8)):
+                if turn:
+                    g.visitor(rng.uniform(10, 90))
+                g.add("message", f"agent:{agent_id}",
+                      {"from": "agent", "author": name, "text": "Let me check that for you."},
+                      rng.expovariate(1 / 35))
+            if rng.random() < 0.06:  # passed on to a colleague
+                g.add("transferred", f"agent:{agent_id}",
+                      {"from_agent": agent_id, "to_agent": None, "to_skill": topic, "note": ""},
+                      5)
+                g.add("queued", f"agent:{agent_id}", dict(queued, reason="transfer"), 0)
+                agent_id, name = rng.choice(agents)
+                g.add("offered", "system", {"agent_id": agent_id}, rng.uniform(2, 60))
+                g.add("assigned", f"agent:{agent_id}", {"agent_id": agent_id, "agent": name}, 4)
+                g.visitor(10)
+                g.add("message", f"agent:{agent_id}", {"from": "agent", "author": name,
+                                                       "text": "Hi, I can help."}, 25)
+            if rng.random() < 0.1:
+                g.add("note", f"agent:{agent_id}", {"from": "agent", "author": name,
+                                                    "text": "follow up"}, 3)
+            resolved = rng.random() < 0.8
+            g.add("closed", f"agent:{agent_id}", {"by": "agent", "resolved": resolved},
+                  rng.uniform(10, 120))
+            if rng.random() < 0.35:
+                good = rng.random() < 0.82
+                g.add("survey", "visitor", {"rating": rng.randint(4, 5) if good
+                                            else rng.randint(1, 3),
+                                            "nps": rng.randint(8, 10) if good
+                                            else rng.randint(0, 7)}, rng.uniform(3, 30))
+    closed_ms = next(r[6] for r in g.rows if r[2] == "closed")
+    row = (cid, "", "closed", agent_id, len(g.rows), lang, topic, "", start_ms, g.ts, closed_ms,
+           None if resolved is None else int(resolved))
+    return g.rows, row
+
+
+def arrivals(start_ms: int, days: int, per_day: float, rng: random.Random) -> Iterator[int]:
+    """Chat start times with the daily and weekly rhythm, in order."""
+    total = sum(HOURLY)
+    for day in range(days):
+        day_ms = start_ms + day * DAY_MS
+        weekday = datetime.fromtimestamp(day_ms / 1000, UTC).weekday()
+        for hour, weight in enumerate(HOURLY):
+            n = round(per_day * WEEKDAY[weekday] * weight / total * rng.uniform(0.8, 1.2))
+            for ms in sorted(rng.randrange(3_600_000) for _ in range(n)):
+                yield day_ms + hour * 3_600_000 + ms
+
+
+def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) -> dict[str, int]:
+    """Fill `path` with a year (ending at `end`) of about `target_events` events."""
+    migrate_file(str(path))
+    rng = random.Random(seed)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    now_ms = int(end.timestamp() * 1000)
+    agents = [(i + 1, f"Agent {i + 1:02d}") for i in range(AGENTS)]
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO users (id, username, display_name, role, password_hash, created_ms) "
+        "VALUES (?, ?, ?, 'agent', 'x', 0)",
+        [(i, f"agent{i}", name) for i, name in agents])
+    days = 365
+    per_day = target_events / 11.4 / days  # about 12.3 events a chat; hours round down events per chat in this mix
+    visitors: list[str] = []
+    events = conversations = 0
+    batch_events: list[tuple[Any, ...]] = []
+    batch_convs: list[tuple[Any, ...]] = []
+
+    def flush() -> None:
+        conn.executemany("INSERT INTO conversations (id, visitor_id, state, agent_id, last_seq, "
+                         "language, topic, page_url, created_ms, updated_ms, closed_ms, "
+                         "resolved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_convs)
+        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", batch_events)
+        batch_events.clear()
+        batch_convs.clear()
+
+    for start in arrivals(now_ms - days * DAY_MS, days, per_day, rng):
+        # One visitor in five comes back: the repeat contacts first-contact resolution needs.
+        if visitors and rng.random() < 0.2:
+            visitor = rng.choice(visitors[-500:])
+        else:
+            visitor = f"v{len(visitors):06d}"
+            visitors.append(visitor)
+            conn.execute("INSERT INTO visitors (id, created_ms, last_seen_ms) VALUES (?, ?, ?)",
+                         (visitor, start, start))
+        cid = f"c{conversations:07d}"
+        rows, row = conversation(cid, start, agents, rng)
+        batch_events.extend(rows)
+        batch_convs.append((row[0], visitor, *row[2:]))
+        events += len(rows)
+        conversations += 1
+        if len(batch_events) > 50_000:
+            flush()
+    flush()
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return {"events": events, "conversations": conversations, "visitors": len(visitors)}
+
+
+def median_s(runs: int, step: Callable[[], Any]) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        step()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)

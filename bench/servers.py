@@ -1,0 +1,185 @@
+"""The servers under test, each a child process on loopback, and what /proc says about them.
+
+`ChatServer` is `python -m chatserver serve` on a fresh SQLite file with the rate limits
+raised for load; `EchoServer` is the baseline (bench/echo_server.py) under the same uvicorn
+settings. CPU is utime+stime of the whole process (every thread, the store writer included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from chatserver.passwords import hash_password
+from chatserver.store import migrate_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-key-long-enough-for-production-use-0123456789abcdef"
+PASSWORD = "bench password 1"
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+# Per-connection limits far above what a scenario offers (1 message/s per side, typing at
+# 2/s), so the benchmark measures the server, not its flood protection.
+LOAD_LIMITS = {
+    "CHATSERVER_LIMITS_FRAMES_PER_SECOND": "100",
+    "CHATSERVER_LIMITS_FRAME_BURST": "200",
+    "CHATSERVER_LIMITS_SEND_QUEUE": "1024",
+    "CHATSERVER_LIMITS_HELLO_TIMEOUT_SECONDS": "60",
+}
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one (10,000+ sockets each side)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all threads, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def self_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Child:
+    """A server child process on a free loopback port; `stop()` always reaps it."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.tmp / "server.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def start(self, timeout: float = 30.0) -> _Child:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(), cwd=self.tmp, env=self.env(), stdout=log,
+                stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit,  # noqa: PLW1509
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code \
+                        == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready in {timeout}s")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def rss(self) -> int:
+        return rss_bytes(self.pid)
+
+    def log_tail(self, chars: int = 1500) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class EchoServer(_Child):
+    """Baseline: bare uvicorn + Starlette, the chat server's uvicorn settings, no work."""
+
+    name = "echo"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "bench.echo_server", "--port", str(self.port)]
+
+
+class ChatServer(_Child):
+    """The chat server with a fresh database; agents are created before it starts."""
+
+    name = "chat"
+    _hash: str | None = None
+
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.db = self.tmp / "chat.db"
+        self.extra_env = extra_env or {}
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning"]
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **LOAD_LIMITS, "CHATSERVER_STORAGE_PATH": str(self.db),
+                "CHATSERVER_SERVER_SECRET_KEY": SECRET,
+                "CHATSERVER_SERVER_PORT": str(self.port), **self.extra_env}
+
+    def add_users(self, names: list[str], *, role: str = "agent", capacity: int = 50,
+                  skills: dict[str, int] | None = None) -> None:
+        """Users straight into the database (as tests/harness.py does); scrypt runs once."""
+        if ChatServer._hash is None:
+            ChatServer._hash = hash_password(PASSWORD)
+        migrate_file(str(self.db))
+        now = int(time.time() * 1000)
+        with sqlite3.connect(self.db) as conn:
+            conn.executemany(
+                "INSERT INTO users (username, display_name, role, password_hash, skills, "
+                "capacity, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(n, n.title(), role, ChatServer._hash, json.dumps(skills or {}), capacity, now)
+                 for n in names])
+
+    def login(self, username: str) -> str:
+        """POST /login; the `Cookie` header value for the agent socket."""
+        response = httpx.post(f"http://127.0.0.1:{self.port}/login",
+                              data={"username": username, "password": PASSWORD},
+                              headers={"accept": "application/json"}, timeout=30)
+        response.raise_for_status()
+        return "; ".join(f"{k}={v}" for k, v in response.cookies.items())
