@@ -102,7 +102,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                 "transfer": transfer, "close": close, "resume": resume}
     try:
         await receive_loop(websocket, conn, frames.AGENT_FRAMES, handlers, hub.config.limits,
-                           greeted=lambda: greeted)
+                           greeted=lambda: greeted, errors=service.telemetry.errors)
     finally:
         if hub.registry.remove_agent(agent_id, conn):
             service.agent_disconnected(agent_id)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from bot import Bot
@@ -22,7 +23,7 @@ from bot import Bot
 from . import auth, kb_api, pages, reports, widget_routes
 from .agent_socket import agent_endpoint
 from .config import Config
-from .connections import Registry
+from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
 from .kb_store import KnowledgeBase
 from .passwords import hash_password
@@ -52,6 +53,26 @@ class Hub:
     dummy_hash: str = field(default_factory=lambda: hash_password(new_id()))
 
 
+def register_gauges(hub: Hub) -> None:
+    """Gauges read live state when scraped, so they can never drift from it."""
+    service, registry, telemetry = hub.service, hub.registry, hub.service.telemetry
+    telemetry.gauge("chat_connections", "Open sockets, by role.", lambda: [
+        ((("role", "visitor"),), sum(len(c) for c in registry.visitors.values())),
+        ((("role", "agent"),), sum(len(c) for c in registry.agents.values()))])
+    telemetry.gauge("chat_agents", "Connected agents, by status.", lambda: [
+        ((("status", s),), sum(1 for a in service.agents.values() if a.status == s
+                               and registry.agent_online(a.id)))
+        for s in ("online", "away", "offline")])
+    telemetry.gauge("chat_queue_waiting", "Conversations waiting for a person.", lambda: [
+        ((), service.board.waiting_summary(service.clock() / 1000)[0])])
+    telemetry.gauge("chat_queue_oldest_wait_seconds", "Longest current wait.", lambda: [
+        ((), service.board.waiting_summary(service.clock() / 1000)[1])])
+    telemetry.gauge("chat_store_commits", "Transactions the store writer committed "
+                    "(each holds a group of events).", lambda: [((), hub.store.writer.commits)])
+    telemetry.gauge("chat_slow_clients_closed", "Sockets closed because they could not "
+                    "keep up.", lambda: [((), SLOW_CLOSED.value)])
+
+
 def build_hub(config: Config) -> Hub:
     key = secret_key(config)
     store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch)
@@ -60,12 +81,14 @@ def build_hub(config: Config) -> Hub:
     bot = Bot()
     kb = KnowledgeBase(store, bot)
     service = ConversationService(store, registry, board, bot=bot, answers=kb.answers,
-                                  desk=config.desk)
-    return Hub(
+                                  desk=config.desk, survey=config.survey)
+    hub = Hub(
         config=config, store=store, registry=registry, service=service,
         visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
         bot=bot, kb=kb,
     )
+    register_gauges(hub)
+    return hub
 
 
 async def healthz(request: Request) -> Response:
@@ -77,6 +100,17 @@ async def readyz(request: Request) -> Response:
     if await hub.store.ping():
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "not ready", "storage": "unreachable"}, status_code=503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus scrape: a bearer token from config, or an admin's session."""
+    hub: Hub = request.app.state.hub
+    token = hub.config.metrics.token
+    sent = request.headers.get("authorization", "")
+    if not (token and secrets.compare_digest(sent.encode(), f"Bearer {token}".encode())):
+        await auth.require(request, "admin")
+    return PlainTextResponse(hub.service.telemetry.render(),
+                             media_type="text/plain; version=0.0.4")
 
 
 async def chat_error(request: Request, exc: Exception) -> Response:
@@ -106,6 +140,7 @@ def create_app(config: Config) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor_endpoint),

@@ -89,12 +89,31 @@ class DeskConfig:
 
 
 @dataclass(frozen=True)
+class SurveyConfig:
+    # Ask for a rating after chats a person handled, and after bot-only chats too.
+    after_agent: bool = True
+    after_bot_only: bool = False
+    # Ask the 0-10 "would you recommend us" question as well.
+    nps: bool = True
+    # Hours after the chat closed during which an answer is still accepted.
+    window_hours: float = 72.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # Bearer token Prometheus sends to read /metrics; empty = only logged-in admins may.
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     limits: LimitsConfig = LimitsConfig()
     routing: RoutingRules = field(default_factory=RoutingRules)
     desk: DeskConfig = DeskConfig()
+    survey: SurveyConfig = SurveyConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def data_dir(self) -> Path:
@@ -251,6 +270,7 @@ def _check(config: Config) -> None:
         "limits.flood_close_after": lim.flood_close_after,
         "limits.send_queue": lim.send_queue,
         "limits.hello_timeout_seconds": lim.hello_timeout_seconds,
+        "survey.window_hours": config.survey.window_hours,
     }
     for key, value in positive.items():
         if value <= 0:

@@ -125,6 +125,8 @@ class Conversation:
     skills: tuple[str, ...] = ()  # skills asked for at the last hand-off
     priority: int = 0  # routing priority given at the last hand-off
     queued_ms: int | None = None  # when the current wait for a person began
+    assigned_ms: int | None = None  # when the current agent took the chat
+    waiting_since_ms: int | None = None  # the first visitor line nobody has answered yet
     bot_failures: int = 0  # bot rounds in a row that ended without a confident answer
     resolved: bool | None = None
     created_ms: int = 0
@@ -163,6 +165,7 @@ def apply(conv: Conversation, event: Event) -> Conversation:
                 state=State.ASSIGNED,
                 agent_id=agent,
                 participants=conv.participants | {agent},
+                assigned_ms=event.ts_ms,
             )
         case "closed":
             return replace(
@@ -171,13 +174,32 @@ def apply(conv: Conversation, event: Event) -> Conversation:
                 resolved=p.get("resolved"),
                 closed_ms=event.ts_ms,
             )
-        case "message" if p.get("from") == "bot" and "decision" in p:
-            failures = 0 if p["decision"] == "answer" else conv.bot_failures + 1
-            return replace(conv, bot_failures=failures)
+        case "message" if p.get("from") == "visitor":
+            return replace(conv, waiting_since_ms=conv.waiting_since_ms or event.ts_ms)
+        case "message" if p.get("from") == "agent":
+            return replace(conv, waiting_since_ms=None)
+        case "message" if p.get("from") == "bot":
+            failures = conv.bot_failures
+            if "decision" in p:
+                failures = 0 if p["decision"] == "answer" else conv.bot_failures + 1
+            return replace(conv, bot_failures=failures, waiting_since_ms=None)
         case "survey":
             return replace(conv, surveyed=True)
         case _:
             return conv
+
+
+def response_seconds(conv: Conversation, event: Event) -> float | None:
+    """How long the visitor waited for this agent line (None if nothing was waiting).
+
+    The wait starts at the first unanswered visitor line, or when the agent took the chat if
+    that came later: time in the queue is not the agent's (docs/metrics.md, same rule)."""
+    if event.type != "message" or event.payload.get("from") != "agent":
+        return None
+    if conv.waiting_since_ms is None:
+        return None
+    start = max(conv.waiting_since_ms, conv.assigned_ms or 0)
+    return max(0, event.ts_ms - start) / 1000
 
 
 def replay(conversation_id: str, visitor_id: str, events: list[Event]) -> Conversation:

@@ -22,7 +22,7 @@ from knowledge_base.markdown import to_plain_text
 
 from . import conversation as cv
 from . import routing
-from .config import DeskConfig
+from .config import DeskConfig, SurveyConfig
 from .connections import Registry
 from .conversation import Conversation, Event, State
 from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
@@ -30,6 +30,7 @@ from .frames import encode
 from .messages import say
 from .routing_board import Board
 from .store import NewEvent, Store
+from .telemetry import Telemetry, log_event
 from .tokens import new_id
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class ConversationService:
         bot: BotLike | None = None,
         answers: Mapping[int, tuple[str, str]] | None = None,
         desk: DeskConfig | None = None,
+        survey: SurveyConfig | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.store = store
@@ -86,9 +88,11 @@ class ConversationService:
         self._convs: dict[str, Conversation] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.desk = desk or DeskConfig()
+        self.survey_config = survey or SurveyConfig()
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
         self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
         self._sent_snapshot: tuple[int, int] = (0, 0)
+        self.telemetry = Telemetry()
         self._wake: asyncio.Event | None = None
         self._sent_positions: dict[str, tuple[int, int | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -150,6 +154,7 @@ class ConversationService:
         if appended.duplicate:
             return conv, appended.events, True
         for event in appended.events:
+            self._observe(conv, event)
             conv = cv.apply(conv, event)
             self.publish(conv, event)
         if conv.state is State.CLOSED:
@@ -158,6 +163,38 @@ class ConversationService:
         else:
             self._convs[conv.id] = conv
         return conv, appended.events, False
+
+    def _observe(self, before: Conversation, event: Event) -> None:
+        """Count and log what just happened; `before` is the projection it applies to."""
+        t, p = self.telemetry, event.payload
+        match event.type:
+            case "message":
+                t.messages.inc(sender=p["from"])
+                seconds = cv.response_seconds(before, event)
+                if seconds is not None:
+                    t.response.observe(seconds)
+                    log_event("response_time", conversation_id=event.conversation_id,
+                              agent_id=before.agent_id, seconds=seconds)
+            case "queued" if p.get("reason") not in cv.REQUEUE_REASONS:
+                t.handoffs.inc(reason=p.get("reason", ""))
+            case "queued" if p.get("reason") in ("declined", "offer_expired"):
+                t.offers.inc(outcome=p["reason"])
+            case "assigned":
+                t.offers.inc(outcome="accepted")
+                if before.queued_ms is not None:
+                    t.queue_wait.observe(max(0, event.ts_ms - before.queued_ms) / 1000)
+            case "closed":
+                t.closed.inc(by=p["by"], resolved=str(p.get("resolved", "")).lower())
+                handle = None
+                if before.assigned_ms is not None:
+                    handle = max(0, event.ts_ms - before.assigned_ms) / 1000
+                    t.handle.observe(handle)
+                log_event("conversation_closed", conversation_id=event.conversation_id,
+                          by=p["by"], resolved=p.get("resolved"), agent_id=before.agent_id,
+                          handle_seconds=handle, language=before.language,
+                          topic=before.topic, messages=before.last_seq)
+            case "survey":
+                t.surveys.inc(rating=str(p["rating"]))
 
     def publish(self, conv: Conversation, event: Event) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
@@ -187,6 +224,7 @@ class ConversationService:
         started = {k: v for k, v in profile.items() if k in ("language", "topic", "page_url")}
         started["visitor_name"] = profile.get("name", "")
         event = await self.store.create_conversation(cid, visitor_id, started, self.clock())
+        self.telemetry.conversations.inc()
         conv = cv.apply(Conversation(cid, visitor_id), event)
         self._convs[cid] = conv
         return conv
@@ -289,6 +327,7 @@ class ConversationService:
                                                 client_id)
             self.registry.to_visitor(conv.visitor_id, encode(
                 {"type": "offline", "conversation_id": conv.id, "reason": offline}))
+            self.telemetry.offline.inc(reason=offline)
             return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
         priority = await self.priority(conv)
         if priority:
@@ -331,7 +370,9 @@ class ConversationService:
         )
         if not duplicate:
             self._leave_routing(conv.id, was, agent)
-            self.registry.to_visitor(conv.visitor_id, encode(survey_request(conv)))
+            if self.wants_survey(conv):
+                self.registry.to_visitor(conv.visitor_id, encode(
+                    survey_request(conv, self.survey_config)))
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
 
     def _leave_routing(self, cid: str, was: State, agent: int | None) -> None:
@@ -355,13 +396,21 @@ class ConversationService:
                 return replay
             if conv.state is not State.CLOSED:
                 raise Conflict("the survey follows the end of the chat", frame_id=client_id)
+            if not self.wants_survey(conv):
+                raise Conflict("this conversation has no survey", frame_id=client_id)
+            window_ms = self.survey_config.window_hours * 3600 * 1000
+            if conv.closed_ms is not None and self.clock() - conv.closed_ms > window_ms:
+                raise Conflict("the survey for this conversation has closed",
+                               frame_id=client_id)
             if conv.surveyed:
                 raise Conflict("this conversation's survey is already answered",
                                frame_id=client_id)
-            payload = {k: answer[k] for k in ("rating", "nps", "comment") if k in answer}
-            appended = await self.store.append(conv.id, [NewEvent("survey", "visitor", payload)],
-                                               now_ms=self.clock(), client_id=client_id)
-            return Outcome(ack_for(client_id, appended.events[0]), appended.events)
+            fields = ("rating", "nps", "comment") if self.survey_config.nps else (
+                "rating", "comment")
+            payload = {k: answer[k] for k in fields if k in answer}
+            conv, events, _ = await self.append(conv, [NewEvent("survey", "visitor", payload)],
+                                                client_id)
+            return Outcome(ack_for(client_id, events[0]), events)
 
     # --- agents -----------------------------------------------------------------------------
 
@@ -703,6 +752,12 @@ class ConversationService:
         await self.store.add_offline_message(visitor_id, client_id, fields, self.clock())
         return Outcome({"type": "ack", "id": client_id})
 
+    def wants_survey(self, conv: Conversation) -> bool:
+        """After a person's chat, or a bot-only one too, as configured."""
+        if conv.participants:
+            return self.survey_config.after_agent
+        return self.survey_config.after_bot_only
+
     def agents_online(self) -> bool:
         return any(a.status == "online" for a in self.agents.values()
                    if self.registry.agent_online(a.id))
@@ -757,11 +812,16 @@ def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
             "payload": dict(p)}
 
 
-def survey_request(conv: Conversation) -> dict[str, Any]:
-    return {"type": "survey_request", "conversation_id": conv.id,
-            "questions": [{"name": "rating", "scale": [1, 5]},
-                          {"name": "nps", "scale": [0, 10], "optional": True},
-                          {"name": "comment", "optional": True}]}
+def survey_request(conv: Conversation, config: SurveyConfig) -> dict[str, Any]:
+    """The questions, worded in the visitor's language (the widget has the same strings)."""
+    questions: list[dict[str, Any]] = [
+        {"name": "rating", "scale": [1, 5], "text": say("survey_rating", conv.language)}]
+    if config.nps:
+        questions.append({"name": "nps", "scale": [0, 10], "optional": True,
+                          "text": say("survey_nps", conv.language)})
+    questions.append({"name": "comment", "optional": True,
+                      "text": say("survey_comment", conv.language)})
+    return {"type": "survey_request", "conversation_id": conv.id, "questions": questions}
 
 
 def skills_from_json(text: str) -> dict[str, int]:

@@ -19,6 +19,7 @@ from .connections import Connection
 from .errors import CLOSE_POLICY, ChatError, RateLimited, Unauthorized, Unavailable, error_frame
 from .frames import Frame, Limits, Spec, encode, parse
 from .ratelimit import TokenBucket
+from .telemetry import Counter
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ async def receive_loop(
     limits: LimitsConfig,
     *,
     greeted: Callable[[], bool],
+    errors: Counter,
 ) -> None:
     """Read frames until the peer leaves; each handler returns the ack to send (or None)."""
     frame_limits = Limits(max_text_chars=limits.max_text_chars)
@@ -72,6 +74,7 @@ async def receive_loop(
         except ChatError as error:
             if error.frame_id is None and frame_id is not None:
                 error.frame_id = frame_id
+            errors.inc(code=error.code)
             conn.send(encode(error_frame(error)))
         except Exception:  # a bug or an outage: the client may retry with the same id
             log.exception("handling a frame failed")

@@ -171,7 +171,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
                 "survey": survey, "close": close, "offline_message": offline_message}
     try:
         await receive_loop(websocket, conn, frames.VISITOR_FRAMES, handlers, hub.config.limits,
-                           greeted=lambda: bool(session.visitor_id))
+                           greeted=lambda: bool(session.visitor_id),
+                           errors=service.telemetry.errors)
     finally:
         if session.visitor_id:
             hub.registry.remove_visitor(session.visitor_id, conn)

@@ -112,3 +112,21 @@ def test_timestamps_are_iso_utc_with_milliseconds() -> None:
 
 def test_visitors_never_see_notes_or_routing_internals() -> None:
     assert {"note", "queued", "offered", "transferred"}.isdisjoint(cv.VISITOR_EVENTS)
+
+
+def line(seq: int, sender: str, ts: int) -> Event:
+    return Event("c1", seq, "message", sender, {"from": sender, "author": "x", "text": "t"},
+                 None, ts)
+
+
+def test_response_time_runs_from_the_first_unanswered_line_or_the_assignment() -> None:
+    conv = cv.replay("c1", "v1", [
+        Event("c1", 1, "started", "system", {}, None, 0),
+        line(2, "visitor", 1_000),  # waiting in the queue: not the agent's time
+        Event("c1", 3, "assigned", "agent:1", {"agent_id": 1, "agent": "A"}, None, 5_000),
+    ])
+    assert cv.response_seconds(conv, line(4, "agent", 8_000)) == 3.0  # 8 s - 5 s
+    conv = cv.apply(conv, line(4, "agent", 8_000))
+    assert cv.response_seconds(conv, line(5, "agent", 9_000)) is None  # nobody was waiting
+    conv = cv.apply(cv.apply(conv, line(5, "visitor", 10_000)), line(6, "visitor", 12_000))
+    assert cv.response_seconds(conv, line(7, "agent", 16_000)) == 6.0  # from the first line
