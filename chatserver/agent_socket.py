@@ -40,7 +40,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         status=known.status if known is not None else "away",
     )
     hub.registry.add_agent(agent_id, conn)
-    service.agent_connected(profile)
+    await service.agent_connected(profile)
     greeted = False
 
     async def hello(frame: Frame) -> dict[str, Any] | None:
@@ -53,25 +53,25 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                       "skills": profile.skills, "capacity": profile.capacity,
                       "status": service.agents[agent_id].status},
             "conversations": await service.open_conversations_of(agent_id),
-            "queue": service.queue_snapshot(),
+            "queue": await service.queue_snapshot(),
         }
 
     async def status(frame: Frame) -> dict[str, Any] | None:
-        service.set_status(agent_id, frame["status"])
+        await service.set_status(agent_id, frame["status"])
         return {"type": "status", "status": frame["status"]}
 
     async def accept(frame: Frame) -> dict[str, Any] | None:
-        return (await service.accept(agent_id, frame["conversation_id"], frame.id)).ack
+        return (await service.accept(agent_id, frame["conversation_id"], frame.key)).ack
 
     async def decline(frame: Frame) -> dict[str, Any] | None:
-        return (await service.decline(agent_id, frame["conversation_id"], frame.id)).ack
+        return (await service.decline(agent_id, frame["conversation_id"], frame.key)).ack
 
     async def message(frame: Frame) -> dict[str, Any] | None:
-        return (await service.agent_message(agent_id, frame["conversation_id"], frame.id,
+        return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
                                             frame["text"], note=False)).ack
 
     async def note(frame: Frame) -> dict[str, Any] | None:
-        return (await service.agent_message(agent_id, frame["conversation_id"], frame.id,
+        return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
                                             frame["text"], note=True)).ack
 
     async def signal(frame: Frame) -> dict[str, Any] | None:
@@ -84,11 +84,11 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
     async def transfer(frame: Frame) -> dict[str, Any] | None:
         return (await service.transfer(
-            agent_id, frame["conversation_id"], frame.id, to_agent=frame.get("to_agent"),
+            agent_id, frame["conversation_id"], frame.key, to_agent=frame.get("to_agent"),
             to_skill=frame.get("to_skill"), note=frame.get("note"))).ack
 
     async def close(frame: Frame) -> dict[str, Any] | None:
-        return (await service.close_by_agent(agent_id, frame["conversation_id"], frame.id,
+        return (await service.close_by_agent(agent_id, frame["conversation_id"], frame.key,
                                              frame["resolved"])).ack
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
@@ -105,5 +105,5 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                            greeted=lambda: greeted, errors=service.telemetry.errors)
     finally:
         if hub.registry.remove_agent(agent_id, conn):
-            service.agent_disconnected(agent_id)
+            await service.agent_disconnected(agent_id)
         await conn.wait_closed() if conn.closed else await conn.stop()

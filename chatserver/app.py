@@ -27,7 +27,7 @@ from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
 from .kb_store import KnowledgeBase
 from .passwords import hash_password
-from .routing_board import Board
+from .router import LocalRouter
 from .secrets_file import secret_key
 from .service import ConversationService
 from .store import Store
@@ -64,9 +64,9 @@ def register_gauges(hub: Hub) -> None:
                                and registry.agent_online(a.id)))
         for s in ("online", "away", "offline")])
     telemetry.gauge("chat_queue_waiting", "Conversations waiting for a person.", lambda: [
-        ((), service.board.waiting_summary(service.clock() / 1000)[0])])
+        ((), service.queue_summary[0])])
     telemetry.gauge("chat_queue_oldest_wait_seconds", "Longest current wait.", lambda: [
-        ((), service.board.waiting_summary(service.clock() / 1000)[1])])
+        ((), service.queue_summary[1])])
     telemetry.gauge("chat_store_commits", "Transactions the store writer committed "
                     "(each holds a group of events).", lambda: [((), hub.store.writer.commits)])
     telemetry.gauge("chat_slow_clients_closed", "Sockets closed because they could not "
@@ -77,10 +77,10 @@ def build_hub(config: Config) -> Hub:
     key = secret_key(config)
     store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch)
     registry = Registry()
-    board = Board(config.routing)
+    router = LocalRouter(config.routing)
     bot = Bot()
     kb = KnowledgeBase(store, bot)
-    service = ConversationService(store, registry, board, bot=bot, answers=kb.answers,
+    service = ConversationService(store, registry, router, bot=bot, answers=kb.answers,
                                   desk=config.desk, survey=config.survey)
     hub = Hub(
         config=config, store=store, registry=registry, service=service,

@@ -135,7 +135,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST"):
             _apply_env(raw, name, value)
-    config = _build(Config, raw, "")
+    config: Config = _build(Config, raw, "")
     _check(config)
     return config
 
@@ -204,7 +204,7 @@ def _is_mapping(kind: Any) -> bool:
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _build(kind, value, where + ".")
     origin = typing.get_origin(kind)
     if origin is tuple:

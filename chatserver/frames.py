@@ -30,6 +30,13 @@ class Frame:
     id: str | None
     fields: Mapping[str, Any]
 
+    @property
+    def key(self) -> str:
+        """The client's id of a changing frame: its spec requires one, so it is there."""
+        if self.id is None:
+            raise BadFrame("field 'id' is required")
+        return self.id
+
     def __getitem__(self, name: str) -> Any:
         return self.fields[name]
 

@@ -24,7 +24,7 @@ from .store import Store
 SEEDED = "kb_default_loaded"
 
 
-def _entry_from_row(row: Mapping[str, Any]) -> Entry:
+def _entry_from_row(row: sqlite3.Row) -> Entry:
     return Entry(
         id=row["id"], title=row["title"], questions=tuple(json.loads(row["questions"])),
         answer=row["answer"], language=row["language"], tags=tuple(json.loads(row["tags"])),
@@ -110,7 +110,7 @@ class KnowledgeBase:
 
     async def entries(self, *, language: str | None = None, status: str | None = None,
                       query: str | None = None, limit: int = 1000) -> list[Entry]:
-        sql, params = "SELECT * FROM kb_entries WHERE deleted = 0", []
+        sql, params = "SELECT * FROM kb_entries WHERE deleted = 0", list[Any]()
         if language is not None:
             sql, params = sql + " AND language = ?", [*params, language]
         if status is not None:

@@ -49,33 +49,40 @@ async def supervisor_overview(request: Request) -> Response:
     hub = hub_of(request)
     service = hub.service
     now = service.clock()
-    waiting, oldest = service.board.waiting_summary(now / 1000)
-    queued, routed = service.board.snapshot()
+    waiting, oldest = await service.router.waiting_summary(now / 1000)
+    # From the log, not the router: the same answer whichever backend routes.
+    queued = await hub.store.fetchall(
+        "SELECT c.id, e.payload, e.ts_ms FROM conversations c JOIN events e "
+        "ON e.conversation_id = c.id AND e.seq = (SELECT max(seq) FROM events "
+        "WHERE conversation_id = c.id AND type = 'queued') WHERE c.state = 'queued'", ())
     by_skill: dict[str, list[float]] = {}
     for chat in queued:
-        keys = [*chat.needs.skills, *([chat.needs.language] if chat.needs.language else [])]
+        need = json.loads(chat["payload"])
+        keys = [*need.get("skills", ()), *([f"lang:{need['language']}"]
+                                           if need.get("language") else [])]
         for key in keys or ["any"]:
-            by_skill.setdefault(key, []).append(now / 1000 - chat.enqueued_at)
-    loads = {a.id: a for a in routed}
+            by_skill.setdefault(key, []).append(max(0.0, (now - chat["ts_ms"]) / 1000))
     rows = await hub.store.fetchall(
         "SELECT c.id, c.state, c.agent_id, c.last_seq, c.language, c.topic, c.created_ms, "
         "c.updated_ms, v.name AS visitor_name FROM conversations c "
         "LEFT JOIN visitors v ON v.id = c.visitor_id "
         "WHERE c.state != 'closed' ORDER BY c.created_ms", ())
     chats_of: dict[int, list[str]] = {}
+    loads: dict[int, int] = {}  # active chats plus pending offers, as routing counts them
     for row in rows:
-        if row["agent_id"] is not None and row["state"] == "assigned":
-            chats_of.setdefault(int(row["agent_id"]), []).append(row["id"])
+        if row["agent_id"] is not None and row["state"] in ("assigned", "offered"):
+            loads[int(row["agent_id"])] = loads.get(int(row["agent_id"]), 0) + 1
+            if row["state"] == "assigned":
+                chats_of.setdefault(int(row["agent_id"]), []).append(row["id"])
     agents = []
     for profile in sorted(service.agents.values(), key=lambda a: a.display_name.lower()):
-        routing = loads.get(profile.id)
         connected = hub.registry.agent_online(profile.id)
         agents.append({
             "id": profile.id, "username": profile.username,
             "display_name": profile.display_name, "role": profile.role,
             "status": profile.status if connected else "offline",
             "skills": profile.skills, "capacity": profile.capacity,
-            "load": routing.load if routing is not None else 0,
+            "load": loads.get(profile.id, 0),
             "chats": chats_of.get(profile.id, []),
         })
     names = {a.id: a.display_name for a in service.agents.values()}
@@ -219,7 +226,7 @@ async def update_user(request: Request) -> Response:
         await hub.store.write(job)
     row = await hub.store.user(user_id)
     assert row is not None
-    hub.service.update_profile(row)
+    await hub.service.update_profile(row)
     return JSONResponse(user_json(row))
 
 

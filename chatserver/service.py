@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .conversation import Conversation, Event, State
 from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
 from .frames import encode
 from .messages import say
-from .routing_board import Board
+from .router import Router
 from .store import NewEvent, Store
 from .telemetry import Telemetry, log_event
 from .tokens import new_id
@@ -70,7 +71,7 @@ class ConversationService:
         self,
         store: Store,
         registry: Registry,
-        board: Board,
+        router: Router,
         *,
         bot: BotLike | None = None,
         answers: Mapping[int, tuple[str, str]] | None = None,
@@ -80,7 +81,8 @@ class ConversationService:
     ) -> None:
         self.store = store
         self.registry = registry
-        self.board = board
+        self.router = router
+        self.queue_summary: tuple[int, float] = (0, 0.0)  # for gauges: (waiting, oldest)
         self.bot = bot
         self.answers = answers if answers is not None else {}  # entry id -> (title, answer)
         self.clock = clock
@@ -117,7 +119,7 @@ class ConversationService:
     async def restore(self) -> None:
         """After a restart: put every waiting conversation back in the queue, in order."""
         now = self.clock() / 1000
-        known: set[int] = set()  # agents put on the Board (offline) for their held chats
+        known: set[int] = set()  # agents put on the router (offline) for their held chats
         for row in await self.store.open_conversations():
             conv = await self.conversation(row["id"])
             if conv.state is State.OFFERED:  # the offer died with the old process
@@ -127,16 +129,17 @@ class ConversationService:
                         "language": conv.language})])
             if conv.state is State.QUEUED:
                 since = None if conv.queued_ms is None else conv.queued_ms / 1000
-                self.board.enqueue(conv.id, self._needs(conv), conv.priority, now, since=since)
+                await self.router.enqueue(conv.id, self._needs(conv), conv.priority, now,
+                                          since=since)
             elif conv.state is State.ASSIGNED and conv.agent_id is not None:
                 # The agent gets the grace period to come back, as after any dropped socket.
                 user = await self.store.user(conv.agent_id)
                 if user is not None and conv.agent_id not in known:
                     known.add(conv.agent_id)
-                    self.board.upsert_agent(conv.agent_id, capacity=user["capacity"],
+                    await self.router.upsert_agent(conv.agent_id, capacity=user["capacity"],
                                             skills=skills_from_json(user["skills"]),
                                             now=now, status="offline")
-                self.board.restore_assigned(conv.id, conv.agent_id, self._needs(conv),
+                await self.router.restore_assigned(conv.id, conv.agent_id, self._needs(conv),
                                             conv.priority, now)
 
     # --- appending -------------------------------------------------------------------------
@@ -295,7 +298,7 @@ class ConversationService:
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
             if conv.state is not State.BOT:
-                existing = await self._existing(conv, client_id)
+                existing = await self._replayed(conv, client_id)
                 if existing is not None:
                     return existing
                 raise Conflict(f"already {conv.state}: a person is on the way",
@@ -314,10 +317,10 @@ class ConversationService:
         client_id: str | None = None,
     ) -> Outcome:
         skills = tuple(s for s in (self.desk.topics.get(conv.topic), skill) if s)
-        queued = {"reason": reason, "skills": list(dict.fromkeys(skills)),
-                  "language": conv.language}
+        queued: dict[str, Any] = {"reason": reason, "skills": list(dict.fromkeys(skills)),
+                                  "language": conv.language}
         now = self.clock() / 1000
-        offline = self._offline_reason(self._needs_of(skills, conv.language), now)
+        offline = await self._offline_reason(self._needs_of(skills, conv.language), now)
         if offline is not None:
             # Nobody could answer: say so now (and offer the message form) instead of queueing.
             line = {"from": "system", "author": "", "text": say(f"offline_{offline}",
@@ -334,16 +337,16 @@ class ConversationService:
             queued["priority"] = priority
         conv, events, _ = await self.append(conv, [NewEvent("queued", "system", queued)],
                                             client_id)
-        self.board.enqueue(conv.id, self._needs(conv), priority, now)
+        await self.router.enqueue(conv.id, self._needs(conv), priority, now)
         self.kick()
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
 
-    def _offline_reason(self, needs: routing.Needs, now: float) -> str | None:
+    async def _offline_reason(self, needs: routing.Needs, now: float) -> str | None:
         """Why no person can take a chat now ("closed" hours, "no_agents"), or None."""
         if self.desk.hours and not routing.is_open(
                 self.hours, datetime.fromtimestamp(now, UTC), self.desk.timezone):
             return "closed"
-        if not self.board.servable_needs(needs):
+        if not await self.router.servable_needs(needs):
             return "no_agents"
         return None
 
@@ -369,18 +372,18 @@ class ConversationService:
             client_id,
         )
         if not duplicate:
-            self._leave_routing(conv.id, was, agent)
+            await self._leave_routing(conv.id, was, agent)
             if self.wants_survey(conv):
                 self.registry.to_visitor(conv.visitor_id, encode(
                     survey_request(conv, self.survey_config)))
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
 
-    def _leave_routing(self, cid: str, was: State, agent: int | None) -> None:
+    async def _leave_routing(self, cid: str, was: State, agent: int | None) -> None:
         now = self.clock() / 1000
         if was is State.ASSIGNED:
-            self.board.release(cid, now)
+            await self.router.release(cid, now)
         elif was in (State.QUEUED, State.OFFERED):
-            self.board.withdraw(cid)
+            await self.router.withdraw(cid)
             if was is State.OFFERED and agent is not None:
                 self.registry.to_agents([agent], encode(
                     {"type": "offer_revoked", "conversation_id": cid, "reason": "withdrawn"}))
@@ -414,16 +417,16 @@ class ConversationService:
 
     # --- agents -----------------------------------------------------------------------------
 
-    def agent_connected(self, profile: AgentProfile) -> None:
+    async def agent_connected(self, profile: AgentProfile) -> None:
         self.agents[profile.id] = profile
         now = self.clock() / 1000
-        revoked = self.board.upsert_agent(profile.id, capacity=profile.capacity,
+        revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
                                            skills=dict(profile.skills), now=now,
                                            status=profile.status)
-        self.board.agent_reconnected(profile.id, now)
+        await self.router.agent_reconnected(profile.id, now)
         self._requeue_all(revoked, "revoke", "agent_status")
 
-    def update_profile(self, user: Mapping[str, Any]) -> None:
+    async def update_profile(self, user: sqlite3.Row) -> None:
         """An admin changed a user: a connected agent's routing follows at once; a disabled
         one is disconnected (their sessions are already gone)."""
         profile = self.agents.get(int(user["id"]))
@@ -435,21 +438,21 @@ class ConversationService:
             return
         profile.display_name, profile.role = user["display_name"], user["role"]
         profile.skills, profile.capacity = skills_from_json(user["skills"]), user["capacity"]
-        revoked = self.board.upsert_agent(profile.id, capacity=profile.capacity,
+        revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
                                           skills=dict(profile.skills),
                                           now=self.clock() / 1000, status=profile.status)
         self._requeue_all(revoked, "revoke", "agent_status")
 
-    def agent_disconnected(self, agent_id: int) -> None:
+    async def agent_disconnected(self, agent_id: int) -> None:
         """The agent's last socket closed: offers go back now, chats after the grace period."""
         now = self.clock() / 1000
-        self._requeue_all(self.board.agent_disconnected(agent_id, now), "revoke",
+        self._requeue_all(await self.router.agent_disconnected(agent_id, now), "revoke",
                           "agent_disconnected")
 
-    def set_status(self, agent_id: int, status: str) -> None:
+    async def set_status(self, agent_id: int, status: str) -> None:
         profile = self.agents[agent_id]
         profile.status = status
-        revoked = self.board.set_status(agent_id, status, self.clock() / 1000)
+        revoked = await self.router.set_status(agent_id, status, self.clock() / 1000)
         self._requeue_all(revoked, "revoke", "agent_status")
 
     def _requeue_all(self, offers: list[routing.Offer], action: str, reason: str) -> None:
@@ -487,7 +490,7 @@ class ConversationService:
                 if replay is not None:
                     return replay
                 raise Conflict("this offer is no longer yours", frame_id=client_id)
-            self.board.accept(cid, agent_id, self.clock() / 1000)
+            await self.router.accept(cid, agent_id, self.clock() / 1000)
             profile = self.agents[agent_id]
             payload = {"agent_id": agent_id, "agent": profile.display_name}
             conv, events, _ = await self.append(conv, [NewEvent("assigned", f"agent:{agent_id}",
@@ -502,7 +505,7 @@ class ConversationService:
                 if replay is not None:
                     return replay
                 raise Conflict("this offer is no longer yours", frame_id=client_id)
-            self.board.decline(cid, agent_id, self.clock() / 1000)
+            await self.router.decline(cid, agent_id, self.clock() / 1000)
             conv, events, _ = await self.append(
                 conv, [NewEvent("queued", f"agent:{agent_id}",
                                 {"reason": "declined", "skills": list(conv.skills),
@@ -552,7 +555,7 @@ class ConversationService:
             conv, events, _ = await self.append(conv, [
                 NewEvent("transferred", f"agent:{agent_id}", moved),
                 NewEvent("queued", f"agent:{agent_id}", queued)], client_id)
-            self.board.transfer(cid, self.clock() / 1000, to_agent=to_agent,
+            await self.router.transfer(cid, self.clock() / 1000, to_agent=to_agent,
                                 to_skill=to_skill)
             self.registry.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
                                                        or {}))
@@ -605,7 +608,7 @@ class ConversationService:
         self._sent_positions = {}
         while True:
             # Wake for the next offer deadline, grace end or relaxation step, or the tick.
-            wakeup = self.board.next_wakeup()
+            wakeup = self.router.next_wakeup()
             timeout = tick_seconds if wakeup is None else min(
                 tick_seconds, max(0.0, wakeup - self.clock() / 1000) + 0.01)
             with contextlib.suppress(TimeoutError):
@@ -618,7 +621,7 @@ class ConversationService:
 
     async def dispatch_once(self) -> None:
         now = self.clock() / 1000
-        lapsed = self.board.expire(now)
+        lapsed = await self.router.expire(now)
         for offer in lapsed.expired:
             await self._requeue(offer.conversation_id, "expire", "offer_expired",
                                 offer.agent_id)
@@ -629,17 +632,17 @@ class ConversationService:
                 self.agents[agent_id].status = "away"
                 self.registry.to_agents([agent_id], encode(
                     {"type": "status", "status": "away", "reason": "missed_offers"}))
-        for cid in self.board.grace_expired(now):
+        for cid in await self.router.grace_expired(now):
             await self._requeue(cid, "requeue", "agent_left")
-        for offer in self.board.dispatch(now):
+        for offer in await self.router.dispatch(now):
             await self._offer(offer)
-        self._send_positions(now)
-        self._send_snapshot(now)
+        await self._send_positions(now)
+        await self._send_snapshot(now)
 
-    def _send_snapshot(self, now: float) -> None:
+    async def _send_snapshot(self, now: float) -> None:
         """Agents see the queue's size live: on every change, and every 5 s while anyone waits
         (the oldest wait keeps growing)."""
-        snapshot = self.queue_snapshot()
+        snapshot = await self.queue_snapshot()
         key = (snapshot["waiting"], snapshot["oldest_wait_seconds"] // 5)
         if key != self._sent_snapshot:
             self._sent_snapshot = key
@@ -665,13 +668,13 @@ class ConversationService:
         async with self.lock(cid):
             conv = await self.conversation(cid)
             if conv.state is not State.QUEUED:
-                self.board.withdraw(cid)
+                await self.router.withdraw(cid)
                 return
             conv, _, _ = await self.append(conv, [NewEvent("offered", "system",
                                                            {"agent_id": offer.agent_id})])
             frame = await self.offer_frame(conv, offer)
             self.registry.to_agents([offer.agent_id], encode(frame))
-            if self.board.rules.auto_accept:  # the Board already holds it for the agent
+            if self.router.rules.auto_accept:  # the Board already holds it for the agent
                 profile = self.agents.get(offer.agent_id)
                 name = profile.display_name if profile else ""
                 await self.append(conv, [NewEvent("assigned", f"agent:{offer.agent_id}",
@@ -696,9 +699,9 @@ class ConversationService:
             },
         }
 
-    def _send_positions(self, now: float) -> None:
+    async def _send_positions(self, now: float) -> None:
         """Tell each waiting visitor their place and ETA, whenever either changes."""
-        positions = self.board.queue_status(now)
+        positions = await self.router.queue_status(now)
         for cid, (position, eta) in positions.items():
             conv = self._convs.get(cid)
             if conv is None or conv.state is not State.QUEUED:
@@ -723,8 +726,9 @@ class ConversationService:
                 await self.append(conv, [NewEvent("eta", "system", {
                     "eta_seconds": eta, "position": position})])
 
-    def queue_snapshot(self) -> dict[str, Any]:
-        waiting, oldest = self.board.waiting_summary(self.clock() / 1000)
+    async def queue_snapshot(self) -> dict[str, Any]:
+        waiting, oldest = await self.router.waiting_summary(self.clock() / 1000)
+        self.queue_summary = (waiting, oldest)
         return {"type": "queue_snapshot", "waiting": waiting, "oldest_wait_seconds": round(oldest)}
 
     def _spawn(self, coro: Any) -> None:

@@ -117,9 +117,11 @@ class Telemetry:
 
     def render(self) -> str:
         lines: list[str] = []
-        for instrument in (self.messages, self.conversations, self.closed, self.handoffs,
-                           self.offers, self.offline, self.surveys, self.errors,
-                           self.response, self.queue_wait, self.handle, *self.gauges):
+        instruments: list[Counter | Histogram | Gauge] = [
+            self.messages, self.conversations, self.closed, self.handoffs, self.offers,
+            self.offline, self.surveys, self.errors, self.response, self.queue_wait,
+            self.handle, *self.gauges]
+        for instrument in instruments:
             lines += instrument.render()
         return "\n".join(lines) + "\n"
 

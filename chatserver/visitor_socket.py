@@ -99,7 +99,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
     async def message(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=True)
         assert conv is not None
-        return (await service.visitor_message(conv, frame.id, frame["text"], session.name)).ack
+        return (await service.visitor_message(conv, frame.key, frame["text"], session.name)).ack
 
     async def typing(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=False)
@@ -121,12 +121,12 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         conv = await current(start=False)
         if conv is None:
             raise NotFound("no open conversation to answer in")
-        return (await service.choose(conv, frame.id, frame["entry_id"])).ack
+        return (await service.choose(conv, frame.key, frame["entry_id"])).ack
 
     async def request_human(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=True)
         assert conv is not None
-        return (await service.request_human(conv, frame.id)).ack
+        return (await service.request_human(conv, frame.key)).ack
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await owned(frame["conversation_id"])
@@ -150,21 +150,21 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         if target is None:
             raise NotFound("no conversation to rate")
         conv = await owned(target)
-        return (await service.survey(conv, frame.id, frame.fields)).ack
+        return (await service.survey(conv, frame.key, frame.fields)).ack
 
     async def close(frame: Frame) -> dict[str, Any] | None:
         target = session.conversation_id or session.last_conversation_id
         if target is None:
             raise NotFound("no open conversation to close")
         conv = await owned(target)
-        outcome = await service.close_by_visitor(conv, frame.id)
+        outcome = await service.close_by_visitor(conv, frame.key)
         session.last_conversation_id, session.conversation_id = conv.id, None
         return outcome.ack
 
     async def offline_message(frame: Frame) -> dict[str, Any] | None:
         fields = {"email": frame["email"], "text": frame["text"],
                   "language": session.language, "page_url": session.page_url}
-        return (await service.offline_message(session.visitor_id, frame.id, fields)).ack
+        return (await service.offline_message(session.visitor_id, frame.key, fields)).ack
 
     handlers = {"hello": hello, "message": message, "typing": typing, "read": read,
                 "choose": choose, "request_human": request_human, "resume": resume,

@@ -143,3 +143,20 @@ async def test_a_restart_keeps_queue_places_and_gives_agents_their_chats_back(tm
         await olga.ws.close()
     finally:
         server.stop()
+
+
+async def test_a_retried_request_for_a_person_gets_the_same_ack(server: Server,
+                                                                clients: list) -> None:
+    add_user(server.db, "pat", skills={"lang:en": 5})
+    pat = await agent(server, "pat")
+    sara = await visitor(server, name="Sara", language="en")
+    clients += [pat, sara]
+    frame_id = str(uuid.uuid4())
+    await sara.send({"type": "request_human", "id": frame_id})
+    first = await sara.expect("ack", where=lambda f: f["id"] == frame_id)
+    await pat.expect("offer")  # the state has moved on: offered
+    await sara.send({"type": "request_human", "id": frame_id})
+    again = await sara.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+    assert again == first
+    other = await sara.request("request_human")  # a new request while one is under way
+    assert other["type"] == "error" and other["code"] == "conflict"
