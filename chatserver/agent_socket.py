@@ -39,7 +39,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
         status=known.status if known is not None else "away",
     )
-    hub.registry.add_agent(agent_id, conn)
+    hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
     await service.agent_connected(profile)
     greeted = False
 
@@ -79,7 +79,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=True)
         out = {"type": frame.type, "conversation_id": conv.id, "from": "agent"}
         out.update({k: v for k, v in frame.fields.items() if k in ("on", "seq")})
-        hub.registry.to_visitor(conv.visitor_id, encode(out))
+        hub.bus.to_visitor(conv.visitor_id, encode(out))
         return None
 
     async def transfer(frame: Frame) -> dict[str, Any] | None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -21,13 +23,15 @@ from starlette.routing import Route, WebSocketRoute
 from bot import Bot
 
 from . import auth, kb_api, pages, reports, widget_routes
+from . import config as config_module
 from .agent_socket import agent_endpoint
-from .config import Config
+from .bus import Bus, LocalBus, RedisBus
+from .config import CONFIG_FILE_ENV, Config
 from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
 from .kb_store import KnowledgeBase
 from .passwords import hash_password
-from .router import LocalRouter
+from .router import LocalRouter, Router
 from .secrets_file import secret_key
 from .service import ConversationService
 from .store import Store
@@ -47,6 +51,7 @@ class Hub:
     service: ConversationService
     visitor_signer: Signer
     session_signer: Signer
+    bus: Bus
     bot: Bot
     kb: KnowledgeBase
     # A hash to verify against when the username is unknown, so timing reveals nothing.
@@ -77,15 +82,29 @@ def build_hub(config: Config) -> Hub:
     key = secret_key(config)
     store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch)
     registry = Registry()
-    router = LocalRouter(config.routing)
+    bus: Bus
+    router: Router
+    cluster = config.cluster
+    if cluster.backend == "redis":
+        from .redis_router import RedisRouter
+
+        client = aioredis.from_url(cluster.redis_url, socket_timeout=5,
+                                   socket_connect_timeout=5, health_check_interval=10)
+        bus = RedisBus(registry, client, cluster.key_prefix + "bus")
+        router = RedisRouter(client, config.routing, cluster.key_prefix)
+    else:
+        bus, router = LocalBus(registry), LocalRouter(config.routing)
     bot = Bot()
     kb = KnowledgeBase(store, bot)
-    service = ConversationService(store, registry, router, bot=bot, answers=kb.answers,
-                                  desk=config.desk, survey=config.survey)
+    service = ConversationService(store, registry, bus, router, bot=bot, answers=kb.answers,
+                                  desk=config.desk, survey=config.survey,
+                                  shared=cluster.backend == "redis")
+    if isinstance(bus, RedisBus):
+        bus.on_recovered = service.resync
     hub = Hub(
         config=config, store=store, registry=registry, service=service,
         visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
-        bot=bot, kb=kb,
+        bus=bus, bot=bot, kb=kb,
     )
     register_gauges(hub)
     return hub
@@ -97,9 +116,14 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     hub: Hub = request.app.state.hub
-    if await hub.store.ping():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "not ready", "storage": "unreachable"}, status_code=503)
+    problems = {}
+    if not await hub.store.ping():
+        problems["storage"] = "unreachable"
+    if not hub.bus.healthy:
+        problems["redis"] = "unreachable"
+    if problems:
+        return JSONResponse({"status": "not ready", **problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
@@ -126,7 +150,9 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.store.open()
         await hub.kb.load(hub.service.clock())
-        await hub.service.restore()
+        await hub.bus.start()
+        if not isinstance(hub.bus, RedisBus):  # with Redis, restore runs once it is reached
+            await hub.service.restore()
         dispatcher = asyncio.create_task(hub.service.run_dispatcher(), name="dispatcher")
         log.info("chatserver ready, database %s", config.storage.path)
         try:
@@ -135,6 +161,7 @@ def create_app(config: Config) -> Starlette:
             dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatcher
+            await hub.bus.stop()
             await hub.store.close()
 
     routes = [
@@ -154,3 +181,9 @@ def create_app(config: Config) -> Starlette:
                     exception_handlers={ChatError: chat_error})
     app.state.hub = hub
     return app
+
+
+def app_from_environment() -> Starlette:
+    """For `serve --workers N`: each worker process builds its app from the same config file."""
+    path = os.environ.get(CONFIG_FILE_ENV) or None
+    return create_app(config_module.load(path))

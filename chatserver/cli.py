@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import config as config_module
-from .config import Config, ConfigError
+from .config import CONFIG_FILE_ENV, Config, ConfigError
 from .passwords import generate_password, hash_password
 from .store import Store, migrate_file
 
@@ -74,11 +75,21 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
     from .app import create_app
 
+    if args.workers > 1 and config.cluster.backend != "redis":
+        print("error: --workers needs [cluster] backend = \"redis\" (the processes must share "
+              "one queue)", file=sys.stderr)
+        return 2
     asyncio.run(bootstrap(config))
     host = args.host or config.server.host
     port = args.port or config.server.port
+    app: object = create_app(config)
+    if args.workers > 1:  # uvicorn starts the workers, each building the app from the file
+        os.environ[CONFIG_FILE_ENV] = str(Path(args.config_path).resolve()) \
+            if args.config_path else ""
+        app = "chatserver.app:app_from_environment"
     uvicorn.run(
-        create_app(config), host=host, port=port, log_level=args.log_level,
+        app, host=host, port=port, log_level=args.log_level, workers=args.workers,
+        factory=args.workers > 1,
         ws_max_size=config.limits.max_frame_bytes,
         # permessage-deflate costs tens of KB per connection; off by default.
         ws_per_message_deflate=False,
@@ -159,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (needs the redis backend)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(func=cmd_serve)
@@ -201,8 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
+    args.config_path = getattr(args, "config_sub", None) or args.config
+    if args.config_path is None and Path(DEFAULT_CONFIG).exists():
+        args.config_path = DEFAULT_CONFIG
     try:
-        config = load_config(getattr(args, "config_sub", None) or args.config)
+        config = load_config(args.config_path)
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         return 2

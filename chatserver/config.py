@@ -23,6 +23,9 @@ from typing import Any
 from .routing import RoutingRules, Schedule
 
 ENV_PREFIX = "CHATSERVER_"
+# Variables with our prefix that are not settings: the config file's path (for workers).
+CONFIG_FILE_ENV = "CHATSERVER_CONFIG_FILE"
+NOT_SETTINGS = frozenset({CONFIG_FILE_ENV})
 
 
 class ConfigError(Exception):
@@ -106,6 +109,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    # "local": one process, in-memory queue. "redis": many processes share queue and fan-out.
+    backend: str = "local"
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
+    # Prefix of every Redis key and channel, so several deployments can share one Redis.
+    key_prefix: str = "chat:"
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
@@ -114,6 +126,7 @@ class Config:
     desk: DeskConfig = DeskConfig()
     survey: SurveyConfig = SurveyConfig()
     metrics: MetricsConfig = MetricsConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @property
     def data_dir(self) -> Path:
@@ -133,7 +146,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
     environ = os.environ if environ is None else environ
     for name, value in environ.items():
-        if name.startswith(ENV_PREFIX) and not name.startswith(ENV_PREFIX + "TEST"):
+        if name.startswith(ENV_PREFIX) and name not in NOT_SETTINGS:
             _apply_env(raw, name, value)
     config: Config = _build(Config, raw, "")
     _check(config)
@@ -275,6 +288,11 @@ def _check(config: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {value}")
+    cluster = config.cluster
+    if cluster.backend not in ("local", "redis"):
+        raise ConfigError("cluster.backend: must be 'local' or 'redis'")
+    if not cluster.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("cluster.redis_url: must start with redis://, rediss:// or unix://")
     desk = config.desk
     try:
         zoneinfo.ZoneInfo(desk.timezone)

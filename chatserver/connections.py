@@ -102,6 +102,7 @@ class Registry:
     def __init__(self) -> None:
         self.visitors: defaultdict[str, set[Connection]] = defaultdict(set)
         self.agents: defaultdict[int, set[Connection]] = defaultdict(set)
+        self.supervisors: set[int] = set()  # connected agents who watch every chat
 
     def add_visitor(self, visitor_id: str, conn: Connection) -> None:
         self.visitors[visitor_id].add(conn)
@@ -113,8 +114,10 @@ class Registry:
             if not conns:
                 del self.visitors[visitor_id]
 
-    def add_agent(self, agent_id: int, conn: Connection) -> None:
+    def add_agent(self, agent_id: int, conn: Connection, *, supervisor: bool = False) -> None:
         self.agents[agent_id].add(conn)
+        if supervisor:
+            self.supervisors.add(agent_id)
 
     def remove_agent(self, agent_id: int, conn: Connection) -> bool:
         """Forget one agent socket; True when it was that agent's last one."""
@@ -125,6 +128,7 @@ class Registry:
         if conns:
             return False
         del self.agents[agent_id]
+        self.supervisors.discard(agent_id)
         return True
 
     def to_visitor(self, visitor_id: str, text: str) -> None:
@@ -135,6 +139,10 @@ class Registry:
         for agent_id in agent_ids:
             for conn in tuple(self.agents.get(agent_id, ())):
                 conn.send(text)
+
+    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None:
+        """These agents and every supervisor, each once."""
+        self.to_agents(set(agent_ids) | self.supervisors, text)
 
     def agent_online(self, agent_id: int) -> bool:
         return agent_id in self.agents

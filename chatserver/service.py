@@ -23,14 +23,15 @@ from knowledge_base.markdown import to_plain_text
 
 from . import conversation as cv
 from . import routing
+from .bus import Bus
 from .config import DeskConfig, SurveyConfig
 from .connections import Registry
 from .conversation import Conversation, Event, State
-from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
+from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound, Unavailable
 from .frames import encode
 from .messages import say
 from .router import Router
-from .store import NewEvent, Store
+from .store import NewEvent, StaleState, Store
 from .telemetry import Telemetry, log_event
 from .tokens import new_id
 
@@ -71,16 +72,19 @@ class ConversationService:
         self,
         store: Store,
         registry: Registry,
+        bus: Bus,
         router: Router,
         *,
         bot: BotLike | None = None,
         answers: Mapping[int, tuple[str, str]] | None = None,
         desk: DeskConfig | None = None,
         survey: SurveyConfig | None = None,
+        shared: bool = False,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.store = store
         self.registry = registry
+        self.bus = bus
         self.router = router
         self.queue_summary: tuple[int, float] = (0, 0.0)  # for gauges: (waiting, oldest)
         self.bot = bot
@@ -91,6 +95,7 @@ class ConversationService:
         self._locks: dict[str, asyncio.Lock] = {}
         self.desk = desk or DeskConfig()
         self.survey_config = survey or SurveyConfig()
+        self.shared = shared  # other processes write to the same store
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
         self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
         self._sent_snapshot: tuple[int, int] = (0, 0)
@@ -102,7 +107,15 @@ class ConversationService:
     # --- loading ---------------------------------------------------------------------------
 
     async def conversation(self, conversation_id: str) -> Conversation:
+        """The projection, current with the log (other processes may have written to it)."""
         conv = self._convs.get(conversation_id)
+        if conv is not None and self.shared:
+            for event in await self.store.events_after(conversation_id, conv.last_seq):
+                conv = cv.apply(conv, event)
+            if conv.state is State.CLOSED:
+                self._convs.pop(conversation_id, None)
+            else:
+                self._convs[conversation_id] = conv
         if conv is None:
             row = await self.store.conversation_row(conversation_id)
             if row is None:
@@ -116,31 +129,56 @@ class ConversationService:
     def lock(self, conversation_id: str) -> asyncio.Lock:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
 
-    async def restore(self) -> None:
-        """After a restart: put every waiting conversation back in the queue, in order."""
+    async def resync(self) -> None:
+        """Redis was (re)reached: it may have lost everything, so put this process's agents
+        and every open conversation back. Idempotent: what the router still has stays."""
         now = self.clock() / 1000
-        known: set[int] = set()  # agents put on the router (offline) for their held chats
+        for profile in list(self.agents.values()):
+            if self.registry.agent_online(profile.id):
+                await self.router.upsert_agent(profile.id, capacity=profile.capacity,
+                                               skills=dict(profile.skills), now=now,
+                                               status=profile.status)
+        await self.restore()
+        self.kick()
+
+    async def restore(self) -> None:
+        """After a restart: put every waiting conversation back in the queue, in order.
+
+        With a shared router another process may already route some of them; those are
+        left as they are (the router says they are already routed)."""
+        now = self.clock() / 1000
         for row in await self.store.open_conversations():
             conv = await self.conversation(row["id"])
-            if conv.state is State.OFFERED:  # the offer died with the old process
+            since = None if conv.queued_ms is None else conv.queued_ms / 1000
+            needs = self._needs(conv)
+            try:
+                if conv.state in (State.QUEUED, State.OFFERED):
+                    await self.router.enqueue(conv.id, needs, conv.priority, now, since=since)
+                elif conv.state is State.ASSIGNED and conv.agent_id is not None:
+                    await self._restore_assigned(conv, now)
+            except routing.AlreadyRouted:
+                continue  # another process routes it; nothing was lost
+            if conv.state is State.OFFERED:  # the offer died with the process that made it
                 async with self.lock(conv.id):
-                    conv, _, _ = await self.append(conv, [NewEvent("queued", "system", {
+                    await self.append(conv, [NewEvent("queued", "system", {
                         "reason": "restart", "skills": list(conv.skills),
                         "language": conv.language})])
-            if conv.state is State.QUEUED:
-                since = None if conv.queued_ms is None else conv.queued_ms / 1000
-                await self.router.enqueue(conv.id, self._needs(conv), conv.priority, now,
-                                          since=since)
-            elif conv.state is State.ASSIGNED and conv.agent_id is not None:
-                # The agent gets the grace period to come back, as after any dropped socket.
-                user = await self.store.user(conv.agent_id)
-                if user is not None and conv.agent_id not in known:
-                    known.add(conv.agent_id)
-                    await self.router.upsert_agent(conv.agent_id, capacity=user["capacity"],
-                                            skills=skills_from_json(user["skills"]),
-                                            now=now, status="offline")
-                await self.router.restore_assigned(conv.id, conv.agent_id, self._needs(conv),
-                                            conv.priority, now)
+
+    async def _restore_assigned(self, conv: Conversation, now: float) -> None:
+        """The agent gets the grace period to come back, as after any dropped socket."""
+        assert conv.agent_id is not None
+        try:
+            await self.router.restore_assigned(conv.id, conv.agent_id, self._needs(conv),
+                                               conv.priority, now)
+        except routing.UnknownAgent:  # not connected anywhere since the start: add them offline
+            user = await self.store.user(conv.agent_id)
+            if user is None:
+                return
+            await self.router.upsert_agent(conv.agent_id, capacity=user["capacity"],
+                                           skills=skills_from_json(user["skills"]), now=now,
+                                           status="offline")
+            await self.router.restore_assigned(conv.id, conv.agent_id, self._needs(conv),
+                                               conv.priority, now)
 
     # --- appending -------------------------------------------------------------------------
 
@@ -150,10 +188,26 @@ class ConversationService:
         events: Sequence[NewEvent],
         client_id: str | None = None,
     ) -> tuple[Conversation, list[Event], bool]:
-        """Store, apply and publish; the caller holds the conversation's lock."""
-        appended = await self.store.append(
-            conv.id, events, now_ms=self.clock(), client_id=client_id
-        )
+        """Store, apply and publish; the caller holds the conversation's lock.
+
+        With several processes, the append only succeeds on top of the log the caller saw.
+        If another process wrote in between without changing who holds the chat or its
+        state (the caller's checks still hold), try again on top; otherwise it is a conflict."""
+        for _ in range(5):
+            try:
+                appended = await self.store.append(
+                    conv.id, events, now_ms=self.clock(), client_id=client_id,
+                    expect_seq=conv.last_seq if self.shared else None)
+                break
+            except StaleState:
+                newer = await self.conversation(conv.id)
+                if (newer.state, newer.agent_id) != (conv.state, conv.agent_id):
+                    raise Conflict("the conversation changed meanwhile; look again",
+                                   frame_id=client_id) from None
+                conv = newer
+        else:
+            raise Unavailable("too busy to store this now; retry with the same id",
+                              frame_id=client_id)
         if appended.duplicate:
             return conv, appended.events, True
         for event in appended.events:
@@ -201,21 +255,20 @@ class ConversationService:
 
     def publish(self, conv: Conversation, event: Event) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
-        agents = self.watchers(conv)
         agent_frame = event_frame(event, for_visitor=False)
-        if agent_frame is not None and agents:
-            self.registry.to_agents(agents, encode(agent_frame))
+        if agent_frame is not None:
+            self.bus.to_watchers(self.holders(conv), encode(agent_frame))
         if event.type in cv.VISITOR_EVENTS:
             visitor_frame = event_frame(event, for_visitor=True)
             if visitor_frame is not None:
-                self.registry.to_visitor(conv.visitor_id, encode(visitor_frame))
+                self.bus.to_visitor(conv.visitor_id, encode(visitor_frame))
 
-    def watchers(self, conv: Conversation) -> set[int]:
-        """Agents who see this conversation live: whoever holds it, plus every supervisor."""
-        agents = {a.id for a in self.agents.values() if a.role in ("supervisor", "admin")}
+    @staticmethod
+    def holders(conv: Conversation) -> tuple[int, ...]:
+        """The agent who holds (or held, until it closed) the chat; supervisors see it too."""
         if conv.agent_id is not None and conv.state in (State.ASSIGNED, State.CLOSED):
-            agents.add(conv.agent_id)
-        return agents
+            return (conv.agent_id,)
+        return ()
 
     # --- visitors ---------------------------------------------------------------------------
 
@@ -328,7 +381,7 @@ class ConversationService:
                     "offline": offline}
             conv, events, _ = await self.append(conv, [NewEvent("message", "system", line)],
                                                 client_id)
-            self.registry.to_visitor(conv.visitor_id, encode(
+            self.bus.to_visitor(conv.visitor_id, encode(
                 {"type": "offline", "conversation_id": conv.id, "reason": offline}))
             self.telemetry.offline.inc(reason=offline)
             return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
@@ -374,7 +427,7 @@ class ConversationService:
         if not duplicate:
             await self._leave_routing(conv.id, was, agent)
             if self.wants_survey(conv):
-                self.registry.to_visitor(conv.visitor_id, encode(
+                self.bus.to_visitor(conv.visitor_id, encode(
                     survey_request(conv, self.survey_config)))
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
 
@@ -385,7 +438,7 @@ class ConversationService:
         elif was in (State.QUEUED, State.OFFERED):
             await self.router.withdraw(cid)
             if was is State.OFFERED and agent is not None:
-                self.registry.to_agents([agent], encode(
+                self.bus.to_agents([agent], encode(
                     {"type": "offer_revoked", "conversation_id": cid, "reason": "withdrawn"}))
         self.kick()
 
@@ -529,9 +582,9 @@ class ConversationService:
             line = {"from": "agent", "author": profile.display_name, "text": text}
             conv, events, _ = await self.append(
                 conv, [NewEvent(kind, f"agent:{agent_id}", line)], client_id)
-            if note:  # notes go to every agent who can see the chat, even after it closed
-                self.registry.to_agents({agent_id} - self.watchers(conv),
-                                        encode(event_frame(events[0], for_visitor=False) or {}))
+            if note and agent_id not in self.holders(conv):  # e.g. the agent before a transfer
+                self.bus.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
+                                                      or {}))
             return Outcome(ack_for(client_id, events[0]), events)
 
     async def transfer(
@@ -546,8 +599,8 @@ class ConversationService:
                     return replay
                 raise Conflict(f"cannot transfer a conversation that is {conv.state}",
                                frame_id=client_id)
-            if to_agent is not None and to_agent not in self.agents:
-                raise NotFound("that agent is not connected", frame_id=client_id)
+            if to_agent is not None and await self.store.user(to_agent) is None:
+                raise NotFound("no such agent", frame_id=client_id)
             skills = [to_skill] if to_skill else list(conv.skills)
             moved = {"from_agent": agent_id, "to_agent": to_agent, "to_skill": to_skill,
                      "note": note or ""}
@@ -557,7 +610,7 @@ class ConversationService:
                 NewEvent("queued", f"agent:{agent_id}", queued)], client_id)
             await self.router.transfer(cid, self.clock() / 1000, to_agent=to_agent,
                                 to_skill=to_skill)
-            self.registry.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
+            self.bus.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
                                                        or {}))
             self.kick()
             return Outcome(ack_for(client_id, events[0]), events)
@@ -630,7 +683,7 @@ class ConversationService:
         for agent_id in lapsed.set_away:
             if agent_id in self.agents:
                 self.agents[agent_id].status = "away"
-                self.registry.to_agents([agent_id], encode(
+                self.bus.to_agents([agent_id], encode(
                     {"type": "status", "status": "away", "reason": "missed_offers"}))
         for cid in await self.router.grace_expired(now):
             await self._requeue(cid, "requeue", "agent_left")
@@ -646,7 +699,7 @@ class ConversationService:
         key = (snapshot["waiting"], snapshot["oldest_wait_seconds"] // 5)
         if key != self._sent_snapshot:
             self._sent_snapshot = key
-            self.registry.to_agents(tuple(self.registry.agents), encode(snapshot))
+            self.bus.to_all_agents(encode(snapshot))
 
     async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
                        ) -> None:
@@ -660,7 +713,7 @@ class ConversationService:
             await self.append(conv, [NewEvent("queued", "system", {
                 "reason": reason, "skills": list(conv.skills), "language": conv.language})])
             if action in ("expire", "revoke") and offered_to is not None:
-                self.registry.to_agents([agent or offered_to], encode(
+                self.bus.to_agents([agent or offered_to], encode(
                     {"type": "offer_revoked", "conversation_id": cid, "reason": reason}))
 
     async def _offer(self, offer: routing.Offer) -> None:
@@ -673,7 +726,7 @@ class ConversationService:
             conv, _, _ = await self.append(conv, [NewEvent("offered", "system",
                                                            {"agent_id": offer.agent_id})])
             frame = await self.offer_frame(conv, offer)
-            self.registry.to_agents([offer.agent_id], encode(frame))
+            self.bus.to_agents([offer.agent_id], encode(frame))
             if self.router.rules.auto_accept:  # the Board already holds it for the agent
                 profile = self.agents.get(offer.agent_id)
                 name = profile.display_name if profile else ""
@@ -709,7 +762,7 @@ class ConversationService:
             shown = (position, None if eta is None else round(eta))
             if self._sent_positions.get(cid) != shown:
                 self._sent_positions[cid] = shown
-                self.registry.to_visitor(conv.visitor_id, encode({
+                self.bus.to_visitor(conv.visitor_id, encode({
                     "type": "queue", "conversation_id": cid, "position": position,
                     "eta_seconds": shown[1]}))
                 if cid not in self._eta_logged:  # the first ETA, to measure it against reality
@@ -762,9 +815,11 @@ class ConversationService:
             return self.survey_config.after_agent
         return self.survey_config.after_bot_only
 
-    def agents_online(self) -> bool:
-        return any(a.status == "online" for a in self.agents.values()
-                   if self.registry.agent_online(a.id))
+    async def agents_online(self) -> bool:
+        """Whether anyone online could take a chat (on any process); no when unreachable."""
+        if not self.bus.healthy:
+            return False
+        return await self.router.servable_needs(routing.Needs())
 
 
 # --- frames built from events (one place) --------------------------------------------------

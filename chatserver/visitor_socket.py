@@ -11,7 +11,7 @@ from starlette.websockets import WebSocket
 from . import frames
 from .connections import Connection
 from .conversation import Conversation, State
-from .errors import CLOSE_POLICY, NotFound, Unauthorized, error_frame
+from .errors import CLOSE_POLICY, NotFound, Unauthorized, Unavailable, error_frame
 from .frames import Frame, encode
 from .sockets import receive_loop
 from .tokens import new_id
@@ -61,6 +61,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
             session.last_conversation_id, session.conversation_id = conv.id, None
         if not start:
             return None
+        if not hub.bus.healthy:
+            raise Unavailable("chat is briefly unavailable; please try again in a moment")
         conv = await service.start(session.visitor_id, {
             "name": session.name, "language": session.language, "topic": session.topic,
             "page_url": session.page_url})
@@ -94,7 +96,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
                             "seq": open_row["last_seq"]}
         hub.registry.add_visitor(visitor_id, conn)
         return {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
-                "conversation": conversation, "agents_online": service.agents_online()}
+                "conversation": conversation, "agents_online": await service.agents_online()}
 
     async def message(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=True)
@@ -104,7 +106,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
     async def typing(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=False)
         if conv is not None:
-            hub.registry.to_agents(service.watchers(conv), encode({
+            hub.bus.to_watchers(service.holders(conv), encode({
                 "type": "typing", "conversation_id": conv.id, "from": "visitor",
                 "on": frame["on"]}))
         return None
@@ -112,7 +114,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
     async def read(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=False)
         if conv is not None:
-            hub.registry.to_agents(service.watchers(conv), encode({
+            hub.bus.to_watchers(service.holders(conv), encode({
                 "type": "read", "conversation_id": conv.id, "from": "visitor",
                 "seq": frame["seq"]}))
         return None

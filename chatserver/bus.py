@@ -1,0 +1,179 @@
+"""Fan-out: deliver an encoded frame to a visitor, some agents, or a chat's watchers.
+
+`LocalBus` hands frames straight to this process's sockets. `RedisBus` also publishes them on
+one Redis channel so every other process delivers them to its own sockets (the broadcaster
+pattern: a tiny interface, one backend per file section). The event log stays the truth: a
+process that missed a publication still serves `resume` from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .connections import Registry
+from .tokens import new_id
+
+log = logging.getLogger(__name__)
+
+
+class Bus(Protocol):
+    healthy: bool
+
+    def to_visitor(self, visitor_id: str, text: str) -> None: ...
+    def to_agents(self, agent_ids: Iterable[int], text: str) -> None: ...
+    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None: ...
+    def to_all_agents(self, text: str) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class LocalBus:
+    """One process: delivery is a function call."""
+
+    healthy = True
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def to_visitor(self, visitor_id: str, text: str) -> None:
+        self.registry.to_visitor(visitor_id, text)
+
+    def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
+        self.registry.to_agents(agent_ids, text)
+
+    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None:
+        self.registry.to_watchers(agent_ids, text)
+
+    def to_all_agents(self, text: str) -> None:
+        self.registry.to_agents(tuple(self.registry.agents), text)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def deliver(self, envelope: dict[str, Any]) -> None:
+        """Hand a published envelope to this process's sockets (never publishes again)."""
+        text, registry = envelope["f"], self.registry
+        if "v" in envelope:
+            registry.to_visitor(envelope["v"], text)
+        elif "a" in envelope:
+            registry.to_agents(envelope["a"], text)
+        elif "w" in envelope:
+            registry.to_watchers(envelope["w"], text)
+        else:
+            registry.to_agents(tuple(registry.agents), text)
+
+
+# 1 s: how soon a lost Redis connection is noticed and retried; short enough that readiness
+# and recovery follow within a couple of seconds.
+RETRY_SECONDS = 1.0
+# Frames waiting to be published before new ones are dropped (and counted): a Redis outage
+# must not grow memory without bound; clients recover what they missed with `resume`.
+PUBLISH_BACKLOG = 10_000
+
+
+class RedisBus(LocalBus):
+    """Deliver here at once, and publish for the other processes (which skip their own)."""
+
+    def __init__(self, registry: Registry, client: aioredis.Redis, channel: str) -> None:
+        super().__init__(registry)
+        self.client = client
+        self.channel = channel
+        self.origin = new_id(6)
+        self.healthy = False
+        self.dropped = 0
+        # Called (as a task) each time the subscription is (re)established: the service
+        # rebuilds routing state from the log, since Redis may have lost it.
+        self.on_recovered: Callable[[], Awaitable[None]] | None = None
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(PUBLISH_BACKLOG)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _publish(self, envelope: dict[str, Any]) -> None:
+        envelope["o"] = self.origin
+        try:
+            self._outbox.put_nowait(json.dumps(envelope, ensure_ascii=False,
+                                               separators=(",", ":")))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def to_visitor(self, visitor_id: str, text: str) -> None:
+        super().to_visitor(visitor_id, text)
+        self._publish({"v": visitor_id, "f": text})
+
+    def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
+        ids = list(agent_ids)
+        super().to_agents(ids, text)
+        self._publish({"a": ids, "f": text})
+
+    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None:
+        ids = list(agent_ids)
+        super().to_watchers(ids, text)
+        self._publish({"w": ids, "f": text})
+
+    def to_all_agents(self, text: str) -> None:
+        super().to_all_agents(text)
+        self._publish({"all": 1, "f": text})
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._publisher(), name="bus-publish"),
+                       asyncio.create_task(self._subscriber(), name="bus-subscribe")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.client.aclose()
+
+    async def _publisher(self) -> None:
+        while True:
+            message = await self._outbox.get()
+            batch = [message]
+            while not self._outbox.empty() and len(batch) < 500:
+                batch.append(self._outbox.get_nowait())
+            while True:
+                try:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for item in batch:
+                            pipe.publish(self.channel, item)
+                        await pipe.execute()
+                    break
+                except (RedisError, OSError) as error:
+                    self.healthy = False
+                    log.warning("publishing to Redis failed (%s); retrying", error)
+                    await asyncio.sleep(RETRY_SECONDS)
+
+    async def _subscriber(self) -> None:
+        while True:
+            try:
+                async with self.client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    await self.client.ping()
+                    self.healthy = True
+                    if self.on_recovered is not None:
+                        await self.on_recovered()
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                           timeout=RETRY_SECONDS)
+                        if message is None:
+                            await self.client.ping()  # notice a dead connection promptly
+                            continue
+                        envelope = json.loads(message["data"])
+                        if envelope.get("o") != self.origin:
+                            self.deliver(envelope)
+            except (RedisError, OSError) as error:
+                if self.healthy:
+                    log.warning("lost Redis (%s); reconnecting", error)
+                self.healthy = False
+                await asyncio.sleep(RETRY_SECONDS)
