@@ -47,7 +47,7 @@ function onMessage(s, f) {
   const i = s.messages.findIndex((m) => m.id === f.id
     || (m.seq === f.seq && m.conversationId === f.conversation_id));
   const line = { id: f.id, conversationId: f.conversation_id, seq: f.seq, ts: f.ts,
-    from: f.from, author: f.author, text: f.text, suggestions: f.suggestions || null };
+    from: f.from, author: f.author, text: f.markdown || f.text, suggestions: f.suggestions || null };
   if (i >= 0) {
     // Our own line echoed back, or a replay after resume: the same line, now with its seq.
     const messages = s.messages.slice();

@@ -16,7 +16,7 @@ export function h(tag, attrs, ...children) {
 }
 
 // Knowledge-base answers use **bold** and [links](https://…); nothing else is interpreted.
-const MARKS = /\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?:\/\/|\/)[^)\s]+)\)/g;
+const MARKS = /\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?:\/\/|\/(?!\/))[^)\s]+)\)/g;
 
 export function rich(text) {
   const out = [];
