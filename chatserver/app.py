@@ -94,7 +94,7 @@ def build_hub(config: Config) -> Hub:
         router = RedisRouter(client, config.routing, cluster.key_prefix)
     else:
         bus, router = LocalBus(registry), LocalRouter(config.routing)
-    bot = Bot()
+    bot = Bot(config.bot)
     kb = KnowledgeBase(store, bot)
     service = ConversationService(store, registry, bus, router, bot=bot, answers=kb.answers,
                                   desk=config.desk, survey=config.survey,

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import BotSettings
+
 from .routing import RoutingRules, Schedule
 
 ENV_PREFIX = "CHATSERVER_"
@@ -117,6 +119,87 @@ class ClusterConfig:
     key_prefix: str = "chat:"
 
 
+def _positive(section: str, values: Mapping[str, float], *, zero_ok: bool = False) -> None:
+    """Range checks for the privacy sections, raised as ValueError naming the key (`_build`
+    turns it into a ConfigError)."""
+    for key, value in values.items():
+        if value < 0 or (value == 0 and not zero_ok):
+            bound = "0 or more" if zero_ok else "greater than 0"
+            raise ValueError(f"{section}.{key}: must be {bound}, got {value}")
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """What is masked before it is stored or logged, and the consent the widget asks for."""
+
+    # Mask Luhn-valid card numbers in stored message text and in logs (keeps the last four).
+    redact_cards: bool = True
+    # Also mask email addresses / phone numbers (off: agents often need them to help).
+    redact_emails: bool = False
+    redact_phones: bool = False
+    # The widget asks visitors to accept the privacy notice before their first message.
+    require_consent: bool = False
+    notice_url: str = ""
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long personal data is kept; 0 days keeps it for ever. Metrics never shrink."""
+
+    # Message, note and survey-comment texts (and the page URL, visitor name on the log).
+    message_text_days: int = 365
+    # Messages left while the desk was closed: answered by email within days.
+    offline_message_days: int = 90
+    # Visitor name and email, counted from the visitor's last visit.
+    visitor_profile_days: int = 395
+    # Minutes between purge runs, and rows changed per write (short jobs never block chats).
+    purge_interval_minutes: int = 60
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        _positive("retention", {"message_text_days": self.message_text_days,
+                                "offline_message_days": self.offline_message_days,
+                                "visitor_profile_days": self.visitor_profile_days},
+                  zero_ok=True)
+        _positive("retention", {"purge_interval_minutes": self.purge_interval_minutes,
+                                "batch_size": self.batch_size})
+
+
+@dataclass(frozen=True)
+class AbuseConfig:
+    """Per-address and per-account limits; a limit of 0 turns that one off."""
+
+    # New visitors (a hello without a known token) per address per period.
+    new_visitors_per_ip: int = 20
+    new_visitors_period_seconds: float = 3600.0
+    # New conversations per address per period (Chatwoot's widget limit: 6 per 12 h).
+    new_conversations_per_ip: int = 6
+    new_conversations_period_seconds: float = 43200.0
+    # Failed logins per address, and per account from anywhere (Chatwoot's: 5/5 min, 10/15 min).
+    failed_logins_per_ip: int = 5
+    failed_logins_per_ip_period_seconds: float = 300.0
+    failed_logins_per_account: int = 10
+    failed_logins_per_account_period_seconds: float = 900.0
+    # Addresses never limited per address (health checks, tests on the same machine).
+    exempt_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Most addresses/accounts remembered per limit; bounds memory under a spoofing flood.
+    max_tracked_keys: int = 50_000
+
+    def __post_init__(self) -> None:
+        _positive("abuse", {"new_visitors_per_ip": self.new_visitors_per_ip,
+                            "new_conversations_per_ip": self.new_conversations_per_ip,
+                            "failed_logins_per_ip": self.failed_logins_per_ip,
+                            "failed_logins_per_account": self.failed_logins_per_account},
+                  zero_ok=True)
+        _positive("abuse", {
+            "new_visitors_period_seconds": self.new_visitors_period_seconds,
+            "new_conversations_period_seconds": self.new_conversations_period_seconds,
+            "failed_logins_per_ip_period_seconds": self.failed_logins_per_ip_period_seconds,
+            "failed_logins_per_account_period_seconds":
+                self.failed_logins_per_account_period_seconds,
+            "max_tracked_keys": self.max_tracked_keys})
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
@@ -127,6 +210,10 @@ class Config:
     survey: SurveyConfig = SurveyConfig()
     metrics: MetricsConfig = MetricsConfig()
     cluster: ClusterConfig = ClusterConfig()
+    bot: BotSettings = field(default_factory=BotSettings)
+    privacy: PrivacyConfig = PrivacyConfig()
+    retention: RetentionConfig = RetentionConfig()
+    abuse: AbuseConfig = AbuseConfig()
 
     @property
     def data_dir(self) -> Path:
@@ -288,6 +375,12 @@ def _check(config: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {value}")
+    bot = config.bot
+    if not 0 <= bot.suggest_threshold <= bot.answer_threshold <= 1:
+        raise ConfigError("bot.suggest_threshold and bot.answer_threshold: need "
+                          "0 <= suggest_threshold <= answer_threshold <= 1")
+    if bot.max_failed_rounds < 1 or not 1 <= bot.suggestions <= 10:
+        raise ConfigError("bot.max_failed_rounds must be >= 1 and bot.suggestions 1-10")
     cluster = config.cluster
     if cluster.backend not in ("local", "redis"):
         raise ConfigError("cluster.backend: must be 'local' or 'redis'")
@@ -325,8 +418,17 @@ def documented_keys(toml_text: str) -> set[str]:
 
 
 def all_keys() -> set[str]:
-    return {
-        f"{section}.{f.name}"
-        for section, cls in _sections().items()
-        for f in dataclasses.fields(cls)
-    }
+    """Every setting as `section.key` (nested tables as `section.table.key`)."""
+
+    def keys(cls: type, prefix: str) -> set[str]:
+        found: set[str] = set()
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            kind = hints[f.name]
+            if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+                found |= keys(kind, f"{prefix}{f.name}.")
+            else:
+                found.add(prefix + f.name)
+        return found
+
+    return {key for section, cls in _sections().items() for key in keys(cls, section + ".")}

@@ -33,6 +33,7 @@ STAFF = ("agent", "supervisor", "admin")
 NAV = (
     ("/console", "Console", STAFF),
     ("/console/supervisor", "Supervisor", ("supervisor", "admin")),
+    ("/admin/reports", "Reports", ("supervisor", "admin")),
     ("/admin", "Knowledge base", ("admin",)),
     ("/admin/users", "Team", ("admin",)),
 )

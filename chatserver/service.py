@@ -330,7 +330,10 @@ class ConversationService:
             line = {"from": "bot", "author": "Bot", "text": say("handoff", conv.language),
                     "decision": "handoff", "reason": decision.reason, "matches": matches}
             conv, _, _ = await self.append(conv, [NewEvent("message", "bot", line)])
-            # Asked outright for a person: the bot's best guess says nothing about the topic.
+            # Asked outright for a person: route by language and the pre-chat topic only. The
+            # bot's topic guess for "a person, please" is phrasing noise (it matched "opening
+            # hours" at 0.40, above real topics like "a person about my refund" at 0.23), and
+            # a skill nobody holds would hold the visitor until relaxation drops it.
             skill = None if decision.reason == "asked_for_human" else decision.skill
             await self._handoff(conv, decision.reason, skill=skill)
 
