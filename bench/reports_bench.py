@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -145,16 +146,20 @@ def conversation(cid: str, start_ms: int, agents: list[tuple[int, str]],
     return g.rows, row
 
 
-def arrivals(start_ms: int, days: int, per_day: float, rng: random.Random) -> Iterator[int]:
-    """Chat start times with the daily and weekly rhythm, in order."""
+def arrivals(end_ms: int, days: int, per_day: float, rng: random.Random) -> Iterator[int]:
+    """Chat start times with the daily and weekly rhythm, in order, over whole UTC days
+    ending with the one `end_ms` falls in (cut at `end_ms`)."""
     total = sum(HOURLY)
+    start_ms = end_ms - end_ms % DAY_MS - (days - 1) * DAY_MS
     for day in range(days):
         day_ms = start_ms + day * DAY_MS
         weekday = datetime.fromtimestamp(day_ms / 1000, UTC).weekday()
         for hour, weight in enumerate(HOURLY):
-            n = round(per_day * WEEKDAY[weekday] * weight / total * rng.uniform(0.8, 1.2))
+            expected = per_day * WEEKDAY[weekday] * weight / total * rng.uniform(0.8, 1.2)
+            n = int(expected + rng.random())  # rounded at random: small desks keep their chats
             for ms in sorted(rng.randrange(3_600_000) for _ in range(n)):
-                yield day_ms + hour * 3_600_000 + ms
+                if day_ms + hour * 3_600_000 + ms < end_ms:
+                    yield day_ms + hour * 3_600_000 + ms
 
 
 def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) -> dict[str, int]:
@@ -171,7 +176,7 @@ def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) ->
         "VALUES (?, ?, ?, 'agent', 'x', 0)",
         [(i, f"agent{i}", name) for i, name in agents])
     days = 365
-    per_day = target_events / 11.4 / days  # about 12.3 events a chat; hours round down events per chat in this mix
+    per_day = target_events / 11.4 / days  # ~12.3 events a chat; 11.4 lands on the target
     visitors: list[str] = []
     events = conversations = 0
     batch_events: list[tuple[Any, ...]] = []
@@ -185,7 +190,7 @@ def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) ->
         batch_events.clear()
         batch_convs.clear()
 
-    for start in arrivals(now_ms - days * DAY_MS, days, per_day, rng):
+    for start in arrivals(now_ms, days, per_day, rng):
         # One visitor in five comes back: the repeat contacts first-contact resolution needs.
         if visitors and rng.random() < 0.2:
             visitor = rng.choice(visitors[-500:])
@@ -209,10 +214,122 @@ def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) ->
     return {"events": events, "conversations": conversations, "visitors": len(visitors)}
 
 
-def median_s(runs: int, step: Callable[[], Any]) -> float:
-    samples = []
+def timed(runs: int, step: Callable[[], Any]) -> tuple[float, float]:
+    """Median wall and CPU seconds of `runs` calls. CPU is this process's own (every thread):
+    on a shared machine the wall time also counts other processes' turns."""
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         step()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+async def _through_app(db: Path, query: str, runs: int) -> dict[str, float]:
+    """The page and the API via the real app in-process: first load, then median of `runs`."""
+    import httpx
+
+    from chatserver.app import create_app
+    from chatserver.config import load
+    from chatserver.passwords import hash_password
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT OR IGNORE INTO users (username, display_name, role, password_hash, "
+                     "created_ms) VALUES ('boss', 'Boss', 'supervisor', ?, 0)",
+                     (hash_password("bench-password"),))
+    config = load(None, environ={"CHATSERVER_STORAGE_PATH": str(db),
+                                 "CHATSERVER_SERVER_SECRET_KEY": "b" * 64})
+    app = create_app(config)
+    out: dict[str, float] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            r = await client.post("/login", data={"username": "boss",
+                                                  "password": "bench-password"},
+                                  headers={"accept": "application/json"})
+            r.raise_for_status()
+            for name, url in (("page", "/admin/reports?" + query),
+                              ("api", "/api/reports?" + query)):
+                wall, cpu = [], []
+                for _ in range(runs + 1):
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    response = await client.get(url)
+                    wall.append(time.perf_counter() - start)
+                    cpu.append(time.process_time() - start_cpu)
+                    assert response.status_code == 200, response.text[:300]
+                out[f"{name}_first_s"], out[f"{name}_first_cpu_s"] = wall[0], cpu[0]
+                out[f"{name}_s"] = statistics.median(wall[1:])
+                out[f"{name}_cpu_s"] = statistics.median(cpu[1:])
+    return out
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    """Every figure in seconds (and the data's size); `quick` is a week of a small desk."""
+    from zoneinfo import ZoneInfo
+
+    from chatserver.metrics_report import Thresholds
+    from chatserver.reports_aggregate import DayCache
+    from chatserver.reports_facts import FactsCache, connect, gc_paused
+    from chatserver.reports_query import parse
+    from chatserver.reports_view import build
+
+    target = 20_000 if quick else 1_000_000
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "chat.db"
+        start = time.perf_counter()
+        sizes = generate(db, target_events=target, end=now)
+        figures: dict[str, float] = {**sizes, "generate_s": time.perf_counter() - start}
+        tz = ZoneInfo(os.environ.get("CHATSERVER_DESK_TIMEZONE", "UTC"))
+        today = now.astimezone(tz).date()
+        query = parse({"from": (today - timedelta(days=364)).isoformat()}, today)
+        now_ms = int(now.timestamp() * 1000)
+        conn = connect(str(db))
+        try:
+            cold = FactsCache()
+            a, b = query.previous().bounds_ms(tz)[0], query.bounds_ms(tz)[1]
+            figures["facts_cold_s"], figures["facts_cold_cpu_s"] = timed(
+                1, lambda: cold.facts(conn, a, b))
+            figures["facts_warm_s"], figures["facts_warm_cpu_s"] = timed(
+                3, lambda: cold.facts(conn, a, b))
+            days = DayCache()
+
+            def report() -> dict[str, Any]:  # as `reports.compute` runs it
+                with gc_paused():
+                    counted = days.count(conn, query.previous().first, query.last,
+                                         query.filters, Thresholds(), tz, now_ms)
+                    return build(counted, query, names={}, timezone=str(tz))
+
+            figures["report_cold_s"], figures["report_cold_cpu_s"] = timed(1, report)
+            figures["report_warm_s"], figures["report_warm_cpu_s"] = timed(3, report)
+        finally:
+            conn.close()
+        figures.update(asyncio.run(_through_app(db, query.query_string(), 3)))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="20,000 events instead of 1 M")
+    figures = run(parser.parse_args().quick)
+    print(f"{figures['events']:,} events, {figures['conversations']:,} conversations, "
+          f"{figures['visitors']:,} visitors over 365 days "
+          f"(generated in {figures['generate_s']:.1f} s)")
+    rows = [
+        ("facts, cold (SQL + fold)", "facts_cold_s"),
+        ("facts, warm (closed-chat cache)", "facts_warm_s"),
+        ("year report, cold (facts + day tallies)", "report_cold_s"),
+        ("year report, warm (median of 3)", "report_warm_s"),
+        ("GET /admin/reports, first load", "page_first_s"),
+        ("GET /admin/reports, warm (median of 3)", "page_s"),
+        ("GET /api/reports, warm (median of 3)", "api_s"),
+    ]
+    print(f"{'a year of reports':<44} {'wall s':>8} {'CPU s':>8}")
+    for label, key in rows:
+        cpu = figures[key.removesuffix("_s") + "_cpu_s"]
+        print(f"{label:<44} {figures[key]:>8.3f} {cpu:>8.3f}")
+
+
+if __name__ == "__main__":
+    main()

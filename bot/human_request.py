@@ -46,8 +46,10 @@ _EN = [
     rf"\b(?:is there|are there) {_ART}{_EN_STRONG}\b",
     r"\bnot (?:a|the) (?:bot|robot|machine)\b",
 ]
-_EN_ALONE = re.compile(rf"^(?:(?:please|pls|plz|i|want|need|a|an|the|now|hi|hello) )*"
-                       rf"{_EN_STRONG}(?: (?:please|pls|plz|now|asap))*$")
+_EN_ALONE = re.compile(
+    rf"^(?:(?:please|pls|plz|i|want|need|a|an|the|now|hi|hello) )*"
+    rf"{_EN_STRONG}(?: (?:please|pls|plz|now|asap))*$"
+)
 
 # --- Persian (after folding: ی ک, ZWNJ and می split off) ---------------------------------------
 _FA_STAFF = (
@@ -82,8 +84,10 @@ _AR = [
 # "شخص"/"احد" alone are too common ("can another person use my card"): only with talk verbs.
 _AR_WEAK = re.compile(r"^(?:و|ف)?(?:ب|ل|ال|بال|لل)?(?:شخص|احد|عامل)$")
 _AR_TALK = re.compile(r"(?:تحدث|تکلم|کلم|احکی|حول|وصل|تواصل|اتصل|محادثه|دردشه)")
-_AR_ALONE = re.compile(r"^(?:من فضلک |لو سمحت )*(?:موظف|خدمه العملا\w*|ممثل خدمه العملا\w*)"
-                       r"(?: من فضلک| لو سمحت)?$")
+_AR_ALONE = re.compile(
+    r"^(?:من فضلک |لو سمحت )*(?:موظف|خدمه العملا\w*|ممثل خدمه العملا\w*)"
+    r"(?: من فضلک| لو سمحت)?$"
+)
 
 # --- Chinese (after folding to simplified) -----------------------------------------------------
 _ZH = [

@@ -12,6 +12,7 @@ as the same features.  What counts as "the same" is decided here, once:
   use all three, so we segment all three the same way: ZWNJ is a word break, and the verbal prefix
   ``می``/``نمی`` and plural suffix ``ها``/``های`` are split off a longer word.  A split that is
   "wrong" linguistically (``میلیون``) is harmless because queries and entries are split alike.
+* The Arabic definite article (``ال``, ``وال``, ``بال``...) is dropped from longer words.
 * Digits of every script (Arabic-Indic, Persian, Devanagari, ...) become ASCII.
 * Punctuation and symbols of every script become spaces; apostrophes inside words vanish
   (``don't`` = ``dont``).
@@ -109,6 +110,10 @@ _UNSPACED = (
 _RUN = re.compile(f"[{_UNSPACED}]+|[^\\s{_UNSPACED}]+")
 _UNSPACED_RUN = re.compile(f"[{_UNSPACED}]")
 
+# Arabic definite article with its attached conjunctions/prepositions (و ب ف ک ل), after
+# letter folding (ك -> ک).  Light stemming in the manner of Larkey et al.'s "light10":
+# +0.6-0.7 point top-1 on ArBanking77 (mean over shot draws), flat on MASSIVE fa.
+_AR_ARTICLES = ("وال", "بال", "فال", "کال", "لل", "ال")
 _FA_PREFIXES = ("نمی", "می")
 _FA_SUFFIXES = ("هایی", "های", "ها")
 _MIN_STEM = 3  # letters left after a split; shorter stems are more often whole words (میز)
@@ -123,8 +128,16 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _split_persian(word: str) -> list[str]:
-    """Split the verbal prefix and plural suffix off *word*, as ZWNJ or a space would."""
+def _split_affixes(word: str) -> list[str]:
+    """Drop an Arabic article; split the Persian verbal prefix and plural suffix off *word*.
+
+    Both sides of every comparison go through this, so a split that is linguistically wrong for
+    one word only has to be consistent, not right.
+    """
+    for article in _AR_ARTICLES:
+        if word.startswith(article) and len(word) - len(article) >= _MIN_STEM:
+            word = word[len(article) :]
+            break
     parts = [word]
     for prefix in _FA_PREFIXES:
         if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
@@ -142,7 +155,7 @@ def _is_arabic_script(word: str) -> bool:
     return "\u0600" <= word[0] <= "\u06ff"
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # repeated queries (greetings, FAQ titles) skip re-tokenizing
 def words(text: str) -> tuple[str, ...]:
     """Word tokens of normalized *text*; unspaced-script runs become character uni+bigrams."""
     out: list[str] = []
@@ -151,7 +164,7 @@ def words(text: str) -> tuple[str, ...]:
             out.extend(run)
             out.extend(run[i : i + 2] for i in range(len(run) - 1))
         elif _is_arabic_script(run):
-            out.extend(_split_persian(run))
+            out.extend(_split_affixes(run))
         else:
             out.append(run)
     return tuple(out)

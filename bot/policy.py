@@ -19,24 +19,24 @@ __all__ = ["BotSettings", "Verdict", "confidence", "decide", "wants_human"]
 class BotSettings:
     """Policy thresholds (config.toml ``[bot]``) and matching knobs (``[bot.match]``).
 
-    Thresholds apply to :func:`confidence`.  Defaults come from CLINC150 valid + oos_valid
-    (Larson et al. 2019) and hold across the other datasets; see docs/bot.md for the figures.
+    Thresholds apply to :func:`confidence`.  Defaults were read off the valid splits of all five
+    datasets and CLINC150 oos_valid (Larson et al. 2019) at once; docs/bot.md has the table.
     """
 
     # At or above: answer with the top entry.  On the valid splits this answers about half of
-    # in-scope English queries (22-52% across datasets) and the answers given are right 90-97%
+    # in-scope English queries (23-52% across datasets) and the answers given are right 90-99%
     # of the time; 1% of CLINC150 out-of-scope queries pass it.
     answer_threshold: float = 0.35
     # At or above (and below answer_threshold): offer the top `suggestions` entries as choices.
     # Below it: hand off.  Catches ~half of out-of-scope queries at once while handing off only
-    # 2% of in-scope English queries (11-14% fa/ar); the rest of the oos are caught by the
+    # 2-3% of in-scope English queries (11-14% fa/ar/zh); the rest of the oos are caught by the
     # second-failure rule when the visitor ignores the suggestions.
     suggest_threshold: float = 0.15
     # Hand off when this many rounds in a row fail (the current one included): a visitor who
     # rejected one set of suggestions rarely accepts a second.
     max_failed_rounds: int = 2
     # Choices offered when unsure: three fit a chat bubble and hold the right entry 77-98% of
-    # the time (top-3 accuracy) versus 59-91% for the top one alone.
+    # the time (top-3 accuracy) versus 62-90% for the top one alone.
     suggestions: int = 3
     match: MatchSettings = field(default_factory=MatchSettings)
 
@@ -55,8 +55,8 @@ def confidence(scores: Sequence[float]) -> float:
     The best score says how much of the query the entry explains (it alone separates CLINC150
     out-of-scope queries best); the gap to the runner-up says whether it explains it better than
     anything else (it alone separates right from wrong top-1 answers best).  ``top - second/2``
-    is the even blend of the two: oos AUROC stays within 0.002 of the best, and right-vs-wrong
-    separation gains 3-8 points (docs/bot.md).
+    is the even blend of the two: oos AUROC stays within 0.003 of the best form measured, and
+    right-vs-wrong separation gains 4-8 points over the top score alone (docs/bot.md).
     """
     if not scores:
         return 0.0

@@ -4,17 +4,42 @@ from __future__ import annotations
 
 import pytest
 
-from bot import Bot, BotSettings, Entry, primary_language
+from bot import Bot, BotSettings, Entry, MatchSettings, primary_language
 
 SHOP = [
-    Entry(1, "en", "Where is my order", ("where is my order", "track my parcel",
-          "my package has not arrived", "when will my order be delivered"), "Track it here.",
-          skill="orders"),
-    Entry(2, "en", "Refunds", ("how do i get a refund", "i want my money back",
-          "refund for a returned item", "how long does a refund take"), "Refunds take 5 days.",
-          skill="billing"),
-    Entry(3, "en", "Reset password", ("i forgot my password", "reset my password",
-          "cannot log in to my account"), "Use the reset link."),
+    Entry(
+        1,
+        "en",
+        "Where is my order",
+        (
+            "where is my order",
+            "track my parcel",
+            "my package has not arrived",
+            "when will my order be delivered",
+        ),
+        "Track it here.",
+        skill="orders",
+    ),
+    Entry(
+        2,
+        "en",
+        "Refunds",
+        (
+            "how do i get a refund",
+            "i want my money back",
+            "refund for a returned item",
+            "how long does a refund take",
+        ),
+        "Refunds take 5 days.",
+        skill="billing",
+    ),
+    Entry(
+        3,
+        "en",
+        "Reset password",
+        ("i forgot my password", "reset my password", "cannot log in to my account"),
+        "Use the reset link.",
+    ),
     Entry(10, "fa", "کارت بانکی", ("کارت بانکی من کی می‌رسد", "کارت من هنوز نرسیده"), "۵ روز"),
     Entry(11, "fa", "رمز عبور", ("رمز عبورم را فراموش کرده‌ام", "تغییر رمز عبور"), "لینک"),
     Entry(20, "ar", "استرداد", ("أريد استرداد أموالي", "كيف أسترد المبلغ"), "خمسة أيام"),
@@ -143,3 +168,12 @@ def test_thresholds_come_from_settings(bot: Bot) -> None:
     for entry in SHOP:
         eager.upsert(entry)
     assert eager.decide("my order and my refund", "en").action == "answer"
+
+
+def test_optional_fuzzy_rerank_keeps_scores_in_range() -> None:
+    fuzzy = Bot(BotSettings(match=MatchSettings(fuzzy=0.5)))
+    for entry in SHOP:
+        fuzzy.upsert(entry)
+    found = fuzzy.search("how long does a refund take", "en", k=3)
+    assert found[0].entry_id == 2
+    assert all(0.0 <= m.score <= 1.0 for m in found)

@@ -65,5 +65,22 @@ def test_char_ngrams_span_words_and_pass_unspaced_tokens_through() -> None:
     grams = char_ngrams(("card", "fee"))
     assert " c" in grams and "ard " in grams and "d f" in grams and "fee " in grams
     assert max(len(g) for g in grams) == 4
-    assert char_ngrams(("闹", "钟", "闹钟", "7am")) == ["闹", "钟", "闹钟", " 7", "7a", "am", "m ",
-                                                     " 7a", "7am", "am ", " 7am", "7am "]
+    assert char_ngrams(("闹", "钟", "闹钟", "7am")) == [
+        "闹",
+        "钟",
+        "闹钟",
+        " 7",
+        "7a",
+        "am",
+        "m ",
+        " 7a",
+        "7am",
+        "am ",
+        " 7am",
+        "7am ",
+    ]
+
+
+def test_arabic_definite_article_is_dropped_from_longer_words() -> None:
+    assert words("البطاقة والحساب") == words("بطاقة حساب")
+    assert words("الان") == ("الان",)  # too short to hold an article
