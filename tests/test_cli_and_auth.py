@@ -138,3 +138,27 @@ async def test_logout_ends_the_session(shared_server: Server) -> None:
     with pytest.raises(InvalidStatus):
         async with connect(shared_server.ws + "/ws/agent", additional_headers={"Cookie": cookie}):
             pass
+
+
+def test_kb_eval_reports_accuracy_and_latency_as_json(tmp_path: Path) -> None:
+    datasets = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if not (datasets / "xsid_zh.valid.jsonl").exists():
+        pytest.skip("../shared/datasets is not beside the project")
+    done = cli(tmp_path, "kb-eval", "--train", str(datasets / "clinc150_en.train.jsonl"),
+               "--test", str(datasets / "clinc150_en.valid.jsonl"), "--shots", "10",
+               "--oos", str(datasets / "clinc150_en.oos_valid.jsonl"), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["top1"] >= 0.80 and report["auroc"] >= 0.88
+    assert report["top3"] >= report["top1"] and 0 < report["p50_ms"] <= report["p99_ms"]
+
+
+def test_simulate_prints_each_figure_beside_erlang(tmp_path: Path) -> None:
+    done = cli(tmp_path, "simulate", "--agents", "4", "--arrival-rate", "0.02",
+               "--handle-time", "120", "--threshold", "20", "--duration", "20000",
+               "--seed", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for key in ("p_wait", "service_level", "asa", "abandon_rate", "occupancy"):
+        assert key in report and f"erlang_{key}" in report
+    assert abs(report["occupancy"] - report["erlang_occupancy"]) < 0.1
