@@ -88,8 +88,12 @@ def build_hub(config: Config) -> Hub:
     if cluster.backend == "redis":
         from .redis_router import RedisRouter
 
-        client = aioredis.from_url(cluster.redis_url, socket_timeout=5,
-                                   socket_connect_timeout=5, health_check_interval=10)
+        # A blocking pool: under a burst, callers wait their turn for one of 64 connections
+        # instead of failing; 5 s bounds the wait and every socket operation.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            cluster.redis_url, max_connections=64, timeout=5, socket_timeout=5,
+            socket_connect_timeout=5, health_check_interval=10)
+        client = aioredis.Redis(connection_pool=pool)
         bus = RedisBus(registry, client, cluster.key_prefix + "bus")
         router = RedisRouter(client, config.routing, cluster.key_prefix)
     else:

@@ -157,7 +157,7 @@ class Client:
         return await self.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
 
     async def expect(self, types: str | tuple[str, ...], *, where: Any = None,
-                     timeout: float = 5.0) -> dict[str, Any]:
+                     timeout: float = 10.0) -> dict[str, Any]:
         types = (types,) if isinstance(types, str) else types
         for i, frame in enumerate(self._unread):
             if frame["type"] in types and (where is None or where(frame)):

@@ -1,0 +1,234 @@
+"""Several server processes, one service: Redis carries fan-out, the queue and presence.
+
+Each test runs its own `redis-server` on a free port (never the machine's shared one), so a
+test can kill and restart it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .harness import Server, add_user, agent, free_port, visitor
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class Redis:
+    def __init__(self, tmp: Path) -> None:
+        self.port, self.tmp, self.proc = free_port(), tmp, None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            done = subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                                  capture_output=True, text=True)
+            if done.stdout.strip() == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    if not Path(REDIS).exists():
+        pytest.skip("redis-server is not installed (make test installs it as root)")
+    r = Redis(tmp_path)
+    r.start()
+    yield r
+    r.stop()
+
+
+def pair(tmp_path: Path, redis: Redis, **env: str) -> tuple[Server, Server]:
+    """Two processes on one database and one Redis."""
+    settings = {"CHATSERVER_CLUSTER_BACKEND": "redis",
+                "CHATSERVER_CLUSTER_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+                "CHATSERVER_LIMITS_FRAMES_PER_SECOND": "200",
+                "CHATSERVER_LIMITS_FRAME_BURST": "400", **env}
+    a = Server(tmp_path, **settings)
+    b = Server(tmp_path, **settings)
+    b.log = tmp_path / "server-b.log"
+    return a.start(), b.start()
+
+
+async def test_a_visitor_on_one_process_chats_with_an_agent_on_the_other(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    a, b = pair(tmp_path, redis)
+    try:
+        add_user(a.db, "una", skills={"lang:en": 5})
+        una = await agent(b, "una")
+        sara = await visitor(a, name="Sara", language="en")
+        clients += [una, sara]
+        assert sara.welcome["agents_online"] is True  # knows about an agent on the other
+        cid = (await sara.request("request_human"))["conversation_id"]
+        offer = await una.expect("offer")
+        assert offer["conversation"]["id"] == cid
+        await una.request("accept", conversation_id=cid)
+        assert (await sara.expect("assigned"))["agent"] == "Una"
+        await sara.request("message", text="hello from A")
+        got = await una.expect("message", where=lambda f: f["from"] == "visitor")
+        assert got["text"] == "hello from A"
+        await una.request("message", conversation_id=cid, text="hello from B")
+        line = await sara.expect("message", where=lambda f: f["from"] == "agent")
+        assert line["text"] == "hello from B"
+        await sara.send({"type": "typing", "on": True})
+        assert (await una.expect("typing"))["from"] == "visitor"
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_200_requests_across_two_processes_each_go_to_one_agent_within_capacity(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    a, b = pair(tmp_path, redis)
+    try:
+        capacity = 3
+        names = [f"ag{i}" for i in range(10)]
+        for name in names:
+            add_user(a.db, name, skills={"lang:en": 5}, capacity=capacity)
+        agents = [await agent(a if i % 2 else b, name) for i, name in enumerate(names)]
+        clients += agents
+        visitors = [await visitor(a if i % 2 else b, language="en") for i in range(200)]
+        clients += visitors
+        acks = await asyncio.gather(*(v.request("request_human") for v in visitors))
+        wanted = {ack["conversation_id"] for ack in acks}
+        assert len(wanted) == 200
+
+        holding: dict[int, set[str]] = defaultdict(set)  # agent -> conversations it holds
+        served: dict[str, int] = {}
+
+        async def work(i: int, client) -> None:
+            while len(served) < 200:
+                try:
+                    offer = await client.expect("offer", timeout=1)
+                except (AssertionError, TimeoutError):
+                    continue
+                cid = offer["conversation"]["id"]
+                assert cid not in served, f"{cid} offered again after it was taken"
+                holding[i].add(cid)
+                assert len(holding[i]) <= capacity, "agent above capacity"
+                ack = await client.request("accept", conversation_id=cid)
+                if ack["type"] == "error":  # withdrawn meanwhile: it must come back to someone
+                    assert ack["code"] == "conflict", ack
+                    holding[i].discard(cid)
+                    continue
+                served[cid] = i
+                await client.request("close", conversation_id=cid, resolved=True)
+                holding[i].discard(cid)
+
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(work(i, c) for i, c in enumerate(agents))), 90)
+        except TimeoutError:
+            missing = wanted - set(served)
+            with sqlite3.connect(a.db) as db:
+                states = db.execute(
+                    "SELECT state, count(*) FROM conversations WHERE id IN (%s) GROUP BY state"
+                    % ",".join("?" * len(missing)), tuple(missing)).fetchall()
+            raise AssertionError(f"{len(missing)} never served; states {states}") from None
+        assert set(served) == wanted
+        with sqlite3.connect(a.db) as db:
+            assigned = db.execute("SELECT conversation_id, count(*) FROM events "
+                                  "WHERE type = 'assigned' GROUP BY conversation_id").fetchall()
+        assert len(assigned) == 200 and all(n == 1 for _, n in assigned)
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_a_killed_process_loses_nothing_the_visitor_resumes_on_the_other(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    a, b = pair(tmp_path, redis, CHATSERVER_ROUTING_GRACE_SECONDS="30")
+    try:
+        add_user(a.db, "vic", skills={"lang:en": 5})
+        vic = await agent(b, "vic")
+        clients.append(vic)
+        sara = await visitor(a, name="Sara", language="en")
+        cid = (await sara.request("request_human"))["conversation_id"]
+        await vic.expect("offer")
+        await vic.request("accept", conversation_id=cid)
+        acked = [await sara.request("message", text=f"line {i}") for i in range(5)]
+        a.kill()  # the visitor's process dies mid-conversation
+        await vic.request("message", conversation_id=cid, text="are you still there?")
+        back = await visitor(b, visitor_token=sara.welcome["visitor_token"])
+        clients.append(back)
+        assert back.welcome["conversation"]["id"] == cid
+        await back.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+        texts = []
+        while "are you still there?" not in texts:
+            texts.append((await back.expect("message"))["text"])
+        assert [t for t in texts if t.startswith("line")] == [f"line {i}" for i in range(5)]
+        assert all(ack["type"] == "ack" for ack in acked)
+        reply = await back.request("message", text="yes!")
+        assert (await vic.expect("message", where=lambda f: f["text"] == "yes!"))
+        assert reply["type"] == "ack"
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_service_recovers_when_redis_restarts(tmp_path: Path, redis: Redis,
+                                                    clients: list) -> None:
+    a, b = pair(tmp_path, redis)
+    try:
+        add_user(a.db, "wes", skills={"lang:en": 5})
+        wes = await agent(b, "wes")
+        clients.append(wes)
+        sara = await visitor(a, name="Sara", language="en")
+        clients.append(sara)
+        cid = (await sara.request("request_human"))["conversation_id"]
+        await wes.expect("offer")
+        await wes.request("accept", conversation_id=cid)
+        await sara.request("message", text="before")
+
+        redis.stop()
+        deadline = time.monotonic() + 10
+        while httpx.get(a.url + "/readyz").status_code == 200:
+            assert time.monotonic() < deadline, "readiness never noticed Redis was gone"
+            await asyncio.sleep(0.2)
+        refused = await visitor(a, language="en")
+        clients.append(refused)
+        error = await refused.request("request_human")
+        assert error["type"] == "error" and error["code"] == "unavailable"
+
+        redis.start()  # empty: it kept nothing
+        deadline = time.monotonic() + 15
+        while httpx.get(a.url + "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "did not recover"
+            await asyncio.sleep(0.2)
+        ok = await sara.request("message", text="after")
+        assert ok["type"] == "ack"
+        got = await wes.expect("message", where=lambda f: f["text"] == "after", timeout=10)
+        assert got["conversation_id"] == cid
+        newcomer = await visitor(b, language="en")
+        clients.append(newcomer)
+        assert (await newcomer.request("request_human"))["type"] == "ack"
+        with sqlite3.connect(a.db) as db:
+            texts = [r[0] for r in db.execute(
+                "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
+                "AND type = 'message'", (cid,))]
+        assert texts == ["before", "after"]
+    finally:
+        a.stop()
+        b.stop()
+
