@@ -142,9 +142,10 @@ async def test_200_requests_across_two_processes_each_go_to_one_agent_within_cap
         except TimeoutError:
             missing = wanted - set(served)
             with sqlite3.connect(a.db) as db:
+                marks = ",".join("?" * len(missing))
                 states = db.execute(
-                    "SELECT state, count(*) FROM conversations WHERE id IN (%s) GROUP BY state"
-                    % ",".join("?" * len(missing)), tuple(missing)).fetchall()
+                    f"SELECT state, count(*) FROM conversations WHERE id IN ({marks}) "
+                    "GROUP BY state", tuple(missing)).fetchall()
             raise AssertionError(f"{len(missing)} never served; states {states}") from None
         assert set(served) == wanted
         with sqlite3.connect(a.db) as db:
