@@ -31,7 +31,6 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     agent_id = int(user["id"])
     conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}")
-    conn.start()
     service = hub.service
     known = service.agents.get(agent_id)
     profile = AgentProfile(
@@ -68,11 +67,13 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
     async def message(frame: Frame) -> dict[str, Any] | None:
         return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
-                                            frame["text"], note=False)).ack
+                                            hub.redactor(frame["text"]), note=False,
+                                            origin=conn)).ack
 
     async def note(frame: Frame) -> dict[str, Any] | None:
         return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
-                                            frame["text"], note=True)).ack
+                                            hub.redactor(frame["text"]), note=True,
+                                            origin=conn)).ack
 
     async def signal(frame: Frame) -> dict[str, Any] | None:
         """Typing and read receipts go to the visitor of a chat this agent holds."""

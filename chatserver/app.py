@@ -22,15 +22,17 @@ from starlette.routing import Route, WebSocketRoute
 
 from bot import Bot
 
-from . import auth, kb_api, pages, reports, widget_routes
+from . import auth, kb_api, pages, privacy_api, reports, retention, widget_routes
 from . import config as config_module
 from .agent_socket import agent_endpoint
 from .bus import Bus, LocalBus, RedisBus
 from .config import CONFIG_FILE_ENV, Config
 from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
+from .iplimits import AbuseLimits
 from .kb_store import KnowledgeBase
 from .passwords import hash_password
+from .redaction import Redactor, install_log_redaction
 from .router import LocalRouter, Router
 from .secrets_file import secret_key
 from .service import ConversationService
@@ -54,6 +56,8 @@ class Hub:
     bus: Bus
     bot: Bot
     kb: KnowledgeBase
+    abuse: AbuseLimits
+    redactor: Redactor
     # A hash to verify against when the username is unknown, so timing reveals nothing.
     dummy_hash: str = field(default_factory=lambda: hash_password(new_id()))
 
@@ -88,12 +92,8 @@ def build_hub(config: Config) -> Hub:
     if cluster.backend == "redis":
         from .redis_router import RedisRouter
 
-        # A blocking pool: under a burst, callers wait their turn for one of 64 connections
-        # instead of failing; 5 s bounds the wait and every socket operation.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            cluster.redis_url, max_connections=64, timeout=5, socket_timeout=5,
-            socket_connect_timeout=5, health_check_interval=10)
-        client = aioredis.Redis(connection_pool=pool)
+        client = aioredis.from_url(cluster.redis_url, socket_timeout=5,
+                                   socket_connect_timeout=5, health_check_interval=10)
         bus = RedisBus(registry, client, cluster.key_prefix + "bus")
         router = RedisRouter(client, config.routing, cluster.key_prefix)
     else:
@@ -108,7 +108,8 @@ def build_hub(config: Config) -> Hub:
     hub = Hub(
         config=config, store=store, registry=registry, service=service,
         visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
-        bus=bus, bot=bot, kb=kb,
+        bus=bus, bot=bot, kb=kb, abuse=AbuseLimits(config.abuse),
+        redactor=Redactor.from_config(config.privacy),
     )
     register_gauges(hub)
     return hub
@@ -158,13 +159,18 @@ def create_app(config: Config) -> Starlette:
         if not isinstance(hub.bus, RedisBus):  # with Redis, restore runs once it is reached
             await hub.service.restore()
         dispatcher = asyncio.create_task(hub.service.run_dispatcher(), name="dispatcher")
+        purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
+        if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
+            for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+                install_log_redaction(hub.redactor, logging.getLogger(name))
         log.info("chatserver ready, database %s", config.storage.path)
         try:
             yield
         finally:
-            dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await dispatcher
+            for task in (purger, dispatcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await hub.bus.stop()
             await hub.store.close()
 
@@ -177,6 +183,7 @@ def create_app(config: Config) -> Starlette:
         WebSocketRoute("/ws/visitor", visitor_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         *kb_api.routes,
+        *privacy_api.routes,
         *reports.routes,
         *pages.routes,
         *widget_routes.routes,

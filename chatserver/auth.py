@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .errors import Forbidden, Unauthorized
+from .iplimits import Throttled
 from .passwords import verify_password
 from .tokens import new_id
 
@@ -74,10 +76,19 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     wants_json = "application/json" in request.headers.get("accept", "")
+    address = request.client.host if request.client else None
+    try:
+        hub.abuse.login_allowed(address, username, time.monotonic())
+    except Throttled as refused:
+        if wants_json:
+            return JSONResponse({"error": refused.code, "message": refused.message},
+                                status_code=429, headers={"retry-after": str(refused.retry_after)})
+        return RedirectResponse("/login?failed=1", status_code=303)
     user = await hub.store.user_by_name(username) if username else None
     # Verify even for unknown users so timing does not reveal which usernames exist.
     stored = user["password_hash"] if user is not None else hub.dummy_hash
     if not verify_password(password, stored) or user is None or user["disabled"]:
+        hub.abuse.login_failed(address, username, time.monotonic())
         if wants_json:
             return JSONResponse({"error": "unauthorized", "message": "wrong username or "
                                  "password"}, status_code=401)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .connections import Registry
+from .connections import Connection, Registry
 from .tokens import new_id
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,11 @@ log = logging.getLogger(__name__)
 class Bus(Protocol):
     healthy: bool
 
-    def to_visitor(self, visitor_id: str, text: str) -> None: ...
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None
+                   ) -> None: ...
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None: ...
-    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None: ...
+    def to_watchers(self, agent_ids: Iterable[int], text: str,
+                    skip: Connection | None = None) -> None: ...
     def to_all_agents(self, text: str) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -43,14 +45,15 @@ class LocalBus:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def to_visitor(self, visitor_id: str, text: str) -> None:
-        self.registry.to_visitor(visitor_id, text)
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
+        self.registry.to_visitor(visitor_id, text, skip)
 
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
         self.registry.to_agents(agent_ids, text)
 
-    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None:
-        self.registry.to_watchers(agent_ids, text)
+    def to_watchers(self, agent_ids: Iterable[int], text: str,
+                    skip: Connection | None = None) -> None:
+        self.registry.to_watchers(agent_ids, text, skip)
 
     def to_all_agents(self, text: str) -> None:
         self.registry.to_agents(tuple(self.registry.agents), text)
@@ -106,8 +109,8 @@ class RedisBus(LocalBus):
         except asyncio.QueueFull:
             self.dropped += 1
 
-    def to_visitor(self, visitor_id: str, text: str) -> None:
-        super().to_visitor(visitor_id, text)
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
+        super().to_visitor(visitor_id, text, skip)
         self._publish({"v": visitor_id, "f": text})
 
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
@@ -115,9 +118,10 @@ class RedisBus(LocalBus):
         super().to_agents(ids, text)
         self._publish({"a": ids, "f": text})
 
-    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None:
+    def to_watchers(self, agent_ids: Iterable[int], text: str,
+                    skip: Connection | None = None) -> None:
         ids = list(agent_ids)
-        super().to_watchers(ids, text)
+        super().to_watchers(ids, text, skip)
         self._publish({"w": ids, "f": text})
 
     def to_all_agents(self, text: str) -> None:

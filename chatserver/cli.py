@@ -197,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot import evaluate
 
-    from . import simulation
+    from . import retention, simulation
+
+    purge = commands.add_parser("purge", help="apply the [retention] periods now")
+    retention.add_arguments(purge)
+    purge.set_defaults(func=retention.command)
 
     for name, module, text in (
         ("kb-eval", evaluate, "measure the bot on a labelled data set"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -21,39 +21,47 @@ log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One WebSocket: `send` never blocks; a background task drains the queue to the socket."""
+    """One WebSocket: `send` never blocks; a task drains pending frames to the socket.
+
+    The drain task exists only while frames are waiting, so an idle socket costs no task (it
+    matters at 10,000 idle visitors: measured in docs/performance.md)."""
+
+    __slots__ = ("_limit", "_pending", "_reason", "_task", "close_code", "closed", "label",
+                 "websocket")
 
     def __init__(self, websocket: WebSocket, queue_size: int, label: str) -> None:
         self.websocket = websocket
         self.label = label
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_size)
+        self._limit = queue_size
+        self._pending: deque[str | None] = deque()  # None: close after what came before
         self._task: asyncio.Task[None] | None = None
+        self._reason = ""
         self.closed = False
         self.close_code: int | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._drain(), name=f"send:{self.label}")
 
     def send(self, text: str) -> None:
         if self.closed:
             return
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
-            log.warning("closing slow client %s: send queue full", self.label)
+        if len(self._pending) >= self._limit:
+            log.warning("closing slow client %s: %d frames waiting", self.label, self._limit)
             SLOW_CLOSED.increment()
+            self._pending.clear()  # it will not read them; free the memory now
             self.close(CLOSE_TRY_AGAIN, "too slow: send queue full")
+            return
+        self._pending.append(text)
+        self._wake()
 
     def close(self, code: int, reason: str) -> None:
-        """Ask the socket to close after what is queued; safe to call more than once."""
+        """Close after what is queued; safe to call more than once."""
         if self.closed:
             return
-        self.closed, self.close_code = True, code
-        self._close_reason = reason
-        # Make room for the sentinel so the drain task wakes even when the queue is full.
-        while self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self.closed, self.close_code, self._reason = True, code, reason
+        self._pending.append(None)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(), name=f"send:{self.label}")
 
     async def wait_closed(self) -> None:
         if self._task is not None:
@@ -63,6 +71,7 @@ class Connection:
     async def stop(self) -> None:
         """The receive side ended: stop sending too."""
         self.closed = True
+        self._pending.clear()
         if self._task is not None:
             self._task.cancel()
             await self.wait_closed()
@@ -70,19 +79,20 @@ class Connection:
     async def _drain(self) -> None:
         ws = self.websocket
         try:
-            while True:
-                text = await self._queue.get()
+            while self._pending:  # no await between this check and `finally`: no lost wake-up
+                text = self._pending.popleft()
                 if text is None:
-                    break
+                    if ws.application_state == WebSocketState.CONNECTED:
+                        with contextlib.suppress(Exception):
+                            await ws.close(self.close_code or 1000, self._reason)
+                    return
                 await ws.send_text(text)
         except (OSError, RuntimeError):
             return  # the peer went away; the receive loop notices and cleans up
         except Exception as error:
             log.debug("send to %s failed: %r", self.label, error)
-            return
-        if ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await ws.close(self.close_code or 1000, self._close_reason)
+        finally:
+            self._task = None
 
 
 class _Counter:
@@ -131,18 +141,22 @@ class Registry:
         self.supervisors.discard(agent_id)
         return True
 
-    def to_visitor(self, visitor_id: str, text: str) -> None:
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
         for conn in tuple(self.visitors.get(visitor_id, ())):
-            conn.send(text)
-
-    def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
-        for agent_id in agent_ids:
-            for conn in tuple(self.agents.get(agent_id, ())):
+            if conn is not skip:
                 conn.send(text)
 
-    def to_watchers(self, agent_ids: Iterable[int], text: str) -> None:
+    def to_agents(self, agent_ids: Iterable[int], text: str,
+                  skip: Connection | None = None) -> None:
+        for agent_id in agent_ids:
+            for conn in tuple(self.agents.get(agent_id, ())):
+                if conn is not skip:
+                    conn.send(text)
+
+    def to_watchers(self, agent_ids: Iterable[int], text: str,
+                    skip: Connection | None = None) -> None:
         """These agents and every supervisor, each once."""
-        self.to_agents(set(agent_ids) | self.supervisors, text)
+        self.to_agents(set(agent_ids) | self.supervisors, text, skip)
 
     def agent_online(self, agent_id: int) -> bool:
         return agent_id in self.agents

@@ -107,8 +107,9 @@ class Event:
 
 def iso_ms(ts_ms: int) -> str:
     """ISO-8601 UTC with milliseconds, as the protocol states."""
-    moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+    seconds, millis = divmod(ts_ms, 1000)  # integers: no float rounding of the milliseconds
+    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=millis * 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from knowledge_base import formats
 from knowledge_base.model import Entry, EntryError
 
+from . import audit
 from .auth import require
 from .errors import BadFrame, TooLarge
 
@@ -64,6 +65,12 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
+async def _audit(request: Request, user: Any, action: str, entry: Entry, **extra: Any) -> None:
+    await audit.record(hub_of(request).store, user, action, f"kb:{entry.id}",
+                       {"version": entry.version, "title": entry.title, **extra},
+                       audit.address_of(request))
+
+
 async def list_entries(request: Request) -> Response:
     await require(request, *STAFF)
     params = request.query_params
@@ -87,6 +94,7 @@ async def create_entry(request: Request) -> Response:
         entry = await hub.kb.create(await json_body(request), user["id"], hub.service.clock())
     except EntryError as e:
         return invalid(e)
+    await _audit(request, user, "kb.create", entry)
     return JSONResponse(entry_json(entry), status_code=201)
 
 
@@ -98,6 +106,7 @@ async def update_entry(request: Request) -> Response:
                                     hub.service.clock())
     except EntryError as e:
         return invalid(e)
+    await _audit(request, user, "kb.update", entry)
     return JSONResponse(entry_json(entry))
 
 
@@ -105,6 +114,7 @@ async def publish_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
     entry = await hub.kb.publish(_id(request), user["id"], hub.service.clock())
+    await _audit(request, user, "kb.publish", entry)
     return JSONResponse(entry_json(entry))
 
 
@@ -112,6 +122,8 @@ async def delete_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
     await hub.kb.delete(_id(request), user["id"], hub.service.clock())
+    await audit.record(hub.store, user, "kb.delete", f"kb:{_id(request)}", {},
+                       audit.address_of(request))
     return Response(status_code=204)
 
 
@@ -128,6 +140,7 @@ async def restore_entry(request: Request) -> Response:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         return invalid(EntryError("version", "must be a version number from the history"))
     entry = await hub.kb.restore(_id(request), version, user["id"], hub.service.clock())
+    await _audit(request, user, "kb.restore", entry, restored_version=version)
     return JSONResponse(entry_json(entry))
 
 
@@ -147,14 +160,18 @@ async def import_entries(request: Request) -> Response:
                                            "message": p.message} for p in failed.errors]},
                             status_code=422)
     stored = await hub.kb.import_entries(entries, user["id"], hub.service.clock())
+    await audit.record(hub.store, user, "kb.import", "kb", {"format": kind,
+                       "entries": len(stored)}, audit.address_of(request))
     return JSONResponse({"imported": len(stored), "ids": [e.id for e in stored]},
                         status_code=201)
 
 
 async def export_entries(request: Request) -> Response:
-    await require(request, "admin")
+    user = await require(request, "admin")
     kind = request.query_params.get("format", "json")
     entries = await hub_of(request).kb.entries()
+    await audit.record(hub_of(request).store, user, "kb.export", "kb",
+                       {"format": kind, "entries": len(entries)}, audit.address_of(request))
     if kind == "csv":
         return Response(formats.export_csv(entries), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": 'attachment; filename="kb.csv"'})

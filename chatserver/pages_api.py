@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from knowledge_base.model import EntryError, diff, validate
 
+from . import audit
 from .auth import ROLES, require
 from .errors import NotFound
 from .kb_api import invalid, json_body
@@ -174,7 +175,7 @@ async def list_users(request: Request) -> Response:
 
 
 async def create_user(request: Request) -> Response:
-    await require(request, "admin")
+    me = await require(request, "admin")
     hub = hub_of(request)
     body = await json_body(request)
     try:
@@ -190,6 +191,9 @@ async def create_user(request: Request) -> Response:
         capacity=fields["capacity"], now_ms=hub.service.clock())
     row = await hub.store.user(user_id)
     assert row is not None
+    await audit.record(hub.store, me, "user.create", f"user:{user_id}",
+                       {"username": fields["username"], "role": fields["role"]},
+                       audit.address_of(request))
     return JSONResponse(user_json(row), status_code=201)
 
 
@@ -227,12 +231,15 @@ async def update_user(request: Request) -> Response:
     row = await hub.store.user(user_id)
     assert row is not None
     await hub.service.update_profile(row)
+    await audit.record(hub.store, me, "user.update", f"user:{user_id}",
+                       {"username": row["username"], "changed": fields},
+                       audit.address_of(request))
     return JSONResponse(user_json(row))
 
 
 async def reset_password(request: Request) -> Response:
     """An admin sets a new password for someone; every session of theirs ends."""
-    await require(request, "admin")
+    me = await require(request, "admin")
     hub = hub_of(request)
     user_id = int(request.path_params["user_id"])
     if await hub.store.user(user_id) is None:
@@ -242,6 +249,8 @@ async def reset_password(request: Request) -> Response:
     except EntryError as e:
         return invalid(e)
     await _set_password(hub, user_id, password, keep_session=None)
+    await audit.record(hub.store, me, "user.password", f"user:{user_id}", {"reset": True},
+                       audit.address_of(request))
     return Response(status_code=204)
 
 
@@ -260,6 +269,8 @@ async def change_own_password(request: Request) -> Response:
     if secrets.compare_digest(password.encode(), current.encode()):
         return invalid(EntryError("new_password", "must differ from the current one"))
     await _set_password(hub, int(me["id"]), password, keep_session=me["session_id"])
+    await audit.record(hub.store, me, "user.password", f"user:{me['id']}", {"own": True},
+                       audit.address_of(request))
     return Response(status_code=204)
 
 

@@ -104,4 +104,22 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 3: privacy: the audit log of admin actions, erased visitors, indexes the purge walks by
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        user_id INTEGER,
+        username TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}',
+        address TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_time ON audit_log(ts_ms);
+    CREATE INDEX audit_log_action ON audit_log(action, ts_ms);
+    ALTER TABLE visitors ADD COLUMN erased_ms INTEGER;
+    CREATE INDEX visitors_last_seen ON visitors(last_seen_ms);
+    CREATE INDEX offline_messages_created ON offline_messages(created_ms);
+    """,
 ]

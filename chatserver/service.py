@@ -25,7 +25,7 @@ from . import conversation as cv
 from . import routing
 from .bus import Bus
 from .config import DeskConfig, SurveyConfig
-from .connections import Registry
+from .connections import Connection, Registry
 from .conversation import Conversation, Event, State
 from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound, Unavailable
 from .frames import encode
@@ -187,6 +187,7 @@ class ConversationService:
         conv: Conversation,
         events: Sequence[NewEvent],
         client_id: str | None = None,
+        origin: Connection | None = None,
     ) -> tuple[Conversation, list[Event], bool]:
         """Store, apply and publish; the caller holds the conversation's lock.
 
@@ -213,7 +214,8 @@ class ConversationService:
         for event in appended.events:
             self._observe(conv, event)
             conv = cv.apply(conv, event)
-            self.publish(conv, event)
+            # The sender's own socket already has its line (and the ack with its seq).
+            self.publish(conv, event, skip=origin if event.client_id else None)
         if conv.state is State.CLOSED:
             self._convs.pop(conv.id, None)
             self._locks.pop(conv.id, None)
@@ -253,15 +255,19 @@ class ConversationService:
             case "survey":
                 t.surveys.inc(rating=str(p["rating"]))
 
-    def publish(self, conv: Conversation, event: Event) -> None:
+    def publish(self, conv: Conversation, event: Event, skip: Connection | None = None) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
         agent_frame = event_frame(event, for_visitor=False)
-        if agent_frame is not None:
-            self.bus.to_watchers(self.holders(conv), encode(agent_frame))
+        agent_text = None if agent_frame is None else encode(agent_frame)
+        if agent_text is not None:
+            self.bus.to_watchers(self.holders(conv), agent_text, skip)
         if event.type in cv.VISITOR_EVENTS:
             visitor_frame = event_frame(event, for_visitor=True)
             if visitor_frame is not None:
-                self.bus.to_visitor(conv.visitor_id, encode(visitor_frame))
+                same = visitor_frame == agent_frame  # visitor and agent lines: one encoding
+                self.bus.to_visitor(conv.visitor_id,
+                                    agent_text if same and agent_text else encode(visitor_frame),
+                                    skip)
 
     @staticmethod
     def holders(conv: Conversation) -> tuple[int, ...]:
@@ -286,7 +292,8 @@ class ConversationService:
         return conv
 
     async def visitor_message(
-        self, conv: Conversation, client_id: str, text: str, name: str
+        self, conv: Conversation, client_id: str, text: str, name: str,
+        origin: Connection | None = None,
     ) -> Outcome:
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
@@ -294,7 +301,7 @@ class ConversationService:
                 raise Conflict("this conversation is closed; start a new one")
             line = {"from": "visitor", "author": name or "Visitor", "text": text}
             conv, events, duplicate = await self.append(
-                conv, [NewEvent("message", "visitor", line)], client_id
+                conv, [NewEvent("message", "visitor", line)], client_id, origin
             )
             outcome = Outcome(ack_for(client_id, events[0]), events)
             if duplicate or conv.state is not State.BOT:
@@ -570,21 +577,24 @@ class ConversationService:
             return Outcome(ack_for(client_id, events[0]), events)
 
     async def agent_message(
-        self, agent_id: int, cid: str, client_id: str, text: str, *, note: bool
+        self, agent_id: int, cid: str, client_id: str, text: str, *, note: bool,
+        origin: Connection | None = None,
     ) -> Outcome:
         async with self.lock(cid):
             conv = await self.agent_view(agent_id, cid, holder=not note)
-            replay = await self._replayed(conv, client_id)
-            if replay is not None:
-                return replay
             if not note and not cv.can_post(conv.state, "agent"):
+                # A retry of a line stored before the chat moved on gets its ack again;
+                # the happy path needs no lookup (the append itself spots a repeated id).
+                replay = await self._replayed(conv, client_id)
+                if replay is not None:
+                    return replay
                 raise Conflict(f"cannot send to a conversation that is {conv.state}",
                                frame_id=client_id)
             profile = self.agents[agent_id]
             kind = "note" if note else "message"
             line = {"from": "agent", "author": profile.display_name, "text": text}
             conv, events, _ = await self.append(
-                conv, [NewEvent(kind, f"agent:{agent_id}", line)], client_id)
+                conv, [NewEvent(kind, f"agent:{agent_id}", line)], client_id, origin)
             if note and agent_id not in self.holders(conv):  # e.g. the agent before a transfer
                 self.bus.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
                                                       or {}))

@@ -204,44 +204,38 @@ def _append(
         ).fetchone()
         if row is not None:
             return Appended([_event_from_row(row)], duplicate=True)
+    changes: dict[str, Any] = {}
+    for new in events:  # the projection columns depend on the events, not on their seqs
+        changes.update(_row_changes(new.type, new.payload, now_ms))
+    sets = "".join(f", {column} = ?" for column in changes)
+    # One statement allocates the seqs and moves the projection: the row lock is ours until
+    # commit, and a failure below rolls both back with the job's savepoint.
     found = conn.execute(
-        "SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)
+        f"UPDATE conversations SET last_seq = last_seq + ?, updated_ms = ?{sets} "
+        "WHERE id = ? RETURNING last_seq",
+        (len(events), now_ms, *changes.values(), conversation_id),
     ).fetchone()
     if found is None:
         raise KeyError(conversation_id)
-    last_seq = found[0]
-    if expect_seq is not None and last_seq != expect_seq:
+    first = found[0] - len(events) + 1
+    if expect_seq is not None and first - 1 != expect_seq:
         raise StaleState(conversation_id)
-    stored: list[Event] = []
-    changes: dict[str, Any] = {}
-    for i, new in enumerate(events):
-        last_seq += 1
-        event = Event(
-            conversation_id, last_seq, new.type, new.author, dict(new.payload),
-            client_id if i == 0 else None, now_ms,
-        )
-        conn.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id, event.seq, event.type, event.author,
-                json.dumps(event.payload, ensure_ascii=False), event.client_id, now_ms,
-            ),
-        )
-        changes.update(_row_changes(event))
-        stored.append(event)
-    sets = ", ".join(f"{column} = ?" for column in changes)
-    conn.execute(
-        f"UPDATE conversations SET last_seq = ?, updated_ms = ?{', ' if sets else ''}{sets} "
-        "WHERE id = ?",
-        (last_seq, now_ms, *changes.values(), conversation_id),
+    stored = [
+        Event(conversation_id, first + i, new.type, new.author, dict(new.payload),
+              client_id if i == 0 else None, now_ms)
+        for i, new in enumerate(events)
+    ]
+    conn.executemany(
+        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(conversation_id, e.seq, e.type, e.author,
+          json.dumps(e.payload, ensure_ascii=False), e.client_id, now_ms) for e in stored],
     )
     return Appended(stored, duplicate=False)
 
 
-def _row_changes(event: Event) -> dict[str, Any]:
+def _row_changes(kind: str, p: Mapping[str, Any], ts_ms: int) -> dict[str, Any]:
     """The conversation row is a projection of the log: the columns each event moves."""
-    p = event.payload
-    match event.type:
+    match kind:
         case "queued":
             return {"state": "queued", "agent_id": None}
         case "offered":
@@ -252,7 +246,7 @@ def _row_changes(event: Event) -> dict[str, Any]:
             resolved = p.get("resolved")
             return {
                 "state": "closed",
-                "closed_ms": event.ts_ms,
+                "closed_ms": ts_ms,
                 "resolved": None if resolved is None else int(resolved),
             }
     return {}

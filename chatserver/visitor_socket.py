@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -48,9 +49,9 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     conn = Connection(websocket, hub.config.limits.send_queue, "visitor")
-    conn.start()
     session = VisitorSession()
     service = hub.service
+    address = websocket.client.host if websocket.client else None
 
     async def current(start: bool) -> Conversation | None:
         """The visitor's open conversation; a new one when `start` and none is open."""
@@ -63,6 +64,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
             return None
         if not hub.bus.healthy:
             raise Unavailable("chat is briefly unavailable; please try again in a moment")
+        hub.abuse.conversation(address, time.monotonic())
         conv = await service.start(session.visitor_id, {
             "name": session.name, "language": session.language, "topic": session.topic,
             "page_url": session.page_url})
@@ -77,18 +79,21 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         if token and visitor_id is None:
             conn.send(encode(error_frame(Unauthorized(
                 "visitor token not recognised; a new visitor was started"))))
-        if visitor_id is None or await hub.store.visitor(visitor_id) is None:
+        known = await hub.store.visitor(visitor_id) if visitor_id is not None else None
+        if known is not None and known["erased_ms"] is not None:
+            known = None  # an erased visitor starts afresh
+        if known is None:  # new: nothing stored yet, so nothing to read back
+            hub.abuse.visitor_session(address, time.monotonic())
             visitor_id = new_id()
+        assert visitor_id is not None
         session.visitor_id = visitor_id
-        session.language = frame.get("language") or ""
         session.topic = frame.get("topic") or ""
         session.page_url = frame.get("page_url") or ""
         profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
         await hub.store.upsert_visitor(visitor_id, profile, service.clock())
-        row = await hub.store.visitor(visitor_id)
-        session.name = row["name"] if row else ""
-        session.language = session.language or (row["language"] if row else "")
-        open_row = await hub.store.open_conversation_of(visitor_id)
+        session.name = profile.get("name") or (known["name"] if known else "")
+        session.language = profile.get("language") or (known["language"] if known else "")
+        open_row = await hub.store.open_conversation_of(visitor_id) if known else None
         conversation = None
         if open_row is not None:
             session.conversation_id = open_row["id"]
@@ -101,7 +106,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
     async def message(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=True)
         assert conv is not None
-        return (await service.visitor_message(conv, frame.key, frame["text"], session.name)).ack
+        return (await service.visitor_message(conv, frame.key, hub.redactor(frame["text"]),
+                                              session.name, origin=conn)).ack
 
     async def typing(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=False)
@@ -152,7 +158,10 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         if target is None:
             raise NotFound("no conversation to rate")
         conv = await owned(target)
-        return (await service.survey(conv, frame.key, frame.fields)).ack
+        answer = dict(frame.fields)
+        if isinstance(answer.get("comment"), str):
+            answer["comment"] = hub.redactor(answer["comment"])
+        return (await service.survey(conv, frame.key, answer)).ack
 
     async def close(frame: Frame) -> dict[str, Any] | None:
         target = session.conversation_id or session.last_conversation_id
@@ -164,7 +173,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         return outcome.ack
 
     async def offline_message(frame: Frame) -> dict[str, Any] | None:
-        fields = {"email": frame["email"], "text": frame["text"],
+        fields = {"email": frame["email"], "text": hub.redactor(frame["text"]),
                   "language": session.language, "page_url": session.page_url}
         return (await service.offline_message(session.visitor_id, frame.key, fields)).ack
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chatserver.schema import MIGRATIONS
 from chatserver.store import NewEvent, StaleState, Store
 
 pytestmark = pytest.mark.anyio
@@ -77,4 +78,4 @@ async def test_database_is_in_wal_mode_with_the_latest_schema(store: Store,
                                                               tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "chat.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -1,0 +1,64 @@
+"""The audit log against a real SQLite file: entries kept, filtered by group, paged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatserver import audit
+from chatserver.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Any:
+    s = Store(str(tmp_path / "chat.db"))
+    await s.open()
+    yield s
+    await s.close()
+
+
+ROOT = {"id": 1, "username": "root"}
+ANN = {"id": 2, "username": "ann"}
+
+
+async def test_entries_name_who_did_what_to_which_record_and_when(store: Store) -> None:
+    first = await audit.record(store, ROOT, "kb.update", "kb:7", {"version": 3}, "192.0.2.1",
+                               now_ms=1000)
+    await audit.record(store, None, "retention.purge", "", {"message_texts": 5}, "", now_ms=2000)
+    entries = await audit.entries(store)
+    assert [e["action"] for e in entries] == ["retention.purge", "kb.update"]  # newest first
+    assert entries[1] == {"id": first, "ts_ms": 1000, "user_id": 1, "username": "root",
+                          "action": "kb.update", "target": "kb:7", "detail": {"version": 3},
+                          "address": "192.0.2.1"}
+    assert entries[0]["username"] == audit.SYSTEM and entries[0]["user_id"] is None
+
+
+async def test_filters_by_group_exact_action_user_target_and_time(store: Store) -> None:
+    for i, (user, action, target) in enumerate([
+            (ROOT, "kb.create", "kb:1"), (ANN, "kb.update", "kb:1"),
+            (ROOT, "user.create", "user:5"), (ANN, "privacy.erase", "v1"),
+            (ROOT, "kbx.odd", "x")]):
+        await audit.record(store, user, action, target, {}, "", now_ms=1000 * (i + 1))
+
+    async def actions(**filters: Any) -> list[str]:
+        return [e["action"] for e in await audit.entries(store, **filters)]
+
+    assert await actions(action="kb.") == ["kb.update", "kb.create"]  # not "kbx."
+    assert await actions(action="kb.update") == ["kb.update"]
+    assert await actions(username="ANN") == ["privacy.erase", "kb.update"]
+    assert await actions(target="kb:1") == ["kb.update", "kb.create"]
+    assert await actions(since_ms=2000, until_ms=4000) == ["user.create", "kb.update"]
+
+
+async def test_paging_back_with_before(store: Store) -> None:
+    for i in range(7):
+        await audit.record(store, ROOT, "kb.update", f"kb:{i}", {}, "", now_ms=i)
+    page = await audit.entries(store, limit=3)
+    assert [e["target"] for e in page] == ["kb:6", "kb:5", "kb:4"]
+    page = await audit.entries(store, limit=3, before_id=page[-1]["id"])
+    assert [e["target"] for e in page] == ["kb:3", "kb:2", "kb:1"]
+    assert len(await audit.entries(store, limit=10_000)) == 7  # capped, not refused

@@ -1,0 +1,181 @@
+"""Retention against a real SQLite file: the purge removes exactly what is past each period,
+in batches that let chat writes through, reports it, and never moves a metric."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatserver import audit, privacy, retention
+from chatserver.config import Config, RetentionConfig, StorageConfig
+from chatserver.store import NewEvent, Store
+
+from .test_privacy import T0, metrics
+
+pytestmark = pytest.mark.anyio
+
+DAY = retention.DAY_MS
+NOW = T0 + 400 * DAY
+TEXTS = RetentionConfig(message_text_days=30, offline_message_days=0, visitor_profile_days=0)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Any:
+    s = Store(str(tmp_path / "chat.db"))
+    await s.open()
+    yield s
+    await s.close()
+
+
+def line(text: str) -> NewEvent:
+    return NewEvent("message", "visitor", {"from": "visitor", "author": "Kim", "text": text})
+
+
+async def chat(store: Store, cid: str, visitor: str, start_ms: int, *texts_at: int) -> None:
+    """A conversation started at `start_ms` with one visitor line at each given time."""
+    await store.create_conversation(cid, visitor, {"language": "en", "topic": "orders",
+                                                   "visitor_name": "Kim",
+                                                   "page_url": f"https://x/{cid}"}, start_ms)
+    for ts in texts_at:
+        await store.append(cid, [line(f"{cid} said at {ts}")], now_ms=ts)
+
+
+async def texts(store: Store) -> dict[int, str]:
+    rows = await store.fetchall("SELECT ts_ms, payload FROM events WHERE type = 'message'")
+    return {r[0]: json.loads(r[1])["text"] for r in rows}
+
+
+async def test_message_texts_past_retention_and_only_those_are_tombstoned(store: Store) -> None:
+    cutoff = NOW - 30 * DAY
+    await store.upsert_visitor("v", {"name": "Kim"}, T0)
+    await chat(store, "old", "v", cutoff - 10, cutoff - 1, cutoff, cutoff + 1)
+    await chat(store, "new", "v", cutoff + 5, cutoff + 6)
+    before = await metrics(store)
+
+    report = await retention.purge(store, TEXTS, NOW)
+    assert report.message_texts == 2  # the `started` of "old" and its line at cutoff - 1
+    assert report.cutoffs_ms == {"message_text": cutoff}
+    assert await texts(store) == {cutoff - 1: privacy.TOMBSTONE, cutoff: f"old said at {cutoff}",
+                                  cutoff + 1: f"old said at {cutoff + 1}",
+                                  cutoff + 6: f"new said at {cutoff + 6}"}
+    old = await store.conversation_row("old")
+    new = await store.conversation_row("new")
+    assert old is not None and new is not None
+    assert old["page_url"] == "" and new["page_url"] == "https://x/new"
+    started = (await store.events_after("old", 0))[0].payload
+    assert started == {"language": "en", "topic": "orders", "visitor_name": "", "page_url": ""}
+    assert await metrics(store) == before
+
+    assert (await retention.purge(store, TEXTS, NOW)).removed == 0  # nothing more to do
+    later = await retention.purge(store, TEXTS, NOW + 2)  # two more milliseconds cross
+    assert later.message_texts == 2
+    assert (await texts(store))[cutoff + 1] == privacy.TOMBSTONE
+
+
+async def test_offline_messages_past_retention_are_deleted(store: Store) -> None:
+    cutoff = NOW - 90 * DAY
+    for i, ts in enumerate((cutoff - 86_400_000, cutoff - 1, cutoff, NOW)):
+        await store.add_offline_message("v", f"o{i}", {"email": "k@x.io", "text": f"t{i}"}, ts)
+    report = await retention.purge(store, RetentionConfig(0, 90, 0), NOW)
+    assert report.offline_messages == 2
+    rows = await store.fetchall("SELECT text FROM offline_messages ORDER BY created_ms")
+    assert [r[0] for r in rows] == ["t2", "t3"]
+
+
+async def test_old_profiles_are_anonymised_or_deleted_when_nothing_needs_them(
+        store: Store) -> None:
+    cutoff = NOW - 395 * DAY
+    for vid, seen in (("gone", cutoff - 1), ("kept-chats", cutoff - 1), ("recent", cutoff)):
+        await store.upsert_visitor(vid, {"name": vid.title(), "email": f"{vid}@x.io"}, seen)
+    await chat(store, "c", "kept-chats", cutoff - 1)
+    before = await metrics(store)
+    report = await retention.purge(store, RetentionConfig(0, 0, 395), NOW)
+    assert (report.visitors_anonymised, report.visitors_deleted) == (1, 1)
+    rows = {r[0]: (r[1], r[2]) for r in await store.fetchall(
+        "SELECT id, name, email FROM visitors")}
+    assert rows == {"kept-chats": ("", ""), "recent": ("Recent", "recent@x.io")}
+    assert await metrics(store) == before
+    assert (await retention.purge(store, RetentionConfig(0, 0, 395), NOW)).removed == 0
+
+
+async def test_zero_days_keeps_everything(store: Store) -> None:
+    await store.upsert_visitor("v", {"name": "Kim"}, T0)
+    await chat(store, "c", "v", T0, T0 + 1)
+    await store.add_offline_message("v", "o", {"email": "k@x.io", "text": "t"}, T0)
+    report = await retention.purge(store, RetentionConfig(0, 0, 0), NOW)
+    assert report.removed == 0 and report.batches == 0
+    assert not retention.enabled(RetentionConfig(0, 0, 0))
+
+
+async def test_batches_are_short_and_chat_writes_go_through_while_a_purge_runs(
+        store: Store) -> None:
+    await store.upsert_visitor("v", {"name": "Kim"}, T0)
+    await store.create_conversation("big", "v", {}, T0)
+    for i in range(0, 6000, 500):
+        await store.append("big", [line(f"old {j}") for j in range(i, i + 500)], now_ms=T0 + i)
+    await store.create_conversation("live", "v", {}, NOW)
+    config = dataclasses.replace(TEXTS, batch_size=200)
+    purge = asyncio.create_task(retention.purge(store, config, NOW))
+    waits = []
+    for i in range(10):
+        started = time.monotonic()
+        await store.append("live", [line(f"live {i}")], now_ms=NOW + i)
+        waits.append(time.monotonic() - started)
+        await asyncio.sleep(0.005)
+    assert not purge.done(), "the purge finished before the chat writes: nothing was measured"
+    report = await purge
+    assert report.message_texts == 6000 and report.batches >= 30
+    assert max(waits) < 0.5, waits  # each write waited at most for one short batch
+
+
+async def test_purge_loop_runs_on_schedule_records_the_audit_and_stops(store: Store) -> None:
+    await store.upsert_visitor("v", {"name": "Kim"}, T0)
+    await chat(store, "c", "v", T0, T0 + 1)
+    config = Config(retention=TEXTS)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(retention.purge_loop(store, config, stop, clock=lambda: NOW,
+                                                    first_delay_s=0))
+    for _ in range(200):
+        if await audit.entries(store, action="retention.purge"):
+            break
+        await asyncio.sleep(0.01)
+    entry = (await audit.entries(store, action="retention.purge"))[0]
+    assert entry["username"] == "system" and entry["user_id"] is None
+    assert entry["detail"]["message_texts"] == 2
+    stop.set()
+    await asyncio.wait_for(loop, 2)
+    # With every period at 0 the loop does not even start.
+    await asyncio.wait_for(retention.purge_loop(store, Config(
+        retention=RetentionConfig(0, 0, 0)), asyncio.Event()), 1)
+
+
+def test_the_purge_command_reports_what_it_removed(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "chat.db"
+    config = Config(storage=StorageConfig(path=str(db)), retention=RetentionConfig(
+        message_text_days=1, offline_message_days=1, visitor_profile_days=1))
+
+    async def seed() -> None:
+        store = Store(str(db))
+        await store.open()
+        await store.upsert_visitor("v", {"name": "Kim", "email": "k@x.io"}, T0)
+        await chat(store, "c", "v", T0, T0 + 1)
+        await store.add_offline_message("v", "o", {"email": "k@x.io", "text": "t"}, T0)
+        await store.close()
+
+    asyncio.run(seed())
+    parser = argparse.ArgumentParser()
+    retention.add_arguments(parser)
+    assert retention.command(parser.parse_args(["--json"]), config) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["message_texts"], report["offline_messages"],
+            report["visitors_anonymised"]) == (2, 1, 1)
+    assert retention.command(parser.parse_args([]), config) == 0
+    assert "message texts erased: 0" in capsys.readouterr().out
