@@ -145,6 +145,7 @@ VISITOR_FRAMES: Mapping[str, Spec] = {
     },
     "close": {"id": (CLIENT_ID, True)},
     "offline_message": {"id": (CLIENT_ID, True), "email": (EMAIL, True), "text": (_text, True)},
+    "consent": {"id": (CLIENT_ID, True)},
 }
 
 AGENT_FRAMES: Mapping[str, Spec] = {

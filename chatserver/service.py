@@ -816,6 +816,21 @@ class ConversationService:
                 frames.append(encode(frame))
         return frames
 
+    async def consent(self, conv: Conversation, client_id: str, notice_url: str) -> Outcome:
+        """The visitor accepted the privacy notice: recorded in the log like everything else."""
+        async with self.lock(conv.id):
+            conv = await self.conversation(conv.id)
+            conv, events, _ = await self.append(
+                conv, [NewEvent("consent", "visitor", {"notice_url": notice_url})], client_id)
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def has_consented(self, visitor_id: str) -> bool:
+        row = await self.store.fetchone(
+            "SELECT 1 FROM events JOIN conversations ON conversations.id = "
+            "events.conversation_id WHERE conversations.visitor_id = ? AND "
+            "events.type = 'consent' LIMIT 1", (visitor_id,))
+        return row is not None
+
     async def offline_message(
         self, visitor_id: str, client_id: str, fields: Mapping[str, str]
     ) -> Outcome:

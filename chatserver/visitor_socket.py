@@ -12,7 +12,14 @@ from starlette.websockets import WebSocket
 from . import frames
 from .connections import Connection
 from .conversation import Conversation, State
-from .errors import CLOSE_POLICY, NotFound, Unauthorized, Unavailable, error_frame
+from .errors import (
+    CLOSE_POLICY,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    error_frame,
+)
 from .frames import Frame, encode
 from .sockets import receive_loop
 from .tokens import new_id
@@ -30,6 +37,7 @@ class VisitorSession:
     page_url: str = ""
     conversation_id: str | None = None
     last_conversation_id: str | None = None  # the one just closed, for the survey
+    consented: bool = False
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
@@ -100,10 +108,30 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
             conversation = {"id": open_row["id"], "state": open_row["state"],
                             "seq": open_row["last_seq"]}
         hub.registry.add_visitor(visitor_id, conn)
-        return {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
-                "conversation": conversation, "agents_online": await service.agents_online()}
+        welcome = {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
+                   "conversation": conversation,
+                   "agents_online": await service.agents_online()}
+        privacy = hub.config.privacy
+        if privacy.require_consent:
+            session.consented = known is not None and await service.has_consented(visitor_id)
+            welcome["consent"] = {"required": True, "notice_url": privacy.notice_url,
+                                  "given": session.consented}
+        return welcome
+
+    def needs_consent() -> None:
+        """Nothing the visitor writes is stored before they accept the privacy notice."""
+        if hub.config.privacy.require_consent and not session.consented:
+            raise Forbidden("please accept the privacy notice first")
+
+    async def consent(frame: Frame) -> dict[str, Any] | None:
+        conv = await current(start=True)
+        assert conv is not None
+        outcome = await service.consent(conv, frame.key, hub.config.privacy.notice_url)
+        session.consented = True
+        return outcome.ack
 
     async def message(frame: Frame) -> dict[str, Any] | None:
+        needs_consent()
         conv = await current(start=True)
         assert conv is not None
         return (await service.visitor_message(conv, frame.key, hub.redactor(frame["text"]),
@@ -132,6 +160,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         return (await service.choose(conv, frame.key, frame["entry_id"])).ack
 
     async def request_human(frame: Frame) -> dict[str, Any] | None:
+        needs_consent()
         conv = await current(start=True)
         assert conv is not None
         return (await service.request_human(conv, frame.key)).ack
@@ -173,13 +202,15 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         return outcome.ack
 
     async def offline_message(frame: Frame) -> dict[str, Any] | None:
+        needs_consent()
         fields = {"email": frame["email"], "text": hub.redactor(frame["text"]),
                   "language": session.language, "page_url": session.page_url}
         return (await service.offline_message(session.visitor_id, frame.key, fields)).ack
 
     handlers = {"hello": hello, "message": message, "typing": typing, "read": read,
                 "choose": choose, "request_human": request_human, "resume": resume,
-                "survey": survey, "close": close, "offline_message": offline_message}
+                "survey": survey, "close": close, "offline_message": offline_message,
+                "consent": consent}
     try:
         await receive_loop(websocket, conn, frames.VISITOR_FRAMES, handlers, hub.config.limits,
                            greeted=lambda: bool(session.visitor_id),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -260,3 +261,36 @@ def test_chatserver_purge_runs_from_the_command_line(tmp_path: Path) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["message_texts"] == 0
+
+
+@pytest.mark.anyio
+async def test_consent_is_required_before_the_first_message_and_stored(tmp_path) -> None:
+    from .harness import Server, visitor
+
+    srv = Server(tmp_path, CHATSERVER_PRIVACY_REQUIRE_CONSENT="true",
+                 CHATSERVER_PRIVACY_NOTICE_URL="https://shop.example/privacy")
+    srv.start()
+    try:
+        sara = await visitor(srv, name="Sara", language="en")
+        assert sara.welcome["consent"] == {"required": True, "given": False,
+                                           "notice_url": "https://shop.example/privacy"}
+        refused = await sara.request("message", text="hello")
+        assert refused["type"] == "error" and refused["code"] == "forbidden"
+        agreed = await sara.request("consent")
+        assert agreed["type"] == "ack"
+        sent = await sara.request("message", text="hello")
+        assert sent["type"] == "ack" and sent["conversation_id"] == agreed["conversation_id"]
+        await sara.ws.close()
+        back = await visitor(srv, visitor_token=sara.welcome["visitor_token"])
+        assert back.welcome["consent"]["given"] is True  # asked once, not every visit
+        await back.ws.close()
+        with sqlite3.connect(srv.db) as db:
+            stored = db.execute("SELECT payload FROM events WHERE type = 'consent'").fetchall()
+        assert [json.loads(p) for (p,) in stored] == [
+            {"notice_url": "https://shop.example/privacy"}]
+        with sqlite3.connect(srv.db) as db:
+            texts = db.execute("SELECT count(*) FROM events WHERE type = 'message' AND "
+                               "json_extract(payload, '$.from') = 'visitor'").fetchone()
+        assert texts[0] == 1  # the refused "hello" was never stored: only the accepted one
+    finally:
+        srv.stop()

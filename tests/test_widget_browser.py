@@ -370,3 +370,24 @@ def test_nobody_online_leave_a_message(shared_server, site, page):
     expect(part(page, ".notice", has_text="Thanks! We will get back to you.")).to_be_visible()
     rows = eventually(lambda: query(shared_server.db, "SELECT email, text FROM offline_messages"))
     assert rows == [("mina@example.com", "Please call me about order 1234")]
+
+
+def test_consent_comes_before_the_first_message_and_is_stored(tmp_path, site, page):
+    srv = Server(tmp_path, CHATSERVER_PRIVACY_REQUIRE_CONSENT="true",
+                 CHATSERVER_PRIVACY_NOTICE_URL="https://shop.example/privacy")
+    srv.start()
+    try:
+        host_page(page, site, "/consent", embed(srv))
+        part(page, ".launcher").click()
+        notice = part(page, "a", has_text="Privacy notice")
+        expect(notice).to_be_visible()
+        assert notice.get_attribute("href") == "https://shop.example/privacy"
+        expect(part(page, ".composer")).to_be_hidden()  # nothing can be typed before consent
+        part(page, "button", has_text="Accept").click()
+        say(page, "how can I track my order?")
+        expect(part(page, ".msg.bot").first).to_be_visible()
+        rows = eventually(lambda: query(srv.db, "SELECT type FROM events WHERE type IN "
+                                                "('consent', 'message') ORDER BY seq"))
+        assert rows[0] == ("consent",) and ("message",) in rows
+    finally:
+        srv.stop()

@@ -192,6 +192,7 @@ export function boot({ script, api, base }) {
     },
     leave: (email, text) => dispatch({ type: "offline_message", id: newId(), email, text }),
     back: () => dispatch({ type: "back" }),
+    consent: () => dispatch({ type: "consent", id: newId() }),
     end: () => dispatch({ type: "end", id: newId() }),
     survey: (answer) => {
       dispatch({ type: "survey", id: newId(), ...answer });

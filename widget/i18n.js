@@ -5,6 +5,8 @@ const RTL = ["fa", "ar", "he", "ur"];
 export const STRINGS = {
   en: {
     title: "Chat with us", close: "Close chat", send: "Send",
+    consent: "Before we chat, please accept how we handle your data.", privacy: "Privacy notice",
+    accept: "Accept",
     placeholder: "Type your message…", human: "Talk to a person", you: "You",
     queue: "You are number {p} in line", eta: "about {m} min", eta_unknown: "waiting for an agent",
     joined: "{a} joined the chat", typing: "{a} is typing…", ended: "The chat has ended",
@@ -19,6 +21,8 @@ export const STRINGS = {
   },
   fa: {
     title: "گفتگو با ما", close: "بستن گفتگو", send: "ارسال",
+    consent: "پیش از گفتگو، لطفاً شیوهٔ رسیدگی ما به داده‌هایتان را بپذیرید.",
+    privacy: "سیاست حریم خصوصی", accept: "می‌پذیرم",
     placeholder: "پیام خود را بنویسید…", human: "صحبت با پشتیبان", you: "شما",
     queue: "شما نفر {p} در صف هستید", eta: "حدود {m} دقیقه", eta_unknown: "در انتظار پشتیبان",
     joined: "{a} به گفتگو پیوست", typing: "{a} در حال نوشتن…", ended: "گفتگو به پایان رسید",
@@ -33,6 +37,8 @@ export const STRINGS = {
   },
   ar: {
     title: "تحدث معنا", close: "إغلاق المحادثة", send: "إرسال",
+    consent: "قبل أن نبدأ، يرجى الموافقة على طريقة تعاملنا مع بياناتك.",
+    privacy: "إشعار الخصوصية", accept: "أوافق",
     placeholder: "اكتب رسالتك…", human: "التحدث إلى موظف", you: "أنت",
     queue: "ترتيبك {p} في قائمة الانتظار", eta: "حوالي {m} دقيقة", eta_unknown: "بانتظار موظف",
     joined: "انضم {a} إلى المحادثة", typing: "{a} يكتب…", ended: "انتهت المحادثة",
@@ -47,6 +53,7 @@ export const STRINGS = {
   },
   zh: {
     title: "在线客服", close: "关闭聊天", send: "发送",
+    consent: "开始聊天前，请同意我们处理您数据的方式。", privacy: "隐私声明", accept: "同意",
     placeholder: "请输入消息…", human: "转人工客服", you: "我",
     queue: "您前面还有 {p} 位", eta: "约 {m} 分钟", eta_unknown: "正在等待客服",
     joined: "{a} 已加入对话", typing: "{a} 正在输入…", ended: "对话已结束",

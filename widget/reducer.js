@@ -84,7 +84,8 @@ function onError(s, f) {
 }
 
 function onWelcome(s, f) {
-  s = { ...s, token: f.visitor_token, agentsOnline: !!f.agents_online, online: true };
+  s = { ...s, token: f.visitor_token, agentsOnline: !!f.agents_online, online: true,
+    consent: f.consent && !f.consent.given ? f.consent.notice_url || "" : null };
   if (s.rejected) {
     // The stored token was refused, so this is a new visitor: the old chat is not theirs.
     s = { ...s, rejected: false, conversationId: null, lastSeq: 0, messages: [], closed: false };
@@ -162,6 +163,7 @@ const ACTIONS = {
   offline_message: (s, a) => queueFrame({ ...s, view: "left" },
     { type: "offline_message", id: a.id, email: a.email, text: a.text }),
   back: (s) => ({ ...s, view: "chat" }),
+  consent: (s, a) => queueFrame({ ...s, consent: null }, { type: "consent", id: a.id }),
   end: (s, a) => (s.conversationId && !s.closed
     ? queueFrame(s, { type: "close", id: a.id }) : s),
   survey: (s, a) => {

@@ -112,11 +112,15 @@ export function createView(shadow, lang, cfg, on) {
   const after = h("div", { class: "row" }, btn("link", T("transcript"), on.transcript),
     btn("primary", T("new_chat"), on.newChat));
 
+  const notice = h("a", { target: "_blank", rel: "noopener noreferrer" }, T("privacy"));
+  const consent = h("div", { class: "notice" }, h("p", null, T("consent"), " ", notice),
+    btn("primary", T("accept"), on.consent));
+
   const panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "cw-title",
     hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide() },
   h("header", null, h("div", null, h("h2", { id: "cw-title" }, T("title")), status),
     icon("⤓", T("transcript"), on.transcript), icon("×", T("close"), on.hide)),
-  log, h("div", { class: "foot" }, typing, chips, prechat, offline, left, survey, thanks, after,
+  log, h("div", { class: "foot" }, typing, chips, consent, prechat, offline, left, survey, thanks, after,
     h("div", { class: "row" }, human, endBtn), composer));
 
   const badge = h("span", { class: "badge", hidden: true });
@@ -212,14 +216,18 @@ export function createView(shadow, lang, cfg, on) {
     npsField.hidden = !(s.survey && s.survey.nps);
     thanks.hidden = !(view === "chat" && surveyDue && s.survey.done);
     after.hidden = !(view === "chat" && s.closed);
-    composer.hidden = view !== "chat" || s.closed;
+    consent.hidden = view !== "chat" || s.consent == null;
+    if (/^https?:\/\//.test(s.consent || "")) notice.href = s.consent;
+    notice.hidden = !notice.href;
+    composer.hidden = view !== "chat" || s.closed || !consent.hidden;
     human.hidden = composer.hidden || s.asked || !!s.agent || !!s.queue;
     endBtn.hidden = !s.conversationId || s.closed;
     log.hidden = view === "prechat";
 
     // Focus follows what the panel shows: into the first field when it opens or switches (form
     // to chat, chat to survey), back to the button when it closes; never on page load.
-    const showing = s.open && [prechat, offline, survey, after, composer].find((f) => !f.hidden);
+    const showing = s.open && [consent, prechat, offline, survey, after, composer]
+      .find((f) => !f.hidden);
     if (focused !== undefined && showing !== focused) {
       if (showing) {
         queueMicrotask(() => showing.querySelector("input,select,textarea,button").focus());
