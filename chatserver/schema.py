@@ -122,4 +122,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX visitors_last_seen ON visitors(last_seen_ms);
     CREATE INDEX offline_messages_created ON offline_messages(created_ms);
     """,
+    # 4: reports read conversations by when they started; without this every range is a full scan
+    """
+    CREATE INDEX conversations_created ON conversations(created_ms);
+    """,
 ]
