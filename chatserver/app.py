@@ -84,7 +84,8 @@ def register_gauges(hub: Hub) -> None:
 
 def build_hub(config: Config) -> Hub:
     key = secret_key(config)
-    store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch)
+    store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch,
+                  config.storage.synchronous)
     registry = Registry()
     bus: Bus
     router: Router

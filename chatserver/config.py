@@ -56,6 +56,11 @@ class StorageConfig:
     busy_timeout_ms: int = 5000
     # Most events committed in one transaction by the group-commit writer.
     max_batch: int = 1000
+    # "full": every commit reaches the disk before anything is acknowledged (survives power
+    # loss). "normal": survives any crash of the server process, may lose the last commits if
+    # the machine itself loses power; commits take less wall time on slow disks (measured: no
+    # CPU difference here, docs/performance.md).
+    synchronous: str = "full"
 
 
 @dataclass(frozen=True)
@@ -381,6 +386,8 @@ def _check(config: Config) -> None:
                           "0 <= suggest_threshold <= answer_threshold <= 1")
     if bot.max_failed_rounds < 1 or not 1 <= bot.suggestions <= 10:
         raise ConfigError("bot.max_failed_rounds must be >= 1 and bot.suggestions 1-10")
+    if config.storage.synchronous not in ("full", "normal"):
+        raise ConfigError("storage.synchronous: must be 'full' or 'normal'")
     cluster = config.cluster
     if cluster.backend not in ("local", "redis"):
         raise ConfigError("cluster.backend: must be 'local' or 'redis'")

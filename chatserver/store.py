@@ -51,12 +51,14 @@ class StaleState(Exception):
     """The conversation moved on (another process wrote to it) since the caller last looked."""
 
 
-def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+def _connect(path: str, busy_timeout_ms: int, synchronous: str = "full") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode = WAL")
     # FULL: each commit reaches the disk before we ack; group commit keeps that affordable.
-    conn.execute("PRAGMA synchronous = FULL")
+    # NORMAL (in WAL mode): safe against a crashed process, not against a crashed machine.
+    mode = {"full": "FULL", "normal": "NORMAL"}[synchronous]
+    conn.execute(f"PRAGMA synchronous = {mode}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
@@ -95,8 +97,10 @@ def _statements(script: str) -> Iterable[str]:
 class Writer:
     """The single writer: a thread with its own connection, committing jobs in groups."""
 
-    def __init__(self, path: str, busy_timeout_ms: int, max_batch: int) -> None:
+    def __init__(self, path: str, busy_timeout_ms: int, max_batch: int,
+                 synchronous: str = "full") -> None:
         self._path, self._busy, self._max_batch = path, busy_timeout_ms, max_batch
+        self._synchronous = synchronous
         self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = (
             queue.SimpleQueue()
         )
@@ -106,7 +110,7 @@ class Writer:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        conn = _connect(self._path, self._busy)
+        conn = _connect(self._path, self._busy, self._synchronous)
         migrate(conn)
         self._thread = threading.Thread(target=self._run, args=(conn,), name="store-writer")
         self._thread.daemon = True
@@ -255,10 +259,11 @@ def _row_changes(kind: str, p: Mapping[str, Any], ts_ms: int) -> dict[str, Any]:
 class Store:
     """The narrow interface the rest of the server uses; nothing else touches SQL."""
 
-    def __init__(self, path: str, busy_timeout_ms: int = 5000, max_batch: int = 1000) -> None:
+    def __init__(self, path: str, busy_timeout_ms: int = 5000, max_batch: int = 1000,
+                 synchronous: str = "full") -> None:
         self.path = path
         self._busy = busy_timeout_ms
-        self.writer = Writer(path, busy_timeout_ms, max_batch)
+        self.writer = Writer(path, busy_timeout_ms, max_batch, synchronous)
         self._reader: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
