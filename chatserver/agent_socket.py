@@ -10,8 +10,9 @@ from . import frames
 from .auth import current_user, same_origin
 from .connections import Connection
 from .errors import CLOSE_POLICY
+from .event_frames import skills_from_json
 from .frames import Frame, encode
-from .service import AgentProfile, skills_from_json
+from .service import AgentProfile
 from .sockets import receive_loop
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                       "skills": profile.skills, "capacity": profile.capacity,
                       "status": service.agents[agent_id].status},
             "conversations": await service.open_conversations_of(agent_id),
-            "queue": await service.queue_snapshot(),
+            "queue": await service.dispatcher.queue_snapshot(),
         }
 
     async def status(frame: Frame) -> dict[str, Any] | None:

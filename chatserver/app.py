@@ -93,8 +93,12 @@ def build_hub(config: Config) -> Hub:
     if cluster.backend == "redis":
         from .redis_router import RedisRouter
 
-        client = aioredis.from_url(cluster.redis_url, socket_timeout=5,
-                                   socket_connect_timeout=5, health_check_interval=10)
+        # A blocking pool: under a burst, callers wait their turn for one of 64 connections
+        # instead of failing; 5 s bounds the wait and every socket operation.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            cluster.redis_url, max_connections=64, timeout=5, socket_timeout=5,
+            socket_connect_timeout=5, health_check_interval=10)
+        client = aioredis.Redis(connection_pool=pool)
         bus = RedisBus(registry, client, cluster.key_prefix + "bus")
         router = RedisRouter(client, config.routing, cluster.key_prefix)
     else:
@@ -159,7 +163,7 @@ def create_app(config: Config) -> Starlette:
         await hub.bus.start()
         if not isinstance(hub.bus, RedisBus):  # with Redis, restore runs once it is reached
             await hub.service.restore()
-        dispatcher = asyncio.create_task(hub.service.run_dispatcher(), name="dispatcher")
+        dispatcher = asyncio.create_task(hub.service.dispatcher.run(), name="dispatcher")
         purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
         if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
             for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -22,9 +22,9 @@ from knowledge_base.model import EntryError, diff, validate
 from . import audit
 from .auth import ROLES, require
 from .errors import NotFound
+from .event_frames import skills_from_json
 from .kb_api import invalid, json_body
 from .passwords import hash_password, verify_password
-from .service import skills_from_json
 
 if TYPE_CHECKING:
     from .app import Hub

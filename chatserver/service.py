@@ -9,8 +9,6 @@ Routing decisions come from the pure Board; this module carries them out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import sqlite3
 import time
@@ -19,15 +17,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from knowledge_base.markdown import to_plain_text
-
 from . import conversation as cv
 from . import routing
 from .bus import Bus
 from .config import DeskConfig, SurveyConfig
 from .connections import Connection, Registry
 from .conversation import Conversation, Event, State
+from .dispatcher import Dispatcher
 from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound, Unavailable
+from .event_frames import (
+    ack_for,
+    answer_line,
+    event_frame,
+    skills_from_json,
+    survey_request,
+)
 from .frames import encode
 from .messages import say
 from .router import Router
@@ -97,12 +101,8 @@ class ConversationService:
         self.survey_config = survey or SurveyConfig()
         self.shared = shared  # other processes write to the same store
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
-        self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
-        self._sent_snapshot: tuple[int, int] = (0, 0)
         self.telemetry = Telemetry()
-        self._wake: asyncio.Event | None = None
-        self._sent_positions: dict[str, tuple[int, int | None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.dispatcher = Dispatcher(self)
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class ConversationService:
                                                skills=dict(profile.skills), now=now,
                                                status=profile.status)
         await self.restore()
-        self.kick()
+        self.dispatcher.kick()
 
     async def restore(self) -> None:
         """After a restart: put every waiting conversation back in the queue, in order.
@@ -401,7 +401,7 @@ class ConversationService:
         conv, events, _ = await self.append(conv, [NewEvent("queued", "system", queued)],
                                             client_id)
         await self.router.enqueue(conv.id, self._needs(conv), priority, now)
-        self.kick()
+        self.dispatcher.kick()
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
 
     async def _offline_reason(self, needs: routing.Needs, now: float) -> str | None:
@@ -450,7 +450,7 @@ class ConversationService:
             if was is State.OFFERED and agent is not None:
                 self.bus.to_agents([agent], encode(
                     {"type": "offer_revoked", "conversation_id": cid, "reason": "withdrawn"}))
-        self.kick()
+        self.dispatcher.kick()
 
     async def survey(
         self, conv: Conversation, client_id: str, answer: Mapping[str, Any]
@@ -487,7 +487,7 @@ class ConversationService:
                                            skills=dict(profile.skills), now=now,
                                            status=profile.status)
         await self.router.agent_reconnected(profile.id, now)
-        self._requeue_all(revoked, "revoke", "agent_status")
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
 
     async def update_profile(self, user: sqlite3.Row) -> None:
         """An admin changed a user: a connected agent's routing follows at once; a disabled
@@ -504,25 +504,19 @@ class ConversationService:
         revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
                                           skills=dict(profile.skills),
                                           now=self.clock() / 1000, status=profile.status)
-        self._requeue_all(revoked, "revoke", "agent_status")
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
 
     async def agent_disconnected(self, agent_id: int) -> None:
         """The agent's last socket closed: offers go back now, chats after the grace period."""
         now = self.clock() / 1000
-        self._requeue_all(await self.router.agent_disconnected(agent_id, now), "revoke",
+        self.dispatcher.requeue_all(await self.router.agent_disconnected(agent_id, now), "revoke",
                           "agent_disconnected")
 
     async def set_status(self, agent_id: int, status: str) -> None:
         profile = self.agents[agent_id]
         profile.status = status
         revoked = await self.router.set_status(agent_id, status, self.clock() / 1000)
-        self._requeue_all(revoked, "revoke", "agent_status")
-
-    def _requeue_all(self, offers: list[routing.Offer], action: str, reason: str) -> None:
-        """Offers the Board took back: record each in its log (in the background), then route."""
-        for offer in offers:
-            self._spawn(self._requeue(offer.conversation_id, action, reason, offer.agent_id))
-        self.kick()
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
 
     async def agent_view(self, agent_id: int, cid: str, *, holder: bool) -> Conversation:
         conv = await self.conversation(cid)
@@ -573,7 +567,7 @@ class ConversationService:
                 conv, [NewEvent("queued", f"agent:{agent_id}",
                                 {"reason": "declined", "skills": list(conv.skills),
                                  "language": conv.language})], client_id)
-            self.kick()
+            self.dispatcher.kick()
             return Outcome(ack_for(client_id, events[0]), events)
 
     async def agent_message(
@@ -625,7 +619,7 @@ class ConversationService:
                                 to_skill=to_skill)
             self.bus.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
                                                        or {}))
-            self.kick()
+            self.dispatcher.kick()
             return Outcome(ack_for(client_id, events[0]), events)
 
     async def close_by_agent(
@@ -663,146 +657,6 @@ class ConversationService:
         if row is not None and row["resolved"] == 0:
             return self.desk.returning_unresolved_priority
         return 0
-
-    def kick(self) -> None:
-        """Ask the dispatcher to look at the queue now (it also looks every second)."""
-        if self._wake is not None:
-            self._wake.set()
-
-    async def run_dispatcher(self, tick_seconds: float = 1.0) -> None:
-        self._wake = asyncio.Event()
-        self._sent_positions = {}
-        while True:
-            # Wake for the next offer deadline, grace end or relaxation step, or the tick.
-            wakeup = self.router.next_wakeup()
-            timeout = tick_seconds if wakeup is None else min(
-                tick_seconds, max(0.0, wakeup - self.clock() / 1000) + 0.01)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            self._wake.clear()
-            try:
-                await self.dispatch_once()
-            except Exception:
-                log.exception("dispatcher pass failed; retrying on the next tick")
-
-    async def dispatch_once(self) -> None:
-        now = self.clock() / 1000
-        lapsed = await self.router.expire(now)
-        for offer in lapsed.expired:
-            await self._requeue(offer.conversation_id, "expire", "offer_expired",
-                                offer.agent_id)
-        for offer in lapsed.revoked:
-            await self._requeue(offer.conversation_id, "revoke", "agent_away", offer.agent_id)
-        for agent_id in lapsed.set_away:
-            if agent_id in self.agents:
-                self.agents[agent_id].status = "away"
-                self.bus.to_agents([agent_id], encode(
-                    {"type": "status", "status": "away", "reason": "missed_offers"}))
-        for cid in await self.router.grace_expired(now):
-            await self._requeue(cid, "requeue", "agent_left")
-        for offer in await self.router.dispatch(now):
-            await self._offer(offer)
-        await self._send_positions(now)
-        await self._send_snapshot(now)
-
-    async def _send_snapshot(self, now: float) -> None:
-        """Agents see the queue's size live: on every change, and every 5 s while anyone waits
-        (the oldest wait keeps growing)."""
-        snapshot = await self.queue_snapshot()
-        key = (snapshot["waiting"], snapshot["oldest_wait_seconds"] // 5)
-        if key != self._sent_snapshot:
-            self._sent_snapshot = key
-            self.bus.to_all_agents(encode(snapshot))
-
-    async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
-                       ) -> None:
-        async with self.lock(cid):
-            conv = await self.conversation(cid)
-            try:
-                cv.transition(conv.state, action)
-            except Conflict:
-                return  # it moved on meanwhile (accepted, closed): nothing to undo
-            offered_to = conv.agent_id
-            await self.append(conv, [NewEvent("queued", "system", {
-                "reason": reason, "skills": list(conv.skills), "language": conv.language})])
-            if action in ("expire", "revoke") and offered_to is not None:
-                self.bus.to_agents([agent or offered_to], encode(
-                    {"type": "offer_revoked", "conversation_id": cid, "reason": reason}))
-
-    async def _offer(self, offer: routing.Offer) -> None:
-        cid = offer.conversation_id
-        async with self.lock(cid):
-            conv = await self.conversation(cid)
-            if conv.state is not State.QUEUED:
-                await self.router.withdraw(cid)
-                return
-            conv, _, _ = await self.append(conv, [NewEvent("offered", "system",
-                                                           {"agent_id": offer.agent_id})])
-            frame = await self.offer_frame(conv, offer)
-            self.bus.to_agents([offer.agent_id], encode(frame))
-            if self.router.rules.auto_accept:  # the Board already holds it for the agent
-                profile = self.agents.get(offer.agent_id)
-                name = profile.display_name if profile else ""
-                await self.append(conv, [NewEvent("assigned", f"agent:{offer.agent_id}",
-                                                  {"agent_id": offer.agent_id, "agent": name,
-                                                   "auto": True})])
-
-    async def offer_frame(self, conv: Conversation, offer: routing.Offer) -> dict[str, Any]:
-        events = await self.store.events_after(conv.id, 0)
-        visitor = await self.store.visitor(conv.visitor_id)
-        transcript = [f for f in (event_frame(e, for_visitor=False) for e in events
-                                  if e.type == "message") if f is not None]
-        return {
-            "type": "offer",
-            "expires_in": max(0, round(offer.expires_at - self.clock() / 1000)),
-            "conversation": {
-                "id": conv.id,
-                "visitor_name": visitor["name"] if visitor else "",
-                "language": conv.language,
-                "topic": conv.topic,
-                "skills": list(conv.skills),
-                "transcript": transcript,
-            },
-        }
-
-    async def _send_positions(self, now: float) -> None:
-        """Tell each waiting visitor their place and ETA, whenever either changes."""
-        positions = await self.router.queue_status(now)
-        for cid, (position, eta) in positions.items():
-            conv = self._convs.get(cid)
-            if conv is None or conv.state is not State.QUEUED:
-                continue
-            shown = (position, None if eta is None else round(eta))
-            if self._sent_positions.get(cid) != shown:
-                self._sent_positions[cid] = shown
-                self.bus.to_visitor(conv.visitor_id, encode({
-                    "type": "queue", "conversation_id": cid, "position": position,
-                    "eta_seconds": shown[1]}))
-                if cid not in self._eta_logged:  # the first ETA, to measure it against reality
-                    self._eta_logged.add(cid)
-                    self._spawn(self._log_eta(cid, shown[1], position))
-        for cid in set(self._sent_positions) - positions.keys():
-            del self._sent_positions[cid]
-            self._eta_logged.discard(cid)
-
-    async def _log_eta(self, cid: str, eta: int | None, position: int) -> None:
-        async with self.lock(cid):
-            conv = await self.conversation(cid)
-            if conv.state is State.QUEUED:
-                await self.append(conv, [NewEvent("eta", "system", {
-                    "eta_seconds": eta, "position": position})])
-
-    async def queue_snapshot(self) -> dict[str, Any]:
-        waiting, oldest = await self.router.waiting_summary(self.clock() / 1000)
-        self.queue_summary = (waiting, oldest)
-        return {"type": "queue_snapshot", "waiting": waiting, "oldest_wait_seconds": round(oldest)}
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # --- reading -----------------------------------------------------------------------------
 
     async def resume(self, conv: Conversation, after_seq: int, *, for_visitor: bool) -> list[str]:
         """Every stored event after `after_seq` this audience may see, encoded, in order."""
@@ -848,68 +702,3 @@ class ConversationService:
         if not self.bus.healthy:
             return False
         return await self.router.servable_needs(routing.Needs())
-
-
-# --- frames built from events (one place) --------------------------------------------------
-
-
-def answer_line(answer: str) -> dict[str, Any]:
-    """A bot answer: plain text to show, and the safe Markdown for clients that render it."""
-    return {"from": "bot", "author": "Bot", "text": to_plain_text(answer), "markdown": answer}
-
-
-def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
-    return {"type": "ack", "id": client_id, "conversation_id": event.conversation_id,
-            "seq": event.seq}
-
-
-def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
-    """The frame an audience receives for a stored event; None when it sees nothing."""
-    p = event.payload
-    base = {"conversation_id": event.conversation_id, "seq": event.seq, "ts": event.ts}
-    match event.type:
-        case "message":
-            frame = {"type": "message", **base, "id": event.client_id or
-                     f"{event.conversation_id}-{event.seq}", "from": p["from"],
-                     "author": p["author"], "text": p["text"]}
-            for key in ("suggestions", "markdown"):
-                if key in p:
-                    frame[key] = p[key]
-            if not for_visitor:
-                for key in ("decision", "matches", "entry_id", "reason"):
-                    if key in p:
-                        frame[key] = p[key]
-            return frame
-        case "assigned":
-            frame = {"type": "assigned", **base, "agent": p["agent"]}
-            if not for_visitor:
-                frame["agent_id"] = p["agent_id"]
-            return frame
-        case "closed":
-            frame = {"type": "closed", **base, "by": p["by"]}
-            if not for_visitor and "resolved" in p:
-                frame["resolved"] = p["resolved"]
-            return frame
-    if for_visitor:
-        return None
-    if event.type == "note":
-        return {"type": "note", **base, "id": event.client_id, "author": p["author"],
-                "text": p["text"]}
-    return {"type": "event", **base, "event": event.type, "author": event.author,
-            "payload": dict(p)}
-
-
-def survey_request(conv: Conversation, config: SurveyConfig) -> dict[str, Any]:
-    """The questions, worded in the visitor's language (the widget has the same strings)."""
-    questions: list[dict[str, Any]] = [
-        {"name": "rating", "scale": [1, 5], "text": say("survey_rating", conv.language)}]
-    if config.nps:
-        questions.append({"name": "nps", "scale": [0, 10], "optional": True,
-                          "text": say("survey_nps", conv.language)})
-    questions.append({"name": "comment", "optional": True,
-                      "text": say("survey_comment", conv.language)})
-    return {"type": "survey_request", "conversation_id": conv.id, "questions": questions}
-
-
-def skills_from_json(text: str) -> dict[str, int]:
-    return {str(k): int(v) for k, v in json.loads(text or "{}").items()}

@@ -1,0 +1,182 @@
+"""Carries out the router's decisions: offers, expiries, grace, re-queues, queue positions.
+
+One task per process runs `Dispatcher.run`: it wakes when something changed (`kick`), at the
+router's next deadline, or every second, asks the router what to do, and records each step in
+the conversation's log through the service before telling anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import conversation as cv
+from . import routing
+from .conversation import Conversation, State
+from .errors import Conflict
+from .event_frames import event_frame
+from .frames import encode
+from .store import NewEvent
+
+if TYPE_CHECKING:
+    from .service import ConversationService
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, service: ConversationService) -> None:
+        self.service = service
+        self._wake: asyncio.Event | None = None
+        self._sent_positions: dict[str, tuple[int, int | None]] = {}
+        self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
+        self._sent_snapshot: tuple[int, int] = (0, 0)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def requeue_all(self, offers: list[routing.Offer], action: str, reason: str) -> None:
+        """Offers the Board took back: record each in its log (in the background), then route."""
+        for offer in offers:
+            self._spawn(self._requeue(offer.conversation_id, action, reason, offer.agent_id))
+        self.kick()
+
+    def kick(self) -> None:
+        """Ask the dispatcher to look at the queue now (it also looks every second)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self, tick_seconds: float = 1.0) -> None:
+        self._wake = asyncio.Event()
+        self._sent_positions = {}
+        while True:
+            # Wake for the next offer deadline, grace end or relaxation step, or the tick.
+            wakeup = self.service.router.next_wakeup()
+            timeout = tick_seconds if wakeup is None else min(
+                tick_seconds, max(0.0, wakeup - self.service.clock() / 1000) + 0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatcher pass failed; retrying on the next tick")
+
+    async def dispatch_once(self) -> None:
+        now = self.service.clock() / 1000
+        lapsed = await self.service.router.expire(now)
+        for offer in lapsed.expired:
+            await self._requeue(offer.conversation_id, "expire", "offer_expired",
+                                offer.agent_id)
+        for offer in lapsed.revoked:
+            await self._requeue(offer.conversation_id, "revoke", "agent_away", offer.agent_id)
+        for agent_id in lapsed.set_away:
+            if agent_id in self.service.agents:
+                self.service.agents[agent_id].status = "away"
+                self.service.bus.to_agents([agent_id], encode(
+                    {"type": "status", "status": "away", "reason": "missed_offers"}))
+        for cid in await self.service.router.grace_expired(now):
+            await self._requeue(cid, "requeue", "agent_left")
+        for offer in await self.service.router.dispatch(now):
+            await self._offer(offer)
+        await self._send_positions(now)
+        await self._send_snapshot(now)
+
+    async def _send_snapshot(self, now: float) -> None:
+        """Agents see the queue's size live: on every change, and every 5 s while anyone waits
+        (the oldest wait keeps growing)."""
+        snapshot = await self.queue_snapshot()
+        key = (snapshot["waiting"], snapshot["oldest_wait_seconds"] // 5)
+        if key != self._sent_snapshot:
+            self._sent_snapshot = key
+            self.service.bus.to_all_agents(encode(snapshot))
+
+    async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
+                       ) -> None:
+        async with self.service.lock(cid):
+            conv = await self.service.conversation(cid)
+            try:
+                cv.transition(conv.state, action)
+            except Conflict:
+                return  # it moved on meanwhile (accepted, closed): nothing to undo
+            offered_to = conv.agent_id
+            await self.service.append(conv, [NewEvent("queued", "system", {
+                "reason": reason, "skills": list(conv.skills), "language": conv.language})])
+            if action in ("expire", "revoke") and offered_to is not None:
+                self.service.bus.to_agents([agent or offered_to], encode(
+                    {"type": "offer_revoked", "conversation_id": cid, "reason": reason}))
+
+    async def _offer(self, offer: routing.Offer) -> None:
+        cid = offer.conversation_id
+        async with self.service.lock(cid):
+            conv = await self.service.conversation(cid)
+            if conv.state is not State.QUEUED:
+                await self.service.router.withdraw(cid)
+                return
+            conv, _, _ = await self.service.append(conv, [NewEvent("offered", "system",
+                                                           {"agent_id": offer.agent_id})])
+            frame = await self.offer_frame(conv, offer)
+            self.service.bus.to_agents([offer.agent_id], encode(frame))
+            if self.service.router.rules.auto_accept:  # the Board already holds it for the agent
+                profile = self.service.agents.get(offer.agent_id)
+                name = profile.display_name if profile else ""
+                await self.service.append(conv, [NewEvent("assigned", f"agent:{offer.agent_id}",
+                                                  {"agent_id": offer.agent_id, "agent": name,
+                                                   "auto": True})])
+
+    async def offer_frame(self, conv: Conversation, offer: routing.Offer) -> dict[str, Any]:
+        events = await self.service.store.events_after(conv.id, 0)
+        visitor = await self.service.store.visitor(conv.visitor_id)
+        transcript = [f for f in (event_frame(e, for_visitor=False) for e in events
+                                  if e.type == "message") if f is not None]
+        return {
+            "type": "offer",
+            "expires_in": max(0, round(offer.expires_at - self.service.clock() / 1000)),
+            "conversation": {
+                "id": conv.id,
+                "visitor_name": visitor["name"] if visitor else "",
+                "language": conv.language,
+                "topic": conv.topic,
+                "skills": list(conv.skills),
+                "transcript": transcript,
+            },
+        }
+
+    async def _send_positions(self, now: float) -> None:
+        """Tell each waiting visitor their place and ETA, whenever either changes."""
+        positions = await self.service.router.queue_status(now)
+        for cid, (position, eta) in positions.items():
+            conv = self.service._convs.get(cid)
+            if conv is None or conv.state is not State.QUEUED:
+                continue
+            shown = (position, None if eta is None else round(eta))
+            if self._sent_positions.get(cid) != shown:
+                self._sent_positions[cid] = shown
+                self.service.bus.to_visitor(conv.visitor_id, encode({
+                    "type": "queue", "conversation_id": cid, "position": position,
+                    "eta_seconds": shown[1]}))
+                if cid not in self._eta_logged:  # the first ETA, to measure it against reality
+                    self._eta_logged.add(cid)
+                    self._spawn(self._log_eta(cid, shown[1], position))
+        for cid in set(self._sent_positions) - positions.keys():
+            del self._sent_positions[cid]
+            self._eta_logged.discard(cid)
+
+    async def _log_eta(self, cid: str, eta: int | None, position: int) -> None:
+        async with self.service.lock(cid):
+            conv = await self.service.conversation(cid)
+            if conv.state is State.QUEUED:
+                await self.service.append(conv, [NewEvent("eta", "system", {
+                    "eta_seconds": eta, "position": position})])
+
+    async def queue_snapshot(self) -> dict[str, Any]:
+        waiting, oldest = await self.service.router.waiting_summary(self.service.clock() / 1000)
+        self.service.queue_summary = (waiting, oldest)
+        return {"type": "queue_snapshot", "waiting": waiting, "oldest_wait_seconds": round(oldest)}
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- reading -----------------------------------------------------------------------------
