@@ -91,8 +91,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         app, host=host, port=port, log_level=args.log_level, workers=args.workers,
         factory=args.workers > 1,
         ws_max_size=config.limits.max_frame_bytes,
-        # permessage-deflate costs tens of KB per connection; off by default.
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=config.server.permessage_deflate,
         # 20 s pings: below the 60 s idle cut of common proxies, finds dead peers quickly.
         ws_ping_interval=20.0, ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,

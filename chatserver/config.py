@@ -47,6 +47,8 @@ class ServerConfig:
     session_seconds: int = 12 * 3600
     # Set the Secure flag on cookies; turn on whenever the server is behind HTTPS.
     secure_cookies: bool = False
+    # WebSocket compression: saves bandwidth on slow links but costs tens of KB per connection.
+    permessage_deflate: bool = False
 
 
 @dataclass(frozen=True)

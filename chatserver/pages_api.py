@@ -307,7 +307,43 @@ async def kb_diff(request: Request) -> Response:
         for c in changes]})
 
 
+# --- messages visitors left while nobody could answer ---------------------------------------
+
+
+async def offline_messages(request: Request) -> Response:
+    """The ones still to answer, oldest first (they have waited longest)."""
+    await require(request, *STAFF)
+    rows = await hub_of(request).store.fetchall(
+        "SELECT id, email, text, language, page_url, created_ms FROM offline_messages "
+        "WHERE handled_ms IS NULL ORDER BY created_ms LIMIT 200", ())
+    return JSONResponse({"messages": [dict(r) for r in rows]},
+                        headers={"cache-control": "no-store"})
+
+
+async def offline_message_answered(request: Request) -> Response:
+    """Someone replied by email: take it off everyone's list, noting who and when."""
+    user = await require(request, *STAFF)
+    hub = hub_of(request)
+    message_id = int(request.path_params["message_id"])
+    now = hub.service.clock()
+
+    def job(conn: sqlite3.Connection) -> int:
+        return conn.execute(
+            "UPDATE offline_messages SET handled_by = ?, handled_ms = ? "
+            "WHERE id = ? AND handled_ms IS NULL", (user["id"], now, message_id)).rowcount
+
+    if await hub.store.write(job) == 0:
+        exists = await hub.store.fetchone("SELECT 1 FROM offline_messages WHERE id = ?",
+                                          (message_id,))
+        if exists is None:
+            raise NotFound("no such message")
+    return JSONResponse({"id": message_id, "handled": True})
+
+
 routes = [
+    Route("/api/offline-messages", offline_messages, methods=["GET"]),
+    Route("/api/offline-messages/{message_id:int}/answered", offline_message_answered,
+          methods=["POST"]),
     Route("/api/supervisor/overview", supervisor_overview, methods=["GET"]),
     Route("/api/agents", agents_directory, methods=["GET"]),
     Route("/api/users", list_users, methods=["GET"]),
