@@ -8,7 +8,9 @@ session redirects to /login, a wrong role gets 403.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import pages_api
+from . import audit, pages_api
 from .auth import HOME, current_user, require
 from .errors import Forbidden, Unauthorized
 
@@ -36,6 +38,7 @@ NAV = (
     ("/admin/reports", "Reports", ("supervisor", "admin")),
     ("/admin", "Knowledge base", ("admin",)),
     ("/admin/users", "Team", ("admin",)),
+    ("/admin/audit", "Audit log", ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.
 NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY",
@@ -87,6 +90,30 @@ def _page(template: str, *roles: str, title: str) -> Any:
     return endpoint
 
 
+# Entries shown per page of the audit log: a screenful to scan, "Older entries" for more.
+AUDIT_PAGE = 100
+
+
+async def audit_page(request: Request) -> Response:
+    """Every admin action, newest first, filterable by action group and user."""
+    user = await page_user(request, "admin")
+    if isinstance(user, Response):
+        return user
+    params = request.query_params
+    before = params.get("before", "")
+    found = await audit.entries(
+        request.app.state.hub.store, action=params.get("action") or None,
+        username=params.get("user") or None,
+        before_id=int(before) if before.isdigit() else None, limit=AUDIT_PAGE)
+    rows = [{**e, "when": datetime.fromtimestamp(e["ts_ms"] / 1000, UTC).strftime(
+        "%Y-%m-%d %H:%M:%S"), "detail": json.dumps(e["detail"], ensure_ascii=False)}
+        for e in found]
+    return render("audit.html", request, user=user, csrf=user["csrf"], title="Audit log",
+                  entries=rows, action=params.get("action", ""),
+                  username=params.get("user", ""),
+                  next_before=found[-1]["id"] if len(found) == AUDIT_PAGE else None)
+
+
 routes: list[BaseRoute] = [
     Route("/", root, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
@@ -95,6 +122,7 @@ routes: list[BaseRoute] = [
                                        title="Supervisor"), methods=["GET"]),
     Route("/admin", _page("admin.html", "admin", title="Knowledge base"), methods=["GET"]),
     Route("/admin/users", _page("users.html", "admin", title="Team"), methods=["GET"]),
+    Route("/admin/audit", audit_page, methods=["GET"]),
     Route("/account", _page("account.html", *STAFF, title="Account"), methods=["GET"]),
     *pages_api.routes,
     Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),

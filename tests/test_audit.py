@@ -62,3 +62,23 @@ async def test_paging_back_with_before(store: Store) -> None:
     page = await audit.entries(store, limit=3, before_id=page[-1]["id"])
     assert [e["target"] for e in page] == ["kb:3", "kb:2", "kb:1"]
     assert len(await audit.entries(store, limit=10_000)) == 7  # capped, not refused
+
+
+def test_admins_read_the_audit_log_as_a_page_and_others_cannot(shared_server) -> None:
+    from .harness import add_user
+    from .test_kb_api import NEW, Session
+
+    add_user(shared_server.db, "auditor", role="admin")
+    add_user(shared_server.db, "plainagent")
+    admin = Session(shared_server, "auditor")
+    created = admin.send("POST", "/api/kb", json={
+        **NEW, "title": "<script>alert(1)</script> Audit me", "questions": ["audit page q"]})
+    assert created.status_code == 201
+    page = admin.get("/admin/audit", params={"action": "kb."})
+    assert page.status_code == 200
+    assert "kb.create" in page.text and "auditor" in page.text
+    assert "<script>alert(1)</script>" not in page.text  # shown as text, escaped
+    admin.close()
+    agent = Session(shared_server, "plainagent")
+    assert agent.get("/admin/audit").status_code == 403
+    agent.close()
