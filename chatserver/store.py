@@ -154,19 +154,26 @@ class Writer:
         self, conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
     ) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        # Savepoints keep one failing job from spoiling the others; a job alone needs none
+        # (its failure rolls back the transaction), which saves two statements per commit.
+        isolate = len(batch) > 1
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job, future in batch:
-                conn.execute("SAVEPOINT job")
+                if isolate:
+                    conn.execute("SAVEPOINT job")
                 try:
                     outcomes.append((future, True, job(conn)))
-                    conn.execute("RELEASE job")
+                    if isolate:
+                        conn.execute("RELEASE job")
                 except Exception as error:  # the job's own failure, reported to its caller
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
+                    conn.execute("ROLLBACK TO job" if isolate else "ROLLBACK")
+                    if isolate:
+                        conn.execute("RELEASE job")
                     outcomes.append((future, False, error))
-            conn.execute("COMMIT")
-            self.commits += 1
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+                self.commits += 1
         except Exception as error:  # the transaction as a whole failed: nobody is acked
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")

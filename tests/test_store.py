@@ -79,3 +79,18 @@ async def test_database_is_in_wal_mode_with_the_latest_schema(store: Store,
     with sqlite3.connect(tmp_path / "chat.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+async def test_a_job_failing_alone_is_rolled_back_and_the_writer_goes_on(store: Store) -> None:
+    await store.create_conversation("c1", "v1", {}, 1)
+
+    def half_then_fail(conn):
+        conn.execute("UPDATE conversations SET topic = 'half-done' WHERE id = 'c1'")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await store.write(half_then_fail)
+    row = await store.conversation_row("c1")
+    assert row["topic"] == ""  # nothing of the failed job was committed
+    ok = await store.append("c1", [line(1)], now_ms=2)
+    assert ok.events[0].seq == 2
