@@ -24,19 +24,20 @@ class BotSettings:
     """
 
     # At or above: answer with the top entry.  On the valid splits this answers about half of
-    # in-scope English queries (23-52% across datasets) and the answers given are right 90-99%
+    # in-scope English queries (23-53% across datasets) and the answers given are right 90-99%
     # of the time; 1% of CLINC150 out-of-scope queries pass it.
     answer_threshold: float = 0.35
     # At or above (and below answer_threshold): offer the top `suggestions` entries as choices.
-    # Below it: hand off.  Catches ~half of out-of-scope queries at once while handing off only
-    # 2-3% of in-scope English queries (11-14% fa/ar/zh); the rest of the oos are caught by the
-    # second-failure rule when the visitor ignores the suggestions.
+    # Below it: hand off.  Catches 56% of out-of-scope queries at once while handing off only
+    # 3-3.5% of in-scope English queries (11-17% fa/ar/zh); the rest of the oos are caught by the
+    # second-failure rule when the visitor ignores the suggestions.  (0.14 would bring in-scope
+    # back to 3% / 10-14% and still catch 50% of oos; docs/bot.md has the table.)
     suggest_threshold: float = 0.15
     # Hand off when this many rounds in a row fail (the current one included): a visitor who
     # rejected one set of suggestions rarely accepts a second.
     max_failed_rounds: int = 2
     # Choices offered when unsure: three fit a chat bubble and hold the right entry 77-98% of
-    # the time (top-3 accuracy) versus 62-90% for the top one alone.
+    # the time (top-3 accuracy) versus 62-92% for the top one alone.
     suggestions: int = 3
     match: MatchSettings = field(default_factory=MatchSettings)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import Bot, BotSettings, Entry, MatchSettings, primary_language
+from bot.index import Index
 
 SHOP = [
     Entry(
@@ -177,3 +178,63 @@ def test_optional_fuzzy_rerank_keeps_scores_in_range() -> None:
     found = fuzzy.search("how long does a refund take", "en", k=3)
     assert found[0].entry_id == 2
     assert all(0.0 <= m.score <= 1.0 for m in found)
+
+
+CARDS = [
+    Entry(
+        10,
+        "en",
+        "",
+        (
+            "my virtual card is not working",
+            "virtual card does not work online",
+            "the virtual card got declined",
+            "why is my virtual card not working",
+        ),
+        "Virtual cards …",
+    ),
+    Entry(
+        11,
+        "en",
+        "",
+        (
+            "card stopped",
+            "card is broken",
+            "card refused at a shop",
+            "card not accepted",
+        ),
+        "Cards …",
+    ),
+]
+
+
+def _cards(missing_signature: float, monkeypatch: pytest.MonkeyPatch) -> Bot:
+    monkeypatch.setattr(Index, "missing_signature", missing_signature)
+    bot = Bot()
+    for entry in CARDS:
+        bot.upsert(entry)
+    return bot
+
+
+def test_missing_signature_word_counts_against_an_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "virtual" is in every phrasing of entry 10: a query without it is about some other card.
+    query = "my card is not working"
+    plain = {m.entry_id: m.score for m in _cards(0.0, monkeypatch).search(query, "en", k=2)}
+    penalized = {m.entry_id: m.score for m in _cards(0.06, monkeypatch).search(query, "en", k=2)}
+    assert penalized[10] < plain[10]
+    assert penalized[11] == pytest.approx(plain[11])  # its signature, "card", is there
+    # A query that has the signature word (here as a prefix: "virtual" in "virtually") keeps
+    # the full score.
+    query = "virtually my card is not working"
+    plain = {m.entry_id: m.score for m in _cards(0.0, monkeypatch).search(query, "en", k=2)}
+    penalized = {m.entry_id: m.score for m in _cards(0.06, monkeypatch).search(query, "en", k=2)}
+    assert penalized[10] == pytest.approx(plain[10])
+
+
+def test_signatures_follow_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    bot = _cards(0.06, monkeypatch)
+    bot.upsert(Entry(10, "en", "", ("physical card lost", "lost my physical card"), "Lost …"))
+    assert bot.search("lost my physical card", "en", k=1)[0].entry_id == 10
+    bot.remove(10)
+    assert [m.entry_id for m in bot.search("virtual card not working", "en", k=2)] == [11]
+    assert all(0.0 <= m.score <= 1.0 for m in bot.search("card", "en", k=2))
