@@ -26,7 +26,7 @@ TICK = 0.002  # 2 ms: the ticker's resolution, well under the latencies measured
 class Recorder:
     """Counts what arrives; latencies only of frames sent inside the window."""
 
-    start_ns: int = 0
+    start_ns: int = 1 << 62  # nothing counts until the window opens
     end_ns: int = 1 << 62
     latencies: list[int] = field(default_factory=list)
     delivered_in_window: int = 0
@@ -63,16 +63,32 @@ def sent_time(frame_id: str) -> int:
 
 
 async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window: float,
-                drain: float, recorder: Recorder, server_pid: int,
-                max_messages: int | None = None,
-                on_send: Callable[[Sender, bytes], None] | None = None) -> dict[str, float]:
-    """Send at `rate` frames/s over all senders; measure the window; return the figures."""
+                drain: float, recorder: Recorder, server_pid: int | Sequence[int],
+                max_messages: int | None = None, copies: int = 1,
+                on_send: Callable[[Sender, bytes], None] | None = None,
+                other_pids: dict[str, int] | None = None) -> dict[str, float]:
+    """Send at `rate` frames/s over all senders; measure the window; return the figures.
+
+    `server_pid`: one server process, or several whose CPU is added up (a cluster).
+    `copies`: deliveries each frame makes (a broadcast reaches several listeners).
+    `other_pids`: more processes (e.g. redis) whose CPU is reported as `<name>_cpu_pct`.
+    """
+    pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
+    others = other_pids or {}
+
+    def server_cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in pids)
+
+    def other_cpu() -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in others.items()}
+
     order = list(senders)
     random.Random(len(order)).shuffle(order)
-    loop_start = time.monotonic()
+    loop_start, loop_start_ns = time.monotonic(), time.monotonic_ns()
     window_start, window_end = loop_start + warmup, loop_start + warmup + window
     sent = 0
     cpu0 = client0 = 0.0
+    other0: dict[str, float] = {}
     in_window = False
     limit = max_messages if max_messages is not None else 1 << 62
     while sent < limit:
@@ -82,7 +98,7 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
         if not in_window and now >= window_start:
             in_window = True
             recorder.start_ns = time.monotonic_ns()
-            cpu0, client0 = cpu_seconds(server_pid), self_cpu_seconds()
+            cpu0, client0, other0 = server_cpu(), self_cpu_seconds(), other_cpu()
         due = min(int((now - loop_start) * rate), limit) - sent
         for _ in range(due):
             sender = order[sent % len(order)]
@@ -95,16 +111,18 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
             sent += 1
         await asyncio.sleep(TICK)
     if not in_window:  # a tiny run may end before the window opens: measure what there was
-        recorder.start_ns = 0
-        cpu0, client0 = cpu_seconds(server_pid), self_cpu_seconds()
+        recorder.start_ns = loop_start_ns
+        cpu0, client0, other0 = server_cpu(), self_cpu_seconds(), other_cpu()
         recorder.sent_in_window = sent
     recorder.end_ns = time.monotonic_ns()
-    elapsed = (recorder.end_ns - recorder.start_ns) / 1e9 if recorder.start_ns else \
-        time.monotonic() - loop_start
-    cpu = cpu_seconds(server_pid) - cpu0
+    elapsed = (recorder.end_ns - recorder.start_ns) / 1e9
+    cpu = server_cpu() - cpu0
     client = self_cpu_seconds() - client0
+    other = {name: value - other0.get(name, value) for name, value in other_cpu().items()}
     deadline = time.monotonic() + drain
-    while time.monotonic() < deadline and len(recorder.latencies) < recorder.sent_in_window:
+    expected = copies * recorder.sent_in_window
+    # The protocol callbacks bump a counter; polling it every 10 ms is cheap and bounded.
+    while time.monotonic() < deadline and len(recorder.latencies) < expected:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     delivered = recorder.delivered_in_window
     return {
@@ -113,10 +131,12 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
         "sent": recorder.sent_in_window,
         "delivered": delivered,
         "delivered_per_s": delivered / elapsed if elapsed else 0.0,
-        "lost_or_late": recorder.sent_in_window - len(recorder.latencies),
+        "lost_or_late": copies * recorder.sent_in_window - len(recorder.latencies),
         "server_cpu_pct": 100 * cpu / elapsed if elapsed else 0.0,
         "client_cpu_pct": 100 * client / elapsed if elapsed else 0.0,
         "cpu_us_per_msg": 1e6 * cpu / delivered if delivered else float("nan"),
+        **{f"{name}_cpu_pct": 100 * value / elapsed if elapsed else 0.0
+           for name, value in other.items()},
         **{f"latency_{k}": v for k, v in latency_ms(recorder.latencies).items()},
         **{f"ack_{k}": v for k, v in latency_ms(recorder.acks).items()},
     }

@@ -33,6 +33,7 @@ class Visitor:
     conversation_id: str = ""
     last_seq: int = 0
     assigned: asyncio.Event = field(default_factory=asyncio.Event)
+    home: int = 0  # which server process of a cluster it is connected to
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Agent:
     conn: WSConn
     name: str
     conversations: list[str] = field(default_factory=list)
+    home: int = 0
 
 
 @dataclass
@@ -49,6 +51,7 @@ class ChatPopulation:
     supervisors: list[WSConn]
     visitors: list[Visitor]
     by_conversation: dict[str, tuple[Visitor, Agent]] = field(default_factory=dict)
+    servers: list[ChatServer] = field(default_factory=list)  # all processes (a cluster)
 
     def pairs(self) -> list[tuple[Visitor, Agent]]:
         return list(self.by_conversation.values())
@@ -59,10 +62,11 @@ def agent_names(count: int, prefix: str = "agent") -> list[str]:
 
 
 def prepare_chat(conversations: int, supervisors: int = 0,
-                 extra_env: dict[str, str] | None = None) -> tuple[ChatServer, int]:
+                 extra_env: dict[str, str] | None = None,
+                 min_agents: int = 1) -> tuple[ChatServer, int]:
     """A chat server with enough agents (speaking English, 50 chats each) for the load."""
     server = ChatServer(extra_env)
-    n_agents = max(1, -(-conversations // AGENT_CAPACITY))
+    n_agents = max(min_agents, -(-conversations // AGENT_CAPACITY))
     server.add_users(agent_names(n_agents), capacity=AGENT_CAPACITY, skills={"lang:en": 5})
     if supervisors:
         server.add_users(agent_names(supervisors, "super"), role="supervisor", capacity=1,
@@ -106,7 +110,7 @@ async def open_agent(server: ChatServer, name: str, *, online: bool) -> WSConn:
 async def open_visitor(port: int, hello: dict[str, Any] | None = None) -> Visitor:
     conn = await connect(port, "/ws/visitor")
     conn.send({"type": "hello", "language": "en", **(hello or {})})
-    welcome = await conn.expect("welcome", timeout=60)
+    welcome = await conn.expect("welcome", seconds=60)
     visitor = Visitor(conn, token=welcome["visitor_token"])
     if welcome["conversation"]:
         visitor.conversation_id = welcome["conversation"]["id"]
@@ -115,12 +119,19 @@ async def open_visitor(port: int, hello: dict[str, Any] | None = None) -> Visito
 
 
 async def open_chat(server: ChatServer, conversations: int, n_agents: int, supervisors: int = 0,
-                    deadline_seconds: float = 300.0) -> ChatPopulation:
-    """Agents online, then `conversations` visitors each assigned to one of them."""
+                    deadline_seconds: float = 300.0,
+                    spread: list[ChatServer] | None = None) -> ChatPopulation:
+    """Agents online, then `conversations` visitors each assigned to one of them.
+
+    `spread`: several processes of one service (`server` among them); agent i and visitor i
+    connect to process i mod n, so each holds an equal share of both.
+    """
     deadline = time.monotonic() + deadline_seconds
+    hosts = spread or [server]
     agents = []
-    for name in agent_names(n_agents):
-        agent = Agent(await open_agent(server, name, online=True), name)
+    for i, name in enumerate(agent_names(n_agents)):
+        home = i % len(hosts)
+        agent = Agent(await open_agent(hosts[home], name, online=True), name, home=home)
         agent.conn.handler = _agent_frames(agent)
         agents.append(agent)
     supers = [await open_agent(server, name, online=False)
@@ -129,7 +140,8 @@ async def open_chat(server: ChatServer, conversations: int, n_agents: int, super
         conn.handler = _ignore
 
     async def visitor(i: int) -> Visitor:
-        v = await open_visitor(server.port)
+        v = await open_visitor(hosts[i % len(hosts)].port)
+        v.home = i % len(hosts)
         v.conn.handler = _capture_ack(v, _visitor_frames(v))
         v.conn.send({"type": "request_human", "id": new_id("r")})
         return v
@@ -137,7 +149,7 @@ async def open_chat(server: ChatServer, conversations: int, n_agents: int, super
     visitors = await connect_many(conversations, visitor, concurrency=100, deadline=deadline)
     for v in visitors:
         await asyncio.wait_for(v.assigned.wait(), max(1.0, deadline - time.monotonic()))
-    population = ChatPopulation(server, agents, supers, visitors)
+    population = ChatPopulation(server, agents, supers, visitors, servers=list(hosts))
     by_id = {v.conversation_id: v for v in visitors}
     for agent in agents:
         for cid in agent.conversations:

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 
 from chatserver.passwords import hash_password
-from chatserver.store import migrate_file
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("chatserver", "bot", "knowledge_base")  # what the server imports from the tree
+_source: Path | None = None  # a frozen copy of the server code, ahead of the live tree
 SECRET = "bench-secret-key-long-enough-for-production-use-0123456789abcdef"
 PASSWORD = "bench password 1"
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -45,6 +46,22 @@ def raise_fd_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def freeze_source(source: Path | None = None) -> Path:
+    """Run every server of this run from one copy of the code: others may be editing the tree.
+
+    `source` is a tree to use as it is (e.g. a `git archive` export); by default the working
+    tree's packages are copied now, so an edit made mid-run cannot mix two versions.
+    """
+    global _source
+    if source is None:
+        source = Path(tempfile.mkdtemp(prefix="bench-source-"))
+        for package in PACKAGES:
+            shutil.copytree(ROOT / package, source / package,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    _source = source.resolve()
+    return _source
 
 
 def free_port() -> int:
@@ -87,13 +104,14 @@ class _Child:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(ROOT)}
+        path = [str(_source)] if _source is not None else []
+        return {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(ROOT)])}
 
     def start(self, timeout: float = 30.0) -> _Child:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), cwd=self.tmp, env=self.env(), stdout=log,
-                stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit,  # noqa: PLW1509
+                stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -134,6 +152,61 @@ class _Child:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A private `redis-server` on a free loopback port, nothing saved; never the shared 6379."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return Path(REDIS_SERVER).exists()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer PING in {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 class EchoServer(_Child):
     """Baseline: bare uvicorn + Starlette, the chat server's uvicorn settings, no work."""
 
@@ -144,15 +217,23 @@ class EchoServer(_Child):
 
 
 class ChatServer(_Child):
-    """The chat server with a fresh database; agents are created before it starts."""
+    """The chat server with a fresh database; users are added once it has made the schema."""
 
     name = "chat"
     _hash: str | None = None
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, db: Path | None = None) -> None:
+        """`db`: another server's database file, to share it (the redis cluster)."""
         super().__init__()
-        self.db = self.tmp / "chat.db"
+        self.db = db if db is not None else self.tmp / "chat.db"
         self.extra_env = extra_env or {}
+        self._users: list[tuple[list[str], str, int, dict[str, int]]] = []
+
+    def start(self, timeout: float = 30.0) -> ChatServer:
+        super().start(timeout)
+        for names, role, capacity, skills in self._users:
+            self._insert_users(names, role, capacity, skills)
+        return self
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning"]
@@ -164,16 +245,20 @@ class ChatServer(_Child):
 
     def add_users(self, names: list[str], *, role: str = "agent", capacity: int = 50,
                   skills: dict[str, int] | None = None) -> None:
-        """Users straight into the database (as tests/harness.py does); scrypt runs once."""
+        """Users to create when the server starts."""
+        self._users.append((names, role, capacity, skills or {}))
+
+    def _insert_users(self, names: list[str], role: str, capacity: int,
+                      skills: dict[str, int]) -> None:
+        """Straight into the database (as tests/harness.py does); scrypt runs once."""
         if ChatServer._hash is None:
             ChatServer._hash = hash_password(PASSWORD)
-        migrate_file(str(self.db))
         now = int(time.time() * 1000)
-        with sqlite3.connect(self.db) as conn:
+        with sqlite3.connect(self.db, timeout=30) as conn:
             conn.executemany(
                 "INSERT INTO users (username, display_name, role, password_hash, skills, "
                 "capacity, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(n, n.title(), role, ChatServer._hash, json.dumps(skills or {}), capacity, now)
+                [(n, n.title(), role, ChatServer._hash, json.dumps(skills), capacity, now)
                  for n in names])
 
     def login(self, username: str) -> str:

@@ -31,17 +31,19 @@ def latency_ms(samples_ns: Iterable[int]) -> dict[str, float]:
             "max_ms": (ordered[-1] / 1e6) if ordered else math.nan, "samples": len(ordered)}
 
 
-def summarize(slices: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
-    """Per metric: the median over each server's slices, and chat / echo."""
+def summarize(slices: list[dict[str, Any]], metrics: Sequence[str],
+              kinds: tuple[str, str] = (CHAT, ECHO)) -> dict[str, Any]:
+    """Per metric: the median over each kind's slices, and the first kind / the second
+    (chat / echo; for the cluster, two processes / one)."""
     out: dict[str, Any] = {}
     for metric in metrics:
         row: dict[str, Any] = {}
-        for server in (CHAT, ECHO):
+        for server in kinds:
             values = [s[metric] for s in slices if s["server"] == server
                       and isinstance(s.get(metric), int | float) and not math.isnan(s[metric])]
             row[server] = statistics.median(values) if values else math.nan
             row[f"{server}_all"] = values
-        chat, echo = row[CHAT], row[ECHO]
-        row["ratio"] = chat / echo if echo and not math.isnan(echo) else math.nan
+        top, base = row[kinds[0]], row[kinds[1]]
+        row["ratio"] = top / base if base and not math.isnan(base) else math.nan
         out[metric] = row
     return out

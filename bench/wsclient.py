@@ -61,8 +61,7 @@ class WSConn(asyncio.Protocol):
     # --- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -127,9 +126,9 @@ class WSConn(asyncio.Protocol):
     def send(self, frame: dict[str, Any]) -> None:
         self.write(encode_frame(json.dumps(frame, separators=(",", ":")).encode()))
 
-    async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def recv(self, seconds: float = 10.0) -> dict[str, Any]:
         """The next frame not taken by `handler`, decoded."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         while not self.inbox:
             if self.closed:
                 raise ConnectionError("socket closed")
@@ -145,10 +144,10 @@ class WSConn(asyncio.Protocol):
                 self._waiter = None
         return dict(json.loads(self.inbox.popleft()))
 
-    async def expect(self, type_: str, timeout: float = 10.0,
+    async def expect(self, type_: str, seconds: float = 10.0,
                      where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
         """Skip frames until one of `type_` (matching `where`) arrives."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         while True:
             frame = await self.recv(max(0.0, deadline - time.monotonic()))
             if frame.get("type") == type_ and (where is None or where(frame)):
@@ -171,11 +170,11 @@ class WSConn(asyncio.Protocol):
 
 
 async def connect(port: int, path: str, headers: dict[str, str] | None = None,
-                  timeout: float = 30.0) -> WSConn:
+                  seconds: float = 30.0) -> WSConn:
     loop = asyncio.get_running_loop()
     _, conn = await asyncio.wait_for(loop.create_connection(
-        lambda: WSConn("127.0.0.1", port, path, headers or {}), "127.0.0.1", port), timeout)
-    await asyncio.wait_for(conn.open, timeout)
+        lambda: WSConn("127.0.0.1", port, path, headers or {}), "127.0.0.1", port), seconds)
+    await asyncio.wait_for(conn.open, seconds)
     return conn
 
 
