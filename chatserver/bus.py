@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -95,9 +96,11 @@ class RedisBus(LocalBus):
         self.origin = new_id(6)
         self.healthy = False
         self.dropped = 0
-        # Called (as a task) each time the subscription is (re)established: the service
-        # rebuilds routing state from the log, since Redis may have lost it.
-        self.on_recovered: Callable[[], Awaitable[None]] | None = None
+        # Called each time the subscription is (re)established, with when it was lost (None
+        # the first time): the service rebuilds routing state from the log, since Redis may
+        # have lost it, and redelivers what its sockets may have missed meanwhile.
+        self.on_recovered: Callable[[float | None], Awaitable[None]] | None = None
+        self._lost_at: float | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue(PUBLISH_BACKLOG)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -165,8 +168,9 @@ class RedisBus(LocalBus):
                     await pubsub.subscribe(self.channel)
                     await self.client.ping()
                     self.healthy = True
+                    lost_at, self._lost_at = self._lost_at, None
                     if self.on_recovered is not None:
-                        await self.on_recovered()
+                        await self.on_recovered(lost_at)
                     while True:
                         message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                            timeout=RETRY_SECONDS)
@@ -179,5 +183,6 @@ class RedisBus(LocalBus):
             except (RedisError, OSError) as error:
                 if self.healthy:
                     log.warning("lost Redis (%s); reconnecting", error)
+                    self._lost_at = time.time()
                 self.healthy = False
                 await asyncio.sleep(RETRY_SECONDS)

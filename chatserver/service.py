@@ -67,6 +67,11 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
 
 
+# Redelivery after a Redis outage starts this long before the outage was noticed: a
+# publication can be lost a moment before the subscriber sees the connection drop.
+REDELIVER_MARGIN_MS = 5000
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -129,9 +134,15 @@ class ConversationService:
     def lock(self, conversation_id: str) -> asyncio.Lock:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
 
-    async def resync(self) -> None:
+    async def resync(self, lost_at: float | None = None) -> None:
         """Redis was (re)reached: it may have lost everything, so put this process's agents
-        and every open conversation back. Idempotent: what the router still has stays."""
+        and every open conversation back. Idempotent: what the router still has stays.
+
+        Publications made while this process was not subscribed are gone (pub/sub keeps
+        nothing), so it redelivers to its own sockets every event stored since shortly before
+        it lost Redis; clients drop what they already have (by seq and id)."""
+        if lost_at is not None:
+            await self._redeliver_since(int(lost_at * 1000) - REDELIVER_MARGIN_MS)
         now = self.clock() / 1000
         for profile in list(self.agents.values()):
             if self.registry.agent_online(profile.id):
@@ -140,6 +151,25 @@ class ConversationService:
                                                status=profile.status)
         await self.restore()
         self.dispatcher.kick()
+
+    async def _redeliver_since(self, since_ms: int) -> None:
+        rows = await self.store.fetchall(
+            "SELECT conversation_id, min(seq) AS first FROM events WHERE ts_ms >= ? "
+            "GROUP BY conversation_id", (since_ms,))
+        for row in rows:
+            cid = row["conversation_id"]
+            conv = await self.conversation(cid)
+            local_visitor = conv.visitor_id in self.registry.visitors
+            if not local_visitor and not self.registry.agents:
+                continue
+            for event in await self.store.events_after(cid, row["first"] - 1):
+                agent_frame = event_frame(event, for_visitor=False)
+                if agent_frame is not None:
+                    self.registry.to_watchers(self.holders(conv), encode(agent_frame))
+                if local_visitor and event.type in cv.VISITOR_EVENTS:
+                    visitor_frame = event_frame(event, for_visitor=True)
+                    if visitor_frame is not None:
+                        self.registry.to_visitor(conv.visitor_id, encode(visitor_frame))
 
     async def restore(self) -> None:
         """After a restart: put every waiting conversation back in the queue, in order.
