@@ -67,6 +67,29 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
 
 
+def still_allowed(events: Sequence[NewEvent], before: Conversation,
+                  after: Conversation) -> bool:
+    """After losing a race to another process: may these events still go on top?
+
+    If nobody changed who holds the chat or its state, the caller's checks still hold. If they
+    did, lines and notes are still fine while their author may post (a visitor's line while
+    the chat moved from offered to assigned, say); any state transition must be decided anew.
+    """
+    if (after.state, after.agent_id) == (before.state, before.agent_id):
+        return True
+    for event in events:
+        sender = event.payload.get("from")
+        if event.type == "note":
+            continue
+        if event.type != "message" or sender not in ("visitor", "agent"):
+            return False
+        if not cv.can_post(after.state, sender):
+            return False
+        if sender == "agent" and after.agent_id != before.agent_id:
+            return False
+    return True
+
+
 # Redelivery after a Redis outage starts this long before the outage was noticed: a
 # publication can be lost a moment before the subscriber sees the connection drop.
 REDELIVER_MARGIN_MS = 5000
@@ -232,7 +255,7 @@ class ConversationService:
                 break
             except StaleState:
                 newer = await self.conversation(conv.id)
-                if (newer.state, newer.agent_id) != (conv.state, conv.agent_id):
+                if not still_allowed(events, conv, newer):
                     raise Conflict("the conversation changed meanwhile; look again",
                                    frame_id=client_id) from None
                 conv = newer

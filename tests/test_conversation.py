@@ -130,3 +130,26 @@ def test_response_time_runs_from_the_first_unanswered_line_or_the_assignment() -
     assert cv.response_seconds(conv, line(5, "agent", 9_000)) is None  # nobody was waiting
     conv = cv.apply(cv.apply(conv, line(5, "visitor", 10_000)), line(6, "visitor", 12_000))
     assert cv.response_seconds(conv, line(7, "agent", 16_000)) == 6.0  # from the first line
+
+
+def test_after_losing_a_race_lines_survive_a_state_change_but_transitions_do_not() -> None:
+    from chatserver.service import still_allowed
+    from chatserver.store import NewEvent
+
+    offered = Conversation("c1", "v1", state=State.OFFERED, agent_id=7, last_seq=3)
+    assigned = Conversation("c1", "v1", state=State.ASSIGNED, agent_id=7, last_seq=4)
+    closed = Conversation("c1", "v1", state=State.CLOSED, agent_id=7, last_seq=5)
+    other = Conversation("c1", "v1", state=State.ASSIGNED, agent_id=8, last_seq=6)
+
+    def msg(sender: str) -> NewEvent:
+        return NewEvent("message", sender, {"from": sender, "author": "x", "text": "t"})
+
+    assert still_allowed([msg("visitor")], offered, assigned)  # the agent accepted meanwhile
+    assert not still_allowed([msg("visitor")], assigned, closed)  # closed meanwhile
+    assert not still_allowed([msg("agent")], assigned, other)  # transferred to someone else
+    assert still_allowed([NewEvent("note", "agent:7", {"author": "x", "text": "n"})],
+                         assigned, closed)
+    assert not still_allowed([NewEvent("closed", "agent:7", {"by": "agent"})], offered,
+                             assigned)
+    assert still_allowed([NewEvent("closed", "agent:7", {"by": "agent"})], assigned,
+                         assigned.__class__(**{**assigned.__dict__, "last_seq": 9}))
