@@ -50,14 +50,6 @@ TRANSITIONS: Mapping[tuple[State, str], State] = {
 
 ACTIONS = frozenset(action for _, action in TRANSITIONS)
 
-# The event type each state is entered by; the log records arrivals, not actions.
-ENTERED_BY: Mapping[State, str] = {
-    State.QUEUED: "queued",
-    State.OFFERED: "offered",
-    State.ASSIGNED: "assigned",
-    State.CLOSED: "closed",
-}
-
 # Re-queues keep the chat's place in line; any other `queued` starts a new wait.
 REQUEUE_REASONS = frozenset({"declined", "offer_expired", "agent_disconnected", "agent_status",
                              "agent_away", "restart"})

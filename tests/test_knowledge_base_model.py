@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -186,19 +184,3 @@ def test_diff_reports_changed_fields_with_line_details() -> None:
     assert changes[1] == FieldChange("tags", ("a", "b"), ("b", "c"), ("- a", "+ c"))
     assert changes[2].old == "published" and changes[2].new == "draft"
     assert diff(old, old) == []
-
-
-def test_package_imports_no_io_frameworks() -> None:
-    forbidden = {"asyncio", "starlette", "aiosqlite", "redis", "chatserver", "sqlite3"}
-    package = Path(__file__).parent.parent / "knowledge_base"
-    for path in package.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"

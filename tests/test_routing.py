@@ -190,22 +190,3 @@ def test_schedule_errors_name_the_key() -> None:
         Schedule.parse({"mon": ["9-5"]})
     with pytest.raises(ValueError, match="aware"):
         is_open(HOURS, datetime(2026, 11, 23, 10, 0), "UTC")
-
-
-@pytest.mark.parametrize("module", ["routing", "routing_board", "erlang"])
-def test_cores_are_pure(module: str) -> None:
-    """No I/O, no clock, no global randomness in the routing cores (time is passed in)."""
-    import ast
-    from pathlib import Path
-
-    import chatserver
-
-    source = Path(chatserver.__file__).parent.joinpath(f"{module}.py").read_text()
-    imported = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"asyncio", "starlette", "aiosqlite", "redis", "time", "random",
-                           "socket", "sqlite3", "os"}
