@@ -78,6 +78,8 @@ def register_gauges(hub: Hub) -> None:
         ((), service.queue_summary[1])])
     telemetry.gauge("chat_store_commits", "Transactions the store writer committed "
                     "(each holds a group of events).", lambda: [((), hub.store.writer.commits)])
+    telemetry.gauge("chat_store_lock_wait_seconds", "Time the store writer waited for another "
+                    "process's write lock.", lambda: [((), hub.store.writer.lock_wait_seconds)])
     telemetry.gauge("chat_slow_clients_closed", "Sockets closed because they could not "
                     "keep up.", lambda: [((), SLOW_CLOSED.value)])
 
@@ -85,7 +87,7 @@ def register_gauges(hub: Hub) -> None:
 def build_hub(config: Config) -> Hub:
     key = secret_key(config)
     store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch,
-                  config.storage.synchronous)
+                  config.storage.synchronous, config.storage.commit_interval_ms)
     registry = Registry()
     bus: Bus
     router: Router

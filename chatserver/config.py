@@ -58,6 +58,10 @@ class StorageConfig:
     busy_timeout_ms: int = 5000
     # Most events committed in one transaction by the group-commit writer.
     max_batch: int = 1000
+    # Under load, at most one commit per this many milliseconds: the writer gathers what
+    # arrives meanwhile into the same transaction (fewer fsyncs and page writes per message;
+    # docs/performance.md). An idle server commits at once. 0: commit as soon as possible.
+    commit_interval_ms: float = 5.0
     # "full": every commit reaches the disk before anything is acknowledged (survives power
     # loss). "normal": survives any crash of the server process, may lose the last commits if
     # the machine itself loses power; commits take less wall time on slow disks (measured: no
@@ -388,6 +392,8 @@ def _check(config: Config) -> None:
                           "0 <= suggest_threshold <= answer_threshold <= 1")
     if bot.max_failed_rounds < 1 or not 1 <= bot.suggestions <= 10:
         raise ConfigError("bot.max_failed_rounds must be >= 1 and bot.suggestions 1-10")
+    if not 0 <= config.storage.commit_interval_ms <= 1000:
+        raise ConfigError("storage.commit_interval_ms: must be between 0 and 1000")
     if config.storage.synchronous not in ("full", "normal"):
         raise ConfigError("storage.synchronous: must be 'full' or 'normal'")
     cluster = config.cluster

@@ -38,6 +38,73 @@ async def test_concurrent_appends_get_gapless_seqs_in_fewer_commits(store: Store
     assert commits < 500 / 5, f"{commits} commits for 500 appends: not grouped"
 
 
+async def test_under_load_the_writer_gathers_for_the_commit_interval(tmp_path: Path) -> None:
+    paced = Store(str(tmp_path / "paced.db"), commit_interval_ms=100)
+    await paced.open()
+    try:
+        await paced.upsert_visitor("v1", {}, 1)
+        await paced.create_conversation("c1", "v1", {}, 1)
+        before = paced.writer.commits
+        appends = []
+        for i in range(200):  # a busy stream: two lines every 3 ms for 0.3 s
+            appends.append(asyncio.ensure_future(
+                paced.append("c1", [line(i)], now_ms=2, client_id=f"id{i}")))
+            if i % 2:
+                await asyncio.sleep(0.003)
+        await asyncio.gather(*appends)
+        # Unpaced, each commit takes what arrived during the last one: dozens of small groups.
+        # Paced, the writer gathers 100 ms at a time once it sees company.
+        assert paced.writer.commits - before <= 8
+        assert len(await paced.events_after("c1", 0)) == 1 + 200
+    finally:
+        await paced.close()
+
+
+async def test_a_lone_writer_is_never_held_back_by_the_interval(tmp_path: Path) -> None:
+    paced = Store(str(tmp_path / "paced.db"), commit_interval_ms=1000)
+    await paced.open()
+    try:
+        await paced.upsert_visitor("v1", {}, 1)
+        await paced.create_conversation("c1", "v1", {}, 1)
+        started = asyncio.get_running_loop().time()
+        for i in range(5):  # each alone in its group: no second of waiting between them
+            await paced.append("c1", [line(i)], now_ms=2)
+        assert asyncio.get_running_loop().time() - started < 3
+    finally:
+        await paced.close()
+
+
+async def test_the_writer_waits_for_another_process_write_lock(store: Store) -> None:
+    await store.create_conversation("c1", "v1", {}, 1)
+    other = sqlite3.connect(store.path, isolation_level=None)  # another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        pending = asyncio.ensure_future(store.append("c1", [line(1)], now_ms=2))
+        await asyncio.sleep(0.2)
+        assert not pending.done()  # held back by the lock, not failed
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    appended = await asyncio.wait_for(pending, 5)
+    assert appended.events[0].seq == 2
+    assert store.writer.lock_wait_seconds >= 0.15
+
+
+async def test_a_write_lock_held_past_the_busy_timeout_fails_the_group(tmp_path: Path) -> None:
+    impatient = Store(str(tmp_path / "chat.db"), busy_timeout_ms=100)
+    await impatient.open()
+    other = sqlite3.connect(impatient.path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await asyncio.wait_for(impatient.upsert_visitor("v1", {}, 1), 5)
+        other.execute("ROLLBACK")
+        await impatient.upsert_visitor("v1", {}, 1)  # the writer goes on once it is free
+    finally:
+        other.close()
+        await impatient.close()
+
+
 async def test_a_repeated_client_id_stores_nothing_and_returns_the_original(store: Store) -> None:
     await store.create_conversation("c1", "v1", {}, 1)
     first = await store.append("c1", [line(1)], now_ms=2, client_id="same")
