@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from .errors import Conflict
@@ -100,8 +100,16 @@ class Event:
 def iso_ms(ts_ms: int) -> str:
     """ISO-8601 UTC with milliseconds, as the protocol states."""
     seconds, millis = divmod(ts_ms, 1000)  # integers: no float rounding of the milliseconds
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=millis * 1000)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Day arithmetic: the same text as datetime's isoformat in half the time (every frame
+    # sent carries one).
+    days, second_of_day = divmod(seconds, 86_400)
+    hours, rest = divmod(second_of_day, 3600)
+    minutes, secs = divmod(rest, 60)
+    day = date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
+    return f"{day}T{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}Z"
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -128,58 +136,62 @@ class Conversation:
     participants: frozenset[int] = field(default_factory=frozenset)  # every agent assigned so far
 
 
+_FIELDS = frozenset(Conversation.__dataclass_fields__)
+
+
 def apply(conv: Conversation, event: Event) -> Conversation:
     """Fold one stored event into the projection. Events are in seq order; no gaps."""
     if event.seq != conv.last_seq + 1:
         raise ValueError(f"event seq {event.seq} does not follow {conv.last_seq}")
-    conv = replace(conv, last_seq=event.seq)
     p = event.payload
     match event.type:
         case "started":
-            return replace(
-                conv,
-                language=p.get("language", ""),
-                topic=p.get("topic", ""),
-                created_ms=event.ts_ms,
-            )
+            return _with(conv, event, language=p.get("language", ""),
+                         topic=p.get("topic", ""), created_ms=event.ts_ms)
         case "queued":
             keeps_place = p.get("reason") in REQUEUE_REASONS and conv.queued_ms is not None
-            return replace(
-                conv, state=State.QUEUED, agent_id=None, skills=tuple(p.get("skills", ())),
+            return _with(
+                conv, event, state=State.QUEUED, agent_id=None,
+                skills=tuple(p.get("skills", ())),
                 priority=p.get("priority", conv.priority if keeps_place else 0),
                 queued_ms=conv.queued_ms if keeps_place else event.ts_ms,
             )
         case "offered":
-            return replace(conv, state=State.OFFERED, agent_id=p["agent_id"])
+            return _with(conv, event, state=State.OFFERED, agent_id=p["agent_id"])
         case "assigned":
             agent = p["agent_id"]
-            return replace(
-                conv,
-                state=State.ASSIGNED,
-                agent_id=agent,
-                participants=conv.participants | {agent},
-                assigned_ms=event.ts_ms,
-            )
+            return _with(conv, event, state=State.ASSIGNED, agent_id=agent,
+                         participants=conv.participants | {agent}, assigned_ms=event.ts_ms)
         case "closed":
-            return replace(
-                conv,
-                state=State.CLOSED,
-                resolved=p.get("resolved"),
-                closed_ms=event.ts_ms,
-            )
+            return _with(conv, event, state=State.CLOSED, resolved=p.get("resolved"),
+                         closed_ms=event.ts_ms)
         case "message" if p.get("from") == "visitor":
-            return replace(conv, waiting_since_ms=conv.waiting_since_ms or event.ts_ms)
+            return _with(conv, event, waiting_since_ms=conv.waiting_since_ms or event.ts_ms)
         case "message" if p.get("from") == "agent":
-            return replace(conv, waiting_since_ms=None)
+            return _with(conv, event, waiting_since_ms=None)
         case "message" if p.get("from") == "bot":
             failures = conv.bot_failures
             if "decision" in p:
                 failures = 0 if p["decision"] == "answer" else conv.bot_failures + 1
-            return replace(conv, bot_failures=failures, waiting_since_ms=None)
+            return _with(conv, event, bot_failures=failures, waiting_since_ms=None)
         case "survey":
-            return replace(conv, surveyed=True)
+            return _with(conv, event, surveyed=True)
         case _:
-            return conv
+            return _with(conv, event)
+
+
+def _with(conv: Conversation, event: Event, **changes: Any) -> Conversation:
+    """A copy of `conv` at `event`'s seq with some fields changed.
+
+    `dataclasses.replace` re-runs `__init__` over all 18 fields; this runs for every stored
+    event, so it copies the field dict instead (a third of the cost). The fields are the same
+    ones `replace` would accept: an unknown name is a bug, caught here."""
+    unknown = changes.keys() - _FIELDS
+    if unknown:
+        raise TypeError(f"Conversation has no field {sorted(unknown)}")
+    copy = object.__new__(Conversation)
+    copy.__dict__.update(conv.__dict__, last_seq=event.seq, **changes)
+    return copy
 
 
 def response_seconds(conv: Conversation, event: Event) -> float | None:

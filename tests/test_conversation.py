@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 
@@ -108,6 +109,11 @@ def test_a_gap_in_seq_is_refused() -> None:
 
 def test_timestamps_are_iso_utc_with_milliseconds() -> None:
     assert cv.iso_ms(1_700_000_000_007) == "2023-11-14T22:13:20.007Z"
+    assert cv.iso_ms(0) == "1970-01-01T00:00:00.000Z"
+    assert cv.iso_ms(951_868_799_999) == "2000-02-29T23:59:59.999Z"  # a leap day's last ms
+    for ts_ms in range(0, 4_102_444_800_000, 7_919_999_999):  # 1970-2100, every ~92 days
+        moment = datetime.fromtimestamp(ts_ms // 1000, tz=UTC)
+        assert cv.iso_ms(ts_ms) == f"{moment:%Y-%m-%dT%H:%M:%S}.{ts_ms % 1000:03d}Z"
 
 
 def test_visitors_never_see_notes_or_routing_internals() -> None:
