@@ -95,8 +95,8 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
-        for text in await service.resume(conv, frame["after_seq"], for_visitor=False):
-            conn.send(text)
+        await conn.send_backlog(await service.resume(conv, frame["after_seq"],
+                                                     for_visitor=False))
         return None
 
     handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import types
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Coroutine, Generator, Iterable
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -21,10 +23,13 @@ log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One WebSocket: `send` never blocks; a task drains pending frames to the socket.
+    """One WebSocket: `send` never blocks.
 
-    The drain task exists only while frames are waiting, so an idle socket costs no task (it
-    matters at 10,000 idle visitors: measured in docs/performance.md)."""
+    A frame goes to the socket at once when nothing is waiting and the socket takes it without
+    waiting (the common case: no task, no queue; a task per frame was a tenth of the server's
+    CPU per message). Otherwise frames wait in order in a bounded queue and a task drains it;
+    that task exists only while frames are waiting, so an idle socket costs no task (it matters
+    at 10,000 idle visitors: measured in docs/performance.md)."""
 
     __slots__ = ("_limit", "_pending", "_reason", "_task", "close_code", "closed", "label",
                  "websocket")
@@ -48,8 +53,37 @@ class Connection:
             self._pending.clear()  # it will not read them; free the memory now
             self.close(CLOSE_TRY_AGAIN, "too slow: send queue full")
             return
+        if self._task is None and not self._pending:
+            self._send_now(text)
+            return
         self._pending.append(text)
         self._wake()
+
+    async def send_backlog(self, texts: Iterable[str]) -> None:
+        """Send a backlog (a resume) in order, pausing whenever half the queue is full.
+
+        A long history then reaches a client that reads at its own pace; the queue limit is
+        for clients that do not read at all, and a resume must not look like one."""
+        for text in texts:
+            while (self._task is not None and not self.closed
+                   and len(self._pending) >= self._limit // 2):
+                await asyncio.wait({self._task})  # the drain task ends when the queue is empty
+            self.send(text)
+
+    def _send_now(self, text: str) -> None:
+        """Run the send coroutine right here; if the socket makes it wait (its write buffer
+        is full), a drain task finishes it and sends whatever is queued after it."""
+        step = self.websocket.send_text(text)
+        try:
+            waiting = step.send(None)
+        except StopIteration:
+            return
+        except (OSError, RuntimeError):
+            return  # the peer went away; the receive loop notices and cleans up
+        except Exception as error:
+            log.debug("send to %s failed: %r", self.label, error)
+            return
+        self._task = asyncio.ensure_future(self._drain(_resume(step, waiting)))
 
     def close(self, code: int, reason: str) -> None:
         """Close after what is queued; safe to call more than once."""
@@ -76,9 +110,11 @@ class Connection:
             self._task.cancel()
             await self.wait_closed()
 
-    async def _drain(self) -> None:
+    async def _drain(self, unfinished: Awaitable[None] | None = None) -> None:
         ws = self.websocket
         try:
+            if unfinished is not None:
+                await unfinished
             while self._pending:  # no await between this check and `finally`: no lost wake-up
                 text = self._pending.popleft()
                 if text is None:
@@ -93,6 +129,14 @@ class Connection:
             log.debug("send to %s failed: %r", self.label, error)
         finally:
             self._task = None
+
+
+@types.coroutine
+def _resume(step: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, None, None]:
+    """Finish a send coroutine that `_send_now` started and that yielded `waiting` (the
+    future it waits on): wait on that same future inside the drain task, then resume it."""
+    yield waiting
+    yield from step  # type: ignore[misc]
 
 
 class _Counter:

@@ -167,8 +167,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await owned(frame["conversation_id"])
-        for text in await service.resume(conv, frame["after_seq"], for_visitor=True):
-            conn.send(text)
+        await conn.send_backlog(await service.resume(conv, frame["after_seq"],
+                                                     for_visitor=True))
         return None
 
     async def owned(conversation_id: str) -> Conversation:
