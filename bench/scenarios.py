@@ -161,8 +161,8 @@ async def conversations(scale: Scale) -> dict[str, Any]:
                    slices, ["cpu_us_per_msg", "latency_p50_ms", "latency_p99_ms",
                             "latency_max_ms", "ack_p99_ms", "delivered_per_s",
                             "server_cpu_pct", "client_cpu_pct", "lost_or_late"],
-                   "chat: each message is stored (group commit, synchronous=FULL), acked, "
-                   "copied back to the sender and delivered to the peer; echo: sent back")
+                   "chat: each message is stored (group commit, synchronous=FULL), acked "
+                   "to the sender and delivered to the peer; echo: sent back")
 
 
 def _chat_messages_handler(recorder: Recorder, peer: bytes) -> Any:

@@ -4,6 +4,9 @@
 one Redis channel so every other process delivers them to its own sockets (the broadcaster
 pattern: a tiny interface, one backend per file section). The event log stays the truth: a
 process that missed a publication still serves `resume` from the store.
+
+A frame that shows a stored event also names it (`stored`: conversation id and seq), so the
+other processes learn which conversations someone else wrote to and read only those again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from .connections import Connection, Registry
@@ -24,15 +28,19 @@ from .tokens import new_id
 
 log = logging.getLogger(__name__)
 
+# (conversation id, seq) of the stored event a frame shows.
+Stored = tuple[str, int]
+
 
 class Bus(Protocol):
     healthy: bool
 
-    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None
-                   ) -> None: ...
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None, *,
+                   stored: Stored | None = None) -> None: ...
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None: ...
     def to_watchers(self, agent_ids: Iterable[int], text: str,
-                    skip: Connection | None = None) -> None: ...
+                    skip: Connection | None = None, *, stored: Stored | None = None
+                    ) -> None: ...
     def to_all_agents(self, text: str) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -46,14 +54,15 @@ class LocalBus:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None, *,
+                   stored: Stored | None = None) -> None:
         self.registry.to_visitor(visitor_id, text, skip)
 
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
         self.registry.to_agents(agent_ids, text)
 
     def to_watchers(self, agent_ids: Iterable[int], text: str,
-                    skip: Connection | None = None) -> None:
+                    skip: Connection | None = None, *, stored: Stored | None = None) -> None:
         self.registry.to_watchers(agent_ids, text, skip)
 
     def to_all_agents(self, text: str) -> None:
@@ -86,6 +95,12 @@ RETRY_SECONDS = 1.0
 PUBLISH_BACKLOG = 10_000
 
 
+async def _as_is(response: Any) -> Any:
+    """The push handler for our pub/sub connection. redis-py's default one builds a debug
+    log line with str() of every message, a cost paid even with debug logging off."""
+    return response
+
+
 class RedisBus(LocalBus):
     """Deliver here at once, and publish for the other processes (which skip their own)."""
 
@@ -102,21 +117,26 @@ class RedisBus(LocalBus):
         # the first time): the service rebuilds routing state from the log, since Redis may
         # have lost it, and redelivers what its sockets may have missed meanwhile.
         self.on_recovered: Callable[[float | None], Awaitable[None]] | None = None
+        # Called with (conversation id, seq) for each event another process says it stored.
+        self.on_stored: Callable[[str, int], None] | None = None
         self._lost_at: float | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue(PUBLISH_BACKLOG)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _publish(self, envelope: dict[str, Any]) -> None:
+    def _publish(self, envelope: dict[str, Any], stored: Stored | None = None) -> None:
         # "<origin> <json>": a process recognises its own messages without parsing them.
+        if stored is not None:
+            envelope["c"], envelope["s"] = stored
         try:
             self._outbox.put_nowait(self._prefix + json.dumps(
                 envelope, ensure_ascii=False, separators=(",", ":")))
         except asyncio.QueueFull:
             self.dropped += 1
 
-    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None, *,
+                   stored: Stored | None = None) -> None:
         super().to_visitor(visitor_id, text, skip)
-        self._publish({"v": visitor_id, "f": text})
+        self._publish({"v": visitor_id, "f": text}, stored)
 
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
         ids = list(agent_ids)
@@ -124,10 +144,10 @@ class RedisBus(LocalBus):
         self._publish({"a": ids, "f": text})
 
     def to_watchers(self, agent_ids: Iterable[int], text: str,
-                    skip: Connection | None = None) -> None:
+                    skip: Connection | None = None, *, stored: Stored | None = None) -> None:
         ids = list(agent_ids)
         super().to_watchers(ids, text, skip)
-        self._publish({"w": ids, "f": text})
+        self._publish({"w": ids, "f": text}, stored)
 
     def to_all_agents(self, text: str) -> None:
         super().to_all_agents(text)
@@ -166,26 +186,50 @@ class RedisBus(LocalBus):
     async def _subscriber(self) -> None:
         while True:
             try:
-                async with self.client.pubsub() as pubsub:
+                async with self.client.pubsub(push_handler_func=_as_is) as pubsub:
                     await pubsub.subscribe(self.channel)
                     await self.client.ping()
                     self.healthy = True
                     lost_at, self._lost_at = self._lost_at, None
                     if self.on_recovered is not None:
                         await self.on_recovered(lost_at)
-                    while True:
-                        message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                           timeout=RETRY_SECONDS)
-                        if message is None:
-                            await self.client.ping()  # notice a dead connection promptly
-                            continue
-                        data = message["data"]
-                        if data.startswith(self._own):
-                            continue  # our own: delivered locally when published
-                        self.deliver(json.loads(data.split(b" ", 1)[1]))
+                    await self._listen(pubsub)
             except (RedisError, OSError) as error:
                 if self.healthy:
                     log.warning("lost Redis (%s); reconnecting", error)
                     self._lost_at = time.time()
                 self.healthy = False
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        """Receive publications until the connection fails.
+
+        Only a wait for new data carries a timeout (a timer armed and cancelled per message
+        was about a quarter of the cost of reading one); whatever the connection has already
+        buffered is read without one. After RETRY_SECONDS of silence a PING tells a dead
+        connection from a quiet channel, so readiness follows a lost Redis within seconds."""
+        connection = pubsub.connection
+        assert connection is not None  # set by subscribe
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                               timeout=RETRY_SECONDS)
+            if message is None:
+                await self.client.ping()
+                continue
+            self._receive(message["data"])
+            while await connection.can_read():  # True at end of file too: the read then fails
+                message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                   timeout=None)
+                if message is not None:
+                    self._receive(message["data"])
+
+    def _receive(self, data: bytes) -> None:
+        """One publication. Ours were delivered when published; another process's may name a
+        stored event, reported before the frame goes out, so an operation a client makes on
+        seeing the frame finds the conversation already known to be stale."""
+        if data.startswith(self._own):
+            return
+        envelope = json.loads(data.split(b" ", 1)[1])
+        if "c" in envelope and self.on_stored is not None:
+            self.on_stored(envelope["c"], envelope["s"])
+        self.deliver(envelope)

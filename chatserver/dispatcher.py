@@ -98,7 +98,8 @@ class Dispatcher:
     async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
                        ) -> None:
         async with self.service.lock(cid):
-            conv = await self.service.conversation(cid)
+            # Fresh: the router may have heard of a change before this process's bus did.
+            conv = await self.service.conversation(cid, fresh=True)
             try:
                 cv.transition(conv.state, action)
             except Conflict:
@@ -113,7 +114,9 @@ class Dispatcher:
     async def _offer(self, offer: routing.Offer) -> None:
         cid = offer.conversation_id
         async with self.service.lock(cid):
-            conv = await self.service.conversation(cid)
+            # Fresh: another process may have queued it (a transfer) and told the router
+            # before its bus message reached us; a stale "assigned" must not withdraw it.
+            conv = await self.service.conversation(cid, fresh=True)
             if conv.state is not State.QUEUED:
                 await self.service.router.withdraw(cid)
                 return

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from . import conversation as cv
 from . import routing
-from .bus import Bus
+from .bus import Bus, RedisBus
 from .config import DeskConfig, SurveyConfig
 from .connections import Connection, Registry
 from .conversation import Conversation, Event, State
@@ -128,31 +128,66 @@ class ConversationService:
         self.desk = desk or DeskConfig()
         self.survey_config = survey or SurveyConfig()
         self.shared = shared  # other processes write to the same store
+        # Cached conversations another process has written past (the bus names them): only
+        # these are read again before use. Shared mode comes with the Redis bus (app.py).
+        self._stale: set[str] = set()
+        if shared and isinstance(bus, RedisBus):
+            bus.on_stored = self._written_elsewhere
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
         self.telemetry = Telemetry()
         self.dispatcher = Dispatcher(self)
 
     # --- loading ---------------------------------------------------------------------------
 
-    async def conversation(self, conversation_id: str) -> Conversation:
-        """The projection, current with the log (other processes may have written to it)."""
+    async def conversation(self, conversation_id: str, *, fresh: bool = False) -> Conversation:
+        """The projection, current with the log as far as this process knows.
+
+        Other processes may write to the log too (shared mode). The bus names what they write,
+        so a cached projection is read again only when marked stale, while Redis is
+        unreachable (then nothing is named), or when the caller asks (`fresh`): it learnt
+        of a change some other way. A write whose name has not arrived yet is caught by
+        `append`, which stores only on top of the seq it was given."""
         conv = self._convs.get(conversation_id)
-        if conv is not None and self.shared:
-            for event in await self.store.events_after(conversation_id, conv.last_seq):
-                conv = cv.apply(conv, event)
-            if conv.state is State.CLOSED:
-                self._convs.pop(conversation_id, None)
-            else:
-                self._convs[conversation_id] = conv
+        if conv is not None and self.shared and (
+                fresh or conversation_id in self._stale or not self.bus.healthy):
+            return await self._catch_up(conv)
         if conv is None:
+            self._stale.discard(conversation_id)
             row = await self.store.conversation_row(conversation_id)
             if row is None:
                 raise NotFound("no such conversation")
             events = await self.store.events_after(conversation_id, 0)
             conv = cv.replay(conversation_id, row["visitor_id"], events)
-            if conv.state is not State.CLOSED:
-                self._convs[conversation_id] = conv
+            self._keep(conv)
         return conv
+
+    async def _catch_up(self, conv: Conversation) -> Conversation:
+        # Unmarked before the read: a name arriving during it marks the conversation again.
+        self._stale.discard(conv.id)
+        for event in await self.store.events_after(conv.id, conv.last_seq):
+            conv = cv.apply(conv, event)
+        if conv.id in self._convs:  # else an append here closed it during the read
+            self._keep(conv)
+        return conv
+
+    def _keep(self, conv: Conversation) -> None:
+        """Cache a projection read from the log, unless the cache already holds a newer one:
+        a read made without the lock can end after an append made with it."""
+        cached = self._convs.get(conv.id)
+        if cached is not None and cached.last_seq >= conv.last_seq:
+            return
+        if conv.state is State.CLOSED:  # final: nothing more to read
+            self._convs.pop(conv.id, None)
+            self._stale.discard(conv.id)
+        else:
+            self._convs[conv.id] = conv
+
+    def _written_elsewhere(self, conversation_id: str, seq: int) -> None:
+        """Another process stored event `seq` of a conversation (the bus says so): if this
+        process's projection is older, the next use reads the log first."""
+        conv = self._convs.get(conversation_id)
+        if conv is not None and seq > conv.last_seq:
+            self._stale.add(conversation_id)
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
@@ -163,7 +198,9 @@ class ConversationService:
 
         Publications made while this process was not subscribed are gone (pub/sub keeps
         nothing), so it redelivers to its own sockets every event stored since shortly before
-        it lost Redis; clients drop what they already have (by seq and id)."""
+        it lost Redis; clients drop what they already have (by seq and id). For the same
+        reason every cached projection may be stale: each is read again before its next use."""
+        self._stale = set(self._convs)
         if lost_at is not None:
             await self._redeliver_since(int(lost_at * 1000) - REDELIVER_MARGIN_MS)
         now = self.clock() / 1000
@@ -254,7 +291,7 @@ class ConversationService:
                     expect_seq=conv.last_seq if self.shared else None)
                 break
             except StaleState:
-                newer = await self.conversation(conv.id)
+                newer = await self.conversation(conv.id, fresh=True)
                 if not still_allowed(events, conv, newer):
                     raise Conflict("the conversation changed meanwhile; look again",
                                    frame_id=client_id) from None
@@ -272,6 +309,7 @@ class ConversationService:
         if conv.state is State.CLOSED:
             self._convs.pop(conv.id, None)
             self._locks.pop(conv.id, None)
+            self._stale.discard(conv.id)
         else:
             self._convs[conv.id] = conv
         return conv, appended.events, False
@@ -310,17 +348,18 @@ class ConversationService:
 
     def publish(self, conv: Conversation, event: Event, skip: Connection | None = None) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
+        stored = (event.conversation_id, event.seq)  # tells other processes what changed
         agent_frame = event_frame(event, for_visitor=False)
         agent_text = None if agent_frame is None else encode(agent_frame)
         if agent_text is not None:
-            self.bus.to_watchers(self.holders(conv), agent_text, skip)
+            self.bus.to_watchers(self.holders(conv), agent_text, skip, stored=stored)
         if event.type in cv.VISITOR_EVENTS:
             visitor_frame = event_frame(event, for_visitor=True)
             if visitor_frame is not None:
                 same = visitor_frame == agent_frame  # visitor and agent lines: one encoding
                 self.bus.to_visitor(conv.visitor_id,
                                     agent_text if same and agent_text else encode(visitor_frame),
-                                    skip)
+                                    skip, stored=stored)
 
     @staticmethod
     def holders(conv: Conversation) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .harness import Server, add_user, agent, free_port, visitor
+from .harness import Client, Server, add_user, agent, free_port, visitor
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -233,3 +233,123 @@ async def test_service_recovers_when_redis_restarts(tmp_path: Path, redis: Redis
         a.stop()
         b.stop()
 
+
+
+# Each process keeps conversations in memory and reads the log again only for those the bus
+# says another process wrote to. These tests change a chat on one process, then act on it on
+# the other, which holds it in memory: a stale copy would answer wrongly unless the bus (or,
+# before its message arrives, the append's check of the seq it builds on) brings it up to date.
+
+async def _assigned_across(a: Server, b: Server, clients: list) -> tuple[Client, Client, str]:
+    """Una on B holds a chat whose visitor, Sara, is on A (so A has it in memory)."""
+    add_user(a.db, "una", skills={"lang:en": 5})
+    una = await agent(b, "una")
+    sara = await visitor(a, name="Sara", language="en")
+    clients += [una, sara]
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await una.expect("offer")
+    assert (await una.request("accept", conversation_id=cid))["type"] == "ack"
+    await sara.expect("assigned")
+    assert (await sara.request("message", text="before"))["type"] == "ack"
+    await una.expect("message", where=lambda f: f["text"] == "before")
+    return una, sara, cid
+
+
+async def test_after_a_transfer_on_one_process_the_other_routes_lines_to_the_new_agent(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    a, b = pair(tmp_path, redis)
+    try:
+        una, sara, cid = await _assigned_across(a, b, clients)
+        ola_id = add_user(a.db, "ola", skills={"lang:en": 5})
+        ola = await agent(a, "ola")
+        clients.append(ola)
+        moved = await una.request("transfer", conversation_id=cid, to_agent=ola_id)
+        assert moved["type"] == "ack"
+        # At once, on A: it may not have heard of the transfer yet, and must still not send
+        # the line to Una, who no longer holds the chat.
+        assert (await sara.request("message", text="meanwhile"))["type"] == "ack"
+        offer = await ola.expect("offer")
+        assert offer["conversation"]["id"] == cid
+        # The offer was recorded by whichever process made it; A, where Ola accepts, must
+        # know the chat is offered to her and not still held by Una.
+        assert (await ola.request("accept", conversation_id=cid))["type"] == "ack"
+        assert (await sara.expect("assigned"))["agent"] == "Ola"
+        assert (await sara.request("message", text="for Ola"))["type"] == "ack"
+        await ola.expect("message", where=lambda f: f["text"] == "for Ola")
+        await una.nothing("message", seconds=1.0)
+        refused = await una.request("message", conversation_id=cid, text="still mine?")
+        assert refused["type"] == "error"
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_after_a_close_on_one_process_the_other_knows_it_is_closed(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    a, b = pair(tmp_path, redis)
+    try:
+        una, sara, cid = await _assigned_across(a, b, clients)
+        assert (await una.request("close", conversation_id=cid, resolved=True))["type"] == "ack"
+        await sara.expect("closed")
+        await sara.expect("survey_request")
+        # The first thing A does with the chat after the close, and no append can notice a
+        # stale copy first: the survey is accepted only if A knows the chat is closed.
+        answer = await sara.request("survey", conversation_id=cid, rating=5)
+        assert answer["type"] == "ack", answer
+        line = await sara.request("message", text="one more thing")
+        assert line["type"] == "ack" and line["conversation_id"] != cid  # a new chat
+        with sqlite3.connect(a.db) as db:
+            types = [r[0] for r in db.execute(
+                "SELECT type FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
+        assert types[-2:] == ["closed", "survey"]
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_a_line_sent_as_the_other_process_closes_the_chat_is_not_stored_in_it(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    a, b = pair(tmp_path, redis)
+    try:
+        una, sara, cid = await _assigned_across(a, b, clients)
+        closing = asyncio.create_task(una.request("close", conversation_id=cid,
+                                                  resolved=True))
+        late = await sara.request("message", text="too late?")
+        assert (await closing)["type"] == "ack"
+        with sqlite3.connect(a.db) as db:
+            rows = db.execute("SELECT type, json_extract(payload, '$.text') FROM events "
+                              "WHERE conversation_id = ? ORDER BY seq", (cid,)).fetchall()
+        assert rows[-1][0] == "closed"  # nothing after the close
+        if late["type"] == "ack" and late["conversation_id"] == cid:  # stored before it
+            assert ("message", "too late?") in rows
+        else:  # refused, or the first line of a new chat
+            assert ("message", "too late?") not in rows
+            assert late.get("code") == "conflict" or late["conversation_id"] != cid, late
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    """Interleaved writes from both processes: each goes on top of the other's."""
+    a, b = pair(tmp_path, redis)
+    try:
+        una, sara, cid = await _assigned_across(a, b, clients)
+        for i in range(20):
+            visitor_ack, agent_ack = await asyncio.gather(
+                sara.request("message", text=f"v{i}"),
+                una.request("message", conversation_id=cid, text=f"u{i}"))
+            assert visitor_ack["type"] == agent_ack["type"] == "ack", (visitor_ack, agent_ack)
+        for i in range(20):
+            await una.expect("message", where=lambda f, i=i: f["text"] == f"v{i}")
+            await sara.expect("message", where=lambda f, i=i: f["text"] == f"u{i}")
+        with sqlite3.connect(a.db) as db:
+            texts = [r[0] for r in db.execute(
+                "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
+                "AND type = 'message' ORDER BY seq", (cid,))]
+        assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
+                                                     for i in range(20)])
+    finally:
+        a.stop()
+        b.stop()
