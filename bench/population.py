@@ -75,13 +75,21 @@ def prepare_chat(conversations: int, supervisors: int = 0,
 
 
 def _agent_frames(agent: Agent) -> Any:
-    """Setup-time handler: accept every offer at once, let everything else queue."""
+    """Setup-time handler: accept every offer at once; a chat is the agent's once the accept
+    is acked (with several processes an offer can be lost to a race and go to someone else)."""
+    accepting: dict[str, str] = {}  # accept frame id -> conversation id
 
     def handle(conn: WSConn, payload: bytes) -> None:
         if b'"type":"offer"' in payload:
             cid = json.loads(payload)["conversation"]["id"]
-            agent.conversations.append(cid)
-            conn.send({"type": "accept", "id": new_id("a"), "conversation_id": cid})
+            frame_id = new_id("a")
+            accepting[frame_id] = cid
+            conn.send({"type": "accept", "id": frame_id, "conversation_id": cid})
+        elif payload.startswith((b'{"type":"ack"', b'{"type":"error"')):
+            frame = json.loads(payload)
+            cid = accepting.pop(frame.get("id"), None)
+            if cid is not None and frame["type"] == "ack":
+                agent.conversations.append(cid)
 
     return handle
 
@@ -149,6 +157,9 @@ async def open_chat(server: ChatServer, conversations: int, n_agents: int, super
     visitors = await connect_many(conversations, visitor, concurrency=100, deadline=deadline)
     for v in visitors:
         await asyncio.wait_for(v.assigned.wait(), max(1.0, deadline - time.monotonic()))
+    while (sum(len(a.conversations) for a in agents) < conversations
+           and time.monotonic() < deadline):  # the agents' acks may trail the visitors' news
+        await asyncio.sleep(0.05)
     population = ChatPopulation(server, agents, supers, visitors, servers=list(hosts))
     by_id = {v.conversation_id: v for v in visitors}
     for agent in agents:
