@@ -148,30 +148,46 @@ class Writer:
                 pause = last_commit + self._interval - time.monotonic()
                 if last_size > 1 and pause > 0:
                     time.sleep(pause)
-                batch = [first]
-                while len(batch) < self._max_batch:
-                    try:
-                        item = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._jobs.put(None)  # finish this batch, then stop
-                        break
-                    batch.append(item)
+                # The lock first: what arrives while another process holds it joins this group.
+                try:
+                    self._begin(conn)
+                    failed: Exception | None = None
+                except sqlite3.Error as error:
+                    failed = error
+                batch = self._gather(first)
                 last_commit, last_size = time.monotonic(), len(batch)
-                self._commit(conn, batch)
+                self._commit(conn, batch, failed)
         finally:
             conn.close()
 
+    def _gather(self, first: tuple[Job, asyncio.Future[Any]]
+                ) -> list[tuple[Job, asyncio.Future[Any]]]:
+        """`first` and every job waiting behind it, up to the batch limit."""
+        batch = [first]
+        while len(batch) < self._max_batch:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._jobs.put(None)  # finish this batch, then stop
+                break
+            batch.append(item)
+        return batch
+
     def _commit(
-        self, conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]]
+        self, conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]],
+        failed: Exception | None,
     ) -> None:
+        """Run the batch inside the transaction `_begin` opened (or report why it could not
+        open one), commit, and hand each caller its outcome."""
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         # Savepoints keep one failing job from spoiling the others; a job alone needs none
         # (its failure rolls back the transaction), which saves two statements per commit.
         isolate = len(batch) > 1
         try:
-            self._begin(conn)
+            if failed is not None:
+                raise failed
             for job, future in batch:
                 if isolate:
                     conn.execute("SAVEPOINT job")

@@ -90,6 +90,25 @@ async def test_the_writer_waits_for_another_process_write_lock(store: Store) -> 
     assert store.writer.lock_wait_seconds >= 0.15
 
 
+async def test_what_arrives_while_another_process_holds_the_lock_joins_one_group(
+        store: Store) -> None:
+    await store.create_conversation("c1", "v1", {}, 1)
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    before = store.writer.commits
+    try:
+        first = asyncio.ensure_future(store.append("c1", [line(0)], now_ms=2))
+        await asyncio.sleep(0.1)  # the writer now waits for the lock, holding line 0
+        rest = [asyncio.ensure_future(store.append("c1", [line(i)], now_ms=2))
+                for i in range(1, 50)]
+        await asyncio.sleep(0.1)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.gather(first, *rest)
+    assert store.writer.commits - before == 1  # not 1 + the 49 that queued behind the lock
+
+
 async def test_a_write_lock_held_past_the_busy_timeout_fails_the_group(tmp_path: Path) -> None:
     impatient = Store(str(tmp_path / "chat.db"), busy_timeout_ms=100)
     await impatient.open()
