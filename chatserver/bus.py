@@ -35,12 +35,14 @@ Stored = tuple[str, int]
 class Bus(Protocol):
     healthy: bool
 
-    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None, *,
-                   stored: Stored | None = None) -> None: ...
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None
+                   ) -> None: ...
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None: ...
     def to_watchers(self, agent_ids: Iterable[int], text: str,
-                    skip: Connection | None = None, *, stored: Stored | None = None
-                    ) -> None: ...
+                    skip: Connection | None = None) -> None: ...
+    def to_conversation(self, stored: Stored, agent_ids: Iterable[int], agent_text: str | None,
+                        visitor_id: str, visitor_text: str | None,
+                        skip: Connection | None = None) -> None: ...
     def to_all_agents(self, text: str) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -54,16 +56,25 @@ class LocalBus:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None, *,
-                   stored: Stored | None = None) -> None:
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
         self.registry.to_visitor(visitor_id, text, skip)
 
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
         self.registry.to_agents(agent_ids, text)
 
     def to_watchers(self, agent_ids: Iterable[int], text: str,
-                    skip: Connection | None = None, *, stored: Stored | None = None) -> None:
+                    skip: Connection | None = None) -> None:
         self.registry.to_watchers(agent_ids, text, skip)
+
+    def to_conversation(self, stored: Stored, agent_ids: Iterable[int], agent_text: str | None,
+                        visitor_id: str, visitor_text: str | None,
+                        skip: Connection | None = None) -> None:
+        """A stored event: its agents' frame to the holders and supervisors, its visitor's
+        frame to the visitor (either may be None: not shown to that side)."""
+        if agent_text is not None:
+            self.registry.to_watchers(agent_ids, agent_text, skip)
+        if visitor_text is not None:
+            self.registry.to_visitor(visitor_id, visitor_text, skip)
 
     def to_all_agents(self, text: str) -> None:
         self.registry.to_agents(tuple(self.registry.agents), text)
@@ -76,14 +87,14 @@ class LocalBus:
 
     def deliver(self, envelope: dict[str, Any]) -> None:
         """Hand a published envelope to this process's sockets (never publishes again)."""
-        text, registry = envelope["f"], self.registry
-        if "v" in envelope:
-            registry.to_visitor(envelope["v"], text)
-        elif "a" in envelope:
-            registry.to_agents(envelope["a"], text)
-        elif "w" in envelope:
+        text, registry = envelope.get("f", ""), self.registry
+        if "w" in envelope:
             registry.to_watchers(envelope["w"], text)
-        else:
+        if "v" in envelope:  # with "w" too when one event shows on both sides
+            registry.to_visitor(envelope["v"], envelope.get("fv", text))
+        if "a" in envelope:
+            registry.to_agents(envelope["a"], text)
+        if "all" in envelope:
             registry.to_agents(tuple(registry.agents), text)
 
 
@@ -123,20 +134,17 @@ class RedisBus(LocalBus):
         self._outbox: asyncio.Queue[str] = asyncio.Queue(PUBLISH_BACKLOG)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _publish(self, envelope: dict[str, Any], stored: Stored | None = None) -> None:
+    def _publish(self, envelope: dict[str, Any]) -> None:
         # "<origin> <json>": a process recognises its own messages without parsing them.
-        if stored is not None:
-            envelope["c"], envelope["s"] = stored
         try:
             self._outbox.put_nowait(self._prefix + json.dumps(
                 envelope, ensure_ascii=False, separators=(",", ":")))
         except asyncio.QueueFull:
             self.dropped += 1
 
-    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None, *,
-                   stored: Stored | None = None) -> None:
+    def to_visitor(self, visitor_id: str, text: str, skip: Connection | None = None) -> None:
         super().to_visitor(visitor_id, text, skip)
-        self._publish({"v": visitor_id, "f": text}, stored)
+        self._publish({"v": visitor_id, "f": text})
 
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None:
         ids = list(agent_ids)
@@ -144,10 +152,28 @@ class RedisBus(LocalBus):
         self._publish({"a": ids, "f": text})
 
     def to_watchers(self, agent_ids: Iterable[int], text: str,
-                    skip: Connection | None = None, *, stored: Stored | None = None) -> None:
+                    skip: Connection | None = None) -> None:
         ids = list(agent_ids)
         super().to_watchers(ids, text, skip)
-        self._publish({"w": ids, "f": text}, stored)
+        self._publish({"w": ids, "f": text})
+
+    def to_conversation(self, stored: Stored, agent_ids: Iterable[int], agent_text: str | None,
+                        visitor_id: str, visitor_text: str | None,
+                        skip: Connection | None = None) -> None:
+        """One publication for both sides (a chat line used to make two, and every other
+        process parsed both); it also names the stored event, see `on_stored`."""
+        ids = list(agent_ids)
+        super().to_conversation(stored, ids, agent_text, visitor_id, visitor_text, skip)
+        envelope: dict[str, Any] = {"c": stored[0], "s": stored[1]}
+        if agent_text is not None:
+            envelope.update(w=ids, f=agent_text)
+        if visitor_text is not None:
+            envelope["v"] = visitor_id
+            if agent_text is None:
+                envelope["f"] = visitor_text
+            elif visitor_text != agent_text:
+                envelope["fv"] = visitor_text
+        self._publish(envelope)  # even with no frame: the other processes learn of the event
 
     def to_all_agents(self, text: str) -> None:
         super().to_all_agents(text)

@@ -348,18 +348,16 @@ class ConversationService:
 
     def publish(self, conv: Conversation, event: Event, skip: Connection | None = None) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
-        stored = (event.conversation_id, event.seq)  # tells other processes what changed
         agent_frame = event_frame(event, for_visitor=False)
         agent_text = None if agent_frame is None else encode(agent_frame)
-        if agent_text is not None:
-            self.bus.to_watchers(self.holders(conv), agent_text, skip, stored=stored)
+        visitor_text = None
         if event.type in cv.VISITOR_EVENTS:
             visitor_frame = event_frame(event, for_visitor=True)
-            if visitor_frame is not None:
-                same = visitor_frame == agent_frame  # visitor and agent lines: one encoding
-                self.bus.to_visitor(conv.visitor_id,
-                                    agent_text if same and agent_text else encode(visitor_frame),
-                                    skip, stored=stored)
+            if visitor_frame is not None:  # visitor and agent lines: one encoding
+                visitor_text = (agent_text if visitor_frame == agent_frame and agent_text
+                                else encode(visitor_frame))
+        self.bus.to_conversation((event.conversation_id, event.seq), self.holders(conv),
+                                 agent_text, conv.visitor_id, visitor_text, skip)
 
     @staticmethod
     def holders(conv: Conversation) -> tuple[int, ...]:
