@@ -8,9 +8,11 @@ visitor says hello, asks for a person, and is ready once its `assigned` frame ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +76,7 @@ def prepare_chat(conversations: int, supervisors: int = 0,
     return server, n_agents
 
 
-def _agent_frames(agent: Agent) -> Any:
+def _agent_frames(agent: Agent, accepted: Callable[[], None]) -> Any:
     """Setup-time handler: accept every offer at once; a chat is the agent's once the accept
     is acked (with several processes an offer can be lost to a race and go to someone else)."""
     accepting: dict[str, str] = {}  # accept frame id -> conversation id
@@ -90,6 +92,7 @@ def _agent_frames(agent: Agent) -> Any:
             cid = accepting.pop(frame.get("id"), None)
             if cid is not None and frame["type"] == "ack":
                 agent.conversations.append(cid)
+                accepted()
 
     return handle
 
@@ -137,10 +140,16 @@ async def open_chat(server: ChatServer, conversations: int, n_agents: int, super
     deadline = time.monotonic() + deadline_seconds
     hosts = spread or [server]
     agents = []
+    all_accepted = asyncio.Event()  # the agents' acks may trail the visitors' news
+
+    def accepted() -> None:
+        if sum(len(a.conversations) for a in agents) >= conversations:
+            all_accepted.set()
+
     for i, name in enumerate(agent_names(n_agents)):
         home = i % len(hosts)
         agent = Agent(await open_agent(hosts[home], name, online=True), name, home=home)
-        agent.conn.handler = _agent_frames(agent)
+        agent.conn.handler = _agent_frames(agent, accepted)
         agents.append(agent)
     supers = [await open_agent(server, name, online=False)
               for name in agent_names(supervisors, "super")]
@@ -157,9 +166,8 @@ async def open_chat(server: ChatServer, conversations: int, n_agents: int, super
     visitors = await connect_many(conversations, visitor, concurrency=100, deadline=deadline)
     for v in visitors:
         await asyncio.wait_for(v.assigned.wait(), max(1.0, deadline - time.monotonic()))
-    while (sum(len(a.conversations) for a in agents) < conversations
-           and time.monotonic() < deadline):  # the agents' acks may trail the visitors' news
-        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):  # fewer than all: reported just below
+        await asyncio.wait_for(all_accepted.wait(), max(1.0, deadline - time.monotonic()))
     population = ChatPopulation(server, agents, supers, visitors, servers=list(hosts))
     by_id = {v.conversation_id: v for v in visitors}
     for agent in agents:

@@ -5,8 +5,8 @@ one Redis channel so every other process delivers them to its own sockets (the b
 pattern: a tiny interface, one backend per file section). The event log stays the truth: a
 process that missed a publication still serves `resume` from the store.
 
-A frame that shows a stored event also names it (`stored`: conversation id and seq), so the
-other processes learn which conversations someone else wrote to and read only those again.
+Each stored event is published once, with the frames that show it and the event itself, so
+the other processes keep their projections current without reading the log again.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from .connections import Connection, Registry
+from .conversation import Event
 from .tokens import new_id
 
 log = logging.getLogger(__name__)
 
-# (conversation id, seq) of the stored event a frame shows.
-Stored = tuple[str, int]
 
 
 class Bus(Protocol):
@@ -40,7 +39,7 @@ class Bus(Protocol):
     def to_agents(self, agent_ids: Iterable[int], text: str) -> None: ...
     def to_watchers(self, agent_ids: Iterable[int], text: str,
                     skip: Connection | None = None) -> None: ...
-    def to_conversation(self, stored: Stored, agent_ids: Iterable[int], agent_text: str | None,
+    def to_conversation(self, event: Event, agent_ids: Iterable[int], agent_text: str | None,
                         visitor_id: str, visitor_text: str | None,
                         skip: Connection | None = None) -> None: ...
     def to_all_agents(self, text: str) -> None: ...
@@ -66,7 +65,7 @@ class LocalBus:
                     skip: Connection | None = None) -> None:
         self.registry.to_watchers(agent_ids, text, skip)
 
-    def to_conversation(self, stored: Stored, agent_ids: Iterable[int], agent_text: str | None,
+    def to_conversation(self, event: Event, agent_ids: Iterable[int], agent_text: str | None,
                         visitor_id: str, visitor_text: str | None,
                         skip: Connection | None = None) -> None:
         """A stored event: its agents' frame to the holders and supervisors, its visitor's
@@ -128,8 +127,8 @@ class RedisBus(LocalBus):
         # the first time): the service rebuilds routing state from the log, since Redis may
         # have lost it, and redelivers what its sockets may have missed meanwhile.
         self.on_recovered: Callable[[float | None], Awaitable[None]] | None = None
-        # Called with (conversation id, seq) for each event another process says it stored.
-        self.on_stored: Callable[[str, int], None] | None = None
+        # Called with each event another process stored, before its frames go out here.
+        self.on_stored: Callable[[Event], None] | None = None
         self._lost_at: float | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue(PUBLISH_BACKLOG)
         self._tasks: list[asyncio.Task[None]] = []
@@ -157,14 +156,16 @@ class RedisBus(LocalBus):
         super().to_watchers(ids, text, skip)
         self._publish({"w": ids, "f": text})
 
-    def to_conversation(self, stored: Stored, agent_ids: Iterable[int], agent_text: str | None,
+    def to_conversation(self, event: Event, agent_ids: Iterable[int], agent_text: str | None,
                         visitor_id: str, visitor_text: str | None,
                         skip: Connection | None = None) -> None:
         """One publication for both sides (a chat line used to make two, and every other
-        process parsed both); it also names the stored event, see `on_stored`."""
+        process parsed both), carrying the event too: see `on_stored`."""
         ids = list(agent_ids)
-        super().to_conversation(stored, ids, agent_text, visitor_id, visitor_text, skip)
-        envelope: dict[str, Any] = {"c": stored[0], "s": stored[1]}
+        super().to_conversation(event, ids, agent_text, visitor_id, visitor_text, skip)
+        envelope: dict[str, Any] = {"e": [event.conversation_id, event.seq, event.type,
+                                          event.author, event.payload, event.client_id,
+                                          event.ts_ms]}
         if agent_text is not None:
             envelope.update(w=ids, f=agent_text)
         if visitor_text is not None:
@@ -256,6 +257,6 @@ class RedisBus(LocalBus):
         if data.startswith(self._own):
             return
         envelope = json.loads(data.split(b" ", 1)[1])
-        if "c" in envelope and self.on_stored is not None:
-            self.on_stored(envelope["c"], envelope["s"])
+        if "e" in envelope and self.on_stored is not None:
+            self.on_stored(Event(*envelope["e"]))
         self.deliver(envelope)

@@ -128,8 +128,9 @@ class ConversationService:
         self.desk = desk or DeskConfig()
         self.survey_config = survey or SurveyConfig()
         self.shared = shared  # other processes write to the same store
-        # Cached conversations another process has written past (the bus names them): only
-        # these are read again before use. Shared mode comes with the Redis bus (app.py).
+        # Cached conversations another process has written past without this process seeing
+        # the event (a publication lost or out of order): only these are read again before
+        # use. Shared mode comes with the Redis bus (app.py), which carries every event.
         self._stale: set[str] = set()
         if shared and isinstance(bus, RedisBus):
             bus.on_stored = self._written_elsewhere
@@ -142,11 +143,12 @@ class ConversationService:
     async def conversation(self, conversation_id: str, *, fresh: bool = False) -> Conversation:
         """The projection, current with the log as far as this process knows.
 
-        Other processes may write to the log too (shared mode). The bus names what they write,
-        so a cached projection is read again only when marked stale, while Redis is
-        unreachable (then nothing is named), or when the caller asks (`fresh`): it learnt
-        of a change some other way. A write whose name has not arrived yet is caught by
-        `append`, which stores only on top of the seq it was given."""
+        Other processes may write to the log too (shared mode). The bus brings what they
+        store and it is applied as it comes, so a cached projection is read again only when
+        marked stale (a gap), while Redis is unreachable (then nothing comes), or when the
+        caller asks (`fresh`): it learnt of a change some other way. A write whose event has
+        not arrived yet is caught by `append`, which stores only on top of the seq it was
+        given."""
         conv = self._convs.get(conversation_id)
         if conv is not None and self.shared and (
                 fresh or conversation_id in self._stale or not self.bus.healthy):
@@ -182,12 +184,17 @@ class ConversationService:
         else:
             self._convs[conv.id] = conv
 
-    def _written_elsewhere(self, conversation_id: str, seq: int) -> None:
-        """Another process stored event `seq` of a conversation (the bus says so): if this
-        process's projection is older, the next use reads the log first."""
-        conv = self._convs.get(conversation_id)
-        if conv is not None and seq > conv.last_seq:
-            self._stale.add(conversation_id)
+    def _written_elsewhere(self, event: Event) -> None:
+        """Another process stored `event` (the bus carries it): the next one for this
+        process's projection is applied at once; after a gap (a lost publication) the
+        projection is marked stale and the log is read before its next use."""
+        conv = self._convs.get(event.conversation_id)
+        if conv is None or event.seq <= conv.last_seq:
+            return
+        if event.seq == conv.last_seq + 1 and conv.id not in self._stale:
+            self._keep(cv.apply(conv, event))
+        else:
+            self._stale.add(conv.id)
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
@@ -356,8 +363,8 @@ class ConversationService:
             if visitor_frame is not None:  # visitor and agent lines: one encoding
                 visitor_text = (agent_text if visitor_frame == agent_frame and agent_text
                                 else encode(visitor_frame))
-        self.bus.to_conversation((event.conversation_id, event.seq), self.holders(conv),
-                                 agent_text, conv.visitor_id, visitor_text, skip)
+        self.bus.to_conversation(event, self.holders(conv), agent_text, conv.visitor_id,
+                                 visitor_text, skip)
 
     @staticmethod
     def holders(conv: Conversation) -> tuple[int, ...]:
