@@ -257,3 +257,40 @@ async def test_auto_accept_assigns_without_a_click(tmp_path: Path, clients: list
         await ned.expect("assigned")
     finally:
         srv.stop()
+
+
+async def test_a_surge_of_hand_offs_is_offered_before_the_offers_expire(
+        tmp_path: Path, clients: list) -> None:
+    """120 visitors ask for a person at once. Each offer is a stored event; made one after
+    the other at one commit each (20 ms here), the last ones would only go out after the 2 s
+    offer timeout. Made side by side they share commits: every agent accepts in time."""
+    srv = Server(tmp_path, CHATSERVER_STORAGE_COMMIT_INTERVAL_MS="20",
+                 CHATSERVER_ROUTING_OFFER_TIMEOUT_SECONDS="2",
+                 CHATSERVER_LIMITS_FRAMES_PER_SECOND="500",
+                 CHATSERVER_LIMITS_FRAME_BURST="500")
+    srv.start()
+    try:
+        for name in ("ann", "ben", "cy"):
+            add_user(srv.db, name, skills={"lang:en": 5}, capacity=40)
+        agents = [await agent(srv, name) for name in ("ann", "ben", "cy")]
+        clients += agents
+        people = await asyncio.gather(*[visitor(srv, language="en") for _ in range(120)])
+        clients += people
+        await asyncio.gather(*[p.send({"type": "request_human", "id": f"r{i}"})
+                               for i, p in enumerate(people)])
+
+        async def accept_all(a, count: int) -> list[dict]:
+            acks = []
+            while len(acks) < count:
+                offer = await a.expect("offer", timeout=20)
+                acks.append(await a.request("accept",
+                                            conversation_id=offer["conversation"]["id"]))
+            return acks
+
+        answers = await asyncio.gather(*[accept_all(a, 40) for a in agents])
+        refused = [ack for acks in answers for ack in acks if ack["type"] != "ack"]
+        assert refused == []  # no "offer ... expired": every offer reached its agent in time
+        for p in people:
+            await p.expect("assigned", timeout=20)
+    finally:
+        srv.stop()
