@@ -7,6 +7,7 @@ test can kill and restart it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -59,8 +60,9 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
     r.stop()
 
 
-def pair(tmp_path: Path, redis: Redis, **env: str) -> tuple[Server, Server]:
-    """Two processes on one database and one Redis."""
+@contextlib.contextmanager
+def pair(tmp_path: Path, redis: Redis, **env: str) -> Iterator[tuple[Server, Server]]:
+    """Two processes on one database and one Redis, stopped afterwards."""
     settings = {"CHATSERVER_CLUSTER_BACKEND": "redis",
                 "CHATSERVER_CLUSTER_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
                 "CHATSERVER_LIMITS_FRAMES_PER_SECOND": "200",
@@ -68,13 +70,20 @@ def pair(tmp_path: Path, redis: Redis, **env: str) -> tuple[Server, Server]:
     a = Server(tmp_path, **settings)
     b = Server(tmp_path, **settings)
     b.log = tmp_path / "server-b.log"
-    return a.start(), b.start()
+    a.start()
+    try:
+        b.start()
+        try:
+            yield a, b
+        finally:
+            b.stop()
+    finally:
+        a.stop()
 
 
 async def test_a_visitor_on_one_process_chats_with_an_agent_on_the_other(
         tmp_path: Path, redis: Redis, clients: list) -> None:
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         add_user(a.db, "una", skills={"lang:en": 5})
         una = await agent(b, "una")
         sara = await visitor(a, name="Sara", language="en")
@@ -93,15 +102,11 @@ async def test_a_visitor_on_one_process_chats_with_an_agent_on_the_other(
         assert line["text"] == "hello from B"
         await sara.send({"type": "typing", "on": True})
         assert (await una.expect("typing"))["from"] == "visitor"
-    finally:
-        a.stop()
-        b.stop()
 
 
 async def test_200_requests_across_two_processes_each_go_to_one_agent_within_capacity(
         tmp_path: Path, redis: Redis, clients: list) -> None:
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         capacity = 3
         names = [f"ag{i}" for i in range(10)]
         for name in names:
@@ -152,15 +157,11 @@ async def test_200_requests_across_two_processes_each_go_to_one_agent_within_cap
             assigned = db.execute("SELECT conversation_id, count(*) FROM events "
                                   "WHERE type = 'assigned' GROUP BY conversation_id").fetchall()
         assert len(assigned) == 200 and all(n == 1 for _, n in assigned)
-    finally:
-        a.stop()
-        b.stop()
 
 
 async def test_a_killed_process_loses_nothing_the_visitor_resumes_on_the_other(
         tmp_path: Path, redis: Redis, clients: list) -> None:
-    a, b = pair(tmp_path, redis, CHATSERVER_ROUTING_GRACE_SECONDS="30")
-    try:
+    with pair(tmp_path, redis, CHATSERVER_ROUTING_GRACE_SECONDS="30") as (a, b):
         add_user(a.db, "vic", skills={"lang:en": 5})
         vic = await agent(b, "vic")
         clients.append(vic)
@@ -183,15 +184,11 @@ async def test_a_killed_process_loses_nothing_the_visitor_resumes_on_the_other(
         reply = await back.request("message", text="yes!")
         assert (await vic.expect("message", where=lambda f: f["text"] == "yes!"))
         assert reply["type"] == "ack"
-    finally:
-        a.stop()
-        b.stop()
 
 
 async def test_service_recovers_when_redis_restarts(tmp_path: Path, redis: Redis,
                                                     clients: list) -> None:
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         add_user(a.db, "wes", skills={"lang:en": 5})
         wes = await agent(b, "wes")
         clients.append(wes)
@@ -229,9 +226,6 @@ async def test_service_recovers_when_redis_restarts(tmp_path: Path, redis: Redis
                 "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
                 "AND type = 'message'", (cid,))]
         assert texts == ["before", "after"]
-    finally:
-        a.stop()
-        b.stop()
 
 
 
@@ -257,8 +251,7 @@ async def _assigned_across(a: Server, b: Server, clients: list) -> tuple[Client,
 
 async def test_after_a_transfer_on_one_process_the_other_routes_lines_to_the_new_agent(
         tmp_path: Path, redis: Redis, clients: list) -> None:
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         ola_id = add_user(a.db, "ola", skills={"lang:en": 5})
         ola = await agent(a, "ola")
@@ -279,15 +272,11 @@ async def test_after_a_transfer_on_one_process_the_other_routes_lines_to_the_new
         await una.nothing("message", seconds=1.0)
         refused = await una.request("message", conversation_id=cid, text="still mine?")
         assert refused["type"] == "error"
-    finally:
-        a.stop()
-        b.stop()
 
 
 async def test_after_a_close_on_one_process_the_other_knows_it_is_closed(
         tmp_path: Path, redis: Redis, clients: list) -> None:
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         assert (await una.request("close", conversation_id=cid, resolved=True))["type"] == "ack"
         await sara.expect("closed")
@@ -302,15 +291,11 @@ async def test_after_a_close_on_one_process_the_other_knows_it_is_closed(
             types = [r[0] for r in db.execute(
                 "SELECT type FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
         assert types[-2:] == ["closed", "survey"]
-    finally:
-        a.stop()
-        b.stop()
 
 
 async def test_a_line_sent_as_the_other_process_closes_the_chat_is_not_stored_in_it(
         tmp_path: Path, redis: Redis, clients: list) -> None:
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         closing = asyncio.create_task(una.request("close", conversation_id=cid,
                                                   resolved=True))
@@ -325,16 +310,12 @@ async def test_a_line_sent_as_the_other_process_closes_the_chat_is_not_stored_in
         else:  # refused, or the first line of a new chat
             assert ("message", "too late?") not in rows
             assert late.get("code") == "conflict" or late["conversation_id"] != cid, late
-    finally:
-        a.stop()
-        b.stop()
 
 
 async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
         tmp_path: Path, redis: Redis, clients: list) -> None:
     """Interleaved writes from both processes: each goes on top of the other's."""
-    a, b = pair(tmp_path, redis)
-    try:
+    with pair(tmp_path, redis) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         for i in range(20):
             visitor_ack, agent_ack = await asyncio.gather(
@@ -350,6 +331,3 @@ async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
                 "AND type = 'message' ORDER BY seq", (cid,))]
         assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
                                                      for i in range(20)])
-    finally:
-        a.stop()
-        b.stop()
