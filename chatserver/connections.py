@@ -136,7 +136,7 @@ def _resume(step: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Non
     """Finish a send coroutine that `_send_now` started and that yielded `waiting` (the
     future it waits on): wait on that same future inside the drain task, then resume it."""
     yield waiting
-    yield from step  # type: ignore[misc]
+    yield from step
 
 
 class _Counter:

@@ -164,7 +164,7 @@ class ConversationService:
         return conv
 
     async def _catch_up(self, conv: Conversation) -> Conversation:
-        # Unmarked before the read: a name arriving during it marks the conversation again.
+        # Unmarked before the read: a gap noticed during it marks the conversation again.
         self._stale.discard(conv.id)
         for event in await self.store.events_after(conv.id, conv.last_seq):
             conv = cv.apply(conv, event)
