@@ -5,8 +5,10 @@ exponential patience (a visitor leaves the queue when it runs out). Every arriva
 a real ``routing_board.Board`` and every free slot is found by its ``dispatch``; offers are
 accepted at once (``auto_accept``). Figures are measured over chats arriving after the warm-up,
 with 95 % confidence intervals by batch means (the measured span cut into equal batches, a
-Student t over the batch figures). For a single-skill pool it prints the Erlang C prediction
-(Erlang A when patience is set) beside each figure.
+Student t over the batch figures). A proportion's interval is cut to [0, 1]; ASA's is taken on
+a log scale, since waits are never negative and their batch means are skewed right. For a
+single-skill pool it prints the Erlang C prediction (Erlang A when patience is set) beside each
+figure.
 
     python -m chatserver.simulation --agents 10 --arrival-rate 0.0444 --handle-time 180 \
         --threshold 20 --duration 400000 --seed 1
@@ -65,13 +67,14 @@ class SimConfig:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A measured figure and the half-width of its 95 % confidence interval."""
+    """A measured figure and its 95 % confidence interval [low, high]."""
 
     value: float
-    half_width: float
+    low: float
+    high: float
 
     def covers(self, x: float) -> bool:
-        return abs(x - self.value) <= self.half_width
+        return self.low <= x <= self.high
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,8 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
         "abandon_rate": sum(abandoned) / total if total else 0.0,
         "occupancy": sum(busy_time) / (slots * config.duration),
     }
-    estimates = {key: Estimate(point[key], _half_width(per_batch[key])) for key in KEYS}
+    estimates = {key: _estimate(point[key], per_batch[key], log_scale=key == "asa")
+                 for key in KEYS}
     model = model_for(config)
     return SimResult(total, estimates, model[1] if model else None, model[0] if model else None)
 
@@ -233,6 +237,19 @@ def _half_width(values: list[float]) -> float:
     mean = math.fsum(values) / n
     var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
     return t975(n - 1) * math.sqrt(var / n)
+
+
+def _estimate(value: float, batches: list[float], *, log_scale: bool) -> Estimate:
+    """The 95 % interval around `value`: a proportion's cut to [0, 1]; a positive, skewed
+    figure (ASA) on a log scale, value / f to value * f with f = exp(half-width / value)
+    (the delta method), so it never goes below 0 and reaches further above than below."""
+    half = _half_width(batches)
+    if not log_scale:
+        return Estimate(value, max(0.0, value - half), min(1.0, value + half))
+    if value <= 0 or math.isinf(half):  # nobody waited, or too few batches to say
+        return Estimate(value, 0.0, 0.0 if half == 0 else math.inf)
+    spread = math.exp(min(half / value, 700.0))  # 700: exp() stays a finite float
+    return Estimate(value, value / spread, value * spread)
 
 
 # Command line -----------------------------------------------------------------------------
@@ -277,7 +294,7 @@ def as_dict(result: SimResult) -> dict[str, object]:
     for key in KEYS:
         est = result.estimates[key]
         out[key] = est.value
-        out[f"{key}_ci95"] = [est.value - est.half_width, est.value + est.half_width]
+        out[f"{key}_ci95"] = [est.low, est.high]
         out[f"erlang_{key}"] = getattr(result.model, key) if result.model else None
     return out
 
@@ -289,7 +306,7 @@ def format_table(result: SimResult) -> str:
              f"{'figure':<14} {'simulated':>10} {'95% CI':>22} {name:>10}"]
     for key in KEYS:
         est = result.estimates[key]
-        ci = f"[{est.value - est.half_width:.4f}, {est.value + est.half_width:.4f}]"
+        ci = f"[{est.low:.4f}, {est.high:.4f}]"
         model = f"{getattr(result.model, key):.4f}" if result.model else "-"
         lines.append(f"{key:<14} {est.value:>10.4f} {ci:>22} {model:>10}")
     return "\n".join(lines)
