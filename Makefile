@@ -29,14 +29,25 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); cluster tests start their
-# own redis-server. Install whichever is missing, as root; otherwise those tests are skipped.
+# own redis-server. Whichever is missing is named with the tests that need it; as root it is
+# then installed with apt-get, otherwise those tests are skipped. `make test SYSTEM_DEPS=`
+# skips this step (and so those tests) without installing anything.
 SYSTEM_DEPS := chromium:chromium redis-server:redis-server
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "missing:$$missing (their tests will be skipped; install them as root)"; fi; fi
+	  if [ "$$(id -u)" = 0 ]; then echo "system-deps: installing with apt-get (you are root):"; \
+	  else echo "system-deps: missing system packages (their tests will be skipped):"; fi; \
+	  for package in $$missing; do case $$package in \
+	    chromium) echo "  chromium      the browser tests drive it headless (widget, console, admin pages)";; \
+	    redis-server) echo "  redis-server  the cluster tests start their own Redis servers";; \
+	    *) echo "  $$package";; esac; done; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "  (make test SYSTEM_DEPS= skips this and those tests)"; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "  to install them: sudo apt-get install$$missing, or sudo make system-deps;" \
+	    "make test SYSTEM_DEPS= skips this message"; fi; fi
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
