@@ -31,7 +31,7 @@ bench: $(STAMP)
 # Browser tests drive Debian's Chromium (never a downloaded browser); cluster tests start their
 # own redis-server. Whichever is missing is named with the tests that need it; as root it is
 # then installed with apt-get, otherwise those tests are skipped. `make test SYSTEM_DEPS=`
-# skips this step (and so those tests) without installing anything.
+# skips this step: nothing is installed, tests whose package is missing are skipped.
 SYSTEM_DEPS := chromium:chromium redis-server:redis-server
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do \
