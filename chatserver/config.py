@@ -1,8 +1,10 @@
 """Configuration: one TOML file read into frozen dataclasses, overridden by environment variables.
 
 Every key is declared once here with its type and default, and documented in `config.toml`
-(a test fails when a key is missing there). A wrong key or value stops start-up with a
-`ConfigError` whose message names the key, so an operator never has to guess.
+(a test fails when a key is missing there), from which docs/configuration.md's reference is
+generated (config_reference.py). Every key, nested tables' too, has its environment variable.
+A wrong key or value stops start-up with a `ConfigError` whose message names the key, so an
+operator never has to guess.
 """
 
 from __future__ import annotations
@@ -256,40 +258,88 @@ def _sections() -> dict[str, type]:
 
 
 def _apply_env(raw: dict[str, Any], name: str, value: str) -> None:
+    """Put one `CHATSERVER_...` variable into the raw tables, at the key its name spells."""
     rest = name[len(ENV_PREFIX):].lower()
-    for section, cls in _sections().items():
-        if rest.startswith(section + "_"):
-            key = rest[len(section) + 1:]
-            hints = typing.get_type_hints(cls)
-            if key not in hints:
-                raise ConfigError(f"{name}: unknown key {section}.{key}")
-            raw.setdefault(section, {})[key] = _parse_env(name, value, hints[key])
-            return
-    raise ConfigError(f"{name}: unknown section (expected one of {', '.join(_sections())})")
+    found = _env_key(Config, rest)
+    if found is None:
+        tables = _env_tables(Config, rest)
+        if not tables:
+            raise ConfigError(f"{name}: unknown section (expected one of "
+                              f"{', '.join(_sections())})")
+        key = ".".join(tables) + "." + rest[len("_".join(tables)) + 1:]
+        if _env_tables(Config, rest + "_") != tables:  # names a table, not a key in it
+            raise ConfigError(f"{name}: {key} is a table; set each of its keys, e.g. "
+                              f"{name}_{_first_key(Config, key).upper()}")
+        raise ConfigError(f"{name}: unknown key {key}")
+    path, kind = found
+    table = raw
+    for i, part in enumerate(path[:-1]):
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{'.'.join(path[:i + 1])}: must be a table")
+    table[path[-1]] = _parse_env(name, value, kind)
+
+
+def _is_table(kind: Any) -> bool:
+    return isinstance(kind, type) and dataclasses.is_dataclass(kind)
+
+
+def _env_key(cls: type, rest: str) -> tuple[list[str], Any] | None:
+    """`bot_match_k1` -> (["bot", "match", "k1"], float): the key a variable name spells.
+
+    An underscore separates tables from keys as well as the words of a key, so a table whose
+    name starts `rest` is tried, then the keys (no two settings spell the same name)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if _is_table(kind):
+            if rest.startswith(f.name + "_") and (
+                    inner := _env_key(kind, rest[len(f.name) + 1:])) is not None:
+                return [f.name, *inner[0]], inner[1]
+        elif rest == f.name:
+            return [f.name], kind
+    return None
+
+
+def _first_key(cls: type, dotted: str) -> str:
+    """The first key of the table `dotted` names (for an example in a message)."""
+    for part in dotted.split("."):
+        cls = typing.get_type_hints(cls)[part]
+    return dataclasses.fields(cls)[0].name
+
+
+def _env_tables(cls: type, rest: str) -> list[str]:
+    """The deepest chain of tables a variable name starts with (for the unknown-key error)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if _is_table(hints[f.name]) and rest.startswith(f.name + "_"):
+            return [f.name, *_env_tables(hints[f.name], rest[len(f.name) + 1:])]
+    return []
 
 
 def _parse_env(name: str, value: str, kind: Any) -> Any:
-    """Environment values are strings; turn them into what the key expects."""
-    try:
-        if kind is bool:
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if kind is int:
-            return int(value)
-        if kind is float:
-            return float(value)
-        if typing.get_origin(kind) is tuple:
-            item = typing.get_args(kind)[0]
-            if dataclasses.is_dataclass(item):  # a list of tables: JSON in the environment
-                return json.loads(value)
-            return [v.strip() for v in value.split(",") if v.strip()]
-        if _is_mapping(kind):
+    """Environment values are text; turn them into what the key expects. Lists of text are
+    comma-separated; tables and lists of tables are JSON (docs/configuration.md)."""
+    if kind is bool:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}: {value!r} is not true or false (also accepted: yes/no, "
+                          "on/off, 1/0)")
+    if kind in (int, float):
+        try:
+            return int(value) if kind is int else float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: {value!r} is not {_describe(kind)}") from None
+    if typing.get_origin(kind) is tuple and not _is_table(typing.get_args(kind)[0]):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if typing.get_origin(kind) is tuple or _is_mapping(kind):
+        try:
             return json.loads(value)
-    except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not a valid {_type_name(kind)}") from None
+        except ValueError:
+            raise ConfigError(f"{name}: {value!r} is not valid JSON; {_describe(kind)} is "
+                              "written in JSON here, as docs/configuration.md shows") from None
     return value
 
 
@@ -315,18 +365,18 @@ def _is_mapping(kind: Any) -> bool:
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+    if _is_table(kind):
         return _build(kind, value, where + ".")
     origin = typing.get_origin(kind)
     if origin is tuple:
         (item, _) = typing.get_args(kind)
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: must be a list of {_type_name(item)}")
+            raise ConfigError(f"{where}: must be {_describe(kind)}, got {value!r}")
         return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if _is_mapping(kind):
         (_, item) = typing.get_args(kind)
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: must be a table of {_type_name(item)}")
+            raise ConfigError(f"{where}: must be {_describe(kind)}, got {value!r}")
         return {str(k): _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if origin in (types.UnionType, typing.Union):
         if value is None:
@@ -339,18 +389,29 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         str: isinstance(value, str),
     }.get(kind, True)
     if not ok:
-        raise ConfigError(f"{where}: must be {_type_name(kind)}, got {value!r}")
+        raise ConfigError(f"{where}: must be {_describe(kind)}, got {value!r}")
     return float(value) if kind is float else value
 
 
-def _type_name(kind: Any) -> str:
+# What each kind of value is called in messages: (one, several).
+_WORDS = {bool: ("true or false", "true-or-false values"), int: ("a whole number",
+          "whole numbers"), float: ("a number", "numbers"), str: ("a string", "strings")}
+
+
+def _describe(kind: Any, *, plural: bool = False) -> str:
+    """A key's type in plain words for messages: "a list of strings", "a table of numbers"."""
+    if typing.get_origin(kind) in (types.UnionType, typing.Union):
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if typing.get_origin(kind) is tuple:
-        return "list of " + _type_name(typing.get_args(kind)[0])
-    if dataclasses.is_dataclass(kind):
-        return "tables"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
-        kind, str(kind)
-    )
+        inner = _describe(typing.get_args(kind)[0], plural=True)
+        return f"lists of {inner}" if plural else f"a list of {inner}"
+    if _is_mapping(kind):
+        inner = _describe(typing.get_args(kind)[1], plural=True)
+        return f"tables of {inner}" if plural else f"a table of {inner}"
+    if _is_table(kind):
+        return "tables" if plural else "a table"
+    one, several = _WORDS.get(kind, ("a value", "values"))
+    return several if plural else one
 
 
 def _check(config: Config) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import re
+import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatserver import config
 from chatserver.config import ConfigError
+from chatserver.routing import RelaxStep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +45,7 @@ def test_secret_is_hidden_from_repr() -> None:
     [
         ("[server]\nprot = 1\n", "server.prot: unknown key"),
         ("[srever]\nport = 1\n", "srever: unknown key"),
-        ("[server]\nport = \"80\"\n", "server.port: must be an integer"),
+        ("[server]\nport = \"80\"\n", "server.port: must be a whole number"),
         ("[server]\nport = 70000\n", "server.port"),
         ("[limits]\nframes_per_second = true\n", "limits.frames_per_second: must be a number"),
         ("[server]\nallowed_origins = \"https://a.example\"\n", "server.allowed_origins: must"),
@@ -77,7 +82,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("CHATSERVER_SERVER_PORT", "eighty", "CHATSERVER_SERVER_PORT: 'eighty' is not a valid"),
+        ("CHATSERVER_SERVER_PORT", "eighty", "CHATSERVER_SERVER_PORT: 'eighty'"),
         ("CHATSERVER_SERVER_PROT", "1", "unknown key server.prot"),
         ("CHATSERVER_NOPE_X", "1", "unknown section"),
         ("CHATSERVER_SERVER_SECURE_COOKIES", "maybe", "CHATSERVER_SERVER_SECURE_COOKIES"),
@@ -129,3 +134,124 @@ def test_routing_steps_and_topics_load_from_the_file(tmp_path: Path) -> None:
     assert loaded.routing.steps[1].level_cap == 1 and loaded.routing.auto_accept is True
     assert loaded.desk.topics == {"vip": "vip"}
     assert loaded.desk.hours == {"mon": ("09:00-17:00",)}
+
+
+DOC = ROOT / "docs" / "configuration.md"
+
+
+def env_name(key: str) -> str:
+    return config.ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def value_at(loaded: config.Config, key: str) -> Any:
+    return functools.reduce(getattr, key.split("."), loaded)
+
+
+def test_every_key_in_config_toml_is_in_the_configuration_doc() -> None:
+    doc = DOC.read_text()
+    missing = [key for key in sorted(config.documented_keys((ROOT / "config.toml").read_text()))
+               if f"`{key}`" not in doc or env_name(key) not in doc]
+    assert not missing, f"docs/configuration.md lacks {missing}"
+
+
+def test_the_reference_in_the_doc_is_the_one_generated_from_config_toml() -> None:
+    from chatserver import config_reference
+
+    assert config_reference.markdown((ROOT / "config.toml").read_text()) in DOC.read_text(), (
+        "docs/configuration.md is out of date: run python -m chatserver.config_reference")
+
+
+# Keys whose changed value cannot be derived from the default (text, lists, tables): one valid
+# value each, as the environment writes it, and what it loads as.
+CHANGED_BY_HAND: dict[str, tuple[str, Any]] = {
+    "server.host": ("0.0.0.0", "0.0.0.0"),
+    "server.mode": ("production", "production"),
+    "server.secret_key": ("k" * 40, "k" * 40),
+    "server.allowed_origins": ("https://a.example,https://b.example",
+                               ("https://a.example", "https://b.example")),
+    "storage.path": ("/tmp/other.db", "/tmp/other.db"),
+    "storage.synchronous": ("normal", "normal"),
+    "routing.steps": ('[{"after_seconds": 0}, {"after_seconds": 45, "level_cap": 1}]',
+                      (RelaxStep(0.0), RelaxStep(45.0, level_cap=1))),
+    "desk.topics": ('{"vip": "vip", "billing": "billing"}', {"vip": "vip", "billing": "billing"}),
+    "desk.timezone": ("Asia/Tehran", "Asia/Tehran"),
+    "desk.hours": ('{"sat": ["09:00-17:00"], "sun": ["09:00-13:00", "14:00-17:00"]}',
+                   {"sat": ("09:00-17:00",), "sun": ("09:00-13:00", "14:00-17:00")}),
+    "desk.closed_dates": ("2026-03-20,2026-03-21", ("2026-03-20", "2026-03-21")),
+    "metrics.token": ("scrape-token", "scrape-token"),
+    "cluster.backend": ("redis", "redis"),
+    "cluster.redis_url": ("redis://cache.internal:6380/2", "redis://cache.internal:6380/2"),
+    "cluster.key_prefix": ("shop:", "shop:"),
+    "privacy.notice_url": ("https://shop.example/privacy", "https://shop.example/privacy"),
+    "abuse.exempt_addresses": ("10.0.0.1", ("10.0.0.1",)),
+}
+
+
+def changed(value: Any) -> tuple[str, Any]:
+    """A different valid value for a boolean or number key: (environment text, loaded value)."""
+    if isinstance(value, bool):
+        return str(not value).lower(), not value
+    if isinstance(value, int):
+        return str(value + 1), value + 1
+    assert isinstance(value, float), value
+    new = value / 2 if value else 0.5  # halved: stays inside every range and order check
+    return str(new), new
+
+
+def test_every_key_can_be_set_through_its_environment_variable() -> None:
+    default = config.Config()
+    wanted = {key: CHANGED_BY_HAND.get(key) or changed(value_at(default, key))
+              for key in sorted(config.all_keys())}
+    loaded = config.load(None, environ={env_name(k): text for k, (text, _) in wanted.items()})
+    wrong = {k: value_at(loaded, k) for k, (_, v) in wanted.items() if value_at(loaded, k) != v}
+    assert not wrong
+
+
+def test_no_two_keys_share_an_environment_variable() -> None:
+    assert len({env_name(key) for key in config.all_keys()}) == len(config.all_keys())
+
+
+def test_every_assignment_the_doc_shows_loads() -> None:
+    # The reference sets each key to its default, so each must load back to the default; the
+    # examples of table values must load at all.
+    doc = DOC.read_text()
+    shown = re.findall(r"(CHATSERVER_[A-Z0-9_]+)=('[^']*'|[^\s`$\"]*)", doc)
+    assert len(shown) > len(config.all_keys())
+    default = config.Config()
+    reference = doc.split("## Every setting")[1]
+    for name, text in shown:
+        if name == "CHATSERVER_SERVER_MODE" and text == "production":
+            continue  # needs the secret the example reads from a file
+        (value,) = shlex.split(text) or [""]
+        loaded = config.load(None, environ={name: value})
+        key = next((k for k in config.all_keys() if env_name(k) == name), None)
+        assert key is not None, name
+        if f"`{name}={text}`" in reference:
+            assert value_at(loaded, key) == value_at(default, key), name
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CHATSERVER_SERVER_PORT", "eighty", "CHATSERVER_SERVER_PORT: 'eighty' is not a whole "
+         "number"),
+        ("CHATSERVER_LIMITS_FRAMES_PER_SECOND", "fast", "'fast' is not a number"),
+        ("CHATSERVER_SERVER_SECURE_COOKIES", "maybe", "'maybe' is not true or false"),
+        ("CHATSERVER_BOT_MATCH_K9", "1", "unknown key bot.match.k9"),
+        ("CHATSERVER_BOT_MATCH", "1", "bot.match is a table; set each of its keys, e.g. "
+         "CHATSERVER_BOT_MATCH_ENTRY_WORDS"),
+        ("CHATSERVER_DESK_TOPICS", "billing=billing", "is not valid JSON"),
+        ("CHATSERVER_DESK_TOPICS", '["billing"]', "desk.topics: must be a table of strings"),
+        ("CHATSERVER_DESK_HOURS", '{"mon": "09:00-17:00"}',
+         "desk.hours.mon: must be a list of strings"),
+        ("CHATSERVER_ROUTING_STEPS", '{"after_seconds": 0}',
+         "routing.steps: must be a list of tables"),
+    ],
+)
+def test_environment_mistakes_read_in_plain_words(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config.load(None, environ={name: value})
+    text = str(error.value)
+    assert message in text
+    for python in ("typing", "Mapping", "<class", "tuple[", "a valid an", "an integer"):
+        assert python not in text
