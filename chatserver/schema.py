@@ -126,4 +126,9 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX conversations_created ON conversations(created_ms);
     """,
+    # 5: a user given a one-time password (the first admin) must choose their own before
+    # anything else
+    """
+    ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
