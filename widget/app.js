@@ -204,17 +204,20 @@ export function boot({ script, api, base }) {
   };
 
   // The host element: inline !important beats any host stylesheet rule that matches it (`*`).
+  // Set through the CSSOM, which a host page's CSP allows; it may refuse a style attribute or a
+  // <style> element, as the demo page's does.
   const host = document.createElement("chat-widget");
-  host.setAttribute("style", "all:initial!important;display:block!important");
+  const pin = (prop, value) => host.style.setProperty(prop, value, "important");
+  pin("all", "initial");
+  pin("display", "block");
+  // Invisible until styled, so the host page never flashes unstyled buttons.
+  pin("visibility", "hidden");
   const shadow = host.attachShadow({ mode: "open" });
   const css = document.createElement("link");
   css.rel = "stylesheet";
   css.href = new URL("widget.css", base).href;
-  // Invisible until styled, so the host page never flashes unstyled buttons.
-  const hold = document.createElement("style");
-  hold.textContent = ".cw{visibility:hidden}";
-  css.onload = css.onerror = () => hold.remove();
-  shadow.append(css, hold);
+  css.onload = css.onerror = () => pin("visibility", "visible");
+  shadow.append(css);
   let view = createView(shadow, lang, cfg, handlers);
   (document.body || document.documentElement).append(host);
   view.render(state);
