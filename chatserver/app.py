@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from bot import Bot
 
@@ -35,6 +36,7 @@ from .passwords import hash_password
 from .redaction import Redactor, install_log_redaction
 from .router import LocalRouter, Router
 from .secrets_file import secret_key
+from .security_headers import SecurityHeaders
 from .service import ConversationService
 from .store import Store
 from .tokens import Signer, new_id
@@ -155,6 +157,13 @@ async def chat_error(request: Request, exc: Exception) -> Response:
                         status_code=exc.http_status)
 
 
+class App(Starlette):
+    """Starlette with the security headers outermost: even its own 500 answer carries them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(config: Config) -> Starlette:
     hub = build_hub(config)
 
@@ -195,8 +204,8 @@ def create_app(config: Config) -> Starlette:
         *pages.routes,
         *widget_routes.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={ChatError: chat_error})
+    app = App(routes=routes, lifespan=lifespan,
+              exception_handlers={ChatError: chat_error})
     app.state.hub = hub
     return app
 

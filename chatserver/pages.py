@@ -41,8 +41,8 @@ NAV = (
     ("/admin/audit", "Audit log", ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.
-NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY",
-            "referrer-policy": "same-origin"}
+# (The CSP, nosniff and the referrer policy come from security_headers, for every response.)
+NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY"}
 
 
 def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:

@@ -112,7 +112,7 @@ def _csv(name: str, query: ReportQuery, body: str) -> Response:
     filename = f"{name}-{query.first.isoformat()}-{query.last.isoformat()}.csv"
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "content-disposition": f'attachment; filename="{filename}"',
-        "cache-control": "no-store", "x-content-type-options": "nosniff"})
+        "cache-control": "no-store"})
 
 
 async def agents_csv(request: Request) -> Response:

@@ -8,14 +8,18 @@ revisit costs a 304.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+
+from .security_headers import policy
 
 WIDGET_DIR = Path(__file__).resolve().parents[1] / "widget"
 
@@ -74,8 +78,7 @@ def _asset(name: str) -> _Asset:
 
 def _serve(request: Request, name: str, media_type: str, cors: bool) -> Response:
     asset = _asset(name)
-    headers = {"Cache-Control": CACHE, "ETag": asset.etag, "Vary": "Accept-Encoding",
-               "X-Content-Type-Options": "nosniff"}
+    headers = {"Cache-Control": CACHE, "ETag": asset.etag, "Vary": "Accept-Encoding"}
     if cors:
         # The modules are imported by the loader from the host site's page: a cross-origin
         # module script needs CORS. They are public files, so any origin may read them.
@@ -99,8 +102,25 @@ async def module(request: Request) -> Response:
     return _serve(request, name, MODULES[name], cors=True)
 
 
+# The demo shop's own inline <style> and <script> blocks (attributes would make them not inline).
+INLINE = re.compile(rb"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+
+def demo_policy(html: bytes) -> str:
+    """The staff pages' strict policy plus the hashes of the demo page's inline blocks: a shop
+    with a careful CSP, under which the widget must work."""
+    hashes: dict[bytes, list[str]] = {b"script": [], b"style": []}
+    for tag, body in INLINE.findall(html):
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        hashes[tag].append(f"'sha256-{digest}'")
+    extra = {f"{tag.decode()}_src": " ".join(found) for tag, found in hashes.items() if found}
+    return policy(**extra)
+
+
 async def demo(request: Request) -> Response:
-    return _serve(request, "demo.html", "text/html; charset=utf-8", cors=False)
+    response = _serve(request, "demo.html", "text/html; charset=utf-8", cors=False)
+    response.headers["Content-Security-Policy"] = demo_policy(_asset("demo.html").body)
+    return response
 
 
 routes: list[BaseRoute] = [
