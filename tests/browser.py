@@ -1,7 +1,9 @@
 """Playwright driving Debian's Chromium (never a downloaded browser), headless.
 
 `browser` is one Chromium per test module; each test takes a fresh `page` (its own context, so
-cookies and localStorage never leak between tests). Screenshots go to tests/artifacts/.
+cookies and localStorage never leak between tests). Every context the browser opens reports
+Content-Security-Policy violations and uncaught page errors, and a browser test fails on any.
+Screenshots go to tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,18 +21,50 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
 
+class Watched:
+    """The browser, except that every context it opens reports what breaks its pages."""
+
+    def __init__(self, browser: Any) -> None:
+        self.browser = browser
+        self.problems: list[str] = []
+
+    def new_context(self, **options: Any) -> Any:
+        context = self.browser.new_context(**options)
+        # Chromium logs each CSP violation as a console error naming the policy.
+        context.on("console", lambda m: "Content Security Policy" in m.text
+                   and self.problems.append(f"{m.page.url if m.page else ''}: {m.text}"))
+        context.on("weberror", lambda e: self.problems.append(
+            f"{e.page.url if e.page else ''}: uncaught {e.error}"))
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.browser, name)
+
+
 # Module scope: the sync API runs an event loop while the browser lives, and async tests in
 # later modules need the thread's loop free again.
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Watched]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make test installs it as root)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
+        yield Watched(chromium)
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Any test that drives the browser fails on a CSP violation or an uncaught page error."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    watched: Watched = request.getfixturevalue("browser")
+    watched.problems.clear()
+    yield
+    assert watched.problems == [], "\n".join(watched.problems)
 
 
 @pytest.fixture

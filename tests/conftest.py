@@ -1,6 +1,7 @@
 """Fixtures for every test module; the harness itself lives in harness.py and browser.py."""
 
-from .browser import browser, page
+from .browser import browser, no_policy_violations, page
 from .harness import anyio_backend, clients, server, shared_server
 
-__all__ = ["anyio_backend", "browser", "clients", "page", "server", "shared_server"]
+__all__ = ["anyio_backend", "browser", "clients", "no_policy_violations", "page", "server",
+           "shared_server"]

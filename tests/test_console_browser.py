@@ -120,7 +120,7 @@ def test_agent_holds_two_chats_and_transfers_one_with_a_note(server: Server, pag
             visitor(server, "Lina", "where is my parcel") as lina:
         page.wait_for_selector(".offer >> nth=1")
         page.keyboard.press("Alt+KeyA")
-        page.wait_for_function("document.querySelectorAll('.offer').length === 1")
+        page.locator(".offer >> nth=1").wait_for(state="detached")  # string predicates need eval
         page.click(".offer .btn-primary")
         page.wait_for_selector(".tab >> nth=1")
         # A message in the chat that is not on screen shows as an unread count.

@@ -391,3 +391,25 @@ def test_consent_comes_before_the_first_message_and_is_stored(tmp_path, site, pa
         assert rows[0] == ("consent",) and ("message",) in rows
     finally:
         srv.stop()
+
+
+def test_a_shop_with_a_strict_csp_allows_only_the_chat_server(shared_server, site, page):
+    """What docs/widget.md asks of a shop's policy is enough: nothing inline, nothing else."""
+    policy = (f"default-src 'none'; script-src {shared_server.url}; "
+              f"style-src {shared_server.url}; connect-src {shared_server.ws}")
+    host_page(page, site, "/strict", embed(
+        shared_server, head=f'<meta http-equiv="Content-Security-Policy" content="{policy}">'))
+    part(page, ".launcher").click()
+    say(page, "how do I track my package")
+    expect(part(page, ".msg.bot").last).to_contain_text("My account")
+    # widget.css applied, and the hold that hides the widget until then was lifted.
+    assert part(page, ".launcher").evaluate("e => getComputedStyle(e).borderRadius") == "50%"
+    assert page.locator("chat-widget").evaluate("e => getComputedStyle(e).visibility") == "visible"
+    # (no-policy-violations, the browser fixture's check, fails the test on any CSP report)
+
+
+def test_the_demo_shops_own_inline_script_runs_under_its_policy(shared_server, page):
+    page.goto(shared_server.url + "/demo")
+    expect(part(page, ".launcher")).to_be_visible()  # loaded (a string wait_for_function is eval)
+    page.get_by_role("button", name="فارسی").click()
+    expect(part(page, ".cw")).to_have_attribute("lang", "fa")
