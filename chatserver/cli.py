@@ -11,9 +11,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import accounts
 from . import config as config_module
 from .config import CONFIG_FILE_ENV, Config, ConfigError
+from .event_frames import skills_from_json
 from .passwords import generate_password, hash_password
+from .routing import languages
 from .store import Store, migrate_file
 
 ROLES = ("agent", "supervisor", "admin")
@@ -38,6 +41,11 @@ def parse_skills(text: str) -> dict[str, int]:
     return skills
 
 
+def serves(skills: dict[str, int]) -> str:
+    """Which languages' chats an agent takes, as `user add` and `user list` print it."""
+    return ", ".join(languages(skills)) or "only chats that name no language (add lang:<code>)"
+
+
 def load_config(path: str | None) -> Config:
     if path is None and Path(DEFAULT_CONFIG).exists():
         path = DEFAULT_CONFIG
@@ -57,9 +65,9 @@ async def ensure_admin(store: Store) -> None:
     password = generate_password()
     await store.add_user("admin", role="admin", password_hash=hash_password(password),
                          display_name="Administrator", skills={}, capacity=1,
-                         now_ms=int(time.time() * 1000))
+                         now_ms=int(time.time() * 1000), must_change_password=True)
     print(f"Created user 'admin' with one-time password: {password}\n"
-          "Log in and change it; it is not shown again.", flush=True)
+          "Log in with it and choose your own password; it is not shown again.", flush=True)
 
 
 async def bootstrap(config: Config) -> None:
@@ -130,7 +138,7 @@ def cmd_user_add(args: argparse.Namespace, config: Config) -> int:
                 capacity=args.capacity, now_ms=int(time.time() * 1000))
         finally:
             await store.close()
-        print(f"added {args.role} {args.name!r} (id {user_id})")
+        print(f"added {args.role} {args.name!r} (id {user_id}); serves: {serves(skills)}")
         return 0
 
     return asyncio.run(run())
@@ -144,10 +152,10 @@ def cmd_user_list(args: argparse.Namespace, config: Config) -> int:
             users = await store.users()
         finally:
             await store.close()
-        print(f"{'id':>4}  {'username':<20} {'role':<11} {'capacity':>8}  skills")
+        print(f"{'id':>4}  {'username':<20} {'role':<11} {'capacity':>8}  {'serves':<12} skills")
         for u in users:
             print(f"{u['id']:>4}  {u['username']:<20} {u['role']:<11} {u['capacity']:>8}  "
-                  f"{u['skills']}")
+                  f"{serves(skills_from_json(u['skills'])):<12} {u['skills']}")
 
     asyncio.run(run())
     return 0
@@ -188,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_user_add)
     listing = user_commands.add_parser("list", help="list users")
     listing.set_defaults(func=cmd_user_list)
+    accounts.add_commands(user_commands)  # passwd, disable, enable
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

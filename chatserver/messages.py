@@ -33,6 +33,15 @@ MESSAGES: dict[str, dict[str, str]] = {
               "البريد الإلكتروني.",
         "zh": "目前没有可以处理此问题的客服。请留言，我们会通过电子邮件回复您。",
     },
+    "offline_no_language": {
+        "en": "No one who speaks your language is available right now. Leave us a message and "
+              "we'll reply by email.",
+        "fa": "در حال حاضر همکاری که به زبان شما صحبت کند در دسترس نیست. پیام بگذارید تا از "
+              "طریق ایمیل پاسخ دهیم.",
+        "ar": "لا يوجد حاليًا موظف متاح يتحدث لغتك. اترك لنا رسالة وسنرد عليك عبر البريد "
+              "الإلكتروني.",
+        "zh": "目前没有会说您的语言的客服。请留言，我们会通过电子邮件回复您。",
+    },
     "survey_rating": {
         "en": "How would you rate this chat?",
         "fa": "به این گفت‌وگو چه امتیازی می‌دهید؟",

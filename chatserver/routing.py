@@ -97,6 +97,12 @@ class Needs:
     language: str | None = None  # language skill key, e.g. "lang:fa"
 
 
+def languages(skills: Mapping[str, int]) -> tuple[str, ...]:
+    """The languages an agent serves: their ``lang:`` skills. A chat that names a language
+    needs one, so an agent with none serves only chats that name no language."""
+    return tuple(sorted(skill[5:] for skill in skills if skill.startswith("lang:")))
+
+
 @dataclass(frozen=True)
 class Waiting:
     """A queued chat. A re-queued chat keeps ``enqueued_at``/``seq``, so it keeps its place."""

@@ -480,11 +480,11 @@ class ConversationService:
         queued: dict[str, Any] = {"reason": reason, "skills": list(dict.fromkeys(skills)),
                                   "language": conv.language}
         now = self.clock() / 1000
-        offline = await self._offline_reason(self._needs_of(skills, conv.language), now)
-        if offline is not None:
+        why = await self._offline_reason(self._needs_of(skills, conv.language), now)
+        if why is not None:
             # Nobody could answer: say so now (and offer the message form) instead of queueing.
-            line = {"from": "system", "author": "", "text": say(f"offline_{offline}",
-                                                                 conv.language),
+            offline, message = why
+            line = {"from": "system", "author": "", "text": say(message, conv.language),
                     "offline": offline}
             conv, events, _ = await self.append(conv, [NewEvent("message", "system", line)],
                                                 client_id)
@@ -501,13 +501,19 @@ class ConversationService:
         self.dispatcher.kick()
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
 
-    async def _offline_reason(self, needs: routing.Needs, now: float) -> str | None:
-        """Why no person can take a chat now ("closed" hours, "no_agents"), or None."""
+    async def _offline_reason(self, needs: routing.Needs, now: float
+                              ) -> tuple[str, str] | None:
+        """Why no person can take a chat now, as (wire reason, message key), or None. The
+        message tells "nobody online speaks your language" apart; the wire reason stays
+        "no_agents" so v1 clients see nothing new."""
         if self.desk.hours and not routing.is_open(
                 self.hours, datetime.fromtimestamp(now, UTC), self.desk.timezone):
-            return "closed"
+            return "closed", "offline_closed"
         if not await self.router.servable_needs(needs):
-            return "no_agents"
+            if needs.language is not None and await self.router.servable_needs(
+                    routing.Needs(needs.skills)):
+                return "no_agents", "offline_no_language"
+            return "no_agents", "offline_no_agents"
         return None
 
     async def close_by_visitor(self, conv: Conversation, client_id: str) -> Outcome:
@@ -794,8 +800,10 @@ class ConversationService:
             return self.survey_config.after_agent
         return self.survey_config.after_bot_only
 
-    async def agents_online(self) -> bool:
-        """Whether anyone online could take a chat (on any process); no when unreachable."""
+    async def agents_online(self, language: str, topic: str) -> bool:
+        """Whether someone online (on any process) could serve a visitor with this language
+        and pre-chat topic, as `request_human` would find it; no when Redis is unreachable."""
         if not self.bus.healthy:
             return False
-        return await self.router.servable_needs(routing.Needs())
+        skills = tuple(s for s in (self.desk.topics.get(topic),) if s)
+        return await self.router.servable_needs(self._needs_of(skills, language))

@@ -110,7 +110,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         hub.registry.add_visitor(visitor_id, conn)
         welcome = {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
                    "conversation": conversation,
-                   "agents_online": await service.agents_online()}
+                   "agents_online": await service.agents_online(session.language,
+                                                                   session.topic)}
         privacy = hub.config.privacy
         if privacy.require_consent:
             session.consented = known is not None and await service.has_consented(visitor_id)
