@@ -101,7 +101,8 @@ def test_every_route_sends_nosniff_and_every_page_a_strict_csp(
         role: str | None, shared_server: Server, sessions: dict[str, str], tmp_path: Path) -> None:
     requests = walk(make_app(tmp_path).routes)
     assert len(requests) > 80  # the walk found the route table, not an empty list
-    with httpx.Client(base_url=shared_server.url) as client:
+    # 30 s, not httpx's 5: reports and the bot's try-out are slow on a loaded 2-core machine.
+    with httpx.Client(base_url=shared_server.url, timeout=30) as client:
         headers = {}
         if role is not None:
             login = client.post("/login", data={"username": sessions[role], "password": PASSWORD},
