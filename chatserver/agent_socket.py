@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -28,6 +29,9 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     user = await current_user(websocket)
     if user is None:
         await websocket.close(CLOSE_POLICY, "log in first")
+        return
+    if user["must_change_password"]:
+        await websocket.close(CLOSE_POLICY, "choose your own password first (on /account)")
         return
     await websocket.accept()
     agent_id = int(user["id"])
@@ -99,6 +103,8 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                                                      for_visitor=False))
         return None
 
+    watch = asyncio.create_task(_close_when_session_ends(hub, conn, user["session_id"]),
+                                name=f"session:{agent_id}")
     handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,
                 "message": message, "note": note, "typing": signal, "read": signal,
                 "transfer": transfer, "close": close, "resume": resume}
@@ -106,6 +112,16 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         await receive_loop(websocket, conn, frames.AGENT_FRAMES, handlers, hub.config.limits,
                            greeted=lambda: greeted, errors=service.telemetry.errors)
     finally:
+        watch.cancel()
         if hub.registry.remove_agent(agent_id, conn):
             await service.agent_disconnected(agent_id)
         await conn.wait_closed() if conn.closed else await conn.stop()
+
+
+async def _close_when_session_ends(hub: Hub, conn: Connection, session_id: str) -> None:
+    """Close the console once its login is gone: logged out, expired, a new password, or the
+    account disabled (perhaps by `chatserver user disable`, in another process)."""
+    while not conn.closed:
+        await asyncio.sleep(hub.config.server.session_check_seconds)
+        if await hub.store.session(session_id, hub.service.clock()) is None:
+            conn.close(CLOSE_POLICY, "session ended")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, PasswordChangeRequired, Unauthorized
 from .iplimits import Throttled
 from .passwords import verify_password
 from .tokens import new_id
@@ -29,6 +29,14 @@ COOKIE = "chat_session"
 ROLES = ("agent", "supervisor", "admin")
 # Where each role lands after logging in.
 HOME = {"agent": "/console", "supervisor": "/console/supervisor", "admin": "/admin"}
+# All a user logged in with a one-time password may open until they choose their own.
+ACCOUNT = "/account"
+PASSWORD_CHANGE_PATHS = frozenset({ACCOUNT, "/api/account/password"})
+
+
+def home(user: sqlite3.Row) -> str:
+    """Where this user lands: their role's home, or the account page while a change is due."""
+    return ACCOUNT if user["must_change_password"] else HOME[user["role"]]
 
 
 def same_origin(conn: HTTPConnection) -> bool:
@@ -54,6 +62,8 @@ async def require(request: Request, *roles: str) -> sqlite3.Row:
     user = await current_user(request)
     if user is None:
         raise Unauthorized("log in first")
+    if user["must_change_password"] and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired("choose your own password first (on /account)")
     if roles and user["role"] not in roles:
         raise Forbidden("your role may not do this")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
@@ -97,11 +107,12 @@ async def login(request: Request) -> Response:
     session_id, csrf = new_id(24), new_id(24)
     await hub.store.add_session(session_id, user["id"], csrf, now,
                                 now + hub.config.server.session_seconds * 1000)
-    target = HOME[user["role"]]
+    target = home(user)
     response: Response
     if wants_json:
         response = JSONResponse({"user": user["username"], "role": user["role"],
-                                 "csrf_token": csrf})
+                                 "csrf_token": csrf,
+                                 "must_change_password": bool(user["must_change_password"])})
     else:
         response = RedirectResponse(target, status_code=303)
     response.set_cookie(

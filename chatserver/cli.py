@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import accounts
 from . import config as config_module
 from .config import CONFIG_FILE_ENV, Config, ConfigError
 from .event_frames import skills_from_json
@@ -64,9 +65,9 @@ async def ensure_admin(store: Store) -> None:
     password = generate_password()
     await store.add_user("admin", role="admin", password_hash=hash_password(password),
                          display_name="Administrator", skills={}, capacity=1,
-                         now_ms=int(time.time() * 1000))
+                         now_ms=int(time.time() * 1000), must_change_password=True)
     print(f"Created user 'admin' with one-time password: {password}\n"
-          "Log in and change it; it is not shown again.", flush=True)
+          "Log in with it and choose your own password; it is not shown again.", flush=True)
 
 
 async def bootstrap(config: Config) -> None:
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_user_add)
     listing = user_commands.add_parser("list", help="list users")
     listing.set_defaults(func=cmd_user_list)
+    accounts.add_commands(user_commands)  # passwd, disable, enable
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -47,6 +47,9 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     # Seconds a login session lasts.
     session_seconds: int = 12 * 3600
+    # Seconds between checks that an open console's session still stands (ended by logout, a
+    # new password or a disabled account, maybe in another process): one indexed read each.
+    session_check_seconds: float = 30.0
     # Set the Secure flag on cookies; turn on whenever the server is behind HTTPS.
     secure_cookies: bool = False
     # WebSocket compression: saves bandwidth on slow links but costs tens of KB per connection.
@@ -433,6 +436,7 @@ def _check(config: Config) -> None:
             )
     positive = {
         "server.session_seconds": s.session_seconds,
+        "server.session_check_seconds": s.session_check_seconds,
         "storage.busy_timeout_ms": config.storage.busy_timeout_ms,
         "storage.max_batch": config.storage.max_batch,
         "limits.max_frame_bytes": lim.max_frame_bytes,

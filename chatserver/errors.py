@@ -51,6 +51,12 @@ class Forbidden(ChatError):
     http_status = 403
 
 
+class PasswordChangeRequired(Forbidden):
+    """Logged in with a one-time password: only the account page until a new one is set."""
+
+    code = "password_change_required"
+
+
 class Conflict(ChatError):
     code = "conflict"
     http_status = 409

@@ -21,15 +21,19 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import audit, pages_api
-from .auth import HOME, current_user, require
-from .errors import Forbidden, Unauthorized
+from .auth import ACCOUNT, current_user, home, require
+from .errors import Forbidden, PasswordChangeRequired, Unauthorized
 
 HERE = Path(__file__).resolve().parent
 ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,  # every value is text unless a template says otherwise (none does)
     undefined=jinja2.StrictUndefined,
+    # Staff pages are English; text marked `_("...")` is where a translation catalogue
+    # (pybabel extract) will find it. Untranslated until one is installed.
+    extensions=["jinja2.ext.i18n"],
 )
+ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 STAFF = ("agent", "supervisor", "admin")
 # The navigation each role sees: (path, label, roles allowed).
 NAV = (
@@ -59,6 +63,8 @@ async def page_user(request: Request, *roles: str) -> sqlite3.Row | Response:
         return await require(request, *roles)
     except Unauthorized:
         return RedirectResponse("/login", status_code=303)
+    except PasswordChangeRequired:
+        return RedirectResponse(ACCOUNT, status_code=303)
     except Forbidden:
         user = await current_user(request)
         return render("forbidden.html", request, status=403, user=user,
@@ -68,15 +74,14 @@ async def page_user(request: Request, *roles: str) -> sqlite3.Row | Response:
 async def login_page(request: Request) -> Response:
     user = await current_user(request)
     if user is not None and "failed" not in request.query_params:
-        return RedirectResponse(HOME[user["role"]], status_code=303)
+        return RedirectResponse(home(user), status_code=303)
     return render("login.html", request, user=None, csrf="",
                   failed="failed" in request.query_params)
 
 
 async def root(request: Request) -> Response:
     user = await current_user(request)
-    return RedirectResponse(HOME[user["role"]] if user is not None else "/login",
-                            status_code=303)
+    return RedirectResponse(home(user) if user is not None else "/login", status_code=303)
 
 
 def _page(template: str, *roles: str, title: str) -> Any:

@@ -19,12 +19,12 @@ from starlette.routing import Route
 
 from knowledge_base.model import EntryError, diff, validate
 
-from . import audit
+from . import accounts, audit
 from .auth import ROLES, require
 from .errors import NotFound
 from .event_frames import skills_from_json
 from .kb_api import invalid, json_body
-from .passwords import hash_password, verify_password
+from .passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 
 if TYPE_CHECKING:
     from .app import Hub
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 STAFF = ("agent", "supervisor", "admin")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$")
 SKILL = re.compile(r"^[a-z0-9][a-z0-9:_-]{0,39}$")
-MIN_PASSWORD = 8  # NIST SP 800-63B: at least 8 characters for user-chosen secrets
-MAX_PASSWORD = 256  # scrypt cost grows with input; refuse absurd lengths
 
 
 def hub_of(request: Request) -> Hub:
@@ -248,7 +246,7 @@ async def reset_password(request: Request) -> Response:
         password = _check_password((await json_body(request)).get("password"))
     except EntryError as e:
         return invalid(e)
-    await _set_password(hub, user_id, password, keep_session=None)
+    await accounts.set_password(hub.store, user_id, password)
     await audit.record(hub.store, me, "user.password", f"user:{user_id}", {"reset": True},
                        audit.address_of(request))
     return Response(status_code=204)
@@ -268,22 +266,11 @@ async def change_own_password(request: Request) -> Response:
         return invalid(e)
     if secrets.compare_digest(password.encode(), current.encode()):
         return invalid(EntryError("new_password", "must differ from the current one"))
-    await _set_password(hub, int(me["id"]), password, keep_session=me["session_id"])
+    await accounts.set_password(hub.store, int(me["id"]), password,
+                                keep_session=me["session_id"])
     await audit.record(hub.store, me, "user.password", f"user:{me['id']}", {"own": True},
                        audit.address_of(request))
     return Response(status_code=204)
-
-
-async def _set_password(hub: Hub, user_id: int, password: str, *,
-                        keep_session: str | None) -> None:
-    hashed = hash_password(password)
-
-    def job(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, user_id))
-        conn.execute("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?",
-                     (user_id, keep_session))
-
-    await hub.store.write(job)
 
 
 # --- knowledge base: what changed between two versions ------------------------------------

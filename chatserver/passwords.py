@@ -9,6 +9,8 @@ import secrets
 
 # n=2**14, r=8, p=1: OWASP's minimum scrypt parameters; 16 MiB of memory per hash.
 _N, _R, _P = 2**14, 8, 1
+MIN_PASSWORD = 8  # NIST SP 800-63B: at least 8 characters for user-chosen secrets
+MAX_PASSWORD = 256  # scrypt cost grows with input; refuse absurd lengths
 
 
 def hash_password(password: str) -> str:

@@ -486,13 +486,14 @@ class Store:
         skills: Mapping[str, int],
         capacity: int,
         now_ms: int,
+        must_change_password: bool = False,
     ) -> int:
         def job(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
                 "INSERT INTO users (username, display_name, role, password_hash, skills, "
-                "capacity, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "capacity, created_ms, must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (username, display_name, role, password_hash, json.dumps(dict(skills)),
-                 capacity, now_ms),
+                 capacity, now_ms, int(must_change_password)),
             )
             return int(cursor.lastrowid or 0)
 

@@ -1,4 +1,5 @@
-/* Change your own password (the current one is required; your other sessions end). */
+/* Change your own password (the current one is required; your other sessions end). After a
+   one-time password the form carries data-then: the page the rest of the app starts from. */
 "use strict";
 
 const passwordForm = document.getElementById("password-form");
@@ -9,5 +10,6 @@ passwordForm.addEventListener("submit", async (e) => {
   const result = await api("POST", "/api/account/password", {
     current_password: data.get("current_password"), new_password: data.get("new_password") });
   showErrors(passwordForm, result.ok ? null : result.data);
+  if (result.ok && passwordForm.dataset.then) { window.location.assign(passwordForm.dataset.then); return; }
   if (result.ok) { passwordForm.reset(); document.getElementById("password-done").hidden = false; }
 });
