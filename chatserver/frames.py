@@ -21,6 +21,20 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}")
 _SKILL = re.compile(r"[a-z0-9_:-]{1,40}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
+# One rule for every string a client sends (docs/protocol.md, "Errors"): refused, naming the
+# field, when it holds a lone UTF-16 surrogate (JSON may write "\ud83d" alone, as JSON.stringify
+# does for an emoji cut in half, but no UTF-8 store or socket can carry it) or a control
+# character: C0, DEL or C1, which nobody types and which NUL-terminated APIs, terminals and
+# log viewers mangle. Multi-line fields (chat text, comments, notes) keep tab, LF and CR.
+_REFUSED_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_REFUSED_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# The top-level "id" of a frame that cannot be parsed, so its error still names it: strings
+# and brackets are tokens, and only an "id" key at depth 1 counts (not one nested in "text").
+# A string runs possessively to its closing quote or the end of the text, so the scan stays
+# linear even on '"\"\"\"…' (with backtracking each quote would rescan the rest).
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+_ID_VALUE = re.compile(r'\s*:\s*"([A-Za-z0-9_-]{1,64})"')
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -52,12 +66,25 @@ class Limits:
 Check = Callable[[Any, str, Limits], Any]
 
 
-def _string(pattern: re.Pattern[str] | None = None, max_len: int = 200, what: str = "") -> Check:
+def refused_character(value: str, *, multiline: bool) -> str | None:
+    """What in `value` no client may send (see the rule above), or None when it is clean."""
+    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_LINE).search(value)
+    if found is None:
+        return None
+    char = found.group()
+    what = "an unpaired surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+    return f"contains {what} (U+{ord(char):04X} at position {found.start()})"
+
+
+def _string(pattern: re.Pattern[str] | None = None, max_len: int = 200, what: str = "",
+            multiline: bool = False) -> Check:
     def check(value: Any, name: str, limits: Limits) -> str:
         if not isinstance(value, str):
             raise BadFrame(f"field '{name}' must be a string")
         if len(value) > max_len:
             raise BadFrame(f"field '{name}' is longer than {max_len} characters")
+        if problem := refused_character(value, multiline=multiline):
+            raise BadFrame(f"field '{name}' {problem}")
         if pattern is not None and not pattern.fullmatch(value):
             raise BadFrame(f"field '{name}' must be {what}")
         return value
@@ -73,8 +100,8 @@ def _text(value: Any, name: str, limits: Limits) -> str:
         raise BadFrame(f"field '{name}' must not be empty")
     if len(value) > limits.max_text_chars:
         raise TooLarge(f"field '{name}' is longer than {limits.max_text_chars} characters")
-    if "\x00" in value:
-        raise BadFrame(f"field '{name}' must not contain NUL characters")
+    if problem := refused_character(value, multiline=True):
+        raise BadFrame(f"field '{name}' {problem}")
     return value
 
 
@@ -116,7 +143,7 @@ SKILL = _string(_SKILL, 40, "a skill name such as 'billing' or 'lang:fa'")
 URL = _string(max_len=2048)
 TOPIC = _string(max_len=60)
 TOKEN = _string(max_len=200)
-COMMENT = _string(max_len=2000)
+COMMENT = _string(max_len=2000, multiline=True)
 
 # type -> {field: (check, required)}. A changing frame always carries "id" (see PROTOCOL.md).
 Spec = Mapping[str, tuple[Check, bool]]
@@ -191,7 +218,9 @@ def parse(raw: str | bytes, table: Mapping[str, Spec], limits: Limits) -> Frame:
     try:
         obj = json.loads(raw)
     except ValueError:
-        raise BadJSON("frame is not valid JSON") from None
+        raise BadJSON("frame is not valid JSON", frame_id=_top_level_id(raw)) from None
+    except RecursionError:  # thousands of brackets: the parser runs out of stack
+        raise BadJSON("frame is nested too deeply", frame_id=_top_level_id(raw)) from None
     if not isinstance(obj, dict):
         raise BadFrame("frame must be a JSON object")
     raw_id = obj.get("id")
@@ -214,6 +243,20 @@ def parse(raw: str | bytes, table: Mapping[str, Spec], limits: Limits) -> Frame:
         e.frame_id = frame_id
         raise
     return Frame(kind, fields.get("id"), fields)
+
+
+def _top_level_id(raw: str) -> str | None:
+    """The frame's own "id" read from text json.loads refused; linear, no recursion."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(raw):
+        text = token.group()
+        if text in ("[", "{"):
+            depth += 1
+        elif text in ("]", "}"):
+            depth -= 1
+        elif depth == 1 and text == '"id"' and (value := _ID_VALUE.match(raw, token.end())):
+            return value.group(1)
+    return None
 
 
 def encode(frame: Mapping[str, Any]) -> str:

@@ -94,14 +94,17 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
             hub.abuse.visitor_session(address, time.monotonic())
             visitor_id = new_id()
         assert visitor_id is not None
+        profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
+        await hub.store.upsert_visitor(visitor_id, profile, service.clock())
+        open_row = await hub.store.open_conversation_of(visitor_id) if known else None
+        # Greeted only once the visitor is stored: a hello that failed leaves the socket as it
+        # was, and the client may send it again (not "already sent", no conversation without
+        # its visitor row).
         session.visitor_id = visitor_id
         session.topic = frame.get("topic") or ""
         session.page_url = frame.get("page_url") or ""
-        profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
-        await hub.store.upsert_visitor(visitor_id, profile, service.clock())
         session.name = profile.get("name") or (known["name"] if known else "")
         session.language = profile.get("language") or (known["language"] if known else "")
-        open_row = await hub.store.open_conversation_of(visitor_id) if known else None
         conversation = None
         if open_row is not None:
             session.conversation_id = open_row["id"]
