@@ -13,9 +13,9 @@ from starlette.routing import Route
 from knowledge_base import formats
 from knowledge_base.model import Entry, EntryError
 
-from . import audit
+from . import audit, frames
 from .auth import require
-from .errors import BadFrame, TooLarge
+from .errors import BadFrame, BadJSON, TooLarge
 
 if TYPE_CHECKING:
     from .app import Hub
@@ -42,13 +42,36 @@ async def read_body(request: Request, limit: int = 256 * 1024) -> bytes:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object whose every string keeps the clients' rule (no lone
+    surrogate, no control character but tab, LF and CR; see frames.refused_character)."""
     try:
         data = json.loads(await read_body(request))
     except (ValueError, UnicodeDecodeError):
         raise BadFrame("body must be a JSON object") from None
+    except RecursionError:  # thousands of brackets: the parser runs out of stack
+        raise BadJSON("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadFrame("body must be a JSON object")
+    _refuse_hostile_strings(data)
     return data
+
+
+def _refuse_hostile_strings(body: dict[str, Any]) -> None:
+    """Raise BadFrame naming a field (`questions[1]`, `skills.x`) that breaks the rule.
+    Multi-line is allowed everywhere here; each field's own check is stricter where it must be.
+    A loop, not recursion: the body may be nested as deep as the parser allowed."""
+    pending: list[tuple[str, object]] = list(body.items())
+    while pending:
+        path, value = pending.pop()
+        if problem := frames.refused_character(path, multiline=False):
+            raise BadFrame(f"field name {path!a} {problem}")  # escaped: sent back as text
+        if isinstance(value, str) and (problem := frames.refused_character(value,
+                                                                           multiline=True)):
+            raise BadFrame(f"field '{path}' {problem}")
+        if isinstance(value, dict):
+            pending.extend((f"{path}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
 
 
 def invalid(error: EntryError) -> Response:

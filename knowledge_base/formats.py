@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from knowledge_base.model import Entry, EntryError, question_key, validate
+from knowledge_base.model import Entry, EntryError, field_label, question_key, validate
 
 FORMAT_VERSION = 1
 # 5 MB of JSON: a large real knowledge base (a thousand entries) is about 1-2 MB; the bound keeps
@@ -132,7 +132,7 @@ def _json_entries(document: object) -> list[object]:
         message = 'must be an object {"version": 1, "entries": [...]} or a list of entries'
         raise ImportFailed([ImportProblem(1, None, message)])
     problems = [
-        ImportProblem(1, str(key), "unknown key; expected 'version' and 'entries'")
+        ImportProblem(1, field_label(key), "unknown key; expected 'version' and 'entries'")
         for key in document
         if key not in ("version", "entries")
     ]

@@ -116,7 +116,7 @@ def validate(data: Mapping[str, object]) -> Entry:
     if not isinstance(data, Mapping):
         raise EntryError("entry", f"must be an object, not {_type_name(data)}")
     errors: list[EntryError] = [
-        EntryError(str(key), "unknown field") for key in data if key not in FIELDS
+        EntryError(field_label(key), "unknown field") for key in data if key not in FIELDS
     ]
     errors.extend(
         EntryError(name, "is required")
@@ -128,6 +128,13 @@ def validate(data: Mapping[str, object]) -> Entry:
         raise errors[0]
     kwargs = {name: data[name] for name in FIELDS if name in data}
     return Entry(**kwargs)  # type: ignore[arg-type]  # each field is checked in __post_init__
+
+
+def field_label(key: object) -> str:
+    """An unknown key as an error names it: as typed when printable, else escaped, so a lone
+    surrogate or a control character never reaches a response or a log as itself."""
+    text = str(key)
+    return text if text.isprintable() else ascii(text)
 
 
 def question_key(question: str) -> str:

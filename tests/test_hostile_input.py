@@ -6,12 +6,14 @@ One server for the module (frame rate limit lifted: the walks send hundreds of f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,7 +22,7 @@ from websockets.asyncio.client import connect
 from chatserver.errors import BadFrame, BadJSON
 from chatserver.frames import AGENT_FRAMES, VISITOR_FRAMES, Limits, Spec, parse
 
-from .harness import Client, Server, add_user, visitor
+from .harness import PASSWORD, Client, Server, add_user, visitor
 
 pytestmark = pytest.mark.anyio
 
@@ -298,3 +300,69 @@ async def test_deep_nesting_on_a_socket_is_bad_json_and_the_socket_stays_usable(
                    else agent_still_works(client))
     finally:
         await client.ws.close()
+
+
+@contextlib.contextmanager
+def admin_session(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url) as client:
+        response = client.post("/login", data={"username": "root", "password": PASSWORD},
+                               headers={"accept": "application/json"})
+        assert response.status_code == 200
+        client.headers["x-csrf-token"] = response.json()["csrf_token"]
+        yield client
+
+
+def json_endpoints(server: Server) -> list[tuple[str, str]]:
+    with sqlite3.connect(server.db) as db:
+        user_id = db.execute("SELECT id FROM users WHERE username = 'ada'").fetchone()[0]
+        entry_id = db.execute("SELECT min(id) FROM kb_entries").fetchone()[0]
+    return [("POST", "/api/kb"), ("PUT", f"/api/kb/{entry_id}"),
+            ("POST", f"/api/kb/{entry_id}/restore"), ("POST", "/api/kb/try"),
+            ("POST", "/api/users"), ("PUT", f"/api/users/{user_id}"),
+            ("POST", f"/api/users/{user_id}/password"), ("POST", "/api/account/password")]
+
+
+def test_deep_nesting_in_an_http_body_is_bad_json(hostile: Server) -> None:
+    with admin_session(hostile) as http:
+        for body in ("[" * DEEP + "]" * DEEP, '{"title":' + '{"a":' * DEEP + "1" + "}" * DEEP
+                     + "}"):
+            for method, path in json_endpoints(hostile):
+                response = http.request(method, path, content=body,
+                                        headers={"content-type": "application/json"})
+                assert response.status_code == 400, (method, path, response.text)
+                assert response.json()["error"] == "bad_json", (method, path)
+                assert "nested too deeply" in response.json()["message"]
+            response = http.post("/api/kb/import?format=json", content=body)
+            assert response.status_code == 422 and "nested too deeply" in response.text
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\x00"])
+def test_a_surrogate_or_nul_in_an_http_body_is_refused_naming_the_field(
+    hostile: Server, bad: str
+) -> None:
+    with admin_session(hostile) as http:
+        for method, path in json_endpoints(hostile):
+            for body in ({"display_name": f"Ann{bad}", "title": f"T{bad}", "text": f"q{bad}",
+                          "password": f"long enough {bad}", "new_password": f"x{bad}" * 8},
+                         {f"key{bad}": "value"}, {"questions": ["ok", f"q{bad}"]}):
+                response = http.request(method, path, content=json.dumps(body),
+                                        headers={"content-type": "application/json"})
+                assert response.status_code == 400, (method, path, body, response.text)
+                assert response.json()["error"] == "bad_frame", response.text
+                assert "'" in response.json()["message"], response.text
+        user = {"username": "nul", "display_name": f"Ann{bad}", "role": "agent",
+                "password": PASSWORD}
+        response = http.post("/api/users", content=json.dumps(user),
+                             headers={"content-type": "application/json"})
+        assert response.status_code == 400
+        assert "'display_name'" in response.json()["message"]
+        # An import names an unknown key in its problems: a surrogate there must not break
+        # the answer.
+        document = json.dumps({"version": 1, "entries": [], f"k{bad}": 1})
+        response = http.post("/api/kb/import?format=json", content=document)
+        assert response.status_code == 422, response.text
+        entry = {"title": "T", "questions": ["q"], "answer": "A", "language": "en",
+                 f"k{bad}": 1}
+        response = http.post("/api/kb/import?format=json",
+                             content=json.dumps({"version": 1, "entries": [entry]}))
+        assert response.status_code == 422, response.text

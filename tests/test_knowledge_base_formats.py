@@ -165,6 +165,18 @@ def test_json_deep_nesting_is_a_problem_not_a_crash() -> None:
     assert problems(raised) == [(1, None)]
 
 
+@pytest.mark.parametrize("bad", ["\ud800", "\x00", "\x1b"])
+def test_json_unknown_keys_are_named_escaped(bad: str) -> None:
+    """A problem names the key; a lone surrogate as itself could not even be sent back."""
+    entry = {"title": "T", "questions": ["q"], "answer": "A", "language": "en", f"k{bad}": 1}
+    for document in ({"version": 1, "entries": [], f"k{bad}": 1},
+                     {"version": 1, "entries": [entry]}):
+        with pytest.raises(ImportFailed) as raised:
+            import_json(json.dumps(document))
+        assert [p.field for p in raised.value.errors] == [ascii(f"k{bad}")]
+        json.dumps([p.field for p in raised.value.errors], ensure_ascii=False).encode()
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 
