@@ -32,6 +32,7 @@ from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
 from .iplimits import AbuseLimits
 from .kb_store import KnowledgeBase
+from .log_hygiene import quiet_client_faults
 from .passwords import hash_password
 from .redaction import Redactor, install_log_redaction
 from .router import LocalRouter, Router
@@ -179,6 +180,7 @@ def create_app(config: Config) -> Starlette:
         if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
             for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
                 install_log_redaction(hub.redactor, logging.getLogger(name))
+        quiet_client_faults()  # a client's invalid UTF-8: one WARNING line, no traceback
         log.info("chatserver ready, database %s", config.storage.path)
         try:
             yield

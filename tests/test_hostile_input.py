@@ -1,14 +1,18 @@
-"""Hostile input (issue 14): lone surrogates, control characters and deep nesting are refused
-at the edge with an error that names the field, and the socket stays usable.
+"""Hostile input (issue 14): lone surrogates, control characters, deep nesting and invalid
+UTF-8 are refused at the edge with an error that names the field; the socket stays usable and
+the server log never holds a traceback.
 
-One server for the module (frame rate limit lifted: the walks send hundreds of frames).
+One server for the module (frame rate limit lifted: the walks send hundreds of frames); the
+last test reads its whole log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -18,6 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from chatserver.errors import BadFrame, BadJSON
 from chatserver.frames import AGENT_FRAMES, VISITOR_FRAMES, Limits, Spec, parse
@@ -366,3 +371,32 @@ def test_a_surrogate_or_nul_in_an_http_body_is_refused_naming_the_field(
         response = http.post("/api/kb/import?format=json",
                              content=json.dumps({"version": 1, "entries": [entry]}))
         assert response.status_code == 422, response.text
+
+
+async def test_invalid_utf8_text_frames_close_1007_with_one_warning_line(
+    hostile: Server,
+) -> None:
+    before = hostile.log.read_text()
+    for _ in range(5):
+        async with connect(hostile.ws + "/ws/visitor") as ws:
+            await ws.send(json.dumps({"type": "hello"}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(b'{"type":"message","id":"u1","text":"\xff\xfe"}', text=True)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    deadline = time.monotonic() + 5
+    while "UTF-8" not in hostile.log.read_text()[len(before):] and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    added = hostile.log.read_text()[len(before):]
+    lines = [line for line in added.splitlines() if "UTF-8" in line]
+    assert len(lines) == 1, added  # five incidents within the interval: one line
+    assert "WARNING" in lines[0] and "Traceback" not in added
+
+
+def test_the_server_log_holds_no_traceback(hostile: Server) -> None:
+    """Last: everything above was hostile, and none of it may leave a traceback or an ERROR."""
+    log = hostile.log.read_text()
+    assert "Traceback" not in log, log[-4000:]
+    assert not [line for line in log.splitlines() if "ERROR" in line], log[-4000:]
