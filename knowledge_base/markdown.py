@@ -2,9 +2,10 @@
 
 Supported: paragraphs (blank line), line breaks (newline), **bold**, *italic*, `code`, bullet
 lists (`- `, `* `, `+ `), numbered lists (`1. ` or `1) `) and [links](url) to http, https and
-mailto URLs only. Nothing else: raw HTML, images, headings and other URL schemes come out as
-the literal text the author typed. Every piece of text is HTML-escaped as it is emitted, so no
-input can produce a tag or attribute that this module did not write itself.
+mailto URLs only, absolute and without a backslash. Nothing else: raw HTML, images, headings,
+relative links and other URL schemes come out as the literal text the author typed. Every piece
+of text is HTML-escaped as it is emitted, so no input can produce a tag or attribute that this
+module did not write itself.
 
 Both renderers share one parser, so what the widget shows as text and what the console shows as
 HTML never disagree about what a marker meant. Inline markup stays within one line and does not
@@ -230,8 +231,11 @@ def _inline_node(
 def is_safe_url(url: str) -> bool:
     """Whether a link target may become an href: http(s) with a host, or mailto with an
     address, and nothing that a browser would strip or reinterpret (spaces, controls, quotes
-    are escaped anyway; `javascript:`, `data:` and relative URLs never pass)."""
-    return len(url) <= MAX_URL and _SAFE_URL.fullmatch(url) is not None and url.isprintable()
+    are escaped anyway; `javascript:`, `data:`, relative and protocol-relative URLs never pass).
+    No backslash anywhere: browsers read it as "/" in http(s) URLs, other parsers do not, so
+    `https://good.example\\@evil.example` names a different host to each."""
+    return (len(url) <= MAX_URL and _SAFE_URL.fullmatch(url) is not None and url.isprintable()
+            and "\\" not in url)
 
 
 def _merge_text(nodes: list[Inline]) -> list[Inline]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from html.parser import HTMLParser
 
@@ -111,10 +112,29 @@ def test_safe_urls(url: str) -> None:
         "ftp://x.example",
         "https://x.example/\u202e",
         "https://x.example/" + "a" * 2000,
+        # Browsers read a backslash as "/" in http(s) URLs (a relative "/" + backslash is
+        # "//evil.example"), and other URL parsers read it differently: none passes.
+        "/\\evil.example/phish",
+        "//evil.example/phish",
+        "\\\\evil.example/phish",
+        "https:\\\\evil.example",
+        "https:/\\evil.example",
+        "https://\\evil.example",
+        "https://good.example\\@evil.example/",
+        "https://good.example/path\\..\\x",
+        "mailto:a@x.example\\",
     ],
 )
 def test_unsafe_urls(url: str) -> None:
     assert not is_safe_url(url)
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/phish", "//evil.example/phish",
+                                    "https://good.example\\@evil.example/"])
+def test_a_backslash_or_protocol_relative_target_stays_text(target: str) -> None:
+    source = f"[x]({target})"
+    assert to_html(source) == f"<p>{html.escape(source)}</p>"
+    assert to_plain_text(source) == source
 
 
 def test_plain_text() -> None:

@@ -16,7 +16,8 @@ export function h(tag, attrs, ...children) {
 }
 
 // Knowledge-base answers use **bold** and [links](https://…); nothing else is interpreted.
-const MARKS = /\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?:\/\/|\/(?!\/))[^)\s]+)\)/g;
+// No backslash in a link: browsers read it as "/", so "/" + backslash would be "//evil.example".
+const MARKS = /\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?:\/\/|\/(?!\/))[^)\s\\]+)\)/g;
 
 export function rich(text) {
   const out = [];
