@@ -413,3 +413,18 @@ def test_the_demo_shops_own_inline_script_runs_under_its_policy(shared_server, p
     expect(part(page, ".launcher")).to_be_visible()  # loaded (a string wait_for_function is eval)
     page.get_by_role("button", name="فارسی").click()
     expect(part(page, ".cw")).to_have_attribute("lang", "fa")
+
+
+def test_a_site_given_name_cut_mid_emoji_or_with_controls_still_says_hello(
+    shared_server, site, page
+):
+    """The server refuses a hello holding a lone surrogate or a control character (and sends
+    no welcome), so the widget cleans a site's name and cuts it by code points, not halves."""
+    host_page(page, site, "/identify", embed(shared_server))
+    page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+    name = "a" * 99 + "😀" + "\x00\tz"  # a UTF-16 cut at 100 would keep half the emoji
+    page.evaluate("(name) => { ChatWidget.identify({ name }); ChatWidget.open(); }", name)
+    say(page, "how do I track my package")
+    expect(part(page, ".msg.bot").last).to_contain_text("My account")
+    names = query(shared_server.db, "SELECT name FROM visitors WHERE name LIKE 'aaaa%'")
+    assert ("a" * 99 + "😀",) in names

@@ -83,9 +83,15 @@ export function boot({ script, api, base }) {
       const p = state.profile;
       const frame = { type: "hello", language: lang, page_url: location.href.slice(0, 2048) };
       if (state.token) frame.visitor_token = state.token;
-      if (p.name) frame.name = p.name.slice(0, 100);
+      // The server refuses a hello whose one-line fields hold a control character or a lone
+      // surrogate (bad_frame, and no welcome): clean them, then cut by code points as it counts
+      // (a UTF-16 cut can halve an emoji).
+      const cut = (text, n) => [...String(text).replace(/[\x00-\x1f\x7f-\x9f]/g, " ")
+        .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd")]
+        .slice(0, n).join("");
+      if (p.name) frame.name = cut(p.name, 100);
       if (p.email && EMAIL.test(p.email)) frame.email = p.email;
-      if (p.topic) frame.topic = p.topic.slice(0, 60);
+      if (p.topic) frame.topic = cut(p.topic, 60);
       return frame;
     },
     resume: () => (state.conversationId
