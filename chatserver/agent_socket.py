@@ -1,4 +1,4 @@
-"""`/ws/agent`: the console's socket. Only a logged-in user gets past the handshake."""
+"""`/ws/agent`: the console's socket. Only a logged-in user gets further than a close."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         return
     user = await current_user(websocket)
     if user is None:
+        # Accepted first, so a page can read the code and reason and go to /login (the
+        # console does): a refused handshake reaches it as a bare 1006, like a server down.
+        await websocket.accept()
         await websocket.close(CLOSE_POLICY, "log in first")
         return
     if user["must_change_password"]:

@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from contextlib import contextmanager
 
+import httpx
 import pytest
 from websockets.sync.client import connect
 
@@ -171,3 +172,17 @@ def test_supervisor_sees_queue_and_team_and_watches_a_chat(server: Server, page)
             assert page.locator("#watch-transcript i").count() == 0
             page.wait_for_selector("#watch-transcript .line-bot")
             screenshot(page, "supervisor_overview")
+
+
+def test_the_console_goes_to_login_once_its_session_has_ended(server: Server, page) -> None:
+    add_user(server.db, "nina", role="agent", skills={"lang:en": 5})
+    log_in(page, server, "nina")
+    page.wait_for_url("**/console")
+    page.wait_for_selector('#conn[data-state="online"]')
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert httpx.post(server.url + "/logout", cookies=cookies).status_code == 303  # elsewhere
+    server.kill()  # the socket drops, and the console reconnects to a restarted server
+    server.start()
+    # From the socket's close, within 12 s: well before the console's 30 s poll of
+    # /api/offline-messages, whose 401 would send it there too. Not "Reconnecting…" for ever.
+    page.wait_for_url("**/login", timeout=12_000)
