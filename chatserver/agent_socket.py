@@ -40,11 +40,9 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     agent_id = int(user["id"])
     conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}")
     service = hub.service
-    known = service.agents.get(agent_id)
-    profile = AgentProfile(
+    profile = AgentProfile(  # the status is service.agent_connected's to decide
         id=agent_id, username=user["username"], display_name=user["display_name"],
         role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
-        status=known.status if known is not None else "away",
     )
     hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
     await service.agent_connected(profile)

@@ -80,6 +80,7 @@ from .routing import (
     pinned,
     queue_key,
     requirements,
+    returning_status,
 )
 from .routing_board import ExpireResult
 
@@ -304,6 +305,14 @@ class RedisRouter:
         """Whether anyone online could serve these needs fully relaxed (else: offline message)."""
         req = dict(requirements(needs, self.rules.steps[-1], self.rules))
         return bool((await self._run("servable", 0.0, json.dumps(req)))[1])
+
+    async def returning_status(self, agent_id: int, now: float) -> str:
+        """The status a new socket of this agent starts with, on whichever process it lands
+        (``routing.returning_status`` over the shared agent hash)."""
+        status, connected, grace_until = _text(await self.client.hmget(
+            self.prefix + f"agent:{agent_id}", "status", "connected", "grace_until"))
+        return returning_status(status, connected == "1",
+                                None if grace_until is None else float(grace_until), now)
 
     async def waiting_summary(self, now: float) -> tuple[int, float]:
         """(waiting count, longest wait in seconds) for the agents' queue snapshot."""

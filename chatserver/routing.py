@@ -97,6 +97,17 @@ class Needs:
     language: str | None = None  # language skill key, e.g. "lang:fa"
 
 
+def returning_status(status: str | None, connected: bool, grace_until: float | None,
+                     now: float) -> str:
+    """The status a new socket of an agent starts with: the one they chose (online or away)
+    while another of their sockets is open or until ``grace_seconds`` after the last closed
+    (a reload, a dropped connection, a second tab); otherwise away, so that nobody starts
+    taking chats without choosing to."""
+    if status in (ONLINE, AWAY) and (connected or (grace_until is not None and now < grace_until)):
+        return status
+    return AWAY
+
+
 def languages(skills: Mapping[str, int]) -> tuple[str, ...]:
     """The languages an agent serves: their ``lang:`` skills. A chat that names a language
     needs one, so an agent with none serves only chats that name no language."""

@@ -58,6 +58,7 @@ from chatserver.routing import (
     pinned,
     queue_key,
     requirements,
+    returning_status,
     step_index,
 )
 
@@ -539,6 +540,13 @@ class Board:
         """Whether anyone online could serve these needs fully relaxed (else: offline message)."""
         req = requirements(needs, self.rules.steps[-1], self.rules)
         return any(a.online and can_serve(a.skills, req) for a in self._agents.values())
+
+    def returning_status(self, agent_id: int, now: float) -> str:
+        """The status a new socket of this agent starts with (``routing.returning_status``)."""
+        state = self._agents.get(agent_id)
+        if state is None:
+            return returning_status(None, False, None, now)
+        return returning_status(state.status, state.connected, state.grace_until, now)
 
     # Internals ----------------------------------------------------------------------------
 

@@ -584,8 +584,11 @@ class ConversationService:
     # --- agents -----------------------------------------------------------------------------
 
     async def agent_connected(self, profile: AgentProfile) -> None:
-        self.agents[profile.id] = profile
+        """A socket of this agent is in: a reload or a second tab carries on with the status
+        they had; a first login, or one after longer than the grace period, starts away."""
         now = self.clock() / 1000
+        profile.status = await self.router.returning_status(profile.id, now)
+        self.agents[profile.id] = profile
         revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
                                            skills=dict(profile.skills), now=now,
                                            status=profile.status)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from .harness import Client, Server, add_user, agent, free_port, visitor
 
@@ -331,3 +332,37 @@ async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
                 "AND type = 'message' ORDER BY seq", (cid,))]
         assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
                                                      for i in range(20)])
+
+
+async def test_an_agent_who_reloads_onto_the_other_process_keeps_their_status(
+        tmp_path: Path, redis: Redis, clients: list) -> None:
+    """Status follows the agent across processes within the grace period, and only then; a
+    visitor's `agents_online` counts their language on whichever process they reach."""
+    with pair(tmp_path, redis, CHATSERVER_ROUTING_GRACE_SECONDS="1.5") as (a, b):
+        add_user(a.db, "una", skills={"lang:fa": 5})
+        cookies = a.login("una")
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+        async def tab(server: Server) -> Client:
+            ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
+            client = Client(ws)
+            clients.append(client)
+            await client.send({"type": "hello"})
+            client.welcome = await client.expect("welcome")  # type: ignore[attr-defined]
+            return client
+
+        first = await tab(a)
+        await first.send({"type": "status", "status": "online"})
+        await first.expect("status")
+        english = await visitor(b, language="en")
+        persian = await visitor(b, language="fa")
+        clients += [english, persian]
+        assert english.welcome["agents_online"] is False  # Una reads no English
+        assert persian.welcome["agents_online"] is True
+        await first.ws.close()
+        second = await tab(b)  # the reload reached the other process
+        assert second.welcome["agent"]["status"] == "online"  # type: ignore[attr-defined]
+        await second.ws.close()
+        await asyncio.sleep(2.5)  # longer than the grace period
+        third = await tab(a)
+        assert third.welcome["agent"]["status"] == "away"  # type: ignore[attr-defined]
