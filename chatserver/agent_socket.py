@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -10,7 +11,7 @@ from starlette.websockets import WebSocket
 from . import frames
 from .auth import current_user, same_origin
 from .connections import Connection
-from .errors import CLOSE_POLICY
+from .errors import CLOSE_POLICY, Unauthorized
 from .event_frames import skills_from_json
 from .frames import Frame, encode
 from .service import AgentProfile
@@ -38,26 +39,33 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     agent_id = int(user["id"])
-    conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}")
     service = hub.service
+    conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}",
+                      partial(service.backlog, for_visitor=False))
     profile = AgentProfile(  # the status is service.agent_connected's to decide
         id=agent_id, username=user["username"], display_name=user["display_name"],
         role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
     )
-    hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
-    await service.agent_connected(profile)
     greeted = False
 
     async def hello(frame: Frame) -> dict[str, Any] | None:
+        # Frames flow from here on, not from the handshake: the chats listed in `welcome`
+        # are then held until the console resumes them, each event once and in order.
         nonlocal greeted
+        if greeted:
+            raise Unauthorized("hello was already sent on this socket")
         greeted = True
+        hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
+        await service.agent_connected(profile)
+        conversations = await service.open_conversations_of(agent_id)
+        conn.hold({c["id"]: c["seq"] for c in conversations})
         return {
             "type": "welcome",
             "agent": {"id": agent_id, "username": profile.username,
                       "display_name": profile.display_name, "role": profile.role,
                       "skills": profile.skills, "capacity": profile.capacity,
                       "status": service.agents[agent_id].status},
-            "conversations": await service.open_conversations_of(agent_id),
+            "conversations": conversations,
             "queue": await service.dispatcher.queue_snapshot(),
         }
 
@@ -66,10 +74,12 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         return {"type": "status", "status": frame["status"]}
 
     async def accept(frame: Frame) -> dict[str, Any] | None:
-        return (await service.accept(agent_id, frame["conversation_id"], frame.key)).ack
+        return (await service.accept(agent_id, frame["conversation_id"], frame.key,
+                                     origin=conn)).ack
 
     async def decline(frame: Frame) -> dict[str, Any] | None:
-        return (await service.decline(agent_id, frame["conversation_id"], frame.key)).ack
+        return (await service.decline(agent_id, frame["conversation_id"], frame.key,
+                                      origin=conn)).ack
 
     async def message(frame: Frame) -> dict[str, Any] | None:
         return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
@@ -92,16 +102,15 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     async def transfer(frame: Frame) -> dict[str, Any] | None:
         return (await service.transfer(
             agent_id, frame["conversation_id"], frame.key, to_agent=frame.get("to_agent"),
-            to_skill=frame.get("to_skill"), note=frame.get("note"))).ack
+            to_skill=frame.get("to_skill"), note=frame.get("note"), origin=conn)).ack
 
     async def close(frame: Frame) -> dict[str, Any] | None:
         return (await service.close_by_agent(agent_id, frame["conversation_id"], frame.key,
-                                             frame["resolved"])).ack
+                                             frame["resolved"], origin=conn)).ack
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
-        await conn.send_backlog(await service.resume(conv, frame["after_seq"],
-                                                     for_visitor=False))
+        await conn.resume(conv.id, frame["after_seq"])
         return None
 
     watch = asyncio.create_task(_close_when_session_ends(hub, conn, user["session_id"]),
@@ -114,7 +123,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                            greeted=lambda: greeted, errors=service.telemetry.errors)
     finally:
         watch.cancel()
-        if hub.registry.remove_agent(agent_id, conn):
+        if greeted and hub.registry.remove_agent(agent_id, conn):
             await service.agent_disconnected(agent_id)
         await conn.wait_closed() if conn.closed else await conn.stop()
 

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from .connections import Connection, Registry
+from .connections import Ack, Connection, Registry
 from .conversation import Event
 from .tokens import new_id
 
@@ -41,7 +41,7 @@ class Bus(Protocol):
                     skip: Connection | None = None) -> None: ...
     def to_conversation(self, event: Event, agent_ids: Iterable[int], agent_text: str | None,
                         visitor_id: str, visitor_text: str | None,
-                        skip: Connection | None = None) -> None: ...
+                        ack: Ack | None = None) -> None: ...
     def to_all_agents(self, text: str) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -67,13 +67,11 @@ class LocalBus:
 
     def to_conversation(self, event: Event, agent_ids: Iterable[int], agent_text: str | None,
                         visitor_id: str, visitor_text: str | None,
-                        skip: Connection | None = None) -> None:
+                        ack: Ack | None = None) -> None:
         """A stored event: its agents' frame to the holders and supervisors, its visitor's
         frame to the visitor (either may be None: not shown to that side)."""
-        if agent_text is not None:
-            self.registry.to_watchers(agent_ids, agent_text, skip)
-        if visitor_text is not None:
-            self.registry.to_visitor(visitor_id, visitor_text, skip)
+        self.registry.to_conversation(event.conversation_id, event.seq, agent_ids, agent_text,
+                                      visitor_id, visitor_text, ack)
 
     def to_all_agents(self, text: str) -> None:
         self.registry.to_agents(tuple(self.registry.agents), text)
@@ -87,10 +85,17 @@ class LocalBus:
     def deliver(self, envelope: dict[str, Any]) -> None:
         """Hand a published envelope to this process's sockets (never publishes again)."""
         text, registry = envelope.get("f", ""), self.registry
+        if "e" in envelope:  # a stored event (see RedisBus.to_conversation)
+            cid, seq = envelope["e"][0], envelope["e"][1]
+            agent_text = envelope.get("f")
+            visitor_text = agent_text if "vs" in envelope else envelope.get("fv")
+            registry.to_conversation(cid, seq, envelope.get("w", ()), agent_text,
+                                     envelope["v"], visitor_text)
+            return
         if "w" in envelope:
             registry.to_watchers(envelope["w"], text)
-        if "v" in envelope:  # with "w" too when one event shows on both sides
-            registry.to_visitor(envelope["v"], envelope.get("fv", text))
+        if "v" in envelope:
+            registry.to_visitor(envelope["v"], text)
         if "a" in envelope:
             registry.to_agents(envelope["a"], text)
         if "all" in envelope:
@@ -158,21 +163,22 @@ class RedisBus(LocalBus):
 
     def to_conversation(self, event: Event, agent_ids: Iterable[int], agent_text: str | None,
                         visitor_id: str, visitor_text: str | None,
-                        skip: Connection | None = None) -> None:
+                        ack: Ack | None = None) -> None:
         """One publication for both sides (a chat line used to make two, and every other
-        process parsed both), carrying the event too: see `on_stored`."""
+        process parsed both), carrying the event too: see `on_stored`. It names the visitor
+        even when they are not shown the event, so their sockets see no gap in the seqs;
+        "vs" says the visitor's frame is the agents' one ("f"), "fv" carries a different one."""
         ids = list(agent_ids)
-        super().to_conversation(event, ids, agent_text, visitor_id, visitor_text, skip)
+        super().to_conversation(event, ids, agent_text, visitor_id, visitor_text, ack)
         envelope: dict[str, Any] = {"e": [event.conversation_id, event.seq, event.type,
                                           event.author, event.payload, event.client_id,
-                                          event.ts_ms]}
+                                          event.ts_ms], "v": visitor_id}
         if agent_text is not None:
             envelope.update(w=ids, f=agent_text)
         if visitor_text is not None:
-            envelope["v"] = visitor_id
-            if agent_text is None:
-                envelope["f"] = visitor_text
-            elif visitor_text != agent_text:
+            if visitor_text == agent_text:
+                envelope["vs"] = 1
+            else:
                 envelope["fv"] = visitor_text
         self._publish(envelope)  # even with no frame: the other processes learn of the event
 

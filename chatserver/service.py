@@ -21,7 +21,7 @@ from . import conversation as cv
 from . import routing
 from .bus import Bus, RedisBus
 from .config import DeskConfig, SurveyConfig
-from .connections import Connection, Registry
+from .connections import Ack, Connection, Registry
 from .conversation import Conversation, Event, State
 from .dispatcher import Dispatcher
 from .errors import CLOSE_POLICY, Conflict, Forbidden, NotFound, Unavailable
@@ -220,23 +220,20 @@ class ConversationService:
         self.dispatcher.kick()
 
     async def _redeliver_since(self, since_ms: int) -> None:
+        """Each local socket of a chat written since `since_ms` catches up from what it has
+        (from the first of those events when it had nothing of the chat): nothing twice."""
         rows = await self.store.fetchall(
             "SELECT conversation_id, min(seq) AS first FROM events WHERE ts_ms >= ? "
             "GROUP BY conversation_id", (since_ms,))
+        registry = self.registry
         for row in rows:
             cid = row["conversation_id"]
             conv = await self.conversation(cid)
-            local_visitor = conv.visitor_id in self.registry.visitors
-            if not local_visitor and not self.registry.agents:
-                continue
-            for event in await self.store.events_after(cid, row["first"] - 1):
-                agent_frame = event_frame(event, for_visitor=False)
-                if agent_frame is not None:
-                    self.registry.to_watchers(self.holders(conv), encode(agent_frame))
-                if local_visitor and event.type in cv.VISITOR_EVENTS:
-                    visitor_frame = event_frame(event, for_visitor=True)
-                    if visitor_frame is not None:
-                        self.registry.to_visitor(conv.visitor_id, encode(visitor_frame))
+            watchers = set(self.holders(conv)) | registry.supervisors
+            conns = [*registry.visitors.get(conv.visitor_id, ()),
+                     *(c for a in watchers for c in registry.agents.get(a, ()))]
+            for conn in conns:
+                conn.refresh(cid, row["first"])
 
     async def restore(self) -> None:
         """After a restart: put every waiting conversation back in the queue, in order.
@@ -308,11 +305,18 @@ class ConversationService:
                               frame_id=client_id)
         if appended.duplicate:
             return conv, appended.events, True
+        ack = None
+        if origin is not None and client_id is not None:
+            # The sender hears its change was stored before any frame that follows it; its
+            # own words need no copy besides the ack, what else it caused (an answer, a
+            # system line, `assigned`) is sent to it too.
+            first = appended.events[0]
+            own = first.type in ("message", "note") and first.author not in ("bot", "system")
+            ack = Ack(origin, client_id, encode(ack_for(client_id, first)), own)
         for event in appended.events:
             self._observe(conv, event)
             conv = cv.apply(conv, event)
-            # The sender's own socket already has its line (and the ack with its seq).
-            self.publish(conv, event, skip=origin if event.client_id else None)
+            self.publish(conv, event, ack if event.client_id else None)
         if conv.state is State.CLOSED:
             self._convs.pop(conv.id, None)
             self._locks.pop(conv.id, None)
@@ -353,7 +357,7 @@ class ConversationService:
             case "survey":
                 t.surveys.inc(rating=str(p["rating"]))
 
-    def publish(self, conv: Conversation, event: Event, skip: Connection | None = None) -> None:
+    def publish(self, conv: Conversation, event: Event, ack: Ack | None = None) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
         agent_frame = event_frame(event, for_visitor=False)
         agent_text = None if agent_frame is None else encode(agent_frame)
@@ -364,7 +368,7 @@ class ConversationService:
                 visitor_text = (agent_text if visitor_frame == agent_frame and agent_text
                                 else encode(visitor_frame))
         self.bus.to_conversation(event, self.holders(conv), agent_text, conv.visitor_id,
-                                 visitor_text, skip)
+                                 visitor_text, ack)
 
     @staticmethod
     def holders(conv: Conversation) -> tuple[int, ...]:
@@ -441,7 +445,8 @@ class ConversationService:
             skill = None if decision.reason == "asked_for_human" else decision.skill
             await self._handoff(conv, decision.reason, skill=skill)
 
-    async def choose(self, conv: Conversation, client_id: str, entry_id: int) -> Outcome:
+    async def choose(self, conv: Conversation, client_id: str, entry_id: int,
+                     origin: Connection | None = None) -> Outcome:
         """The visitor picked one of the bot's suggestions: answer with that entry."""
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
@@ -451,10 +456,11 @@ class ConversationService:
             line = {**answer_line(answer), "decision": "answer", "entry_id": entry_id,
                     "chosen": True, "title": title}
             conv, events, _ = await self.append(conv, [NewEvent("message", "bot", line)],
-                                                client_id)
+                                                client_id, origin)
             return Outcome(ack_for(client_id, events[0]), events)
 
-    async def request_human(self, conv: Conversation, client_id: str) -> Outcome:
+    async def request_human(self, conv: Conversation, client_id: str,
+                            origin: Connection | None = None) -> Outcome:
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
             if conv.state is not State.BOT:
@@ -463,7 +469,8 @@ class ConversationService:
                     return existing
                 raise Conflict(f"already {conv.state}: a person is on the way",
                                frame_id=client_id)
-            return await self._handoff(conv, "asked", skill=None, client_id=client_id)
+            return await self._handoff(conv, "asked", skill=None, client_id=client_id,
+                                       origin=origin)
 
     async def _replayed(self, conv: Conversation, client_id: str | None) -> Outcome | None:
         """A retried frame whose first attempt was stored gets the same ack, and nothing else."""
@@ -474,7 +481,7 @@ class ConversationService:
 
     async def _handoff(
         self, conv: Conversation, reason: str, *, skill: str | None,
-        client_id: str | None = None,
+        client_id: str | None = None, origin: Connection | None = None,
     ) -> Outcome:
         skills = tuple(s for s in (self.desk.topics.get(conv.topic), skill) if s)
         queued: dict[str, Any] = {"reason": reason, "skills": list(dict.fromkeys(skills)),
@@ -487,7 +494,7 @@ class ConversationService:
             line = {"from": "system", "author": "", "text": say(message, conv.language),
                     "offline": offline}
             conv, events, _ = await self.append(conv, [NewEvent("message", "system", line)],
-                                                client_id)
+                                                client_id, origin)
             self.bus.to_visitor(conv.visitor_id, encode(
                 {"type": "offline", "conversation_id": conv.id, "reason": offline}))
             self.telemetry.offline.inc(reason=offline)
@@ -496,7 +503,7 @@ class ConversationService:
         if priority:
             queued["priority"] = priority
         conv, events, _ = await self.append(conv, [NewEvent("queued", "system", queued)],
-                                            client_id)
+                                            client_id, origin)
         await self.router.enqueue(conv.id, self._needs(conv), priority, now)
         self.dispatcher.kick()
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
@@ -516,7 +523,8 @@ class ConversationService:
             return "no_agents", "offline_no_agents"
         return None
 
-    async def close_by_visitor(self, conv: Conversation, client_id: str) -> Outcome:
+    async def close_by_visitor(self, conv: Conversation, client_id: str,
+                               origin: Connection | None = None) -> Outcome:
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
             if conv.state is State.CLOSED:
@@ -524,10 +532,12 @@ class ConversationService:
                 if replay is not None:
                     return replay
             cv.transition(conv.state, "close")
-            return await self._close(conv, client_id, by="visitor", resolved=None)
+            return await self._close(conv, client_id, by="visitor", resolved=None,
+                                     origin=origin)
 
     async def _close(
-        self, conv: Conversation, client_id: str | None, *, by: str, resolved: bool | None
+        self, conv: Conversation, client_id: str | None, *, by: str, resolved: bool | None,
+        origin: Connection | None = None,
     ) -> Outcome:
         was, agent = conv.state, conv.agent_id
         payload: dict[str, Any] = {"by": by}
@@ -535,7 +545,7 @@ class ConversationService:
             payload["resolved"] = resolved
         conv, events, duplicate = await self.append(
             conv, [NewEvent("closed", by if by != "agent" else f"agent:{agent}", payload)],
-            client_id,
+            client_id, origin,
         )
         if not duplicate:
             await self._leave_routing(conv.id, was, agent)
@@ -556,7 +566,8 @@ class ConversationService:
         self.dispatcher.kick()
 
     async def survey(
-        self, conv: Conversation, client_id: str, answer: Mapping[str, Any]
+        self, conv: Conversation, client_id: str, answer: Mapping[str, Any],
+        origin: Connection | None = None,
     ) -> Outcome:
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
@@ -578,7 +589,7 @@ class ConversationService:
                 "rating", "comment")
             payload = {k: answer[k] for k in fields if k in answer}
             conv, events, _ = await self.append(conv, [NewEvent("survey", "visitor", payload)],
-                                                client_id)
+                                                client_id, origin)
             return Outcome(ack_for(client_id, events[0]), events)
 
     # --- agents -----------------------------------------------------------------------------
@@ -645,7 +656,8 @@ class ConversationService:
         return [{"id": r["id"], "state": r["state"], "seq": r["last_seq"],
                  "language": r["language"], "topic": r["topic"]} for r in rows]
 
-    async def accept(self, agent_id: int, cid: str, client_id: str) -> Outcome:
+    async def accept(self, agent_id: int, cid: str, client_id: str,
+                     origin: Connection | None = None) -> Outcome:
         async with self.lock(cid):
             conv = await self.conversation(cid)
             if conv.state is not State.OFFERED or conv.agent_id != agent_id:
@@ -657,10 +669,11 @@ class ConversationService:
             profile = self.agents[agent_id]
             payload = {"agent_id": agent_id, "agent": profile.display_name}
             conv, events, _ = await self.append(conv, [NewEvent("assigned", f"agent:{agent_id}",
-                                                                payload)], client_id)
+                                                                payload)], client_id, origin)
             return Outcome(ack_for(client_id, events[0]), events)
 
-    async def decline(self, agent_id: int, cid: str, client_id: str) -> Outcome:
+    async def decline(self, agent_id: int, cid: str, client_id: str,
+                      origin: Connection | None = None) -> Outcome:
         async with self.lock(cid):
             conv = await self.conversation(cid)
             if conv.state is not State.OFFERED or conv.agent_id != agent_id:
@@ -672,7 +685,7 @@ class ConversationService:
             conv, events, _ = await self.append(
                 conv, [NewEvent("queued", f"agent:{agent_id}",
                                 {"reason": "declined", "skills": list(conv.skills),
-                                 "language": conv.language})], client_id)
+                                 "language": conv.language})], client_id, origin)
             self.dispatcher.kick()
             return Outcome(ack_for(client_id, events[0]), events)
 
@@ -702,7 +715,7 @@ class ConversationService:
 
     async def transfer(
         self, agent_id: int, cid: str, client_id: str, *, to_agent: int | None,
-        to_skill: str | None, note: str | None,
+        to_skill: str | None, note: str | None, origin: Connection | None = None,
     ) -> Outcome:
         async with self.lock(cid):
             conv = await self.agent_view(agent_id, cid, holder=True)
@@ -720,7 +733,7 @@ class ConversationService:
             queued = {"reason": "transfer", "skills": skills, "language": conv.language}
             conv, events, _ = await self.append(conv, [
                 NewEvent("transferred", f"agent:{agent_id}", moved),
-                NewEvent("queued", f"agent:{agent_id}", queued)], client_id)
+                NewEvent("queued", f"agent:{agent_id}", queued)], client_id, origin)
             await self.router.transfer(cid, self.clock() / 1000, to_agent=to_agent,
                                 to_skill=to_skill)
             self.bus.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
@@ -729,7 +742,8 @@ class ConversationService:
             return Outcome(ack_for(client_id, events[0]), events)
 
     async def close_by_agent(
-        self, agent_id: int, cid: str, client_id: str, resolved: bool
+        self, agent_id: int, cid: str, client_id: str, resolved: bool,
+        origin: Connection | None = None,
     ) -> Outcome:
         async with self.lock(cid):
             conv = await self.agent_view(agent_id, cid, holder=False)
@@ -741,7 +755,8 @@ class ConversationService:
                 raise Forbidden("only the agent holding the chat may close it",
                                 frame_id=client_id)
             cv.transition(conv.state, "close")
-            return await self._close(conv, client_id, by="agent", resolved=resolved)
+            return await self._close(conv, client_id, by="agent", resolved=resolved,
+                                     origin=origin)
 
     # --- routing: one dispatcher task carries out the Board's decisions ----------------------
 
@@ -764,24 +779,32 @@ class ConversationService:
             return self.desk.returning_unresolved_priority
         return 0
 
-    async def resume(self, conv: Conversation, after_seq: int, *, for_visitor: bool) -> list[str]:
-        """Every stored event after `after_seq` this audience may see, encoded, in order."""
-        events = await self.store.events_after(conv.id, after_seq)
-        frames = []
+    async def backlog(self, cid: str, after_seq: int, *, for_visitor: bool
+                      ) -> list[tuple[int, str | None]]:
+        """Every stored event after `after_seq` in order, each with the frame this audience
+        is shown (None when it sees nothing of it): what a socket catches up from."""
+        lock = self._locks.get(cid)
+        if lock is None:  # nothing is being appended here (the lock outlives any append)
+            events = await self.store.events_after(cid, after_seq)
+        else:  # not between an append's commit and its ack: the ack stands for the sender's
+            async with lock:  # copy of its own line, which the log must not send it again
+                events = await self.store.events_after(cid, after_seq)
+        rows: list[tuple[int, str | None]] = []
         for event in events:
-            if for_visitor and event.type not in cv.VISITOR_EVENTS:
-                continue
-            frame = event_frame(event, for_visitor=for_visitor)
-            if frame is not None:
-                frames.append(encode(frame))
-        return frames
+            frame = None
+            if not for_visitor or event.type in cv.VISITOR_EVENTS:
+                frame = event_frame(event, for_visitor=for_visitor)
+            rows.append((event.seq, None if frame is None else encode(frame)))
+        return rows
 
-    async def consent(self, conv: Conversation, client_id: str, notice_url: str) -> Outcome:
+    async def consent(self, conv: Conversation, client_id: str, notice_url: str,
+                      origin: Connection | None = None) -> Outcome:
         """The visitor accepted the privacy notice: recorded in the log like everything else."""
         async with self.lock(conv.id):
             conv = await self.conversation(conv.id)
             conv, events, _ = await self.append(
-                conv, [NewEvent("consent", "visitor", {"notice_url": notice_url})], client_id)
+                conv, [NewEvent("consent", "visitor", {"notice_url": notice_url})], client_id,
+                origin)
             return Outcome(ack_for(client_id, events[0]), events)
 
     async def has_consented(self, visitor_id: str) -> bool:

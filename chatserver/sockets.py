@@ -68,9 +68,12 @@ async def receive_loop(
             frame_id = frame.id
             if frame.type != "hello" and not greeted():
                 raise Unauthorized("send hello first")
+            if frame.type not in ("hello", "resume"):
+                conn.release()  # it did not resume first: held events go out from welcome's
+            conn.last_ack = None
             ack = await handlers[frame.type](frame)
-            if ack:
-                conn.send(encode(ack))
+            if ack and (frame.id is None or frame.id != conn.last_ack):
+                conn.send(encode(ack))  # (else the service sent it the moment it stored)
         except ChatError as error:
             if error.frame_id is None and frame_id is not None:
                 error.frame_id = frame_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -56,9 +57,10 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
     await websocket.accept()
-    conn = Connection(websocket, hub.config.limits.send_queue, "visitor")
-    session = VisitorSession()
     service = hub.service
+    conn = Connection(websocket, hub.config.limits.send_queue, "visitor",
+                      partial(service.backlog, for_visitor=True))
+    session = VisitorSession()
     address = websocket.client.host if websocket.client else None
 
     async def current(start: bool) -> Conversation | None:
@@ -111,6 +113,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
             conversation = {"id": open_row["id"], "state": open_row["state"],
                             "seq": open_row["last_seq"]}
         hub.registry.add_visitor(visitor_id, conn)
+        if conversation is not None:  # its live events wait for the client's resume
+            conn.hold({conversation["id"]: conversation["seq"]})
         welcome = {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
                    "conversation": conversation,
                    "agents_online": await service.agents_online(session.language,
@@ -130,7 +134,8 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
     async def consent(frame: Frame) -> dict[str, Any] | None:
         conv = await current(start=True)
         assert conv is not None
-        outcome = await service.consent(conv, frame.key, hub.config.privacy.notice_url)
+        outcome = await service.consent(conv, frame.key, hub.config.privacy.notice_url,
+                                        origin=conn)
         session.consented = True
         return outcome.ack
 
@@ -161,18 +166,17 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         conv = await current(start=False)
         if conv is None:
             raise NotFound("no open conversation to answer in")
-        return (await service.choose(conv, frame.key, frame["entry_id"])).ack
+        return (await service.choose(conv, frame.key, frame["entry_id"], origin=conn)).ack
 
     async def request_human(frame: Frame) -> dict[str, Any] | None:
         needs_consent()
         conv = await current(start=True)
         assert conv is not None
-        return (await service.request_human(conv, frame.key)).ack
+        return (await service.request_human(conv, frame.key, origin=conn)).ack
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await owned(frame["conversation_id"])
-        await conn.send_backlog(await service.resume(conv, frame["after_seq"],
-                                                     for_visitor=True))
+        await conn.resume(conv.id, frame["after_seq"])
         return None
 
     async def owned(conversation_id: str) -> Conversation:
@@ -194,14 +198,14 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         answer = dict(frame.fields)
         if isinstance(answer.get("comment"), str):
             answer["comment"] = hub.redactor(answer["comment"])
-        return (await service.survey(conv, frame.key, answer)).ack
+        return (await service.survey(conv, frame.key, answer, origin=conn)).ack
 
     async def close(frame: Frame) -> dict[str, Any] | None:
         target = session.conversation_id or session.last_conversation_id
         if target is None:
             raise NotFound("no open conversation to close")
         conv = await owned(target)
-        outcome = await service.close_by_visitor(conv, frame.key)
+        outcome = await service.close_by_visitor(conv, frame.key, origin=conn)
         session.last_conversation_id, session.conversation_id = conv.id, None
         return outcome.ack
 

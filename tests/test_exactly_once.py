@@ -1,0 +1,270 @@
+"""Every event reaches each client once and in seq order, under traffic and through faults.
+
+Each client tallies the seqs it receives per conversation (its own lines count through their
+acks): a seq seen again is a duplicate, one below the highest seen is out of order. Traffic is
+steady (agent lines at 250 a second, visitor lines besides) while visitors resume mid-stream,
+one of two processes is killed, or Redis is killed and started again. Every tally must end at
+0 and 0, and every acknowledged line must have reached the other side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from .harness import Server, add_user, agent, visitor
+from .test_cluster import Redis, pair, redis  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.anyio
+
+FAST = {"CHATSERVER_LIMITS_FRAMES_PER_SECOND": "2000", "CHATSERVER_LIMITS_FRAME_BURST": "2000"}
+CONVERSATION_FRAMES = {"message", "note", "assigned", "closed", "event", "ack"}
+
+
+class Tally:
+    """The seqs one client has received, per conversation, with what was wrong with them."""
+
+    def __init__(self) -> None:
+        self.seqs: defaultdict[str, set[int]] = defaultdict(set)
+        self.high: defaultdict[str, int] = defaultdict(int)
+        self.duplicates: list[tuple[str, int]] = []
+        self.out_of_order: list[tuple[str, int]] = []
+        self.texts: defaultdict[str, set[str]] = defaultdict(set)
+        self.acked: dict[str, str] = {}  # client id -> the text it carried
+
+    def add(self, frame: dict[str, Any]) -> None:
+        cid, seq = frame.get("conversation_id"), frame.get("seq")
+        if frame["type"] not in CONVERSATION_FRAMES or cid is None or seq is None:
+            return
+        if seq in self.seqs[cid]:
+            self.duplicates.append((cid, seq))
+        elif seq < self.high[cid]:
+            self.out_of_order.append((cid, seq))
+        self.seqs[cid].add(seq)
+        self.high[cid] = max(self.high[cid], seq)
+        if frame["type"] == "message":
+            self.texts[cid].add(frame["text"])
+
+
+class Peer:
+    """A client that reads everything into its tally and sends lines without waiting."""
+
+    def __init__(self, ws: Any, tally: Tally) -> None:
+        self.ws, self.tally = ws, tally
+        self.pending: dict[str, str] = {}  # client id -> text, until acked
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                self.tally.add(frame)
+                if frame["type"] == "ack" and frame.get("id") in self.pending:
+                    self.tally.acked[frame["id"]] = self.pending.pop(frame["id"])
+
+    async def line(self, text: str, **fields: Any) -> None:
+        frame_id = str(uuid.uuid4())
+        self.pending[frame_id] = text
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(json.dumps({"type": "message", "id": frame_id, "text": text,
+                                           **fields}))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.reader
+
+
+class Visitor:
+    """A visitor in a chat with a person; `reconnect` is what the widget does after a drop."""
+
+    def __init__(self, token: str, cid: str) -> None:
+        self.token, self.cid, self.tally = token, cid, Tally()
+        self.peer: Peer | None = None
+
+    async def reconnect(self, server: Server) -> None:
+        ws = await connect(server.ws + "/ws/visitor")
+        await ws.send(json.dumps({"type": "hello", "visitor_token": self.token}))
+        welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome" and welcome["conversation"]["id"] == self.cid
+        await asyncio.sleep(0.05)  # a phone's round trip: live lines reach it meanwhile
+        await ws.send(json.dumps({"type": "resume", "conversation_id": self.cid,
+                                  "after_seq": self.tally.high[self.cid]}))
+        self.peer = Peer(ws, self.tally)
+
+
+async def _chats(agent_server: Server, visitor_servers: list[Server], count: int
+                 ) -> list[Visitor]:
+    """`count` chats held by one agent, Ann; visitors spread over `visitor_servers`."""
+    add_user(agent_server.db, "ann", skills={"lang:en": 5}, capacity=count)
+    ann = await agent(agent_server, "ann")
+    chats = []
+    for i in range(count):
+        v = await visitor(visitor_servers[i % len(visitor_servers)], name=f"V{i}",
+                          language="en")
+        cid = (await v.request("request_human"))["conversation_id"]
+        await ann.expect("offer", where=lambda f, c=cid: f["conversation"]["id"] == c)
+        assert (await ann.request("accept", conversation_id=cid))["type"] == "ack"
+        await v.expect("assigned")
+        await v.ws.close()
+        chats.append(Visitor(v.welcome["visitor_token"], cid))
+    await ann.ws.close()
+    return chats
+
+
+async def _agent_peer(server: Server, chats: list[Visitor]) -> Peer:
+    """Ann's console: hello, then a resume of each chat from the start."""
+    cookie = "; ".join(f"{k}={v}" for k, v in server.login("ann").items())
+    ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
+    await ws.send(json.dumps({"type": "hello"}))
+    assert json.loads(await ws.recv())["type"] == "welcome"
+    for chat in chats:
+        await ws.send(json.dumps({"type": "resume", "conversation_id": chat.cid,
+                                  "after_seq": 0}))
+    await ws.send(json.dumps({"type": "status", "status": "online"}))
+    return Peer(ws, Tally())
+
+
+async def _traffic(ann: Peer, chats: list[Visitor], seconds: float) -> None:
+    """Ann's lines at 250 a second round the chats; each visitor writes every 200 ms."""
+    loop = asyncio.get_running_loop()
+    end, n = loop.time() + seconds, 0
+    while loop.time() < end:
+        for _ in range(5):
+            chat = chats[n % len(chats)]
+            await ann.line(f"{chat.cid} agent {n}", conversation_id=chat.cid)
+            n += 1
+        if n % 50 == 0:
+            for chat in chats:
+                if chat.peer is not None:
+                    await chat.peer.line(f"{chat.cid} visitor {n}")
+        await asyncio.sleep(0.02)
+
+
+def _missing(ann: Tally, chats: list[Visitor]) -> list[str]:
+    """Acknowledged lines that have not reached the other side."""
+    by_cid = {chat.cid: chat.tally for chat in chats}
+    missing = [t for t in ann.acked.values() if t not in by_cid[t.split()[0]].texts[
+        t.split()[0]]]
+    for chat in chats:
+        missing += [t for t in chat.tally.acked.values() if t not in ann.texts[chat.cid]]
+    return missing
+
+
+async def _settle(ann: Tally, chats: list[Visitor], timeout: float = 15) -> None:
+    """Until every acknowledged line has reached the other side, or time runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _missing(ann, chats) and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)  # anything sent twice arrives meanwhile
+
+
+def _assert_once_in_order(ann: Tally, chats: list[Visitor]) -> None:
+    tallies = [ann, *(chat.tally for chat in chats)]
+    duplicates = sum(len(t.duplicates) for t in tallies)
+    out_of_order = sum(len(t.out_of_order) for t in tallies)
+    lines = len(ann.acked) + sum(len(chat.tally.acked) for chat in chats)
+    assert lines >= 400, f"too little traffic to tell: {lines} acknowledged lines"
+    assert (duplicates, out_of_order) == (0, 0), (
+        f"{duplicates} duplicate and {out_of_order} out-of-order frames, e.g. "
+        f"{[t.duplicates[:3] for t in tallies]} {[t.out_of_order[:3] for t in tallies]}")
+    assert _missing(ann, chats) == []
+
+
+async def _stop(ann: Peer, chats: list[Visitor]) -> None:
+    for peer in [ann, *(chat.peer for chat in chats)]:
+        if peer is not None:
+            await peer.close()
+
+
+async def test_the_ack_of_a_line_comes_before_what_follows_it(server: Server,
+                                                               clients: list) -> None:
+    sara = await visitor(server, name="Sara", language="en")
+    clients.append(sara)
+    frame_id = str(uuid.uuid4())
+    await sara.send({"type": "message", "id": frame_id, "text": "What are your opening hours?"})
+    answer = await sara.expect("message", where=lambda f: f["from"] == "bot")
+    order = [f["type"] for f in sara.seen]
+    assert "ack" in order[:order.index("message")], order  # the ack came before the answer
+    ack = next(f for f in sara.seen if f["type"] == "ack")
+    assert ack["id"] == frame_id and ack["seq"] == answer["seq"] - 1
+
+    close_id = str(uuid.uuid4())
+    await sara.send({"type": "close", "id": close_id})
+    await sara.expect("closed")
+    after = [f["type"] for f in sara.seen[len(order):]]
+    assert after.index("ack") < after.index("closed"), after
+
+
+async def test_visitors_resuming_mid_stream_get_each_event_once_and_in_order(
+        tmp_path: Path) -> None:
+    server = Server(tmp_path, **FAST).start()
+    try:
+        chats = await _chats(server, [server], 5)
+        ann = await _agent_peer(server, chats)
+        for chat in chats:
+            await chat.reconnect(server)
+        traffic = asyncio.create_task(_traffic(ann, chats, 3.0))
+        rng = random.Random(7)
+        while not traffic.done():  # each visitor drops and resumes, again and again
+            await asyncio.sleep(rng.uniform(0.05, 0.3))
+            chat = rng.choice(chats)
+            assert chat.peer is not None
+            await chat.peer.close()
+            await chat.reconnect(server)
+        await _settle(ann.tally, chats)
+        _assert_once_in_order(ann.tally, chats)
+        await _stop(ann, chats)
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
+async def test_a_process_killed_under_traffic_sends_nothing_twice_or_out_of_order(
+        tmp_path: Path, redis: Redis) -> None:  # noqa: F811
+    with pair(tmp_path, redis, **FAST) as (a, b):
+        chats = await _chats(b, [a, b], 6)
+        ann = await _agent_peer(b, chats)
+        for i, chat in enumerate(chats):
+            await chat.reconnect([a, b][i % 2])
+        traffic = asyncio.create_task(_traffic(ann, chats, 3.0))
+        await asyncio.sleep(1.2)
+        a.kill()  # half the visitors lose their process mid-stream and come back on b
+        for i, chat in enumerate(chats):
+            if i % 2 == 0:
+                assert chat.peer is not None
+                await chat.peer.reader
+                await chat.reconnect(b)
+        await traffic
+        await _settle(ann.tally, chats)
+        _assert_once_in_order(ann.tally, chats)
+        await _stop(ann, chats)
+
+
+@pytest.mark.redis
+async def test_redis_killed_and_restarted_under_traffic_sends_nothing_twice_or_out_of_order(
+        tmp_path: Path, redis: Redis) -> None:  # noqa: F811
+    with pair(tmp_path, redis, **FAST) as (a, b):
+        chats = await _chats(b, [a], 5)  # every line crosses between the processes
+        ann = await _agent_peer(b, chats)
+        for chat in chats:
+            await chat.reconnect(a)
+        traffic = asyncio.create_task(_traffic(ann, chats, 4.0))
+        await asyncio.sleep(1.0)
+        redis.stop()
+        await asyncio.sleep(1.5)
+        redis.start()
+        await traffic
+        await _settle(ann.tally, chats, timeout=20)
+        _assert_once_in_order(ann.tally, chats)
+        await _stop(ann, chats)
