@@ -131,4 +131,31 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: the bot learns from agents (chatserver/learning.py): a visitor's question that an agent
+    # answered with a knowledge-base entry, proposed as a new phrasing of that entry until an
+    # admin approves (the phrasing joins the entry as a new version) or rejects it. `text` is
+    # the visitor's words: privacy export/erase and retention cover it. The decider's name is
+    # copied in, as in audit_log, so the row still says who decided after a rename.
+    """
+    CREATE TABLE kb_proposals (
+        id INTEGER PRIMARY KEY,
+        entry_id INTEGER NOT NULL REFERENCES kb_entries(id),
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        language TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('insert', 'canned', 'close')),
+        agent_id INTEGER,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+        created_ms INTEGER NOT NULL,
+        decided_ms INTEGER,
+        decided_by INTEGER,
+        decided_by_name TEXT NOT NULL DEFAULT '',
+        added_text TEXT,
+        entry_version INTEGER,
+        UNIQUE (conversation_id, entry_id)
+    );
+    CREATE INDEX kb_proposals_status ON kb_proposals(status, created_ms);
+    CREATE INDEX kb_proposals_created ON kb_proposals(created_ms);
+    """,
 ]
