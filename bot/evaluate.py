@@ -25,7 +25,19 @@ from pathlib import Path
 from bot.engine import Bot, Entry
 from bot.policy import BotSettings
 
-__all__ = ["Row", "add_arguments", "auroc", "build_kb", "command", "evaluate", "load_rows"]
+__all__ = [
+    "Row",
+    "add_arguments",
+    "auroc",
+    "build_kb",
+    "command",
+    "coverage_at_precision",
+    "evaluate",
+    "load_rows",
+]
+
+# Answers must be right this often; the answer threshold is chosen for it (docs/bot.md).
+TARGET_PRECISION = 0.95
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,28 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
+def coverage_at_precision(
+    answers: Sequence[tuple[float, bool]], precision: float = TARGET_PRECISION
+) -> tuple[float, float]:
+    """(share answered, threshold): the most answered with ``confidence >= threshold`` while
+    at least *precision* of those answers are right.
+
+    *answers* holds (confidence, top entry right) per query; an out-of-scope query is never
+    right.  The threshold is a confidence seen in the data, so ties are answered together;
+    (0.0, 1.0) when no threshold reaches *precision*.
+    """
+    ordered = sorted(answers, key=lambda a: -a[0])
+    best = (0.0, 1.0)
+    right = 0
+    for i, (conf, ok) in enumerate(ordered):
+        right += ok
+        if i + 1 < len(ordered) and ordered[i + 1][0] == conf:
+            continue  # a threshold cannot split a tie
+        if right >= precision * (i + 1):
+            best = ((i + 1) / len(ordered), conf)
+    return best
+
+
 def _percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -118,6 +152,7 @@ def evaluate(
     top1 = top3 = answered_right = 0
     actions: Counter[str] = Counter()
     in_conf: list[float] = []
+    in_right: list[bool] = []
     latencies: list[float] = []
     for row in queries:
         start = time.perf_counter()
@@ -130,6 +165,7 @@ def evaluate(
         if decision.entry_id is not None and labels[decision.entry_id] == row.label:
             answered_right += 1
         in_conf.append(decision.confidence)
+        in_right.append(bool(ranked) and ranked[0] == row.label)
     n = len(queries)
     answered = actions["answer"]
     result: dict[str, float | int] = {
@@ -143,6 +179,11 @@ def evaluate(
         "handoff": round(actions["handoff"] / n, 4),
         "answer_accuracy": round(answered_right / answered, 4) if answered else 0.0,
     }
+    # How much could be answered at TARGET_PRECISION, and from which confidence: the figure
+    # the answer threshold is chosen by (coverage of in-scope queries).
+    coverage, threshold = coverage_at_precision(list(zip(in_conf, in_right, strict=True)))
+    result["coverage_p95"] = round(coverage, 4)
+    result["threshold_p95"] = round(threshold, 4)
     if oos_rows:
         oos_conf: list[float] = []
         oos_handoff = 0
@@ -160,6 +201,12 @@ def evaluate(
             sum(c < bot.settings.answer_threshold for c in oos_conf) / len(oos_rows), 4
         )
         result["auroc"] = round(auroc(in_conf, oos_conf), 4)
+        # The same with the out-of-scope queries in the pool (an answer to one is wrong).
+        coverage, threshold = coverage_at_precision(
+            [*zip(in_conf, in_right, strict=True), *((c, False) for c in oos_conf)]
+        )
+        result["coverage_p95_with_oos"] = round(coverage, 4)
+        result["threshold_p95_with_oos"] = round(threshold, 4)
     result["p50_ms"] = round(statistics.median(latencies), 3)
     result["p99_ms"] = round(_percentile(latencies, 0.99), 3)
     return result
