@@ -82,6 +82,10 @@ class Bot:
         index.upsert(entry.id, entry.title, entry.questions)
         self._entries[entry.id] = entry
 
+    def entry(self, entry_id: int) -> Entry | None:
+        """The entry as last upserted, or None (bot.learning extends its questions)."""
+        return self._entries.get(entry_id)
+
     def remove(self, entry_id: int) -> None:
         """Forget an entry (no-op if unknown)."""
         old = self._entries.pop(entry_id, None)

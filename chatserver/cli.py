@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("migrate", help="create or upgrade the schema").set_defaults(
         func=cmd_db_migrate)
 
-    from bot import evaluate
+    from bot import evaluate, learning
 
     from . import retention, simulation
 
@@ -218,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         module.add_arguments(sub)
         sub.set_defaults(func=lambda args, config, module=module: module.command(args))
+        if module is evaluate:  # kb-eval --learn: the learning curve (bot/learning.py)
+            learning.add_arguments(sub)
+            sub.set_defaults(func=lambda args, config: (
+                learning if args.learn else evaluate).command(args))
     return parser
 
 
