@@ -214,8 +214,9 @@ def evaluate(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``kb-eval`` options on *parser*."""
-    parser.add_argument("--train", type=Path, required=True, help="JSON Lines to build the KB")
-    parser.add_argument("--test", type=Path, required=True, help="JSON Lines of test queries")
+    # Not required=True: `kb-eval --devset` (bot/devset.py) needs neither; command() checks.
+    parser.add_argument("--train", type=Path, help="JSON Lines to build the KB (required)")
+    parser.add_argument("--test", type=Path, help="JSON Lines of test queries (required)")
     parser.add_argument("--shots", type=int, default=10, help="example questions per entry")
     parser.add_argument("--oos", type=Path, help="JSON Lines of out-of-scope queries")
     parser.add_argument("--seed", type=int, default=0, help="seed for picking the shots")
@@ -225,6 +226,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Run the evaluation described by *args*; print figures; return an exit status."""
+    if args.train is None or args.test is None:
+        print("kb-eval: --train and --test are required (or --devset FILE)", file=sys.stderr)
+        return 2
     train = load_rows(args.train)
     same = args.test.resolve() == args.train.resolve()
     test = train if same else load_rows(args.test)

@@ -9,7 +9,10 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+
+from bot import Bot
 
 from . import accounts
 from . import config as config_module
@@ -203,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("migrate", help="create or upgrade the schema").set_defaults(
         func=cmd_db_migrate)
 
-    from bot import evaluate, learning
+    from bot import devset, evaluate, learning
 
     from . import retention, simulation
 
@@ -220,9 +223,33 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=lambda args, config, module=module: module.command(args))
         if module is evaluate:  # kb-eval --learn: the learning curve (bot/learning.py)
             learning.add_arguments(sub)
-            sub.set_defaults(func=lambda args, config: (
-                learning if args.learn else evaluate).command(args))
+            devset.add_arguments(sub)  # kb-eval --devset: realistic messages (bot/devset.py)
+            sub.set_defaults(func=cmd_kb_eval)
     return parser
+
+
+def cmd_kb_eval(args: argparse.Namespace, config: Config) -> int:
+    """kb-eval: a labelled data set, the learning curve (--learn) or the development set."""
+    from bot import devset, evaluate, learning
+
+    if args.devset is not None:  # the default knowledge base, with [bot] from config.toml
+        return devset.command(args, default_bot(config))
+    if args.train is None:  # not required=True in the parser: --devset needs no --train
+        print("kb-eval: --train is required (or --devset FILE)", file=sys.stderr)
+        return 2
+    return int((learning if args.learn else evaluate).command(args))
+
+
+def default_bot(config: Config) -> Bot:
+    """A bot holding the shipped knowledge base, as a new install's server would."""
+    from knowledge_base.defaults import load_default_entries
+
+    from .kb_store import to_bot
+
+    bot = Bot(config.bot)
+    for entry_id, entry in enumerate(load_default_entries(), 1):
+        bot.upsert(to_bot(replace(entry, id=entry_id)))
+    return bot
 
 
 def main(argv: Sequence[str] | None = None) -> int:
