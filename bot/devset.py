@@ -47,6 +47,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("answered_right", "answered with the right entry", ""),
     ("answered_wrong", "answered with a wrong entry", ""),
     ("handed_off", "requests for a person handed off", ">= 0.95"),
+    ("recognised", "… of them as a request (asked_for_human)", ""),
     ("offered_human", "frustration offered a person", ">= 0.90"),
     ("smalltalk_queued", "small talk queued (handoff)", "0"),
     ("greet_thanks_queued", "greetings and thanks queued", "0"),
@@ -188,6 +189,9 @@ def figures(outcomes: Iterable[Outcome]) -> dict[str, dict[str, float | int | No
             "answered_wrong": _share(sum(o.action == "answer" and o.titles[:1] != (o.item.entry,)
                                          for o in serve), len(serve)),
             "handed_off": _share(sum(bool(o.ok) for o in kind["handoff"]), len(kind["handoff"])),
+            # A request handed off for low confidence reached a person by luck, not recognition.
+            "recognised": _share(sum(o.reason == "asked_for_human" for o in kind["handoff"]),
+                                 len(kind["handoff"])),
             "offered_human": _share(sum(bool(o.ok) for o in kind["offer_human"]),
                                     len(kind["offer_human"])),
             "smalltalk_queued": _share(sum(o.action == "handoff" for o in small), len(small)),
