@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.engine import Bot, Decision
 
@@ -156,7 +157,8 @@ def run(bot: Bot, items: Sequence[Item]) -> list[Outcome]:
         if item.previous and history is None:
             outcomes.append(Outcome(item, "", "", None, (), None))
             continue
-        extra = {history: list(item.previous)} if item.previous and history else {}
+        # Any: decide's keyword parameters differ in type (previous: Sequence[str], name: str).
+        extra: dict[str, Any] = {history: list(item.previous)} if item.previous and history else {}
         decision = bot.decide(item.text, item.page_language, 0, **extra)
         titles = tuple(m.title for m in decision.matches)
         outcomes.append(Outcome(item, decision.action, decision.reason,
