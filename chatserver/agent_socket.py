@@ -84,7 +84,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     async def message(frame: Frame) -> dict[str, Any] | None:
         return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
                                             hub.redactor(frame["text"]), note=False,
-                                            origin=conn)).ack
+                                            origin=conn, entry_id=frame.get("entry_id"))).ack
 
     async def note(frame: Frame) -> dict[str, Any] | None:
         return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
@@ -106,7 +106,8 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
     async def close(frame: Frame) -> dict[str, Any] | None:
         return (await service.close_by_agent(agent_id, frame["conversation_id"], frame.key,
-                                             frame["resolved"], origin=conn)).ack
+                                             frame["resolved"], origin=conn,
+                                             entry_id=frame.get("entry_id"))).ack
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)

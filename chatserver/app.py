@@ -23,7 +23,7 @@ from starlette.types import ASGIApp
 
 from bot import Bot
 
-from . import auth, kb_api, pages, privacy_api, reports, retention, widget_routes
+from . import auth, kb_api, learning_api, pages, privacy_api, reports, retention, widget_routes
 from . import config as config_module
 from .agent_socket import agent_endpoint
 from .bus import Bus, LocalBus, RedisBus
@@ -32,6 +32,7 @@ from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
 from .iplimits import AbuseLimits
 from .kb_store import KnowledgeBase
+from .learning import Learning
 from .log_hygiene import quiet_client_faults
 from .passwords import hash_password
 from .redaction import Redactor, install_log_redaction
@@ -59,6 +60,7 @@ class Hub:
     bus: Bus
     bot: Bot
     kb: KnowledgeBase
+    learning: Learning
     abuse: AbuseLimits
     redactor: Redactor
     # A hash to verify against when the username is unknown, so timing reveals nothing.
@@ -115,10 +117,12 @@ def build_hub(config: Config) -> Hub:
                                   shared=cluster.backend == "redis")
     if isinstance(bus, RedisBus):
         bus.on_recovered = service.resync
+    learning = Learning(store, kb, bot)
+    service.on_entry_used = learning.agent_used
     hub = Hub(
         config=config, store=store, registry=registry, service=service,
         visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
-        bus=bus, bot=bot, kb=kb, abuse=AbuseLimits(config.abuse),
+        bus=bus, bot=bot, kb=kb, learning=learning, abuse=AbuseLimits(config.abuse),
         redactor=Redactor.from_config(config.privacy),
     )
     register_gauges(hub)
@@ -201,6 +205,7 @@ def create_app(config: Config) -> Starlette:
         WebSocketRoute("/ws/visitor", visitor_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         *kb_api.routes,
+        *learning_api.routes,
         *privacy_api.routes,
         *reports.routes,
         *pages.routes,

@@ -5,7 +5,8 @@ entry still names its author after that account is renamed or removed. `detail` 
 and ids, never personal text: the log must survive every erasure it records.
 
 Actions are dotted names, grouped by their first part so `?action=kb.` lists a whole group:
-kb.create, kb.update, kb.publish, kb.delete, kb.restore, kb.import, kb.export; user.create,
+kb.create, kb.update, kb.publish, kb.delete, kb.restore, kb.import, kb.export, kb.learn.approve,
+kb.learn.reject (a phrasing proposed from an agent's answer, learning_api.py); user.create,
 user.update, user.password; privacy.export, privacy.erase; retention.purge.
 """
 

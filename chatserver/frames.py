@@ -184,6 +184,9 @@ AGENT_FRAMES: Mapping[str, Spec] = {
         "id": (CLIENT_ID, True),
         "conversation_id": (CONVERSATION_ID, True),
         "text": (_text, True),
+        # The knowledge-base entry the text came from (agent-assist Insert, a linked canned
+        # response): the visitor's question becomes a proposed phrasing of it (learning.py).
+        "entry_id": (_integer(1, _MAX_SEQ), False),
     },
     "note": {
         "id": (CLIENT_ID, True),
@@ -203,6 +206,7 @@ AGENT_FRAMES: Mapping[str, Spec] = {
         "id": (CLIENT_ID, True),
         "conversation_id": (CONVERSATION_ID, True),
         "resolved": (_boolean, True),
+        "entry_id": (_integer(1, _MAX_SEQ), False),  # the entry that answered the visitor
     },
     "resume": {"conversation_id": (CONVERSATION_ID, True), "after_seq": (SEQ, True)},
 }

@@ -6,6 +6,11 @@ chats), so every report for every period reads the same before and after; the `l
 each conversation is untouched, so cached facts stay valid too. Retention (`retention.py`) uses
 the same scrubbing on everything older than its cut-off.
 
+Phrasings proposed from a visitor's chat (`kb_proposals`, learning.py) hold the visitor's words:
+they are exported, and erasure tombstones them (a pending one can no longer be approved). A
+phrasing an admin already approved is knowledge-base content they reviewed (the inbox tells
+them to take out anything personal first) and stays in its entry.
+
 All writes are short jobs of at most `batch_size` rows through the store's single writer, so a
 visitor with years of chats is erased without holding up anyone's messages. Each job turns on
 SQLite's secure_delete so replaced text is overwritten on disk, not just unlinked, and an
@@ -188,6 +193,11 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
     offline = await store.fetchall(
         "SELECT id, email, text, language, page_url, created_ms, handled_by, handled_ms "
         "FROM offline_messages WHERE visitor_id = ? ORDER BY created_ms, id", (visitor_id,))
+    proposals = await store.fetchall(
+        "SELECT id, entry_id, conversation_id, language, text, source, status, created_ms, "
+        "decided_ms, added_text FROM kb_proposals WHERE conversation_id IN "
+        "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
+        (visitor_id,))
     return {
         "format": FORMAT,
         "exported_ms": now_ms,
@@ -195,6 +205,7 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
         "conversations": conversations,
         "survey_answers": surveys,
         "offline_messages": [dict(r) for r in offline],
+        "kb_proposals": [dict(r) for r in proposals],
     }
 
 
@@ -202,7 +213,8 @@ def export_counts(data: Mapping[str, Any]) -> dict[str, int]:
     """How much an export held, for the audit log (counts only: the log keeps no personal data)."""
     return {"conversations": len(data["conversations"]),
             "events": sum(len(c["events"]) for c in data["conversations"]),
-            "offline_messages": len(data["offline_messages"])}
+            "offline_messages": len(data["offline_messages"]),
+            "kb_proposals": len(data["kb_proposals"])}
 
 
 # --- erasure ---------------------------------------------------------------------------------
@@ -216,6 +228,7 @@ class Erasure:
     conversations: int
     events_scrubbed: int
     offline_messages: int
+    kb_proposals: int
     profile: bool
     erased_ms: int
 
@@ -236,8 +249,22 @@ def _erase_events_batch(conn: sqlite3.Connection, visitor_id: str, after: tuple[
     return len(rows), changed, last
 
 
-def _erase_rest(conn: sqlite3.Connection, visitor_id: str, now_ms: int) -> tuple[int, int, bool]:
+def scrub_proposals(conn: sqlite3.Connection, ids: list[int]) -> int:
+    """Tombstone the visitor's words in these proposals; a pending one expires (nothing is
+    left to approve). Shared with retention."""
+    conn.executemany(
+        "UPDATE kb_proposals SET text = ?1, added_text = CASE WHEN added_text IS NULL "
+        "THEN NULL ELSE ?1 END, status = CASE status WHEN 'pending' THEN 'expired' "
+        "ELSE status END WHERE id = ?2", [(TOMBSTONE, i) for i in ids])
+    return len(ids)
+
+
+def _erase_rest(conn: sqlite3.Connection, visitor_id: str, now_ms: int
+                ) -> tuple[int, int, int, bool]:
     with secure_delete(conn):
+        proposals = scrub_proposals(conn, [r[0] for r in conn.execute(
+            "SELECT id FROM kb_proposals WHERE text != ? AND conversation_id IN "
+            "(SELECT id FROM conversations WHERE visitor_id = ?)", (TOMBSTONE, visitor_id))])
         chats = conn.execute("UPDATE conversations SET page_url = '' WHERE visitor_id = ?",
                              (visitor_id,)).rowcount
         offline = conn.execute(
@@ -246,7 +273,7 @@ def _erase_rest(conn: sqlite3.Connection, visitor_id: str, now_ms: int) -> tuple
         profile = conn.execute(
             "UPDATE visitors SET name = '', email = '', erased_ms = ? WHERE id = ?",
             (now_ms, visitor_id)).rowcount
-    return chats, offline, profile == 1
+    return chats, offline, proposals, profile == 1
 
 
 async def erase_visitor(
@@ -266,7 +293,7 @@ async def erase_visitor(
         if scanned < batch_size:
             break
         await asyncio.sleep(pause_s)
-    chats, offline, profile = await store.write(
+    chats, offline, proposals, profile = await store.write(
         lambda conn: _erase_rest(conn, visitor_id, now_ms))
     await asyncio.to_thread(checkpoint, store.path)
-    return Erasure(visitor_id, chats, scrubbed, offline, profile, now_ms)
+    return Erasure(visitor_id, chats, scrubbed, offline, proposals, profile, now_ms)

@@ -3,6 +3,8 @@
 - Message texts: every event older than `message_text_days` is scrubbed exactly as an erasure
   scrubs it (texts tombstoned, visitor name and page URL emptied); types, times, authors and
   ratings stay, so metrics never change.
+- Phrasings proposed from chats (`kb_proposals`) older than `message_text_days` lose the
+  visitor's words the same way; a pending one expires unapproved.
 - Offline messages older than `offline_message_days` are deleted (no metric reads them).
 - Visitor profiles not seen for `visitor_profile_days` lose name and email; a visitor with no
   conversation left is deleted outright.
@@ -30,7 +32,14 @@ from typing import Any
 
 from . import audit
 from .config import Config, RetentionConfig
-from .privacy import PAUSE_S, TEXT_FREE_TYPES, rewrite_events, secure_delete
+from .privacy import (
+    PAUSE_S,
+    TEXT_FREE_TYPES,
+    TOMBSTONE,
+    rewrite_events,
+    scrub_proposals,
+    secure_delete,
+)
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,7 @@ class PurgeReport:
     """What one run removed, for the log, the audit log and `chatserver purge`."""
 
     message_texts: int = 0  # events whose text was tombstoned
+    proposal_texts: int = 0  # proposed phrasings whose visitor text was tombstoned
     offline_messages: int = 0  # deleted
     visitors_anonymised: int = 0  # name and email cleared; conversations kept for metrics
     visitors_deleted: int = 0  # no conversation left to keep them for
@@ -56,8 +66,8 @@ class PurgeReport:
 
     @property
     def removed(self) -> int:
-        return (self.message_texts + self.offline_messages + self.visitors_anonymised
-                + self.visitors_deleted)
+        return (self.message_texts + self.proposal_texts + self.offline_messages
+                + self.visitors_anonymised + self.visitors_deleted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +99,13 @@ def _texts_batch(conn: sqlite3.Connection, after: Key, cutoff_ms: int, limit: in
         _set_mark(conn, TEXTS_MARK, cutoff_ms)
     last = (rows[-1][0], rows[-1][1], rows[-1][2]) if rows else after
     return len(rows), changed, last
+
+
+def _proposals_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
+    with secure_delete(conn):
+        return scrub_proposals(conn, [r[0] for r in conn.execute(
+            "SELECT id FROM kb_proposals WHERE created_ms < ? AND text != ? "
+            "ORDER BY created_ms LIMIT ?", (cutoff_ms, TOMBSTONE, limit))])
 
 
 def _offline_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
@@ -142,6 +159,9 @@ async def purge(store: Store, retention: RetentionConfig, now_ms: int, *,
             report.message_texts += changed
             if scanned < size:
                 break
+        while (scrubbed := await run(lambda c: _proposals_batch(c, cutoff, size))) == size:
+            report.proposal_texts += scrubbed
+        report.proposal_texts += scrubbed
     if retention.offline_message_days:
         cutoff = report.cutoffs_ms["offline_message"] = (
             now_ms - retention.offline_message_days * DAY_MS)
@@ -234,6 +254,7 @@ def command(args: argparse.Namespace, config: Config) -> int:
         print()
     else:
         print(f"message texts erased: {report.message_texts}\n"
+              f"proposed phrasings erased: {report.proposal_texts}\n"
               f"offline messages deleted: {report.offline_messages}\n"
               f"visitor profiles anonymised: {report.visitors_anonymised}\n"
               f"visitor profiles deleted: {report.visitors_deleted}")

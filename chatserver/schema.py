@@ -134,8 +134,10 @@ MIGRATIONS: list[str] = [
     # 6: the bot learns from agents (chatserver/learning.py): a visitor's question that an agent
     # answered with a knowledge-base entry, proposed as a new phrasing of that entry until an
     # admin approves (the phrasing joins the entry as a new version) or rejects it. `text` is
-    # the visitor's words: privacy export/erase and retention cover it. The decider's name is
-    # copied in, as in audit_log, so the row still says who decided after a rename.
+    # the visitor's words: privacy export/erase and retention cover it. `source`: the agent's
+    # line came from the entry (agent-assist Insert, a canned response linked to it) or the
+    # entry was chosen when closing. The decider's name is copied in, as in audit_log, so the
+    # row still says who decided after a rename.
     """
     CREATE TABLE kb_proposals (
         id INTEGER PRIMARY KEY,
@@ -143,7 +145,7 @@ MIGRATIONS: list[str] = [
         conversation_id TEXT NOT NULL REFERENCES conversations(id),
         language TEXT NOT NULL DEFAULT '',
         text TEXT NOT NULL,
-        source TEXT NOT NULL CHECK (source IN ('insert', 'canned', 'close')),
+        source TEXT NOT NULL CHECK (source IN ('message', 'close')),
         agent_id INTEGER,
         status TEXT NOT NULL DEFAULT 'pending'
             CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),

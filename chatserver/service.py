@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -137,6 +137,10 @@ class ConversationService:
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
         self.telemetry = Telemetry()
         self.dispatcher = Dispatcher(self)
+        # Told when an agent answers a chat with a knowledge-base entry (the line's entry_id, or
+        # the one named at close): (conversation id, entry id, "message" | "close", agent id,
+        # now ms). app.py sets it to learning.Learning.agent_used.
+        self.on_entry_used: Callable[[str, int, str, int, int], Awaitable[Any]] | None = None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -537,12 +541,14 @@ class ConversationService:
 
     async def _close(
         self, conv: Conversation, client_id: str | None, *, by: str, resolved: bool | None,
-        origin: Connection | None = None,
+        origin: Connection | None = None, entry_id: int | None = None,
     ) -> Outcome:
         was, agent = conv.state, conv.agent_id
         payload: dict[str, Any] = {"by": by}
         if resolved is not None:
             payload["resolved"] = resolved
+        if entry_id is not None:  # the entry that answered the visitor, named at close
+            payload["entry_id"] = entry_id
         conv, events, duplicate = await self.append(
             conv, [NewEvent("closed", by if by != "agent" else f"agent:{agent}", payload)],
             client_id, origin,
@@ -691,7 +697,7 @@ class ConversationService:
 
     async def agent_message(
         self, agent_id: int, cid: str, client_id: str, text: str, *, note: bool,
-        origin: Connection | None = None,
+        origin: Connection | None = None, entry_id: int | None = None,
     ) -> Outcome:
         async with self.lock(cid):
             conv = await self.agent_view(agent_id, cid, holder=not note)
@@ -705,13 +711,29 @@ class ConversationService:
                                frame_id=client_id)
             profile = self.agents[agent_id]
             kind = "note" if note else "message"
-            line = {"from": "agent", "author": profile.display_name, "text": text}
-            conv, events, _ = await self.append(
+            line: dict[str, Any] = {"from": "agent", "author": profile.display_name,
+                                    "text": text}
+            if entry_id is not None and not note:  # the line came from this entry
+                line["entry_id"] = entry_id
+            conv, events, duplicate = await self.append(
                 conv, [NewEvent(kind, f"agent:{agent_id}", line)], client_id, origin)
             if note and agent_id not in self.holders(conv):  # e.g. the agent before a transfer
                 self.bus.to_agents([agent_id], encode(event_frame(events[0], for_visitor=False)
                                                       or {}))
-            return Outcome(ack_for(client_id, events[0]), events)
+        if "entry_id" in line and not duplicate:
+            await self._entry_used(cid, entry_id, "message", agent_id)
+        return Outcome(ack_for(client_id, events[0]), events)
+
+    async def _entry_used(self, cid: str, entry_id: int | None, source: str,
+                          agent_id: int) -> None:
+        """After the agent's change is stored and acked: a proposal is a by-product, and
+        a failure to make one must never fail the agent's line or close."""
+        if self.on_entry_used is None or entry_id is None:
+            return
+        try:
+            await self.on_entry_used(cid, entry_id, source, agent_id, self.clock())
+        except Exception:
+            log.exception("could not propose a phrasing from conversation %s", cid)
 
     async def transfer(
         self, agent_id: int, cid: str, client_id: str, *, to_agent: int | None,
@@ -743,7 +765,7 @@ class ConversationService:
 
     async def close_by_agent(
         self, agent_id: int, cid: str, client_id: str, resolved: bool,
-        origin: Connection | None = None,
+        origin: Connection | None = None, entry_id: int | None = None,
     ) -> Outcome:
         async with self.lock(cid):
             conv = await self.agent_view(agent_id, cid, holder=False)
@@ -755,8 +777,10 @@ class ConversationService:
                 raise Forbidden("only the agent holding the chat may close it",
                                 frame_id=client_id)
             cv.transition(conv.state, "close")
-            return await self._close(conv, client_id, by="agent", resolved=resolved,
-                                     origin=origin)
+            outcome = await self._close(conv, client_id, by="agent", resolved=resolved,
+                                        origin=origin, entry_id=entry_id)
+        await self._entry_used(cid, entry_id, "close", agent_id)
+        return outcome
 
     # --- routing: one dispatcher task carries out the Board's decisions ----------------------
 

@@ -103,6 +103,21 @@ async def populate(store: Store) -> None:
     await store.add_offline_message("va", "off-a", {
         "email": "ada@example.com", "text": "Analytical engine, part two", "language": "en"},
         T0 + 5000)
+    # The agents answered both chats with entry 3: each visitor's question is a proposal.
+    await propose(store, "cz1", SENTENCE, T0 + 800_000)
+    await propose(store, "ca1", "Analytical engine", T0 + 6000)
+
+
+async def propose(store: Store, cid: str, text: str, ts: int) -> None:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT OR IGNORE INTO kb_entries (id, title, language, status, "
+                     "questions, answer, version, updated_ms) VALUES "
+                     "(3, 'Refunds', 'en', 'published', '[\"refund\"]', 'Yes.', 1, ?)", (ts,))
+        conn.execute("INSERT INTO kb_proposals (entry_id, conversation_id, language, text, "
+                     "source, agent_id, created_ms) VALUES (3, ?, 'en', ?, 'message', 1, ?)",
+                     (cid, text, ts))
+
+    await store.write(job)
 
 
 def every_value(path: str) -> Iterator[tuple[str, str, str]]:
@@ -209,8 +224,10 @@ async def test_export_holds_every_record_of_the_visitor_and_none_of_another(
                                        "comment": "the purple giraffe service was fine"}]
     assert [m["text"] for m in data["offline_messages"]] == [
         "Please call Zed back about the purple giraffe"]
+    assert [(p["conversation_id"], p["text"], p["status"]) for p in data["kb_proposals"]] == [
+        ("cz1", SENTENCE, "pending")]
     assert privacy.export_counts(data) == {"conversations": 2, "events": 19,
-                                           "offline_messages": 1}
+                                           "offline_messages": 1, "kb_proposals": 1}
     ada = json.dumps(await privacy.export_visitor(store, "va", T0), ensure_ascii=False)
     assert "Analytical engine, part two" in ada
     for needle in ZED_STRINGS:
@@ -228,7 +245,7 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
     erased = await privacy.erase_visitor(store, "vz", T0 + 10**6, batch_size=4)
     assert erased is not None
     assert erased.as_dict() == {"visitor_id": "vz", "conversations": 2, "events_scrubbed": 11,
-                                "offline_messages": 1, "profile": True,
+                                "offline_messages": 1, "kb_proposals": 1, "profile": True,
                                 "erased_ms": T0 + 10**6}
 
     assert found(store.path, ZED_STRINGS) == []
@@ -249,13 +266,17 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
     assert events[0].payload == {"language": "en", "topic": "billing", "visitor_name": "",
                                  "page_url": ""}
     assert events[-1].payload == {"rating": 4, "nps": 9, "comment": privacy.TOMBSTONE}
+    proposals = {r[0]: (r[1], r[2]) for r in await store.fetchall(
+        "SELECT conversation_id, text, status FROM kb_proposals")}
+    assert proposals == {"cz1": (privacy.TOMBSTONE, "expired"),  # nothing left to approve
+                         "ca1": ("Analytical engine", "pending")}
     visitor = await store.visitor("vz")
     assert visitor is not None and visitor["name"] == visitor["email"] == ""
     assert visitor["erased_ms"] == T0 + 10**6
     assert (await privacy.find_visitors(store, "vz"))[0]["erased_ms"] == T0 + 10**6
 
     again = await privacy.erase_visitor(store, "vz", T0 + 2 * 10**6)
-    assert again is not None and again.events_scrubbed == 0  # idempotent
+    assert again is not None and again.events_scrubbed == again.kb_proposals == 0  # idempotent
     assert await privacy.erase_visitor(store, "nobody", T0) is None
 
 

@@ -17,7 +17,7 @@ from chatserver import audit, privacy, retention
 from chatserver.config import Config, RetentionConfig, StorageConfig
 from chatserver.store import NewEvent, Store
 
-from .test_privacy import T0, metrics
+from .test_privacy import T0, metrics, propose
 
 pytestmark = pytest.mark.anyio
 
@@ -77,6 +77,25 @@ async def test_message_texts_past_retention_and_only_those_are_tombstoned(store:
     later = await retention.purge(store, TEXTS, NOW + 2)  # two more milliseconds cross
     assert later.message_texts == 2
     assert (await texts(store))[cutoff + 1] == privacy.TOMBSTONE
+
+
+async def test_proposed_phrasings_past_retention_lose_the_visitors_words(store: Store) -> None:
+    cutoff = NOW - 30 * DAY
+    await store.upsert_visitor("v", {"name": "Kim"}, T0)
+    for cid, ts in (("a", cutoff - 1), ("b", cutoff - 1), ("c", cutoff)):
+        await chat(store, cid, "v", ts - 10)
+        await propose(store, cid, f"where is parcel {cid}", ts)
+    await store.write(lambda c: c.execute(
+        "UPDATE kb_proposals SET status = 'approved', added_text = text "
+        "WHERE conversation_id = 'b'"))
+    report = await retention.purge(store, TEXTS, NOW)
+    assert report.proposal_texts == 2
+    rows = {r[0]: tuple(r)[1:] for r in await store.fetchall(
+        "SELECT conversation_id, text, status, added_text FROM kb_proposals")}
+    assert rows == {"a": (privacy.TOMBSTONE, "expired", None),
+                    "b": (privacy.TOMBSTONE, "approved", privacy.TOMBSTONE),
+                    "c": ("where is parcel c", "pending", None)}
+    assert (await retention.purge(store, TEXTS, NOW)).proposal_texts == 0
 
 
 async def test_offline_messages_past_retention_are_deleted(store: Store) -> None:

@@ -119,7 +119,7 @@ $("kb-delete").addEventListener("click", async () => {
 
 // --- history, diff and restore ----------------------------------------------------------------
 
-const ACTIONS = { create: "Created", update: "Edited", publish: "Published", restore: "Restored", import: "Imported", delete: "Deleted" };
+const ACTIONS = { create: "Created", update: "Edited", publish: "Published", restore: "Restored", import: "Imported", delete: "Deleted", learn: "Learned a phrasing" };
 
 async function loadHistory(id) {
   const result = await api("GET", `/api/kb/${id}/history`);

@@ -243,7 +243,8 @@ function addChat({ id, visitorName = "", language = "", topic = "", skills = [] 
   const list = el("ol", { class: "transcript", hidden: true, dataset: { cid: id } });
   const chat = { id, visitorName, language, topic, skills, state: "assigned", seqs: new Set(),
     lastSeq: 0, unread: 0, draft: "", list, typing: false, typingTimer: null,
-    lastVisitorText: "", assistFor: null, preview: "" };
+    lastVisitorText: "", assistFor: null, preview: "",
+    fromEntry: null, usedEntries: new Map() }; // entry id -> title, for the close dialog
   chat.tab = el("li", { role: "presentation" });
   chats.set(id, chat);
   $("transcripts").append(list);
@@ -477,7 +478,15 @@ function send() {
   const text = box.value.trim();
   if (!chat || !text || chat.state !== "assigned") return;
   const kind = mode === "note" ? "note" : "message";
-  const id = socket.request(kind, { conversation_id: chat.id, text });
+  const fields = { conversation_id: chat.id, text };
+  // A reply that began as an entry's answer (Insert, a linked canned response) says so: the
+  // visitor's question becomes a proposed phrasing of that entry for an admin to approve.
+  if (kind === "message" && chat.fromEntry) {
+    fields.entry_id = chat.fromEntry.id;
+    chat.usedEntries.set(chat.fromEntry.id, chat.fromEntry.title);
+  }
+  if (kind === "message") chat.fromEntry = null;
+  const id = socket.request(kind, fields);
   const node = kind === "note"
     ? renderFrame({ type: "note", author: me.name, text, id })
     : renderFrame({ type: "message", from: "agent", author: me.name, text, id });
@@ -495,7 +504,11 @@ function send() {
 }
 
 $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
-$("composer-text").addEventListener("input", () => { typed(); updatePicker(); });
+$("composer-text").addEventListener("input", () => {
+  const chat = chats.get(activeId);
+  if (chat && !$("composer-text").value.trim()) chat.fromEntry = null; // cleared: not the entry's
+  typed(); updatePicker();
+});
 $("composer-text").addEventListener("keydown", (e) => {
   if (!$("canned-picker").hidden) {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") { e.preventDefault(); movePick(e.key === "ArrowDown" ? 1 : -1); return; }
@@ -541,7 +554,13 @@ function hidePicker() { $("canned-picker").hidden = true; pickIndex = 0; }
 function choosePick() {
   const choice = picks[pickIndex];
   hidePicker();
-  if (choice) insertText(choice.text, true);
+  if (choice) { insertText(choice.text, true); usedEntry(choice.entry_id, choice.title); }
+}
+
+/** The composer now holds this entry's answer (canned responses may name one: `entry_id`). */
+function usedEntry(entryId, title) {
+  const chat = chats.get(activeId);
+  if (chat && entryId) chat.fromEntry = { id: Number(entryId), title: title || `Entry ${entryId}` };
 }
 
 function insertText(text, replaceAll) {
@@ -561,7 +580,7 @@ async function loadCanned() {
     canned = await response.json();
   } catch (e) { canned = []; }
   $("canned-list").replaceChildren(...canned.map((c) => el("li", {},
-    el("button", { type: "button", class: "canned-item", title: c.text, onclick: () => insertText(c.text, false) },
+    el("button", { type: "button", class: "canned-item", title: c.text, onclick: () => { insertText(c.text, false); usedEntry(c.entry_id, c.title); } },
       el("span", { class: "pick-key" }, `/${c.shortcut}`), el("span", {}, c.title)))));
 }
 loadCanned();
@@ -586,14 +605,15 @@ function renderAssist(chat) {
     el("div", { class: "assist-title", dir: "auto" }, m.title),
     el("div", { class: "assist-row" }, el("span", { class: "score-bar" }, el("span", { style: `width:${Math.round(Math.min(1, m.score) * 100)}%` })),
       el("span", { class: "score" }, Number(m.score).toFixed(2)),
-      el("button", { type: "button", class: "btn btn-small", onclick: () => insertEntry(m.entry_id) }, "Insert"))))
+      el("button", { type: "button", class: "btn btn-small", onclick: () => insertEntry(m.entry_id, m.title) }, "Insert"))))
     : [el("li", { class: "muted small" }, "No close match in the knowledge base.")]));
 }
 
-async function insertEntry(entryId) {
+async function insertEntry(entryId, title) {
   const result = await api("GET", `/api/kb/${encodeURIComponent(entryId)}`);
   if (!result.ok) { toast("That entry is gone.", "error"); return; }
   insertText(result.data.answer, false);
+  usedEntry(entryId, title || result.data.title);
 }
 
 // --- transfer and close -------------------------------------------------------------------
@@ -624,12 +644,23 @@ $("transfer-dialog").addEventListener("close", () => {
   pending.set(id, { kind: "transfer", cid: chat.id });
 });
 
-$("close-btn").addEventListener("click", () => $("close-dialog").showModal());
+$("close-btn").addEventListener("click", () => {
+  // Which entry answered the visitor (optional): those used in this chat, then the assist's.
+  const chat = chats.get(activeId);
+  const offered = new Map(chat ? chat.usedEntries : []);
+  for (const m of (chat && chat.assist) || []) if (!offered.has(m.entry_id)) offered.set(m.entry_id, m.title);
+  $("close-entry").replaceChildren(el("option", { value: "" }, "None"),
+    ...Array.from(offered, ([id, title]) => el("option", { value: id, dir: "auto" }, title)));
+  $("close-entry-row").hidden = offered.size === 0;
+  $("close-dialog").showModal();
+});
 $("close-dialog").addEventListener("close", () => {
   const chat = chats.get(activeId);
   const value = $("close-dialog").returnValue;
   if (!chat || (value !== "resolved" && value !== "unresolved")) return;
-  const id = socket.request("close", { conversation_id: chat.id, resolved: value === "resolved" });
+  const fields = { conversation_id: chat.id, resolved: value === "resolved" };
+  if ($("close-entry").value) fields.entry_id = Number($("close-entry").value);
+  const id = socket.request("close", fields);
   pending.set(id, { kind: "close", cid: chat.id });
 });
 
