@@ -115,10 +115,11 @@ class Bot:
         settings = self.settings
         matches = self.search(text, language, k=max(settings.suggestions, 2))
         conf = confidence([m.score for m in matches])
-        verdict = decide(conf, failed_rounds, wants_human(text, language), settings)
+        scope = matches[0].score if matches else 0.0  # does anything fit (docs/bot.md)
+        verdict = decide(conf, failed_rounds, wants_human(text, language), settings, scope)
         best = self._entries[matches[0].entry_id] if matches else None
         # Route a hand-off by topic only when the topic is plausible (suggestion-level or better).
-        topical = best is not None and conf >= settings.suggest_threshold
+        topical = best is not None and scope >= settings.suggest_threshold
         shown = matches[: settings.suggestions] if verdict.action == "suggest" else matches[:1]
         return Decision(
             action=verdict.action,

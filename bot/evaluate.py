@@ -152,6 +152,7 @@ def evaluate(
     top1 = top3 = answered_right = 0
     actions: Counter[str] = Counter()
     in_conf: list[float] = []
+    in_scope: list[float] = []  # best score: what the hand-off (out of scope) decision reads
     in_right: list[bool] = []
     latencies: list[float] = []
     for row in queries:
@@ -165,6 +166,7 @@ def evaluate(
         if decision.entry_id is not None and labels[decision.entry_id] == row.label:
             answered_right += 1
         in_conf.append(decision.confidence)
+        in_scope.append(decision.matches[0].score if decision.matches else 0.0)
         in_right.append(bool(ranked) and ranked[0] == row.label)
     n = len(queries)
     answered = actions["answer"]
@@ -186,12 +188,14 @@ def evaluate(
     result["threshold_p95"] = round(threshold, 4)
     if oos_rows:
         oos_conf: list[float] = []
+        oos_scope: list[float] = []
         oos_handoff = 0
         for row in oos_rows:
             start = time.perf_counter()
             decision = bot.decide(row.text, row.lang)
             latencies.append((time.perf_counter() - start) * 1000.0)
             oos_conf.append(decision.confidence)
+            oos_scope.append(decision.matches[0].score if decision.matches else 0.0)
             oos_handoff += decision.action == "handoff"
         handoffs = oos_handoff + actions["handoff"]
         result["oos_queries"] = len(oos_rows)
@@ -200,7 +204,10 @@ def evaluate(
         result["oos_not_answered"] = round(
             sum(c < bot.settings.answer_threshold for c in oos_conf) / len(oos_rows), 4
         )
-        result["auroc"] = round(auroc(in_conf, oos_conf), 4)
+        # Separation of out-of-scope queries by the best score, which decides hand-off; and by
+        # the confidence, which decides answering and leans on the runner-up's gap instead.
+        result["auroc"] = round(auroc(in_scope, oos_scope), 4)
+        result["auroc_confidence"] = round(auroc(in_conf, oos_conf), 4)
         # The same with the out-of-scope queries in the pool (an answer to one is wrong).
         coverage, threshold = coverage_at_precision(
             [*zip(in_conf, in_right, strict=True), *((c, False) for c in oos_conf)]

@@ -42,6 +42,13 @@ MESSAGES: dict[str, dict[str, str]] = {
               "الإلكتروني.",
         "zh": "目前没有会说您的语言的客服。请留言，我们会通过电子邮件回复您。",
     },
+    "other_language": {  # above an answer from the page's language: none in the visitor's
+        "en": "This answer isn't available in your language yet, so here it is in this page's "
+              "language.",
+        "fa": "این پاسخ هنوز به زبان شما موجود نیست؛ برای همین به زبان این صفحه آمده است.",
+        "ar": "هذه الإجابة غير متوفرة بلغتك بعد، لذلك نعرضها بلغة هذه الصفحة.",
+        "zh": "此回答暂时没有您所用语言的版本，以下是本页面语言的内容。",
+    },
     "survey_rating": {
         "en": "How would you rate this chat?",
         "fa": "به این گفت‌وگو چه امتیازی می‌دهید؟",

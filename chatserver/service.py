@@ -426,6 +426,11 @@ class ConversationService:
         if decision.action == "answer":
             entry_id = decision.entry_id
             _, answer = self.answers.get(entry_id, (decision.matches[0].title, ""))
+            asked = getattr(decision, "question_language", None)
+            if asked and decision.language and asked != decision.language:
+                # The knowledge base has no entries in the visitor's language: the answer is
+                # the page language's, and a line in theirs says so (bot/script.py).
+                answer = f"{say('other_language', asked)}\n\n{answer}"
             line = {**answer_line(answer), "decision": "answer", "entry_id": entry_id,
                     "matches": matches}
             await self.append(conv, [NewEvent("message", "bot", line)])

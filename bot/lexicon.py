@@ -1,0 +1,166 @@
+"""Dialect and regional words, mapped to the forms a knowledge base is written in.
+
+Knowledge bases are written in the standard language; visitors write the way they speak:
+colloquial Persian (میخوام، کجاس، نمیخوره، بگین), Egyptian, Gulf, Levantine and Maghrebi
+Arabic (عايز، ابغى، بدي، وين، لسه، شلون، كيفاش، ليش، هلق), Taiwan and Hong Kong Chinese
+(保固, 禮物卡, 電子郵件, 登入, 帳號, 網路; Cantonese 點樣, 幾時, 冇).  The character folding of
+:mod:`bot.normalize` (ي→ی, traditional→simplified) cannot reach these: they are other words.
+
+:func:`standardize` rewrites a text of one language with that language's table, after the
+usual folding.  The bot applies it to every entry text and every query of the language's index
+(:class:`bot.engine.Bot`), so an entry written in dialect still meets a query in dialect, and
+both meet the standard form.  Tables are per language because the words collide across
+languages: Arabic بدي "I want" is Persian بدی "you give"; Gulf ابي "I want" is Persian آبی
+"blue".
+
+Keys are written as people type them; they are folded like any text when the table is built.
+A value may be several words (Persian سفارشمو -> سفارشم را).  Measured on the valid splits and
+the realistic development set (docs/bot.md, "Dialect and regional words").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from bot.normalize import normalize
+
+__all__ = ["AR", "FA", "FA_VERBS", "ZH", "standardize"]
+
+# Colloquial Persian verb stems -> written, only after the prefix می/نمی (میخوام, نمی‌تونم,
+# نمیخوره), whichever way the prefix is joined: alone, several are other words (ده "ten",
+# دین "religion", یاد "memory").
+FA_VERBS: dict[str, str] = {
+    "خوام": "خواهم", "خوای": "خواهی", "خواد": "خواهد", "خوایم": "خواهیم", "خواین": "خواهید",
+    "خوان": "خواهند",
+    "تونم": "توانم", "تونی": "توانی", "تونه": "تواند", "تونیم": "توانیم", "تونین": "توانید",
+    "تونید": "توانید", "تونن": "توانند",
+    "دونم": "دانم", "دونی": "دانی", "دونه": "داند", "دونین": "دانید", "دونید": "دانید",
+    "شه": "شود", "شن": "شوند", "کنه": "کند", "کنن": "کنند", "کنین": "کنید",
+    "ره": "رود", "رسه": "رسد", "رسن": "رسند", "گه": "گوید", "گن": "گویند", "گین": "گویید",
+    "خوره": "خورد", "ده": "دهد", "دن": "دهند", "دین": "دهید", "گیره": "گیرد", "گیرن": "گیرند",
+    "کشه": "کشد", "زنه": "زند", "مونه": "ماند", "افته": "افتد", "فرستین": "فرستید",
+    "فرستن": "فرستند", "یاد": "آید", "یان": "آیند",
+}
+# Colloquial Persian words -> written Persian.
+FA: dict[str, str] = {
+    # imperatives and other persons
+    "بگین": "بگویید", "بگید": "بگویید", "بدین": "بدهید", "بدید": "بدهید", "بکنین": "بکنید",
+    "بزنین": "بزنید", "بفرستین": "بفرستید", "بذارید": "بگذارید",
+    "بذارین": "بگذارید", "بذارم": "بگذارم", "بذاره": "بگذارد", "بشه": "بشود", "هستین": "هستید",
+    "دارین": "دارید", "ندارین": "ندارید", "کردین": "کردید", "نکردین": "نکردید",
+    "اومد": "آمد", "اومده": "آمده", "نیومد": "نیامد", "نیومده": "نیامده", "میاد": "می آید",
+    "نمیاد": "نمی آید",
+    # question words and pronouns
+    "کجاس": "کجاست", "چیه": "چیست", "کیه": "کیست", "چطوری": "چطور", "چجوری": "چطور",
+    "چطو": "چطور", "چقد": "چقدر", "چیکار": "چه کار", "چکار": "چه کار", "اینو": "این را",
+    "اونو": "آن را", "اون": "آن", "اونجا": "آنجا", "همون": "همان", "یه": "یک", "هیچی": "هیچ",
+    "برام": "برایم", "بهم": "به من", "ازم": "از من", "بهتون": "به شما", "ازتون": "از شما",
+    "براتون": "برای شما", "رو": "را",
+    # nouns
+    "خونه": "خانه", "تومن": "تومان", "پسورد": "رمز عبور",
+}
+# Colloquial object marker: pronoun suffix + و for را (سفارشمو = سفارشم را, رمزمو, جوابمو).
+_FA_OBJECT = re.compile(r"^(.{3,}م)و$")
+_FA_PREFIXES = ("نمی", "می")
+
+# Dialect Arabic -> Modern Standard Arabic.  Egyptian (eg), Gulf (gu), Levantine (lv), Iraqi
+# (iq), Maghrebi (ma).
+AR: dict[str, str] = {
+    # want
+    "عايز": "أريد", "عاوز": "أريد", "عايزه": "أريد", "عاوزه": "أريد",  # eg
+    "ابغى": "أريد", "ابغا": "أريد", "ابي": "أريد", "ودي": "أريد",  # gu
+    "بدي": "أريد", "بدنا": "نريد",  # lv
+    "بغيت": "أريد", "حاب": "أريد",  # ma, lv
+    # where / how / what / why / when / now
+    "وين": "أين", "وينه": "أين", "فين": "أين", "فينه": "أين",
+    "شلون": "كيف", "اشلون": "كيف", "كيفاش": "كيف", "ازاي": "كيف", "إزاي": "كيف",
+    "شو": "ماذا", "ايش": "ماذا", "إيش": "ماذا", "وش": "ماذا", "شنو": "ماذا", "شنهو": "ماذا",
+    "ايه": "ماذا", "إيه": "ماذا", "واش": "هل",
+    "ليش": "لماذا", "ليه": "لماذا", "علاش": "لماذا", "لاش": "لماذا",
+    "امتى": "متى", "إمتى": "متى", "ايمتى": "متى", "امتا": "متى", "وقتاش": "متى",
+    "هلق": "الآن", "هلأ": "الآن", "هسه": "الآن", "هسا": "الآن", "دلوقتي": "الآن",
+    "دحين": "الآن", "الحين": "الآن", "توا": "الآن", "دابا": "الآن",
+    # still / not / there is (not)
+    "لسه": "بعد", "لسا": "بعد", "لسة": "بعد",
+    "مش": "لا", "مو": "لا", "موش": "لا",
+    "فيه": "يوجد", "كاين": "يوجد", "اكو": "يوجد", "مافي": "لا يوجد", "مفيش": "لا يوجد",
+    "ماكو": "لا يوجد", "مكانش": "لا يوجد",
+    # verbs and nouns of a shop
+    "شغال": "يعمل", "شغاله": "يعمل", "بيشتغل": "يعمل", "يشتغل": "يعمل", "يخدم": "يعمل",
+    "ابعت": "أرسل", "ابعتلي": "أرسل لي", "بعتولي": "أرسلوا لي", "بعتلي": "أرسل لي",
+    "جاني": "وصلني", "اجاني": "وصلني",
+    "فلوس": "أموال", "فلوسي": "أموالي", "مصاري": "أموال", "مصاريي": "أموالي",
+    "اوردر": "طلب", "الاوردر": "الطلب", "باسورد": "كلمة المرور", "الباسورد": "كلمة المرور",
+    "اكونت": "حساب", "الاكونت": "الحساب", "كنسل": "إلغاء", "اكنسل": "ألغي",
+    "امبارح": "أمس", "مبارح": "أمس", "بكره": "غدا", "بكرا": "غدا", "بس": "فقط",
+    "كتير": "كثير", "واجد": "كثير", "برشا": "كثير", "هاد": "هذا", "هادا": "هذا",
+    "هيدا": "هذا", "هيدي": "هذه", "ده": "هذا", "دي": "هذه",
+    "تبعي": "لي", "تاعي": "لي", "بتاعي": "لي", "ديالي": "لي", "حقي": "لي", "متاعي": "لي",
+}
+
+# Taiwan, Hong Kong and Cantonese -> mainland usage, after traditional->simplified folding.
+ZH: dict[str, str] = {
+    # Taiwan vocabulary
+    "保固": "保修", "禮物卡": "礼品卡", "禮券": "礼品卡", "電子郵件": "邮件", "電郵": "邮件",
+    "信箱": "邮箱", "登入": "登录", "登出": "退出", "帐号": "账号",
+    "網路": "网络", "線上": "在线", "簡訊": "短信", "追蹤": "查询", "出貨": "发货",
+    "寄錯": "发错", "運送": "配送", "宅配": "配送", "退費": "退款", "刷退": "退款",
+    "折價券": "优惠券", "個資": "个人信息", "資料": "信息", "瑕疵": "损坏",
+    "客服人員": "客服", "行動電話": "手机",
+    # Cantonese (Hong Kong)
+    "點樣": "怎么", "點解": "为什么", "幾時": "什么时候", "幾多錢": "多少钱", "幾多": "多少",
+    # 係 "is" is left out: it folds to 系, a common simplified character (联系, 系统).
+    "邊度": "哪里", "邊個": "哪个", "咩": "什么", "冇": "没有", "唔": "不", "喺": "在",
+    "嘅": "的", "俾": "给", "畀": "给", "攞": "拿", "搵": "找", "嘢": "东西", "咗": "了",
+    "睇": "看", "佢": "他",
+}
+
+_TABLES = {"fa": FA, "fa_verbs": FA_VERBS, "ar": AR, "zh": ZH}
+_ARABIC_WORD = re.compile(r"[\u0600-\u06ff]+")
+
+
+@cache
+def _folded(language: str) -> dict[str, str]:
+    """The table with keys and values folded as the bot folds text."""
+    return {normalize(k): normalize(v) for k, v in _TABLES[language].items()}
+
+
+@cache
+def _han_pattern() -> re.Pattern[str]:
+    keys = sorted(_folded("zh"), key=len, reverse=True)  # longest first: 幾多錢 before 幾多
+    return re.compile("|".join(map(re.escape, keys)))
+
+
+def _fa_word(match: re.Match[str]) -> str:
+    table = _folded("fa")
+    word = match.group()
+    if word in table:
+        return table[word]
+    verbs = _folded("fa_verbs")
+    for prefix in _FA_PREFIXES:
+        if word.startswith(prefix) and word[len(prefix) :] in verbs:
+            return prefix + " " + verbs[word[len(prefix) :]]
+    obj = _FA_OBJECT.match(word)
+    if obj is not None:
+        return obj.group(1) + " را"
+    return word
+
+
+def _ar_word(match: re.Match[str]) -> str:
+    return _folded("ar").get(match.group(), match.group())
+
+
+def standardize(text: str, language: str) -> str:
+    """*text* folded, with *language*'s dialect and regional words in their standard form."""
+    if language not in ("fa", "ar", "zh"):
+        return text
+    folded = normalize(text)
+    if language == "zh":
+        table = _folded("zh")
+        return _han_pattern().sub(lambda m: table[m.group()], folded)
+    if language == "fa":
+        # A prefix written apart (می خوام, ZWNJ already a space) joins its verb for the lookup.
+        folded = re.sub(r"\b(نمی|می) (?=\S)", r"\1", folded)
+        return _ARABIC_WORD.sub(_fa_word, folded)
+    return _ARABIC_WORD.sub(_ar_word, folded)

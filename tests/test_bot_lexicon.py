@@ -1,0 +1,79 @@
+"""Dialect and regional words meet the standard forms a knowledge base is written in."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import Bot, Entry
+from bot.lexicon import AR, FA, FA_VERBS, ZH, standardize
+from bot.normalize import words
+
+
+@pytest.mark.parametrize(
+    ("colloquial", "written", "lang"),
+    [
+        ("میخوام", "می‌خواهم", "fa"),
+        ("می‌خوام", "میخواهم", "fa"),  # the prefix joined, apart or with ZWNJ
+        ("نمی تونم", "نمی‌توانم", "fa"),
+        ("این به درد نمیخوره", "این به درد نمی‌خورد", "fa"),
+        ("سفارشم کجاس", "سفارشم کجاست", "fa"),
+        ("بگین", "بگویید", "fa"),
+        ("رمزمو عوض کنم", "رمزم را عوض کنم", "fa"),
+        ("عايز ألغي الطلب", "أريد ألغي الطلب", "ar"),  # Egyptian
+        ("ابغى الغي الطلب", "أريد الغي الطلب", "ar"),  # Gulf
+        ("بدي الغي الطلب", "أريد الغي الطلب", "ar"),  # Levantine
+        ("وين طلبي", "أين طلبي", "ar"),
+        ("الطلب لسه ما وصل", "الطلب بعد ما وصل", "ar"),
+        ("شلون أغير العنوان", "كيف أغير العنوان", "ar"),
+        ("كيفاش نبدل العنوان", "كيف نبدل العنوان", "ar"),  # Maghrebi
+        ("ليش انرفضت البطاقة", "لماذا انرفضت البطاقة", "ar"),
+        ("هلق", "الآن", "ar"),
+        ("保固期多久", "保修期多久", "zh"),
+        ("禮物卡餘額", "礼品卡余额", "zh"),
+        ("電子郵件", "邮件", "zh"),
+        ("點樣登入帳號", "怎么登录账号", "zh"),
+        ("網路", "网络", "zh"),
+    ],
+)
+def test_dialect_words_take_the_standard_form(colloquial: str, written: str, lang: str) -> None:
+    assert words(standardize(colloquial, lang)) == words(standardize(written, lang))
+
+
+def test_tables_are_per_language() -> None:
+    # Arabic بدي "I want" is Persian بدی "you give"; Gulf ابي "I want" is Persian آبی "blue".
+    assert words(standardize("میشه پول رو بدی", "fa"))[-1] == "بدی"
+    assert words(standardize("رنگ ابی", "fa"))[-1] == "ابی"
+    assert standardize("where is my order", "en") == "where is my order"
+
+
+def test_persian_verb_stems_change_only_after_the_prefix() -> None:
+    assert words(standardize("ده تا", "fa")) == ("ده", "تا")  # "ten", not the verb "gives"
+    assert words(standardize("یادم رفته", "fa")) == ("یادم", "رفته")
+    assert words(standardize("میده", "fa")) == ("می", "دهد")
+
+
+def test_tables_never_map_a_word_to_itself_or_rewrite_a_common_simplified_character() -> None:
+    from bot.normalize import normalize
+
+    for table in (FA, FA_VERBS, AR, ZH):
+        for key, value in table.items():
+            assert normalize(key) != normalize(value), key
+    # 係 folds to 系 (联系, 系统): it must not be a key.
+    assert all("系" not in normalize(key) for key in ZH)
+    assert standardize("联系客服", "zh") == "联系客服"
+
+
+def test_dialect_question_finds_the_entry_written_in_the_standard_language() -> None:
+    bot = Bot()
+    bot.upsert(Entry(1, "ar", "إلغاء الطلب", ("أريد إلغاء طلبي", "كيف ألغي الطلب"), "…"))
+    bot.upsert(Entry(2, "ar", "تتبع الطلب", ("أين طلبي", "حالة الطلب"), "…"))
+    bot.upsert(Entry(3, "fa", "لغو سفارش", ("می‌خواهم سفارشم را لغو کنم",), "…"))
+    bot.upsert(Entry(4, "fa", "پیگیری", ("سفارشم کجاست",), "…"))
+    bot.upsert(Entry(5, "zh", "保修", ("这个商品有保修吗", "保修期多长"), "…"))
+    bot.upsert(Entry(6, "zh", "礼品卡", ("怎么查礼品卡余额",), "…"))
+    assert bot.search("عايز الغي طلبي", "ar")[0].entry_id == 1
+    assert bot.search("وين طلبي", "ar")[0].entry_id == 2
+    assert bot.search("میخوام سفارشمو لغو کنم", "fa")[0].entry_id == 3
+    assert bot.search("سفارشم کجاس", "fa")[0].entry_id == 4
+    assert bot.search("保固期多久", "zh")[0].entry_id == 5
+    assert bot.search("禮物卡餘額怎麼查", "zh")[0].entry_id == 6
