@@ -37,7 +37,7 @@ FLOOR_NAMES = ("served_top3", "handed_off", "recognised", "offered_human", "smal
 # "recognised" is the honest row and did not move.
 FLOORS = {
     "en": (0.89, 0.87, 0.72, 0.0, 0.0),
-    "fa": (0.93, 0.48, 0.26, 0.0, 0.0),
+    "fa": (0.93, 0.33, 0.26, 0.0, 0.0),  # 0.385 with part 6's scope rule (e3782aa)
     "ar": (0.68, 0.71, 0.56, 0.0, 0.0),
     "zh": (0.91, 0.87, 0.64, 0.0, 0.0),
 }
