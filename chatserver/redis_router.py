@@ -57,6 +57,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from . import eta
 from .redis_router_scripts import COMMON, SCRIPTS
 from .routing import (
     OFFLINE,
@@ -75,7 +76,6 @@ from .routing import (
     UnknownAgent,
     UnknownConversation,
     Waiting,
-    can_serve,
     current_requirements,
     pinned,
     queue_key,
@@ -102,7 +102,6 @@ _ERRORS: dict[str, Any] = {
     "same_agent": lambda cid, a: RoutingError("cannot transfer a chat to the agent holding it"),
 }
 
-_Sig = tuple[Requirement, "int | None"]
 
 
 def _text(value: Any) -> Any:
@@ -273,8 +272,9 @@ class RedisRouter:
                         "" if to_agent is None else str(to_agent), to_skill or "",
                         context=(conversation_id, ""))
 
-    async def withdraw(self, conversation_id: str) -> Offer | None:
-        """The visitor left before a person took it; returns a revoked offer."""
+    async def withdraw(self, conversation_id: str, now: float | None = None) -> Offer | None:
+        """The visitor left before a person took it; returns a revoked offer. (``now``, the
+        abandonment the board's ETA learns patience from, is not kept here yet.)"""
         reply = await self._run("withdraw", 0.0, conversation_id, context=(conversation_id, ""))
         return _offers(reply[1:])[0] if len(reply) > 1 else None
 
@@ -290,16 +290,15 @@ class RedisRouter:
         online = [a for a in agents if a.status == ONLINE]
         positions = competing_positions(waiting, online, now, self.rules)
         h = sum(handle) / len(handle) if handle else self.rules.assumed_handle_seconds
-        slots: dict[_Sig, int] = {}
-        result: dict[str, tuple[int, float | None]] = {}
-        for w in waiting:
-            sig = (current_requirements(w, now, self.rules), pinned(w, now, self.rules))
-            if sig not in slots:
-                slots[sig] = _slots(online, *sig)
-            position = positions[w.conversation_id]
-            result[w.conversation_id] = (position, position * h / slots[sig] if slots[sig]
-                                         else None)
-        return result
+        pools = eta.Pools((a.id, a.capacity, a.skills) for a in online)
+        cache: eta.LaterCache = {}
+        chats = [(w.conversation_id,
+                  (current_requirements(w, now, self.rules), pinned(w, now, self.rules)),
+                  eta.later_asks(w, now, self.rules, cache))
+                 for w in sorted(waiting, key=lambda w: queue_key(w, self.rules))]
+        # Patience is not shared between processes (yet): the ETA here counts no abandonment.
+        etas = eta.queue_etas(chats, lambda sig: pools.mask(*sig), pools.slots, h)
+        return {cid: (position, etas[cid]) for cid, position in positions.items()}
 
     async def servable_needs(self, needs: Needs) -> bool:
         """Whether anyone online could serve these needs fully relaxed (else: offline message)."""
@@ -410,13 +409,6 @@ def _waiting(cid: str, c: dict[str, str]) -> Waiting:
     excluded = {int(k[2:]): float(v) for k, v in c.items() if k.startswith("x:")}
     return Waiting(cid, _needs(c["needs"]), int(c["priority"]), float(c["enq"]), c["head"] == "1",
                    int(c["seq"]), excluded, int(c["target"]) if "target" in c else None)
-
-
-def _slots(online: Sequence[Agent], req: Requirement, target: int | None) -> int:
-    """Capacity of the online agents able to serve these requirements (or the target)."""
-    if target is not None:
-        return sum(a.capacity for a in online if a.id == target)
-    return sum(a.capacity for a in online if can_serve(a.skills, req))
 
 
 def competing_positions(waiting: Sequence[Waiting], online: Sequence[Agent], now: float,

@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from chatserver import eta
 from chatserver.routing import (
     OFFLINE,
     ONLINE,
@@ -63,6 +64,9 @@ from chatserver.routing import (
 )
 
 ANY = "*"  # bucket of chats that need no particular skill
+# Queue exits the ETA's patience is learnt from: at a 10 % abandon rate ~50 abandonments, so
+# theta is known to about +-15 % and follows the day.
+PATIENCE_WINDOW = 500
 _Sig = tuple[Requirement, "int | None"]  # what a chat asks now: requirements, or a pin
 
 
@@ -146,6 +150,7 @@ class Board:
         self._timers: list[tuple[float, str]] = []  # step changes and exclusion ends
         self._deadlines: list[tuple[float, str, int]] = []  # offer deadlines
         self._handle_times: deque[float] = deque(maxlen=self.rules.eta_window)
+        self._exits: deque[tuple[float, bool]] = deque(maxlen=PATIENCE_WINDOW)
         self._seq = 0
 
     # Agents -------------------------------------------------------------------------------
@@ -281,6 +286,7 @@ class Board:
             if best is not None:
                 del self._queue[cid]
                 taken.append(queued)
+                self._exits.append((now - queued.waiting.enqueued_at, False))
                 offers.append(self._offer(queued.waiting, best, now))
         for queued in taken:
             self._unbucket(queued)
@@ -347,14 +353,19 @@ class Board:
                           excluded={held.agent_id: now + self.rules.reoffer_after_seconds})
         self._push(self._fresh(waiting, now, head=True, keep_excluded=True))
 
-    def withdraw(self, conversation_id: str) -> Offer | None:
-        """The visitor left (or closed) before a person took it; returns a revoked offer."""
+    def withdraw(self, conversation_id: str, now: float | None = None) -> Offer | None:
+        """The visitor left (or closed) before a person took it; returns a revoked offer.
+        With ``now`` it counts as an abandonment, which the ETA's patience learns from."""
         queued = self._queue.pop(conversation_id, None)
         if queued is not None:
             self._unbucket(queued)
+            if now is not None:
+                self._exits.append((max(0.0, now - queued.waiting.enqueued_at), True))
             return None
         if conversation_id in self._offers:
-            offer, _ = self._offers.pop(conversation_id)
+            offer, waiting = self._offers.pop(conversation_id)
+            if now is not None:
+                self._exits.append((max(0.0, now - waiting.enqueued_at), True))
             state = self._agents[offer.agent_id]
             state.pending.discard(conversation_id)
             self._reindex(state)
@@ -472,58 +483,30 @@ class Board:
             mask &= masks.get((skill, max(level, 1)), 0)
         return mask
 
-    def eta_seconds(self, conversation_id: str, now: float,
-                    position: int | None = None) -> float | None:
-        """Expected wait: position x mean handle time / slots able to serve it; None if none.
-
-        Each of n busy slots frees about every h seconds, so the k-th in line waits ~ k h / n.
-        """
-        queued = self._queue.get(conversation_id)
-        if queued is None:
+    def eta_seconds(self, conversation_id: str, now: float) -> float | None:
+        """Seconds this waiting chat can expect to wait (``chatserver.eta``); None when nobody
+        online could serve it even fully relaxed."""
+        if conversation_id not in self._queue:
             raise UnknownConversation(f"conversation {conversation_id} is not queued")
-        if position is None:
-            position = self.positions(now)[conversation_id]
-        slots = self._slots(self._online_by_skill(), queued.req, queued.target)
-        return position * self._mean_handle() / slots if slots else None
+        return self.queue_status(now)[conversation_id][1]
 
     def queue_status(self, now: float) -> dict[str, tuple[int, float | None]]:
         """(position, ETA seconds) of every waiting chat in one pass: the queue frames."""
         positions = self.positions(now)
-        by_skill = self._online_by_skill()
-        h = self._mean_handle()
-        slots: dict[_Sig, int] = {}
-        result: dict[str, tuple[int, float | None]] = {}
-        for cid, position in positions.items():
-            queued = self._queue[cid]
-            sig = (queued.req, queued.target)
-            if sig not in slots:
-                slots[sig] = self._slots(by_skill, *sig)
-            result[cid] = (position, position * h / slots[sig] if slots[sig] else None)
-        return result
+        pools = eta.Pools((a.id, a.capacity, a.skills) for a in self._agents.values()
+                          if a.online)
+        cache: eta.LaterCache = {}
+        chats = [(q.waiting.conversation_id, (q.req, q.target),
+                  eta.later_asks(q.waiting, now, self.rules, cache))
+                 for _, q in sorted((q.key, q) for q in self._queue.values())]
+        etas = eta.queue_etas(chats, lambda sig: pools.mask(*sig), pools.slots,
+                              self._mean_handle(), eta.patience_rate(self._exits))
+        return {cid: (position, etas[cid]) for cid, position in positions.items()}
 
     def _mean_handle(self) -> float:
         if not self._handle_times:
             return self.rules.assumed_handle_seconds
         return sum(self._handle_times) / len(self._handle_times)
-
-    def _online_by_skill(self) -> dict[str, list[_AgentState]]:
-        """Online agents per skill, and under ANY all of them."""
-        index: dict[str, list[_AgentState]] = {ANY: []}
-        for state in self._agents.values():
-            if state.online:
-                index[ANY].append(state)
-                for skill in state.skills:
-                    index.setdefault(skill, []).append(state)
-        return index
-
-    def _slots(self, by_skill: dict[str, list[_AgentState]], req: Requirement,
-               target: int | None) -> int:
-        """Capacity of the online agents able to serve these requirements."""
-        if target is not None:
-            state = self._agents.get(target)
-            return state.capacity if state is not None and state.online else 0
-        pool = min((by_skill.get(skill, []) for skill, _ in req), key=len, default=by_skill[ANY])
-        return sum(a.capacity for a in pool if can_serve(a.skills, req))
 
     def servable(self, conversation_id: str) -> bool:
         """Whether some online agent could serve the chat once fully relaxed."""

@@ -59,6 +59,10 @@ class SimConfig:
     agent_skills: Sequence[Mapping[str, int]] | None = None
     needs_mix: Sequence[tuple[float, Needs]] | None = None  # (weight, needs) per arrival
     rules: RoutingRules = field(default_factory=lambda: RoutingRules(auto_accept=True))
+    # Handle-time spread: None draws exponential times (the Erlang models' assumption); a
+    # number draws lognormal times of that coefficient of variation (sd / mean), as real chats.
+    handle_cv: float | None = None
+    track_eta: bool = False  # record every ETA shown and the wait that followed (slower)
 
     @property
     def single_pool(self) -> bool:
@@ -78,13 +82,43 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class EtaAccuracy:
+    """How right the ETAs shown were, over answered chats: ``count`` ETAs, the median of the
+    absolute percentage error |eta - actual| / actual, the share within +-30 % and the median
+    signed error (eta - actual) / actual (positive: it promised longer than it took)."""
+
+    count: int
+    median_ape: float
+    within_30: float
+    median_bias: float
+
+    @classmethod
+    def of(cls, errors: Sequence[float]) -> EtaAccuracy:
+        """From signed relative errors (eta - actual) / actual."""
+        if not errors:
+            return cls(0, math.nan, math.nan, math.nan)
+        absolute = sorted(abs(e) for e in errors)
+        n = len(absolute)
+        return cls(n, _median(absolute), sum(e <= 0.3 for e in absolute) / n,
+                   _median(sorted(errors)))
+
+
+def _median(ordered: Sequence[float]) -> float:
+    n = len(ordered)
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+
+
+@dataclass(frozen=True)
 class SimResult:
-    """Measured figures, the model's prediction (single pool only) and the sample size."""
+    """Measured figures, the model's prediction (single pool only) and the sample size;
+    with ``track_eta``, the accuracy of the ETAs shown at entry and at every update."""
 
     customers: int
     estimates: Mapping[str, Estimate]
     model: QueueMetrics | None
     model_name: str | None
+    eta_entry: EtaAccuracy | None = None
+    eta_all: EtaAccuracy | None = None
 
 
 def model_for(config: SimConfig) -> tuple[str, QueueMetrics] | None:
@@ -127,6 +161,19 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
     busy = 0
     last = 0.0
     arrived: dict[str, float] = {}  # waiting chat -> arrival time
+    shown: dict[str, tuple[int, int | None]] = {}  # waiting chat -> (position, ETA) last shown
+    etas: dict[str, list[tuple[float, float | None]]] = {}  # waiting chat -> (when, ETA) shown
+    entry_errors: list[float] = []
+    all_errors: list[float] = []
+    if config.handle_cv is None:
+        def handle_time() -> float:
+            return rng.expovariate(1.0 / config.handle_time)
+    else:
+        sigma2 = math.log1p(config.handle_cv ** 2)  # lognormal of that mean and sd / mean
+        mu, sigma = math.log(config.handle_time) - sigma2 / 2, math.sqrt(sigma2)
+
+        def handle_time() -> float:
+            return rng.lognormvariate(mu, sigma)
     events: list[tuple[float, int, int, str]] = []
     seq = 0
 
@@ -166,7 +213,22 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
                 wait_sum[i] += now - t0
                 waited[i] += now > t0
                 in_time[i] += now - t0 <= config.threshold
-            push(now + rng.expovariate(1.0 / config.handle_time), DONE, cid)
+            shown.pop(cid, None)
+            for j, (at, eta) in enumerate(etas.pop(cid, ())):
+                if i >= 0 and eta is not None and now > at:
+                    error = (eta - (now - at)) / (now - at)
+                    all_errors.append(error)
+                    if j == 0:
+                        entry_errors.append(error)
+            push(now + handle_time(), DONE, cid)
+
+    def show(now: float) -> None:
+        """What the live dispatcher does: a queue frame whenever (position, ETA) changes."""
+        for cid, (position, eta) in board.queue_status(now).items():
+            frame = (position, None if eta is None else round(eta))
+            if shown.get(cid) != frame:
+                shown[cid] = frame
+                etas.setdefault(cid, []).append((now, eta))
 
     push(rng.expovariate(config.arrival_rate), ARRIVE, "c1")
     while events:
@@ -197,13 +259,17 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
         elif kind == ABANDON:
             if cid in arrived:
                 t0 = arrived.pop(cid)
-                board.withdraw(cid)
+                board.withdraw(cid, now)
+                shown.pop(cid, None)
+                etas.pop(cid, None)  # the wait it would have had is unknown
                 i = batch(t0)
                 if i >= 0:
                     abandoned[i] += 1
                     waited[i] += 1
         else:
             serve(now)
+        if config.track_eta and arrived:
+            show(now)
         if now >= end and not arrived:
             # Every measured chat is answered or gone: the rest cannot change a figure.
             break
@@ -226,7 +292,10 @@ def simulate(config: SimConfig, rng: random.Random) -> SimResult:
     estimates = {key: _estimate(point[key], per_batch[key], log_scale=key == "asa")
                  for key in KEYS}
     model = model_for(config)
-    return SimResult(total, estimates, model[1] if model else None, model[0] if model else None)
+    eta = (EtaAccuracy.of(entry_errors), EtaAccuracy.of(all_errors)) if config.track_eta else (
+        None, None)
+    return SimResult(total, estimates, model[1] if model else None, model[0] if model else None,
+                     *eta)
 
 
 def _half_width(values: list[float]) -> float:
@@ -274,6 +343,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=None,
                         help="seconds simulated before measuring (default 20 handle times)")
     parser.add_argument("--batches", type=int, default=d.batches, help="batches for the CIs")
+    parser.add_argument("--handle-cv", type=float, default=None,
+                        help="lognormal handle times of this sd / mean (default exponential)")
+    parser.add_argument("--eta", action="store_true",
+                        help="also measure the ETAs shown against the waits that followed")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -282,7 +355,8 @@ def command(args: argparse.Namespace) -> int:
     config = SimConfig(agents=args.agents, arrival_rate=args.arrival_rate,
                        handle_time=args.handle_time, threshold=args.threshold,
                        duration=args.duration, concurrency=args.concurrency,
-                       patience=args.patience, warmup=args.warmup, batches=args.batches)
+                       patience=args.patience, warmup=args.warmup, batches=args.batches,
+                       handle_cv=args.handle_cv, track_eta=args.eta)
     result = simulate(config, random.Random(args.seed))
     print(json.dumps(as_dict(result), indent=2) if args.json else format_table(result))
     return 0
@@ -296,6 +370,10 @@ def as_dict(result: SimResult) -> dict[str, object]:
         out[key] = est.value
         out[f"{key}_ci95"] = [est.low, est.high]
         out[f"erlang_{key}"] = getattr(result.model, key) if result.model else None
+    for name, eta in (("eta_entry", result.eta_entry), ("eta_all", result.eta_all)):
+        if eta is not None:
+            out[name] = {"count": eta.count, "median_ape": eta.median_ape,
+                         "within_30": eta.within_30, "median_bias": eta.median_bias}
     return out
 
 
@@ -309,6 +387,10 @@ def format_table(result: SimResult) -> str:
         ci = f"[{est.low:.4f}, {est.high:.4f}]"
         model = f"{getattr(result.model, key):.4f}" if result.model else "-"
         lines.append(f"{key:<14} {est.value:>10.4f} {ci:>22} {model:>10}")
+    for name, eta in (("at entry", result.eta_entry), ("every update", result.eta_all)):
+        if eta is not None:
+            lines.append(f"ETA {name}: {eta.count} shown, median error {eta.median_ape:.1%}, "
+                         f"{eta.within_30:.1%} within 30 %, median bias {eta.median_bias:+.1%}")
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatserver.eta import median_factor
 from chatserver.routing import (
     AlreadyRouted,
     Needs,
@@ -39,13 +40,14 @@ def test_offer_accept_release_lifecycle_feeds_free_since_and_eta() -> None:
     b.accept("a", 1, 10.0)
     assert b.state_of("a") == "assigned" and b.assignments() == {"a": 1}
     assert b.positions(10.0) == {"b": 1}
-    assert b.eta_seconds("b", 10.0) == pytest.approx(300.0)  # assumed handle time / 1 slot
+    # The median of one exponential handle time, the assumed 300 s, on the one slot.
+    assert b.eta_seconds("b", 10.0) == pytest.approx(300.0 * median_factor(1))
     b.release("a", 70.0)
     assert b.state_of("a") is None and b.agent(1).free_since == 70.0
     assert b.dispatch(70.0) == [Offer("b", 1, 90.0)]
     b.accept("b", 1, 71.0)
     b.enqueue("c", FA, 0, 72.0)
-    assert b.eta_seconds("c", 72.0) == pytest.approx(60.0)  # the one real handle time
+    assert b.eta_seconds("c", 72.0) == pytest.approx(60.0 * median_factor(1))  # the real one
 
 
 def test_wrong_moves_raise() -> None:
@@ -198,7 +200,8 @@ def test_positions_count_only_competitors() -> None:
     assert b.eta_seconds("de1", 0.0) is None
     status = b.queue_status(0.0)
     assert {cid: pos for cid, (pos, _) in status.items()} == b.positions(0.0)
-    assert status["en2"] == (3, 3 * 300.0 / 1) and status["de2"] == (2, None)
+    assert status["en2"] == (3, pytest.approx(3 * 300.0 / 1 * median_factor(3)))
+    assert status["de2"] == (2, None)
     assert b.eta_seconds("en2", 0.0) == status["en2"][1]
     assert not b.servable("de1") and b.servable("fa2")
     assert b.servable_needs(Needs({"anything": 5}, "lang:en"))  # fully relaxed: language only
