@@ -6,13 +6,17 @@ The server holds one :class:`Bot`, feeds it entries as the knowledge base change
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.frustration import frustration, repeats
+from bot.human_request import request_rest
 from bot.index import Index, Scored
 from bot.lexicon import standardize
-from bot.policy import BotSettings, confidence, decide, wants_human
+from bot.policy import BotSettings, confidence, decide
 from bot.romanize import romanized_language, skeleton
 from bot.script import detect
+from bot.smalltalk import Detector, fill_name, kind_of
 
 __all__ = ["Bot", "Decision", "Entry", "Match", "primary_language"]
 
@@ -35,6 +39,9 @@ class Entry:
     questions: tuple[str, ...]
     answer: str
     skill: str | None = None  # routing skill to ask for on hand-off about this topic
+    # "smalltalk:<kind>" makes the entry a small-talk reply (bot/smalltalk.py): never matched
+    # against questions, its phrasings teach the small-talk detector.
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,17 @@ class Match:
 class Decision:
     """What to do with one visitor message."""
 
-    action: str  # "answer" | "suggest" | "handoff"
+    action: str  # "answer" | "suggest" | "handoff" | "smalltalk" | "offer_human"
     matches: tuple[Match, ...]  # ranked, best first
-    reason: str  # "confident" | "unsure" | "low_confidence" | "second_failure" | "asked_for_human"
+    # answer/suggest/handoff: "confident" | "unsure" | "low_confidence" | "second_failure" |
+    # "asked_for_human"; smalltalk: "smalltalk"; offer_human: "frustrated" | "insult" | "repeated"
+    reason: str
     skill: str | None = None  # best entry's skill when the topic is plausible, for routing
     confidence: float = 0.0  # calibrated-ish [0, 1]; what the thresholds were applied to
     answer: str | None = None  # the best entry's answer when action == "answer"
     language: str = ""  # the language of the entries it matched in ("" = neutral entries)
     question_language: str | None = None  # the message's own language, when it could tell
+    intent: str | None = None  # smalltalk: its kind ("greeting", "thanks", ... bot/smalltalk.py)
 
     @property
     def entry_id(self) -> int | None:
@@ -78,12 +88,28 @@ class Bot:
         self._entries: dict[int, Entry] = {}
         self._indexes: dict[str, Index] = {}
         self._romanized: dict[str, Index] = {}  # fa/ar entries as skeletons (bot/romanize.py)
+        self._talk: dict[int, Entry] = {}  # small-talk replies, kept out of every index
+        self._smalltalk = Detector()
+        self._contact: set[int] = set()  # entries some phrasing of which asks for a person
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def upsert(self, entry: Entry) -> None:
         """Add or replace an entry; it is matched by the very next query."""
+        kind = kind_of(entry.tags)
+        if kind is not None:
+            self.remove(entry.id)  # an ordinary entry re-tagged as small talk leaves the index
+            self._talk[entry.id] = entry
+            self._smalltalk.set_entry(entry.id, kind, primary_language(entry.language),
+                                      entry.questions)
+            return
+        if self._talk.pop(entry.id, None) is not None:
+            self._smalltalk.drop_entry(entry.id)
+        if any(request_rest(q) is not None for q in entry.questions):
+            self._contact.add(entry.id)
+        else:
+            self._contact.discard(entry.id)
         old = self._entries.get(entry.id)
         lang = primary_language(entry.language)
         if old is not None and primary_language(old.language) != lang:
@@ -115,6 +141,9 @@ class Bot:
 
     def remove(self, entry_id: int) -> None:
         """Forget an entry (no-op if unknown)."""
+        if self._talk.pop(entry_id, None) is not None:
+            self._smalltalk.drop_entry(entry_id)
+        self._contact.discard(entry_id)
         old = self._entries.pop(entry_id, None)
         if old is not None:
             self._indexes[primary_language(old.language)].remove(entry_id)
@@ -207,23 +236,51 @@ class Bot:
             Match(s.entry_id, self._entries[s.entry_id].title, round(s.score, 4)) for s in scored
         ]
 
-    def decide(self, text: str, language: str, failed_rounds: int = 0) -> Decision:
-        """Answer, suggest or hand off for one visitor message."""
+    def decide(
+        self, text: str, language: str, failed_rounds: int = 0,
+        previous: Sequence[str] = (), name: str = "",
+    ) -> Decision:
+        """Answer, suggest, hand off, make small talk or offer a person for one visitor message.
+
+        *previous* holds the visitor's earlier lines in this conversation (for a question asked
+        again); *name* is the visitor's, for a small-talk reply that greets by name.
+        """
         settings = self.settings
-        scored, asked = self._match(text, language, max(settings.suggestions, 2))
+        rest = request_rest(text)
+        asked_for_human = rest is not None and not self._request_answered(text, rest, language)
+        upset: str | None = None
+        query = text
+        if not asked_for_human:
+            upset = frustration(text)
+            if upset is None:
+                reading = self._smalltalk.read(text)
+                said = reading.language or detect(text).language or ""
+                reply = self._reply(reading.kind, said, language) if reading.kind else None
+                if reply is not None:
+                    return Decision(
+                        action="smalltalk", matches=(), reason="smalltalk", confidence=1.0,
+                        answer=fill_name(reply.answer, name),
+                        language=primary_language(reply.language),
+                        question_language=said or None, intent=reading.kind,
+                    )
+                if previous and repeats(text, previous):
+                    upset = "repeated"
+                query = reading.rest or text  # "hi, where is my order" asks "where is my order"
+        scored, asked = self._match(query, language, max(settings.suggestions, 2), said=text)
         matches = [
             Match(s.entry_id, self._entries[s.entry_id].title, round(s.score, 4)) for s in scored
         ]
         conf = confidence([m.score for m in matches])
         scope = matches[0].score if matches else 0.0  # does anything fit (docs/bot.md)
-        verdict = decide(conf, failed_rounds, wants_human(text, language), settings, scope)
+        verdict = decide(conf, failed_rounds, asked_for_human, settings, upset, scope)
         best = self._entries[matches[0].entry_id] if matches else None
         # Route a hand-off by topic only when the topic is plausible (suggestion-level or better).
         topical = best is not None and scope >= settings.suggest_threshold
         shown = matches[: settings.suggestions] if verdict.action == "suggest" else matches[:1]
+        every = verdict.action in ("handoff", "offer_human")  # the agent sees the whole ranking
         return Decision(
             action=verdict.action,
-            matches=tuple(shown if verdict.action != "handoff" else matches),
+            matches=tuple(matches if every else shown),
             reason=verdict.reason,
             skill=best.skill if best is not None and topical else None,
             confidence=round(conf, 4),
@@ -231,3 +288,40 @@ class Bot:
             language=primary_language(best.language) if best else primary_language(language),
             question_language=asked,
         )
+
+    def _request_answered(self, text: str, rest: str, language: str) -> bool:
+        """Does an entry answer this request for a person better than a queue would?
+
+        Only an entry that is itself about reaching people (some phrasing of it asks for one:
+        the phone number, the opening hours) may, only when it is a confident answer to the
+        whole message, and only when what the message says besides the request points to the
+        same entry: "i want to speak to someone on the phone" -> "... on the phone" -> the phone
+        entry; "I want to talk to a real person" -> "i want to" -> nothing, so a person.
+        """
+        if not rest or not self._contact:
+            return False
+        k = max(self.settings.suggestions, 2)
+        whole, _ = self._match(text, language, k)
+        if not whole or whole[0].entry_id not in self._contact:
+            return False
+        if confidence([s.score for s in whole]) < self.settings.answer_threshold:
+            return False
+        part, _ = self._match(rest, language, k, said=text)
+        # The rest is a fragment ("... on the phone"): that it fits the entry at all (its best
+        # score at the suggestion bar) is the test, not a margin over the runner-up.
+        return bool(part) and part[0].entry_id == whole[0].entry_id and (
+            part[0].score >= self.settings.suggest_threshold
+        )
+
+    def _reply(self, kind: str, said: str, page: str) -> Entry | None:
+        """The small-talk entry of *kind*: in the language it was said in, else the page's,
+        else a neutral or English one; None (the message goes to matching) when none is."""
+        found: dict[str, Entry] = {}
+        for entry_id in sorted(self._talk):
+            entry = self._talk[entry_id]
+            if kind_of(entry.tags) == kind:
+                found.setdefault(primary_language(entry.language), entry)
+        for lang in (said, primary_language(page), NEUTRAL, "en"):
+            if lang in found:
+                return found[lang]
+        return None

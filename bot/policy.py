@@ -54,8 +54,10 @@ class BotSettings:
 class Verdict:
     """The policy's choice, before the engine attaches entries to it."""
 
-    action: str  # "answer" | "suggest" | "handoff"
-    reason: str  # "confident" | "unsure" | "low_confidence" | "second_failure" | "asked_for_human"
+    action: str  # "answer" | "suggest" | "handoff" | "offer_human"
+    # "confident" | "unsure" | "low_confidence" | "second_failure" | "asked_for_human", or for
+    # offer_human what upset the visitor: "frustrated" | "insult" | "repeated"
+    reason: str
 
 
 def confidence(scores: Sequence[float]) -> float:
@@ -77,17 +79,21 @@ def confidence(scores: Sequence[float]) -> float:
 
 def decide(
     conf: float, failed_rounds: int, asked_for_human: bool, settings: BotSettings,
-    scope: float | None = None,
+    upset: str | None = None, scope: float | None = None,
 ) -> Verdict:
     """Choose the action for one visitor message.
 
     *failed_rounds* counts the rounds just before this one in which the bot did not answer
-    (suggestions ignored or rejected); the conversation service keeps that count.  *scope* is
-    the best entry's score: below ``suggest_threshold`` nothing fits well enough to suggest
-    (*conf* when not given).
+    (suggestions ignored or rejected); the conversation service keeps that count.  *upset*
+    (bot/frustration.py: "frustrated", "insult", "repeated") means the visitor is unhappy with
+    the bot: apologise and offer a person rather than another answer or a silent queue.  A
+    plain request for a person still hands off at once.  *scope* is the best entry's score:
+    below ``suggest_threshold`` nothing fits well enough to suggest (*conf* when not given).
     """
     if asked_for_human:
         return Verdict("handoff", "asked_for_human")
+    if upset is not None:
+        return Verdict("offer_human", upset)
     if conf >= settings.answer_threshold:
         return Verdict("answer", "confident")
     if failed_rounds + 1 >= settings.max_failed_rounds:

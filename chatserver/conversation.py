@@ -171,8 +171,11 @@ def apply(conv: Conversation, event: Event) -> Conversation:
             return _with(conv, event, waiting_since_ms=None)
         case "message" if p.get("from") == "bot":
             failures = conv.bot_failures
-            if "decision" in p:
-                failures = 0 if p["decision"] == "answer" else conv.bot_failures + 1
+            # Small talk and an offer of a person are no failed round: nothing was asked.
+            if p.get("decision") == "answer":
+                failures = 0
+            elif p.get("decision") in ("suggest", "handoff"):
+                failures = conv.bot_failures + 1
             return _with(conv, event, bot_failures=failures, waiting_since_ms=None)
         case "survey":
             return _with(conv, event, surveyed=True)

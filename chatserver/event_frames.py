@@ -35,11 +35,11 @@ def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
             frame = {"type": "message", **base, "id": event.client_id or
                      f"{event.conversation_id}-{event.seq}", "from": p["from"],
                      "author": p["author"], "text": p["text"]}
-            for key in ("suggestions", "markdown"):
+            for key in ("suggestions", "markdown", "actions"):
                 if key in p:
                     frame[key] = p[key]
             if not for_visitor:
-                for key in ("decision", "matches", "entry_id", "reason"):
+                for key in ("decision", "matches", "entry_id", "reason", "intent"):
                     if key in p:
                         frame[key] = p[key]
             return frame

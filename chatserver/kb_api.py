@@ -216,6 +216,8 @@ async def try_bot(request: Request) -> Response:
     hub = hub_of(request)
     decision = hub.bot.decide(text, language)
     answer = hub.kb.answers.get(decision.entry_id, ("", ""))[1] if decision.entry_id else None
+    if decision.action == "smalltalk":  # the small-talk entry's reply, its {name} left out
+        answer = decision.answer
     return JSONResponse({
         "decision": decision.action, "reason": decision.reason, "skill": decision.skill,
         "answer": answer,

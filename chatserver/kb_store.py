@@ -15,6 +15,7 @@ from typing import Any
 
 from bot import Bot
 from bot import Entry as BotEntry
+from bot.smalltalk import kind_of
 from knowledge_base.defaults import load_default_entries
 from knowledge_base.model import CONTENT_FIELDS, Entry, EntryError, validate
 
@@ -22,6 +23,9 @@ from .errors import Conflict, NotFound
 from .store import Store
 
 SEEDED = "kb_default_loaded"
+# The small-talk replies came later (issue 15): a knowledge base seeded before them gets them
+# once, and an admin who deletes them afterwards is not overruled.
+SMALLTALK_SEEDED = "kb_smalltalk_loaded"
 
 
 def _entry_from_row(row: sqlite3.Row) -> Entry:
@@ -67,7 +71,8 @@ def _write(conn: sqlite3.Connection, entry: Entry, action: str, user_id: int | N
 def to_bot(entry: Entry) -> BotEntry:
     assert entry.id is not None
     return BotEntry(id=entry.id, language=entry.language, title=entry.title,
-                    questions=entry.questions, answer=entry.answer, skill=entry.skill)
+                    questions=entry.questions, answer=entry.answer, skill=entry.skill,
+                    tags=entry.tags)
 
 
 class KnowledgeBase:
@@ -83,11 +88,19 @@ class KnowledgeBase:
         defaults = load_default_entries()
 
         def seed(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM meta WHERE key = ?", (SEEDED,)).fetchone():
+            done = {row[0] for row in conn.execute(
+                "SELECT key FROM meta WHERE key IN (?, ?)", (SEEDED, SMALLTALK_SEEDED))}
+            if SEEDED not in done:
+                new = defaults
+            elif SMALLTALK_SEEDED not in done:
+                new = [e for e in defaults if kind_of(e.tags) is not None]
+            else:
                 return
-            for entry in defaults:
+            for entry in new:
                 _write(conn, replace(entry, id=None, version=1), "create", None, now_ms)
-            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (SEEDED, str(now_ms)))
+            for key in (SEEDED, SMALLTALK_SEEDED):
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                             (key, str(now_ms)))
 
         await self.store.write(seed)
         for entry in await self.entries(status="published"):

@@ -18,6 +18,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ar": "دعني أجد أحد الموظفين لمساعدتك.",
         "zh": "我来为您转接人工客服。",
     },
+    "offer_human": {
+        "en": "I'm sorry this has been frustrating. Would you like to talk to a person?",
+        "fa": "متأسفم که این‌قدر آزارتان داده است. می‌خواهید با یکی از همکاران صحبت کنید؟",
+        "ar": "أنا آسف لأن هذا كان مزعجًا. هل تريد التحدث إلى أحد الموظفين؟",
+        "zh": "很抱歉给您带来不便。需要为您转接人工客服吗？",
+    },
+    "offer_human_repeated": {
+        "en": "Sorry, it looks like my answer didn't help. Would you like to talk to a person?",
+        "fa": "متأسفم، به نظر می‌رسد پاسخم کمکی نکرد. می‌خواهید با یکی از همکاران صحبت کنید؟",
+        "ar": "عذرًا، يبدو أن إجابتي لم تساعدك. هل تريد التحدث إلى أحد الموظفين؟",
+        "zh": "抱歉，我的回答好像没能帮到您。需要为您转接人工客服吗？",
+    },
     "offline_closed": {
         "en": "We're closed right now. Leave us a message and we'll reply by email.",
         "fa": "در حال حاضر خارج از ساعت کاری هستیم. پیام بگذارید تا از طریق ایمیل پاسخ دهیم.",

@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 class BotLike(Protocol):
     """What the service needs of the knowledge-base bot (bot.Bot satisfies it)."""
 
-    def decide(self, text: str, language: str, failed_rounds: int = 0) -> Any: ...
+    def decide(self, text: str, language: str, failed_rounds: int = 0,
+               previous: Sequence[str] = (), name: str = "") -> Any: ...
 
 
 @dataclass
@@ -89,6 +90,11 @@ def still_allowed(events: Sequence[NewEvent], before: Conversation,
             return False
     return True
 
+
+# A repeated question is looked for among the visitor's last 3 lines (the bot's replies in
+# between make up the rest of the 12 events read): an older one is a new topic coming back.
+REPEAT_LINES = 3
+REPEAT_WINDOW = 12
 
 # Redelivery after a Redis outage starts this long before the outage was noticed: a
 # publication can be lost a moment before the subscriber sees the connection drop.
@@ -411,14 +417,23 @@ class ConversationService:
             outcome = Outcome(ack_for(client_id, events[0]), events)
             if duplicate or conv.state is not State.BOT:
                 return outcome
-            await self._bot_turn(conv, text)
+            await self._bot_turn(conv, text, name)
         return outcome
 
-    async def _bot_turn(self, conv: Conversation, text: str) -> None:
+    async def _earlier_lines(self, conv: Conversation) -> list[str]:
+        """The visitor's lines before the one just stored, newest last (a repeated question)."""
+        events = await self.store.events_after(conv.id, max(0, conv.last_seq - REPEAT_WINDOW))
+        lines = [e.payload.get("text", "") for e in events
+                 if e.type == "message" and e.payload.get("from") == "visitor"]
+        return lines[:-1][-REPEAT_LINES:]
+
+    async def _bot_turn(self, conv: Conversation, text: str, name: str = "") -> None:
         if self.bot is None:
             await self._handoff(conv, "no_bot", skill=None)
             return
-        decision = self.bot.decide(text, conv.language or "en", conv.bot_failures)
+        previous = await self._earlier_lines(conv)
+        decision = self.bot.decide(text, conv.language or "en", conv.bot_failures,
+                                   previous=previous, name=name)
         matches = [
             {"entry_id": m.entry_id, "title": m.title, "score": round(m.score, 3)}
             for m in decision.matches
@@ -433,6 +448,22 @@ class ConversationService:
                 answer = f"{say('other_language', asked)}\n\n{answer}"
             line = {**answer_line(answer), "decision": "answer", "entry_id": entry_id,
                     "matches": matches}
+            await self.append(conv, [NewEvent("message", "bot", line)])
+        elif decision.action == "smalltalk":
+            # Small talk is answered in kind and is no failed round; after thanks or goodbye
+            # the line offers to end the chat (docs/protocol.md, "actions").
+            line = {**answer_line(decision.answer or ""), "decision": "smalltalk",
+                    "intent": decision.intent}
+            if decision.intent in ("thanks", "goodbye"):
+                line["actions"] = ["close"]
+            await self.append(conv, [NewEvent("message", "bot", line)])
+        elif decision.action == "offer_human":
+            # Frustrated, insulting or asking again: apologise and offer a person with a
+            # button in the line; nobody is queued until the visitor presses it.
+            key = "offer_human_repeated" if decision.reason == "repeated" else "offer_human"
+            line = {"from": "bot", "author": "Bot", "text": say(key, conv.language),
+                    "decision": "offer_human", "reason": decision.reason, "matches": matches,
+                    "actions": ["human"]}
             await self.append(conv, [NewEvent("message", "bot", line)])
         elif decision.action == "suggest":
             line = {

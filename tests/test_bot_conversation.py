@@ -113,3 +113,70 @@ async def test_a_question_the_bot_cannot_answer_hands_off(shared_server: Server,
     assert bot_lines[-1]["reason"] == "low_confidence"
     assert bot_lines[-1]["matches"]  # the agent sees which entries the bot tried
     await person.request("decline", conversation_id=offer["conversation"]["id"])
+
+
+def stored_types(server: Server, conversation_id: str) -> list[str]:
+    with sqlite3.connect(server.db) as db:
+        return [r[0] for r in db.execute(
+            "SELECT type FROM events WHERE conversation_id = ? ORDER BY seq", (conversation_id,))]
+
+
+async def test_hi_first_is_greeted_by_name_and_thanks_after_an_answer_offers_to_end(
+        shared_server: Server, clients: list) -> None:
+    sara = await visitor(shared_server, name="Sara", language="en")
+    clients.append(sara)
+    ack = await sara.request("message", text="hi")
+    hello = await bot_reply(sara)
+    assert hello["text"].startswith("Hi Sara!") and "actions" not in hello
+    assert "queued" not in stored_types(shared_server, ack["conversation_id"])
+    await sara.request("message", text="I want to track my order, how do I do that?")
+    answer = await bot_reply(sara)
+    assert answer["markdown"]
+    await sara.request("message", text="thanks!")
+    thanks = await bot_reply(sara)
+    assert thanks["actions"] == ["close"] and "Sara" in thanks["text"]
+    closed = await sara.request("close")
+    assert closed["type"] == "ack"
+    assert "queued" not in stored_types(shared_server, ack["conversation_id"])
+    with sqlite3.connect(shared_server.db) as db:
+        intents = [json.loads(r[0]).get("intent") for r in db.execute(
+            "SELECT payload FROM events WHERE conversation_id = ? AND author = 'bot'",
+            (ack["conversation_id"],))]
+    assert intents == ["greeting", None, "thanks"]
+
+
+@pytest.mark.parametrize(("language", "text"), [("fa", "این به درد نمی‌خوره"),
+                                                ("zh", "没用")])
+async def test_frustration_gets_an_apology_and_a_person_only_when_asked(
+        shared_server: Server, clients: list, language: str, text: str) -> None:
+    add_user(shared_server.db, f"calm_{language}", skills={f"lang:{language}": 5})
+    person = await agent(shared_server, f"calm_{language}")
+    clients.append(person)
+    v = await visitor(shared_server, name="V", language=language)
+    clients.append(v)
+    ack = await v.request("message", text=text)
+    offer_line = await bot_reply(v)
+    assert offer_line["actions"] == ["human"]
+    assert "queued" not in stored_types(shared_server, ack["conversation_id"])
+    with pytest.raises((AssertionError, TimeoutError)):  # not a silent queue
+        await person.expect("offer", timeout=0.3, where=lambda f: f["conversation"]["id"]
+                            == ack["conversation_id"])
+    asked = await v.request("request_human")
+    assert asked["type"] == "ack"
+    offer = await person.expect("offer", where=lambda f: f["conversation"]["id"]
+                                == ack["conversation_id"])
+    bot_lines = [m for m in offer["conversation"]["transcript"] if m["from"] == "bot"]
+    assert (bot_lines[-1]["decision"], bot_lines[-1]["reason"]) == ("offer_human", "frustrated")
+    await person.request("decline", conversation_id=ack["conversation_id"])
+
+
+async def test_the_same_question_again_offers_a_person(shared_server: Server,
+                                                       clients: list) -> None:
+    sara = await visitor(shared_server, name="Sara", language="en")
+    clients.append(sara)
+    await sara.request("message", text="how much does shipping cost?")
+    first = await bot_reply(sara)
+    assert "actions" not in first
+    await sara.request("message", text="how much does shipping cost??")
+    again = await bot_reply(sara)
+    assert again["actions"] == ["human"] and "help" in again["text"]

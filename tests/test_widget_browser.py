@@ -428,3 +428,31 @@ def test_a_site_given_name_cut_mid_emoji_or_with_controls_still_says_hello(
     expect(part(page, ".msg.bot").last).to_contain_text("My account")
     names = query(shared_server.db, "SELECT name FROM visitors WHERE name LIKE 'aaaa%'")
     assert ("a" * 99 + "😀",) in names
+
+
+def test_small_talk_and_the_talk_to_a_person_button_in_a_frustrated_reply(
+        server, alice, site, page):
+    host_page(page, site, "/help", embed(server))
+    part(page, ".launcher").click()
+    say(page, "hi")
+    greeting = part(page, ".msg.bot").last
+    expect(greeting).to_contain_text("Northwind Market assistant")
+    expect(greeting.locator(".chip")).to_have_count(0)
+    say(page, "thanks!")
+    expect(part(page, ".msg.bot")).to_have_count(2)
+    expect(part(page, ".msg.bot").last.locator(".chip")).to_have_text(["End chat"])
+
+    say(page, "this is useless")
+    offer_line = part(page, ".msg.bot").nth(2)
+    expect(offer_line).to_contain_text("Would you like to talk to a person?")
+    button = offer_line.locator(".chip", has_text="Talk to a person")
+    expect(button).to_be_visible()
+    with pytest.raises(AssertionError):  # the message itself queued nobody
+        alice.expect("offer", timeout=0.3)
+    button.click()
+    offer = alice.expect("offer")["conversation"]
+    bot_lines = [m for m in offer["transcript"] if m["from"] == "bot"]
+    assert [m["decision"] for m in bot_lines] == ["smalltalk", "smalltalk", "offer_human"]
+    expect(button).to_be_hidden()  # asked once: the line's buttons go, as the footer's does
+    expect(part(page, ".msg.bot .chip", has_text="End chat")).to_be_hidden()
+    screenshot(page, "widget-offer-human")

@@ -10,7 +10,8 @@ import { createView } from "./view.js";
 const TYPING_IDLE_MS = 3000;
 // A rate-limited or unavailable frame is sent again after 1 s (the server refills 5 frames/s).
 const RETRY_MS = 1000;
-const EMAIL = /^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$/; // the server's own check, so hello is not refused
+// the server's own check, so hello is not refused
+const EMAIL = /^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$/;
 
 // 128 random bits as hex: a valid frame id everywhere (randomUUID needs a secure context).
 const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
@@ -99,7 +100,8 @@ export function boot({ script, api, base }) {
       : null),
     onFrame,
     onState: (s) => {
-      if (s !== "online") typingOn = false; // the server forgets it with the socket
+      // the server forgets it with the socket
+      if (s !== "online") typingOn = false;
       dispatch({ type: s === "online" ? "connected" : "disconnected" });
     },
   });
@@ -237,7 +239,8 @@ export function boot({ script, api, base }) {
     view.showGreeting(false);
     if (cfg.greeting) session(greetedKey, "1");
   }
-  let pathOk = false; // a broken pattern is the site owner's typo: greet nowhere, not everywhere
+  // a broken pattern is the site owner's typo: greet nowhere, not everywhere
+  let pathOk = false;
   try {
     pathOk = !cfg.greetingPath || new RegExp(cfg.greetingPath).test(location.pathname);
   } catch { /* see above */ }

@@ -47,7 +47,8 @@ function onMessage(s, f) {
   const i = s.messages.findIndex((m) => m.id === f.id
     || (m.seq === f.seq && m.conversationId === f.conversation_id));
   const line = { id: f.id, conversationId: f.conversation_id, seq: f.seq, ts: f.ts,
-    from: f.from, author: f.author, text: f.markdown || f.text, suggestions: f.suggestions || null };
+    from: f.from, author: f.author, text: f.markdown || f.text, suggestions: f.suggestions || null,
+    actions: f.actions };
   if (i >= 0) {
     // Our own line echoed back, or a replay after resume: the same line, now with its seq.
     const messages = s.messages.slice();
@@ -77,7 +78,8 @@ function onError(s, f) {
   if (f.code === "unauthorized" && !s.online) return { ...s, rejected: true };
   // Only `resume` fails without an id: the stored conversation is gone, so start afresh.
   if (f.code === "not_found" && !f.id) return startOver(s);
-  if (!f.id || !FINAL_ERRORS.includes(f.code)) return s; // rate_limited, unavailable: retry
+  // rate_limited, unavailable: retry
+  if (!f.id || !FINAL_ERRORS.includes(f.code)) return s;
   return { ...s, outbox: s.outbox.filter((o) => o.id !== f.id),
     messages: s.messages.map((m) => (m.id === f.id ? { ...m, pending: false, failed: true } : m)),
   };
@@ -139,7 +141,8 @@ const queueFrame = (s, frame) => ({ ...s, outbox: s.outbox.concat(frame) });
 
 const ACTIONS = {
   frame: (s, a) => (Object.hasOwn(FRAMES, a.frame.type) ? FRAMES[a.frame.type](s, a.frame) : s),
-  connected: (s) => s, // the welcome frame marks the socket usable
+  // the welcome frame marks the socket usable
+  connected: (s) => s,
   disconnected: (s) => ({ ...s, online: false, agentTyping: false }),
   open: (s) => ({ ...s, open: true, unread: 0 }),
   hide: (s) => ({ ...s, open: false }),

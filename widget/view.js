@@ -145,9 +145,11 @@ export function createView(shadow, lang, cfg, on) {
   if (cfg.color) root.style.setProperty("--accent", cfg.color);
   shadow.append(root);
 
-  const rows = new Map(); // message id -> its element, so a render touches only what changed
+  // message id -> its element, so a render touches only what changed
+  const rows = new Map();
   let wasOpen = false;
-  let focused; // the section focus was last moved into (undefined until the first render)
+  // the section focus was last moved into (undefined until the first render)
+  let focused;
 
   function line(m) {
     if (m.note) {
@@ -158,6 +160,9 @@ export function createView(shadow, lang, cfg, on) {
     return h("div", { class: `msg ${mine ? "mine" : m.from}` },
       !mine && h("span", { class: "who" }, m.author || ""),
       h("div", { class: "text" }, m.from === "bot" ? rich(m.text || "") : m.text || ""),
+      // A bot line's buttons: end the chat, talk to a person (any other action is ignored).
+      m.actions && h("div", { class: "chips" }, m.actions.map((a) => (a === "human"
+        ? btn("chip", T(a), on.human) : a === "close" && btn("chip", T("end"), on.end)))),
       h("span", { class: "meta" }, h("time", null, time(m.ts, lang)),
         mine && h("span", { class: "tick" })));
   }
@@ -223,6 +228,8 @@ export function createView(shadow, lang, cfg, on) {
     composer.hidden = view !== "chat" || s.closed || !consent.hidden;
     human.hidden = composer.hidden || s.asked || !!s.agent || !!s.queue;
     endBtn.hidden = !s.conversationId || s.closed;
+    // A line's buttons go with the footer's: chat ended, a person asked for or here (css).
+    root.classList.toggle("busy", human.hidden);
     log.hidden = view === "prechat";
 
     // Focus follows what the panel shows: into the first field when it opens or switches (form
