@@ -107,6 +107,17 @@ class DeskConfig:
     closed_dates: tuple[str, ...] = ()
     # Priority of a returning visitor whose previous chat ended unresolved (0 = none).
     returning_unresolved_priority: int = 1
+    # The service-level goal the staffing advice staffs for: this share answered within T.
+    service_level_seconds: float = 20.0
+    service_level_target: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.service_level_seconds <= 0:
+            raise ValueError("desk.service_level_seconds: must be greater than 0, got "
+                             f"{self.service_level_seconds}")
+        if not 0 < self.service_level_target < 1:
+            raise ValueError("desk.service_level_target: must be between 0 and 1 (exclusive), "
+                             f"got {self.service_level_target}")
 
 
 @dataclass(frozen=True)

@@ -180,8 +180,13 @@ def _answered_within(mass: list[float], cmu: float, theta: float, threshold: flo
 def staff_for(arrival_rate: float, handle_time: float, threshold: float, target: float, *,
               concurrency: int = 1, patience: float | None = None, max_agents: int = 10_000
               ) -> int:
-    """Fewest agents (each with ``concurrency`` slots) meeting the service-level target."""
-    for agents in range(1, max_agents + 1):
+    """Fewest agents (each with ``concurrency`` slots) meeting the service-level target.
+
+    The search starts at ceil(target x load / concurrency): answering that share needs the
+    slots to carry that share of the load, so no smaller desk can meet it (and Erlang A's
+    sums, ~1 ms each at ten agents, are not spent on desks far too small)."""
+    load = arrival_rate * handle_time
+    for agents in range(max(1, math.ceil(target * load / concurrency - 1e-9)), max_agents + 1):
         slots = agents * concurrency
         if patience is None:
             if arrival_rate * handle_time >= slots:

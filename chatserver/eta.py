@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from operator import mul
 from typing import TypeVar
 
@@ -189,3 +190,31 @@ def queue_etas(chats: Sequence[tuple[str, Sig, Sequence[tuple[float, Sig]]]],
         pieces += [(max(at, 0.0), rate(s)) for at, s in later]
         result[cid] = wait_estimate(ahead + 1.0, pieces, patience)
     return result
+
+
+@dataclass(frozen=True)
+class EtaAccuracy:
+    """How right the ETAs shown were, over answered chats (the simulator's and the live
+    log's): ``count`` ETAs, the median of the absolute percentage error |eta - actual| /
+    actual, the share within +-30 % and the median signed error (eta - actual) / actual
+    (positive: it promised longer than it took)."""
+
+    count: int
+    median_ape: float
+    within_30: float
+    median_bias: float
+
+    @classmethod
+    def of(cls, errors: Sequence[float]) -> EtaAccuracy:
+        """From signed relative errors (eta - actual) / actual."""
+        if not errors:
+            return cls(0, math.nan, math.nan, math.nan)
+        absolute = sorted(abs(e) for e in errors)
+        n = len(absolute)
+        return cls(n, _median(absolute), sum(e <= 0.3 for e in absolute) / n,
+                   _median(sorted(errors)))
+
+
+def _median(ordered: Sequence[float]) -> float:
+    n = len(ordered)
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import reports_csv, reports_page
+from . import reports_csv, reports_page, reports_staffing
 from .auth import require
 from .metrics_report import Thresholds, mark_repeat_contacts
 from .reports_aggregate import REPEAT_WINDOW_DAYS, DayCache, matches
@@ -88,7 +88,11 @@ async def compute(request: Request, query: ReportQuery) -> dict[str, Any]:
         with gc_paused():
             counted = reports.days.count(conn, prev.first, query.last, query.filters,
                                          Thresholds(), tz, now)
-            return build(counted, query, names=_names(conn), timezone=str(tz))
+            report = build(counted, query, names=_names(conn), timezone=str(tz))
+            report.update(reports_staffing.staffing(conn, reports.days.facts,
+                                                    *query.bounds_ms(tz), now, tz,
+                                                    hub.config.desk))
+            return report
 
     result: dict[str, Any] = await reports.run(hub.store.path, job)
     return result
@@ -126,6 +130,17 @@ async def agents_csv(request: Request) -> Response:
     rows = [[a["id"], a["name"], *(a[key] for key, _, _ in AGENT_COLUMNS)]
             for a in report["agents"]]
     return _csv("agents", query, reports_csv.table(header, rows))
+
+
+async def staffing_csv(request: Request) -> Response:
+    await require(request, *ROLES)
+    try:
+        query = parse(request.query_params, _today(hub_of(request)))
+    except BadParameter as e:
+        return bad_parameter(e)
+    report = await compute(request, query)
+    return _csv("staffing", query, reports_csv.table(reports_staffing.CSV_COLUMNS,
+                                                     reports_staffing.csv_rows(report)))
 
 
 async def conversations_csv(request: Request) -> Response:
@@ -177,4 +192,5 @@ routes: list[BaseRoute] = [
     Route("/api/reports", api_report, methods=["GET"]),
     Route("/admin/reports/agents.csv", agents_csv, methods=["GET"]),
     Route("/admin/reports/conversations.csv", conversations_csv, methods=["GET"]),
+    Route("/admin/reports/staffing.csv", staffing_csv, methods=["GET"]),
 ]

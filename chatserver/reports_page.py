@@ -88,7 +88,20 @@ def charts(report: Mapping[str, Any]) -> dict[str, Markup]:
             f"CSAT by {unit}",
             [svg.Point(_short(p["start"]), p["csat"], f"{p['ratings']} ratings")
              for p in points], "CSAT", lambda v: f"{v * 100:.0f}%", every=every),
+        "staffing": staffing_chart(report),
     }
+
+
+def staffing_chart(report: Mapping[str, Any]) -> Markup:
+    """Agents online per hour of the week (bars) beside those Erlang C and A say are needed."""
+    hours = report["staffing"]["hours"]
+    label = [h["label"][:3] if h["hour"] == 0 else h["label"] for h in hours]
+    return svg.staffing(
+        "Agents online and needed by hour of the week",
+        [svg.Point(x, h["online"], f"{h['requests']} requests") for x, h in zip(
+            label, hours, strict=True)],
+        [(name, [svg.Point(x, h[key]) for x, h in zip(label, hours, strict=True)])
+         for name, key in (("needed (Erlang C)", "erlang_c"), ("needed (Erlang A)", "erlang_a"))])
 
 
 def _nav(role: str) -> list[tuple[str, str]]:

@@ -80,7 +80,8 @@ def _y(value: float, top: float) -> float:
     return TOP + (H - TOP - BOTTOM) * (1 - min(value, top) / top)
 
 
-def _line(points: Sequence[Point], top: float, fmt: Fmt, cls: str, name: str) -> list[str]:
+def _line(points: Sequence[Point], top: float, fmt: Fmt, cls: str, name: str,
+          dots: bool = True) -> list[str]:
     step = (W - LEFT - RIGHT) / max(1, len(points))
     out: list[str] = []
     run: list[str] = []
@@ -92,6 +93,8 @@ def _line(points: Sequence[Point], top: float, fmt: Fmt, cls: str, name: str) ->
             continue
         x, y = LEFT + step * (i + 0.5), _y(p.value, top)
         run.append(f"{x:.1f},{y:.1f}")
+        if not dots:  # too many points to mark each (the week's 168 hours)
+            continue
         tip = f"{p.label}: {name} {fmt(p.value)}{(' · ' + p.note) if p.note else ''}"
         out.append(f'<circle class="{cls.replace("line", "dot")}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
                    f'<title>{escape(tip)}</title></circle>')
@@ -160,4 +163,23 @@ def histogram(title: str, points: Sequence[Point], name: str) -> Markup:
     desc = "; ".join(f"{p.label}: {int(p.value or 0)}" for p in points)
     body = [*_axis(top, lambda v: f"{v:g}", "left", name),
             *_bars(points, top, lambda v: f"{v:g}", name), *_x_labels(points, 1)]
+    return _frame(title, desc, body)
+
+
+def staffing(title: str, online: Sequence[Point], needed: Sequence[tuple[str, Sequence[Point]]],
+             every: int = 24) -> Markup:
+    """Agents online as bars and the agents each model says are needed as lines, one axis."""
+    values = [p.value for p in online] + [p.value for _, pts in needed for p in pts]
+    if not any(values):
+        return empty(title)
+    top = _nice_max(max(v for v in values if v is not None))
+    agents = lambda v: f"{v:g}"  # noqa: E731
+    desc = "; ".join(
+        f"{p.label}: {p.value or 0:g} online" + "".join(
+            f", {name} {pts[i].value:g}" for name, pts in needed if pts[i].value is not None)
+        for i, p in enumerate(online) if p.value or any(pts[i].value for _, pts in needed))
+    body = [*_axis(top, agents, "left", "agents"), *_bars(online, top, agents, "online")]
+    for n, (name, pts) in enumerate(needed, 2):
+        body += _line(pts, top, agents, f"line line-{n}", name, dots=False)
+    body += _x_labels(online, every)
     return _frame(title, desc, body)

@@ -160,4 +160,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX kb_proposals_status ON kb_proposals(status, created_ms);
     CREATE INDEX kb_proposals_created ON kb_proposals(created_ms);
     """,
+    # 7: agent presence, append-only like the event log: one row each time an agent's routing
+    # status changes (online = may be offered chats; away; offline = no socket). The staffing
+    # advice on /admin/reports reads the agents actually online per hour of the week from it.
+    """
+    CREATE TABLE agent_presence (
+        agent_id INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('online', 'away', 'offline'))
+    );
+    CREATE INDEX agent_presence_time ON agent_presence(ts_ms);
+    """,
 ]

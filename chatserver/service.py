@@ -129,6 +129,7 @@ class ConversationService:
         self.answers = answers if answers is not None else {}  # entry id -> (title, answer)
         self.clock = clock
         self.agents: dict[int, AgentProfile] = {}
+        self._presence: dict[int, str] = {}  # each agent's last status in agent_presence
         self._convs: dict[str, Conversation] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.desk = desk or DeskConfig()
@@ -601,7 +602,7 @@ class ConversationService:
         if was is State.ASSIGNED:
             await self.router.release(cid, now)
         elif was in (State.QUEUED, State.OFFERED):
-            await self.router.withdraw(cid)
+            await self.router.withdraw(cid, now)
             if was is State.OFFERED and agent is not None:
                 self.bus.to_agents([agent], encode(
                     {"type": "offer_revoked", "conversation_id": cid, "reason": "withdrawn"}))
@@ -647,6 +648,7 @@ class ConversationService:
                                            status=profile.status)
         await self.router.agent_reconnected(profile.id, now)
         self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
+        await self.record_presence(profile.id, profile.status)
 
     async def update_profile(self, user: sqlite3.Row) -> None:
         """An admin changed a user: a connected agent's routing follows at once; a disabled
@@ -670,12 +672,24 @@ class ConversationService:
         now = self.clock() / 1000
         self.dispatcher.requeue_all(await self.router.agent_disconnected(agent_id, now), "revoke",
                           "agent_disconnected")
+        await self.record_presence(agent_id, "offline")
 
     async def set_status(self, agent_id: int, status: str) -> None:
         profile = self.agents[agent_id]
         profile.status = status
         revoked = await self.router.set_status(agent_id, status, self.clock() / 1000)
         self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
+        await self.record_presence(agent_id, status)
+
+    async def record_presence(self, agent_id: int, status: str) -> None:
+        """Append the agent's routing status to agent_presence when it changed: the staffing
+        advice counts the agents online per hour from these rows (chatserver/staffing.py)."""
+        if self._presence.get(agent_id) == status:
+            return
+        self._presence[agent_id] = status
+        row = (agent_id, self.clock(), status)
+        await self.store.write(lambda conn: conn.execute(
+            "INSERT INTO agent_presence (agent_id, ts_ms, status) VALUES (?, ?, ?)", row))
 
     async def agent_view(self, agent_id: int, cid: str, *, holder: bool) -> Conversation:
         conv = await self.conversation(cid)

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chatserver.erlang import QueueMetrics, erlang_a_metrics, erlang_c_metrics
+from chatserver.eta import EtaAccuracy
 from chatserver.routing import Needs, RoutingRules
 from chatserver.routing_board import Board
 
@@ -79,33 +80,6 @@ class Estimate:
 
     def covers(self, x: float) -> bool:
         return self.low <= x <= self.high
-
-
-@dataclass(frozen=True)
-class EtaAccuracy:
-    """How right the ETAs shown were, over answered chats: ``count`` ETAs, the median of the
-    absolute percentage error |eta - actual| / actual, the share within +-30 % and the median
-    signed error (eta - actual) / actual (positive: it promised longer than it took)."""
-
-    count: int
-    median_ape: float
-    within_30: float
-    median_bias: float
-
-    @classmethod
-    def of(cls, errors: Sequence[float]) -> EtaAccuracy:
-        """From signed relative errors (eta - actual) / actual."""
-        if not errors:
-            return cls(0, math.nan, math.nan, math.nan)
-        absolute = sorted(abs(e) for e in errors)
-        n = len(absolute)
-        return cls(n, _median(absolute), sum(e <= 0.3 for e in absolute) / n,
-                   _median(sorted(errors)))
-
-
-def _median(ordered: Sequence[float]) -> float:
-    n = len(ordered)
-    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
 
 
 @dataclass(frozen=True)

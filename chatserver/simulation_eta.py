@@ -14,8 +14,9 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from chatserver.eta import EtaAccuracy
 from chatserver.routing import Needs
-from chatserver.simulation import EtaAccuracy, SimConfig, simulate
+from chatserver.simulation import SimConfig, simulate
 
 H = 180.0  # seconds: a typical chat handle time
 LOADS = (0.6, 0.7, 0.8, 0.9)  # offered load per slot, lambda h / slots

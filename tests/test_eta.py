@@ -8,6 +8,7 @@ import random
 import pytest
 
 from chatserver.eta import (
+    EtaAccuracy,
     Pools,
     median_factor,
     patience_rate,
@@ -16,7 +17,7 @@ from chatserver.eta import (
 )
 from chatserver.routing import Needs, RoutingRules
 from chatserver.routing_board import Board
-from chatserver.simulation import EtaAccuracy, SimConfig, simulate
+from chatserver.simulation import SimConfig, simulate
 from chatserver.simulation_eta import format_rows, sweep
 
 

@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from chatserver.eta import median_factor
 from chatserver import redis_router
 from chatserver.errors import ChatError
+from chatserver.eta import median_factor
 from chatserver.redis_router import RedisRouter
 from chatserver.router import LocalRouter
 from chatserver.routing import (

@@ -256,7 +256,7 @@ def test_the_page_shows_tiles_charts_and_agents(desk: Server) -> None:
     assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
     html = page.text
     assert 'href="/admin/reports" aria-current="page"' in html
-    assert html.count('<svg class="chart"') == 4 and "<script" not in html.split(
+    assert html.count('<svg class="chart"') == 5 and "<script" not in html.split(
         "</main>")[0]
     assert '<div class="tile" data-key="csat"' in html and "100.0%" in html
     assert "=Ana آنا" in html and "Conversations CSV" in html

@@ -34,7 +34,7 @@ def test_a_supervisor_reads_a_month_and_filters_it(tmp_path, page) -> None:
         page.wait_for_selector('.preset[aria-current="true"] >> text=30 days')
         first = (now - timedelta(days=29)).date().isoformat()
         assert page.input_value('input[name="from"]') == first
-        assert page.locator("svg.chart").count() == 4
+        assert page.locator("svg.chart").count() == 5
         assert page.locator("svg.chart rect.bar").count() > 30
         assert page.locator("#agents-table tbody tr").count() == 25
         conversations = page.locator('.tile[data-key="conversations"] .tile-value')
