@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -41,7 +40,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     agent_id = int(user["id"])
     service = hub.service
     conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}",
-                      partial(service.backlog, for_visitor=False))
+                      service.agent_backlog)
     profile = AgentProfile(  # the status is service.agent_connected's to decide
         id=agent_id, username=user["username"], display_name=user["display_name"],
         role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
@@ -49,16 +48,16 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     greeted = False
 
     async def hello(frame: Frame) -> dict[str, Any] | None:
-        # Frames flow from here on, not from the handshake: the chats listed in `welcome`
-        # are then held until the console resumes them, each event once and in order.
+        # Frames flow from here on, not from the handshake, and wait for the welcome; the
+        # chats it lists are held until the console resumes them: each event once, in order.
         nonlocal greeted
         if greeted:
             raise Unauthorized("hello was already sent on this socket")
         greeted = True
-        hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
-        await service.agent_connected(profile)
         conversations = await service.open_conversations_of(agent_id)
         conn.hold({c["id"]: c["seq"] for c in conversations})
+        hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
+        await service.agent_connected(profile)
         return {
             "type": "welcome",
             "agent": {"id": agent_id, "username": profile.username,
@@ -111,7 +110,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
-        await conn.resume(conv.id, frame["after_seq"])
+        await conn.resume(conv.id, min(frame["after_seq"], conv.last_seq))
         return None
 
     watch = asyncio.create_task(_close_when_session_ends(hub, conn, user["session_id"]),

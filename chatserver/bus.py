@@ -85,17 +85,17 @@ class LocalBus:
     def deliver(self, envelope: dict[str, Any]) -> None:
         """Hand a published envelope to this process's sockets (never publishes again)."""
         text, registry = envelope.get("f", ""), self.registry
-        if "e" in envelope:  # a stored event (see RedisBus.to_conversation)
+        if "ev" in envelope:  # a stored event (see RedisBus.to_conversation)
             cid, seq = envelope["e"][0], envelope["e"][1]
             agent_text = envelope.get("f")
             visitor_text = agent_text if "vs" in envelope else envelope.get("fv")
             registry.to_conversation(cid, seq, envelope.get("w", ()), agent_text,
-                                     envelope["v"], visitor_text)
+                                     envelope["ev"], visitor_text)
             return
         if "w" in envelope:
             registry.to_watchers(envelope["w"], text)
-        if "v" in envelope:
-            registry.to_visitor(envelope["v"], text)
+        if "v" in envelope:  # (an event from a process of the previous release: "fv")
+            registry.to_visitor(envelope["v"], envelope.get("fv", text))
         if "a" in envelope:
             registry.to_agents(envelope["a"], text)
         if "all" in envelope:
@@ -166,13 +166,15 @@ class RedisBus(LocalBus):
                         ack: Ack | None = None) -> None:
         """One publication for both sides (a chat line used to make two, and every other
         process parsed both), carrying the event too: see `on_stored`. It names the visitor
-        even when they are not shown the event, so their sockets see no gap in the seqs;
-        "vs" says the visitor's frame is the agents' one ("f"), "fv" carries a different one."""
+        ("ev") even when they are not shown the event, so their sockets see no gap in the
+        seqs; "vs" says the visitor's frame is the agents' one ("f"), "fv" carries a different
+        one. ("ev", not "v": a process of the previous release, during a rolling restart,
+        would send "v" the agents' frame, private notes included.)"""
         ids = list(agent_ids)
         super().to_conversation(event, ids, agent_text, visitor_id, visitor_text, ack)
         envelope: dict[str, Any] = {"e": [event.conversation_id, event.seq, event.type,
                                           event.author, event.payload, event.client_id,
-                                          event.ts_ms], "v": visitor_id}
+                                          event.ts_ms], "ev": visitor_id}
         if agent_text is not None:
             envelope.update(w=ids, f=agent_text)
         if visitor_text is not None:
@@ -262,7 +264,10 @@ class RedisBus(LocalBus):
         seeing the frame finds the conversation already known to be stale."""
         if data.startswith(self._own):
             return
-        envelope = json.loads(data.split(b" ", 1)[1])
-        if "e" in envelope and self.on_stored is not None:
-            self.on_stored(Event(*envelope["e"]))
-        self.deliver(envelope)
+        try:
+            envelope = json.loads(data.split(b" ", 1)[1])
+            if "e" in envelope and self.on_stored is not None:
+                self.on_stored(Event(*envelope["e"]))
+            self.deliver(envelope)
+        except Exception:  # one bad publication must not end the subscription
+            log.exception("a publication on %s could not be delivered", self.channel)

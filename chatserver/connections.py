@@ -31,27 +31,33 @@ log = logging.getLogger(__name__)
 # encoded frame, or None for an event it is not shown). Read from the log; see `Connection`.
 Backlog = Callable[[str, int], Awaitable[Sequence[tuple[int, str | None]]]]
 
-# 2 s: a client resumes within one round trip of `welcome` (the widget and the console send
-# `resume` first); one that never does gets live events from the welcome's seq after this.
-HOLD_SECONDS = 2.0
+# 3 s after `welcome`: a client resumes within one round trip of it (the widget and the console
+# send `resume` first); one that never does gets live events from the welcome's seq after this.
+# A resume that comes later still gets everything after its `after_seq`.
+HOLD_SECONDS = 3.0
 # Conversations whose seqs a socket remembers; a supervisor's socket sees every chat, and the
 # oldest is forgotten first (a forgotten one is followed again from its next event).
 FOLLOW_LIMIT = 1000
 
 
 class _Follow:
-    """What a socket has of one conversation: every event in [low, high] (0, 0: nothing yet).
+    """What a socket has of one conversation: every event up to seq `high` (0: nothing).
 
-    `held` collects live events while the log is being read for this socket (a resume, a gap,
-    or the wait for a resume after `welcome`), by seq: what the live path gave this socket for
-    an event stands for the log's frame of it (its own line is its ack, say). `hold_after` is
-    where that wait for a resume would start."""
+    While the log is read for this socket (a resume, a gap, a redelivery) live events wait in
+    `held`, by seq: what the live path gave this socket for an event stands for the log's frame
+    of it (its own line is its ack). `arrived` says during which read each came, so a gap is
+    passed over only when a read begun after its event came still lacks what is missing.
+    `hold_after` marks the wait for a resume after `welcome`; `again` asks the read under way
+    for one more pass (events were missed meanwhile)."""
 
-    __slots__ = ("held", "high", "hold_after", "low", "task")
+    __slots__ = ("again", "arrived", "held", "high", "hold_after", "reads", "task")
 
-    def __init__(self, low: int, high: int) -> None:
-        self.low, self.high = low, high
+    def __init__(self, high: int) -> None:
+        self.high = high
         self.held: dict[int, list[str]] | None = None
+        self.arrived: dict[int, int] = {}
+        self.reads = 0
+        self.again = False
         self.hold_after: int | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -65,8 +71,9 @@ class Connection:
     that task exists only while frames are waiting, so an idle socket costs no task (it matters
     at 10,000 idle visitors: measured in docs/performance.md)."""
 
-    __slots__ = ("_backlog", "_follows", "_hold_timer", "_limit", "_pending", "_reason",
-                 "_task", "close_code", "closed", "label", "last_ack", "websocket")
+    __slots__ = ("_backlog", "_follows", "_gated", "_hold_timer", "_limit", "_pending",
+                 "_prefaced", "_reason", "_task", "close_code", "closed", "label", "last_ack",
+                 "websocket")
 
     def __init__(self, websocket: WebSocket, queue_size: int, label: str,
                  backlog: Backlog) -> None:
@@ -81,22 +88,57 @@ class Connection:
         self._backlog = backlog
         self._follows: dict[str, _Follow] = {}
         self._hold_timer: asyncio.TimerHandle | None = None
+        self._gated = False  # while a hello is handled: frames wait for the welcome
+        self._prefaced = 0  # frames that go before the welcome (see `preface`)
         self.last_ack: str | None = None  # the id of the frame being handled, once acked
 
     def send(self, text: str) -> None:
         if self.closed:
             return
         if len(self._pending) >= self._limit:
-            log.warning("closing slow client %s: %d frames waiting", self.label, self._limit)
-            SLOW_CLOSED.increment()
-            self._pending.clear()  # it will not read them; free the memory now
-            self.close(CLOSE_TRY_AGAIN, "too slow: send queue full")
+            self._too_slow()
             return
-        if self._task is None and not self._pending:
+        if self._task is None and not self._pending and not self._gated:
             self._send_now(text)
             return
         self._pending.append(text)
-        self._wake()
+        if not self._gated:
+            self._wake()
+
+    def _too_slow(self) -> None:
+        log.warning("closing slow client %s: %d frames waiting", self.label, self._limit)
+        SLOW_CLOSED.increment()
+        self._pending.clear()  # it will not read them; free the memory now
+        self.close(CLOSE_TRY_AGAIN, "too slow: send queue full")
+
+    # --- hello: the welcome is the first frame ----------------------------------------------
+
+    def gate(self) -> None:
+        """A hello is being handled: what is sent meanwhile waits for `greet`, so the welcome
+        reaches the client first (a console's welcome resets its offers and chats)."""
+        self._gated, self._prefaced = True, 0
+
+    def preface(self, text: str) -> None:
+        """A frame that goes before the welcome (a warning about the hello itself)."""
+        if not self._gated:
+            self.send(text)
+            return
+        self._pending.insert(self._prefaced, text)
+        self._prefaced += 1
+
+    def greet(self, welcome: str | None) -> None:
+        """Send the welcome (None: the hello failed), then what waited for it; the hold on
+        the chats it names starts counting now."""
+        if not self._gated:
+            return
+        if welcome is not None:
+            self._pending.insert(self._prefaced, welcome)
+        self._gated, self._prefaced = False, 0
+        if self._pending:
+            self._wake()
+        if any(f.hold_after is not None for f in self._follows.values()):
+            self._hold_timer = asyncio.get_running_loop().call_later(HOLD_SECONDS,
+                                                                     self.release)
 
     # --- conversation events: each once, in seq order ---------------------------------------
 
@@ -113,37 +155,51 @@ class Connection:
         self.last_ack = client_id
         follow = self._follows.get(cid)
         if follow is not None and follow.held is None and seq <= follow.high:
-            self.send(ack)  # the log was quicker to bring the event; the ack is still owed
+            self.send(ack)  # it has the event (a resume asked past it); the ack is still owed
             return
         self._take(cid, seq, (ack,) if text is None else (ack, text))
 
     def _take(self, cid: str, seq: int, texts: tuple[str, ...]) -> None:
-        follow = self._follows.get(cid)
+        follows = self._follows
+        follow = follows.get(cid)
         if follow is None:  # first sight: followed from here on
-            self._follow(cid, _Follow(seq, seq))
-        elif follow.held is not None:  # the log is being read: wait for it, in seq order
-            follow.held.setdefault(seq, []).extend(texts)
-            return
-        elif seq <= follow.high:
-            return
-        elif seq > follow.high + 1:  # something before it is missing here: read it first
-            follow.held = {seq: list(texts)}
-            follow.task = asyncio.create_task(self._catch_up(cid, follow, follow.high))
-            return
+            self._follow(cid, _Follow(seq))
         else:
+            if len(follows) > 1:  # most recent last: the quietest chat is forgotten first
+                follows[cid] = follows.pop(cid)
+            if follow.held is not None:  # the log is being read: wait for it, in seq order
+                self._hold_back(follow, seq, texts)
+                return
+            if seq <= follow.high:
+                return
+            if seq > follow.high + 1:  # something before it is missing here: read it first
+                follow.held = {}
+                self._hold_back(follow, seq, texts)
+                follow.task = asyncio.create_task(self._catch_up(cid, follow))
+                return
             follow.high = seq
         for text in texts:
             self.send(text)
 
+    def _hold_back(self, follow: _Follow, seq: int, texts: tuple[str, ...]) -> None:
+        assert follow.held is not None
+        waiting = follow.held.get(seq)
+        if waiting is not None:
+            waiting.extend(texts)
+        elif len(follow.held) >= self._limit:  # it reads nothing while it catches up
+            self._too_slow()
+        else:
+            follow.held[seq] = list(texts)
+            follow.arrived[seq] = follow.reads
+
     def hold(self, positions: dict[str, int]) -> None:
-        """After `welcome`: hold live events of these conversations until the client resumes
-        them (or sends anything else, or HOLD_SECONDS pass: then from the seq it was told)."""
+        """A hello names these conversations (with the seq it tells the client): hold their
+        live events until the client resumes them, or sends anything else, or HOLD_SECONDS
+        pass after the welcome (then they go out from that seq). Call before the socket is
+        registered, so that nothing of them was sent yet."""
         for cid, seq in positions.items():
-            follow = _Follow(0, 0)
+            follow = self._follow(cid, _Follow(seq))
             follow.held, follow.hold_after = {}, seq
-            self._follow(cid, follow)
-        if positions:
-            self._hold_timer = asyncio.get_running_loop().call_later(HOLD_SECONDS, self.release)
 
     def release(self) -> None:
         """End every hold still waiting for a resume: send from the seq `welcome` gave."""
@@ -152,34 +208,34 @@ class Connection:
         self._hold_timer.cancel()
         self._hold_timer = None
         for cid, follow in self._follows.items():
-            if follow.hold_after is not None:
-                after, follow.hold_after = follow.hold_after, None
-                follow.task = asyncio.create_task(self._catch_up(cid, follow, after))
+            if follow.hold_after is not None and follow.task is None:
+                follow.hold_after = None
+                follow.task = asyncio.create_task(self._catch_up(cid, follow))
 
     async def resume(self, cid: str, after: int) -> None:
-        """The client asks for what it missed after `after`: everything this socket has not
-        sent it, in order; then live events go on from there."""
+        """The client has everything up to `after` and asks for the rest: every later event
+        it may see, in order; live events that arrive meanwhile follow them, each once."""
         follow = self._follows.get(cid)
         if follow is None:
-            follow = self._follow(cid, _Follow(0, 0))
+            follow = self._follow(cid, _Follow(after))
         while follow.task is not None:  # a read for this socket is under way: let it finish
             await asyncio.wait({follow.task})
-        follow.hold_after = None
+        follow.hold_after, follow.high = None, after
         if follow.held is None:
             follow.held = {}
-        await self._catch_up(cid, follow, after)
+        await self._catch_up(cid, follow)
 
     def refresh(self, cid: str, first: int) -> None:
         """Events of `cid` from seq `first` on may not have reached this socket (the bus was
         down): send what it lacks, from what it has, or from `first` if it had nothing."""
         follow = self._follows.get(cid)
         if follow is None:
-            follow = self._follow(cid, _Follow(0, 0))
-        elif follow.held is not None:
-            return  # a read of the log is under way or waiting for a resume: it covers these
-        after = follow.high if follow.high else first - 1
+            follow = self._follow(cid, _Follow(first - 1))
+        elif follow.held is not None:  # a read is under way (or waits for a resume): one
+            follow.again = True  # more pass when it ends, in case it began before these
+            return
         follow.held = {}
-        follow.task = asyncio.create_task(self._catch_up(cid, follow, after))
+        follow.task = asyncio.create_task(self._catch_up(cid, follow))
 
     def _follow(self, cid: str, follow: _Follow) -> _Follow:
         if len(self._follows) >= FOLLOW_LIMIT:
@@ -190,51 +246,49 @@ class Connection:
         self._follows[cid] = follow
         return follow
 
-    async def _catch_up(self, cid: str, follow: _Follow, after: int) -> None:
-        """Send from the log what this socket lacks after `after`, then the live events held
-        meanwhile; a gap among those is read again. Live delivery resumes when none is left.
+    async def _catch_up(self, cid: str, follow: _Follow) -> None:
+        """Send from the log what this socket lacks after `follow.high`, then the live events
+        held meanwhile; a gap among those is read again. Live delivery resumes when none is
+        left.
 
         A long history reaches a client that reads at its own pace: sending pauses whenever
         half the queue is full (the queue limit is for clients that do not read at all)."""
         held = follow.held
         assert held is not None
         try:
-            if follow.high == 0:  # nothing sent yet: the client says it has up to `after`
-                follow.low = 1
-            follow.high = max(follow.high, after)
             while not self.closed:
-                before = follow.high
-                for seq, text in await self._backlog(cid, after):
+                follow.again = False
+                follow.reads += 1
+                for seq, text in await self._backlog(cid, follow.high):
                     live = held.pop(seq, None)
                     await self._send_once(follow, seq, live if live is not None else
                                           () if text is None else (text,))
-                follow.low = min(follow.low, after + 1)
                 while held and not self.closed:
                     seq = min(held)
-                    # Still a gap: read the log again from what was sent; but when the last
-                    # read brought nothing new, the log lacks it too: go on without it.
-                    if seq > follow.high + 1 and follow.high > before:
+                    # A gap still: if its event came during the last read, that read may
+                    # have begun before what is missing was stored: read again. Otherwise
+                    # the log lacks it too (erased): go on without it.
+                    if seq > follow.high + 1 and follow.arrived.get(seq, 0) >= follow.reads:
                         break
                     await self._send_once(follow, seq, held.pop(seq))
-                if not held:  # no await since the check: nothing arrives unseen
+                if not held and not follow.again:  # no await since: nothing comes unseen
                     break
-                after = follow.high
         except Exception as error:  # the log could not be read: the client resumes again
             log.warning("catching up %s on %s failed: %r", self.label, cid, error)
             self.close(CLOSE_TRY_AGAIN, "could not read the conversation; reconnect")
         finally:
-            follow.held = None
-            follow.task = None
+            follow.held, follow.task = None, None
+            follow.arrived.clear()
 
     async def _send_once(self, follow: _Follow, seq: int, texts: Sequence[str]) -> None:
-        if follow.low <= seq <= follow.high:
+        if seq <= follow.high:
             return
+        follow.high = seq  # before any pause: a live event of this seq is not sent again
         for text in texts:
             while (self._task is not None and not self.closed
                    and len(self._pending) >= self._limit // 2):
                 await asyncio.wait({self._task})  # the drain task ends when the queue is empty
             self.send(text)
-        follow.high = max(follow.high, seq)
 
     def _send_now(self, text: str) -> None:
         """Run the send coroutine right here; if the socket makes it wait (its write buffer
@@ -286,7 +340,8 @@ class Connection:
         try:
             if unfinished is not None:
                 await unfinished
-            while self._pending:  # no await between this check and `finally`: no lost wake-up
+            while self._pending and not self._gated:  # no await between this check and
+                # `finally`: no lost wake-up
                 text = self._pending.popleft()
                 if text is None:
                     if ws.application_state == WebSocketState.CONNECTED:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from . import conversation as cv
@@ -144,6 +145,9 @@ class ConversationService:
         self.hours = routing.Schedule.parse(self.desk.hours, self.desk.closed_dates)
         self.telemetry = Telemetry()
         self.dispatcher = Dispatcher(self)
+        # What each socket catches up from (one callable per audience, not one per socket).
+        self.visitor_backlog = partial(self.backlog, for_visitor=True)
+        self.agent_backlog = partial(self.backlog, for_visitor=False)
         # Told when an agent answers a chat with a knowledge-base entry (the line's entry_id, or
         # the one named at close): (conversation id, entry id, "message" | "close", agent id,
         # now ms). app.py sets it to learning.Learning.agent_used.
@@ -857,12 +861,13 @@ class ConversationService:
                       ) -> list[tuple[int, str | None]]:
         """Every stored event after `after_seq` in order, each with the frame this audience
         is shown (None when it sees nothing of it): what a socket catches up from."""
-        lock = self._locks.get(cid)
-        if lock is None:  # nothing is being appended here (the lock outlives any append)
+        # Under the chat's lock: never between an append's commit and its ack, which stands
+        # for the sender's copy of its own line (the log must not send it that line again).
+        lock = self.lock(cid)
+        async with lock:
             events = await self.store.events_after(cid, after_seq)
-        else:  # not between an append's commit and its ack: the ack stands for the sender's
-            async with lock:  # copy of its own line, which the log must not send it again
-                events = await self.store.events_after(cid, after_seq)
+        if events and events[-1].type == "closed" and not lock.locked():
+            self._locks.pop(cid, None)  # final: no append will want it
         rows: list[tuple[int, str | None]] = []
         for event in events:
             frame = None

@@ -68,18 +68,24 @@ async def receive_loop(
             frame_id = frame.id
             if frame.type != "hello" and not greeted():
                 raise Unauthorized("send hello first")
-            if frame.type not in ("hello", "resume"):
+            if frame.type == "hello":
+                conn.gate()  # nothing reaches the client before its welcome
+            elif frame.type != "resume":
                 conn.release()  # it did not resume first: held events go out from welcome's
             conn.last_ack = None
             ack = await handlers[frame.type](frame)
-            if ack and (frame.id is None or frame.id != conn.last_ack):
+            if frame.type == "hello":
+                conn.greet(encode(ack) if ack else None)
+            elif ack and (frame.id is None or frame.id != conn.last_ack):
                 conn.send(encode(ack))  # (else the service sent it the moment it stored)
         except ChatError as error:
+            conn.greet(None)
             if error.frame_id is None and frame_id is not None:
                 error.frame_id = frame_id
             errors.inc(code=error.code)
             conn.send(encode(error_frame(error)))
         except Exception:  # a bug or an outage: the client may retry with the same id
+            conn.greet(None)
             log.exception("handling a frame failed")
             conn.send(encode(error_frame(Unavailable(
                 "the server could not store this; retry with the same id", frame_id=frame_id))))

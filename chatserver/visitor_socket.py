@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -59,7 +58,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     service = hub.service
     conn = Connection(websocket, hub.config.limits.send_queue, "visitor",
-                      partial(service.backlog, for_visitor=True))
+                      service.visitor_backlog)
     session = VisitorSession()
     address = websocket.client.host if websocket.client else None
 
@@ -87,7 +86,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         token = frame.get("visitor_token")
         visitor_id = hub.visitor_signer.unsign(token) if token else None
         if token and visitor_id is None:
-            conn.send(encode(error_frame(Unauthorized(
+            conn.preface(encode(error_frame(Unauthorized(
                 "visitor token not recognised; a new visitor was started"))))
         known = await hub.store.visitor(visitor_id) if visitor_id is not None else None
         if known is not None and known["erased_ms"] is not None:
@@ -112,9 +111,9 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
             session.conversation_id = open_row["id"]
             conversation = {"id": open_row["id"], "state": open_row["state"],
                             "seq": open_row["last_seq"]}
-        hub.registry.add_visitor(visitor_id, conn)
         if conversation is not None:  # its live events wait for the client's resume
             conn.hold({conversation["id"]: conversation["seq"]})
+        hub.registry.add_visitor(visitor_id, conn)
         welcome = {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
                    "conversation": conversation,
                    "agents_online": await service.agents_online(session.language,
@@ -176,7 +175,7 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await owned(frame["conversation_id"])
-        await conn.resume(conv.id, frame["after_seq"])
+        await conn.resume(conv.id, min(frame["after_seq"], conv.last_seq))
         return None
 
     async def owned(conversation_id: str) -> Conversation:

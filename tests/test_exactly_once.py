@@ -268,3 +268,116 @@ async def test_redis_killed_and_restarted_under_traffic_sends_nothing_twice_or_o
         await _settle(ann.tally, chats, timeout=20)
         _assert_once_in_order(ann.tally, chats)
         await _stop(ann, chats)
+
+
+# --- the edges of a resume ---------------------------------------------------------------------
+
+async def _frames(client: Any, seconds: float) -> list[dict[str, Any]]:
+    """Everything the client receives within `seconds` (what `expect` kept unread first)."""
+    frames, client._unread = client._unread, []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        try:
+            frames.append(json.loads(await asyncio.wait_for(client.ws.recv(), left)))
+        except TimeoutError:
+            break
+    return frames
+
+
+async def test_a_resume_long_after_welcome_still_gets_everything_it_asks_for(
+        server: Server, clients: list) -> None:
+    sara = await visitor(server, name="Sara", language="en")
+    clients.append(sara)
+    first = await sara.request("message", text="What are your opening hours?")
+    seen = (await sara.expect("message", where=lambda f: f["from"] == "bot"))["seq"]
+    for question in ("Do you ship abroad?", "How do I return an item?"):  # in another tab
+        await sara.request("message", text=question)
+        await sara.expect("message", where=lambda f: f["from"] == "bot")
+    later = await visitor(server, visitor_token=sara.welcome["visitor_token"])
+    clients.append(later)
+    told = later.welcome["conversation"]["seq"]
+    await asyncio.sleep(3.5)  # past the hold: a slow phone, a server busy with a storm
+    await later.send({"type": "resume", "conversation_id": first["conversation_id"],
+                      "after_seq": seen})
+    got = [f["seq"] for f in await _frames(later, 1.0) if f["type"] == "message"]
+    assert got and got == sorted(got) and max(got) == told
+    assert got[0] == seen + 1
+
+
+async def test_a_supervisor_opening_a_chat_gets_its_transcript_each_time(
+        server: Server, clients: list) -> None:
+    add_user(server.db, "sue", role="supervisor")
+    sue = await agent(server, "sue", online=False)
+    sara = await visitor(server, name="Sara", language="en")
+    clients += [sue, sara]
+    ack = await sara.request("message", text="What are your opening hours?")
+    await sara.expect("message", where=lambda f: f["from"] == "bot")
+    live = [f for f in await _frames(sue, 0.5) if f.get("conversation_id") == ack[
+        "conversation_id"]]
+    assert live, "a supervisor's socket receives every chat live"
+    for _ in range(2):  # the supervisor view opens the chat, another, then this one again
+        await sue.send({"type": "resume", "conversation_id": ack["conversation_id"],
+                        "after_seq": 0})
+        texts = [f.get("text") for f in await _frames(sue, 0.7) if f["type"] == "message"]
+        assert "What are your opening hours?" in texts
+
+
+async def test_a_resume_past_the_end_of_the_log_does_not_silence_the_socket(
+        server: Server, clients: list) -> None:
+    sara = await visitor(server, name="Sara", language="en")
+    ack = await sara.request("message", text="What are your opening hours?")
+    await sara.expect("message", where=lambda f: f["from"] == "bot")
+    await sara.ws.close()
+    back = await visitor(server, visitor_token=sara.welcome["visitor_token"])
+    clients.append(back)
+    told = back.welcome["conversation"]["seq"]
+    await back.send({"type": "resume", "conversation_id": ack["conversation_id"],
+                     "after_seq": told + 5})  # a restored database, a stale tab
+    await back.request("message", text="Do you ship abroad?")
+    assert await back.expect("message", where=lambda f: f["from"] == "bot")
+
+
+async def test_a_console_reloading_under_traffic_gets_nothing_before_welcome_or_twice(
+        tmp_path: Path) -> None:
+    server = Server(tmp_path, **FAST).start()
+    try:
+        chats = await _chats(server, [server], 1)
+        sara = chats[0]
+        await sara.reconnect(server)
+        assert sara.peer is not None
+        stop = asyncio.Event()
+
+        async def chatter() -> None:
+            n = 0
+            while not stop.is_set():
+                assert sara.peer is not None
+                await sara.peer.line(f"{sara.cid} visitor {n}")
+                n += 1
+                await asyncio.sleep(0.004)
+
+        task = asyncio.create_task(chatter())
+        cookie = "; ".join(f"{k}={v}" for k, v in server.login("ann").items())
+        last, early, tally = 0, [], Tally()
+        for _ in range(15):  # reload after reload; each page resumes from what it had
+            ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
+            await ws.send(json.dumps({"type": "hello"}))
+            while (frame := json.loads(await ws.recv()))["type"] != "welcome":
+                early.append(frame["type"])
+            await ws.send(json.dumps({"type": "resume", "conversation_id": sara.cid,
+                                      "after_seq": last}))
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 0.15
+            with contextlib.suppress(TimeoutError):
+                while (left := end - loop.time()) > 0:
+                    tally.add(json.loads(await asyncio.wait_for(ws.recv(), left)))
+            last = tally.high[sara.cid]
+            await ws.close()
+        stop.set()
+        await task
+        assert early == []
+        assert (tally.duplicates, tally.out_of_order) == ([], [])
+        assert last > 20
+        await sara.peer.close()
+    finally:
+        server.stop()
