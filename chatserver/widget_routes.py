@@ -1,9 +1,9 @@
 """Serves the embeddable widget (`/widget.js`, `/widget/*`) and the `/demo` host page.
 
 The files are plain JavaScript modules and CSS under `widget/`, with no build step: the server
-only drops whole-line comments (they explain the code to its readers, and would cost visitors
-about a tenth of the 15 KB budget), gzips when the browser accepts it, and sets an ETag so a
-revisit costs a 304.
+only drops whole-line comments and indentation (they help the code's readers, and would cost
+visitors about an eighth of the 15 KB budget), gzips when the browser accepts it, and sets an
+ETag so a revisit costs a 304.
 """
 
 from __future__ import annotations
@@ -45,19 +45,29 @@ _assets: dict[str, tuple[int, _Asset]] = {}
 
 
 def lean(text: str) -> str:
-    """The source without blank lines and whole-line comments (`// …`, `/* … */`).
+    """The source without blank lines, whole-line comments (`// …`, `/* … */`) and indentation.
 
     Only lines that *start* with a comment go, so nothing inside code or a string is touched;
-    the widget's sources keep every multi-line string free of such lines for this reason.
+    the widget's sources keep every multi-line string free of such lines for this reason. A
+    line that starts inside a template literal (an odd number of backticks before it) keeps
+    its indentation and is never taken for a comment: there it is the string's own text.
+    Indentation is a tenth of the sources; gzip leaves about 400 bytes of it (of 15 KB).
     """
     out: list[str] = []
     in_block = False
+    ticks = 0
     for line in text.splitlines():
         s = line.strip()
-        if in_block or s.startswith("/*"):
-            in_block = not s.endswith("*/")
-        elif s and not s.startswith("//"):
+        if ticks % 2:
             out.append(line)
+        elif in_block or s.startswith("/*"):
+            in_block = not s.endswith("*/")
+            continue
+        elif s and not s.startswith("//"):
+            out.append(s)
+        else:
+            continue
+        ticks += line.count("`")
     return "\n".join(out) + "\n"
 
 

@@ -170,7 +170,7 @@ export function boot({ script, api, base }) {
   }
 
   function download() {
-    const text = transcript(state, t(lang, "you"));
+    const text = transcript(state, t(lang, "you"), t(lang, "bot"));
     // The BOM makes Windows editors read the file as UTF-8 (Persian, Arabic, Chinese).
     const url = URL.createObjectURL(new Blob(["\ufeff", text], { type: "text/plain" }));
     const a = document.createElement("a");

@@ -126,7 +126,9 @@ const FRAMES = {
     }
     const survey = s.survey && s.survey.conversation_id === f.conversation_id ? s.survey
       : { conversation_id: f.conversation_id, nps: true, done: false };
-    return seen({ ...s, closed: true, queue: null, agentTyping: false, survey }, f);
+    // Over: the header no longer names the agent.
+    return seen({ ...s, closed: true, queue: null, agent: null, agentTyping: false,
+      survey }, f);
   },
   survey_request: (s, f) => {
     if (s.survey && s.survey.conversation_id === f.conversation_id) return s;
@@ -206,9 +208,9 @@ export function lastIncomingSeq(s) {
 }
 
 /** The conversation as plain text, for the visitor's own download. */
-export function transcript(s, you) {
+export function transcript(s, you, bot) {
   return s.messages.filter((m) => m.text).map((m) => {
-    const who = m.from === "visitor" ? you : m.author || m.from;
+    const who = m.from === "visitor" ? you : m.from === "bot" ? bot : m.author || m.from;
     return `[${m.ts || ""}] ${who}: ${m.text}`;
   }).join("\n") + "\n";
 }

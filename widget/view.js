@@ -15,18 +15,25 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-// Knowledge-base answers use **bold** and [links](https://…); nothing else is interpreted.
-// No backslash in a link: browsers read it as "/", so "/" + backslash would be "//evil.example".
-const MARKS = /\*\*(.+?)\*\*|\[([^\]]+)\]\(((?:https?:\/\/|\/(?!\/))[^)\s\\]+)\)/g;
+// Bot answers are in the knowledge base's Markdown subset (knowledge_base/markdown.py): **bold**,
+// *italic*, `code`, [links](…) and "-", "*", "+" bullets (nested ones flattened, as the server
+// does); paragraphs, line breaks and numbered lists read right as typed. Nothing else is
+// interpreted. The patterns are the server's, so both read a marker alike.
+// Links only to http(s), mailto or a path on the site, and no backslash: browsers read it as "/",
+// so "/" + backslash would be "//evil.example". A backtick is \x60 here: lean() (the server)
+// counts backticks to tell template literals apart.
+const MARKS = /\x60([^\x60]+)\x60|\[([^[\]]+)\]\(((?:https?:\/\/|mailto:|\/(?!\/))[^()\s\\]+)\)|\*\*(?=\S)((?:[^*]|\*(?!\*))+?)(?<=\S)\*\*|\*(?=[^\s*])([^*]+?)(?<=\S)\*/gi;
 
-export function rich(text) {
+// Strings and elements; inside a construct (`inner`) only inline marks apply, and none can nest
+// in itself: link text holds no "[", bold no "**", italic no "*".
+export function rich(text, inner) {
   const out = [];
   let last = 0;
-  text = text.replace(/^- /gm, "• ");
+  if (!inner) text = text.replace(/^[ \t]*[-*+][ \t]+(?=\S)/gm, "• ");
   for (const m of text.matchAll(MARKS)) {
-    out.push(text.slice(last, m.index));
-    out.push(m[1] ? h("strong", null, m[1])
-      : h("a", { href: m[3], target: "_blank", rel: "noopener noreferrer" }, m[2]));
+    out.push(text.slice(last, m.index), m[1] ? h("code", null, m[1])
+      : m[2] ? h("a", { href: m[3], target: "_blank", rel: "noopener noreferrer" }, rich(m[2], 1))
+        : h(m[4] ? "strong" : "em", null, rich(m[4] || m[5], 1)));
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));
@@ -158,7 +165,7 @@ export function createView(shadow, lang, cfg, on) {
     }
     const mine = m.from === "visitor";
     return h("div", { class: `msg ${mine ? "mine" : m.from}` },
-      !mine && h("span", { class: "who" }, m.author || ""),
+      !mine && h("span", { class: "who" }, m.from === "bot" ? T("bot") : m.author || ""),
       h("div", { class: "text" }, m.from === "bot" ? rich(m.text || "") : m.text || ""),
       // A bot line's buttons: end the chat, talk to a person (any other action is ignored).
       m.actions && h("div", { class: "chips" }, m.actions.map((a) => (a === "human"
