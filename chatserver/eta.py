@@ -10,9 +10,9 @@ The model, in order of what it corrects (docs/routing.md has the measured errors
   agents could also give to me counts 1/5. The chat is through when ``units`` = weighted ahead
   + 1 have been served.
 - **Service rate by relaxation step.** Slots able to serve it free at rate slots / h (h: the
-  mean handle time). The rate changes when a relaxation step widens (or first opens) the pool,
-  so a chat nobody can serve until a later step waits for that step, and a pool that grows
-  later drains faster.
+  mean handle time). The rate changes when a relaxation step widens the pool, so a pool that
+  grows later drains faster; a step nobody online could serve is skipped at once, as routing
+  does (``routing.step_in_force``), so no chat waits for a step for nobody.
 - **Abandonment ahead.** Visitors ahead leave at the desk's measured patience rate theta each;
   given that this visitor is answered (the only waits anyone can measure), it moves up at
   rate slots/h + (j + 1) theta with j ahead, the Erlang A phases.
@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from operator import mul
 from typing import TypeVar
 
-from chatserver.routing import Requirement, RoutingRules, Waiting, requirements, step_index
+from chatserver.routing import (
+    Requirement,
+    RoutingRules,
+    Servable,
+    Waiting,
+    first_servable_step,
+    requirements,
+    step_in_force,
+    step_index,
+)
 
 Sig = TypeVar("Sig")  # what a chat asks now; any hashable the caller uses
 LaterCache = dict[tuple[object, ...], list[tuple[float, tuple[Requirement, None]]]]
@@ -87,18 +96,29 @@ def patience_rate(exits: Iterable[tuple[float, bool]]) -> float:
     return left / waited if waited > 0 and left else 0.0
 
 
-def later_asks(w: Waiting, now: float, rules: RoutingRules, cache: LaterCache
+def later_asks(w: Waiting, now: float, rules: RoutingRules, cache: LaterCache,
+               servable: Servable | None = None
                ) -> list[tuple[float, tuple[Requirement, None]]]:
     """(seconds from now, (requirements, no pin)) of the chat's relaxation steps still to come;
-    ``cache`` (one dict per pass) keeps it to one ``requirements`` per kind of chat and step."""
-    start = step_index(w, now, rules) + 1
-    if start >= len(rules.steps):
+    ``cache`` (one dict per pass) keeps it to one ``requirements`` per kind of chat and step.
+
+    With ``servable`` (who is online) the steps follow ``routing.step_in_force``: one nobody
+    online could serve is skipped, so the chat asks from each later step's time what the first
+    servable step from there asks; steps already skipped past are not to come."""
+    clock = step_index(w, now, rules)
+    if clock + 1 >= len(rules.steps):
         return []
-    key = (tuple(sorted(w.needs.skills.items())), w.needs.language, start)
+    # The pin counts at the first step only; what is online is the same for the whole pass.
+    key = (tuple(sorted(w.needs.skills.items())), w.needs.language, clock,
+           w.target if clock == 0 else None)
     asks = cache.get(key)
     if asks is None:
-        asks = cache[key] = [(step.after_seconds, (requirements(w.needs, step, rules), None))
-                             for step in rules.steps[start:]]
+        asks = cache[key] = []
+        start = max(clock, step_in_force(w, now, rules, servable)) + 1
+        for i in range(start, len(rules.steps)):
+            step = i if servable is None else first_servable_step(w, i, rules, servable)
+            asks.append((rules.steps[i].after_seconds,
+                         (requirements(w.needs, rules.steps[step], rules), None)))
     return [(w.enqueued_at + after - now, sig) for after, sig in asks]
 
 

@@ -77,6 +77,7 @@ from .routing import (
     UnknownConversation,
     Waiting,
     current_requirements,
+    online_servable,
     pinned,
     queue_key,
     requirements,
@@ -291,19 +292,21 @@ class RedisRouter:
         positions = competing_positions(waiting, online, now, self.rules)
         h = sum(handle) / len(handle) if handle else self.rules.assumed_handle_seconds
         pools = eta.Pools((a.id, a.capacity, a.skills) for a in online)
+        servable = online_servable(online)
         cache: eta.LaterCache = {}
-        chats = [(w.conversation_id,
-                  (current_requirements(w, now, self.rules), pinned(w, now, self.rules)),
-                  eta.later_asks(w, now, self.rules, cache))
+        chats = [(w.conversation_id, (current_requirements(w, now, self.rules, servable),
+                                      pinned(w, now, self.rules, servable)),
+                  eta.later_asks(w, now, self.rules, cache, servable))
                  for w in sorted(waiting, key=lambda w: queue_key(w, self.rules))]
         # Patience is not shared between processes (yet): the ETA here counts no abandonment.
         etas = eta.queue_etas(chats, lambda sig: pools.mask(*sig), pools.slots, h)
         return {cid: (position, etas[cid]) for cid, position in positions.items()}
 
-    async def servable_needs(self, needs: Needs) -> bool:
-        """Whether anyone online could serve these needs fully relaxed (else: offline message)."""
+    async def servable_needs(self, needs: Needs, *, exclude: int | None = None) -> bool:
+        """Whether anyone online (but ``exclude``) could serve these needs fully relaxed."""
         req = dict(requirements(needs, self.rules.steps[-1], self.rules))
-        return bool((await self._run("servable", 0.0, json.dumps(req)))[1])
+        return bool((await self._run("servable", 0.0, json.dumps(req),
+                                     "" if exclude is None else str(exclude)))[1])
 
     async def returning_status(self, agent_id: int, now: float) -> str:
         """The status a new socket of this agent starts with, on whichever process it lands
@@ -440,8 +443,9 @@ def competing_positions(waiting: Sequence[Waiting], online: Sequence[Agent], now
         return m
 
     order = sorted(waiting, key=lambda w: queue_key(w, rules))
-    sig_of = {w.conversation_id: (current_requirements(w, now, rules), pinned(w, now, rules))
-              for w in order}
+    servable = online_servable(online)
+    sig_of = {w.conversation_id: (current_requirements(w, now, rules, servable),
+                                  pinned(w, now, rules, servable)) for w in order}
     sigs = set(sig_of.values())
     sig_mask = {sig: mask(*sig) for sig in sigs}
     rivals = {s: [t for t in sigs if sig_mask[s] & sig_mask[t] or s == t] for s in sigs}

@@ -76,6 +76,7 @@ local function reindex(id, force_off)
   if online ~= (a[6] == '1') then
     set_index(id, skills, 'online', online)
     redis.call('HSET', k, 'online_ix', online and '1' or '0')
+    bump()  -- who is online decides which relaxation steps are skipped
   end
   if free ~= (a[5] == '1') then
     set_index(id, skills, 'free', free)
@@ -424,6 +425,45 @@ local function step_index(enq)
   return index
 end
 
+-- Whether some online agent, load aside, could serve req (routing.Servable), once per call.
+local served = {}
+local function online_can(req)
+  local names = {}
+  for skill, level in pairs(req) do names[#names + 1] = skill .. '=' .. level end
+  table.sort(names)
+  local sig = table.concat(names, '|')
+  if served[sig] ~= nil then return served[sig] end
+  local hit = false
+  local pool, size = P .. 'online', nil
+  for skill in pairs(req) do
+    local n = redis.call('SCARD', P .. 'online:' .. skill)
+    if size == nil or n < size then pool, size = P .. 'online:' .. skill, n end
+  end
+  for _, id in ipairs(redis.call('SMEMBERS', pool)) do
+    if can_serve(agent(id).skills, req) then
+      hit = true
+      break
+    end
+  end
+  served[sig] = hit
+  return hit
+end
+
+-- routing.step_in_force: the clock's step, or the first later one someone online could serve.
+local function in_force(c, needs)
+  local clock = step_index(tonumber(c.enq))
+  for i = clock, #R.steps do
+    local ok
+    if i == 1 and c.target then
+      ok = redis.call('SISMEMBER', P .. 'online', c.target) == 1
+    else
+      ok = online_can(requirements(needs, R.steps[i]))
+    end
+    if ok then return i end
+  end
+  return clock
+end
+
 -- An unmatched chat can only start matching by itself at its next step or exclusion end.
 local function note_wake(c, step)
   local nxt = R.steps[step + 1]
@@ -456,13 +496,14 @@ for _, m in ipairs(members) do
   examined = examined + 1
   local cid = string.sub(m[1], 18)
   local c = hgetall(ckey(cid))
-  local step = step_index(tonumber(c.enq))
+  local needs = cjson.decode(c.needs)
+  local step = in_force(c, needs)
   local best = nil
   if c.target and step == 1 then  -- pinned to a transfer target during the first step
     local a = redis.call('SISMEMBER', P .. 'free', c.target) == 1 and agent(c.target) or nil
     if a and a.load < a.cap and not excluded(c, c.target) then best = a end
   else
-    best = best_of(heap_for(requirements(cjson.decode(c.needs), R.steps[step])), c)
+    best = best_of(heap_for(requirements(needs, R.steps[step])), c)
   end
   if best then
     local k = ckey(cid)
@@ -614,9 +655,11 @@ end
 return {'unknown_conversation', cid}
 """
 
-# Read-only. ARGV[4]: the fully relaxed requirements as JSON {skill: level}.
+# Read-only. ARGV[4]: the fully relaxed requirements as JSON {skill: level}; ARGV[5]: an agent
+# id not to count ('' for none).
 SERVABLE = r"""
 local req = cjson.decode(ARGV[4])
+local except = ARGV[5] or ''
 local pool, size = P .. 'online', nil
 for skill in pairs(req) do
   local n = redis.call('SCARD', P .. 'online:' .. skill)
@@ -624,7 +667,7 @@ for skill in pairs(req) do
 end
 for _, id in ipairs(redis.call('SMEMBERS', pool)) do
   local skills = cjson.decode(redis.call('HGET', akey(id), 'skills'))
-  local ok = true
+  local ok = id ~= except
   for skill, level in pairs(req) do
     if (skills[skill] or 0) < level then ok = false break end
   end

@@ -17,7 +17,8 @@ The contract
   in queue order (``queue_key``: rescued/transferred chats first, then enqueue time minus a bounded
   priority boost, then arrival sequence); one no free agent can serve is skipped, so a scarce
   skill never blocks the rest. The eligible agents are online, below capacity, hold every required
-  skill at the level the current relaxation step asks and are not excluded; the best is the one
+  skill at the level the relaxation step in force asks (``step_in_force``: the clock's step, or
+  the first later one some online agent could serve) and are not excluded; the best is the one
   with the lowest load/capacity, then the highest proficiency summed over the required skills,
   then the longest idle (smallest ``free_since``), then the smallest id.
 - ``RoutingRules``: every tunable with its default (the ``[routing]`` section of config.toml).
@@ -30,7 +31,7 @@ snapshot, found incrementally through skill indexes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -209,12 +210,54 @@ def queue_key(w: Waiting, rules: RoutingRules) -> QueueKey:
 
 
 def step_index(w: Waiting, now: float, rules: RoutingRules) -> int:
-    """Index of the relaxation step in force (``enqueued_at + after <= now``, as timers use)."""
+    """Index of the relaxation step the clock has reached (``enqueued_at + after <= now``, as
+    timers use); ``step_in_force`` skips from there the steps nobody online could serve."""
     index = 0
     for i, step in enumerate(rules.steps):
         if w.enqueued_at + step.after_seconds <= now:
             index = i
     return index
+
+
+# Whether some online agent could serve these requirements (or is the pinned target), load
+# and exclusions aside: what decides that a relaxation step is skipped.
+Servable = Callable[[Requirement, "int | None"], bool]
+
+
+def first_servable_step(w: Waiting, start: int, rules: RoutingRules,
+                        servable: Servable) -> int:
+    """The first step from ``start`` on that someone online could serve; ``start`` when none
+    could (nobody online can serve the chat at all: it waits for the clock as before)."""
+    for i in range(start, len(rules.steps)):
+        target = w.target if i == 0 else None
+        if servable(requirements(w.needs, rules.steps[i], rules), target):
+            return i
+    return start
+
+
+def step_in_force(w: Waiting, now: float, rules: RoutingRules,
+                  servable: Servable | None = None) -> int:
+    """The relaxation step in force: the clock's, or the first later one someone online could
+    serve when nobody online could serve it (a visitor never waits out a step for nobody).
+    Without ``servable``, the clock's step alone."""
+    index = step_index(w, now, rules)
+    return index if servable is None else first_servable_step(w, index, rules, servable)
+
+
+def online_servable(agents: Iterable[Agent]) -> Servable:
+    """``Servable`` over these agents' online ones (memoised: build one per decision)."""
+    online = [a for a in agents if a.status == ONLINE]
+    ids = {a.id for a in online}
+    memo: dict[tuple[Requirement, int | None], bool] = {}
+
+    def servable(req: Requirement, target: int | None) -> bool:
+        key = (req, target)
+        if key not in memo:
+            memo[key] = (target in ids if target is not None
+                         else any(can_serve(a.skills, req) for a in online))
+        return memo[key]
+
+    return servable
 
 
 def requirements(needs: Needs, step: RelaxStep, rules: RoutingRules) -> Requirement:
@@ -229,15 +272,18 @@ def requirements(needs: Needs, step: RelaxStep, rules: RoutingRules) -> Requirem
     return tuple(sorted(req.items()))
 
 
-def current_requirements(w: Waiting, now: float, rules: RoutingRules) -> Requirement:
-    """Requirements of a waiting chat at ``now``."""
-    return requirements(w.needs, rules.steps[step_index(w, now, rules)], rules)
+def current_requirements(w: Waiting, now: float, rules: RoutingRules,
+                         servable: Servable | None = None) -> Requirement:
+    """Requirements of a waiting chat at ``now`` (at the step in force, see ``step_in_force``)."""
+    return requirements(w.needs, rules.steps[step_in_force(w, now, rules, servable)], rules)
 
 
-def pinned(w: Waiting, now: float, rules: RoutingRules) -> int | None:
+def pinned(w: Waiting, now: float, rules: RoutingRules,
+           servable: Servable | None = None) -> int | None:
     """The transfer target, honoured during the first step only so a target who never
-    comes back cannot strand the chat."""
-    return w.target if w.target is not None and step_index(w, now, rules) == 0 else None
+    comes back cannot strand the chat (one who is not online is skipped at once)."""
+    return w.target if w.target is not None and step_in_force(
+        w, now, rules, servable) == 0 else None
 
 
 def can_serve(skills: Mapping[str, int], req: Requirement) -> bool:
@@ -261,14 +307,23 @@ def is_free(agent: Agent) -> bool:
     return agent.status == ONLINE and agent.load < agent.capacity
 
 
-def eligible(agent: Agent, w: Waiting, now: float, rules: RoutingRules) -> bool:
-    """Whether this agent may be offered this chat now."""
+def eligible(agent: Agent, w: Waiting, now: float, rules: RoutingRules,
+             servable: Servable | None = None) -> bool:
+    """Whether this agent may be offered this chat now (``servable``: who is online, for the
+    step in force; without it, the clock's step)."""
+    step = step_in_force(w, now, rules, servable)
+    return _eligible_at(agent, w, now, requirements(w.needs, rules.steps[step], rules),
+                        w.target if step == 0 else None)
+
+
+def _eligible_at(agent: Agent, w: Waiting, now: float, req: Requirement,
+                 target: int | None) -> bool:
+    """``eligible`` with the chat's requirements and pin at the step in force worked out."""
     if not is_free(agent) or w.excluded.get(agent.id, float("-inf")) > now:
         return False
-    target = pinned(w, now, rules)
     if target is not None:
         return agent.id == target
-    return can_serve(agent.skills, current_requirements(w, now, rules))
+    return can_serve(agent.skills, req)
 
 
 def choose(waiting: Iterable[Waiting], agents: Iterable[Agent], now: float,
@@ -279,13 +334,16 @@ def choose(waiting: Iterable[Waiting], agents: Iterable[Agent], now: float,
     through indexes; the property tests hold the two together.
     """
     pool = {a.id: a for a in agents}
+    servable = online_servable(pool.values())
     offers: list[Offer] = []
     expires = now + rules.offer_timeout_seconds
     for w in sorted(waiting, key=lambda w: queue_key(w, rules)):
-        req = current_requirements(w, now, rules)
+        step = step_in_force(w, now, rules, servable)
+        req = requirements(w.needs, rules.steps[step], rules)
+        target = w.target if step == 0 else None
         best: Agent | None = None
         for agent in pool.values():
-            if eligible(agent, w, now, rules) and (
+            if _eligible_at(agent, w, now, req, target) and (
                     best is None or agent_rank(agent, req) < agent_rank(best, req)):
                 best = agent
         if best is not None:

@@ -56,7 +56,6 @@ from chatserver.routing import (
     UnknownConversation,
     Waiting,
     can_serve,
-    pinned,
     queue_key,
     requirements,
     returning_status,
@@ -68,6 +67,8 @@ ANY = "*"  # bucket of chats that need no particular skill
 # theta is known to about +-15 % and follows the day.
 PATIENCE_WINDOW = 500
 _Sig = tuple[Requirement, "int | None"]  # what a chat asks now: requirements, or a pin
+# Chats of one kind skip the same relaxation steps: (topic skills, language, transfer target).
+_Kind = tuple[tuple[tuple[str, int], ...], "str | None", "int | None"]
 
 
 @dataclass
@@ -85,6 +86,7 @@ class _AgentState:
     missed: int = 0  # offers let lapse in a row
     grace_until: float | None = None
     indexed: bool = False  # currently in the free indexes
+    listed: bool = False  # currently in the online indexes (which steps anyone could serve)
 
     @property
     def load(self) -> int:
@@ -113,6 +115,7 @@ class _Queued:
     bucket: str
     req: Requirement
     target: int | None
+    kind: _Kind
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,16 @@ class Board:
         self._held: dict[str, _Held] = {}
         self._free_by_skill: dict[str, set[int]] = {}
         self._free: set[int] = set()
+        # Who is online, whatever their load: a relaxation step none of them could serve is
+        # skipped. Which steps each kind of waiting chat could be served at is kept per kind
+        # and worked out again (re-filing the chats whose answer changed) when someone comes
+        # online, leaves or changes skills.
+        self._online_by_skill: dict[str, set[int]] = {}
+        self._online: set[int] = set()
+        self._servable_memo: dict[_Sig, bool] = {}
+        self._kinds: dict[_Kind, set[str]] = {}
+        self._kind_steps: dict[_Kind, tuple[bool, ...]] = {}
+        self._steps_stale = False
         self._dirty_agents: set[int] = set()
         self._dirty_chats: set[str] = set()
         self._timers: list[tuple[float, str]] = []  # step changes and exclusion ends
@@ -166,6 +179,7 @@ class Board:
             self._agents[agent_id] = state
         else:
             self._unindex(state)
+            self._unlist(state)  # out of the online indexes under the old skills
             state.capacity, state.skills = capacity, dict(skills)
         self._reindex(state, changed=True)
         return self.set_status(agent_id, status, now) if status is not None else []
@@ -284,7 +298,7 @@ class Board:
             among = None if i == 0 else {s.id for s in watchers[i] if s.free}
             best = self._best(queued, now, among)
             if best is not None:
-                del self._queue[cid]
+                self._dequeue(cid)
                 taken.append(queued)
                 self._exits.append((now - queued.waiting.enqueued_at, False))
                 offers.append(self._offer(queued.waiting, best, now))
@@ -356,8 +370,9 @@ class Board:
     def withdraw(self, conversation_id: str, now: float | None = None) -> Offer | None:
         """The visitor left (or closed) before a person took it; returns a revoked offer.
         With ``now`` it counts as an abandonment, which the ETA's patience learns from."""
-        queued = self._queue.pop(conversation_id, None)
+        queued = self._queue.get(conversation_id)
         if queued is not None:
+            self._dequeue(conversation_id)
             self._unbucket(queued)
             if now is not None:
                 self._exits.append((max(0.0, now - queued.waiting.enqueued_at), True))
@@ -497,7 +512,7 @@ class Board:
                           if a.online)
         cache: eta.LaterCache = {}
         chats = [(q.waiting.conversation_id, (q.req, q.target),
-                  eta.later_asks(q.waiting, now, self.rules, cache))
+                  eta.later_asks(q.waiting, now, self.rules, cache, self._servable))
                  for _, q in sorted((q.key, q) for q in self._queue.values())]
         etas = eta.queue_etas(chats, lambda sig: pools.mask(*sig), pools.slots,
                               self._mean_handle(), eta.patience_rate(self._exits))
@@ -519,10 +534,12 @@ class Board:
             return self.servable_needs(self._held[conversation_id].waiting.needs)
         raise UnknownConversation(f"conversation {conversation_id} is unknown")
 
-    def servable_needs(self, needs: Needs) -> bool:
-        """Whether anyone online could serve these needs fully relaxed (else: offline message)."""
+    def servable_needs(self, needs: Needs, *, exclude: int | None = None) -> bool:
+        """Whether anyone online (but ``exclude``) could serve these needs fully relaxed (else:
+        the offline message; with ``exclude``: whether a silent agent's chat can go elsewhere)."""
         req = requirements(needs, self.rules.steps[-1], self.rules)
-        return any(a.online and can_serve(a.skills, req) for a in self._agents.values())
+        return any(a.online and a.id != exclude and can_serve(a.skills, req)
+                   for a in self._agents.values())
 
     def returning_status(self, agent_id: int, now: float) -> str:
         """The status a new socket of this agent starts with (``routing.returning_status``)."""
@@ -555,22 +572,31 @@ class Board:
         """Put a chat into the queue and its bucket; with ``timers``, schedule its future
         step changes and exclusion ends (a timer re-push does not, they are already queued)."""
         at = waiting.enqueued_at if now is None else now
-        step = step_index(waiting, at, self.rules)
+        if self._steps_stale:
+            self._refresh_steps(at)
+        clock = step_index(waiting, at, self.rules)
+        kind = (tuple(sorted(waiting.needs.skills.items())), waiting.needs.language,
+                waiting.target)
+        steps = self._kind_steps.get(kind)
+        if steps is None:
+            steps = self._kind_steps[kind] = self._servable_steps(waiting)
+        step = next((i for i in range(clock, len(steps)) if steps[i]), clock)
         req = requirements(waiting.needs, self.rules.steps[step], self.rules)
-        target = pinned(waiting, at, self.rules)
+        target = waiting.target if step == 0 else None
         if target is not None:
             bucket = f"@{target}"
         else:
             topics = [skill for skill, _ in req if skill != waiting.needs.language]
             bucket = (topics or [skill for skill, _ in req] or [ANY])[0]
-        queued = _Queued(waiting, queue_key(waiting, self.rules), bucket, req, target)
+        queued = _Queued(waiting, queue_key(waiting, self.rules), bucket, req, target, kind)
         cid = waiting.conversation_id
         self._queue[cid] = queued
+        self._kinds.setdefault(kind, set()).add(cid)
         insort(self._buckets.setdefault(bucket, []), (queued.key, cid))
         self._dirty_chats.add(cid)
         if not timers:
             return
-        for later in self.rules.steps[step + 1:]:
+        for later in self.rules.steps[clock + 1:]:
             heapq.heappush(self._timers, (waiting.enqueued_at + later.after_seconds, cid))
         for until in waiting.excluded.values():
             if until > at:
@@ -583,16 +609,68 @@ class Board:
         if not bucket:
             del self._buckets[queued.bucket]
 
+    def _dequeue(self, cid: str) -> None:
+        """Out of the queue (the caller unbuckets it)."""
+        queued = self._queue.pop(cid)
+        kind = self._kinds[queued.kind]
+        kind.discard(cid)
+        if not kind:
+            del self._kinds[queued.kind]
+            self._kind_steps.pop(queued.kind, None)
+
+    def _refile(self, cid: str, now: float) -> None:
+        """File a waiting chat again for what it asks at ``now`` (timers already queued)."""
+        queued = self._queue[cid]
+        self._unbucket(queued)
+        self._dequeue(cid)
+        self._push(queued.waiting, now, timers=False)
+
     def _run_timers(self, now: float) -> None:
-        """Chats reaching a new step or the end of an exclusion become matchable again."""
+        """Chats reaching a new step or the end of an exclusion become matchable again; so do
+        chats whose steps someone online could serve changed."""
+        if self._steps_stale:
+            self._refresh_steps(now)
         while self._timers and self._timers[0][0] <= now:
             _, cid = heapq.heappop(self._timers)
-            queued = self._queue.get(cid)
-            if queued is None:
-                continue
-            self._unbucket(queued)
-            del self._queue[cid]
-            self._push(queued.waiting, now, timers=False)
+            if cid in self._queue:
+                self._refile(cid, now)
+
+    def _servable(self, req: Requirement, target: int | None) -> bool:
+        """Whether someone online could serve this (``routing.Servable``; load aside)."""
+        key = (req, target)
+        hit = self._servable_memo.get(key)
+        if hit is None:
+            if target is not None:
+                hit = target in self._online
+            elif req:
+                pool = min((self._online_by_skill.get(skill, set()) for skill, _ in req),
+                           key=len)
+                hit = any(can_serve(self._agents[i].skills, req) for i in pool)
+            else:
+                hit = bool(self._online)
+            self._servable_memo[key] = hit
+        return hit
+
+    def _servable_steps(self, waiting: Waiting) -> tuple[bool, ...]:
+        """For each relaxation step, whether someone online could serve this kind of chat."""
+        return tuple(self._servable(requirements(waiting.needs, step, self.rules),
+                                    waiting.target if i == 0 else None)
+                     for i, step in enumerate(self.rules.steps))
+
+    def _refresh_steps(self, now: float) -> None:
+        """Someone came online, left or changed skills: each kind of waiting chat whose
+        servable steps changed is filed again (it may skip a step now, or stop skipping)."""
+        self._steps_stale = False
+        self._servable_memo.clear()
+        changed: list[str] = []
+        for kind, cids in self._kinds.items():
+            any_cid = next(iter(cids))
+            steps = self._servable_steps(self._queue[any_cid].waiting)
+            if steps != self._kind_steps.get(kind):
+                self._kind_steps[kind] = steps
+                changed.extend(cids)
+        for cid in changed:
+            self._refile(cid, now)
 
     def _best(self, queued: _Queued, now: float,
               among: set[int] | None = None) -> _AgentState | None:
@@ -686,8 +764,25 @@ class Board:
                 self._free_by_skill[skill].discard(state.id)
             state.indexed = False
 
+    def _unlist(self, state: _AgentState) -> None:
+        if state.listed:
+            self._online.discard(state.id)
+            for skill in state.skills:
+                self._online_by_skill[skill].discard(state.id)
+            state.listed = False
+            self._steps_stale = True
+
     def _reindex(self, state: _AgentState, *, changed: bool = False) -> None:
-        """Keep the free indexes true; an agent newly free (or changed) is worth a scan."""
+        """Keep the free and online indexes true; an agent newly free (or changed) is worth a
+        scan, and anyone coming online or leaving may change which steps are skipped."""
+        if state.online and not state.listed:
+            self._online.add(state.id)
+            for skill in state.skills:
+                self._online_by_skill.setdefault(skill, set()).add(state.id)
+            state.listed = True
+            self._steps_stale = True
+        elif not state.online and state.listed:
+            self._unlist(state)
         if state.free and not state.indexed:
             self._free.add(state.id)
             for skill in state.skills:

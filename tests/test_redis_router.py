@@ -44,6 +44,7 @@ from chatserver.routing import (
     UnknownConversation,
     choose,
     eligible,
+    online_servable,
     queue_key,
 )
 
@@ -187,7 +188,8 @@ async def check_dispatch(p: Pair) -> None:
     assert got == choose(waiting, agents, p.now, RULES)
     waiting, agents = await p.remote.snapshot()
     # Every waiting chat with a qualified free agent got an offer.
-    assert not any(eligible(a, w, p.now, RULES) for w in waiting for a in agents)
+    servable = online_servable(agents)
+    assert not any(eligible(a, w, p.now, RULES, servable) for w in waiting for a in agents)
     # FIFO among equal chats: a later one jumps an earlier one only past an exclusion.
     offered = {o.conversation_id: o.agent_id for o in got}
     order = sorted(waiting, key=lambda w: queue_key(w, RULES))
@@ -256,6 +258,8 @@ async def step(p: Pair, op: str, x: int, y: int) -> None:
         pass  # both raised the same error: checked in `both`
     for needs in NEEDS[x % 2::2]:
         assert await p.remote.servable_needs(needs) == await p.local.servable_needs(needs)
+        assert await p.remote.servable_needs(needs, exclude=agent_id) == \
+            await p.local.servable_needs(needs, exclude=agent_id)
 
 
 # 150 examples of up to 60 steps: ~5 s against a local Redis (each step is a few round trips).
@@ -489,7 +493,9 @@ async def test_two_routers_racing_dispatch_never_double_offer(
             # Liveness: after that last dispatch nothing waits that a free agent could take
             # (a chat a race hid from a sliced scan must not be covered by the idle claim).
             waiting, agents = await a.snapshot()
-            assert not any(eligible(ag, w, now, RULES) for w in waiting for ag in agents)
+            servable = online_servable(agents)
+            assert not any(eligible(ag, w, now, RULES, servable)
+                           for w in waiting for ag in agents)
             for cid, agent_id in sorted(outstanding.items()):
                 roll = rng.random()
                 if roll < 0.6:
@@ -529,8 +535,9 @@ async def test_a_chat_hidden_by_a_race_is_not_covered_by_the_idle_claim(
     try:
         await a.upsert_agent(1, capacity=1, skills={"x": 1}, now=0.0, status="online")
         await a.upsert_agent(2, capacity=1, skills={"z": 1}, now=0.0, status="online")
-        for n, skill in enumerate("yyxy"):
-            await a.enqueue(f"c{n}", Needs({skill: 1}), 0, float(n))
+        for n, skill in enumerate("yyxy"):  # y in German: nobody online could ever serve it
+            await a.enqueue(f"c{n}", Needs({skill: 1}, "lang:de" if skill == "y" else None), 0,
+                            float(n))
         run, leaving = a._run, ["c0"]
 
         async def withdraw_after_first_slice(name: str, *args: Any, **kw: Any) -> list[Any]:
@@ -699,3 +706,31 @@ async def test_dispatch_1000_agents_10000_waiting(redis_url: str) -> None:
     finally:
         await r.reset()
         await client.aclose()
+
+
+async def test_a_step_nobody_online_could_serve_is_skipped_like_the_board(pair: Pair) -> None:
+    """Topic `returns`, only an English agent online: offered at once; a specialist online
+    (busy) holds the chat to its step until they leave: Redis and the Board alike."""
+    p = pair
+    returns = Needs({"returns": 1}, "lang:en")
+    for agent_id, skills in ((1, {"lang:en": 5}), (2, {"returns": 3, "lang:en": 5})):
+        p.capacity[agent_id] = 1
+        await p.both("upsert_agent", agent_id, capacity=1, skills=skills, now=0.0,
+                     status="online" if agent_id == 1 else "away")
+    await p.both("enqueue", "r", returns, 0, 0.0)
+    p.live.add("r")
+    assert await p.both("dispatch", 0.0) == [Offer("r", 1, 20.0)]
+    await p.both("set_status", 2, "online", 1.0)
+    await p.both("restore_assigned", "held", 2, returns, 0, 1.0)
+    p.overfull.add(2)
+    p.live.add("held")
+    await p.both("enqueue", "r2", returns, 0, 2.0)
+    p.live.add("r2")
+    await p.both("accept", "r", 1, 3.0)
+    await p.both("release", "r", 4.0)
+    p.live.discard("r")
+    p.now = 4.0
+    assert await p.both("dispatch", 4.0) == []  # the English agent is free, but step 0 holds
+    await same_state(p)
+    await p.both("set_status", 2, "away", 5.0)  # no version bump from a free agent: the
+    assert await p.both("dispatch", 5.0) == [Offer("r2", 1, 25.0)]  # online index moves it

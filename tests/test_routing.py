@@ -21,7 +21,9 @@ from chatserver.routing import (
     choose,
     current_requirements,
     is_open,
+    online_servable,
     queue_key,
+    step_in_force,
 )
 
 RULES = RoutingRules()
@@ -63,7 +65,8 @@ def test_head_band_goes_first() -> None:
 
 def test_scarce_skill_does_not_block_the_rest() -> None:
     scarce = wait("fa-tax", 0, Needs({"tax": 5}, "lang:fa"))
-    offers = choose([scarce, wait("b", 1)], [agent(1)], 2, RULES)
+    busy_expert = agent(2, {"tax": 5, "lang:fa": 5}, load=1)
+    offers = choose([scarce, wait("b", 1)], [agent(1), busy_expert], 2, RULES)
     assert pairs(offers) == [("b", 1)]
 
 
@@ -97,19 +100,41 @@ def test_relaxation_steps_lower_the_level_then_drop_the_topic_but_keep_the_langu
     junior = agent(1, {"billing": 2, "lang:fa": 2})
     linguist = agent(2, {"lang:fa": 5})
     english = agent(3, {"billing": 5, "lang:en": 5})
-    agents = [junior, linguist, english]
+    busy_expert = agent(4, {"billing": 5, "lang:fa": 5}, load=1)  # every step has someone
+    agents = [junior, linguist, english, busy_expert]
     w = wait("a", 0)
     assert current_requirements(w, 0, RULES) == (("billing", 4), ("lang:fa", 1))
     assert choose([w], agents, 29.9, RULES) == []
     assert current_requirements(w, 30, RULES) == (("billing", 2), ("lang:fa", 1))
     assert pairs(choose([w], agents, 30, RULES)) == [("a", 1)]
-    assert pairs(choose([w], [linguist, english], 89, RULES)) == []
-    assert pairs(choose([w], [linguist, english], 90, RULES)) == [("a", 2)]
+    assert pairs(choose([w], [linguist, english, busy_expert], 89, RULES)) == []
+    assert pairs(choose([w], [linguist, english, busy_expert], 90, RULES)) == [("a", 2)]
     relaxed = RoutingRules(relax_language=True)
-    assert pairs(choose([w], [english], 90, relaxed)) == [("a", 3)]
+    assert pairs(choose([w], [english, busy_expert], 90, relaxed)) == [("a", 3)]
     # A level already below the cap is not raised by it.
     assert current_requirements(wait("b", 0, Needs({"x": 1})), 30, RULES) == (("x", 1),)
 
+
+def test_a_step_nobody_online_could_serve_is_skipped_at_once() -> None:
+    """Topic `returns` with only an English agent online: no 90 s wait for nobody (issue 16)."""
+    returns = wait("r", 0, Needs({"returns": 1}, "lang:en"))
+    english = agent(1, {"lang:en": 5})
+    assert pairs(choose([returns], [english], 0.0, RULES)) == [("r", 1)]
+    servable = online_servable([english])
+    assert step_in_force(returns, 0.0, RULES, servable) == 2
+    assert current_requirements(returns, 0.0, RULES, servable) == (("lang:en", 1),)
+    # Someone online with the skill, even busy, holds the chat to its step: worth waiting for.
+    busy = agent(2, {"returns": 3, "lang:en": 5}, load=1)
+    assert choose([returns], [english, busy], 0.0, RULES) == []
+    assert step_in_force(returns, 0.0, RULES, online_servable([english, busy])) == 0
+    # Skipping goes to the first step someone could serve, not straight to the last.
+    junior = agent(3, {"returns": 2, "lang:en": 1})
+    hard = wait("h", 0, Needs({"returns": 4}, "lang:en"))
+    assert pairs(choose([hard], [english, junior], 0.0, RULES)) == [("h", 3)]
+    assert step_in_force(hard, 0.0, RULES, online_servable([english, junior])) == 1
+    # Away agents serve nobody; nobody at all: the clock's step (nothing to skip to).
+    assert step_in_force(hard, 0.0, RULES, online_servable([agent(5, status="away")])) == 0
+    assert step_in_force(hard, 35.0, RULES, online_servable([])) == 1
 
 def test_excluded_agents_wait_out_their_exclusion() -> None:
     w = wait("a", 0, excluded={1: 100.0})
@@ -121,8 +146,11 @@ def test_transfer_target_is_pinned_during_the_first_step_only() -> None:
     w = wait("a", 0, needs=Needs({"tax": 5}), target=2)
     agents = [agent(1, {"tax": 5}), agent(2, {})]
     assert pairs(choose([w], agents, 1, RULES)) == [("a", 2)]
-    assert pairs(choose([w], [agents[0], agent(2, {}, status="away")], 1, RULES)) == []
-    assert pairs(choose([w], [agents[0]], 30, RULES)) == [("a", 1)]
+    busy_target = agent(2, {}, load=1)
+    assert pairs(choose([w], [agents[0], busy_target], 1, RULES)) == []
+    assert pairs(choose([w], [agents[0], busy_target], 30, RULES)) == [("a", 1)]
+    # A target who is not online is not waited for: the first step is skipped at once.
+    assert pairs(choose([w], [agents[0], agent(2, {}, status="away")], 1, RULES)) == [("a", 1)]
 
 
 @pytest.mark.parametrize(

@@ -217,14 +217,15 @@ def test_auto_accept_assigns_at_dispatch() -> None:
 
 
 def test_relaxation_happens_on_time_without_other_events() -> None:
-    b = board((1, {"billing": 2, "lang:fa": 1}, 1))
+    b = board((1, {"billing": 2, "lang:fa": 1}, 1), (2, {"billing": 5, "lang:fa": 1}, 1))
+    b.restore_assigned("held", 2, FA, 0, 0.0)  # the expert is busy: the first step is worth it
     b.enqueue("a", Needs({"billing": 5}, "lang:fa"), 0, 0.0)
     assert b.dispatch(29.0) == []
     assert b.dispatch(30.0) == [Offer("a", 1, 50.0)]
 
 
 def test_profile_change_can_make_a_match() -> None:
-    b = board((1, {"lang:fa": 1}, 1))
+    b = board((1, {"lang:en": 1}, 1))
     b.enqueue("a", FA, 0, 0.0)
     assert b.dispatch(0.0) == []
     b.upsert_agent(1, capacity=1, skills={"billing": 3, "lang:fa": 1}, now=1.0)
@@ -254,3 +255,52 @@ def test_next_wakeup_names_the_earliest_timer() -> None:
     b.accept("a", 1, 91.0)
     b.agent_disconnected(1, 95.0)
     assert b.next_wakeup() == 155.0  # the answered offer's deadline no longer counts
+
+
+RETURNS = Needs({"returns": 1}, "lang:en")
+
+
+def test_a_step_nobody_online_could_serve_is_skipped_and_counted_in_the_eta() -> None:
+    """Topic `returns`, only an English agent online: offered at once, not after 90 s."""
+    b = board((1, {"lang:en": 5}, 1))
+    b.enqueue("r", RETURNS, 0, 0.0)
+    assert b.dispatch(0.0) == [Offer("r", 1, 20.0)]
+    # Busy: the visitor waits for that agent, with an ETA of one handle time (not None, and
+    # no 90 s of relaxation for nobody in it).
+    b.enqueue("r2", RETURNS, 0, 1.0)
+    assert b.dispatch(1.0) == []
+    assert b.queue_status(1.0)["r2"] == (1, pytest.approx(300 * median_factor(1)))
+    # Nobody online at all: no ETA.
+    b.set_status(1, "away", 2.0)
+    assert b.queue_status(2.0)["r2"][1] is None
+
+
+def test_who_comes_online_or_leaves_decides_which_steps_are_skipped() -> None:
+    b = board((1, {"lang:en": 5}, 1), (2, {"returns": 3, "lang:en": 5}, 1))
+    b.restore_assigned("held", 2, RETURNS, 0, 0.0)  # the specialist is busy: worth waiting for
+    b.enqueue("r", RETURNS, 0, 0.0)
+    assert b.dispatch(1.0) == []
+    assert b.positions(1.0) == {"r": 1}
+    # The specialist leaves: nobody online has the topic, so it goes to the English agent now.
+    b.set_status(2, "away", 5.0)
+    assert b.dispatch(5.0) == [Offer("r", 1, 25.0)]
+    # And back: a new chat of the kind waits for the specialist again (the English agent is
+    # busy anyway); when the specialist disconnects, the English agent's pool is its own.
+    b.set_status(2, "online", 6.0)
+    b.enqueue("r3", RETURNS, 0, 6.0)
+    assert b.dispatch(6.0) == []
+    b.accept("r", 1, 7.0)
+    b.release("r", 8.0)
+    assert b.dispatch(8.0) == []  # step 0 holds: the specialist is online, only busy
+    b.agent_disconnected(2, 9.0)
+    assert b.dispatch(9.0) == [Offer("r3", 1, 29.0)]
+
+
+def test_a_transfer_to_an_agent_who_is_not_online_is_not_waited_for() -> None:
+    b = board((1, {"lang:en": 5}, 1), (2, {"lang:en": 5}, 1), (3, {"lang:en": 5}, 1))
+    b.enqueue("t", Needs({}, "lang:en"), 0, 0.0)
+    assert b.dispatch(0.0) == [Offer("t", 1, 20.0)]
+    b.accept("t", 1, 1.0)
+    b.set_status(3, "away", 1.0)
+    b.transfer("t", 2.0, to_agent=3)
+    assert b.dispatch(2.0) == [Offer("t", 2, 22.0)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +145,13 @@ async def test_relaxation_lets_a_less_skilled_agent_answer_after_the_step(
     srv.start()
     try:
         add_user(srv.db, "ian", skills={"lang:en": 5})  # no billing skill
+        add_user(srv.db, "bea", skills={"billing": 5, "lang:en": 5}, capacity=1)
+        bea = await agent(srv, "bea")  # online but busy: the first step is worth waiting for
+        busy = await visitor(srv, name="Busy", language="en", topic="billing")
+        clients += [bea, busy]
+        held = (await busy.request("request_human"))["conversation_id"]
+        await bea.expect("offer")
+        await bea.request("accept", conversation_id=held)
         ian = await agent(srv, "ian")
         clients.append(ian)
         sara = await visitor(srv, name="Sara", language="en", topic="billing")
@@ -154,6 +162,39 @@ async def test_relaxation_lets_a_less_skilled_agent_answer_after_the_step(
         assert offer["conversation"]["id"] == cid
     finally:
         srv.stop()
+
+
+async def test_a_topic_nobody_online_has_is_not_waited_for(fast: Server, clients: list) -> None:
+    """Issue 16: topic `returns` with only an English agent online waited 90.5 s until
+    relaxation dropped the topic. A step nobody online could serve is skipped at once, and
+    someone leaving or coming online makes the queue look again."""
+    add_user(fast.db, "ian", skills={"lang:en": 5})
+    add_user(fast.db, "rita", skills={"returns": 4, "lang:en": 5}, capacity=1)
+    ian = await agent(fast, "ian")
+    clients.append(ian)
+    tom = await visitor(fast, name="Tom", language="en", topic="returns")
+    clients.append(tom)
+    start = time.monotonic()
+    tom_cid = (await tom.request("request_human"))["conversation_id"]
+    offer = await ian.expect("offer", timeout=5)
+    waited = time.monotonic() - start
+    assert offer["conversation"]["id"] == tom_cid and waited < 1.0, waited
+    await ian.request("decline", conversation_id=tom_cid)
+    # The specialist online but busy: the topic is worth waiting for, with an ETA.
+    rita = await agent(fast, "rita")
+    clients.append(rita)
+    rita_offer = await rita.expect("offer")
+    await rita.request("accept", conversation_id=rita_offer["conversation"]["id"])
+    sara = await visitor(fast, name="Sara", language="en", topic="returns")
+    clients.append(sara)
+    cid = (await sara.request("request_human"))["conversation_id"]
+    queued = await sara.expect("queue", where=lambda f: f.get("state", "queued") == "queued")
+    assert queued["position"] == 1 and queued["eta_seconds"] is not None
+    await ian.nothing("offer", seconds=0.5)
+    # She leaves: nobody online has the topic any more, so the English agent gets it now.
+    await rita.send({"type": "status", "status": "away"})
+    offer = await ian.expect("offer", timeout=3)
+    assert offer["conversation"]["id"] == cid
 
 
 async def test_nobody_able_to_answer_means_the_offline_form_not_a_queue(

@@ -20,6 +20,7 @@ from chatserver.routing import (
     choose,
     current_requirements,
     eligible,
+    online_servable,
     pinned,
     queue_key,
 )
@@ -73,9 +74,11 @@ def check_invariants(m: Model) -> None:
 
 def brute_positions(waiting: list[Waiting], agents: list[Agent], now: float) -> dict[str, int]:
     """The documented definition, literally: count earlier chats sharing an online agent."""
+    servable = online_servable(agents)
+
     def able(w: Waiting) -> tuple[object, set[int]]:
-        target = pinned(w, now, RULES)
-        req = current_requirements(w, now, RULES)
+        target = pinned(w, now, RULES, servable)
+        req = current_requirements(w, now, RULES, servable)
         ids = {a.id for a in agents if a.status == "online"
                and (a.id == target if target is not None else can_serve(a.skills, req))}
         return (req, target), ids
@@ -108,7 +111,8 @@ def check_dispatch(m: Model) -> None:
                 assert earlier.excluded.get(offered[later.conversation_id], -1) > m.now
     # After dispatch no waiting chat has an eligible agent.
     waiting, agents = m.board.snapshot()
-    assert not any(eligible(a, w, m.now, RULES) for w in waiting for a in agents)
+    servable = online_servable(agents)
+    assert not any(eligible(a, w, m.now, RULES, servable) for w in waiting for a in agents)
 
 
 def same_kind(a: Waiting, b: Waiting) -> bool:
