@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=5000)
 
 # An answer of the default knowledge base with bold, a link and *italic* in each language.
-QUESTION = {"zh": "可以取消订单吗？", "fa": "می‌توانم سفارشم را لغو کنم؟", "ar": "هل يمكنني إلغاء طلبي؟"}
+QUESTION = {"zh": "可以取消订单吗？", "fa": "می‌توانم سفارشم را لغو کنم؟",
+            "ar": "هل يمكنني إلغاء طلبي؟"}
 # widget/i18n.js: the author label of the bot's lines, "Talk to a person", the chat-ended note
 BOT = {"zh": "智能客服", "fa": "ربات", "ar": "المساعد الآلي"}
 HUMAN = {"zh": "转人工客服", "fa": "صحبت با پشتیبان", "ar": "التحدث إلى موظف"}

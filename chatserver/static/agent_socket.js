@@ -52,9 +52,11 @@ class AgentSocket {
     return frame.id;
   }
 
-  /** A frame with no ack (typing, status, resume): sent now or dropped. */
+  /** A frame with no ack (typing, read, status, resume): sent now or dropped. Whether sent. */
   raw(frame) {
-    if (this.ready && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+    if (!this.ready || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
   }
 }
 

@@ -35,6 +35,7 @@ const socket = new AgentSocket({
     for (const chat of chats.values()) {
       if (chat.state === "assigned") socket.raw({ type: "resume", conversation_id: chat.id, after_seq: chat.lastSeq });
     }
+    markRead(chats.get(activeId));
   },
   onFrame: handleFrame,
 });
@@ -57,6 +58,7 @@ function handleFrame(frame) {
       if (chat && frame.from === "visitor") visitorTyping(chat, frame.on);
       return;
     case "read":
+      if (chat && frame.from === "visitor") visitorRead(chat, frame.seq);
       return;
     default:
       break;
@@ -102,6 +104,13 @@ function setStatus(status, fromServer) {
   for (const button of document.querySelectorAll(".status-switch [data-status]")) {
     button.setAttribute("aria-checked", String(button.dataset.status === status));
   }
+  renderEmpty();
+}
+
+/** What the empty list and pane say: an offer to accept, nothing yet while online, or go online. */
+function renderEmpty() {
+  const when = offers.size ? "offered" : myStatus === "online" ? "online" : "away";
+  for (const node of document.querySelectorAll("[data-when]")) node.hidden = node.dataset.when !== when;
 }
 
 document.querySelectorAll(".status-switch [data-status]").forEach((button) => {
@@ -195,6 +204,7 @@ function removeOffer(cid, reason) {
 function renderOffers() {
   $("offers-section").hidden = offers.size === 0;
   $("offer-count").textContent = String(offers.size);
+  renderEmpty();
   updateTitle();
 }
 
@@ -244,6 +254,7 @@ function addChat({ id, visitorName = "", language = "", topic = "", skills = [] 
   const chat = { id, visitorName, language, topic, skills, state: "assigned", seqs: new Set(),
     lastSeq: 0, unread: 0, draft: "", list, typing: false, typingTimer: null,
     lastVisitorText: "", assistFor: null, preview: "",
+    lastVisitorSeq: 0, readSent: 0, visitorRead: 0, // read receipts, each way
     fromEntry: null, usedEntries: new Map() }; // entry id -> title, for the close dialog
   chat.tab = el("li", { role: "presentation" });
   chats.set(id, chat);
@@ -302,6 +313,7 @@ function select(cid) {
   if (chat.lastVisitorText && chat.assistFor !== chat.lastVisitorText) assist(chat);
   else renderAssist(chat);
   $("composer-text").focus();
+  markRead(chat);
 }
 
 function renderHeader(chat) {
@@ -377,10 +389,13 @@ function addFrame(chat, frame, { quiet = false } = {}) {
   }
   const node = renderFrame(frame);
   if (node) insertBySeq(chat, node, frame.seq);
+  if (node && frame.from === "agent") renderReceipts(chat);
   if (frame.type === "message") {
     chat.preview = `${frame.from === "visitor" ? "" : `${frame.from === "bot" ? "Bot" : "You"}: `}${frame.text}`;
     if (frame.from === "visitor") {
       chat.lastVisitorText = frame.text;
+      chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
+      markRead(chat);
       visitorTyping(chat, false);
       if (!quiet && (chat.id !== activeId || document.hidden)) chat.unread += 1;
       if (chat.id === activeId && !quiet) assist(chat);
@@ -413,7 +428,34 @@ function markSent(node, seq) {
   const state = node.querySelector(".delivery");
   if (state) state.textContent = "Sent ✓";
   const chat = chats.get(node.closest("ol").dataset.cid);
-  if (chat && seq) { chat.seqs.add(seq); chat.lastSeq = Math.max(chat.lastSeq, seq); }
+  if (chat && seq) { chat.seqs.add(seq); chat.lastSeq = Math.max(chat.lastSeq, seq); renderReceipts(chat); }
+}
+
+// --- read receipts: ours when the visitor's lines are on screen, theirs on our lines ---------
+
+/** Tell the visitor we read their lines, only when they are on screen: this chat, tab visible. */
+function markRead(chat) {
+  if (!chat || chat.id !== activeId || document.hidden || chat.state !== "assigned") return;
+  if (chat.lastVisitorSeq > chat.readSent
+      && socket.raw({ type: "read", conversation_id: chat.id, seq: chat.lastVisitorSeq })) {
+    chat.readSent = chat.lastVisitorSeq;
+  }
+}
+
+function visitorRead(chat, seq) {
+  chat.visitorRead = Math.max(chat.visitorRead, Number(seq) || 0);
+  renderReceipts(chat);
+}
+
+/** The agents' lines the visitor's widget has shown say "Read ✓✓" (the widget tells only what
+    was on screen: panel open, tab visible). */
+function renderReceipts(chat) {
+  for (const li of chat.list.querySelectorAll(".line-agent:not(.pending):not(.failed)")) {
+    const seq = Number(li.dataset.seq);
+    if (!seq || seq > chat.visitorRead) continue;
+    const state = li.querySelector(".delivery") || li.appendChild(el("div", { class: "delivery" }));
+    if (state.textContent !== "Read ✓✓") state.textContent = "Read ✓✓";
+  }
 }
 
 function scrollDown(chat, force) {
@@ -488,8 +530,8 @@ function send() {
   if (kind === "message") chat.fromEntry = null;
   const id = socket.request(kind, fields);
   const node = kind === "note"
-    ? renderFrame({ type: "note", author: me.name, text, id })
-    : renderFrame({ type: "message", from: "agent", author: me.name, text, id });
+    ? renderFrame({ type: "note", author: me.name, text, id, ts: Date.now() })
+    : renderFrame({ type: "message", from: "agent", author: me.name, text, id, ts: Date.now() });
   node.classList.add("pending");
   node.append(el("div", { class: "delivery" }, "Sending…"));
   chat.list.append(node);
@@ -683,7 +725,7 @@ document.addEventListener("keydown", (e) => {
 
 document.addEventListener("visibilitychange", () => {
   const chat = chats.get(activeId);
-  if (!document.hidden && chat) { chat.unread = 0; renderTab(chat); updateTitle(); }
+  if (!document.hidden && chat) { chat.unread = 0; renderTab(chat); updateTitle(); markRead(chat); }
 });
 
 // --- messages left while nobody could answer ------------------------------------------------

@@ -2,10 +2,17 @@
    view. Every frame becomes one <li>; all data goes in as text. */
 "use strict";
 
-const QUEUE_REASONS = { asked: "the visitor asked for a person", declined: "an agent declined",
+// Why a chat waits for a person, by the `reason` of its queued event; an unknown reason shows
+// no code, just "Waiting for a person".
+const QUEUE_REASONS = { asked: "the visitor asked for a person",
+  asked_for_human: "the visitor asked the bot for a person", declined: "an agent declined",
   transfer: "transfer", offer_expired: "an offer expired", agent_disconnected: "the agent dropped",
+  agent_status: "the agent went away", agent_away: "the agent was set away after missed offers",
   restart: "server restart", no_bot: "no bot", low_confidence: "the bot was not sure",
-  no_match: "the bot found no answer" };
+  no_match: "the bot found no answer", second_failure: "the bot's suggestions did not help" };
+// The bot's decision on each of its lines, in words.
+const DECISIONS = { answer: "answer", suggest: "suggest", handoff: "handoff",
+  smalltalk: "small talk", offer_human: "offered a person" };
 
 function systemLine(text, extra) {
   return el("li", { class: "line line-system" }, el("span", { class: "system-text" }, text), extra || null);
@@ -13,7 +20,7 @@ function systemLine(text, extra) {
 
 function botDetails(frame) {
   const details = [];
-  if (frame.decision) details.push(el("span", { class: `chip chip-${frame.decision}` }, frame.decision));
+  if (frame.decision) details.push(el("span", { class: `chip chip-${frame.decision}` }, DECISIONS[frame.decision] || frame.decision));
   if (Array.isArray(frame.matches) && frame.matches.length) {
     const list = el("ol", { class: "tried" });
     for (const m of frame.matches.slice(0, 5)) {
@@ -56,7 +63,7 @@ function renderFrame(frame) {
     }
     case "event": {
       const p = frame.payload || {};
-      if (frame.event === "queued") return systemLine(`Waiting for a person (${QUEUE_REASONS[p.reason] || p.reason || "queued"})`);
+      if (frame.event === "queued") return systemLine(`Waiting for a person${QUEUE_REASONS[p.reason] ? ` (${QUEUE_REASONS[p.reason]})` : ""}`);
       if (frame.event === "transferred") {
         const target = p.to_skill ? `the ${p.to_skill} team` : (p.to_agent ? `agent #${p.to_agent}` : "the queue");
         return systemLine(`Transferred to ${target}`, p.note ? el("div", { class: "bubble bubble-note", dir: "auto" }, p.note) : null);
