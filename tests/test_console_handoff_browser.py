@@ -1,6 +1,7 @@
 """The console through the hand-off moment, in Chromium against the real server with real visitor
-sockets (issue 16 item 7): what the empty list and pane say while away, online and offered;
-the transcript's reasons in words; the time on the agent's own lines; read receipts both ways."""
+sockets and the real widget (issue 16 item 7): what the empty list and pane say while away,
+online and offered; the transcript's reasons in words; the time on the agent's own lines; read
+receipts both ways."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection, connect
 
 from .browser import screenshot
@@ -111,3 +113,38 @@ def test_states_reasons_times_and_read_receipts(server: Server, page) -> None:
         assert sara.reads(1.0) == [later]
         screenshot(page, "console-read-receipts")
         assert omar  # held open until the end
+
+
+def test_the_widget_and_the_console_show_each_others_read_receipts(server: Server, browser,
+                                                                    page) -> None:
+    """No custom client: the widget's ✓✓ comes from the console, and the console's from it."""
+    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    log_in(page, server, "nadia")
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+
+    shop = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        widget = shop.new_page()
+        widget.goto(server.url + "/demo")
+        part = lambda css: widget.locator(f"chat-widget {css}")  # noqa: E731
+        part(".launcher").click()
+        part(".prechat button:has-text('Skip')").click()
+        box = part(".composer textarea")
+        box.fill("I want to talk to a human")
+        box.press("Enter")
+        page.click(".offer .btn-primary")
+        part(".note:has-text('Nadia joined the chat')").wait_for()
+
+        box.fill("my order 1043 never came")
+        box.press("Enter")
+        page.locator(".bubble-visitor:has-text('1043')").wait_for()
+        expect(part(".msg.mine .tick").last).to_have_text("✓✓")  # the console showed it
+
+        page.fill("#composer-text", "Let me look that up")
+        page.keyboard.press("Enter")
+        part(".msg.agent:has-text('look that up')").wait_for()
+        page.locator(".line-agent .delivery >> text=Read ✓✓").wait_for()  # the widget showed it
+    finally:
+        shop.close()
