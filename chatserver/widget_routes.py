@@ -71,6 +71,16 @@ def lean(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+_CSS_GAP = re.compile(r"\s*([{};,>])\s*|(:)\s+")
+
+
+def lean_css(text: str) -> str:
+    """lean(), then no space around `{ } ; , >` nor after `:` (about 120 bytes gzipped). No
+    such space matters in the widget's stylesheet: its only strings are font names, kept whole
+    (a test checks every quoted string comes through unchanged)."""
+    return _CSS_GAP.sub(r"\1\2", lean(text))
+
+
 def _asset(name: str) -> _Asset:
     """The file's bytes, gzipped copy and ETag, re-read when the file changes on disk."""
     path = WIDGET_DIR / name
@@ -79,7 +89,7 @@ def _asset(name: str) -> _Asset:
     if cached is None or cached[0] != mtime:
         body = path.read_bytes()
         if path.suffix in (".js", ".css"):
-            body = lean(body.decode("utf-8")).encode("utf-8")
+            body = (lean_css if path.suffix == ".css" else lean)(body.decode()).encode()
         asset = _Asset(body, gzip.compress(body, 9, mtime=0),
                        '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
         _assets[name] = cached = (mtime, asset)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from chatserver.widget_routes import MODULES, WIDGET_DIR, lean
+from chatserver.widget_routes import MODULES, WIDGET_DIR, lean, lean_css
 
 BUDGET = 15 * 1024  # issue 5: every widget file a visitor downloads, gzipped, together
 
@@ -75,6 +75,15 @@ def test_lean_drops_only_whole_line_comments_and_indentation():
     # Inside a template literal a line is the string's own text: kept as it is.
     source = "  const t = `a\n  // b\n    c`;\n  f(`x`); // `y`\n    g();\n"
     assert lean(source) == "const t = `a\n  // b\n    c`;\nf(`x`); // `y`\ng();\n"
+
+
+def test_lean_css_drops_the_spaces_around_punctuation_and_keeps_strings():
+    source = ('.a > b, .c :focus {\n  font: 1px "Segoe UI", x;\n  /* note */\n}\n'
+              '@media (max-width: 9px) { }\n')
+    assert lean_css(source) == '.a>b,.c :focus{font:1px "Segoe UI",x;}@media (max-width:9px){}'
+    css = (WIDGET_DIR / "widget.css").read_text()
+    served = lean_css(css)
+    assert re.findall(r'"[^"]*"', served) == re.findall(r'"[^"]*"', lean(css))
 
 
 def test_lean_strips_every_widget_file_whole():
