@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.frustration import frustration, repeats
 from bot.human_request import request_rest
@@ -17,6 +18,9 @@ from bot.policy import BotSettings, confidence, decide
 from bot.romanize import romanized_language, skeleton
 from bot.script import detect
 from bot.smalltalk import Detector, fill_name, kind_of
+
+if TYPE_CHECKING:  # bot.semantic needs numpy (the optional extra); the bot runs without it
+    from bot.semantic import Semantic, Vector
 
 __all__ = ["Bot", "Decision", "Entry", "Match", "primary_language"]
 
@@ -91,6 +95,8 @@ class Bot:
         self._talk: dict[int, Entry] = {}  # small-talk replies, kept out of every index
         self._smalltalk = Detector()
         self._contact: set[int] = set()  # entries some phrasing of which asks for a person
+        # The optional re-ranker (bot/semantic.py, [bot] semantic); None: BM25 alone.
+        self.semantic: Semantic | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -134,6 +140,20 @@ class Bot:
                 tuple(skeleton(q, lang) for q in entry.questions),
             )
         self._entries[entry.id] = entry
+        if self.semantic is not None:
+            self.semantic.set_entry(entry.id, lang, (entry.title, *entry.questions))
+
+    def use_semantic(self, semantic: Semantic | None) -> None:
+        """Fuse BM25 with *semantic*'s embedding similarity from now on (None: stop).
+
+        Every entry is handed to it; a language is re-ranked once all its entries have vectors
+        (bot/semantic.py says who encodes them), until then BM25 ranks it alone.
+        """
+        self.semantic = semantic
+        if semantic is not None:
+            for entry in self._entries.values():
+                semantic.set_entry(entry.id, primary_language(entry.language),
+                                   (entry.title, *entry.questions))
 
     def entry(self, entry_id: int) -> Entry | None:
         """The entry as last upserted, or None (bot.learning extends its questions)."""
@@ -144,6 +164,8 @@ class Bot:
         if self._talk.pop(entry_id, None) is not None:
             self._smalltalk.drop_entry(entry_id)
         self._contact.discard(entry_id)
+        if self.semantic is not None:
+            self.semantic.drop_entry(entry_id)
         old = self._entries.pop(entry_id, None)
         if old is not None:
             self._indexes[primary_language(old.language)].remove(entry_id)
@@ -167,21 +189,43 @@ class Bot:
         index = self._indexes.get(language)
         return index is not None and len(index) > 0
 
-    def _ranked(self, indexes: list[tuple[str, Index]], text: str, k: int) -> list[Scored]:
-        """The best *k* over *indexes*, the query put in each one's standard words."""
+    def _ranked(
+        self, indexes: list[tuple[str, Index]], text: str, k: int, vector: Vector | None = None
+    ) -> list[Scored]:
+        """The best *k* over *indexes*, the query put in each one's standard words.
+
+        With the re-ranker on and the query's *vector*, the order is the fused one (z(BM25) +
+        z(cosine) over every entry of those languages) and each score stays BM25's; BM25's own
+        best two follow when the fused *k* lack them, so the policy still reads BM25's best
+        score and runner-up (docs/bot.md, "Semantic re-ranker").
+        """
+        semantic = self.semantic
+        languages = [lang for lang, _ in indexes]
+        if vector is not None and semantic is not None and semantic.ready(languages):
+            pool: dict[int, float] = {}
+            for lang, ix in indexes:
+                for s in ix.search(standardize(text, lang), max(k, self.settings.match.shortlist)):
+                    pool[s.entry_id] = s.score
+            if pool:  # nothing lexical at all stays "no match", whatever the vectors say
+                order = semantic.rank(languages, pool, vector, k)
+                lexical = sorted(pool, key=lambda e: (-pool[e], e))[:2]
+                order += [e for e in lexical if e not in order]
+                return [Scored(e, pool.get(e, 0.0)) for e in order]
         scored = [s for lang, ix in indexes for s in ix.search(standardize(text, lang), k)]
         scored.sort(key=lambda s: (-s.score, s.entry_id))
         return scored[:k]
 
     def _match(
-        self, text: str, language: str, k: int, said: str | None = None
+        self, text: str, language: str, k: int, said: str | None = None,
+        vector: Vector | None = None,
     ) -> tuple[list[Scored], str | None]:
         """Ranked entries for *text* and the message's own language (None: could not tell).
 
         The message is matched in its own language when the knowledge base has entries in it,
         else in the page's *language* (docs/bot.md, "Languages").  *said* is the message as
         typed when *text* is a folded part of it: the letters that tell Persian from Arabic
-        (ي ك ة) do not survive folding.
+        (ي ك ة) do not survive folding.  *vector* is the message's embedding for the optional
+        re-ranker (romanized skeletons are ranked by BM25 alone).
         """
         page = primary_language(language)
         typed = said if said is not None else text
@@ -196,15 +240,15 @@ class Bot:
                 # romanized in words the lexicon does not know, or a page-language sentence
                 # around a Latin name -- whichever explains most of it.
                 tries: list[tuple[list[Scored], str | None]] = [
-                    (self._ranked(self._indexes_for(language), text, k), None)
+                    (self._ranked(self._indexes_for(language), text, k, vector), None)
                 ]
                 if self._has("en"):
-                    tries.append((self._ranked(self._indexes_for("en"), text, k), "en"))
+                    tries.append((self._ranked(self._indexes_for("en"), text, k, vector), "en"))
                 rom_ix = self._romanized.get(page)
                 if rom_ix is not None and len(rom_ix):
                     roman = self._ranked([(SKELETON, rom_ix)], skeleton(text, page), k)
                     tries.append((roman, page))
-                best = max(tries, key=lambda t: t[0][0].score if t[0] else -1.0)
+                best = max(tries, key=lambda t: max((s.score for s in t[0]), default=-1.0))
                 return best
         elif found.script == "arabic" and asked is None:
             # No letter or word told Persian from Arabic (سلام): the page's, or whichever of
@@ -218,23 +262,28 @@ class Bot:
                     neutral = self._indexes.get(NEUTRAL)
                     if neutral is not None and len(neutral):
                         indexes.append((NEUTRAL, neutral))
-                    return self._ranked(indexes, text, k), None
+                    return self._ranked(indexes, text, k, vector), None
                 asked = have[0] if have else None
         if found.script and found.script == _PAGE_SCRIPT.get(page, "latin") and asked is None:
             asked = page or None
         if asked is not None and asked != page and self._has(asked):
-            return self._ranked(self._indexes_for(asked), text, k), asked
-        return self._ranked(self._indexes_for(language), text, k), asked
+            return self._ranked(self._indexes_for(asked), text, k, vector), asked
+        return self._ranked(self._indexes_for(language), text, k, vector), asked
 
     def search(self, text: str, language: str, k: int = 5) -> list[Match]:
         """Entries ranked for *text*, best first: in the message's language, else *language*'s.
 
         *language* is the page's; neutral entries always compete (see :meth:`_match`).
         """
-        scored, _ = self._match(text, language, k)
+        scored, _ = self._match(text, language, k, vector=self._vector(text))
         return [
-            Match(s.entry_id, self._entries[s.entry_id].title, round(s.score, 4)) for s in scored
+            Match(s.entry_id, self._entries[s.entry_id].title, round(s.score, 4))
+            for s in scored[:k]
         ]
+
+    def _vector(self, text: str) -> Vector | None:
+        """The message's embedding when the re-ranker is on and has it (else BM25 alone)."""
+        return self.semantic.query_vector(text) if self.semantic is not None else None
 
     def decide(
         self, text: str, language: str, failed_rounds: int = 0,
@@ -266,12 +315,15 @@ class Bot:
                 if previous and repeats(text, previous):
                     upset = "repeated"
                 query = reading.rest or text  # "hi, where is my order" asks "where is my order"
-        scored, asked = self._match(query, language, max(settings.suggestions, 2), said=text)
+        scored, asked = self._match(query, language, max(settings.suggestions, 2), said=text,
+                                    vector=self._vector(text))
         matches = [
             Match(s.entry_id, self._entries[s.entry_id].title, round(s.score, 4)) for s in scored
         ]
-        conf = confidence([m.score for m in matches])
-        scope = matches[0].score if matches else 0.0  # does anything fit (docs/bot.md)
+        # Re-ranked, the list is not in score order: the runner-up is the best of the rest.
+        scores = [m.score for m in matches]
+        conf = confidence(scores[:1] + sorted(scores[1:], reverse=True))
+        scope = max(scores, default=0.0)  # does anything fit (docs/bot.md)
         verdict = decide(conf, failed_rounds, asked_for_human, settings, upset, scope)
         best = self._entries[matches[0].entry_id] if matches else None
         # Route a hand-off by topic only when the topic is plausible (suggestion-level or better).

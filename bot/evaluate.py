@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.engine import Bot, Entry
+from bot.engine import Bot, Entry, primary_language
 from bot.policy import BotSettings
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "coverage_at_precision",
     "evaluate",
     "load_rows",
+    "semantic_bot",
 ]
 
 # Answers must be right this often; the answer threshold is chosen for it (docs/bot.md).
@@ -86,6 +87,21 @@ def build_kb(
         )
         labels.append(label)
     return bot, labels, used
+
+
+def semantic_bot(bot: Bot) -> float:
+    """Turn on the re-ranker (``--semantic``): encode every entry now; returns the seconds.
+
+    Queries are encoded as they come (inline), so ``p50_ms``/``p99_ms`` include the encoder.
+    """
+    from bot.semantic import Semantic, load_encoder  # needs the semantic extra
+
+    encoder = load_encoder()
+    encoder(["warm up"])  # the first call maps the model in: not the knowledge base's cost
+    start = time.perf_counter()
+    semantic = Semantic(encoder, inline=True)
+    bot.use_semantic(semantic)
+    return time.perf_counter() - start
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
@@ -142,11 +158,16 @@ def evaluate(
     same_file: bool = False,
     titles: bool = True,
     settings: BotSettings | None = None,
+    semantic: bool = False,
 ) -> dict[str, float | int]:
-    """Build the KB from *train*, run every *test* (and *oos*) query, return the figures."""
+    """Build the KB from *train*, run every *test* (and *oos*) query, return the figures.
+
+    *semantic* turns on the re-ranker (bot/semantic.py; needs the ``semantic`` extra).
+    """
     bot, labels, used = build_kb(train, shots, seed, titles)
     if settings is not None:
         bot.settings = settings
+    encode_s = semantic_bot(bot) if semantic else None
     queries = [r for i, r in enumerate(test) if not (same_file and i in used)]
     oos_rows = list(oos)
     top1 = top3 = answered_right = 0
@@ -154,6 +175,7 @@ def evaluate(
     in_conf: list[float] = []
     in_scope: list[float] = []  # best score: what the hand-off (out of scope) decision reads
     in_right: list[bool] = []
+    in_cosine: list[float] = []  # --semantic: best cosine to an entry (reported, not used)
     latencies: list[float] = []
     for row in queries:
         start = time.perf_counter()
@@ -168,6 +190,7 @@ def evaluate(
         in_conf.append(decision.confidence)
         in_scope.append(decision.matches[0].score if decision.matches else 0.0)
         in_right.append(bool(ranked) and ranked[0] == row.label)
+        in_cosine.append(_cosine(bot, row))
     n = len(queries)
     answered = actions["answer"]
     result: dict[str, float | int] = {
@@ -189,6 +212,7 @@ def evaluate(
     if oos_rows:
         oos_conf: list[float] = []
         oos_scope: list[float] = []
+        oos_cosine: list[float] = []
         oos_handoff = 0
         for row in oos_rows:
             start = time.perf_counter()
@@ -197,6 +221,7 @@ def evaluate(
             oos_conf.append(decision.confidence)
             oos_scope.append(decision.matches[0].score if decision.matches else 0.0)
             oos_handoff += decision.action == "handoff"
+            oos_cosine.append(_cosine(bot, row))
         handoffs = oos_handoff + actions["handoff"]
         result["oos_queries"] = len(oos_rows)
         result["oos_handoff_precision"] = round(oos_handoff / handoffs, 4) if handoffs else 0.0
@@ -208,6 +233,8 @@ def evaluate(
         # the confidence, which decides answering and leans on the runner-up's gap instead.
         result["auroc"] = round(auroc(in_scope, oos_scope), 4)
         result["auroc_confidence"] = round(auroc(in_conf, oos_conf), 4)
+        if semantic:  # the best cosine alone, which the policy does not read (docs/bot.md)
+            result["auroc_cosine"] = round(auroc(in_cosine, oos_cosine), 4)
         # The same with the out-of-scope queries in the pool (an answer to one is wrong).
         coverage, threshold = coverage_at_precision(
             [*zip(in_conf, in_right, strict=True), *((c, False) for c in oos_conf)]
@@ -216,7 +243,19 @@ def evaluate(
         result["threshold_p95_with_oos"] = round(threshold, 4)
     result["p50_ms"] = round(statistics.median(latencies), 3)
     result["p99_ms"] = round(_percentile(latencies, 0.99), 3)
+    if encode_s is not None:
+        result["semantic_encode_s"] = round(encode_s, 2)  # every entry of the knowledge base
     return result
+
+
+def _cosine(bot: Bot, row: Row) -> float:
+    """The best cosine of *row* to an entry of its language (0 without the re-ranker)."""
+    semantic = bot.semantic
+    if semantic is None:
+        return 0.0
+    vector = semantic.query_vector(row.text)
+    lang = primary_language(row.lang)
+    return semantic.similarity([lang], vector) if vector is not None else 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -229,6 +268,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for picking the shots")
     parser.add_argument("--no-titles", action="store_true", help="leave entry titles empty")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--semantic", action="store_true",
+                        help="with the semantic re-ranker (pip install 'chatserver[semantic]')")
 
 
 def command(args: argparse.Namespace) -> int:
@@ -240,8 +281,12 @@ def command(args: argparse.Namespace) -> int:
     same = args.test.resolve() == args.train.resolve()
     test = train if same else load_rows(args.test)
     oos = load_rows(args.oos) if args.oos else []
+    if args.semantic and (problem := semantic_problem()) is not None:
+        print(f"kb-eval --semantic: {problem}", file=sys.stderr)
+        return 2
     result = evaluate(
-        train, test, args.shots, args.seed, oos, same_file=same, titles=not args.no_titles
+        train, test, args.shots, args.seed, oos, same_file=same, titles=not args.no_titles,
+        semantic=args.semantic,
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
@@ -250,6 +295,18 @@ def command(args: argparse.Namespace) -> int:
         for key, value in result.items():
             print(f"{key:<{width}}  {value}")
     return 0
+
+
+def semantic_problem() -> str | None:
+    """Why the re-ranker cannot run here (its extra is missing), or None."""
+    try:
+        from bot.semantic import load_encoder
+        load_encoder()
+    except ImportError as exc:  # numpy itself missing: the extra was never installed
+        return f"{exc}; install the extra: pip install 'chatserver[semantic]'"
+    except RuntimeError as exc:  # bot.semantic.SemanticUnavailable
+        return str(exc)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

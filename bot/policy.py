@@ -47,6 +47,9 @@ class BotSettings:
     # Choices offered when unsure: three fit a chat bubble and hold the right entry 77-98% of
     # the time (top-3 accuracy) versus 62-92% for the top one alone.
     suggestions: int = 3
+    # Re-rank with multilingual sentence embeddings fused with BM25 (bot/semantic.py; needs
+    # the `semantic` extra).  The thresholds above still read BM25's scores (docs/bot.md).
+    semantic: bool = False
     match: MatchSettings = field(default_factory=MatchSettings)
 
 

@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
@@ -27,7 +28,7 @@ from . import auth, kb_api, learning_api, pages, privacy_api, reports, retention
 from . import config as config_module
 from .agent_socket import agent_endpoint
 from .bus import Bus, LocalBus, RedisBus
-from .config import CONFIG_FILE_ENV, Config
+from .config import CONFIG_FILE_ENV, Config, ConfigError
 from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
 from .iplimits import AbuseLimits
@@ -43,6 +44,9 @@ from .service import ConversationService
 from .store import Store
 from .tokens import Signer, new_id
 from .visitor_socket import visitor_endpoint
+
+if TYPE_CHECKING:  # needs numpy: imported only with [bot] semantic = true
+    from .embeddings import Embeddings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class Hub:
     learning: Learning
     abuse: AbuseLimits
     redactor: Redactor
+    embeddings: Embeddings | None = None  # the bot's semantic re-ranker, when [bot] semantic
     # A hash to verify against when the username is unknown, so timing reveals nothing.
     dummy_hash: str = field(default_factory=lambda: hash_password(new_id()))
 
@@ -89,6 +94,19 @@ def register_gauges(hub: Hub) -> None:
                     "keep up.", lambda: [((), SLOW_CLOSED.value)])
 
 
+def semantic_worker(bot: Bot) -> Embeddings:
+    """The re-ranker's encoder in its thread; a missing or broken extra stops start-up."""
+    try:
+        from bot.semantic import load_encoder
+
+        from .embeddings import Embeddings
+
+        return Embeddings(bot, load_encoder())
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: bot.semantic.SemanticUnavailable
+        raise ConfigError(f"bot.semantic = true, but the re-ranker cannot load: {exc} "
+                          "(pip install 'chatserver[semantic]', or set it to false)") from exc
+
+
 def build_hub(config: Config) -> Hub:
     key = secret_key(config)
     store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch,
@@ -111,6 +129,7 @@ def build_hub(config: Config) -> Hub:
     else:
         bus, router = LocalBus(registry), LocalRouter(config.routing)
     bot = Bot(config.bot)
+    embeddings = semantic_worker(bot) if config.bot.semantic else None
     kb = KnowledgeBase(store, bot)
     service = ConversationService(store, registry, bus, router, bot=bot, answers=kb.answers,
                                   desk=config.desk, survey=config.survey,
@@ -119,11 +138,13 @@ def build_hub(config: Config) -> Hub:
         bus.on_recovered = service.resync
     learning = Learning(store, kb, bot)
     service.on_entry_used = learning.agent_used
+    if embeddings is not None:
+        service.prepare_message = embeddings.prepare
     hub = Hub(
         config=config, store=store, registry=registry, service=service,
         visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
         bus=bus, bot=bot, kb=kb, learning=learning, abuse=AbuseLimits(config.abuse),
-        redactor=Redactor.from_config(config.privacy),
+        redactor=Redactor.from_config(config.privacy), embeddings=embeddings,
     )
     register_gauges(hub)
     return hub
@@ -176,6 +197,8 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.store.open()
         await hub.kb.load(hub.service.clock())
+        if hub.embeddings is not None:  # vectors in the background; BM25 alone until ready
+            await hub.embeddings.start()
         await hub.bus.start()
         if not isinstance(hub.bus, RedisBus):  # with Redis, restore runs once it is reached
             await hub.service.restore()
@@ -193,6 +216,8 @@ def create_app(config: Config) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if hub.embeddings is not None:
+                await hub.embeddings.stop()
             await hub.bus.stop()
             await hub.store.close()
 

