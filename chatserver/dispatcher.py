@@ -123,7 +123,9 @@ class Dispatcher:
                                                            {"agent_id": offer.agent_id})])
             frame = await self.offer_frame(conv, offer)
             self.service.bus.to_agents([offer.agent_id], encode(frame))
-            if self.service.router.rules.auto_accept:  # the Board already holds it for the agent
+            if not self.service.router.rules.auto_accept:
+                self.service.bus.to_visitor(conv.visitor_id, offered_frame(cid))
+            else:  # the Board already holds it for the agent
                 profile = self.service.agents.get(offer.agent_id)
                 name = profile.display_name if profile else ""
                 await self.service.append(conv, [NewEvent("assigned", f"agent:{offer.agent_id}",
@@ -166,14 +168,23 @@ class Dispatcher:
             if self._sent_positions.get(cid) != shown:
                 self._sent_positions[cid] = shown
                 self.service.bus.to_visitor(conv.visitor_id, encode({
-                    "type": "queue", "conversation_id": cid, "position": position,
-                    "eta_seconds": shown[1]}))
+                    "type": "queue", "conversation_id": cid, "state": "queued",
+                    "position": position, "eta_seconds": shown[1]}))
                 if cid not in self._eta_logged:  # the first ETA, to measure it against reality
                     self._eta_logged.add(cid)
                     self._spawn(self._log_eta(cid, shown[1], position))
         for cid in set(self._sent_positions) - positions.keys():
             del self._sent_positions[cid]
             self._eta_logged.discard(cid)
+
+    def visitor_back(self, visitor_id: str, cid: str, state: str) -> None:
+        """A visitor's new socket (a reload, another page) is told at once where their
+        waiting chat stands; frames sent before the welcome wait for it."""
+        if state == State.OFFERED:
+            self.service.bus.to_visitor(visitor_id, offered_frame(cid))
+        elif state == State.QUEUED:
+            self._sent_positions.pop(cid, None)  # the next pass sends place and ETA
+            self.kick()
 
     async def _log_eta(self, cid: str, eta: int | None, position: int) -> None:
         async with self.service.lock(cid):
@@ -193,6 +204,13 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     # --- reading -----------------------------------------------------------------------------
+
+
+def offered_frame(cid: str) -> str:
+    """The visitor's `queue` frame while an agent is being asked (docs/protocol.md): place 1
+    and no wait left, so a client that reads only those shows "next in line"."""
+    return encode({"type": "queue", "conversation_id": cid, "state": "offered", "position": 1,
+                   "eta_seconds": 0})
 
 
 async def _together(steps: Iterable[Awaitable[None]]) -> None:

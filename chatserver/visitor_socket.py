@@ -114,6 +114,9 @@ async def visitor_endpoint(websocket: WebSocket) -> None:
         if conversation is not None:  # its live events wait for the client's resume
             conn.hold({conversation["id"]: conversation["seq"]})
         hub.registry.add_visitor(visitor_id, conn)
+        if conversation is not None:  # waiting for a person: where it stands, after welcome
+            service.dispatcher.visitor_back(visitor_id, conversation["id"],
+                                            conversation["state"])
         welcome = {"type": "welcome", "visitor_token": hub.visitor_signer.sign(visitor_id),
                    "conversation": conversation,
                    "agents_online": await service.agents_online(session.language,

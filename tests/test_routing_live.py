@@ -44,10 +44,20 @@ async def test_a_declined_offer_goes_to_the_next_agent(fast: Server, clients: li
     clients.append(sara)
     cid = (await sara.request("request_human"))["conversation_id"]
     first, _ = await first_offer_of([ann, ben])
+    # The visitor is told an agent is being asked (issue 16: no queue frame came before).
+    offered = {"type": "queue", "conversation_id": cid, "state": "offered", "position": 1,
+               "eta_seconds": 0}
+    assert await sara.expect("queue") == offered
     await first.request("decline", conversation_id=cid)
     other = ben if first is ann else ann
     second = await other.expect("offer")
     assert second["conversation"]["id"] == cid
+    assert await sara.expect("queue") == offered  # and again after the decline
+    # A reload while an agent is asked: the new socket hears it right after its welcome.
+    again = await visitor(fast, visitor_token=sara.welcome["visitor_token"], language="en")
+    clients.append(again)
+    assert again.welcome["conversation"]["state"] == "offered"
+    assert await again.expect("queue") == offered and again.seen[1] == offered
     await other.request("accept", conversation_id=cid)
     assert (await sara.expect("assigned"))["agent"] in ("Ann", "Ben")
     kinds = [t for t, _ in events(fast, cid)]
@@ -250,6 +260,11 @@ async def test_queue_positions_and_etas_are_sent_in_order(fast: Server, clients:
     await lea.request("accept", conversation_id=offer["conversation"]["id"])
     second = await visitors[1].expect("queue", where=lambda f: f["position"] == 1)
     third = await visitors[2].expect("queue", where=lambda f: f["position"] == 2)
+    assert second["state"] == third["state"] == "queued"
+    # A reload while queued: place and ETA again, right after the welcome.
+    back = await visitor(fast, visitor_token=visitors[2].welcome["visitor_token"], language="en")
+    clients.append(back)
+    assert (await back.expect("queue"))["position"] == 2
     assert second["eta_seconds"] is not None and third["eta_seconds"] > second["eta_seconds"]
     await lea.request("close", conversation_id=offer["conversation"]["id"], resolved=True)
     offer2 = await lea.expect("offer")

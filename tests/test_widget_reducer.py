@@ -82,9 +82,9 @@ def test_a_new_conversation_starts_its_seqs_again(js):
 
 
 def test_queue_then_assigned_then_typing_and_read(js):
-    s = run(js, [msg(2, "x"), frame(type="queue", conversation_id="c1", position=2, eta_seconds=90),
-                 ])
-    assert s["queue"] == {"position": 2, "eta": 90}
+    s = run(js, [msg(2, "x"), frame(type="queue", conversation_id="c1", state="queued",
+                                    position=2, eta_seconds=90)])
+    assert s["queue"] == {"state": "queued", "position": 2, "eta": 90}
     s = run(js, [frame(type="assigned", conversation_id="c1", seq=5, ts="t", agent="Alice"),
                  frame(type="typing", conversation_id="c1", **{"from": "agent"}, on=True),
                  frame(type="read", conversation_id="c1", **{"from": "agent"}, seq=4)], s)
@@ -129,6 +129,44 @@ def test_asking_for_a_person_when_nobody_is_online_offers_the_message_form(js):
 def test_asking_for_a_person_when_someone_is_online_queues_the_request(js):
     s = run(js, [WELCOME, {"type": "request_human", "id": "h1"}])
     assert s["outbox"] == [{"type": "request_human", "id": "h1"}] and s["asked"] is True
+
+
+def test_every_moment_of_the_hand_off_has_a_state(js):
+    """Issue 16: asked, offered, queued, offered again, then joined; the first frame may name
+    a conversation the widget has not seen yet (asked before writing anything)."""
+    s = run(js, [WELCOME, {"type": "request_human", "id": "h1"},
+                 frame(type="ack", id="h1", conversation_id="c9", seq=2)])
+    assert s["asked"] is True and s["queue"] is None
+    s = run(js, [frame(type="queue", conversation_id="c9", state="offered", position=1,
+                       eta_seconds=0)], s)
+    assert s["conversationId"] == "c9" and s["queue"]["state"] == "offered"
+    s = run(js, [frame(type="queue", conversation_id="c9", state="queued", position=3,
+                       eta_seconds=200)], s)
+    assert s["queue"] == {"state": "queued", "position": 3, "eta": 200}
+    s = run(js, [frame(type="assigned", conversation_id="c9", seq=5, ts="t", agent="Ann")], s)
+    assert (s["queue"], s["agent"]) == (None, "Ann")
+    # A transfer: waiting again, with nobody.
+    s = run(js, [frame(type="queue", conversation_id="c9", state="offered", position=1,
+                       eta_seconds=0)], s)
+    assert (s["queue"]["state"], s["agent"]) == ("offered", None)
+    s = run(js, [frame(type="closed", conversation_id="c9", seq=9, ts="t", by="agent")], s)
+    assert (s["queue"], s["asked"]) == (None, False)
+
+
+def test_a_reload_while_waiting_says_connecting_until_the_queue_frame(js):
+    waiting = frame(type="welcome", visitor_token="t", agents_online=True,
+                    conversation={"id": "c1", "state": "offered", "seq": 4})
+    s = run(js, [waiting])
+    assert s["queue"] == {}
+    bot = frame(type="welcome", visitor_token="t", agents_online=True,
+                conversation={"id": "c1", "state": "bot", "seq": 4})
+    assert run(js, [bot])["queue"] is None
+
+
+def test_the_offline_frame_shows_the_message_form(js):
+    s = run(js, [WELCOME, {"type": "request_human", "id": "h1"},
+                 frame(type="offline", conversation_id="c1", reason="no_agents")])
+    assert (s["view"], s["asked"], s["queue"]) == ("offline", False, None)
 
 
 def test_refused_frames_leave_the_outbox_and_throttled_ones_stay(js):

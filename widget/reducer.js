@@ -94,6 +94,8 @@ function onWelcome(s, f) {
   }
   const c = f.conversation;
   if (c && c.id !== s.conversationId) s = adopt(s, c.id);
+  // Waiting for a person (a reload): "connecting" until the server's queue frame says where.
+  if (c && (c.state === "queued" || c.state === "offered")) s = { ...s, queue: s.queue || {} };
   // "Talk to a person" waited for this fresh welcome: its agents_online is current.
   if (s.wantHuman) s = askHuman({ ...s, wantHuman: null }, s.wantHuman);
   return s;
@@ -105,8 +107,11 @@ const FRAMES = {
   ack: onAck,
   error: onError,
   message: onMessage,
-  queue: (s, f) => (f.conversation_id === s.conversationId
-    ? { ...s, queue: { position: f.position, eta: f.eta_seconds } } : s),
+  // state: "queued" (place and ETA) or "offered" (an agent is being asked); older servers
+  // send no state. Waiting again (a transfer): nobody is with the visitor now.
+  queue: (s, f) => ({ ...adopt(s, f.conversation_id), agent: null,
+    queue: { state: f.state, position: f.position, eta: f.eta_seconds } }),
+  offline: (s) => ({ ...s, view: "offline", asked: false, queue: null }),
   assigned: (s, f) => {
     s = adopt(s, f.conversation_id);
     if (s.messages.some((m) => m.id === `${f.conversation_id}-${f.seq}`)) return seen(s, f);
@@ -128,7 +133,7 @@ const FRAMES = {
       : { conversation_id: f.conversation_id, nps: true, done: false };
     // Over: the header no longer names the agent.
     return seen({ ...s, closed: true, queue: null, agent: null, agentTyping: false,
-      survey }, f);
+      asked: false, survey }, f);
   },
   survey_request: (s, f) => {
     if (s.survey && s.survey.conversation_id === f.conversation_id) return s;

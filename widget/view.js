@@ -216,9 +216,10 @@ export function createView(shadow, lang, cfg, on) {
 
     status.textContent = !s.online && (s.conversationId || s.outbox.length) ? T("offline")
       : s.agent ? s.agent
-        : s.queue ? `${T("queue", { p: num(s.queue.position) })} · ${s.queue.eta == null
-          ? T("eta_unknown") : T("eta", { m: num(Math.max(1, Math.round(s.queue.eta / 60))) })}`
-          : "";
+        : s.queue && s.queue.position && s.queue.state !== "offered"
+          ? `${T("queue", { p: num(s.queue.position) })} · ${s.queue.eta == null
+            ? T("eta_unknown") : T("eta", { m: num(Math.max(1, Math.round(s.queue.eta / 60))) })}`
+          : s.queue || s.asked ? T("connecting") : "";
     typing.textContent = s.agentTyping && s.agent ? T("typing", { a: s.agent }) : "";
 
     const surveyDue = s.closed && s.survey && s.survey.conversation_id === s.conversationId;
