@@ -7,7 +7,7 @@ the event, then applies it, so the projection is always what the log says. No I/
     bot ──handoff──▶ queued ──offer──▶ offered ──accept──▶ assigned ──close──▶ closed
                        ▲                  │                    │
                        └─decline/expire/revoke                 │
-                       └────────────────requeue (grace over) / transfer
+                       └────────────────requeue (grace over, silent agent) / transfer
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ class Conversation:
     queued_ms: int | None = None  # when the current wait for a person began
     assigned_ms: int | None = None  # when the current agent took the chat
     waiting_since_ms: int | None = None  # the first visitor line nobody has answered yet
+    replied_ms: int | None = None  # the current agent's last line (None: none since accepted)
+    silent_ms: int | None = None  # when the current agent was nudged for silence (`silent`)
     bot_failures: int = 0  # bot rounds in a row that ended without a confident answer
     resolved: bool | None = None
     created_ms: int = 0
@@ -151,7 +153,7 @@ def apply(conv: Conversation, event: Event) -> Conversation:
         case "queued":
             keeps_place = p.get("reason") in REQUEUE_REASONS and conv.queued_ms is not None
             return _with(
-                conv, event, state=State.QUEUED, agent_id=None,
+                conv, event, state=State.QUEUED, agent_id=None, silent_ms=None,
                 skills=tuple(p.get("skills", ())),
                 priority=p.get("priority", conv.priority if keeps_place else 0),
                 queued_ms=conv.queued_ms if keeps_place else event.ts_ms,
@@ -161,14 +163,18 @@ def apply(conv: Conversation, event: Event) -> Conversation:
         case "assigned":
             agent = p["agent_id"]
             return _with(conv, event, state=State.ASSIGNED, agent_id=agent,
-                         participants=conv.participants | {agent}, assigned_ms=event.ts_ms)
+                         participants=conv.participants | {agent}, assigned_ms=event.ts_ms,
+                         replied_ms=None, silent_ms=None)
         case "closed":
             return _with(conv, event, state=State.CLOSED, resolved=p.get("resolved"),
                          closed_ms=event.ts_ms)
         case "message" if p.get("from") == "visitor":
             return _with(conv, event, waiting_since_ms=conv.waiting_since_ms or event.ts_ms)
         case "message" if p.get("from") == "agent":
-            return _with(conv, event, waiting_since_ms=None)
+            return _with(conv, event, waiting_since_ms=None, replied_ms=event.ts_ms,
+                         silent_ms=None)
+        case "silent":
+            return _with(conv, event, silent_ms=event.ts_ms)
         case "message" if p.get("from") == "bot":
             failures = conv.bot_failures
             # Small talk and an offer of a person are no failed round: nothing was asked.
@@ -208,6 +214,23 @@ def response_seconds(conv: Conversation, event: Event) -> float | None:
         return None
     start = max(conv.waiting_since_ms, conv.assigned_ms or 0)
     return max(0, event.ts_ms - start) / 1000
+
+
+def owed_reply(conv: Conversation, first_reply_ms: int, reply_ms: int
+               ) -> tuple[str, int, int] | None:
+    """What an assigned chat's agent owes the visitor: ("first" | "reply", since when, how
+    long they may take), or None (nothing owed, or that check is off: its limit is 0).
+
+    The first line is owed from acceptance; after it, a reply to the first visitor line
+    nobody has answered, counted from acceptance at the earliest (the queue's time is not
+    the agent's, as in `response_seconds`)."""
+    if conv.state is not State.ASSIGNED or conv.assigned_ms is None:
+        return None
+    if conv.replied_ms is None:
+        return ("first", conv.assigned_ms, first_reply_ms) if first_reply_ms > 0 else None
+    if conv.waiting_since_ms is None or reply_ms <= 0:
+        return None
+    return ("reply", max(conv.waiting_since_ms, conv.assigned_ms), reply_ms)
 
 
 def replay(conversation_id: str, visitor_id: str, events: list[Event]) -> Conversation:

@@ -39,6 +39,7 @@ class Dispatcher:
         self._sent_snapshot: tuple[int, int] = (0, 0)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._positions_at = 0.0  # when queue positions were last computed
+        self._silence_busy: set[str] = set()  # chats a nudge or re-route is under way for
 
     def requeue_all(self, offers: list[routing.Offer], action: str, reason: str) -> None:
         """Offers the Board took back: record each in its log (in the background), then route."""
@@ -84,6 +85,7 @@ class Dispatcher:
         await _together(self._offer(offer) for offer in await self.service.router.dispatch(now))
         await self._send_positions(now)
         await self._send_snapshot(now)
+        self._check_silence(now)
 
     async def _send_snapshot(self, now: float) -> None:
         """Agents see the queue's size live: on every change, and every 5 s while anyone waits
@@ -185,6 +187,86 @@ class Dispatcher:
         elif state == State.QUEUED:
             self._sent_positions.pop(cid, None)  # the next pass sends place and ETA
             self.kick()
+
+    # --- silent agents: nudged, flagged, re-routed (docs/routing.md) ------------------------
+
+    def _check_silence(self, now: float) -> None:
+        """Chats whose agent owes the visitor a line past `first_reply_seconds` /
+        `reply_seconds`: nudge (a `silent` event), then with `reroute_silent`, as long again
+        later, offer the chat to someone else. Only the process holding the agent's socket
+        looks (an agent who dropped is the grace period's business, not silence)."""
+        rules = self.service.router.rules
+        limits = (round(rules.first_reply_seconds * 1000), round(rules.reply_seconds * 1000))
+        if not any(limits):
+            return
+        now_ms = round(now * 1000)
+        for conv in list(self.service._convs.values()):
+            if conv.state is not State.ASSIGNED or conv.id in self._silence_busy:
+                continue
+            owed = cv.owed_reply(conv, *limits)
+            if owed is None or conv.agent_id not in self.service.registry.agents:
+                continue
+            _, since, limit = owed
+            if conv.silent_ms is None and now_ms >= since + limit:
+                step = self._nudge(conv.id)
+            elif conv.silent_ms is not None and rules.reroute_silent and (
+                    now_ms >= conv.silent_ms + limit):
+                step = self._reroute(conv.id)
+            else:
+                continue
+            self._silence_busy.add(conv.id)
+            self._spawn(step)
+
+    async def _owed(self, cid: str) -> tuple[Conversation, tuple[str, int, int]] | None:
+        """The chat afresh (under its lock) and what its agent owes, if anything."""
+        rules = self.service.router.rules
+        conv = await self.service.conversation(cid, fresh=True)
+        owed = cv.owed_reply(conv, round(rules.first_reply_seconds * 1000),
+                             round(rules.reply_seconds * 1000))
+        return None if owed is None else (conv, owed)
+
+    async def _nudge(self, cid: str) -> None:
+        try:
+            async with self.service.lock(cid):
+                found = await self._owed(cid)
+                now_ms = self.service.clock()
+                if found is None or found[0].silent_ms is not None:
+                    return
+                conv, (turn, since, limit) = found
+                if now_ms < since + limit:
+                    return
+                await self.service.append(conv, [NewEvent("silent", "system", {
+                    "agent_id": conv.agent_id, "turn": turn,
+                    "waited_seconds": round((now_ms - since) / 1000)})])
+        finally:
+            self._silence_busy.discard(cid)
+
+    async def _reroute(self, cid: str) -> None:
+        """Still silent as long again after the nudge: to another agent who could serve it,
+        ahead of ordinary chats, the silent one excluded for `reoffer_after_seconds`."""
+        try:
+            async with self.service.lock(cid):
+                found = await self._owed(cid)
+                now_ms = self.service.clock()
+                if found is None or found[0].silent_ms is None:
+                    return
+                conv, (_, _, limit) = found
+                agent = conv.agent_id
+                assert agent is not None and conv.silent_ms is not None
+                if now_ms < conv.silent_ms + limit or not await self.service.router.servable_needs(
+                        self.service._needs(conv), exclude=agent):
+                    return  # nobody else could take it: it stays flagged
+                cv.transition(conv.state, "requeue")
+                conv, events, _ = await self.service.append(conv, [NewEvent("queued", "system", {
+                    "reason": "silent_agent", "skills": list(conv.skills),
+                    "language": conv.language, "from_agent": agent})])
+                await self.service.router.transfer(cid, now_ms / 1000)
+                # The chat leaves their console (they no longer hold it, so see no more).
+                self.service.bus.to_agents([agent], encode(
+                    event_frame(events[0], for_visitor=False) or {}))
+            self.kick()
+        finally:
+            self._silence_busy.discard(cid)
 
     async def _log_eta(self, cid: str, eta: int | None, position: int) -> None:
         async with self.service.lock(cid):

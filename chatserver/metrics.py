@@ -21,7 +21,7 @@ from .conversation import Event
 # (asked, no_bot, and the bot's open-ended reasons) is the visitor's request for a person.
 REQUEUE_REASONS = frozenset({
     "declined", "offer_expired", "agent_disconnected", "agent_status", "agent_away",
-    "agent_left", "transfer", "restart",
+    "agent_left", "transfer", "restart", "silent_agent",
 })
 
 # Upper bounds (seconds) for Prometheus histograms of agent response and first-response times.
@@ -58,7 +58,7 @@ class Span:
     agent_id: str
     start_ms: int
     end_ms: int | None  # None: still held when the log ends
-    ended_by: str  # "closed", "transfer", "requeue", or "" while held
+    ended_by: str  # "closed", "transfer", "silent" (re-routed), "requeue", or "" while held
     first_reply_ms: int | None  # the agent's first chat line within this hold
 
     @property
@@ -115,6 +115,7 @@ class ConversationFacts:
     eta_checks: tuple[EtaCheck, ...]
     survey: Survey | None
     agent_names: tuple[tuple[str, str], ...]  # (agent id, display name) as last assigned
+    silences: tuple[str, ...] = ()  # the agent of each `silent` event (nudged for silence)
     repeat_contact: bool | None = None  # set by `mark_repeat_contacts`; None: not yet known
     agent_view: str | None = None
 
@@ -227,6 +228,17 @@ class ConversationFacts:
                    if self.agent_view is None or s.agent_id == self.agent_view)
 
     @property
+    def nudged(self) -> bool:
+        """An agent was nudged for keeping the visitor waiting (for one agent: they were)."""
+        return any(self.agent_view is None or a == self.agent_view for a in self.silences)
+
+    @property
+    def rerouted_silent(self) -> bool:
+        """Taken from a silent agent and offered to another (for one agent: from them)."""
+        return any(s.ended_by == "silent" for s in self.spans
+                   if self.agent_view is None or s.agent_id == self.agent_view)
+
+    @property
     def answered_without_reply(self) -> bool:
         """Closed after a person accepted it, with no agent line ever written (for one agent:
         none by them while they held it)."""
@@ -277,6 +289,7 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
     pending_etas: list[tuple[float, int]] = []  # (eta, entry ts) awaiting the next `assigned`
     etas: list[EtaCheck] = []
     names: dict[str, str] = {}
+    silences: list[str] = []
 
     def release(ts_ms: int, why: str) -> None:
         nonlocal holder
@@ -299,7 +312,8 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
                 if request_reason is None and reason not in REQUEUE_REASONS:
                     request_reason, requested_ms = reason, ts
                     skills = tuple(p.get("skills", ()))
-                release(ts, "transfer" if reason == "transfer" else "requeue")
+                release(ts, {"transfer": "transfer", "silent_agent": "silent"}.get(reason,
+                                                                                  "requeue"))
                 entry_ms, entry_has_eta = ts, False
             case "eta":
                 eta = p.get("eta_seconds")
@@ -317,6 +331,8 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
                 pending_etas.clear()
             case "transferred":
                 release(ts, "transfer")
+            case "silent":
+                silences.append(_agent_id(e))
             case "message":
                 sender = p.get("from")
                 if sender == "visitor":
@@ -361,7 +377,7 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
         first_responder=first_responder, closed_ms=closed_ms, closed_by=closed_by,
         resolved=resolved if isinstance(resolved, bool) else None, spans=tuple(spans),
         all_responses=tuple(responses), eta_checks=tuple(etas), survey=survey,
-        agent_names=tuple(names.items()),
+        agent_names=tuple(names.items()), silences=tuple(silences),
     )
 
 

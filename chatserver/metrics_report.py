@@ -88,6 +88,8 @@ class Summary:
     answered_without_reply: int
     transferred: int
     transfer_rate: float | None  # transferred / handled
+    nudged: int  # handled chats whose agent was nudged for silence
+    rerouted_silent: int  # ... and taken from them for it
     # the bot
     containment_base: int
     contained: int
@@ -161,6 +163,8 @@ class _Tally:
         if f.handled:
             self.count("handled")
             self.count("transferred", f.transferred)
+            self.count("nudged", f.nudged)
+            self.count("rerouted_silent", f.rerouted_silent)
             self.count("answered_without_reply", f.answered_without_reply)
         self.keep("first_response", f.first_response_s)
         self.keep("first_response_after_assign", f.first_response_after_assign_s)
@@ -204,6 +208,7 @@ class _Tally:
             answered_without_reply=n("answered_without_reply", 0),
             transferred=n("transferred", 0),
             transfer_rate=_rate(n("transferred", 0), n("handled", 0)),
+            nudged=n("nudged", 0), rerouted_silent=n("rerouted_silent", 0),
             containment_base=base, contained=contained,
             containment_rate=_rate(contained, base),
             handoff_rate=_rate(base - contained, base),

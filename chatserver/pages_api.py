@@ -84,6 +84,15 @@ async def supervisor_overview(request: Request) -> Response:
             "load": loads.get(profile.id, 0),
             "chats": chats_of.get(profile.id, []),
         })
+    # Flagged: the agent holding it was nudged for silence and has not written since (the
+    # `silent` event after the last `assigned` and the last agent line).
+    silent = await hub.store.fetchall(
+        "SELECT e.conversation_id, e.ts_ms, e.payload FROM events e JOIN conversations c "
+        "ON c.id = e.conversation_id WHERE c.state = 'assigned' AND e.type = 'silent' "
+        "AND e.seq > (SELECT coalesce(max(seq), 0) FROM events WHERE conversation_id = c.id "
+        "AND (type = 'assigned' OR (type = 'message' AND author LIKE 'agent:%')))", ())
+    silent_since = {r["conversation_id"]: r["ts_ms"] - 1000 * int(
+        json.loads(r["payload"]).get("waited_seconds", 0)) for r in silent}
     names = {a.id: a.display_name for a in service.agents.values()}
     return JSONResponse({
         "now_ms": now,
@@ -96,7 +105,8 @@ async def supervisor_overview(request: Request) -> Response:
             "agent": names.get(r["agent_id"]) if r["agent_id"] is not None else None,
             "visitor_name": r["visitor_name"] or "", "language": r["language"],
             "topic": r["topic"], "last_seq": r["last_seq"], "created_ms": r["created_ms"],
-            "updated_ms": r["updated_ms"]} for r in rows],
+            "updated_ms": r["updated_ms"], "silent_since_ms": silent_since.get(r["id"])}
+            for r in rows],
     }, headers={"cache-control": "no-store"})
 
 

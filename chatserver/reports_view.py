@@ -60,6 +60,8 @@ AGENT_COLUMNS = (
     ("handle.median", "Handle time", "seconds"),
     ("transfer_rate", "Transferred", "rate"),
     ("answered_without_reply", "No reply", "count"),
+    ("nudged", "Silent", "count"),
+    ("rerouted_silent", "Re-routed for silence", "count"),
     ("ratings", "Ratings", "count"),
     ("csat", "CSAT", "rate"),
     ("fcr_rate", "FCR", "rate"),

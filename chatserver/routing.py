@@ -180,6 +180,14 @@ class RoutingRules:
     assumed_handle_seconds: float = 300.0
     # 50 chats: recent enough to follow the day, many enough to be steady.
     eta_window: int = 50
+    # 60 s: a visitor who hears nothing for a minute after an agent took the chat starts to
+    # doubt anyone is there; the agent is nudged and supervisors see it flagged. 0: off.
+    first_reply_seconds: float = 60.0
+    # 180 s for a later line of the visitor's: an answer may need looking up. 0: off.
+    reply_seconds: float = 180.0
+    # False: a nudge and a flag only. True: a chat still silent as long again after the nudge
+    # goes to another agent who could serve it (with the transcript), if one is online.
+    reroute_silent: bool = False
 
     def __post_init__(self) -> None:
         if not self.steps or self.steps[0].after_seconds != 0:
@@ -188,7 +196,7 @@ class RoutingRules:
         if times != sorted(times) or len(set(times)) != len(times):
             raise ValueError("routing.steps: after_seconds must be strictly increasing")
         for name in ("priority_boost_seconds", "priority_boost_max_seconds", "grace_seconds",
-                     "reoffer_after_seconds"):
+                     "reoffer_after_seconds", "first_reply_seconds", "reply_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"routing.{name} must be >= 0")
         for name in ("offer_timeout_seconds", "assumed_handle_seconds"):

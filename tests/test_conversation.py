@@ -159,3 +159,25 @@ def test_after_losing_a_race_lines_survive_a_state_change_but_transitions_do_not
                              assigned)
     assert still_allowed([NewEvent("closed", "agent:7", {"by": "agent"})], assigned,
                          assigned.__class__(**{**assigned.__dict__, "last_seq": 9}))
+
+
+def test_what_a_silent_agent_owes_and_when_the_nudge_is_forgotten() -> None:
+    """Issue 16 part 3: the first line is owed from acceptance, later a reply to the first
+    unanswered visitor line (never counted from before acceptance); 0 turns a check off."""
+    start = [Event("c1", 1, "started", "system", {}, None, 0), line(2, "visitor", 1_000)]
+    assert cv.owed_reply(cv.replay("c1", "v1", start), 60_000, 180_000) is None  # not assigned
+    conv = cv.replay("c1", "v1", [*start, Event("c1", 3, "assigned", "agent:1",
+                                                {"agent_id": 1, "agent": "A"}, None, 5_000)])
+    assert cv.owed_reply(conv, 60_000, 180_000) == ("first", 5_000, 60_000)
+    assert cv.owed_reply(conv, 0, 180_000) is None
+    conv = cv.apply(conv, Event("c1", 4, "silent", "system", {"agent_id": 1}, None, 65_000))
+    assert conv.silent_ms == 65_000
+    conv = cv.apply(conv, line(5, "agent", 70_000))
+    assert (conv.silent_ms, conv.replied_ms) == (None, 70_000)
+    assert cv.owed_reply(conv, 60_000, 180_000) is None  # nothing unanswered
+    conv = cv.apply(conv, line(6, "visitor", 80_000))
+    assert cv.owed_reply(conv, 60_000, 180_000) == ("reply", 80_000, 180_000)
+    assert cv.owed_reply(conv, 60_000, 0) is None
+    requeued = cv.apply(conv, Event("c1", 7, "queued", "system", {"reason": "silent_agent"},
+                                    None, 90_000))
+    assert cv.owed_reply(requeued, 60_000, 180_000) is None

@@ -320,3 +320,14 @@ def test_agent_holds_fit_inside_the_handle_time_when_the_clock_is_steady(log: Lo
     if f.handle_s is not None:
         held = sum(f.for_agent(a).handle_s or 0.0 for a in f.agents)
         assert held <= f.handle_s + 1e-9
+
+
+def test_silent_agents_nudged_and_rerouted_count_against_that_agent() -> None:
+    f = (Log().queued(0).assigned(10, 1)
+         .add("silent", 70, "system", agent_id=1, turn="first", waited_seconds=60)
+         .queued(130, "silent_agent").assigned(131, 2).agent(135, 2).closed(200)).facts()
+    assert f.request_reason == "asked" and f.requested_ms == T0  # a re-queue, not a request
+    assert f.nudged and f.rerouted_silent and not f.transferred
+    assert f.for_agent("1").nudged and f.for_agent("1").rerouted_silent
+    assert not f.for_agent("2").nudged and not f.for_agent("2").rerouted_silent
+    assert f.for_agent("1").answered_without_reply

@@ -73,6 +73,7 @@ function acked(frame) {
   const chat = chats.get(item.cid);
   if (item.kind === "accept") takeOffer(item.cid);
   if (item.node) markSent(item.node, frame.seq);
+  if (chat && item.kind === "message" && chat.silent) { chat.silent = false; renderTab(chat); }
   if (chat && item.kind === "close") finish(chat, "closed", "You closed this chat.");
   if (chat && item.kind === "transfer") finish(chat, "transferred", "Transferred. The chat has left your list.");
 }
@@ -269,9 +270,10 @@ function addChat({ id, visitorName = "", language = "", topic = "", skills = [] 
 function renderTab(chat) {
   const badge = chat.unread ? el("span", { class: "unread", "aria-label": `${chat.unread} unread` }, String(chat.unread)) : null;
   const meta = [chat.language ? chat.language.toUpperCase() : null, chat.topic || null,
-    chat.state === "closed" ? "closed" : null, chat.state === "transferred" ? "transferred" : null]
+    chat.state === "closed" ? "closed" : null, chat.state === "transferred" ? "transferred" : null,
+    chat.state === "assigned" && chat.silent ? "waiting for your reply" : null]
     .filter(Boolean).join(" · ");
-  const button = el("button", { type: "button", role: "tab", class: `tab tab-${chat.state}`,
+  const button = el("button", { type: "button", role: "tab", class: `tab tab-${chat.state}${chat.silent && chat.state === "assigned" ? " tab-silent" : ""}`,
     "aria-selected": String(chat.id === activeId), dataset: { cid: chat.id }, onclick: () => select(chat.id) },
   el("span", { class: "tab-top" }, el("span", { class: "avatar avatar-small", "aria-hidden": "true" }, (chat.visitorName || "V").slice(0, 1).toUpperCase()),
     el("span", { class: "tab-name", dir: "auto" }, chat.visitorName || "Visitor"), badge),
@@ -406,6 +408,19 @@ function addFrame(chat, frame, { quiet = false } = {}) {
   }
   if (frame.type === "event" && frame.event === "transferred" && (frame.payload || {}).from_agent === me.id) {
     finish(chat, "transferred", "Transferred. The chat has left your list.");
+  }
+  // Silent too long (docs/routing.md): a nudge, then (if the desk says so) the chat moves on.
+  if (frame.type === "event" && frame.event === "silent" && (frame.payload || {}).agent_id === me.id) {
+    chat.silent = true;
+    if (!quiet) {
+      toast(`${chat.visitorName || "The visitor"} is waiting for your reply`, "info", 6000);
+      notify("A visitor is waiting for your reply", chat.visitorName || "");
+    }
+  }
+  if (frame.type === "message" && frame.from === "agent") chat.silent = false;
+  if (frame.type === "event" && frame.event === "queued" && (frame.payload || {}).reason === "silent_agent"
+      && frame.payload.from_agent === me.id) {
+    finish(chat, "transferred", "No reply in time: the chat was offered to another agent.");
   }
   renderTab(chat);
   updateTitle();

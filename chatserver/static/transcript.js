@@ -9,7 +9,8 @@ const QUEUE_REASONS = { asked: "the visitor asked for a person",
   transfer: "transfer", offer_expired: "an offer expired", agent_disconnected: "the agent dropped",
   agent_status: "the agent went away", agent_away: "the agent was set away after missed offers",
   restart: "server restart", no_bot: "no bot", low_confidence: "the bot was not sure",
-  no_match: "the bot found no answer", second_failure: "the bot's suggestions did not help" };
+  no_match: "the bot found no answer", second_failure: "the bot's suggestions did not help",
+  silent_agent: "no reply from the agent in time: offered to another" };
 // The bot's decision on each of its lines, in words.
 const DECISIONS = { answer: "answer", suggest: "suggest", handoff: "handoff",
   smalltalk: "small talk", offer_human: "offered a person" };
@@ -67,6 +68,9 @@ function renderFrame(frame) {
       if (frame.event === "transferred") {
         const target = p.to_skill ? `the ${p.to_skill} team` : (p.to_agent ? `agent #${p.to_agent}` : "the queue");
         return systemLine(`Transferred to ${target}`, p.note ? el("div", { class: "bubble bubble-note", dir: "auto" }, p.note) : null);
+      }
+      if (frame.event === "silent") {
+        return systemLine(`No reply for ${fmtWait(p.waited_seconds || 0)}: the visitor is waiting${p.turn === "first" ? " for a first line" : ""}`);
       }
       if (frame.event === "survey") return systemLine(`Survey: rated ${p.rating ?? "–"}${p.comment ? ` — “${p.comment}”` : ""}`);
       if (frame.event === "started") return systemLine("Chat started");
