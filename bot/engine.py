@@ -324,7 +324,8 @@ class Bot:
         scores = [m.score for m in matches]
         conf = confidence(scores[:1] + sorted(scores[1:], reverse=True))
         scope = max(scores, default=0.0)  # does anything fit (docs/bot.md)
-        verdict = decide(conf, failed_rounds, asked_for_human, settings, upset, scope)
+        exact = bool(scored) and scored[0].exact  # one of its own phrasings, word for word
+        verdict = decide(conf, failed_rounds, asked_for_human, settings, upset, scope, exact)
         best = self._entries[matches[0].entry_id] if matches else None
         # Route a hand-off by topic only when the topic is plausible (suggestion-level or better).
         topical = best is not None and scope >= settings.suggest_threshold

@@ -82,6 +82,9 @@ class Scored:
 
     entry_id: int
     score: float
+    # The query repeats one of this entry's texts word for word, and no other entry's: the
+    # policy answers it whatever the confidence (bot/policy.py).
+    exact: bool = False
 
 
 def _unseen_weight(n_docs: int, qtf: int) -> float:
@@ -90,6 +93,11 @@ def _unseen_weight(n_docs: int, qtf: int) -> float:
     query matched ("hey can u tell me where my package is rn, ordered on monday" had confidence
     0.13 with the right entry first)."""
     return math.log(1.0 + (n_docs - 0.5) / 1.5) * (1.0 + math.log(qtf))
+
+
+def _phrasing(tokens: Sequence[str]) -> str:
+    """A text's words as a key that ignores their order and repeats (bag of words)."""
+    return " ".join(sorted(set(tokens)))
 
 
 class _Field:
@@ -268,6 +276,8 @@ class Index:
         self._entry_questions: dict[int, list[int]] = {}
         self._texts: dict[int, tuple[str, ...]] = {}
         self._signatures: dict[int, tuple[tuple[str, float], ...]] = {}
+        # A text's words in sorted order -> the entries that have that text (:meth:`search`).
+        self._phrasings: dict[str, set[int]] = {}
         self._next_question = 0
 
     def __len__(self) -> int:
@@ -287,6 +297,8 @@ class Index:
         for text in texts:
             toks = words(text)
             in_texts.update(set(toks))
+            if toks:
+                self._phrasings.setdefault(_phrasing(toks), set()).add(entry_id)
             qid = self._next_question
             self._next_question += 1
             self._question_words.add(qid, toks)
@@ -315,6 +327,13 @@ class Index:
         all_chars: list[str] = []
         for qid, text in zip(self._entry_questions.pop(entry_id), texts, strict=True):
             toks = words(text)
+            if toks:
+                key = _phrasing(toks)
+                owners = self._phrasings.get(key)
+                if owners is not None:
+                    owners.discard(entry_id)
+                    if not owners:
+                        del self._phrasings[key]
             self._question_words.remove(qid, toks)
             del self._question_entry[qid]
             all_words.extend(toks)
@@ -442,4 +461,14 @@ class Index:
         final.sort(key=lambda kv: (-kv[1], kv[0]))
         # Views can exceed 1 (BM25 rewards a term repeated across phrasings up to k1 + 1), and
         # clamping would tie the strongest matches; 1 - e^-x keeps order and spreads the top.
-        return [Scored(eid, 1.0 - math.exp(-s)) for eid, s in final[:k]]
+        ranked = [Scored(eid, 1.0 - math.exp(-s)) for eid, s in final[:k]]
+        owners = self._phrasings.get(_phrasing(q_words))
+        if owners is not None and len(owners) == 1 and substance > 0.0:
+            # The query is, word for word, one of one entry's own texts (chat filler no entry
+            # uses aside): that entry goes first, marked, whatever its neighbours share.
+            (own,) = owners
+            mine = [s for s in ranked if s.entry_id == own]
+            if mine:
+                ranked = [Scored(own, mine[0].score, exact=True),
+                          *(s for s in ranked if s.entry_id != own)]
+        return ranked

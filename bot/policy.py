@@ -82,7 +82,7 @@ def confidence(scores: Sequence[float]) -> float:
 
 def decide(
     conf: float, failed_rounds: int, asked_for_human: bool, settings: BotSettings,
-    upset: str | None = None, scope: float | None = None,
+    upset: str | None = None, scope: float | None = None, exact: bool = False,
 ) -> Verdict:
     """Choose the action for one visitor message.
 
@@ -92,12 +92,15 @@ def decide(
     the bot: apologise and offer a person rather than another answer or a silent queue.  A
     plain request for a person still hands off at once.  *scope* is the best entry's score:
     below ``suggest_threshold`` nothing fits well enough to suggest (*conf* when not given).
+    *exact*: the message repeats, word for word, a phrasing of the best entry and of no other
+    -- the knowledge base's own words for that entry (docs/bot.md), answered like a confident
+    match.
     """
     if asked_for_human:
         return Verdict("handoff", "asked_for_human")
     if upset is not None:
         return Verdict("offer_human", upset)
-    if conf >= settings.answer_threshold:
+    if exact or conf >= settings.answer_threshold:
         return Verdict("answer", "confident")
     if failed_rounds + 1 >= settings.max_failed_rounds:
         return Verdict("handoff", "second_failure")

@@ -44,7 +44,7 @@ class Detected:
 # Letters only one of the two languages writes (before any folding).  پ چ ژ گ, ة ى أ إ ؤ and
 # tanween are spelling; ی ک against ي ك are mostly the keyboard -- Persian typed on an Arabic
 # layout is common (docs/bot.md) -- so they count a quarter.
-_FA_LETTERS = {"پ": 2.0, "چ": 2.0, "ژ": 2.0, "گ": 2.0, "ی": 0.25, "ک": 0.25}
+_FA_LETTERS = {"پ": 2.0, "چ": 2.0, "ژ": 2.0, "گ": 2.0, "ۀ": 2.0, "ی": 0.25, "ک": 0.25}
 _AR_LETTERS = {ch: 2.0 for ch in "ةىأإؤ\u064b\u064c\u064d"} | {"ي": 0.25, "ك": 0.25}
 _MARGIN = 1.5  # evidence one side must lead by: a word, a letter, not a keyboard's ي and ك
 
@@ -53,7 +53,7 @@ _MARGIN = 1.5  # evidence one side must lead by: a word, a letter, not a keyboar
 _FA_WORDS = _words(
     "است هست نیست را رو که این اون آن چه چی چطور چطوری چرا کجا کجاست برای برام با از "
     "تا ولی اما شما تو میشه نمیشه می نمی دارم دارید ندارم کنم کنید کردم شده شد "
-    "بود خیلی لطفا ممنون مرسی چند چقدر هنوز"
+    "بود نشد نشده خیلی لطفا ممنون مرسی چند چقدر هنوز"
 )
 _AR_WORDS = _words(
     "في على إلى الى عن هل ماذا لماذا ليش كيف كیف وين أين اين متى هذا هذه ذلك التي الذي "
@@ -102,6 +102,7 @@ def _persian_or_arabic(text: str) -> str | None:
     for ch in text:
         fa += _FA_LETTERS.get(ch, 0.0)
         ar += _AR_LETTERS.get(ch, 0.0)
+    fa += 2.0 * text.count("\u0647\u0654")  # Persian ezafe هٔ (پنجرهٔ); Arabic writes ة
     for word in _WORD.findall(text):
         folded = word.replace("ي", "ی").replace("ك", "ک")
         if folded in _FA_WORDS:

@@ -311,15 +311,24 @@ class Detector:
         rest = folded
         while rest:
             end, reading = c.front(rest, fillers=False)
-            if not end or reading is None or reading[0] not in _STRIPPED:
+            if not end or reading is None or not _strippable(reading[0], rest[end : end + 1]):
                 break
             rest = rest[end:].lstrip()
         while rest:
             start, reading = c.back(rest)
-            if reading is None or reading[0] not in _STRIPPED:
+            if reading is None or not _strippable(reading[0], rest[start - 1 : start]):
                 break
             rest = rest[:start].rstrip()
         return rest or folded
+
+
+def _strippable(kind: str, beside: str) -> bool:
+    """May a phrase of *kind* be cut off a question, *beside* being the character next to it?
+
+    An apology glued to Chinese words is the sentence's own predicate: 尺码发错了 is "the size
+    was sent wrong", not 尺码 + "sorry, wrong message"; apart (不好意思，尺码错了) it is small talk.
+    """
+    return kind in _STRIPPED and (kind != "apology" or not beside or beside.isspace())
 
 
 _PHRASE_CHARS = 48  # the longest phrase looked up; longer entry phrasings are not small talk

@@ -1,4 +1,5 @@
-"""Calibration of the index's scores: unknown words and generic messages (bot/index.py)."""
+"""Calibration of the index's scores: unknown words, generic messages, an entry's own words
+(bot/index.py)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,22 @@ def test_function_words_are_listed_in_their_matching_form() -> None:
     assert "谢谢" in {t for t in words("謝謝") if is_function_word(t)}
     assert not is_function_word("ميشه")  # a raw token is not folded: callers pass words()
     assert not {"order", "refund", "card", "top", "up", "out", "سفارش", "订单"} & FUNCTION_WORDS
+
+
+def test_a_query_that_repeats_a_phrasing_goes_to_its_entry_marked_exact() -> None:
+    index = shop()
+    index.upsert(5, "Delivery times", ("when will my order arrive", "how long is delivery"))
+    # "when will my order arrive" shares "my order" with two entries and "arrive" with one more.
+    found = index.search("When will my order arrive?!", k=3)
+    assert (found[0].entry_id, found[0].exact) == (5, True)
+    assert not any(s.exact for s in found[1:])
+    # Word order and chat filler no entry uses do not matter; another word does.
+    assert index.search("hey my order arrive when will", k=1)[0].exact
+    assert not index.search("when will my order arrive in berlin", k=1)[0].exact
+    # Two entries with the same text: neither is the knowledge base's word for it.
+    index.upsert(6, "Courier", ("when will my order arrive",))
+    assert not any(s.exact for s in index.search("when will my order arrive", k=3))
+    index.remove(6)
+    assert index.search("when will my order arrive", k=1)[0].exact
+    index.remove(5)
+    assert not any(s.exact for s in index.search("when will my order arrive", k=3))

@@ -26,3 +26,13 @@ def test_the_best_score_decides_whether_anything_fits() -> None:
     assert decide(confidence([0.5, 0.1]), 0, False, SETTINGS, scope=0.5).action == "answer"
     # Without a scope the confidence stands in for it.
     assert decide(0.26, 0, False, SETTINGS).action == "suggest"
+
+
+def test_an_entrys_own_phrasing_is_answered_whatever_the_gap() -> None:
+    close = confidence([0.81, 0.79])  # "change address": delivery or email address
+    assert decide(close, 0, False, SETTINGS, scope=0.81).action == "suggest"
+    exact = decide(close, 0, False, SETTINGS, scope=0.81, exact=True)
+    assert (exact.action, exact.reason) == ("answer", "confident")
+    # A request for a person and an upset visitor still come first.
+    assert decide(close, 0, True, SETTINGS, exact=True).action == "handoff"
+    assert decide(close, 0, False, SETTINGS, upset="frustrated", exact=True).action == "offer_human"

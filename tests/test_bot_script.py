@@ -25,6 +25,9 @@ DEFAULTS = Path(__file__).resolve().parents[1] / "knowledge_base" / "default"
         ("وين الطلب", Detected("arabic", "ar")),  # article, dialect word
         ("كجاست سفارشم", Detected("arabic", "fa")),  # Arabic kaf, Persian word
         ("سلام", Detected("arabic", None)),  # both languages: the page decides
+        # Persian writes hamza and tanween in loanwords (تأیید، اصلاً); its ezafe هٔ and نشد
+        # outweigh them (it went to the Arabic entries)
+        ("پنجرهٔ تأیید 3D Secure اصلاً باز نشد", Detected("arabic", "fa")),
         ("我的訂單呢", Detected("han", "zh")),
         ("注文はどこですか", Detected("kana", "ja")),
         ("注文番号", Detected("han", "zh")),  # kanji alone reads as Chinese

@@ -42,6 +42,9 @@ def test_small_talk_is_recognised(text: str, kind: str) -> None:
     ("مرحبا، أين طلبي؟", "این طلبی"),
     ("您好，我的订单在哪？", "我的订单在哪"),
     ("我的订单在哪谢谢", "我的订单在哪"),
+    # An apology glued to Chinese words is the sentence's predicate ("the size was sent wrong").
+    ("尺码发错了", "尺码发错了"),
+    ("不好意思，尺码错了", "尺码错了"),
 ])
 def test_a_greeting_around_a_question_is_stripped_and_the_question_kept(
         text: str, rest: str) -> None:
