@@ -17,7 +17,7 @@ from .service import AgentProfile
 from .sockets import receive_loop
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 
 async def agent_endpoint(websocket: WebSocket) -> None:

@@ -12,7 +12,6 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -31,45 +30,24 @@ from .bus import Bus, LocalBus, RedisBus
 from .config import CONFIG_FILE_ENV, Config, ConfigError
 from .connections import SLOW_CLOSED, Registry
 from .errors import ChatError
+from .hub import Hub
 from .iplimits import AbuseLimits
 from .kb_store import KnowledgeBase
 from .learning import Learning
 from .log_hygiene import quiet_client_faults
-from .passwords import hash_password
 from .redaction import Redactor, install_log_redaction
 from .router import LocalRouter, Router
 from .secrets_file import secret_key
 from .security_headers import SecurityHeaders
 from .service import ConversationService
 from .store import Store
-from .tokens import Signer, new_id
+from .tokens import Signer
 from .visitor_socket import visitor_endpoint
 
 if TYPE_CHECKING:  # needs numpy: imported only with [bot] semantic = true
     from .embeddings import Embeddings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Hub:
-    """Everything a request handler may need, built once per app."""
-
-    config: Config
-    store: Store
-    registry: Registry
-    service: ConversationService
-    visitor_signer: Signer
-    session_signer: Signer
-    bus: Bus
-    bot: Bot
-    kb: KnowledgeBase
-    learning: Learning
-    abuse: AbuseLimits
-    redactor: Redactor
-    embeddings: Embeddings | None = None  # the bot's semantic re-ranker, when [bot] semantic
-    # A hash to verify against when the username is unknown, so timing reveals nothing.
-    dummy_hash: str = field(default_factory=lambda: hash_password(new_id()))
 
 
 def register_gauges(hub: Hub) -> None:

@@ -23,7 +23,7 @@ from .passwords import verify_password
 from .tokens import new_id
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 COOKIE = "chat_session"
 ROLES = ("agent", "supervisor", "admin")

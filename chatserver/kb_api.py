@@ -18,7 +18,7 @@ from .auth import require
 from .errors import BadFrame, BadJSON, TooLarge
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 MAX_BODY = formats.MAX_BYTES  # an import file is the largest thing anyone posts here
 STAFF = ("agent", "supervisor", "admin")

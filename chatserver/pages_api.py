@@ -27,7 +27,7 @@ from .kb_api import invalid, json_body
 from .passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 STAFF = ("agent", "supervisor", "admin")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$")

@@ -17,7 +17,7 @@ from .auth import require
 from .errors import BadFrame, NotFound
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 
 def hub_of(request: Request) -> Hub:

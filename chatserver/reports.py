@@ -29,7 +29,7 @@ from .reports_query import BadParameter, ReportQuery, parse
 from .reports_view import AGENT_COLUMNS, build
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 ROLES = ("supervisor", "admin")
 

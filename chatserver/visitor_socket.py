@@ -25,7 +25,7 @@ from .sockets import receive_loop
 from .tokens import new_id
 
 if TYPE_CHECKING:
-    from .app import Hub
+    from .hub import Hub
 
 
 @dataclass
