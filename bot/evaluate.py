@@ -188,7 +188,8 @@ def evaluate(
         if decision.entry_id is not None and labels[decision.entry_id] == row.label:
             answered_right += 1
         in_conf.append(decision.confidence)
-        in_scope.append(decision.matches[0].score if decision.matches else 0.0)
+        # The best score among the matches: re-ranked (--semantic), the first is not the best.
+        in_scope.append(max((m.score for m in decision.matches), default=0.0))
         in_right.append(bool(ranked) and ranked[0] == row.label)
         in_cosine.append(_cosine(bot, row))
     n = len(queries)
@@ -219,7 +220,7 @@ def evaluate(
             decision = bot.decide(row.text, row.lang)
             latencies.append((time.perf_counter() - start) * 1000.0)
             oos_conf.append(decision.confidence)
-            oos_scope.append(decision.matches[0].score if decision.matches else 0.0)
+            oos_scope.append(max((m.score for m in decision.matches), default=0.0))
             oos_handoff += decision.action == "handoff"
             oos_cosine.append(_cosine(bot, row))
         handoffs = oos_handoff + actions["handoff"]

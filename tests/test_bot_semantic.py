@@ -136,6 +136,26 @@ def test_vectors_are_cached_per_text_and_follow_edits() -> None:
     assert [m.entry_id for m in bot.search(SHIPMENT, "en", 5)] == [1, 4, 3]
 
 
+def test_the_stacked_vectors_follow_every_change() -> None:
+    encoder = StandIn()
+    semantic = Semantic(encoder, inline=True)
+    query = encoder(["where is my parcel"])[0]
+
+    def ranked(language: str) -> set[int]:
+        return set(semantic.rank([language], {}, query, 10))
+
+    for entry in KB:
+        semantic.set_entry(entry.id, "en", (entry.title, *entry.questions))
+    assert ranked("en") == {1, 2, 3, 4}  # stacks the matrix
+    semantic.set_entry(2, "en", ("where is my parcel",))  # edited: its row changes in place
+    assert semantic.rank(["en"], {}, query, 1) == [2]
+    semantic.set_entry(3, "fr", ("mot de passe oublié",))  # moved to another language
+    semantic.set_entry(4, "en", ())  # emptied
+    semantic.drop_entry(1)
+    assert ranked("en") == {2} and ranked("fr") == {3}
+    assert semantic.similarity(["en"], query) == pytest.approx(1.0)
+
+
 def test_zscore_of_a_constant_is_zero() -> None:
     assert zscore(np.array([0.3, 0.3, 0.3])).tolist() == [0.0, 0.0, 0.0]
     assert zscore(np.array([0.0, 1.0])).tolist() == [-1.0, 1.0]
