@@ -77,7 +77,7 @@ def toml_value(value: Any) -> str:
 
 def env_value(value: Any) -> str:
     """A value as an environment variable writes it: lists of text comma-separated, tables and
-    lists of tables as JSON (config._parse_env reads them back)."""
+    lists of tables as JSON (config_values._parse_env reads them back)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
