@@ -1,11 +1,12 @@
 """The routing state in Redis, so several server processes share one queue.
 
 Same interface and semantics as ``LocalRouter`` (the in-memory ``Board``), but every write is one
-atomic Lua script (``redis_router_scripts.py``, run by EVALSHA through ``register_script``). No
-locks, leases or leader: Redis runs one script at a time, and each script re-reads what it
-decides on, so two processes can never offer one conversation twice or fill an agent past
-capacity. Offer deadlines and grace ends are absolute times stored in Redis; whichever process
-runs ``expire``/``grace_expired`` next acts on them, so a process dying mid-offer strands nothing.
+atomic Lua script (``lua/*.lua``, read once by ``redis_router_scripts.py``, run by EVALSHA
+through ``register_script``). No locks, leases or leader: Redis runs one script at a time, and
+each script re-reads what it decides on, so two processes can never offer one conversation twice
+or fill an agent past capacity. Offer deadlines and grace ends are absolute times stored in
+Redis; whichever process runs ``expire``/``grace_expired`` next acts on them, so a process dying
+mid-offer strands nothing.
 ``now`` always comes from the caller (tests inject time); Redis TIME is never used.
 
 Keys (all under ``prefix``; the only place they are defined; ``<id>`` an agent id, ``<cid>`` a
