@@ -28,6 +28,12 @@ from bot.normalize import words
         ("كيفاش نبدل العنوان", "كيف نبدل العنوان", "ar"),  # Maghrebi
         ("ليش انرفضت البطاقة", "لماذا انرفضت البطاقة", "ar"),
         ("هلق", "الآن", "ar"),
+        ("الطلب لسه موصلش", "الطلب بعد لا وصل", "ar"),  # negation circumfix ما...ش
+        ("ماوصلتش الفلوس", "لا وصلت الأموال", "ar"),
+        ("ولسه مرجعتوش", "و بعد لا رجعتو", "ar"),  # the conjunction on a dialect word
+        ("ينفع ارجع حاجة", "يمكن ارجع شيء", "ar"),
+        ("الكرتونة جت مضروبة", "الكرتونة وصلت تالف", "ar"),
+        ("كيفاش نلغي الكوموند", "كيف نلغي الطلب", "ar"),  # Maghrebi, from French commande
         ("保固期多久", "保修期多久", "zh"),
         ("禮物卡餘額", "礼品卡余额", "zh"),
         ("電子郵件", "邮件", "zh"),
@@ -37,6 +43,12 @@ from bot.normalize import words
 )
 def test_dialect_words_take_the_standard_form(colloquial: str, written: str, lang: str) -> None:
     assert words(standardize(colloquial, lang)) == words(standardize(written, lang))
+
+
+def test_standard_words_are_left_alone() -> None:
+    # إلى (to) folds like the misspelling الي: neither may become الذي; وجه is not و + جه.
+    for text in ("إلى", "الي", "وجه", "مشمش", "كيف", "بيانات"):
+        assert standardize(text, "ar") == standardize(text, "fa"), text
 
 
 def test_tables_are_per_language() -> None:
