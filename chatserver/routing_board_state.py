@@ -8,7 +8,6 @@ from outside (positions, ETAs) is ``routing_board_views.BoardViews``. See ``rout
 why dispatch is incremental and what the indexes are for.
 """
 
-
 from __future__ import annotations
 
 import heapq

@@ -15,7 +15,8 @@ IO = frozenset({"asyncio", "starlette", "aiosqlite", "sqlite3", "redis", "socket
 SERVER = frozenset({"chatserver"})
 CORES = {
     **{f"chatserver/{name}.py": IO for name in (
-        "conversation", "routing", "routing_board", "erlang", "metrics", "metrics_report")},
+        "conversation", "routing", "routing_board", "routing_board_state", "routing_board_views",
+        "erlang", "metrics", "metrics_report")},
     **{str(p.relative_to(ROOT)): IO | SERVER | {"knowledge_base"}
        for p in sorted((ROOT / "bot").glob("*.py")) if p.name != "evaluate.py"},
     # The evaluation CLI reads files, times queries and samples shots: only the boundary holds.
