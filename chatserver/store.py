@@ -1,10 +1,9 @@
 """SQLite store: versioned schema, an append-only event log, and a group-committing writer.
 
-Writes go through one writer thread that owns the write connection: it takes every job that
-arrived while the last commit ran, runs them in one transaction (each inside a savepoint, so
-one bad job cannot spoil the others), commits, and only then resolves the callers' futures.
-That is "durable before acknowledged" without one fsync per message. Reads use aiosqlite on
-a second connection; WAL lets them run while the writer commits.
+Writes go through one writer thread (store_writer.py) that owns the write connection and
+commits jobs in groups, resolving each caller only once its transaction is on disk: durable
+before acknowledged without one fsync per message. Reads use aiosqlite on a second
+connection; WAL lets them run while the writer commits.
 
 Seq numbers are allocated inside the writer's transaction from the conversation row, so two
 processes sharing the file still get gapless, unique seqs (BEGIN IMMEDIATE serializes them).
@@ -12,13 +11,8 @@ processes sharing the file still get gapless, unique seqs (BEGIN IMMEDIATE seria
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import queue
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +22,9 @@ import aiosqlite
 
 from .conversation import Event
 from .schema import MIGRATIONS
+from .store_writer import Writer
 
 T = TypeVar("T")
-LOCK_POLL_SECONDS = 0.0002
-Job = Callable[[sqlite3.Connection], Any]
 
 
 @dataclass(frozen=True)
@@ -87,6 +80,13 @@ def migrate(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def _writable(path: str, busy_timeout_ms: int, synchronous: str) -> sqlite3.Connection:
+    """The writer's connection: the file opened and its schema brought up to date."""
+    conn = _connect(path, busy_timeout_ms, synchronous)
+    migrate(conn)
+    return conn
+
+
 def _statements(script: str) -> Iterable[str]:
     buffer = ""
     for line in script.splitlines(keepends=True):
@@ -94,153 +94,6 @@ def _statements(script: str) -> Iterable[str]:
         if sqlite3.complete_statement(buffer):
             yield buffer.strip()
             buffer = ""
-
-
-class Writer:
-    """The single writer: a thread with its own connection, committing jobs in groups."""
-
-    def __init__(self, path: str, busy_timeout_ms: int, max_batch: int,
-                 synchronous: str = "full", commit_interval_ms: float = 0.0) -> None:
-        self._path, self._busy, self._max_batch = path, busy_timeout_ms, max_batch
-        self._synchronous = synchronous
-        self._interval = commit_interval_ms / 1000
-        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.commits = 0  # transactions committed, for /metrics and the benchmark
-        self.lock_wait_seconds = 0.0  # time spent waiting for another process's write lock
-
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        conn = _connect(self._path, self._busy, self._synchronous)
-        migrate(conn)
-        conn.execute("PRAGMA busy_timeout = 0")  # from here on `_begin` waits, see there
-        self._thread = threading.Thread(target=self._run, args=(conn,), name="store-writer")
-        self._thread.daemon = True
-        self._thread.start()
-
-    async def stop(self) -> None:
-        if self._thread is not None:
-            self._jobs.put(None)
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
-
-    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `job` in the next committed group; returns once its transaction is on disk."""
-        if self._thread is None or self._loop is None:
-            raise RuntimeError("store writer is not running")
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((job, future))
-        return await future
-
-    def _run(self, conn: sqlite3.Connection) -> None:
-        last_commit, last_size = 0.0, 0
-        try:
-            while True:
-                first = self._jobs.get()
-                if first is None:
-                    return
-                # Under load (the last group had company) gather for the rest of the interval:
-                # one fsync and one write of each touched page for many events. A lone caller
-                # writing one thing after another is never made to wait.
-                pause = last_commit + self._interval - time.monotonic()
-                if last_size > 1 and pause > 0:
-                    time.sleep(pause)
-                # The lock first: what arrives while another process holds it joins this group.
-                try:
-                    self._begin(conn)
-                    failed: Exception | None = None
-                except sqlite3.Error as error:
-                    failed = error
-                batch = self._gather(first)
-                last_commit, last_size = time.monotonic(), len(batch)
-                self._commit(conn, batch, failed)
-        finally:
-            conn.close()
-
-    def _gather(self, first: tuple[Job, asyncio.Future[Any]]
-                ) -> list[tuple[Job, asyncio.Future[Any]]]:
-        """`first` and every job waiting behind it, up to the batch limit."""
-        batch = [first]
-        while len(batch) < self._max_batch:
-            try:
-                item = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                self._jobs.put(None)  # finish this batch, then stop
-                break
-            batch.append(item)
-        return batch
-
-    def _commit(
-        self, conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]],
-        failed: Exception | None,
-    ) -> None:
-        """Run the batch inside the transaction `_begin` opened (or report why it could not
-        open one), commit, and hand each caller its outcome."""
-        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        # Savepoints keep one failing job from spoiling the others; a job alone needs none
-        # (its failure rolls back the transaction), which saves two statements per commit.
-        isolate = len(batch) > 1
-        try:
-            if failed is not None:
-                raise failed
-            for job, future in batch:
-                if isolate:
-                    conn.execute("SAVEPOINT job")
-                try:
-                    outcomes.append((future, True, job(conn)))
-                    if isolate:
-                        conn.execute("RELEASE job")
-                except Exception as error:  # the job's own failure, reported to its caller
-                    conn.execute("ROLLBACK TO job" if isolate else "ROLLBACK")
-                    if isolate:
-                        conn.execute("RELEASE job")
-                    outcomes.append((future, False, error))
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-                self.commits += 1
-        except Exception as error:  # the transaction as a whole failed: nobody is acked
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            outcomes = [(future, False, error) for _, future in batch]
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(_settle, outcomes)
-
-    def _begin(self, conn: sqlite3.Connection) -> None:
-        """Take the write lock, polling every 0.2 ms while another process holds it.
-
-        SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ms... between tries, so with two
-        processes on one file the lock would sit free for most of each sleep and their group
-        commits would serialize with gaps. A commit holds the lock for about a millisecond."""
-        started: float | None = None
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    raise
-                now = time.monotonic()
-                started = now if started is None else started
-                if now - started >= self._busy / 1000:
-                    raise
-                time.sleep(LOCK_POLL_SECONDS)
-        if started is not None:
-            self.lock_wait_seconds += time.monotonic() - started
-
-
-def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in outcomes:
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
 
 
 def _event_from_row(row: Sequence[Any]) -> Event:
@@ -321,7 +174,8 @@ class Store:
                  synchronous: str = "full", commit_interval_ms: float = 0.0) -> None:
         self.path = path
         self._busy = busy_timeout_ms
-        self.writer = Writer(path, busy_timeout_ms, max_batch, synchronous, commit_interval_ms)
+        self.writer = Writer(lambda: _writable(path, busy_timeout_ms, synchronous),
+                             busy_timeout_ms, max_batch, commit_interval_ms)
         self._reader: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
