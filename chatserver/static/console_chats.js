@@ -1,0 +1,134 @@
+/* My chats: one tab each in the rail, the open chat's header and side card, the visitor's typing
+   indicator, and a chat's end (closed, transferred) and removal from the list. */
+
+import { chats, view, $ } from "./console_state.js";
+import { renderRail, updateTitle } from "./console_rail.js";
+import { markRead } from "./console_receipts.js";
+import { assist, renderAssist } from "./console_assist.js";
+
+const VISITOR_TYPING_MS = 8000; // hide the visitor's indicator if no "off" arrives
+
+export function addChat({ id, visitorName = "", language = "", topic = "", skills = [] }) {
+  const list = el("ol", { class: "transcript", hidden: true, dataset: { cid: id } });
+  const chat = { id, visitorName, language, topic, skills, state: "assigned", seqs: new Set(),
+    lastSeq: 0, unread: 0, draft: "", list, typing: false, typingTimer: null,
+    lastVisitorText: "", assistFor: null, preview: "",
+    lastVisitorSeq: 0, readSent: 0, visitorRead: 0, // read receipts, each way
+    fromEntry: null, usedEntries: new Map() }; // entry id -> title, for the close dialog
+  chat.tab = el("li", { role: "presentation" });
+  chats.set(id, chat);
+  $("transcripts").append(list);
+  $("chat-tabs").append(chat.tab);
+  renderTab(chat);
+  renderRail();
+  if (!view.activeId) select(id);
+  return chat;
+}
+
+export function renderTab(chat) {
+  const badge = chat.unread ? el("span", { class: "unread", "aria-label": `${chat.unread} unread` }, String(chat.unread)) : null;
+  const meta = [chat.language ? chat.language.toUpperCase() : null, chat.topic || null,
+    chat.state === "closed" ? "closed" : null, chat.state === "transferred" ? "transferred" : null,
+    chat.state === "assigned" && chat.silent ? "waiting for your reply" : null]
+    .filter(Boolean).join(" · ");
+  const button = el("button", { type: "button", role: "tab", class: `tab tab-${chat.state}${chat.silent && chat.state === "assigned" ? " tab-silent" : ""}`,
+    "aria-selected": String(chat.id === view.activeId), dataset: { cid: chat.id }, onclick: () => select(chat.id) },
+  el("span", { class: "tab-top" }, el("span", { class: "avatar avatar-small", "aria-hidden": "true" }, (chat.visitorName || "V").slice(0, 1).toUpperCase()),
+    el("span", { class: "tab-name", dir: "auto" }, chat.visitorName || "Visitor"), badge),
+  el("span", { class: "tab-meta" }, meta),
+  el("span", { class: "tab-preview", dir: "auto" }, chat.typing ? "typing…" : chat.preview));
+  chat.tab.replaceChildren(button);
+}
+
+export function select(cid) {
+  const prev = chats.get(view.activeId);
+  if (prev) { prev.draft = $("composer-text").value; prev.list.hidden = true; }
+  view.activeId = cid;
+  const chat = chats.get(cid);
+  for (const other of chats.values()) renderTab(other);
+  $("empty-state").hidden = Boolean(chat);
+  $("chat").hidden = !chat;
+  $("visitor-card").hidden = !chat;
+  if (!chat) { $("assist-card").hidden = true; return; }
+  chat.unread = 0;
+  renderTab(chat);
+  updateTitle();
+  chat.list.hidden = false;
+  $("composer-text").value = chat.draft;
+  renderHeader(chat);
+  scrollDown(chat, true);
+  if (chat.lastVisitorText && chat.assistFor !== chat.lastVisitorText) assist(chat);
+  else renderAssist(chat);
+  $("composer-text").focus();
+  markRead(chat);
+}
+
+export function renderHeader(chat) {
+  $("chat-name").textContent = chat.visitorName || "Visitor";
+  const meta = [languageName(chat.language), chat.topic ? `Topic: ${chat.topic}` : null,
+    chat.skills && chat.skills.length ? `Skills: ${chat.skills.join(", ")}` : null].filter(Boolean);
+  $("chat-meta").replaceChildren(...meta.map((m) => el("span", { class: "meta-item" }, m)));
+  const facts = [["Name", chat.visitorName || "–"], ["Language", languageName(chat.language)],
+    ["Topic", chat.topic || "–"], ["Conversation", chat.id.slice(0, 8)]];
+  $("visitor-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dir: "auto" }, v)]));
+  const open = chat.state === "assigned";
+  $("composer").hidden = !open;
+  $("transfer-btn").disabled = !open;
+  $("close-btn").disabled = !open;
+  $("closed-bar").hidden = open;
+  if (!open) {
+    $("closed-bar").replaceChildren(el("span", {}, chat.endText || "This chat has ended."),
+      el("button", { type: "button", class: "btn btn-small", onclick: () => removeChat(chat.id) }, "Remove from list"));
+  }
+  renderTyping(chat);
+}
+
+function removeChat(cid) {
+  const chat = chats.get(cid);
+  if (!chat) return;
+  chat.list.remove();
+  chat.tab.remove();
+  chats.delete(cid);
+  if (view.activeId === cid) {
+    view.activeId = null;
+    const next = chats.keys().next();
+    select(next.done ? null : next.value);
+  }
+  renderRail();
+}
+
+export function finish(chat, state, text) {
+  if (chat.state !== "assigned") return;
+  chat.state = state;
+  chat.endText = text;
+  chat.typing = false;
+  renderTab(chat);
+  if (chat.id === view.activeId) renderHeader(chat);
+}
+
+export function scrollDown(chat, force) {
+  const list = chat.list;
+  const near = list.scrollHeight - list.scrollTop - list.clientHeight < 160;
+  if (force || near) list.scrollTop = list.scrollHeight;
+}
+
+export function visitorTyping(chat, on) {
+  clearTimeout(chat.typingTimer);
+  chat.typing = Boolean(on) && chat.state === "assigned";
+  if (chat.typing) chat.typingTimer = setTimeout(() => visitorTyping(chat, false), VISITOR_TYPING_MS);
+  renderTab(chat);
+  if (chat.id === view.activeId) renderTyping(chat);
+}
+
+function renderTyping(chat) {
+  $("typing").hidden = !chat.typing;
+  $("typing-text").textContent = `${chat.visitorName || "The visitor"} is typing…`;
+}
+
+/** Back on the tab: the open chat's lines are now seen. */
+export function watchVisibility() {
+  document.addEventListener("visibilitychange", () => {
+    const chat = chats.get(view.activeId);
+    if (!document.hidden && chat) { chat.unread = 0; renderTab(chat); updateTitle(); markRead(chat); }
+  });
+}

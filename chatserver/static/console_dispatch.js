@@ -1,0 +1,85 @@
+/* Every frame from the agent socket, handed to the part it concerns; acks and errors settle the
+   frame we sent (accept, message, note, transfer, close) that they answer. */
+
+import { chats, me, offers, pending, view } from "./console_state.js";
+import { socket } from "./console_connection.js";
+import { setStatus, showQueue } from "./console_status.js";
+import { addOffer, removeOffer, renderOffers, takeOffer } from "./console_offers.js";
+import { addChat, finish, renderTab, visitorTyping } from "./console_chats.js";
+import { addFrame, markSent } from "./console_frames.js";
+import { markRead, visitorRead } from "./console_receipts.js";
+
+/** (Re)connected: the server's view of my status, queue and chats; catch up on each open chat. */
+export function welcome(frame) {
+  setStatus(frame.agent.status);
+  showQueue(frame.queue);
+  for (const offer of offers.values()) offer.node.remove(); // the server took them back
+  offers.clear();
+  renderOffers();
+  for (const conv of frame.conversations || []) {
+    if (conv.state === "assigned" && !chats.has(conv.id)) {
+      addChat({ id: conv.id, language: conv.language, topic: conv.topic });
+    }
+  }
+  for (const chat of chats.values()) {
+    if (chat.state === "assigned") socket.raw({ type: "resume", conversation_id: chat.id, after_seq: chat.lastSeq });
+  }
+  markRead(chats.get(view.activeId));
+}
+
+export function handleFrame(frame) {
+  const chat = chats.get(frame.conversation_id);
+  switch (frame.type) {
+    case "offer": return addOffer(frame);
+    case "offer_revoked": return removeOffer(frame.conversation_id, frame.reason);
+    case "status": return setStatus(frame.status, true);
+    case "queue_snapshot": return showQueue(frame);
+    case "ack": return acked(frame);
+    case "error": return failed(frame);
+    case "assigned":
+      if (frame.agent_id === me.id && !chat && offers.has(frame.conversation_id)) {
+        takeOffer(frame.conversation_id);
+      }
+      break;
+    case "typing":
+      if (chat && frame.from === "visitor") visitorTyping(chat, frame.on);
+      return;
+    case "read":
+      if (chat && frame.from === "visitor") visitorRead(chat, frame.seq);
+      return;
+    default:
+      break;
+  }
+  if (chat) addFrame(chat, frame);
+}
+
+function acked(frame) {
+  const item = pending.get(frame.id);
+  if (!item) return;
+  pending.delete(frame.id);
+  const chat = chats.get(item.cid);
+  if (item.kind === "accept") takeOffer(item.cid);
+  if (item.node) markSent(item.node, frame.seq);
+  if (chat && item.kind === "message" && chat.silent) { chat.silent = false; renderTab(chat); }
+  if (chat && item.kind === "close") finish(chat, "closed", "You closed this chat.");
+  if (chat && item.kind === "transfer") finish(chat, "transferred", "Transferred. The chat has left your list.");
+}
+
+function failed(frame) {
+  const item = frame.id && pending.get(frame.id);
+  if (!item) { if (frame.code !== "not_found") toast(frame.message || "Something went wrong", "error"); return; }
+  pending.delete(frame.id);
+  if (item.kind === "accept" || item.kind === "decline") {
+    removeOffer(item.cid);
+    toast(item.kind === "accept" ? "That chat is no longer available." : frame.message, "info");
+    return;
+  }
+  if (item.node) {
+    item.node.classList.remove("pending");
+    item.node.classList.add("failed");
+    const state = item.node.querySelector(".delivery");
+    if (state) state.textContent = `Not sent: ${frame.message}`;
+  } else {
+    toast(frame.message || "Refused", "error");
+  }
+}

@@ -1,0 +1,94 @@
+/* A chat's transcript: each conversation frame drawn once (by seq, in seq order) with
+   renderFrame (transcript.js), our own lines marked sent, and the chat's facts kept current. */
+
+import { chats, me, pending, view } from "./console_state.js";
+import { finish, renderHeader, renderTab, scrollDown, visitorTyping } from "./console_chats.js";
+import { updateTitle } from "./console_rail.js";
+import { markRead, renderReceipts } from "./console_receipts.js";
+import { assist } from "./console_assist.js";
+import { notify } from "./console_alerts.js";
+
+/** Add one conversation frame to a chat, once (by seq), and keep the chat's facts current. */
+export function addFrame(chat, frame, { quiet = false } = {}) {
+  if (frame.seq) {
+    if (chat.seqs.has(frame.seq)) return;
+    chat.seqs.add(frame.seq);
+    chat.lastSeq = Math.max(chat.lastSeq, frame.seq);
+  }
+  if (frame.type === "event" && frame.event === "started") {
+    const p = frame.payload || {};
+    chat.visitorName = chat.visitorName || p.visitor_name || "";
+    chat.language = chat.language || p.language || "";
+    chat.topic = chat.topic || p.topic || "";
+    if (chat.id === view.activeId) renderHeader(chat);
+  }
+  // Our own line, drawn when sent, arrives back from the server: just mark it delivered.
+  if (frame.type === "message" && frame.id) {
+    const mine = chat.list.querySelector(`li[data-id="${CSS.escape(frame.id)}"]`);
+    if (mine) { markSent(mine, frame.seq); return; }
+  }
+  if (frame.type === "note") { // note frames carry no id: match our unsent note by its text
+    for (const [id, item] of pending) {
+      if (item.kind === "note" && item.cid === chat.id && item.text === frame.text) {
+        pending.delete(id);
+        markSent(item.node, frame.seq);
+        return;
+      }
+    }
+  }
+  const node = renderFrame(frame);
+  if (node) insertBySeq(chat, node, frame.seq);
+  if (node && frame.from === "agent") renderReceipts(chat);
+  if (frame.type === "message") {
+    chat.preview = `${frame.from === "visitor" ? "" : `${frame.from === "bot" ? "Bot" : "You"}: `}${frame.text}`;
+    if (frame.from === "visitor") {
+      chat.lastVisitorText = frame.text;
+      chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
+      markRead(chat);
+      visitorTyping(chat, false);
+      if (!quiet && (chat.id !== view.activeId || document.hidden)) chat.unread += 1;
+      if (chat.id === view.activeId && !quiet) assist(chat);
+    }
+  }
+  if (frame.type === "closed" && chat.state === "assigned") {
+    finish(chat, "closed", frame.by === "visitor" ? `${chat.visitorName || "The visitor"} left the chat.` : "This chat was closed.");
+  }
+  if (frame.type === "event" && frame.event === "transferred" && (frame.payload || {}).from_agent === me.id) {
+    finish(chat, "transferred", "Transferred. The chat has left your list.");
+  }
+  // Silent too long (docs/routing.md): a nudge, then (if the desk says so) the chat moves on.
+  if (frame.type === "event" && frame.event === "silent" && (frame.payload || {}).agent_id === me.id) {
+    chat.silent = true;
+    if (!quiet) {
+      toast(`${chat.visitorName || "The visitor"} is waiting for your reply`, "info", 6000);
+      notify("A visitor is waiting for your reply", chat.visitorName || "");
+    }
+  }
+  if (frame.type === "message" && frame.from === "agent") chat.silent = false;
+  if (frame.type === "event" && frame.event === "queued" && (frame.payload || {}).reason === "silent_agent"
+      && frame.payload.from_agent === me.id) {
+    finish(chat, "transferred", "No reply in time: the chat was offered to another agent.");
+  }
+  renderTab(chat);
+  updateTitle();
+  if (chat.id === view.activeId) scrollDown(chat);
+}
+
+function insertBySeq(chat, node, seq) {
+  if (seq) {
+    node.dataset.seq = String(seq);
+    const later = Array.from(chat.list.children).reverse().find((li) => li.dataset.seq && Number(li.dataset.seq) <= seq);
+    if (later) { later.after(node); return; }
+    if (chat.list.firstChild && chat.list.firstChild.dataset.seq) { chat.list.prepend(node); return; }
+  }
+  chat.list.append(node);
+}
+
+export function markSent(node, seq) {
+  node.classList.remove("pending");
+  if (seq) node.dataset.seq = String(seq);
+  const state = node.querySelector(".delivery");
+  if (state) state.textContent = "Sent ✓";
+  const chat = chats.get(node.closest("ol").dataset.cid);
+  if (chat && seq) { chat.seqs.add(seq); chat.lastSeq = Math.max(chat.lastSeq, seq); renderReceipts(chat); }
+}

@@ -1,0 +1,99 @@
+/* Offers: each waiting chat offered to me, with a countdown, accepted or declined; an accepted
+   offer becomes a chat with the transcript it came with. */
+
+import { chats, offers, pending, $ } from "./console_state.js";
+import { socket } from "./console_connection.js";
+import { renderEmpty, updateTitle } from "./console_rail.js";
+import { beep, notify } from "./console_alerts.js";
+import { addChat, select } from "./console_chats.js";
+import { addFrame } from "./console_frames.js";
+
+// 250 ms: the seconds shown step on time and the bar moves smoothly enough.
+const COUNTDOWN_TICK_MS = 250;
+
+function lastVisitorLine(transcript) {
+  for (let i = (transcript || []).length - 1; i >= 0; i -= 1) {
+    if (transcript[i].from === "visitor") return transcript[i].text;
+  }
+  return "";
+}
+
+export function addOffer(frame) {
+  const conv = frame.conversation;
+  if (offers.has(conv.id)) removeOffer(conv.id);
+  const deadline = Date.now() + (frame.expires_in || 0) * 1000;
+  const total = Math.max(1, frame.expires_in || 1);
+  const name = conv.visitor_name || "Visitor";
+  const countdown = el("span", { class: "countdown" }, `${frame.expires_in}s`);
+  const bar = el("span", { class: "countdown-bar" });
+  const node = el("li", { class: "offer", dataset: { cid: conv.id } },
+    el("div", { class: "offer-head" }, el("strong", { dir: "auto" }, name), countdown),
+    el("div", { class: "offer-meta" }, [languageName(conv.language), conv.topic].filter(Boolean).join(" · ")),
+    el("p", { class: "offer-preview", dir: "auto" }, lastVisitorLine(conv.transcript) || "Asked for a person"),
+    el("div", { class: "countdown-track" }, bar),
+    el("div", { class: "offer-actions" },
+      el("button", { type: "button", class: "btn btn-small", onclick: () => decline(conv.id) }, "Decline"),
+      el("button", { type: "button", class: "btn btn-primary btn-small", onclick: () => accept(conv.id) }, "Accept")));
+  offers.set(conv.id, { conv, deadline, total, node, countdown, bar });
+  $("offers").append(node);
+  renderOffers();
+  beep();
+  notify("New chat", `${name}: ${lastVisitorLine(conv.transcript) || "asked for a person"}`);
+}
+
+export function removeOffer(cid, reason) {
+  const offer = offers.get(cid);
+  if (!offer) return;
+  offer.node.remove();
+  offers.delete(cid);
+  renderOffers();
+  if (reason === "offer_expired") toast("An offer expired and went back to the queue.", "info");
+}
+
+export function renderOffers() {
+  $("offers-section").hidden = offers.size === 0;
+  $("offer-count").textContent = String(offers.size);
+  renderEmpty();
+  updateTitle();
+}
+
+export function startCountdowns() {
+  setInterval(() => {
+    const now = Date.now();
+    for (const offer of offers.values()) {
+      const left = Math.max(0, Math.ceil((offer.deadline - now) / 1000));
+      offer.countdown.textContent = `${left}s`;
+      offer.bar.style.width = `${Math.max(0, Math.min(100, (100 * (offer.deadline - now)) / (offer.total * 1000)))}%`;
+      offer.node.classList.toggle("urgent", left <= 5);
+    }
+  }, COUNTDOWN_TICK_MS);
+}
+
+export function accept(cid) {
+  const offer = offers.get(cid);
+  if (!offer || offer.accepting) return;
+  offer.accepting = true;
+  offer.node.classList.add("accepting");
+  const id = socket.request("accept", { conversation_id: cid });
+  pending.set(id, { kind: "accept", cid });
+}
+
+export function decline(cid) {
+  if (!offers.has(cid)) return;
+  const id = socket.request("decline", { conversation_id: cid });
+  pending.set(id, { kind: "decline", cid });
+  removeOffer(cid);
+}
+
+/** The offer became ours: open a chat with its transcript, then catch up on what followed. */
+export function takeOffer(cid) {
+  const offer = offers.get(cid);
+  if (chats.has(cid) || !offer) { removeOffer(cid); return; }
+  const conv = offer.conv;
+  const chat = addChat({ id: cid, visitorName: conv.visitor_name, language: conv.language,
+    topic: conv.topic, skills: conv.skills });
+  for (const frame of conv.transcript || []) addFrame(chat, frame, { quiet: true });
+  removeOffer(cid);
+  select(cid);
+  socket.raw({ type: "resume", conversation_id: cid, after_seq: chat.lastSeq });
+}

@@ -1,0 +1,32 @@
+/* My status (Online / Away) in the top bar, and the queue's size beside it. */
+
+import { view } from "./console_state.js";
+import { socket } from "./console_connection.js";
+import { renderEmpty } from "./console_rail.js";
+import { unlockAlerts } from "./console_alerts.js";
+
+export function setStatus(status, fromServer) {
+  if (fromServer && status === "away" && view.status === "online") toast("You are now Away.", "info");
+  view.status = status;
+  for (const button of document.querySelectorAll(".status-switch [data-status]")) {
+    button.setAttribute("aria-checked", String(button.dataset.status === status));
+  }
+  renderEmpty();
+}
+
+/** The switch asks the server; the status changes when the server's status frame says so. */
+export function wireStatusSwitch() {
+  document.querySelectorAll(".status-switch [data-status]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const status = button.dataset.status;
+      if (status === "online") unlockAlerts();
+      socket.raw({ type: "status", status });
+    });
+  });
+}
+
+export function showQueue(queue) {
+  if (!queue) return;
+  const text = queue.waiting ? `${queue.waiting} waiting · longest ${fmtWait(queue.oldest_wait_seconds)}` : "Queue empty";
+  document.getElementById("queue-info").textContent = text;
+}
