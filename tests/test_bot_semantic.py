@@ -24,6 +24,8 @@ from bot.semantic import INSTALL, Semantic, SemanticUnavailable, load_encoder, z
 from chatserver import config as config_module
 from chatserver.embeddings import Embeddings
 
+from .harness import Server, visitor
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CONCEPTS = {"parcel": 0, "package": 0, "shipment": 0, "delivery": 0,
@@ -254,3 +256,25 @@ def test_the_real_encoder_reranks_without_the_network(monkeypatch: pytest.Monkey
     text = "can u send it to my office instead of home"
     assert plain.search(text, "en", 1)[0].title != "Change the delivery address"
     assert fused.search(text, "en", 1)[0].title == "Change the delivery address"
+
+
+@pytest.mark.anyio
+async def test_a_server_with_it_on_answers_at_once_and_stops_cleanly(
+    tmp_path: Path, clients: list
+) -> None:
+    """Real server, real encoder: start-up does not wait for the knowledge base's vectors
+    (1,008 texts, some seconds), a message is answered meanwhile, and the worker stops with
+    the server."""
+    server = Server(tmp_path, CHATSERVER_BOT_SEMANTIC="true").start()
+    try:
+        sara = await visitor(server, name="Sara", language="en")
+        clients.append(sara)
+        await sara.request("message", text="how can I track my order?")
+        reply = await sara.expect("message", where=lambda f: f["from"] == "bot")
+        assert "track" in reply["text"].lower()
+    finally:
+        server.stop()
+    # Ended by the SIGTERM (uvicorn re-raises it after a graceful stop), not the SIGKILL
+    # that harness.Server.stop sends after 10 s.
+    assert server.proc is not None and server.proc.returncode == -15
+    assert "Traceback" not in server.log.read_text()
