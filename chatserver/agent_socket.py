@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from . import frames
+from .agent_side import AgentProfile
 from .auth import current_user, same_origin
 from .connections import Connection
 from .errors import CLOSE_POLICY, Unauthorized
 from .event_frames import skills_from_json
 from .frames import Frame, encode
-from .service import AgentProfile
 from .sockets import receive_loop
 
 if TYPE_CHECKING:

@@ -2,7 +2,11 @@
 
 One task per process runs `Dispatcher.run`: it wakes when something changed (`kick`), at the
 router's next deadline, or every second, asks the router what to do, and records each step in
-the conversation's log through the service before telling anyone.
+the conversation's log (through `Conversations`, the journal) before telling anyone.
+
+It knows the service only through that narrow interface and the router, agents and sockets it
+is handed: the service's parts call the dispatcher (`kick`, `requeue_all`), never the reverse,
+so there is no import circle between them.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import conversation as cv
 from . import routing
@@ -22,7 +26,10 @@ from .frames import encode
 from .store import NewEvent
 
 if TYPE_CHECKING:
-    from .service import ConversationService
+    from .bus import Bus
+    from .connections import Registry
+    from .router import Router
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +37,53 @@ log = logging.getLogger(__name__)
 LONG_QUEUE = 200
 
 
+def needs_of(skills: Sequence[str], language: str) -> routing.Needs:
+    """What a chat with these skills and this language asks of the router."""
+    lang = f"lang:{language.split('-')[0].lower()}" if language else None
+    return routing.Needs(skills=dict.fromkeys(skills, 1), language=lang)
+
+
+def needs(conv: Conversation) -> routing.Needs:
+    return needs_of(conv.skills, conv.language)
+
+
+class Staff(Protocol):
+    """What the dispatcher reads and sets of a connected agent (agent_side.AgentProfile)."""
+
+    display_name: str
+    status: str
+
+
+class Conversations(Protocol):
+    """What the dispatcher needs of the conversations (journal.Journal is the one)."""
+
+    store: Store
+    bus: Bus
+    clock: Callable[[], int]
+
+    def lock(self, conversation_id: str) -> asyncio.Lock: ...
+
+    async def conversation(self, conversation_id: str, *, fresh: bool = False
+                           ) -> Conversation: ...
+
+    async def append(self, conv: Conversation, events: Sequence[NewEvent]) -> tuple[
+        Conversation, list[cv.Event], bool]: ...
+
+    def cached(self, conversation_id: str) -> Conversation | None: ...
+
+    def cached_all(self) -> list[Conversation]: ...
+
+
 class Dispatcher:
-    def __init__(self, service: ConversationService) -> None:
-        self.service = service
+    def __init__(self, conversations: Conversations, router: Router,
+                 agents: Mapping[int, Staff], registry: Registry) -> None:
+        self.conversations = conversations
+        self.router = router
+        self.agents = agents  # the service's profiles of connected agents (shared dict)
+        self.registry = registry
+        self.bus = conversations.bus
+        self.clock = conversations.clock
+        self.queue_summary: tuple[int, float] = (0, 0.0)  # for gauges: (waiting, oldest)
         self._wake: asyncio.Event | None = None
         self._sent_positions: dict[str, tuple[int, int | None]] = {}
         self._eta_logged: set[str] = set()  # queue entries whose first ETA is in the log
@@ -57,9 +108,9 @@ class Dispatcher:
         self._sent_positions = {}
         while True:
             # Wake for the next offer deadline, grace end or relaxation step, or the tick.
-            wakeup = self.service.router.next_wakeup()
+            wakeup = self.router.next_wakeup()
             timeout = tick_seconds if wakeup is None else min(
-                tick_seconds, max(0.0, wakeup - self.service.clock() / 1000) + 0.01)
+                tick_seconds, max(0.0, wakeup - self.clock() / 1000) + 0.01)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
@@ -69,20 +120,20 @@ class Dispatcher:
                 log.exception("dispatcher pass failed; retrying on the next tick")
 
     async def dispatch_once(self) -> None:
-        now = self.service.clock() / 1000
-        lapsed = await self.service.router.expire(now)
+        now = self.clock() / 1000
+        lapsed = await self.router.expire(now)
         await _together(self._requeue(offer.conversation_id, "expire", "offer_expired",
                                       offer.agent_id) for offer in lapsed.expired)
         await _together(self._requeue(offer.conversation_id, "revoke", "agent_away",
                                       offer.agent_id) for offer in lapsed.revoked)
         for agent_id in lapsed.set_away:
-            if agent_id in self.service.agents:
-                self.service.agents[agent_id].status = "away"
-                self.service.bus.to_agents([agent_id], encode(
+            if agent_id in self.agents:
+                self.agents[agent_id].status = "away"
+                self.bus.to_agents([agent_id], encode(
                     {"type": "status", "status": "away", "reason": "missed_offers"}))
         await _together(self._requeue(cid, "requeue", "agent_left")
-                        for cid in await self.service.router.grace_expired(now))
-        await _together(self._offer(offer) for offer in await self.service.router.dispatch(now))
+                        for cid in await self.router.grace_expired(now))
+        await _together(self._offer(offer) for offer in await self.router.dispatch(now))
         await self._send_positions(now)
         await self._send_snapshot(now)
         self._check_silence(now)
@@ -94,54 +145,54 @@ class Dispatcher:
         key = (snapshot["waiting"], snapshot["oldest_wait_seconds"] // 5)
         if key != self._sent_snapshot:
             self._sent_snapshot = key
-            self.service.bus.to_all_agents(encode(snapshot))
+            self.bus.to_all_agents(encode(snapshot))
 
     async def _requeue(self, cid: str, action: str, reason: str, agent: int | None = None
                        ) -> None:
-        async with self.service.lock(cid):
+        async with self.conversations.lock(cid):
             # Fresh: the router may have heard of a change before this process's bus did.
-            conv = await self.service.conversation(cid, fresh=True)
+            conv = await self.conversations.conversation(cid, fresh=True)
             try:
                 cv.transition(conv.state, action)
             except Conflict:
                 return  # it moved on meanwhile (accepted, closed): nothing to undo
             offered_to = conv.agent_id
-            await self.service.append(conv, [NewEvent("queued", "system", {
+            await self.conversations.append(conv, [NewEvent("queued", "system", {
                 "reason": reason, "skills": list(conv.skills), "language": conv.language})])
             if action in ("expire", "revoke") and offered_to is not None:
-                self.service.bus.to_agents([agent or offered_to], encode(
+                self.bus.to_agents([agent or offered_to], encode(
                     {"type": "offer_revoked", "conversation_id": cid, "reason": reason}))
 
     async def _offer(self, offer: routing.Offer) -> None:
         cid = offer.conversation_id
-        async with self.service.lock(cid):
+        async with self.conversations.lock(cid):
             # Fresh: another process may have queued it (a transfer) and told the router
             # before its bus message reached us; a stale "assigned" must not withdraw it.
-            conv = await self.service.conversation(cid, fresh=True)
+            conv = await self.conversations.conversation(cid, fresh=True)
             if conv.state is not State.QUEUED:
-                await self.service.router.withdraw(cid)
+                await self.router.withdraw(cid)
                 return
-            conv, _, _ = await self.service.append(conv, [NewEvent("offered", "system",
+            conv, _, _ = await self.conversations.append(conv, [NewEvent("offered", "system",
                                                            {"agent_id": offer.agent_id})])
             frame = await self.offer_frame(conv, offer)
-            self.service.bus.to_agents([offer.agent_id], encode(frame))
-            if not self.service.router.rules.auto_accept:
-                self.service.bus.to_visitor(conv.visitor_id, offered_frame(cid))
+            self.bus.to_agents([offer.agent_id], encode(frame))
+            if not self.router.rules.auto_accept:
+                self.bus.to_visitor(conv.visitor_id, offered_frame(cid))
             else:  # the Board already holds it for the agent
-                profile = self.service.agents.get(offer.agent_id)
+                profile = self.agents.get(offer.agent_id)
                 name = profile.display_name if profile else ""
-                await self.service.append(conv, [NewEvent("assigned", f"agent:{offer.agent_id}",
-                                                  {"agent_id": offer.agent_id, "agent": name,
-                                                   "auto": True})])
+                await self.conversations.append(conv, [NewEvent(
+                    "assigned", f"agent:{offer.agent_id}",
+                    {"agent_id": offer.agent_id, "agent": name, "auto": True})])
 
     async def offer_frame(self, conv: Conversation, offer: routing.Offer) -> dict[str, Any]:
-        events = await self.service.store.events_after(conv.id, 0)
-        visitor = await self.service.store.visitor(conv.visitor_id)
+        events = await self.conversations.store.events_after(conv.id, 0)
+        visitor = await self.conversations.store.visitor(conv.visitor_id)
         transcript = [f for f in (event_frame(e, for_visitor=False) for e in events
                                   if e.type == "message") if f is not None]
         return {
             "type": "offer",
-            "expires_in": max(0, round(offer.expires_at - self.service.clock() / 1000)),
+            "expires_in": max(0, round(offer.expires_at - self.clock() / 1000)),
             "conversation": {
                 "id": conv.id,
                 "visitor_name": visitor["name"] if visitor else "",
@@ -157,19 +208,19 @@ class Dispatcher:
 
         With a long queue this costs tens of ms (66 ms at 10,000 waiting), so it runs at most
         once a second then; a short queue is answered at every change."""
-        waiting = self.service.queue_summary[0]
+        waiting = self.queue_summary[0]
         if waiting > LONG_QUEUE and now - self._positions_at < 1.0:
             return
         self._positions_at = now
-        positions = await self.service.router.queue_status(now)
+        positions = await self.router.queue_status(now)
         for cid, (position, eta) in positions.items():
-            conv = self.service._convs.get(cid)
+            conv = self.conversations.cached(cid)
             if conv is None or conv.state is not State.QUEUED:
                 continue
             shown = (position, None if eta is None else round(eta))
             if self._sent_positions.get(cid) != shown:
                 self._sent_positions[cid] = shown
-                self.service.bus.to_visitor(conv.visitor_id, encode({
+                self.bus.to_visitor(conv.visitor_id, encode({
                     "type": "queue", "conversation_id": cid, "state": "queued",
                     "position": position, "eta_seconds": shown[1]}))
                 if cid not in self._eta_logged:  # the first ETA, to measure it against reality
@@ -183,7 +234,7 @@ class Dispatcher:
         """A visitor's new socket (a reload, another page) is told at once where their
         waiting chat stands; frames sent before the welcome wait for it."""
         if state == State.OFFERED:
-            self.service.bus.to_visitor(visitor_id, offered_frame(cid))
+            self.bus.to_visitor(visitor_id, offered_frame(cid))
         elif state == State.QUEUED:
             self._sent_positions.pop(cid, None)  # the next pass sends place and ETA
             self.kick()
@@ -195,16 +246,16 @@ class Dispatcher:
         `reply_seconds`: nudge (a `silent` event), then with `reroute_silent`, as long again
         later, offer the chat to someone else. Only the process holding the agent's socket
         looks (an agent who dropped is the grace period's business, not silence)."""
-        rules = self.service.router.rules
+        rules = self.router.rules
         limits = (round(rules.first_reply_seconds * 1000), round(rules.reply_seconds * 1000))
         if not any(limits):
             return
         now_ms = round(now * 1000)
-        for conv in list(self.service._convs.values()):
+        for conv in self.conversations.cached_all():
             if conv.state is not State.ASSIGNED or conv.id in self._silence_busy:
                 continue
             owed = cv.owed_reply(conv, *limits)
-            if owed is None or conv.agent_id not in self.service.registry.agents:
+            if owed is None or conv.agent_id not in self.registry.agents:
                 continue
             _, since, limit = owed
             if conv.silent_ms is None and now_ms >= since + limit:
@@ -219,23 +270,23 @@ class Dispatcher:
 
     async def _owed(self, cid: str) -> tuple[Conversation, tuple[str, int, int]] | None:
         """The chat afresh (under its lock) and what its agent owes, if anything."""
-        rules = self.service.router.rules
-        conv = await self.service.conversation(cid, fresh=True)
+        rules = self.router.rules
+        conv = await self.conversations.conversation(cid, fresh=True)
         owed = cv.owed_reply(conv, round(rules.first_reply_seconds * 1000),
                              round(rules.reply_seconds * 1000))
         return None if owed is None else (conv, owed)
 
     async def _nudge(self, cid: str) -> None:
         try:
-            async with self.service.lock(cid):
+            async with self.conversations.lock(cid):
                 found = await self._owed(cid)
-                now_ms = self.service.clock()
+                now_ms = self.clock()
                 if found is None or found[0].silent_ms is not None:
                     return
                 conv, (turn, since, limit) = found
                 if now_ms < since + limit:
                     return
-                await self.service.append(conv, [NewEvent("silent", "system", {
+                await self.conversations.append(conv, [NewEvent("silent", "system", {
                     "agent_id": conv.agent_id, "turn": turn,
                     "waited_seconds": round((now_ms - since) / 1000)})])
         finally:
@@ -245,39 +296,40 @@ class Dispatcher:
         """Still silent as long again after the nudge: to another agent who could serve it,
         ahead of ordinary chats, the silent one excluded for `reoffer_after_seconds`."""
         try:
-            async with self.service.lock(cid):
+            async with self.conversations.lock(cid):
                 found = await self._owed(cid)
-                now_ms = self.service.clock()
+                now_ms = self.clock()
                 if found is None or found[0].silent_ms is None:
                     return
                 conv, (_, _, limit) = found
                 agent = conv.agent_id
                 assert agent is not None and conv.silent_ms is not None
-                if now_ms < conv.silent_ms + limit or not await self.service.router.servable_needs(
-                        self.service._needs(conv), exclude=agent):
+                if now_ms < conv.silent_ms + limit or not await self.router.servable_needs(
+                        needs(conv), exclude=agent):
                     return  # nobody else could take it: it stays flagged
                 cv.transition(conv.state, "requeue")
-                conv, events, _ = await self.service.append(conv, [NewEvent("queued", "system", {
-                    "reason": "silent_agent", "skills": list(conv.skills),
-                    "language": conv.language, "from_agent": agent})])
-                await self.service.router.transfer(cid, now_ms / 1000)
+                conv, events, _ = await self.conversations.append(conv, [NewEvent(
+                    "queued", "system", {
+                        "reason": "silent_agent", "skills": list(conv.skills),
+                        "language": conv.language, "from_agent": agent})])
+                await self.router.transfer(cid, now_ms / 1000)
                 # The chat leaves their console (they no longer hold it, so see no more).
-                self.service.bus.to_agents([agent], encode(
+                self.bus.to_agents([agent], encode(
                     event_frame(events[0], for_visitor=False) or {}))
             self.kick()
         finally:
             self._silence_busy.discard(cid)
 
     async def _log_eta(self, cid: str, eta: int | None, position: int) -> None:
-        async with self.service.lock(cid):
-            conv = await self.service.conversation(cid)
+        async with self.conversations.lock(cid):
+            conv = await self.conversations.conversation(cid)
             if conv.state is State.QUEUED:
-                await self.service.append(conv, [NewEvent("eta", "system", {
+                await self.conversations.append(conv, [NewEvent("eta", "system", {
                     "eta_seconds": eta, "position": position})])
 
     async def queue_snapshot(self) -> dict[str, Any]:
-        waiting, oldest = await self.service.router.waiting_summary(self.service.clock() / 1000)
-        self.service.queue_summary = (waiting, oldest)
+        waiting, oldest = await self.router.waiting_summary(self.clock() / 1000)
+        self.queue_summary = (waiting, oldest)
         return {"type": "queue_snapshot", "waiting": waiting, "oldest_wait_seconds": round(oldest)}
 
     def _spawn(self, coro: Any) -> None:
