@@ -95,9 +95,13 @@ def _unseen_weight(n_docs: int, qtf: int) -> float:
     return math.log(1.0 + (n_docs - 0.5) / 1.5) * (1.0 + math.log(qtf))
 
 
-def _phrasing(tokens: Sequence[str]) -> str:
-    """A text's words as a key that ignores their order and repeats (bag of words)."""
-    return " ".join(sorted(set(tokens)))
+def _phrasing(tokens: Sequence[str]) -> int:
+    """A text's words as a key that ignores their order and repeats (bag of words).
+
+    A hash, not the words: 100,000 phrasings kept as strings and sets cost 33 MB; a false
+    match between two of them has a chance of about 1e-9.
+    """
+    return hash(frozenset(tokens))
 
 
 class _Field:
@@ -276,8 +280,9 @@ class Index:
         self._entry_questions: dict[int, list[int]] = {}
         self._texts: dict[int, tuple[str, ...]] = {}
         self._signatures: dict[int, tuple[tuple[str, float], ...]] = {}
-        # A text's words in sorted order -> the entries that have that text (:meth:`search`).
-        self._phrasings: dict[str, set[int]] = {}
+        # A text's words (:func:`_phrasing`) -> the entry that has that text, or the set of
+        # entries when several do (rare; a plain int keeps memory down, :meth:`search`).
+        self._phrasings: dict[int, int | set[int]] = {}
         self._next_question = 0
 
     def __len__(self) -> int:
@@ -298,7 +303,12 @@ class Index:
             toks = words(text)
             in_texts.update(set(toks))
             if toks:
-                self._phrasings.setdefault(_phrasing(toks), set()).add(entry_id)
+                key = _phrasing(toks)
+                owner = self._phrasings.setdefault(key, entry_id)
+                if isinstance(owner, set):
+                    owner.add(entry_id)
+                elif owner != entry_id:
+                    self._phrasings[key] = {owner, entry_id}
             qid = self._next_question
             self._next_question += 1
             self._question_words.add(qid, toks)
@@ -329,11 +339,13 @@ class Index:
             toks = words(text)
             if toks:
                 key = _phrasing(toks)
-                owners = self._phrasings.get(key)
-                if owners is not None:
-                    owners.discard(entry_id)
-                    if not owners:
-                        del self._phrasings[key]
+                owner = self._phrasings.get(key)
+                if owner == entry_id:
+                    del self._phrasings[key]
+                elif isinstance(owner, set):
+                    owner.discard(entry_id)
+                    if len(owner) == 1:
+                        self._phrasings[key] = owner.pop()
             self._question_words.remove(qid, toks)
             del self._question_entry[qid]
             all_words.extend(toks)
@@ -462,11 +474,10 @@ class Index:
         # Views can exceed 1 (BM25 rewards a term repeated across phrasings up to k1 + 1), and
         # clamping would tie the strongest matches; 1 - e^-x keeps order and spreads the top.
         ranked = [Scored(eid, 1.0 - math.exp(-s)) for eid, s in final[:k]]
-        owners = self._phrasings.get(_phrasing(q_words))
-        if owners is not None and len(owners) == 1 and substance > 0.0:
+        own = self._phrasings.get(_phrasing(q_words))
+        if isinstance(own, int) and substance > 0.0:
             # The query is, word for word, one of one entry's own texts (chat filler no entry
             # uses aside): that entry goes first, marked, whatever its neighbours share.
-            (own,) = owners
             mine = [s for s in ranked if s.entry_id == own]
             if mine:
                 ranked = [Scored(own, mine[0].score, exact=True),
