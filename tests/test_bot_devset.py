@@ -29,8 +29,9 @@ LATIN = re.compile(r"[A-Za-z]")
 # Measured with issue 15's parts 1-6 in (c62daf9; docs/bot.md has the table) less (floors) or
 # plus (ceilings) 0.05 or one item, whichever is more: improvements pass, a regression of two
 # requests or one in twenty questions fails (ar served_top3 measured again after the dialect
-# negation, conjunction and article rules of bot/lexicon.py).  Before the issue: served_top3 en 0.902 fa 0.851
-# ar 0.600 zh 0.919, nothing offered a person or answered in kind, 84 % of small talk queued.
+# negation, conjunction and article rules of bot/lexicon.py).  Before the issue: served_top3
+# en 0.902 fa 0.851 ar 0.600 zh 0.919, nothing offered a person or answered in kind, 84 % of
+# small talk queued.
 # "recognised" counts requests handed off as requests (asked_for_human); "handed_off" also
 # counts those the bot handed off because it understood nothing.
 FLOOR_NAMES = ("served_top3", "handed_off", "recognised", "offered_human", "smalltalk_intent")
