@@ -203,14 +203,19 @@ class Bot:
         languages = [lang for lang, _ in indexes]
         if vector is not None and semantic is not None and semantic.ready(languages):
             pool: dict[int, float] = {}
+            exact: set[int] = set()
             for lang, ix in indexes:
                 for s in ix.search(standardize(text, lang), max(k, self.settings.match.shortlist)):
                     pool[s.entry_id] = s.score
+                    if s.exact:
+                        exact.add(s.entry_id)
             if pool:  # nothing lexical at all stays "no match", whatever the vectors say
-                order = semantic.rank(languages, pool, vector, k)
+                # An entry whose own words the query repeats goes first, as without vectors.
+                order = [*exact, *(e for e in semantic.rank(languages, pool, vector, k)
+                                   if e not in exact)][:k]
                 lexical = sorted(pool, key=lambda e: (-pool[e], e))[:2]
                 order += [e for e in lexical if e not in order]
-                return [Scored(e, pool.get(e, 0.0)) for e in order]
+                return [Scored(e, pool.get(e, 0.0), e in exact) for e in order]
         scored = [s for lang, ix in indexes for s in ix.search(standardize(text, lang), k)]
         scored.sort(key=lambda s: (-s.score, s.entry_id))
         return scored[:k]

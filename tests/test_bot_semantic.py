@@ -105,6 +105,19 @@ def test_the_thresholds_still_read_bm25s_scores() -> None:
         assert plain.decide(text, "en") == fused.decide(text, "en")
 
 
+def test_an_entrys_own_words_are_answered_with_it_whatever_the_vectors_say() -> None:
+    fused = Bot()
+    for entry in (Entry(1, "en", "Lost parcel", ("refund money",), "a"),
+                  Entry(2, "en", "Refunds", ("refund money back", "money refund status",
+                                             "refund money when"), "b")):
+        fused.upsert(entry)
+    fused.use_semantic(Semantic(StandIn(), inline=True))
+    # The vectors put "Refunds" first (all its phrasings are about money); the message is
+    # "Lost parcel"'s own phrasing word for word, so that entry answers it (bot/index.py).
+    decision = fused.decide("refund money", "en")
+    assert (decision.action, decision.entry_id) == ("answer", 1)
+
+
 def test_off_and_not_yet_encoded_are_plain_bm25() -> None:
     assert BotSettings().semantic is False and Bot().semantic is None
     plain = Bot()
