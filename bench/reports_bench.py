@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chatserver.store import migrate_file
+from chatserver.store.sqlite import migrate_file
 
 DAY_MS = 86_400_000
 LANGS = [("en", 60), ("fa", 10), ("ar", 10), ("zh", 8), ("de", 7), ("es", 5)]
@@ -230,9 +230,9 @@ async def _through_app(db: Path, query: str, runs: int) -> dict[str, float]:
     """The page and the API via the real app in-process: first load, then median of `runs`."""
     import httpx
 
-    from chatserver.app import create_app
     from chatserver.config import load
     from chatserver.passwords import hash_password
+    from chatserver.web.app import create_app
 
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT OR IGNORE INTO users (username, display_name, role, password_hash, "
@@ -268,11 +268,11 @@ def run(quick: bool = False) -> dict[str, float]:
     """Every figure in seconds (and the data's size); `quick` is a week of a small desk."""
     from zoneinfo import ZoneInfo
 
-    from chatserver.metrics_report import Thresholds
-    from chatserver.reports_aggregate import DayCache
-    from chatserver.reports_facts import FactsCache, connect, gc_paused
-    from chatserver.reports_query import parse
-    from chatserver.reports_view import build
+    from chatserver.core.metrics_report import Thresholds
+    from chatserver.reports.reports_aggregate import DayCache
+    from chatserver.reports.reports_facts import FactsCache, connect, gc_paused
+    from chatserver.reports.reports_query import parse
+    from chatserver.reports.reports_view import build
 
     target = 20_000 if quick else 1_000_000
     now = datetime.now(UTC)

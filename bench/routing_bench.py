@@ -17,8 +17,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from chatserver.routing import Needs, RoutingRules, choose
-from chatserver.routing_board import Board
+from chatserver.core.routing import Needs, RoutingRules, choose
+from chatserver.core.routing_board import Board
 
 TOPICS = [f"topic{i}" for i in range(20)]  # 20 products/teams: a mid-sized support desk
 LANGS = ["lang:en", "lang:fa", "lang:de", "lang:es", "lang:ar"]

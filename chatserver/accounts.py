@@ -15,10 +15,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import audit
+from chatserver.privacy import audit
+from chatserver.store.sqlite import Store
+
 from .config import Config
 from .passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password
-from .store import Store
 
 CLI_ADDRESS = "cli"  # the audit log's address for changes made on the command line
 

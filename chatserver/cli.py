@@ -13,14 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot import Bot
+from chatserver.core.routing import languages
+from chatserver.service.event_frames import skills_from_json
+from chatserver.store.sqlite import Store, migrate_file
 
 from . import accounts
 from . import config as config_module
 from .config import CONFIG_FILE_ENV, Config, ConfigError
-from .event_frames import skills_from_json
 from .passwords import generate_password, hash_password
-from .routing import languages
-from .store import Store, migrate_file
 
 ROLES = ("agent", "supervisor", "admin")
 DEFAULT_CONFIG = "config.toml"
@@ -84,7 +84,7 @@ async def bootstrap(config: Config) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
-    from .app import create_app
+    from chatserver.web.app import create_app
 
     if args.workers > 1 and config.cluster.backend != "redis":
         print("error: --workers needs [cluster] backend = \"redis\" (the processes must share "
@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if args.workers > 1:  # uvicorn starts the workers, each building the app from the file
         os.environ[CONFIG_FILE_ENV] = str(Path(args.config_path).resolve()) \
             if args.config_path else ""
-        app = "chatserver.app:app_from_environment"
+        app = "chatserver.web.app:app_from_environment"
     uvicorn.run(
         app, host=host, port=port, log_level=args.log_level, workers=args.workers,
         factory=args.workers > 1,
@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_db_migrate)
 
     from bot import devset, evaluate, learning
-
-    from . import retention, simulation
+    from chatserver.core import simulation
+    from chatserver.privacy import retention
 
     purge = commands.add_parser("purge", help="apply the [retention] periods now")
     retention.add_arguments(purge)
@@ -252,9 +252,8 @@ def cmd_kb_eval(args: argparse.Namespace, config: Config) -> int:
 
 def default_bot(config: Config) -> Bot:
     """A bot holding the shipped knowledge base, as a new install's server would."""
+    from chatserver.store.kb_store import to_bot
     from knowledge_base.defaults import load_default_entries
-
-    from .kb_store import to_bot
 
     bot = Bot(config.bot)
     for entry_id, entry in enumerate(load_default_entries(), 1):

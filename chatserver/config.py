@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from bot import BotSettings
+from chatserver.core.routing import RoutingRules, Schedule
 
 from .config_values import ConfigError, apply_env, build
-from .routing import RoutingRules, Schedule
 
 ENV_PREFIX = "CHATSERVER_"
 # Variables with our prefix that are not settings: the config file's path (for workers).

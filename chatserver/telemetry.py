@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .metrics import HANDLE_TIME_BUCKETS_S, RESPONSE_TIME_BUCKETS_S
+from chatserver.core.metrics import HANDLE_TIME_BUCKETS_S, RESPONSE_TIME_BUCKETS_S
 
 # One JSON object per line: response times and closed conversations as they happen.
 events_log = logging.getLogger("chatserver.events")

@@ -17,9 +17,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chatserver import pages
-from chatserver.schema import MIGRATIONS
-from chatserver.store import migrate, migrate_file
+from chatserver.store.schema import MIGRATIONS
+from chatserver.store.sqlite import migrate, migrate_file
+from chatserver.web import pages
 
 from .harness import PASSWORD, Server, add_user, agent
 

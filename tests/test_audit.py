@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chatserver import audit
-from chatserver.store import Store
+from chatserver.privacy import audit
+from chatserver.store.sqlite import Store
 
 pytestmark = pytest.mark.anyio
 

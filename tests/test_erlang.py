@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from chatserver.erlang import (
+from chatserver.core.erlang import (
     erlang_a_distribution,
     erlang_a_metrics,
     erlang_b,

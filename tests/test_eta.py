@@ -1,4 +1,4 @@
-"""The queue ETA (chatserver/eta.py) and how the simulator measures it."""
+"""The queue ETA (chatserver/core/eta.py) and how the simulator measures it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from chatserver.eta import (
+from chatserver.core.eta import (
     EtaAccuracy,
     Pools,
     median_factor,
@@ -15,10 +15,10 @@ from chatserver.eta import (
     queue_etas,
     wait_estimate,
 )
-from chatserver.routing import Needs, RoutingRules
-from chatserver.routing_board import Board
-from chatserver.simulation import SimConfig, simulate
-from chatserver.simulation_eta import format_rows, sweep
+from chatserver.core.routing import Needs, RoutingRules
+from chatserver.core.routing_board import Board
+from chatserver.core.simulation import SimConfig, simulate
+from chatserver.core.simulation_eta import format_rows, sweep
 
 
 def test_median_factor_is_the_gamma_median() -> None:

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from chatserver.errors import BadFrame, BadJSON
-from chatserver.frames import AGENT_FRAMES, VISITOR_FRAMES, Limits, Spec, parse
+from chatserver.core.errors import BadFrame, BadJSON
+from chatserver.core.frames import AGENT_FRAMES, VISITOR_FRAMES, Limits, Spec, parse
 
 from .harness import PASSWORD, Client, Server, add_user, visitor
 

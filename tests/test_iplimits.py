@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatserver.config import AbuseConfig
-from chatserver.errors import RateLimited
-from chatserver.iplimits import AbuseLimits, KeyedLimiter, Throttled, address_key
+from chatserver.core.errors import RateLimited
+from chatserver.privacy.iplimits import AbuseLimits, KeyedLimiter, Throttled, address_key
 
 HOUR = 3600.0
 

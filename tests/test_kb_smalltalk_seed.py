@@ -10,8 +10,8 @@ import pytest
 
 from bot import Bot
 from bot.smalltalk import kind_of
-from chatserver.kb_store import SEEDED, SMALLTALK_SEEDED, KnowledgeBase
-from chatserver.store import Store
+from chatserver.store.kb_store import SEEDED, SMALLTALK_SEEDED, KnowledgeBase
+from chatserver.store.sqlite import Store
 
 pytestmark = pytest.mark.anyio
 

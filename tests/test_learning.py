@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from chatserver.conversation import Event
-from chatserver.learning import question_before_handoff
+from chatserver.core.conversation import Event
+from chatserver.service.learning import question_before_handoff
 
 from .harness import Client, Server, add_user, agent, visitor
 from .test_kb_api import Session

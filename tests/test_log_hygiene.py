@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from chatserver.log_hygiene import MESSAGE, ClientFaultFilter
+from chatserver.web.log_hygiene import MESSAGE, ClientFaultFilter
 
 
 def invalid_utf8_record() -> logging.LogRecord:

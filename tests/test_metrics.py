@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatserver.conversation import Event
-from chatserver.metrics import (
+from chatserver.core.conversation import Event
+from chatserver.core.metrics import (
     RESPONSE_TIME_BUCKETS_S,
     ConversationFacts,
     EtaCheck,

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chatserver.metrics import ConversationFacts
-from chatserver.metrics_report import (
+from chatserver.core.metrics import ConversationFacts
+from chatserver.core.metrics_report import (
     DAY_MS,
     Change,
     Stats,

@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from .harness import PASSWORD, Server, add_user
 
-PACKAGE = Path(__file__).resolve().parents[1] / "chatserver"
+PACKAGE = Path(__file__).resolve().parents[1] / "chatserver" / "web"
 PAGES = {"/console": ("agent", "supervisor", "admin"),
          "/console/supervisor": ("supervisor", "admin"),
          "/admin": ("admin",), "/admin/users": ("admin",),

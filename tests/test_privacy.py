@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from chatserver import privacy
-from chatserver.conversation import Event
-from chatserver.metrics import facts_from_events
-from chatserver.metrics_report import summarize
-from chatserver.reports_facts import FactsCache, connect
-from chatserver.store import NewEvent, Store
+from chatserver.core.conversation import Event
+from chatserver.core.metrics import facts_from_events
+from chatserver.core.metrics_report import summarize
+from chatserver.privacy import data_rights as privacy
+from chatserver.reports.reports_facts import FactsCache, connect
+from chatserver.store.sqlite import NewEvent, Store
 
 pytestmark = pytest.mark.anyio
 

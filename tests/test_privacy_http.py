@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 import chatserver
-from chatserver.metrics_report import summarize
-from chatserver.reports_facts import FactsCache, connect
+from chatserver.core.metrics_report import summarize
+from chatserver.reports.reports_facts import FactsCache, connect
 
 from .harness import PASSWORD, Client, Server, add_user, visitor
 from .test_kb_api import NEW, Session
@@ -38,13 +38,13 @@ def wired(module: str, marker: str) -> bool:
 
 
 needs_routes = pytest.mark.skipif(
-    not wired("app.py", "privacy_api.routes"),
-    reason="NOT WIRED: privacy_api.routes is not mounted in chatserver/app.py yet")
+    not wired("web/app.py", "privacy_api.routes"),
+    reason="NOT WIRED: privacy_api.routes is not mounted in chatserver/web/app.py yet")
 needs_limits = pytest.mark.skipif(
-    not (wired("visitor_socket.py", "hub.abuse") and wired("auth.py", "hub.abuse")),
+    not (wired("web/visitor_socket.py", "hub.abuse") and wired("web/auth.py", "hub.abuse")),
     reason="NOT WIRED: hub.abuse is not called from /ws/visitor and /login yet")
 needs_audit_calls = pytest.mark.skipif(
-    not (wired("kb_api.py", "audit.record") and wired("pages_api.py", "audit.record")),
+    not (wired("web/kb_api.py", "audit.record") and wired("web/pages_api.py", "audit.record")),
     reason="NOT WIRED: kb_api.py / pages_api.py do not call audit.record yet")
 needs_cli = pytest.mark.skipif(
     not wired("cli.py", "retention.command"),
@@ -99,7 +99,7 @@ async def test_find_export_erase_over_http_with_the_audit_log(privacy_server: Se
     token = zed.welcome["visitor_token"]
     await zed.ws.close()
     await ada.ws.close()
-    if wired("visitor_socket.py", "hub.redactor"):  # the card never reached the database
+    if wired("web/visitor_socket.py", "hub.redactor"):  # the card never reached the database
         assert found(str(server.db), ["4111 1111 1111 1111"]) == []
     assert {n for *_, n in found(str(server.db), STORED_ZED)} == {s.lower() for s in STORED_ZED}
 
@@ -149,7 +149,7 @@ async def test_find_export_erase_over_http_with_the_audit_log(privacy_server: Se
         admin.close()
         agent.close()
 
-    if wired("visitor_socket.py", "erased_ms"):  # the old token no longer leads to the record
+    if wired("web/visitor_socket.py", "erased_ms"):  # the old token no longer leads to the record
         again = await visitor(server, visitor_token=token)
         assert again.welcome["visitor_token"] != token
         await again.ws.close()

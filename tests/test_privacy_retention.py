@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from chatserver import audit, privacy, retention
 from chatserver.config import Config, RetentionConfig, StorageConfig
-from chatserver.store import NewEvent, Store
+from chatserver.privacy import audit, retention
+from chatserver.privacy import data_rights as privacy
+from chatserver.store.sqlite import NewEvent, Store
 
 from .test_privacy import T0, metrics, propose
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatserver.config import PrivacyConfig
-from chatserver.redaction import (
+from chatserver.privacy.redaction import (
     EMAIL_MASK,
     MASK,
     PHONE_MASK,

@@ -28,12 +28,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from chatserver import redis_router
-from chatserver.errors import ChatError
-from chatserver.eta import median_factor
-from chatserver.redis_router import RedisRouter
-from chatserver.router import LocalRouter
-from chatserver.routing import (
+from chatserver.cluster import redis_router
+from chatserver.cluster.redis_router import RedisRouter
+from chatserver.cluster.router import LocalRouter
+from chatserver.core.errors import ChatError
+from chatserver.core.eta import median_factor
+from chatserver.core.routing import (
     Needs,
     NotOffered,
     Offer,
@@ -606,8 +606,8 @@ async def test_offer_made_by_a_dead_process_expires_from_another(redis_url: str)
 WORKER = textwrap.dedent("""
     import asyncio, json, sys
     from redis.asyncio import Redis
-    from chatserver.redis_router import RedisRouter
-    from chatserver.routing import RoutingRules
+    from chatserver.cluster.redis_router import RedisRouter
+    from chatserver.core.routing import RoutingRules
 
     async def main(url, prefix):
         client = Redis.from_url(url)

@@ -18,15 +18,15 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from bench.reports_bench import generate
-from chatserver.conversation import Event
-from chatserver.metrics import facts_from_events
-from chatserver.metrics_report import Thresholds, summarize
-from chatserver.reports_aggregate import DayCache
-from chatserver.reports_csv import BOM, cell
-from chatserver.reports_facts import FactsCache
-from chatserver.reports_facts import connect as read_only
-from chatserver.reports_query import BadParameter, Filters, parse
-from chatserver.reports_view import build
+from chatserver.core.conversation import Event
+from chatserver.core.metrics import facts_from_events
+from chatserver.core.metrics_report import Thresholds, summarize
+from chatserver.reports.reports_aggregate import DayCache
+from chatserver.reports.reports_csv import BOM, cell
+from chatserver.reports.reports_facts import FactsCache
+from chatserver.reports.reports_facts import connect as read_only
+from chatserver.reports.reports_query import BadParameter, Filters, parse
+from chatserver.reports.reports_view import build
 
 from .harness import Server, add_user
 

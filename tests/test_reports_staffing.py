@@ -17,10 +17,10 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from chatserver.erlang import staff_for
-from chatserver.reports_csv import BOM
-from chatserver.staffing import hour_seconds, presence_intervals
-from chatserver.store import migrate_file
+from chatserver.core.erlang import staff_for
+from chatserver.core.staffing import hour_seconds, presence_intervals
+from chatserver.reports.reports_csv import BOM
+from chatserver.store.sqlite import migrate_file
 
 from .harness import Server, add_user
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chatserver.errors import ChatError
-from chatserver.routing import (
+from chatserver.core.errors import ChatError
+from chatserver.core.routing import (
     Agent,
     Needs,
     NotOffered,

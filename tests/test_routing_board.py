@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.eta import median_factor
-from chatserver.routing import (
+from chatserver.core.eta import median_factor
+from chatserver.core.routing import (
     AlreadyRouted,
     Needs,
     NotAssigned,
@@ -17,7 +17,7 @@ from chatserver.routing import (
     UnknownAgent,
     UnknownConversation,
 )
-from chatserver.routing_board import Board, ExpireResult
+from chatserver.core.routing_board import Board, ExpireResult
 
 FA = Needs({"billing": 3}, "lang:fa")
 EN = Needs({"billing": 3}, "lang:en")

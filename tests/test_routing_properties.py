@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatserver.routing import (
+from chatserver.core.routing import (
     Agent,
     Needs,
     NotOffered,
@@ -24,7 +24,7 @@ from chatserver.routing import (
     pinned,
     queue_key,
 )
-from chatserver.routing_board import Board
+from chatserver.core.routing_board import Board
 
 RULES = RoutingRules(max_missed_offers=2)
 NEEDS = [

@@ -15,8 +15,8 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from chatserver import config as config_module
-from chatserver.app import create_app
-from chatserver.security_headers import with_headers
+from chatserver.web.app import create_app
+from chatserver.web.security_headers import with_headers
 
 from .harness import PASSWORD, SECRET, Server, add_user
 

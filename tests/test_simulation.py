@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from chatserver.routing import Needs, RoutingRules
-from chatserver.simulation import KEYS, SimConfig, add_arguments, command, simulate
+from chatserver.core.routing import Needs, RoutingRules
+from chatserver.core.simulation import KEYS, SimConfig, add_arguments, command, simulate
 
 H = 180.0  # seconds per chat: a typical chat handle time
 ERLANG_C_KEYS = ("p_wait", "service_level", "asa", "occupancy")
@@ -81,14 +81,14 @@ def test_command_prints_json_beside_erlang(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_module_runs_and_stays_import_light() -> None:
-    code = ("import sys, chatserver.simulation; "
+    code = ("import sys, chatserver.core.simulation; "
             "print(sorted({'asyncio', 'starlette', 'aiosqlite', 'redis'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
-    table = subprocess.run([sys.executable, "-m", "chatserver.simulation", "--duration", "20000",
-                            "--patience", "90"], capture_output=True, text=True,
-                           check=True).stdout
+    table = subprocess.run([sys.executable, "-m", "chatserver.core.simulation",
+                            "--duration", "20000", "--patience", "90"],
+                           capture_output=True, text=True, check=True).stdout
     assert "erlang_a" in table and "service_level" in table
 
 

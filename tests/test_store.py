@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatserver.schema import MIGRATIONS
-from chatserver.store import NewEvent, StaleState, Store
+from chatserver.store.schema import MIGRATIONS
+from chatserver.store.sqlite import NewEvent, StaleState, Store
 
 pytestmark = pytest.mark.anyio
 

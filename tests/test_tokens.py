@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatserver.passwords import hash_password, verify_password
-from chatserver.ratelimit import TokenBucket
+from chatserver.privacy.ratelimit import TokenBucket
 from chatserver.tokens import Signer
 
 

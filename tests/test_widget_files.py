@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from chatserver.widget_routes import MODULES, WIDGET_DIR, lean, lean_css
+from chatserver.web.widget_routes import MODULES, WIDGET_DIR, lean, lean_css
 
 BUDGET = 15 * 1024  # issue 5: every widget file a visitor downloads, gzipped, together
 

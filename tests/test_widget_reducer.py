@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chatserver.widget_routes import WIDGET_DIR, lean
+from chatserver.web.widget_routes import WIDGET_DIR, lean
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.widget_routes import WIDGET_DIR, lean
+from chatserver.web.widget_routes import WIDGET_DIR, lean
 from knowledge_base.defaults import load_default_entries
 from knowledge_base.markdown import Code, Emphasis, Link, Paragraph, Strong, parse
 

@@ -1,0 +1,338 @@
+"""The routing board's state: agents, waiting chats and the indexes kept true over them.
+
+``BoardState`` owns every structure the board decides from (agents with their free and online
+indexes, the queue with its buckets and relaxation timers, offers, held chats) and the small
+moves that keep them consistent (``_push``/``_refile``, ``_reindex``, the servable-step memo).
+It decides nothing: who gets which chat is ``routing_board.Board``; what the queue looks like
+from outside (positions, ETAs) is ``routing_board_views.BoardViews``. See ``routing_board`` for
+why dispatch is incremental and what the indexes are for.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, insort
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from chatserver.core.routing import (
+    OFFLINE,
+    ONLINE,
+    Agent,
+    NotAssigned,
+    NotOffered,
+    Offer,
+    QueueKey,
+    Requirement,
+    RoutingRules,
+    UnknownAgent,
+    Waiting,
+    can_serve,
+    queue_key,
+    requirements,
+    step_index,
+)
+
+ANY = "*"  # bucket of chats that need no particular skill
+# Queue exits the ETA's patience is learnt from: at a 10 % abandon rate ~50 abandonments, so
+# theta is known to about +-15 % and follows the day.
+PATIENCE_WINDOW = 500
+_Sig = tuple[Requirement, "int | None"]  # what a chat asks now: requirements, or a pin
+# Chats of one kind skip the same relaxation steps: (topic skills, language, transfer target).
+_Kind = tuple[tuple[tuple[str, int], ...], "str | None", "int | None"]
+
+
+@dataclass
+class _AgentState:
+    """An agent's mutable routing state; ``view()`` is what ``choose`` sees."""
+
+    id: int
+    status: str
+    capacity: int
+    skills: dict[str, int]
+    free_since: float
+    connected: bool = True
+    active: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
+    missed: int = 0  # offers let lapse in a row
+    grace_until: float | None = None
+    indexed: bool = False  # currently in the free indexes
+    listed: bool = False  # currently in the online indexes (which steps anyone could serve)
+
+    @property
+    def load(self) -> int:
+        return len(self.active) + len(self.pending)
+
+    @property
+    def online(self) -> bool:
+        return self.status == ONLINE and self.connected
+
+    @property
+    def free(self) -> bool:
+        return self.online and self.load < self.capacity
+
+    def view(self) -> Agent:
+        status = self.status if self.connected else OFFLINE
+        return Agent(self.id, status, self.capacity, dict(self.skills), self.load,
+                     self.free_since)
+
+
+@dataclass
+class _Queued:
+    """A waiting chat with what it asks now (refreshed by timers) and where it is filed."""
+
+    waiting: Waiting
+    key: QueueKey
+    bucket: str
+    req: Requirement
+    target: int | None
+    kind: _Kind
+
+
+@dataclass(frozen=True)
+class _Held:
+    """An assigned chat: who holds it since when (handle time), and how to re-queue it."""
+
+    agent_id: int
+    since: float
+    waiting: Waiting  # kept for re-queueing with the same needs and priority
+
+
+class BoardState:
+    """The board's data and its invariants; subclassed, never used alone.
+
+    The views and the decisions are layers over this one object rather than collaborators
+    holding it: the hub touches one board under one lock, and dispatch's inner loop reads these
+    indexes a few million times a second, where an attribute hop per read is measurable.
+    """
+
+    def __init__(self, rules: RoutingRules | None = None) -> None:
+        self.rules = rules or RoutingRules()
+        self._agents: dict[int, _AgentState] = {}
+        self._queue: dict[str, _Queued] = {}
+        self._buckets: dict[str, list[tuple[QueueKey, str]]] = {}
+        self._offers: dict[str, tuple[Offer, Waiting]] = {}
+        self._held: dict[str, _Held] = {}
+        self._free_by_skill: dict[str, set[int]] = {}
+        self._free: set[int] = set()
+        # Who is online, whatever their load: a relaxation step none of them could serve is
+        # skipped. Which steps each kind of waiting chat could be served at is kept per kind
+        # and worked out again (re-filing the chats whose answer changed) when someone comes
+        # online, leaves or changes skills.
+        self._online_by_skill: dict[str, set[int]] = {}
+        self._online: set[int] = set()
+        self._servable_memo: dict[_Sig, bool] = {}
+        self._kinds: dict[_Kind, set[str]] = {}
+        self._kind_steps: dict[_Kind, tuple[bool, ...]] = {}
+        self._steps_stale = False
+        self._dirty_agents: set[int] = set()
+        self._dirty_chats: set[str] = set()
+        self._timers: list[tuple[float, str]] = []  # step changes and exclusion ends
+        self._deadlines: list[tuple[float, str, int]] = []  # offer deadlines
+        self._handle_times: deque[float] = deque(maxlen=self.rules.eta_window)
+        self._exits: deque[tuple[float, bool]] = deque(maxlen=PATIENCE_WINDOW)
+        self._seq = 0
+
+    def _agent(self, agent_id: int) -> _AgentState:
+        state = self._agents.get(agent_id)
+        if state is None:
+            raise UnknownAgent(f"agent {agent_id} is unknown")
+        return state
+
+    @staticmethod
+    def _fits(state: _AgentState, req: Requirement, target: int | None) -> bool:
+        return state.id == target if target is not None else can_serve(state.skills, req)
+
+    def _fresh(self, waiting: Waiting, now: float, *, head: bool,
+               keep_excluded: bool = False) -> Waiting:
+        """A new queue entry: fresh place, fresh relaxation clock."""
+        self._seq += 1
+        return replace(waiting, enqueued_at=now, head=head, seq=self._seq,
+                       excluded=waiting.excluded if keep_excluded else {},
+                       target=waiting.target if keep_excluded else None)
+
+    def _push(self, waiting: Waiting, now: float | None = None, *, timers: bool = True) -> None:
+        """Put a chat into the queue and its bucket; with ``timers``, schedule its future
+        step changes and exclusion ends (a timer re-push does not, they are already queued)."""
+        at = waiting.enqueued_at if now is None else now
+        if self._steps_stale:
+            self._refresh_steps(at)
+        clock = step_index(waiting, at, self.rules)
+        kind = (tuple(sorted(waiting.needs.skills.items())), waiting.needs.language,
+                waiting.target)
+        steps = self._kind_steps.get(kind)
+        if steps is None:
+            steps = self._kind_steps[kind] = self._servable_steps(waiting)
+        step = next((i for i in range(clock, len(steps)) if steps[i]), clock)
+        req = requirements(waiting.needs, self.rules.steps[step], self.rules)
+        target = waiting.target if step == 0 else None
+        if target is not None:
+            bucket = f"@{target}"
+        else:
+            topics = [skill for skill, _ in req if skill != waiting.needs.language]
+            bucket = (topics or [skill for skill, _ in req] or [ANY])[0]
+        queued = _Queued(waiting, queue_key(waiting, self.rules), bucket, req, target, kind)
+        cid = waiting.conversation_id
+        self._queue[cid] = queued
+        self._kinds.setdefault(kind, set()).add(cid)
+        insort(self._buckets.setdefault(bucket, []), (queued.key, cid))
+        self._dirty_chats.add(cid)
+        if not timers:
+            return
+        for later in self.rules.steps[clock + 1:]:
+            heapq.heappush(self._timers, (waiting.enqueued_at + later.after_seconds, cid))
+        for until in waiting.excluded.values():
+            if until > at:
+                heapq.heappush(self._timers, (until, cid))
+
+    def _unbucket(self, queued: _Queued) -> None:
+        bucket = self._buckets[queued.bucket]
+        entry = (queued.key, queued.waiting.conversation_id)
+        bucket.pop(bisect_left(bucket, entry))
+        if not bucket:
+            del self._buckets[queued.bucket]
+
+    def _dequeue(self, cid: str) -> None:
+        """Out of the queue (the caller unbuckets it)."""
+        queued = self._queue.pop(cid)
+        kind = self._kinds[queued.kind]
+        kind.discard(cid)
+        if not kind:
+            del self._kinds[queued.kind]
+            self._kind_steps.pop(queued.kind, None)
+
+    def _refile(self, cid: str, now: float) -> None:
+        """File a waiting chat again for what it asks at ``now`` (timers already queued)."""
+        queued = self._queue[cid]
+        self._unbucket(queued)
+        self._dequeue(cid)
+        self._push(queued.waiting, now, timers=False)
+
+    def _run_timers(self, now: float) -> None:
+        """Chats reaching a new step or the end of an exclusion become matchable again; so do
+        chats whose steps someone online could serve changed."""
+        if self._steps_stale:
+            self._refresh_steps(now)
+        while self._timers and self._timers[0][0] <= now:
+            _, cid = heapq.heappop(self._timers)
+            if cid in self._queue:
+                self._refile(cid, now)
+
+    def _servable(self, req: Requirement, target: int | None) -> bool:
+        """Whether someone online could serve this (``routing.Servable``; load aside)."""
+        key = (req, target)
+        hit = self._servable_memo.get(key)
+        if hit is None:
+            if target is not None:
+                hit = target in self._online
+            elif req:
+                pool = min((self._online_by_skill.get(skill, set()) for skill, _ in req),
+                           key=len)
+                hit = any(can_serve(self._agents[i].skills, req) for i in pool)
+            else:
+                hit = bool(self._online)
+            self._servable_memo[key] = hit
+        return hit
+
+    def _servable_steps(self, waiting: Waiting) -> tuple[bool, ...]:
+        """For each relaxation step, whether someone online could serve this kind of chat."""
+        return tuple(self._servable(requirements(waiting.needs, step, self.rules),
+                                    waiting.target if i == 0 else None)
+                     for i, step in enumerate(self.rules.steps))
+
+    def _refresh_steps(self, now: float) -> None:
+        """Someone came online, left or changed skills: each kind of waiting chat whose
+        servable steps changed is filed again (it may skip a step now, or stop skipping)."""
+        self._steps_stale = False
+        self._servable_memo.clear()
+        changed: list[str] = []
+        for kind, cids in self._kinds.items():
+            any_cid = next(iter(cids))
+            steps = self._servable_steps(self._queue[any_cid].waiting)
+            if steps != self._kind_steps.get(kind):
+                self._kind_steps[kind] = steps
+                changed.extend(cids)
+        for cid in changed:
+            self._refile(cid, now)
+
+    def _online_masks(self) -> tuple[dict[tuple[str, int], int], dict[int, int]]:
+        """Bit sets of online agents per (skill, level) and ("", 0) for all; agent bits."""
+        masks: dict[tuple[str, int], int] = {("", 0): 0}
+        bits: dict[int, int] = {}
+        for state in self._agents.values():
+            if state.online:
+                bit = bits[state.id] = 1 << len(bits)
+                masks[("", 0)] |= bit
+                for skill, level in state.skills.items():
+                    for at_least in range(1, level + 1):
+                        masks[(skill, at_least)] = masks.get((skill, at_least), 0) | bit
+        return masks, bits
+
+    @staticmethod
+    def _mask(masks: dict[tuple[str, int], int], bits: dict[int, int], req: Requirement,
+              target: int | None) -> int:
+        """Online agents able to serve these requirements (or the pinned target)."""
+        if target is not None:
+            return bits.get(target, 0)
+        mask = masks[("", 0)]
+        for skill, level in req:
+            mask &= masks.get((skill, max(level, 1)), 0)
+        return mask
+
+    def _unindex(self, state: _AgentState) -> None:
+        if state.indexed:
+            self._free.discard(state.id)
+            for skill in state.skills:
+                self._free_by_skill[skill].discard(state.id)
+            state.indexed = False
+
+    def _unlist(self, state: _AgentState) -> None:
+        if state.listed:
+            self._online.discard(state.id)
+            for skill in state.skills:
+                self._online_by_skill[skill].discard(state.id)
+            state.listed = False
+            self._steps_stale = True
+
+    def _reindex(self, state: _AgentState, *, changed: bool = False) -> None:
+        """Keep the free and online indexes true; an agent newly free (or changed) is worth a
+        scan, and anyone coming online or leaving may change which steps are skipped."""
+        if state.online and not state.listed:
+            self._online.add(state.id)
+            for skill in state.skills:
+                self._online_by_skill.setdefault(skill, set()).add(state.id)
+            state.listed = True
+            self._steps_stale = True
+        elif not state.online and state.listed:
+            self._unlist(state)
+        if state.free and not state.indexed:
+            self._free.add(state.id)
+            for skill in state.skills:
+                self._free_by_skill.setdefault(skill, set()).add(state.id)
+            state.indexed = True
+            self._dirty_agents.add(state.id)
+        elif not state.free and state.indexed:
+            self._unindex(state)
+        elif changed and state.free:
+            self._dirty_agents.add(state.id)
+
+    def _stale_deadline(self, expires_at: float, conversation_id: str, agent_id: int) -> bool:
+        current = self._offers.get(conversation_id)
+        return current is None or current[0].agent_id != agent_id or (
+            current[0].expires_at != expires_at)
+
+    def _pending_offer(self, conversation_id: str, agent_id: int) -> tuple[Offer, Waiting]:
+        current = self._offers.get(conversation_id)
+        if current is None or current[0].agent_id != agent_id:
+            raise NotOffered(f"conversation {conversation_id} is not offered to agent {agent_id}")
+        return current
+
+    def _take_held(self, conversation_id: str, now: float) -> _Held:
+        held = self._held.pop(conversation_id, None)
+        if held is None:
+            raise NotAssigned(f"conversation {conversation_id} is not assigned")
+        state = self._agents[held.agent_id]
+        state.active.discard(conversation_id)
+        state.free_since = now
+        self._reindex(state)
+        return held

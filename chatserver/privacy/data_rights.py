@@ -1,0 +1,299 @@
+"""Data rights over the store: find a visitor, export everything held about them, erase it.
+
+Erasure replaces personal text in place and keeps everything a metric reads (event types,
+authors, times, ratings, NPS, language, topic, the visitor id that links a returning visitor's
+chats), so every report for every period reads the same before and after; the `last_seq` of
+each conversation is untouched, so cached facts stay valid too. Retention (`retention.py`) uses
+the same scrubbing on everything older than its cut-off.
+
+Phrasings proposed from a visitor's chat (`kb_proposals`, learning.py) hold the visitor's words:
+they are exported, and erasure tombstones them (a pending one can no longer be approved). A
+phrasing an admin already approved is knowledge-base content they reviewed (the inbox tells
+them to take out anything personal first) and stays in its entry.
+
+All writes are short jobs of at most `batch_size` rows through the store's single writer, so a
+visitor with years of chats is erased without holding up anyone's messages. Each job turns on
+SQLite's secure_delete so replaced text is overwritten on disk, not just unlinked, and an
+erasure ends with a WAL checkpoint so the old pages leave the write-ahead log as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any
+
+from chatserver.store.sqlite import Store
+
+log = logging.getLogger(__name__)
+
+TOMBSTONE = "[erased]"
+VISITOR_AUTHOR = "Visitor"  # what a visitor's lines show as author once their name is gone
+FORMAT = "chatserver-visitor-export/1"
+# Payload keys holding free text anyone may have typed: replaced by the tombstone.
+TEXT_KEYS = frozenset({"text", "markdown", "comment", "note"})
+# Payload keys that identify or locate the visitor: emptied.
+IDENTITY_KEYS = frozenset({"visitor_name", "name", "email", "phone", "page_url", "url",
+                           "referrer", "user_agent", "ip", "address"})
+# Event types whose payloads hold routing facts only (skills, agent ids, reasons, ETAs);
+# every other type, including ones added later, is scrubbed by key.
+TEXT_FREE_TYPES = frozenset({"queued", "offered", "assigned", "closed", "eta"})
+# 10 ms between batches: a 500-row job takes ~5 ms, so a long erasure or purge uses at most
+# about a third of the writer and chat appends queue behind one short job at worst.
+PAUSE_S = 0.01
+
+
+def scrub(value: Any, key: str = "") -> Any:
+    """`value` with personal text replaced: text keys get the tombstone, identity keys are
+    emptied, dicts and lists are walked (payloads are small; depth is two at most)."""
+    if isinstance(value, Mapping):
+        return {k: scrub(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, key) for v in value]
+    if isinstance(value, str) and value:
+        if key in TEXT_KEYS:
+            return TOMBSTONE
+        if key in IDENTITY_KEYS:
+            return ""
+    return value
+
+
+def scrub_payload(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An event payload without personal text; metric-bearing fields are left as they were."""
+    if kind in TEXT_FREE_TYPES:
+        return dict(payload)
+    clean: dict[str, Any] = scrub(payload)
+    if kind == "message" and payload.get("from") == "visitor" and clean.get("author"):
+        clean["author"] = VISITOR_AUTHOR  # a visitor's line carries the name they gave
+    return clean
+
+
+@contextlib.contextmanager
+def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
+    """Overwrite freed bytes while this job runs (some SQLite builds default to off), then
+    leave the writer's connection as it was for the other jobs of the group."""
+    before = conn.execute("PRAGMA secure_delete").fetchone()[0]
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA secure_delete = {int(before)}")
+
+
+def rewrite_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> int:
+    """Scrub each (conversation_id, seq, type, payload) row; returns how many changed. A
+    `started` event also clears its conversation's copy of the page URL."""
+    changed = 0
+    for cid, seq, kind, raw in rows:
+        payload = json.loads(raw)
+        clean = scrub_payload(kind, payload)
+        if kind == "started":
+            conn.execute("UPDATE conversations SET page_url = '' WHERE id = ? AND page_url != ''",
+                         (cid,))
+        if clean != payload:
+            conn.execute("UPDATE events SET payload = ? WHERE conversation_id = ? AND seq = ?",
+                         (json.dumps(clean, ensure_ascii=False), cid, seq))
+            changed += 1
+    return changed
+
+
+def checkpoint(path: str) -> bool:
+    """Copy the WAL into the database and truncate it, so replaced text leaves the log file;
+    False when a reader kept it from finishing (the next automatic checkpoint will).
+    Blocking (waits up to 5 s for readers on old snapshots): run it in a thread."""
+    if path == ":memory:":
+        return True
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        log.warning("WAL checkpoint after erasure failed: %s", error)
+        return False
+    if busy:
+        log.warning("WAL checkpoint after erasure could not finish: a reader held it")
+    return not busy
+
+
+# --- finding ---------------------------------------------------------------------------------
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def find_visitors(
+    store: Store, query: str, *, token_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Visitors whose id or email (profile or offline message) is `query`, whose name contains
+    it, or whose signed token it is (`token_id`, unsigned by the caller); newest first."""
+    q = query.strip()
+    ids = [q, token_id or q]
+    rows = await store.fetchall(
+        "SELECT id FROM visitors WHERE id IN (?, ?) OR email = ? COLLATE NOCASE "
+        "OR name LIKE ? ESCAPE '\\' "
+        "UNION SELECT visitor_id FROM offline_messages WHERE email = ? COLLATE NOCASE "
+        "OR visitor_id IN (?, ?) "
+        "UNION SELECT visitor_id FROM conversations WHERE visitor_id IN (?, ?) LIMIT ?",
+        (*ids, q, _like(q), q, *ids, *ids, limit))
+    found = [await summary(store, row[0]) for row in rows]
+    return sorted(found, key=lambda v: -(v["last_seen_ms"] or 0))
+
+
+async def summary(store: Store, visitor_id: str) -> dict[str, Any]:
+    """The profile and how much is held, for a search result; blank when no profile row."""
+    row = await store.fetchone(
+        "SELECT v.name, v.email, v.language, v.created_ms, v.last_seen_ms, v.erased_ms, "
+        "(SELECT count(*) FROM conversations c WHERE c.visitor_id = ?1), "
+        "(SELECT count(*) FROM offline_messages o WHERE o.visitor_id = ?1) "
+        "FROM (SELECT ?1 AS id) AS k LEFT JOIN visitors v ON v.id = k.id", (visitor_id,))
+    assert row is not None
+    name, email, language, created, seen, erased, chats, offline = tuple(row)
+    return {"id": visitor_id, "name": name or "", "email": email or "",
+            "language": language or "", "created_ms": created, "last_seen_ms": seen,
+            "erased_ms": erased, "conversations": chats, "offline_messages": offline}
+
+
+async def _holds_anything(store: Store, visitor_id: str) -> bool:
+    row = await store.fetchone(
+        "SELECT EXISTS(SELECT 1 FROM visitors WHERE id = ?1) "
+        "OR EXISTS(SELECT 1 FROM conversations WHERE visitor_id = ?1) "
+        "OR EXISTS(SELECT 1 FROM offline_messages WHERE visitor_id = ?1)", (visitor_id,))
+    return bool(row and row[0])
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str, Any] | None:
+    """Everything held about one visitor (profile, conversations with every event, survey
+    answers, offline messages) as JSON-ready data; None when nothing is held. Internal notes
+    are included: they are data about the visitor, which an access request covers."""
+    if not await _holds_anything(store, visitor_id):
+        return None
+    profile = await store.visitor(visitor_id)
+    conversations, surveys = [], []
+    for conv in await store.fetchall(
+            "SELECT * FROM conversations WHERE visitor_id = ? ORDER BY created_ms, id",
+            (visitor_id,)):
+        events = await store.events_after(conv["id"], 0, limit=1_000_000)
+        conversations.append({**dict(conv), "events": [
+            {"seq": e.seq, "type": e.type, "author": e.author, "ts_ms": e.ts_ms,
+             "payload": dict(e.payload)} for e in events]})
+        surveys += [{"conversation_id": e.conversation_id, "ts_ms": e.ts_ms, **dict(e.payload)}
+                    for e in events if e.type == "survey"]
+    offline = await store.fetchall(
+        "SELECT id, email, text, language, page_url, created_ms, handled_by, handled_ms "
+        "FROM offline_messages WHERE visitor_id = ? ORDER BY created_ms, id", (visitor_id,))
+    proposals = await store.fetchall(
+        "SELECT id, entry_id, conversation_id, language, text, source, status, created_ms, "
+        "decided_ms, added_text FROM kb_proposals WHERE conversation_id IN "
+        "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
+        (visitor_id,))
+    return {
+        "format": FORMAT,
+        "exported_ms": now_ms,
+        "visitor": {"id": visitor_id, **(dict(profile) if profile is not None else {})},
+        "conversations": conversations,
+        "survey_answers": surveys,
+        "offline_messages": [dict(r) for r in offline],
+        "kb_proposals": [dict(r) for r in proposals],
+    }
+
+
+def export_counts(data: Mapping[str, Any]) -> dict[str, int]:
+    """How much an export held, for the audit log (counts only: the log keeps no personal data)."""
+    return {"conversations": len(data["conversations"]),
+            "events": sum(len(c["events"]) for c in data["conversations"]),
+            "offline_messages": len(data["offline_messages"]),
+            "kb_proposals": len(data["kb_proposals"])}
+
+
+# --- erasure ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What one erasure changed; goes to the audit log and back to the admin."""
+
+    visitor_id: str
+    conversations: int
+    events_scrubbed: int
+    offline_messages: int
+    kb_proposals: int
+    profile: bool
+    erased_ms: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _erase_events_batch(conn: sqlite3.Connection, visitor_id: str, after: tuple[str, int],
+                        limit: int) -> tuple[int, int, tuple[str, int]]:
+    rows = conn.execute(
+        "SELECT e.conversation_id, e.seq, e.type, e.payload FROM events e "
+        "WHERE e.conversation_id IN (SELECT id FROM conversations WHERE visitor_id = ?) "
+        "AND (e.conversation_id, e.seq) > (?, ?) ORDER BY e.conversation_id, e.seq LIMIT ?",
+        (visitor_id, *after, limit)).fetchall()
+    with secure_delete(conn):
+        changed = rewrite_events(conn, rows)
+    last = (rows[-1][0], rows[-1][1]) if rows else after
+    return len(rows), changed, last
+
+
+def scrub_proposals(conn: sqlite3.Connection, ids: list[int]) -> int:
+    """Tombstone the visitor's words in these proposals; a pending one expires (nothing is
+    left to approve). Shared with retention."""
+    conn.executemany(
+        "UPDATE kb_proposals SET text = ?1, added_text = CASE WHEN added_text IS NULL "
+        "THEN NULL ELSE ?1 END, status = CASE status WHEN 'pending' THEN 'expired' "
+        "ELSE status END WHERE id = ?2", [(TOMBSTONE, i) for i in ids])
+    return len(ids)
+
+
+def _erase_rest(conn: sqlite3.Connection, visitor_id: str, now_ms: int
+                ) -> tuple[int, int, int, bool]:
+    with secure_delete(conn):
+        proposals = scrub_proposals(conn, [r[0] for r in conn.execute(
+            "SELECT id FROM kb_proposals WHERE text != ? AND conversation_id IN "
+            "(SELECT id FROM conversations WHERE visitor_id = ?)", (TOMBSTONE, visitor_id))])
+        chats = conn.execute("UPDATE conversations SET page_url = '' WHERE visitor_id = ?",
+                             (visitor_id,)).rowcount
+        offline = conn.execute(
+            "UPDATE offline_messages SET email = '', text = ?, page_url = '' "
+            "WHERE visitor_id = ?", (TOMBSTONE, visitor_id)).rowcount
+        profile = conn.execute(
+            "UPDATE visitors SET name = '', email = '', erased_ms = ? WHERE id = ?",
+            (now_ms, visitor_id)).rowcount
+    return chats, offline, proposals, profile == 1
+
+
+async def erase_visitor(
+    store: Store, visitor_id: str, now_ms: int, *, batch_size: int = 500,
+    pause_s: float = PAUSE_S,
+) -> Erasure | None:
+    """Remove a visitor's personal data, keeping their conversations for metrics; None when
+    nothing is held. Idempotent: running it again (say after a crash) finishes the job. The
+    profile goes last, so a half-done erasure can still be found by email and re-run."""
+    if not await _holds_anything(store, visitor_id):
+        return None
+    after, scrubbed = ("", -1), 0
+    while True:
+        scanned, changed, after = await store.write(
+            partial(_erase_events_batch, visitor_id=visitor_id, after=after, limit=batch_size))
+        scrubbed += changed
+        if scanned < batch_size:
+            break
+        await asyncio.sleep(pause_s)
+    chats, offline, proposals, profile = await store.write(
+        lambda conn: _erase_rest(conn, visitor_id, now_ms))
+    await asyncio.to_thread(checkpoint, store.path)
+    return Erasure(visitor_id, chats, scrubbed, offline, proposals, profile, now_ms)

@@ -1,0 +1,265 @@
+"""The agent's side of a chat: presence and status, the offer accepted or declined, lines and
+notes, the transfer and the close; what a console shows after a reconnect.
+
+Each change takes the conversation's lock, checks it, and goes through the journal (store,
+apply, publish); the router hears of it, and the dispatcher is kicked when the queue may move.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chatserver.cluster.connections import Connection, Registry
+from chatserver.cluster.router import Router
+from chatserver.core import conversation as cv
+from chatserver.core.conversation import Conversation, State
+from chatserver.core.errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
+from chatserver.core.frames import encode
+from chatserver.store.sqlite import NewEvent
+
+from .dispatcher import Dispatcher
+from .event_frames import ack_for, event_frame, skills_from_json
+from .handoff import Handoff
+from .journal import Journal, Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentProfile:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    skills: dict[str, int]
+    capacity: int
+    status: str = "offline"
+
+
+class AgentSide:
+    """Everything an agent's socket (and the admin's user page) asks of the service."""
+
+    def __init__(self, journal: Journal, handoff: Handoff, router: Router,
+                 dispatcher: Dispatcher, agents: dict[int, AgentProfile],
+                 registry: Registry) -> None:
+        self.journal = journal
+        self.handoff = handoff
+        self.router = router
+        self.dispatcher = dispatcher
+        self.agents = agents  # connected agents' profiles, shared with the service
+        self.registry = registry
+        self._presence: dict[int, str] = {}  # each agent's last status in agent_presence
+        # Told when an agent answers a chat with a knowledge-base entry (the line's entry_id, or
+        # the one named at close): (conversation id, entry id, "message" | "close", agent id,
+        # now ms). app.py sets it to learning.Learning.agent_used.
+        self.on_entry_used: Callable[[str, int, str, int, int], Awaitable[Any]] | None = None
+
+    def _now(self) -> float:
+        return self.journal.clock() / 1000
+
+    # --- presence -----------------------------------------------------------------------------
+
+    async def agent_connected(self, profile: AgentProfile) -> None:
+        """A socket of this agent is in: a reload or a second tab carries on with the status
+        they had; a first login, or one after longer than the grace period, starts away."""
+        now = self._now()
+        profile.status = await self.router.returning_status(profile.id, now)
+        self.agents[profile.id] = profile
+        revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
+                                                 skills=dict(profile.skills), now=now,
+                                                 status=profile.status)
+        await self.router.agent_reconnected(profile.id, now)
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
+        await self.record_presence(profile.id, profile.status)
+
+    async def update_profile(self, user: sqlite3.Row) -> None:
+        """An admin changed a user: a connected agent's routing follows at once; a disabled
+        one is disconnected (their sessions are already gone)."""
+        profile = self.agents.get(int(user["id"]))
+        if profile is None:
+            return
+        if user["disabled"]:
+            for conn in tuple(self.registry.agents.get(profile.id, ())):
+                conn.close(CLOSE_POLICY, "account disabled")
+            return
+        profile.display_name, profile.role = user["display_name"], user["role"]
+        profile.skills, profile.capacity = skills_from_json(user["skills"]), user["capacity"]
+        revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
+                                                 skills=dict(profile.skills),
+                                                 now=self._now(), status=profile.status)
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
+
+    async def agent_disconnected(self, agent_id: int) -> None:
+        """The agent's last socket closed: offers go back now, chats after the grace period."""
+        revoked = await self.router.agent_disconnected(agent_id, self._now())
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_disconnected")
+        await self.record_presence(agent_id, "offline")
+
+    async def set_status(self, agent_id: int, status: str) -> None:
+        profile = self.agents[agent_id]
+        profile.status = status
+        revoked = await self.router.set_status(agent_id, status, self._now())
+        self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
+        await self.record_presence(agent_id, status)
+
+    async def record_presence(self, agent_id: int, status: str) -> None:
+        """Append the agent's routing status to agent_presence when it changed: the staffing
+        advice counts the agents online per hour from these rows (chatserver/core/staffing.py)."""
+        if self._presence.get(agent_id) == status:
+            return
+        self._presence[agent_id] = status
+        row = (agent_id, self.journal.clock(), status)
+        await self.journal.store.write(lambda conn: conn.execute(
+            "INSERT INTO agent_presence (agent_id, ts_ms, status) VALUES (?, ?, ?)", row))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def agent_view(self, agent_id: int, cid: str, *, holder: bool) -> Conversation:
+        conv = await self.journal.conversation(cid)
+        profile = self.agents.get(agent_id)
+        allowed = conv.agent_id == agent_id or (
+            not holder and (agent_id in conv.participants
+                            or (profile is not None and profile.role != "agent"))
+        )
+        if not allowed:
+            raise NotFound("no such conversation")  # never reveal others' conversations
+        return conv
+
+    async def open_conversations_of(self, agent_id: int) -> list[dict[str, Any]]:
+        """The chats an agent holds or has been offered, for the console after a reconnect."""
+        rows = await self.journal.store.fetchall(
+            "SELECT id, state, last_seq, language, topic FROM conversations "
+            "WHERE agent_id = ? AND state IN ('offered', 'assigned') ORDER BY created_ms",
+            (agent_id,),
+        )
+        return [{"id": r["id"], "state": r["state"], "seq": r["last_seq"],
+                 "language": r["language"], "topic": r["topic"]} for r in rows]
+
+    # --- changes ------------------------------------------------------------------------------
+
+    async def accept(self, agent_id: int, cid: str, client_id: str,
+                     origin: Connection | None = None) -> Outcome:
+        journal = self.journal
+        async with journal.lock(cid):
+            conv = await journal.conversation(cid)
+            if conv.state is not State.OFFERED or conv.agent_id != agent_id:
+                replay = await journal.replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict("this offer is no longer yours", frame_id=client_id)
+            await self.router.accept(cid, agent_id, self._now())
+            profile = self.agents[agent_id]
+            payload = {"agent_id": agent_id, "agent": profile.display_name}
+            conv, events, _ = await journal.append(
+                conv, [NewEvent("assigned", f"agent:{agent_id}", payload)], client_id, origin)
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def decline(self, agent_id: int, cid: str, client_id: str,
+                      origin: Connection | None = None) -> Outcome:
+        journal = self.journal
+        async with journal.lock(cid):
+            conv = await journal.conversation(cid)
+            if conv.state is not State.OFFERED or conv.agent_id != agent_id:
+                replay = await journal.replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict("this offer is no longer yours", frame_id=client_id)
+            await self.router.decline(cid, agent_id, self._now())
+            conv, events, _ = await journal.append(
+                conv, [NewEvent("queued", f"agent:{agent_id}",
+                                {"reason": "declined", "skills": list(conv.skills),
+                                 "language": conv.language})], client_id, origin)
+            self.dispatcher.kick()
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def agent_message(
+        self, agent_id: int, cid: str, client_id: str, text: str, *, note: bool,
+        origin: Connection | None = None, entry_id: int | None = None,
+    ) -> Outcome:
+        journal = self.journal
+        async with journal.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=not note)
+            if not note and not cv.can_post(conv.state, "agent"):
+                # A retry of a line stored before the chat moved on gets its ack again;
+                # the happy path needs no lookup (the append itself spots a repeated id).
+                replay = await journal.replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict(f"cannot send to a conversation that is {conv.state}",
+                               frame_id=client_id)
+            profile = self.agents[agent_id]
+            kind = "note" if note else "message"
+            line: dict[str, Any] = {"from": "agent", "author": profile.display_name,
+                                    "text": text}
+            if entry_id is not None and not note:  # the line came from this entry
+                line["entry_id"] = entry_id
+            conv, events, duplicate = await journal.append(
+                conv, [NewEvent(kind, f"agent:{agent_id}", line)], client_id, origin)
+            if note and agent_id not in journal.holders(conv):  # e.g. the agent before a transfer
+                journal.bus.to_agents([agent_id], encode(
+                    event_frame(events[0], for_visitor=False) or {}))
+        if "entry_id" in line and not duplicate:
+            await self._entry_used(cid, entry_id, "message", agent_id)
+        return Outcome(ack_for(client_id, events[0]), events)
+
+    async def _entry_used(self, cid: str, entry_id: int | None, source: str,
+                          agent_id: int) -> None:
+        """After the agent's change is stored and acked: a proposal is a by-product, and
+        a failure to make one must never fail the agent's line or close."""
+        if self.on_entry_used is None or entry_id is None:
+            return
+        try:
+            await self.on_entry_used(cid, entry_id, source, agent_id, self.journal.clock())
+        except Exception:
+            log.exception("could not propose a phrasing from conversation %s", cid)
+
+    async def transfer(
+        self, agent_id: int, cid: str, client_id: str, *, to_agent: int | None,
+        to_skill: str | None, note: str | None, origin: Connection | None = None,
+    ) -> Outcome:
+        journal = self.journal
+        async with journal.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=True)
+            if conv.state is not State.ASSIGNED:
+                replay = await journal.replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+                raise Conflict(f"cannot transfer a conversation that is {conv.state}",
+                               frame_id=client_id)
+            if to_agent is not None and await journal.store.user(to_agent) is None:
+                raise NotFound("no such agent", frame_id=client_id)
+            skills = [to_skill] if to_skill else list(conv.skills)
+            moved = {"from_agent": agent_id, "to_agent": to_agent, "to_skill": to_skill,
+                     "note": note or ""}
+            queued = {"reason": "transfer", "skills": skills, "language": conv.language}
+            conv, events, _ = await journal.append(conv, [
+                NewEvent("transferred", f"agent:{agent_id}", moved),
+                NewEvent("queued", f"agent:{agent_id}", queued)], client_id, origin)
+            await self.router.transfer(cid, self._now(), to_agent=to_agent, to_skill=to_skill)
+            journal.bus.to_agents([agent_id], encode(
+                event_frame(events[0], for_visitor=False) or {}))
+            self.dispatcher.kick()
+            return Outcome(ack_for(client_id, events[0]), events)
+
+    async def close_by_agent(
+        self, agent_id: int, cid: str, client_id: str, resolved: bool,
+        origin: Connection | None = None, entry_id: int | None = None,
+    ) -> Outcome:
+        async with self.journal.lock(cid):
+            conv = await self.agent_view(agent_id, cid, holder=False)
+            if conv.state is State.CLOSED:
+                replay = await self.journal.replayed(conv, client_id)
+                if replay is not None:
+                    return replay
+            if conv.agent_id != agent_id and self.agents[agent_id].role == "agent":
+                raise Forbidden("only the agent holding the chat may close it",
+                                frame_id=client_id)
+            cv.transition(conv.state, "close")
+            outcome = await self.handoff.close(conv, client_id, by="agent", resolved=resolved,
+                                               origin=origin, entry_id=entry_id)
+        await self._entry_used(cid, entry_id, "close", agent_id)
+        return outcome

@@ -1,0 +1,77 @@
+"""Frames built from stored events: what each audience is sent, decided in one place.
+
+Every frame a client receives about a conversation comes from here, so the widget, the
+console and `resume` can never disagree about what an event looks like.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chatserver.config import SurveyConfig
+from chatserver.core.conversation import Conversation, Event
+from chatserver.core.messages import say
+from knowledge_base.markdown import to_plain_text
+
+
+def answer_line(answer: str) -> dict[str, Any]:
+    """A bot answer: plain text to show, and the safe Markdown for clients that render it."""
+    return {"from": "bot", "author": "Bot", "text": to_plain_text(answer), "markdown": answer}
+
+
+def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
+    return {"type": "ack", "id": client_id, "conversation_id": event.conversation_id,
+            "seq": event.seq}
+
+
+def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
+    """The frame an audience receives for a stored event; None when it sees nothing."""
+    p = event.payload
+    base = {"conversation_id": event.conversation_id, "seq": event.seq, "ts": event.ts}
+    match event.type:
+        case "message":
+            frame = {"type": "message", **base, "id": event.client_id or
+                     f"{event.conversation_id}-{event.seq}", "from": p["from"],
+                     "author": p["author"], "text": p["text"]}
+            for key in ("suggestions", "markdown", "actions"):
+                if key in p:
+                    frame[key] = p[key]
+            if not for_visitor:
+                for key in ("decision", "matches", "entry_id", "reason", "intent"):
+                    if key in p:
+                        frame[key] = p[key]
+            return frame
+        case "assigned":
+            frame = {"type": "assigned", **base, "agent": p["agent"]}
+            if not for_visitor:
+                frame["agent_id"] = p["agent_id"]
+            return frame
+        case "closed":
+            frame = {"type": "closed", **base, "by": p["by"]}
+            if not for_visitor and "resolved" in p:
+                frame["resolved"] = p["resolved"]
+            return frame
+    if for_visitor:
+        return None
+    if event.type == "note":
+        return {"type": "note", **base, "id": event.client_id, "author": p["author"],
+                "text": p["text"]}
+    return {"type": "event", **base, "event": event.type, "author": event.author,
+            "payload": dict(p)}
+
+
+def survey_request(conv: Conversation, config: SurveyConfig) -> dict[str, Any]:
+    """The questions, worded in the visitor's language (the widget has the same strings)."""
+    questions: list[dict[str, Any]] = [
+        {"name": "rating", "scale": [1, 5], "text": say("survey_rating", conv.language)}]
+    if config.nps:
+        questions.append({"name": "nps", "scale": [0, 10], "optional": True,
+                          "text": say("survey_nps", conv.language)})
+    questions.append({"name": "comment", "optional": True,
+                      "text": say("survey_comment", conv.language)})
+    return {"type": "survey_request", "conversation_id": conv.id, "questions": questions}
+
+
+def skills_from_json(text: str) -> dict[str, int]:
+    return {str(k): int(v) for k, v in json.loads(text or "{}").items()}

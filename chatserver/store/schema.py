@@ -1,0 +1,174 @@
+"""The database schema as numbered migrations. Never edit a released one: append a new one.
+
+Times are integer milliseconds since the epoch (UTC). `events` is append-only: the truth from
+which every conversation row, transcript and metric is derived.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: visitors, users and their sessions, conversations, the event log, offline messages
+    """
+    CREATE TABLE visitors (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+        password_hash TEXT NOT NULL,
+        skills TEXT NOT NULL DEFAULT '{}',
+        capacity INTEGER NOT NULL DEFAULT 3 CHECK (capacity BETWEEN 1 AND 50),
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        visitor_id TEXT NOT NULL REFERENCES visitors(id),
+        state TEXT NOT NULL,
+        agent_id INTEGER,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        language TEXT NOT NULL DEFAULT '',
+        topic TEXT NOT NULL DEFAULT '',
+        page_url TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        closed_ms INTEGER,
+        resolved INTEGER
+    );
+    CREATE INDEX conversations_open ON conversations(state) WHERE state != 'closed';
+    CREATE INDEX conversations_visitor ON conversations(visitor_id, created_ms);
+    CREATE TABLE events (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        author TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        client_id TEXT,
+        ts_ms INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX events_client ON events(conversation_id, client_id)
+        WHERE client_id IS NOT NULL;
+    CREATE INDEX events_time ON events(ts_ms);
+    CREATE TABLE offline_messages (
+        id INTEGER PRIMARY KEY,
+        visitor_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        text TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT '',
+        page_url TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        handled_by INTEGER REFERENCES users(id),
+        handled_ms INTEGER,
+        UNIQUE (visitor_id, client_id)
+    );
+    """,
+    # 2: the knowledge base with every version kept, and small server-wide facts
+    """
+    CREATE TABLE kb_entries (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        language TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'published')),
+        skill TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        questions TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL,
+        updated_by INTEGER REFERENCES users(id)
+    );
+    CREATE INDEX kb_entries_language ON kb_entries(language, status) WHERE deleted = 0;
+    CREATE TABLE kb_versions (
+        entry_id INTEGER NOT NULL REFERENCES kb_entries(id),
+        version INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        changed_by INTEGER REFERENCES users(id),
+        changed_ms INTEGER NOT NULL,
+        PRIMARY KEY (entry_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 3: privacy: the audit log of admin actions, erased visitors, indexes the purge walks by
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        user_id INTEGER,
+        username TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}',
+        address TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_time ON audit_log(ts_ms);
+    CREATE INDEX audit_log_action ON audit_log(action, ts_ms);
+    ALTER TABLE visitors ADD COLUMN erased_ms INTEGER;
+    CREATE INDEX visitors_last_seen ON visitors(last_seen_ms);
+    CREATE INDEX offline_messages_created ON offline_messages(created_ms);
+    """,
+    # 4: reports read conversations by when they started; without this every range is a full scan
+    """
+    CREATE INDEX conversations_created ON conversations(created_ms);
+    """,
+    # 5: a user given a one-time password (the first admin) must choose their own before
+    # anything else
+    """
+    ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6: the bot learns from agents (chatserver/service/learning.py): a visitor's question that
+    # an agent answered with a knowledge-base entry, proposed as a new phrasing of that entry
+    # until an admin approves (the phrasing joins the entry as a new version) or rejects it.
+    # `text` is the visitor's words: privacy export/erase and retention cover it. `source`: the
+    # agent's line came from the entry (agent-assist Insert, a canned response linked to it) or
+    # the entry was chosen when closing. The decider's name is copied in, as in audit_log, so
+    # the row still says who decided after a rename.
+    """
+    CREATE TABLE kb_proposals (
+        id INTEGER PRIMARY KEY,
+        entry_id INTEGER NOT NULL REFERENCES kb_entries(id),
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        language TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('message', 'close')),
+        agent_id INTEGER,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+        created_ms INTEGER NOT NULL,
+        decided_ms INTEGER,
+        decided_by INTEGER,
+        decided_by_name TEXT NOT NULL DEFAULT '',
+        added_text TEXT,
+        entry_version INTEGER,
+        UNIQUE (conversation_id, entry_id)
+    );
+    CREATE INDEX kb_proposals_status ON kb_proposals(status, created_ms);
+    CREATE INDEX kb_proposals_created ON kb_proposals(created_ms);
+    """,
+    # 7: agent presence, append-only like the event log: one row each time an agent's routing
+    # status changes (online = may be offered chats; away; offline = no socket). The staffing
+    # advice on /admin/reports reads the agents actually online per hour of the week from it.
+    """
+    CREATE TABLE agent_presence (
+        agent_id INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('online', 'away', 'offline'))
+    );
+    CREATE INDEX agent_presence_time ON agent_presence(ts_ms);
+    """,
+]

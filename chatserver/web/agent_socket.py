@@ -1,0 +1,138 @@
+"""`/ws/agent`: the console's socket. Only a logged-in user gets further than a close."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket
+
+from chatserver.cluster.connections import Connection
+from chatserver.core import frames
+from chatserver.core.errors import CLOSE_POLICY, Unauthorized
+from chatserver.core.frames import Frame, encode
+from chatserver.service.agent_side import AgentProfile
+from chatserver.service.event_frames import skills_from_json
+
+from .auth import current_user, same_origin
+from .sockets import receive_loop
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+
+async def agent_endpoint(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    # Another site's page must not ride on an agent's cookie (cross-site WebSocket hijacking).
+    if not same_origin(websocket):
+        await websocket.close(CLOSE_POLICY, "cross-site socket refused")
+        return
+    user = await current_user(websocket)
+    if user is None:
+        # Accepted first, so a page can read the code and reason and go to /login (the
+        # console does): a refused handshake reaches it as a bare 1006, like a server down.
+        await websocket.accept()
+        await websocket.close(CLOSE_POLICY, "log in first")
+        return
+    if user["must_change_password"]:
+        await websocket.close(CLOSE_POLICY, "choose your own password first (on /account)")
+        return
+    await websocket.accept()
+    agent_id = int(user["id"])
+    service = hub.service
+    conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}",
+                      service.agent_backlog)
+    profile = AgentProfile(  # the status is service.agent_connected's to decide
+        id=agent_id, username=user["username"], display_name=user["display_name"],
+        role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
+    )
+    greeted = False
+
+    async def hello(frame: Frame) -> dict[str, Any] | None:
+        # Frames flow from here on, not from the handshake, and wait for the welcome; the
+        # chats it lists are held until the console resumes them: each event once, in order.
+        nonlocal greeted
+        if greeted:
+            raise Unauthorized("hello was already sent on this socket")
+        greeted = True
+        conversations = await service.open_conversations_of(agent_id)
+        conn.hold({c["id"]: c["seq"] for c in conversations})
+        hub.registry.add_agent(agent_id, conn, supervisor=profile.role != "agent")
+        await service.agent_connected(profile)
+        return {
+            "type": "welcome",
+            "agent": {"id": agent_id, "username": profile.username,
+                      "display_name": profile.display_name, "role": profile.role,
+                      "skills": profile.skills, "capacity": profile.capacity,
+                      "status": service.agents[agent_id].status},
+            "conversations": conversations,
+            "queue": await service.dispatcher.queue_snapshot(),
+        }
+
+    async def status(frame: Frame) -> dict[str, Any] | None:
+        await service.set_status(agent_id, frame["status"])
+        return {"type": "status", "status": frame["status"]}
+
+    async def accept(frame: Frame) -> dict[str, Any] | None:
+        return (await service.accept(agent_id, frame["conversation_id"], frame.key,
+                                     origin=conn)).ack
+
+    async def decline(frame: Frame) -> dict[str, Any] | None:
+        return (await service.decline(agent_id, frame["conversation_id"], frame.key,
+                                      origin=conn)).ack
+
+    async def message(frame: Frame) -> dict[str, Any] | None:
+        return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
+                                            hub.redactor(frame["text"]), note=False,
+                                            origin=conn, entry_id=frame.get("entry_id"))).ack
+
+    async def note(frame: Frame) -> dict[str, Any] | None:
+        return (await service.agent_message(agent_id, frame["conversation_id"], frame.key,
+                                            hub.redactor(frame["text"]), note=True,
+                                            origin=conn)).ack
+
+    async def signal(frame: Frame) -> dict[str, Any] | None:
+        """Typing and read receipts go to the visitor of a chat this agent holds."""
+        conv = await service.agent_view(agent_id, frame["conversation_id"], holder=True)
+        out = {"type": frame.type, "conversation_id": conv.id, "from": "agent"}
+        out.update({k: v for k, v in frame.fields.items() if k in ("on", "seq")})
+        hub.bus.to_visitor(conv.visitor_id, encode(out))
+        return None
+
+    async def transfer(frame: Frame) -> dict[str, Any] | None:
+        return (await service.transfer(
+            agent_id, frame["conversation_id"], frame.key, to_agent=frame.get("to_agent"),
+            to_skill=frame.get("to_skill"), note=frame.get("note"), origin=conn)).ack
+
+    async def close(frame: Frame) -> dict[str, Any] | None:
+        return (await service.close_by_agent(agent_id, frame["conversation_id"], frame.key,
+                                             frame["resolved"], origin=conn,
+                                             entry_id=frame.get("entry_id"))).ack
+
+    async def resume(frame: Frame) -> dict[str, Any] | None:
+        conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
+        await conn.resume(conv.id, min(frame["after_seq"], conv.last_seq))
+        return None
+
+    watch = asyncio.create_task(_close_when_session_ends(hub, conn, user["session_id"]),
+                                name=f"session:{agent_id}")
+    handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,
+                "message": message, "note": note, "typing": signal, "read": signal,
+                "transfer": transfer, "close": close, "resume": resume}
+    try:
+        await receive_loop(websocket, conn, frames.AGENT_FRAMES, handlers, hub.config.limits,
+                           greeted=lambda: greeted, errors=service.telemetry.errors)
+    finally:
+        watch.cancel()
+        if greeted and hub.registry.remove_agent(agent_id, conn):
+            await service.agent_disconnected(agent_id)
+        await conn.wait_closed() if conn.closed else await conn.stop()
+
+
+async def _close_when_session_ends(hub: Hub, conn: Connection, session_id: str) -> None:
+    """Close the console once its login is gone: logged out, expired, a new password, or the
+    account disabled (perhaps by `chatserver user disable`, in another process)."""
+    while not conn.closed:
+        await asyncio.sleep(hub.config.server.session_check_seconds)
+        if await hub.store.session(session_id, hub.service.clock()) is None:
+            conn.close(CLOSE_POLICY, "session ended")

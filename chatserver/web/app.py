@@ -1,0 +1,226 @@
+"""`create_app(config)`: the one place that knows every part. Wiring only.
+
+Resources open in the lifespan and close in reverse order: store, then the service and its
+dispatcher; on the way out, sockets are told the server is going away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
+
+from bot import Bot
+from chatserver import config as config_module
+from chatserver.cluster.bus import Bus, LocalBus, RedisBus
+from chatserver.cluster.connections import SLOW_CLOSED, Registry
+from chatserver.cluster.router import LocalRouter, Router
+from chatserver.config import CONFIG_FILE_ENV, Config, ConfigError
+from chatserver.core.errors import ChatError
+from chatserver.privacy import retention
+from chatserver.privacy.iplimits import AbuseLimits
+from chatserver.privacy.redaction import Redactor, install_log_redaction
+from chatserver.secrets_file import secret_key
+from chatserver.service.facade import ConversationService
+from chatserver.service.learning import Learning
+from chatserver.store.kb_store import KnowledgeBase
+from chatserver.store.sqlite import Store
+from chatserver.tokens import Signer
+
+from . import auth, kb_api, learning_api, pages, privacy_api, reports, widget_routes
+from .agent_socket import agent_endpoint
+from .hub import Hub
+from .log_hygiene import quiet_client_faults
+from .security_headers import SecurityHeaders
+from .visitor_socket import visitor_endpoint
+
+if TYPE_CHECKING:  # needs numpy: imported only with [bot] semantic = true
+    from chatserver.service.embeddings import Embeddings
+
+log = logging.getLogger(__name__)
+
+
+def register_gauges(hub: Hub) -> None:
+    """Gauges read live state when scraped, so they can never drift from it."""
+    service, registry, telemetry = hub.service, hub.registry, hub.service.telemetry
+    telemetry.gauge("chat_connections", "Open sockets, by role.", lambda: [
+        ((("role", "visitor"),), sum(len(c) for c in registry.visitors.values())),
+        ((("role", "agent"),), sum(len(c) for c in registry.agents.values()))])
+    telemetry.gauge("chat_agents", "Connected agents, by status.", lambda: [
+        ((("status", s),), sum(1 for a in service.agents.values() if a.status == s
+                               and registry.agent_online(a.id)))
+        for s in ("online", "away", "offline")])
+    telemetry.gauge("chat_queue_waiting", "Conversations waiting for a person.", lambda: [
+        ((), service.queue_summary[0])])
+    telemetry.gauge("chat_queue_oldest_wait_seconds", "Longest current wait.", lambda: [
+        ((), service.queue_summary[1])])
+    telemetry.gauge("chat_store_commits", "Transactions the store writer committed "
+                    "(each holds a group of events).", lambda: [((), hub.store.writer.commits)])
+    telemetry.gauge("chat_store_lock_wait_seconds", "Time the store writer waited for another "
+                    "process's write lock.", lambda: [((), hub.store.writer.lock_wait_seconds)])
+    telemetry.gauge("chat_slow_clients_closed", "Sockets closed because they could not "
+                    "keep up.", lambda: [((), SLOW_CLOSED.value)])
+
+
+def semantic_worker(bot: Bot) -> Embeddings:
+    """The re-ranker's encoder in its thread; a missing or broken extra stops start-up."""
+    try:
+        from bot.semantic import load_encoder
+        from chatserver.service.embeddings import Embeddings
+
+        return Embeddings(bot, load_encoder())
+    except (ImportError, RuntimeError) as exc:  # RuntimeError: bot.semantic.SemanticUnavailable
+        raise ConfigError(f"bot.semantic = true, but the re-ranker cannot load: {exc} "
+                          "(pip install 'chatserver[semantic]', or set it to false)") from exc
+
+
+def build_hub(config: Config) -> Hub:
+    key = secret_key(config)
+    store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch,
+                  config.storage.synchronous, config.storage.commit_interval_ms)
+    registry = Registry()
+    bus: Bus
+    router: Router
+    cluster = config.cluster
+    if cluster.backend == "redis":
+        from chatserver.cluster.redis_router import RedisRouter
+
+        # A blocking pool: under a burst, callers wait their turn for one of 64 connections
+        # instead of failing; 5 s bounds the wait and every socket operation.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            cluster.redis_url, max_connections=64, timeout=5, socket_timeout=5,
+            socket_connect_timeout=5, health_check_interval=10)
+        client = aioredis.Redis(connection_pool=pool)
+        bus = RedisBus(registry, client, cluster.key_prefix + "bus")
+        router = RedisRouter(client, config.routing, cluster.key_prefix)
+    else:
+        bus, router = LocalBus(registry), LocalRouter(config.routing)
+    bot = Bot(config.bot)
+    embeddings = semantic_worker(bot) if config.bot.semantic else None
+    kb = KnowledgeBase(store, bot)
+    service = ConversationService(store, registry, bus, router, bot=bot, answers=kb.answers,
+                                  desk=config.desk, survey=config.survey,
+                                  shared=cluster.backend == "redis")
+    if isinstance(bus, RedisBus):
+        bus.on_recovered = service.resync
+    learning = Learning(store, kb, bot)
+    service.on_entry_used = learning.agent_used
+    if embeddings is not None:
+        service.prepare_message = embeddings.prepare
+    hub = Hub(
+        config=config, store=store, registry=registry, service=service,
+        visitor_signer=Signer(key, "visitor"), session_signer=Signer(key, "session"),
+        bus=bus, bot=bot, kb=kb, learning=learning, abuse=AbuseLimits(config.abuse),
+        redactor=Redactor.from_config(config.privacy), embeddings=embeddings,
+    )
+    register_gauges(hub)
+    return hub
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    hub: Hub = request.app.state.hub
+    problems = {}
+    if not await hub.store.ping():
+        problems["storage"] = "unreachable"
+    if not hub.bus.healthy:
+        problems["redis"] = "unreachable"
+    if problems:
+        return JSONResponse({"status": "not ready", **problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus scrape: a bearer token from config, or an admin's session."""
+    hub: Hub = request.app.state.hub
+    token = hub.config.metrics.token
+    sent = request.headers.get("authorization", "")
+    if not (token and secrets.compare_digest(sent.encode(), f"Bearer {token}".encode())):
+        await auth.require(request, "admin")
+    return PlainTextResponse(hub.service.telemetry.render(),
+                             media_type="text/plain; version=0.0.4")
+
+
+async def chat_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ChatError)
+    return JSONResponse({"error": exc.code, "message": exc.message},
+                        status_code=exc.http_status)
+
+
+class App(Starlette):
+    """Starlette with the security headers outermost: even its own 500 answer carries them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def create_app(config: Config) -> Starlette:
+    hub = build_hub(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.store.open()
+        await hub.kb.load(hub.service.clock())
+        if hub.embeddings is not None:  # vectors in the background; BM25 alone until ready
+            await hub.embeddings.start()
+        await hub.bus.start()
+        if not isinstance(hub.bus, RedisBus):  # with Redis, restore runs once it is reached
+            await hub.service.restore()
+        dispatcher = asyncio.create_task(hub.service.dispatcher.run(), name="dispatcher")
+        purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
+        if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
+            for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+                install_log_redaction(hub.redactor, logging.getLogger(name))
+        quiet_client_faults()  # a client's invalid UTF-8: one WARNING line, no traceback
+        log.info("chatserver ready, database %s", config.storage.path)
+        try:
+            yield
+        finally:
+            for task in (purger, dispatcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if hub.embeddings is not None:
+                await hub.embeddings.stop()
+            await hub.bus.stop()
+            await hub.store.close()
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/login", auth.login, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        WebSocketRoute("/ws/visitor", visitor_endpoint),
+        WebSocketRoute("/ws/agent", agent_endpoint),
+        *kb_api.routes,
+        *learning_api.routes,
+        *privacy_api.routes,
+        *reports.routes,
+        *pages.routes,
+        *widget_routes.routes,
+    ]
+    app = App(routes=routes, lifespan=lifespan,
+              exception_handlers={ChatError: chat_error})
+    app.state.hub = hub
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """For `serve --workers N`: each worker process builds its app from the same config file."""
+    path = os.environ.get(CONFIG_FILE_ENV) or None
+    return create_app(config_module.load(path))

@@ -1,0 +1,136 @@
+"""Server-rendered pages: login, the agent console, the supervisor view and the admin pages.
+
+Pages are thin jinja2 shells (autoescaped) that carry the session's CSRF token in a
+`<meta name="csrf-token">`; the plain JavaScript in `static/` does the rest over the agent
+socket and the JSON APIs. Every page checks the role on the server: a page GET without a
+session redirects to /login, a wrong role gets 403.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthorized
+from chatserver.privacy import audit
+
+from . import pages_api
+from .auth import ACCOUNT, current_user, home, require
+
+HERE = Path(__file__).resolve().parent
+ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every value is text unless a template says otherwise (none does)
+    undefined=jinja2.StrictUndefined,
+    # Staff pages are English; text marked `_("...")` is where a translation catalogue
+    # (pybabel extract) will find it. Untranslated until one is installed.
+    extensions=["jinja2.ext.i18n"],
+)
+ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+STAFF = ("agent", "supervisor", "admin")
+# The navigation each role sees: (path, label, roles allowed).
+NAV = (
+    ("/console", "Console", STAFF),
+    ("/console/supervisor", "Supervisor", ("supervisor", "admin")),
+    ("/admin/reports", "Reports", ("supervisor", "admin")),
+    ("/admin", "Knowledge base", ("admin",)),
+    ("/admin/users", "Team", ("admin",)),
+    ("/admin/audit", "Audit log", ("admin",)),
+)
+# Pages are private and change with every deploy: never cache them anywhere.
+# (The CSP, nosniff and the referrer policy come from security_headers, for every response.)
+NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY"}
+
+
+def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    user: sqlite3.Row | None = context.get("user")
+    nav = [(path, label) for path, label, roles in NAV if user is not None and
+           user["role"] in roles]
+    html = ENV.get_template(name).render(request_path=request.url.path, nav=nav, **context)
+    return HTMLResponse(html, status_code=status, headers=NO_STORE)
+
+
+async def page_user(request: Request, *roles: str) -> sqlite3.Row | Response:
+    """The user for a page, or the response to send instead (login redirect or 403 page)."""
+    try:
+        return await require(request, *roles)
+    except Unauthorized:
+        return RedirectResponse("/login", status_code=303)
+    except PasswordChangeRequired:
+        return RedirectResponse(ACCOUNT, status_code=303)
+    except Forbidden:
+        user = await current_user(request)
+        return render("forbidden.html", request, status=403, user=user,
+                      csrf=user["csrf"] if user is not None else "")
+
+
+async def login_page(request: Request) -> Response:
+    user = await current_user(request)
+    if user is not None and "failed" not in request.query_params:
+        return RedirectResponse(home(user), status_code=303)
+    return render("login.html", request, user=None, csrf="",
+                  failed="failed" in request.query_params)
+
+
+async def root(request: Request) -> Response:
+    user = await current_user(request)
+    return RedirectResponse(home(user) if user is not None else "/login", status_code=303)
+
+
+def _page(template: str, *roles: str, title: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        user = await page_user(request, *roles)
+        if isinstance(user, Response):
+            return user
+        return render(template, request, user=user, csrf=user["csrf"], title=title)
+
+    endpoint.__name__ = template.removesuffix(".html").replace("-", "_")
+    return endpoint
+
+
+# Entries shown per page of the audit log: a screenful to scan, "Older entries" for more.
+AUDIT_PAGE = 100
+
+
+async def audit_page(request: Request) -> Response:
+    """Every admin action, newest first, filterable by action group and user."""
+    user = await page_user(request, "admin")
+    if isinstance(user, Response):
+        return user
+    params = request.query_params
+    before = params.get("before", "")
+    found = await audit.entries(
+        request.app.state.hub.store, action=params.get("action") or None,
+        username=params.get("user") or None,
+        before_id=int(before) if before.isdigit() else None, limit=AUDIT_PAGE)
+    rows = [{**e, "when": datetime.fromtimestamp(e["ts_ms"] / 1000, UTC).strftime(
+        "%Y-%m-%d %H:%M:%S"), "detail": json.dumps(e["detail"], ensure_ascii=False)}
+        for e in found]
+    return render("audit.html", request, user=user, csrf=user["csrf"], title="Audit log",
+                  entries=rows, action=params.get("action", ""),
+                  username=params.get("user", ""),
+                  next_before=found[-1]["id"] if len(found) == AUDIT_PAGE else None)
+
+
+routes: list[BaseRoute] = [
+    Route("/", root, methods=["GET"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/console", _page("console.html", *STAFF, title="Console"), methods=["GET"]),
+    Route("/console/supervisor", _page("supervisor.html", "supervisor", "admin",
+                                       title="Supervisor"), methods=["GET"]),
+    Route("/admin", _page("admin.html", "admin", title="Knowledge base"), methods=["GET"]),
+    Route("/admin/users", _page("users.html", "admin", title="Team"), methods=["GET"]),
+    Route("/admin/audit", audit_page, methods=["GET"]),
+    Route("/account", _page("account.html", *STAFF, title="Account"), methods=["GET"]),
+    *pages_api.routes,
+    Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+]
