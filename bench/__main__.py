@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .report import judge, machine, markdown
-from .scenarios import SCALES, SCENARIOS, Scale
+from .scenarios import SCENARIOS
+from .scenarios.scale import SCALES, Scale
 from .servers import freeze_source, raise_fd_limit
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -17,7 +17,8 @@ import pytest
 
 from bench.__main__ import run
 from bench.report import markdown
-from bench.scenarios import SCALES, SCENARIOS
+from bench.scenarios import SCENARIOS
+from bench.scenarios.scale import SCALES
 from bench.servers import REDIS_SERVER, RedisServer
 from bench.stats import abba, percentile, summarize
 
