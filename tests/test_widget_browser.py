@@ -9,13 +9,12 @@ refuse their sockets to 127.0.0.1.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection, connect
 
-from .browser import screenshot
+from .browser import Site, screenshot
 from .harness import Server, add_user
 
 pytestmark = pytest.mark.browser
@@ -104,36 +103,18 @@ def say(page, text: str) -> None:
     box.press("Enter")
 
 
-class Site:
-    """Another website on its own port: `pages[path]` is the HTML it answers for `path`."""
-
-    def __init__(self) -> None:
-        pages: dict[str, str] = {}
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = pages.get(self.path, "").encode()
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.pages = pages
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    s = Site()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
+@contextlib.contextmanager
+def staffed(tmp: Path, username: str, skills: dict[str, int], display_name: str,
+            capacity: int = 3, **env: str) -> Iterator[tuple[Server, Agent]]:
+    """A server with one agent, whose socket the test drives by hand (the console's part)."""
+    server = Server(tmp, **env).start()
+    add_user(server.db, username, skills=skills, capacity=capacity, display_name=display_name)
+    cookie = "; ".join(f"{k}={v}" for k, v in server.login(username).items())
+    try:
+        with connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie}) as ws:
+            yield server, Agent(ws)
+    finally:
+        server.stop()
 
 
 def host_page(page, site: Site, path: str, html: str) -> None:

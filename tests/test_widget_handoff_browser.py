@@ -10,10 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
-from websockets.sync.client import connect
 
-from .harness import Server, add_user
-from .test_widget_browser import Agent, Site, embed, host_page, part
+from .harness import Server
+from .test_widget_browser import Agent, Site, embed, host_page, part, staffed
 
 pytestmark = pytest.mark.browser
 
@@ -39,32 +38,9 @@ WATCH = """() => {
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Agent]]:
     """Ann online, one chat at a time; a declined chat may come back to her after 1 s."""
-    server = Server(tmp_path_factory.mktemp("handoff"),
-                    CHATSERVER_ROUTING_REOFFER_AFTER_SECONDS="1").start()
-    add_user(server.db, "ann", skills={f"lang:{x}": 5 for x in HUMAN}, capacity=1,
-             display_name="Ann")
-    cookie = "; ".join(f"{k}={v}" for k, v in server.login("ann").items())
-    try:
-        with connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie}) as ws:
-            yield server, Agent(ws)
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    s = Site()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-
-
-@pytest.fixture
-def phone(browser) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True,
-                                  has_touch=True)
-    yield context.new_page()
-    context.close()
+    with staffed(tmp_path_factory.mktemp("handoff"), "ann", {f"lang:{x}": 5 for x in HUMAN},
+                 "Ann", capacity=1, CHATSERVER_ROUTING_REOFFER_AFTER_SECONDS="1") as staff:
+        yield staff
 
 
 def ask_for_a_person(page, site: Site, server: Server, lang: str, path: str) -> float:

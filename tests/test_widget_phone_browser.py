@@ -8,11 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
-from websockets.sync.client import connect
 
 from .browser import screenshot
-from .harness import Server, add_user
-from .test_widget_browser import Agent, Site, embed, host_page, part
+from .harness import Server
+from .test_widget_browser import Agent, embed, host_page, part, staffed
 
 pytestmark = pytest.mark.browser
 
@@ -31,31 +30,9 @@ ENDED = {"zh": "对话已结束", "fa": "گفتگو به پایان رسید", "
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Agent]]:
     """A server with Layla online, who speaks the three languages."""
-    server = Server(tmp_path_factory.mktemp("phone")).start()
-    add_user(server.db, "layla", skills={"lang:zh": 5, "lang:fa": 5, "lang:ar": 5},
-             display_name="Layla")
-    cookie = "; ".join(f"{k}={v}" for k, v in server.login("layla").items())
-    try:
-        with connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie}) as ws:
-            yield server, Agent(ws)
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    s = Site()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-
-
-@pytest.fixture
-def phone(browser) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True,
-                                  has_touch=True)
-    yield context.new_page()
-    context.close()
+    with staffed(tmp_path_factory.mktemp("phone"), "layla",
+                 {"lang:zh": 5, "lang:fa": 5, "lang:ar": 5}, "Layla") as staff:
+        yield staff
 
 
 def tap_centre(page, locator) -> None:
