@@ -214,3 +214,22 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap(js):
     }""")
     assert delays == [[250, 500], [500, 1000], [1000, 2000], [2000, 4000], [15000, 30000],
                       [15000, 30000]]
+
+
+def test_a_late_queue_frame_does_not_undo_a_join_or_an_end(js):
+    """Queue frames may cross processes: one built before the agent joined (its `seq` is the
+    conversation's then) must not clear the agent, and none reopens a closed chat."""
+    s = run(js, [msg(2, "x"), frame(type="queue", conversation_id="c1", state="offered",
+                                    position=1, eta_seconds=0, seq=3),
+                 frame(type="assigned", conversation_id="c1", seq=5, ts="t", agent="Ann"),
+                 frame(type="queue", conversation_id="c1", state="queued", position=2,
+                       eta_seconds=60, seq=4)])
+    assert (s["queue"], s["agent"]) == (None, "Ann")
+    # A transfer's frame is built after the join: waiting again, with nobody.
+    s = run(js, [frame(type="queue", conversation_id="c1", state="offered", position=1,
+                       eta_seconds=0, seq=7)], s)
+    assert (s["queue"]["state"], s["agent"]) == ("offered", None)
+    s = run(js, [frame(type="closed", conversation_id="c1", seq=9, ts="t", by="agent"),
+                 frame(type="queue", conversation_id="c1", state="queued", position=1,
+                       eta_seconds=5, seq=8)], s)
+    assert (s["queue"], s["closed"], s["agent"]) == (None, True, None)

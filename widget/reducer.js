@@ -108,8 +108,10 @@ const FRAMES = {
   error: onError,
   message: onMessage,
   // state: "queued" (place and ETA) or "offered" (an agent is being asked); older servers
-  // send no state. Waiting again (a transfer): nobody is with the visitor now.
-  queue: (s, f) => ({ ...adopt(s, f.conversation_id), agent: null,
+  // send no state. Waiting again (a transfer): nobody is with the visitor now. A frame that
+  // crossed processes (built before the join: seq not past it) or after the end is stale.
+  queue: (s, f) => (f.conversation_id === s.conversationId && (s.closed || s.agent
+    && f.seq <= s.lastSeq) ? s : { ...adopt(s, f.conversation_id), agent: null,
     queue: { state: f.state, position: f.position, eta: f.eta_seconds } }),
   offline: (s) => ({ ...s, view: "offline", asked: false, queue: null }),
   assigned: (s, f) => {

@@ -178,7 +178,7 @@ class Dispatcher:
             frame = await self.offer_frame(conv, offer)
             self.bus.to_agents([offer.agent_id], encode(frame))
             if not self.router.rules.auto_accept:
-                self.bus.to_visitor(conv.visitor_id, offered_frame(cid))
+                self.bus.to_visitor(conv.visitor_id, offered_frame(cid, conv.last_seq))
             else:  # the Board already holds it for the agent
                 profile = self.agents.get(offer.agent_id)
                 name = profile.display_name if profile else ""
@@ -223,7 +223,7 @@ class Dispatcher:
                 self._sent_positions[cid] = shown
                 self.bus.to_visitor(conv.visitor_id, encode({
                     "type": "queue", "conversation_id": cid, "state": "queued",
-                    "position": position, "eta_seconds": shown[1]}))
+                    "position": position, "eta_seconds": shown[1], "seq": conv.last_seq}))
                 if cid not in self._eta_logged:  # the first ETA, to measure it against reality
                     self._eta_logged.add(cid)
                     self._spawn(self._log_eta(cid, shown[1], position))
@@ -231,11 +231,11 @@ class Dispatcher:
             del self._sent_positions[cid]
             self._eta_logged.discard(cid)
 
-    def visitor_back(self, visitor_id: str, cid: str, state: str) -> None:
+    def visitor_back(self, visitor_id: str, cid: str, state: str, seq: int) -> None:
         """A visitor's new socket (a reload, another page) is told at once where their
         waiting chat stands; frames sent before the welcome wait for it."""
         if state == State.OFFERED:
-            self.bus.to_visitor(visitor_id, offered_frame(cid))
+            self.bus.to_visitor(visitor_id, offered_frame(cid, seq))
         elif state == State.QUEUED:
             self._sent_positions.pop(cid, None)  # the next pass sends place and ETA
             self.kick()
@@ -341,11 +341,12 @@ class Dispatcher:
     # --- reading -----------------------------------------------------------------------------
 
 
-def offered_frame(cid: str) -> str:
+def offered_frame(cid: str, seq: int) -> str:
     """The visitor's `queue` frame while an agent is being asked (docs/protocol.md): place 1
-    and no wait left, so a client that reads only those shows "next in line"."""
+    and no wait left, so a client that reads only those shows "next in line"; `seq` is the
+    conversation's when built, so a client can tell a frame older than the agent's join."""
     return encode({"type": "queue", "conversation_id": cid, "state": "offered", "position": 1,
-                   "eta_seconds": 0})
+                   "eta_seconds": 0, "seq": seq})
 
 
 async def _together(steps: Iterable[Awaitable[None]]) -> None:

@@ -193,7 +193,7 @@ class VisitorSocket:
         hub.registry.add_visitor(visitor_id, self.conn)
         if conversation is not None:  # waiting for a person: where it stands, after welcome
             service.dispatcher.visitor_back(visitor_id, conversation["id"],
-                                            conversation["state"])
+                                            conversation["state"], conversation["seq"])
         return await self.welcome(known, conversation)
 
     async def welcome(self, known: Row | None,
