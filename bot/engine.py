@@ -159,6 +159,10 @@ class Bot:
         """The entry as last upserted, or None (bot.learning extends its questions)."""
         return self._entries.get(entry_id)
 
+    def is_smalltalk(self, entry_id: int) -> bool:
+        """Is this entry a small-talk reply (its answer a template, never shown as is)?"""
+        return entry_id in self._talk
+
     def remove(self, entry_id: int) -> None:
         """Forget an entry (no-op if unknown)."""
         if self._talk.pop(entry_id, None) is not None:

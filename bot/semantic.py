@@ -23,6 +23,7 @@ without the extra.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -141,7 +142,7 @@ class Semantic:
         self._todo: dict[str, None] = {}  # texts of live entries without a vector, in order
         # Called when texts join the to-do list (the server wakes its encoding worker).
         self.on_missing: Callable[[], None] | None = None
-        self._queries: OrderedDict[str, Vector] = OrderedDict()
+        self._queries: OrderedDict[bytes, Vector] = OrderedDict()
 
     # --- entries --------------------------------------------------------------------------
 
@@ -238,9 +239,10 @@ class Semantic:
 
     def query_vector(self, text: str) -> Vector | None:
         """The vector of *text*: cached, else encoded now when inline, else None (BM25)."""
-        vector = self._queries.get(text)
+        key = _query_key(text)
+        vector = self._queries.get(key)
         if vector is not None:
-            self._queries.move_to_end(text)
+            self._queries.move_to_end(key)
             return vector
         if not self.inline or self.encode is None:
             return None
@@ -250,8 +252,9 @@ class Semantic:
 
     def remember(self, text: str, vector: Vector) -> None:
         """Keep a query's vector encoded elsewhere (the server's worker thread)."""
-        self._queries[text] = _unit(vector)
-        self._queries.move_to_end(text)
+        key = _query_key(text)
+        self._queries[key] = _unit(vector)
+        self._queries.move_to_end(key)
         while len(self._queries) > QUERY_CACHE:
             self._queries.popitem(last=False)
 
@@ -293,6 +296,11 @@ class Semantic:
             if group is not None and group.centroids:
                 best = max(best, float(np.einsum("ij,j->i", group.stacked()[1], query).max()))
         return best
+
+
+def _query_key(text: str) -> bytes:
+    """A visitor's message as a cache key: a digest, so erasure leaves no copy of the words."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
 def _unit(vector: npt.NDArray[Any]) -> Vector:

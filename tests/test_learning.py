@@ -225,3 +225,84 @@ def test_the_question_is_the_last_real_one_before_the_hand_off() -> None:
     assert question_before_handoff(erased) is None
     assert question_before_handoff(
         [started, event(2, "message", said("x" * 501)), event(3, "queued", queued)]) is None
+
+
+@pytest.mark.anyio
+async def test_only_the_agent_holding_the_chat_closes_it_and_only_a_holder_proposes(
+        server: Server, clients: list) -> None:
+    """An agent only offered the chat declines it (its close is refused, nothing proposed); a
+    supervisor may close anyone's chat, but proposes nothing from words they never answered."""
+    add_user(server.db, "root", role="admin")
+    add_user(server.db, "alice", skills={"lang:en": 5})
+    admin = Session(server, "root")
+    damaged = entry_id(admin, DAMAGED)
+    person = await agent(server, "alice")
+    guest = await hand_off(server, QUESTION)
+    clients += [person, guest]
+    cid = (await person.expect("offer"))["conversation"]["id"]
+    refused = await person.request("close", conversation_id=cid, resolved=True,
+                                   entry_id=damaged)
+    assert (refused["type"], refused["code"]) == ("error", "conflict"), refused
+    with sqlite3.connect(server.db) as db:
+        assert db.execute("SELECT state FROM conversations WHERE id = ?",
+                          (cid,)).fetchone()[0] == "offered"
+    assert (await person.request("accept", conversation_id=cid))["type"] == "ack"
+
+    add_user(server.db, "boss", role="supervisor")
+    boss = await agent(server, "boss")
+    clients.append(boss)
+    closed = await boss.request("close", conversation_id=cid, resolved=True, entry_id=damaged)
+    assert closed["type"] == "ack", closed
+    await asyncio.sleep(0.2)  # a proposal is made just after the ack
+    assert admin.get("/api/kb/proposals").json()["pending"] == 0
+    admin.close()
+
+
+@pytest.mark.anyio
+async def test_an_entry_of_another_language_or_a_small_talk_reply_is_never_proposed(
+        server: Server, clients: list) -> None:
+    """A Persian question is no phrasing of an English entry, and a question added to a
+    small-talk reply would be greeted ever after: such an entry_id is dropped from the line
+    (which still goes through) and proposes nothing; nor may a visitor choose a reply."""
+    add_user(server.db, "root", role="admin")
+    add_user(server.db, "alice", skills={"lang:en": 5, "lang:fa": 5})
+    admin = Session(server, "root")
+    damaged = entry_id(admin, DAMAGED)
+    greeting = next(e["id"] for e in admin.get("/api/kb", params={"language": "en"}).json()[
+        "entries"] if e["title"] == "Small talk: greeting")
+    person = await agent(server, "alice")
+    clients.append(person)
+
+    fa = await visitor(server, name="Sara", language="fa")
+    clients.append(fa)
+    await fa.request("message", text="گلدانم شکسته رسید، چکار باید بکنم")
+    await fa.expect("message", where=lambda f: f["from"] == "bot")
+    await fa.request("request_human")
+    cid = await take_offer(person)
+    sent = await person.request("message", conversation_id=cid, entry_id=damaged,
+                                text="Send us a photo please")
+    assert sent["type"] == "ack", sent
+    line = await fa.expect("message", where=lambda f: f["from"] == "agent")
+    assert line["text"] == "Send us a photo please"
+    closed = await person.request("close", conversation_id=cid, resolved=True,
+                                  entry_id=damaged)
+    assert closed["type"] == "ack", closed
+
+    guest = await hand_off(server, "my parcel arrived smashed")
+    clients.append(guest)
+    cid2 = await take_offer(person)
+    hello = await person.request("message", conversation_id=cid2, entry_id=greeting,
+                                 text="Hi!")
+    assert hello["type"] == "ack", hello
+    refused = await guest.request("choose", entry_id=greeting)
+    assert (refused["type"], refused["code"]) == ("error", "not_found"), refused
+
+    await asyncio.sleep(0.2)  # a proposal is made just after the ack
+    assert admin.get("/api/kb/proposals").json()["pending"] == 0
+    with sqlite3.connect(server.db) as db:
+        named = db.execute(
+            "SELECT count(*) FROM events WHERE conversation_id IN (?, ?) "
+            "AND json_extract(payload, '$.entry_id') IS NOT NULL AND author != 'bot'",
+            (cid, cid2)).fetchone()[0]
+    assert named == 0  # dropped at the edge, never stored
+    admin.close()

@@ -57,6 +57,10 @@ class AgentSide:
         # the one named at close): (conversation id, entry id, "message" | "close", agent id,
         # now ms). app.py sets it to learning.Learning.agent_used.
         self.on_entry_used: Callable[[str, int, str, int, int], Awaitable[Any]] | None = None
+        # Asked before a line or close naming an entry is stored: (conversation id, entry id)
+        # -> may the entry be named there? An entry that may not is dropped from the line (it
+        # never fails it, docs/protocol.md). app.py sets it to learning.Learning.entry_fits.
+        self.entry_fits: Callable[[str, int], Awaitable[bool]] | None = None
 
     def _now(self) -> float:
         return self.journal.clock() / 1000
@@ -195,6 +199,8 @@ class AgentSide:
             kind = "note" if note else "message"
             line: dict[str, Any] = {"from": "agent", "author": profile.display_name,
                                     "text": text}
+            if not note:
+                entry_id = await self._fitting(cid, entry_id)
             if entry_id is not None and not note:  # the line came from this entry
                 line["entry_id"] = entry_id
             conv, events, duplicate = await journal.append(
@@ -205,6 +211,16 @@ class AgentSide:
         if "entry_id" in line and not duplicate:
             await self._entry_used(cid, entry_id, "message", agent_id)
         return Outcome(ack_for(client_id, events[0]), events)
+
+    async def _fitting(self, cid: str, entry_id: int | None) -> int | None:
+        """The entry id if it may be named in this chat, else None (dropped, never an error)."""
+        if entry_id is None or self.entry_fits is None:
+            return entry_id
+        try:
+            return entry_id if await self.entry_fits(cid, entry_id) else None
+        except Exception:
+            log.exception("could not check entry %s for conversation %s", entry_id, cid)
+            return None
 
     async def _entry_used(self, cid: str, entry_id: int | None, source: str,
                           agent_id: int) -> None:
@@ -255,11 +271,18 @@ class AgentSide:
                 replay = await self.journal.replayed(conv, client_id)
                 if replay is not None:
                     return replay
-            if conv.agent_id != agent_id and self.agents[agent_id].role == "agent":
-                raise Forbidden("only the agent holding the chat may close it",
-                                frame_id=client_id)
+            held = conv.state is State.ASSIGNED and conv.agent_id == agent_id
+            if self.agents[agent_id].role == "agent" and not held:
+                if conv.agent_id != agent_id:
+                    raise Forbidden("only the agent holding the chat may close it",
+                                    frame_id=client_id)
+                if conv.state is State.OFFERED:  # never accepted: not theirs to end
+                    raise Conflict("this chat is only offered to you: decline it instead",
+                                   frame_id=client_id)
             cv.transition(conv.state, "close")
+            entry_id = await self._fitting(cid, entry_id)
             outcome = await self.handoff.close(conv, client_id, by="agent", resolved=resolved,
                                                origin=origin, entry_id=entry_id)
-        await self._entry_used(cid, entry_id, "close", agent_id)
+        if held:  # a supervisor closing someone else's chat answered nobody with the entry
+            await self._entry_used(cid, entry_id, "close", agent_id)
         return outcome

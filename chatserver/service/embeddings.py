@@ -38,6 +38,7 @@ class Embeddings:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False  # after stop() the executor takes no work: BM25 alone
         self.semantic.on_missing = self._wake.set
         bot.use_semantic(self.semantic)
 
@@ -67,9 +68,11 @@ class Embeddings:
 
     async def prepare(self, text: str) -> None:
         """Encode a visitor's message for the bot's next look at it (cached per text)."""
-        if self.semantic.query_vector(text) is not None:
+        if self._stopped or self.semantic.query_vector(text) is not None:
             return
         loop = asyncio.get_running_loop()
+        # Never raises: the visitor's line is stored already, and an error here would skip
+        # the bot's reply and the ack (the client's retry is a duplicate, never answered).
         try:
             vectors = await asyncio.wait_for(
                 loop.run_in_executor(self._executor, self.encode, [text]), QUERY_WAIT_SECONDS)
@@ -77,9 +80,14 @@ class Embeddings:
             log.warning("semantic re-ranker: a message waited over %.1f s; BM25 alone",
                         QUERY_WAIT_SECONDS)
             return
+        except Exception as error:  # a broken encoder, or shut down meanwhile
+            log.warning("semantic re-ranker: a message could not be encoded (%r); BM25 alone",
+                        error)
+            return
         self.semantic.remember(text, vectors[0])
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

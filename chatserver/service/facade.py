@@ -131,6 +131,15 @@ class ConversationService:
         self.agent_side.on_entry_used = hook
 
     @property
+    def entry_fits(self) -> Callable[[str, int], Awaitable[bool]] | None:
+        """Asked whether an agent may name an entry in a chat (see AgentSide)."""
+        return self.agent_side.entry_fits
+
+    @entry_fits.setter
+    def entry_fits(self, hook: Callable[[str, int], Awaitable[bool]] | None) -> None:
+        self.agent_side.entry_fits = hook
+
+    @property
     def prepare_message(self) -> Callable[[str], Awaitable[None]] | None:
         """Encodes a visitor's line for the semantic re-ranker (see VisitorSide)."""
         return self.visitors.prepare_message

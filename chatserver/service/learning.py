@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import Bot, wants_human
+from bot import Bot, primary_language, wants_human
 from bot.learning import group_questions
+from bot.script import detect
+from bot.smalltalk import kind_of
 from chatserver.core.conversation import REQUEUE_REASONS, Event
 from chatserver.core.errors import Conflict, NotFound
 from chatserver.store.kb_store import KnowledgeBase
@@ -106,11 +108,9 @@ class Learning:
                          agent_id: int, now_ms: int) -> int | None:
         """An agent answered this chat with this entry: propose the visitor's question as a
         phrasing of it; returns the proposal's id, None when there is nothing to propose."""
-        if entry_id not in self.kb.answers:  # unknown, deleted or a draft: the bot has none
-            return None
         events = await self.store.events_after(conversation_id, 0)
         text = question_before_handoff(events)
-        if text is None:
+        if text is None or not await self._fits(events, entry_id):
             return None
         entry = await self.kb.get(entry_id)
         if text.casefold() in {q.casefold() for q in entry.questions}:
@@ -129,6 +129,25 @@ class Learning:
             return int(cursor.lastrowid or 0) if cursor.rowcount else None
 
         return await self.store.write(job)
+
+    async def entry_fits(self, conversation_id: str, entry_id: int) -> bool:
+        """May an agent name this entry in this chat? (See _fits.)"""
+        return await self._fits(await self.store.events_after(conversation_id, 0), entry_id)
+
+    async def _fits(self, events: Sequence[Event], entry_id: int) -> bool:
+        """A published entry, not a small-talk reply (its phrasings decide what is small talk:
+        a question added there would be greeted ever after), in the chat's language, the
+        question's, or neutral (a Persian question is no phrasing of an English entry)."""
+        if entry_id not in self.kb.answers:  # unknown, deleted or a draft: the bot has none
+            return False
+        entry = await self.kb.get(entry_id)
+        if kind_of(entry.tags) is not None:
+            return False
+        chat = next((str(e.payload.get("language") or "") for e in events
+                     if e.type == "started"), "")
+        question = detect(question_before_handoff(events) or "").language or ""
+        allowed = {"", primary_language(chat), primary_language(question)}
+        return primary_language(entry.language) in allowed
 
     async def proposals(self, status: str = "pending", limit: int = 200
                         ) -> list[dict[str, Any]]:

@@ -117,7 +117,9 @@ class VisitorSide:
         journal = self.journal
         async with journal.lock(conv.id):
             conv = await journal.conversation(conv.id)
-            if entry_id not in self.answers:
+            if entry_id not in self.answers or (self.bot is not None
+                                                 and self.bot.is_smalltalk(entry_id)):
+                # a small-talk entry's answer is a reply template, never a suggestion
                 raise NotFound("no such knowledge-base entry", frame_id=client_id)
             title, answer = self.answers[entry_id]
             line = {**answer_line(answer), "decision": "answer", "entry_id": entry_id,

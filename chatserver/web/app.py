@@ -116,6 +116,7 @@ def build_hub(config: Config) -> Hub:
         bus.on_recovered = service.resync
     learning = Learning(store, kb, bot)
     service.on_entry_used = learning.agent_used
+    service.entry_fits = learning.entry_fits
     if embeddings is not None:
         service.prepare_message = embeddings.prepare
     hub = Hub(
