@@ -82,3 +82,31 @@ async def test_a_reload_keeps_the_chosen_status_a_longer_absence_starts_away(
     tab = await console(fast, cookie, clients)
     assert status_of(tab) == "away"  # back after a while: not silently online
     await tab.nothing("offer", seconds=0.5)
+
+
+async def test_missed_offers_set_away_is_in_the_presence_log(tmp_path: Path,
+                                                             clients: list[Client]) -> None:
+    """Review of issue 16: an agent the router set away for missed offers stayed 'online' in
+    agent_presence, so the staffing report counted them."""
+    import sqlite3
+
+    from .harness import agent
+    srv = Server(tmp_path, CHATSERVER_ROUTING_OFFER_TIMEOUT_SECONDS="1",
+                 CHATSERVER_ROUTING_MAX_MISSED_OFFERS="1")
+    add_user(srv.db, "ann", skills={"lang:en": 5})
+    srv.start()
+    try:
+        ann = await agent(srv, "ann")
+        clients.append(ann)
+        sara = await visitor(srv, name="Sara", language="en")
+        clients.append(sara)
+        await sara.request("request_human")
+        await ann.expect("offer")
+        assert (await ann.expect("status", timeout=5))["status"] == "away"
+        await asyncio.sleep(0.5)  # the presence row is written after the frame
+        with sqlite3.connect(srv.db) as db:
+            rows = [s for (s,) in db.execute(
+                "SELECT status FROM agent_presence ORDER BY ts_ms, rowid")]
+        assert rows[-1] == "away", rows
+    finally:
+        srv.stop()

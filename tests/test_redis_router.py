@@ -121,7 +121,7 @@ STATUSES = ["online", "online", "away", "offline"]
 DT = [0.0, 0.5, 5.0, 19.0, 31.0, 65.0, 125.0]  # crosses offer, step, grace, exclusion ends
 OPS = ["enqueue", "enqueue", "dispatch", "dispatch", "dispatch", "accept", "decline", "decline",
        "expire", "disconnect", "reconnect", "grace", "release", "status", "transfer", "withdraw",
-       "profile", "restore"]
+       "profile", "restore", "silent"]
 skill_maps = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), max_size=4)
 agents_st = st.lists(st.tuples(skill_maps, st.integers(1, 3)), min_size=1, max_size=3)
 op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 99), st.integers(0, 99),
@@ -239,6 +239,9 @@ async def step(p: Pair, op: str, x: int, y: int) -> None:
             else:
                 await p.both("transfer", cid, p.now,
                              to_skill=SKILLS[y % len(SKILLS)] if y % 3 == 1 else None)
+        elif op == "silent" and held:  # kept clock, earlier silent agents, a missed offer
+            await p.both("reroute_silent", held[x % len(held)], p.now, since=p.now - y,
+                         excluded={agent_id: p.now + x - 50, x % 7: p.now + y})
         elif op == "withdraw" and p.live:
             cid = sorted(p.live)[x % len(p.live)]
             await p.both("withdraw", cid)  # an assigned chat: UnknownConversation from both
@@ -258,8 +261,10 @@ async def step(p: Pair, op: str, x: int, y: int) -> None:
         pass  # both raised the same error: checked in `both`
     for needs in NEEDS[x % 2::2]:
         assert await p.remote.servable_needs(needs) == await p.local.servable_needs(needs)
-        assert await p.remote.servable_needs(needs, exclude=agent_id) == \
-            await p.local.servable_needs(needs, exclude=agent_id)
+        assert await p.remote.servable_needs(needs, exclude={agent_id}) == \
+            await p.local.servable_needs(needs, exclude={agent_id})
+        assert await p.remote.servable_needs(needs, exclude={agent_id, x % 7}) == \
+            await p.local.servable_needs(needs, exclude={agent_id, x % 7})
 
 
 # 150 examples of up to 60 steps: ~5 s against a local Redis (each step is a few round trips).

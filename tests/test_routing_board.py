@@ -304,3 +304,66 @@ def test_a_transfer_to_an_agent_who_is_not_online_is_not_waited_for() -> None:
     b.set_status(3, "away", 1.0)
     b.transfer("t", 2.0, to_agent=3)
     assert b.dispatch(2.0) == [Offer("t", 2, 22.0)]
+
+
+# Silent agents (issue 16 review): a re-route keeps the clock, earlier silent agents stay
+# excluded, and it counts as a missed offer.
+
+BILLING_EN = Needs({"billing": 1}, "lang:en")
+
+
+def test_a_silent_reroute_keeps_the_relaxation_clock() -> None:
+    """Queued at 0, taken from the billing specialist at 200: the English generalist may serve
+    it at once (past drop_topics at 90 s), not 90 s after the re-route."""
+    b = board((1, {"billing": 3, "lang:en": 3}, 1), (2, {"lang:en": 3}, 1))
+    b.enqueue("c", BILLING_EN, 0, now=0)
+    [offer] = b.dispatch(0)
+    assert offer.agent_id == 1
+    b.accept("c", 1, 1)
+    assert b.servable_needs(BILLING_EN, exclude={1})
+    b.reroute_silent("c", 200, since=0)
+    assert b.dispatch(200) == [Offer("c", 2, 220.0)]
+    assert b.snapshot()[0] == [] and b.state_of("c") == "offered"
+
+
+def test_a_silent_reroute_keeps_earlier_silent_agents_excluded() -> None:
+    b = board(*((i, {"lang:en": 3}, 1) for i in (1, 2, 3)))
+    b.enqueue("c", Needs({}, "lang:en"), 0, now=0)
+    [first] = b.dispatch(0)
+    b.accept("c", first.agent_id, 1)
+    b.reroute_silent("c", 10, since=0)
+    [second] = b.dispatch(10)
+    assert second.agent_id != first.agent_id
+    b.accept("c", second.agent_id, 11)
+    assert not b.servable_needs(Needs({}, "lang:en"), exclude={1, 2, 3})
+    b.reroute_silent("c", 20, since=0, excluded={first.agent_id: 130.0})
+    [third] = b.dispatch(20)
+    assert third.agent_id not in (first.agent_id, second.agent_id)
+    waiting = b._offers["c"][1]
+    assert dict(waiting.excluded) == {first.agent_id: 130.0, second.agent_id: 140.0}
+    assert waiting.enqueued_at == 0 and waiting.head
+
+
+def test_a_silent_reroute_counts_as_a_missed_offer() -> None:
+    """With max_missed_offers 2, a lapsed offer and then a silent re-route set the agent
+    away, and their pending offer goes back."""
+    b = board((1, {"lang:en": 3}, 3), rules=RoutingRules(max_missed_offers=2))
+    b.enqueue("a", Needs({}, "lang:en"), 0, now=0)
+    b.enqueue("b", Needs({}, "lang:en"), 0, now=0)
+    assert {o.agent_id for o in b.dispatch(0)} == {1}
+    b.accept("a", 1, 1)
+    assert b.expire(20).expired == (Offer("b", 1, 20.0),)  # missed 1
+    b.upsert_agent(2, capacity=1, skills={"lang:en": 3}, now=21, status="online")
+    assert b.dispatch(21) == [Offer("b", 2, 41.0)]
+    b.enqueue("e", Needs({}, "lang:en"), 0, now=22)
+    assert b.dispatch(22) == [Offer("e", 1, 42.0)]
+    result = b.reroute_silent("a", 23, since=0)  # missed 2
+    assert result == ExpireResult(revoked=(Offer("e", 1, 42.0),), set_away=(1,))
+    assert b.agent(1).status == "away"
+
+
+def test_a_silent_reroute_of_an_unassigned_chat_is_refused() -> None:
+    b = board((1, {"lang:en": 3}, 1))
+    b.enqueue("c", Needs({}, "lang:en"), 0, now=0)
+    with pytest.raises(NotAssigned):
+        b.reroute_silent("c", 1, since=0)

@@ -118,3 +118,35 @@ async def test_without_reroute_a_silent_agent_keeps_the_chat(tmp_path: Path,
         assert (await ann.request("message", conversation_id=cid, text="hi"))["type"] == "ack"
     finally:
         srv.stop()
+
+
+async def test_two_silent_agents_do_not_pass_one_chat_back_and_forth(
+        desk: Server, clients: list) -> None:
+    """Review of issue 16: each re-route forgot the earlier silent agent, so Ann and Ben passed
+    one chat between them for ever. Now Ann stays excluded: once Ben is silent too, nobody
+    else could take it and it stays with him, flagged."""
+    ann, ben = await agent(desk, "ann"), await agent(desk, "ben")
+    clients += [ann, ben]
+    sara = await visitor(desk, name="Sara", language="en")
+    clients.append(sara)
+    await sara.request("message", text="hello?")
+    cid = (await sara.request("request_human"))["conversation_id"]
+    holders = []
+    for _ in range(3):  # whoever is offered it accepts and says nothing
+        got = None
+        for who in (ann, ben):
+            try:
+                offer = await who.expect("offer", timeout=4)
+            except Exception:  # not this one
+                continue
+            assert offer["conversation"]["id"] == cid
+            await who.request("accept", conversation_id=cid)
+            got = who
+            break
+        if got is None:
+            break
+        holders.append("ann" if got is ann else "ben")
+    assert sorted(holders) == ["ann", "ben"], holders
+    reasons = [r for t, r in kinds(desk, cid) if t == "queued"]
+    assert reasons.count("silent_agent") == 1, reasons
+    assert kinds(desk, cid)[-1][0] in ("silent", "assigned")  # still with the second agent

@@ -53,7 +53,7 @@ which Cluster only tolerates when every key shares one hash slot; a prefix with 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -275,6 +275,16 @@ class RedisRouter:
                         "" if to_agent is None else str(to_agent), to_skill or "",
                         context=(conversation_id, ""))
 
+    async def reroute_silent(self, conversation_id: str, now: float, *, since: float,
+                             excluded: Mapping[int, float] | None = None) -> ExpireResult:
+        """A silent agent's chat to someone else, as ``Board.reroute_silent``."""
+        until = {str(a): _f(u) for a, u in (excluded or {}).items()}
+        _, away, revoked = await self._run("reroute_silent", now, conversation_id, _f(since),
+                                           json.dumps(until), context=(conversation_id, ""))
+        if away == "":
+            return ExpireResult()
+        return ExpireResult(revoked=tuple(_offers(revoked)), set_away=(int(away),))
+
     async def withdraw(self, conversation_id: str, now: float | None = None) -> Offer | None:
         """The visitor left before a person took it; returns a revoked offer. (``now``, the
         abandonment the board's ETA learns patience from, is not kept here yet.)"""
@@ -304,11 +314,11 @@ class RedisRouter:
         etas = eta.queue_etas(chats, lambda sig: pools.mask(*sig), pools.slots, h)
         return {cid: (position, etas[cid]) for cid, position in positions.items()}
 
-    async def servable_needs(self, needs: Needs, *, exclude: int | None = None) -> bool:
+    async def servable_needs(self, needs: Needs, *, exclude: Collection[int] = ()) -> bool:
         """Whether anyone online (but ``exclude``) could serve these needs fully relaxed."""
         req = dict(requirements(needs, self.rules.steps[-1], self.rules))
         return bool((await self._run("servable", 0.0, json.dumps(req),
-                                     "" if exclude is None else str(exclude)))[1])
+                                     json.dumps([str(a) for a in exclude])))[1])
 
     async def returning_status(self, agent_id: int, now: float) -> str:
         """The status a new socket of this agent starts with, on whichever process it lands

@@ -25,7 +25,7 @@ from importlib import resources
 NAMES = (
     "upsert_agent", "set_status", "agent_disconnected", "agent_reconnected", "grace_expired",
     "enqueue", "restore_assigned", "dispatch", "accept", "decline", "expire", "release",
-    "transfer", "withdraw", "servable",
+    "transfer", "reroute_silent", "withdraw", "servable",
 )
 
 

@@ -7,7 +7,7 @@ processes share one queue. The service awaits these methods and never knows whic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from chatserver.core.routing import Needs, Offer, RoutingRules
@@ -37,7 +37,9 @@ class Router(Protocol):
     async def withdraw(self, conversation_id: str, now: float | None = None
                        ) -> Offer | None: ...
     async def queue_status(self, now: float) -> dict[str, tuple[int, float | None]]: ...
-    async def servable_needs(self, needs: Needs, *, exclude: int | None = None) -> bool: ...
+    async def reroute_silent(self, conversation_id: str, now: float, *, since: float,
+                             excluded: Mapping[int, float] | None = None) -> ExpireResult: ...
+    async def servable_needs(self, needs: Needs, *, exclude: Collection[int] = ()) -> bool: ...
     async def returning_status(self, agent_id: int, now: float) -> str: ...
     async def waiting_summary(self, now: float) -> tuple[int, float]: ...
     def next_wakeup(self) -> float | None: ...
@@ -100,7 +102,11 @@ class LocalRouter:
     async def queue_status(self, now: float) -> dict[str, tuple[int, float | None]]:
         return self.board.queue_status(now)
 
-    async def servable_needs(self, needs: Needs, *, exclude: int | None = None) -> bool:
+    async def reroute_silent(self, conversation_id: str, now: float, *, since: float,
+                             excluded: Mapping[int, float] | None = None) -> ExpireResult:
+        return self.board.reroute_silent(conversation_id, now, since=since, excluded=excluded)
+
+    async def servable_needs(self, needs: Needs, *, exclude: Collection[int] = ()) -> bool:
         return self.board.servable_needs(needs, exclude=exclude)
 
     async def returning_status(self, agent_id: int, now: float) -> str:

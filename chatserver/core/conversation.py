@@ -136,6 +136,9 @@ class Conversation:
     closed_ms: int | None = None
     surveyed: bool = False
     participants: frozenset[int] = field(default_factory=frozenset)  # every agent assigned so far
+    # Each re-route for silence (`queued`, reason silent_agent): (from_agent, ts_ms, since_ms),
+    # since_ms being the relaxation clock the chat kept; the exclusions and the cap come from it.
+    silent_reroutes: tuple[tuple[int, int, int], ...] = ()
 
 
 _FIELDS = frozenset(Conversation.__dataclass_fields__)
@@ -152,8 +155,12 @@ def apply(conv: Conversation, event: Event) -> Conversation:
                          topic=p.get("topic", ""), created_ms=event.ts_ms)
         case "queued":
             keeps_place = p.get("reason") in REQUEUE_REASONS and conv.queued_ms is not None
+            reroutes = conv.silent_reroutes
+            if p.get("reason") == "silent_agent" and p.get("from_agent") is not None:
+                reroutes += ((p["from_agent"], event.ts_ms, p.get("since_ms", event.ts_ms)),)
             return _with(
                 conv, event, state=State.QUEUED, agent_id=None, silent_ms=None,
+                silent_reroutes=reroutes,
                 skills=tuple(p.get("skills", ())),
                 priority=p.get("priority", conv.priority if keeps_place else 0),
                 queued_ms=conv.queued_ms if keeps_place else event.ts_ms,

@@ -9,7 +9,7 @@ Driving it (one ``Board`` per desk, touched under one lock):
   of a known agent is ``agent_reconnected``). Methods that take offers back return them.
 - chats: ``enqueue`` (``since=`` restores a place after a restart), ``restore_assigned``,
   ``accept``, ``decline``, ``release`` (closed), ``withdraw`` (visitor left the queue),
-  ``transfer(cid, now, to_agent=|to_skill=)``.
+  ``transfer(cid, now, to_agent=|to_skill=)``, ``reroute_silent`` (an agent kept silent).
 - after every change, ``dispatch(now)`` and send the offers it returns; on a timer at
   ``next_wakeup()`` call ``expire(now)``, ``grace_expired(now)`` and ``dispatch(now)``.
 - queue frames: ``queue_status(now)`` (position and ETA of all waiting chats in one pass;
@@ -269,6 +269,28 @@ class Board(BoardViews):
         waiting = replace(waiting, target=to_agent,
                           excluded={held.agent_id: now + self.rules.reoffer_after_seconds})
         self._push(self._fresh(waiting, now, head=True, keep_excluded=True))
+
+    def reroute_silent(self, conversation_id: str, now: float, *, since: float,
+                       excluded: Mapping[int, float] | None = None) -> ExpireResult:
+        """A silent agent's chat to someone else (docs/routing.md): ahead of ordinary chats on
+        its old relaxation clock (``since``), the holder and every earlier silent agent
+        (``excluded``: id -> until) excluded, and a missed offer for the holder, so repeated
+        silence sets them away like lapsed offers (their revoked offers are returned)."""
+        held = self._held.get(conversation_id)
+        if held is None:
+            raise NotAssigned(f"conversation {conversation_id} is not assigned")
+        self._take_held(conversation_id, now)
+        until = {a: u for a, u in (excluded or {}).items() if u > now}
+        until[held.agent_id] = now + self.rules.reoffer_after_seconds
+        self._seq += 1
+        self._push(replace(held.waiting, enqueued_at=min(since, now), head=True, seq=self._seq,
+                           excluded=until, target=None), now)
+        state = self._agents[held.agent_id]
+        state.missed += 1
+        if state.missed >= self.rules.max_missed_offers and state.status == ONLINE:
+            return ExpireResult(revoked=tuple(self.set_status(held.agent_id, "away", now)),
+                                set_away=(held.agent_id,))
+        return ExpireResult()
 
     def withdraw(self, conversation_id: str, now: float | None = None) -> Offer | None:
         """The visitor left (or closed) before a person took it; returns a revoked offer.

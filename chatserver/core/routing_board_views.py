@@ -8,6 +8,7 @@ relaxation timers first, so a view never shows a chat filed for a step it has pa
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection
 
 from chatserver.core.routing import (
     Agent,
@@ -143,11 +144,12 @@ class BoardViews(BoardState):
             return self.servable_needs(self._held[conversation_id].waiting.needs)
         raise UnknownConversation(f"conversation {conversation_id} is unknown")
 
-    def servable_needs(self, needs: Needs, *, exclude: int | None = None) -> bool:
+    def servable_needs(self, needs: Needs, *, exclude: Collection[int] = ()) -> bool:
         """Whether anyone online (but ``exclude``) could serve these needs fully relaxed (else:
-        the offline message; with ``exclude``: whether a silent agent's chat can go elsewhere)."""
+        the offline message; with ``exclude``: whether a silent agent's chat can go elsewhere,
+        the agents it was taken from for silence aside)."""
         req = requirements(needs, self.rules.steps[-1], self.rules)
-        return any(a.online and a.id != exclude and can_serve(a.skills, req)
+        return any(a.online and a.id not in exclude and can_serve(a.skills, req)
                    for a in self._agents.values())
 
     def returning_status(self, agent_id: int, now: float) -> str:

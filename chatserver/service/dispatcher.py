@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 # Past this many waiting, positions are recomputed at most once a second (see _send_positions).
 LONG_QUEUE = 200
+# Re-routes for silence per chat: two silent agents already cost the visitor 4 limits of
+# waiting (~8 min at 60/180 s); after that the chat stays with its agent, flagged for the
+# supervisor, rather than be passed on again.
+MAX_SILENT_REROUTES = 2
 
 
 def needs_of(skills: Sequence[str], language: str) -> routing.Needs:
@@ -92,6 +96,8 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._positions_at = 0.0  # when queue positions were last computed
         self._silence_busy: set[str] = set()  # chats a nudge or re-route is under way for
+        # The presence log's writer (agent_side.AgentSide.record_presence; set by the facade).
+        self.record_presence: Callable[[int, str], Awaitable[None]] = _no_presence_log
 
     def requeue_all(self, offers: list[routing.Offer], action: str, reason: str) -> None:
         """Offers the Board took back: record each in its log (in the background), then route."""
@@ -127,17 +133,23 @@ class Dispatcher:
                                       offer.agent_id) for offer in lapsed.expired)
         await _together(self._requeue(offer.conversation_id, "revoke", "agent_away",
                                       offer.agent_id) for offer in lapsed.revoked)
-        for agent_id in lapsed.set_away:
-            if agent_id in self.agents:
-                self.agents[agent_id].status = "away"
-                self.bus.to_agents([agent_id], encode(
-                    {"type": "status", "status": "away", "reason": "missed_offers"}))
+        await self._set_away(lapsed.set_away)
         await _together(self._requeue(cid, "requeue", "agent_left")
                         for cid in await self.router.grace_expired(now))
         await _together(self._offer(offer) for offer in await self.router.dispatch(now))
         await self._send_positions(now)
         await self._send_snapshot(now)
         self._check_silence(now)
+
+    async def _set_away(self, agent_ids: Iterable[int]) -> None:
+        """Agents the router set away for missed offers (lapsed, or silent in a chat): their
+        console is told, and the presence log (the staffing report) records it."""
+        for agent_id in agent_ids:
+            if agent_id in self.agents:
+                self.agents[agent_id].status = "away"
+                self.bus.to_agents([agent_id], encode(
+                    {"type": "status", "status": "away", "reason": "missed_offers"}))
+            await self.record_presence(agent_id, "away")
 
     async def _send_snapshot(self, now: float) -> None:
         """Agents see the queue's size live: on every change, and every 5 s while anyone waits
@@ -262,7 +274,8 @@ class Dispatcher:
             if conv.silent_ms is None and now_ms >= since + limit:
                 step = self._nudge(conv.id)
             elif conv.silent_ms is not None and rules.reroute_silent and (
-                    now_ms >= conv.silent_ms + limit):
+                    now_ms >= conv.silent_ms + limit) and (
+                    len(conv.silent_reroutes) < MAX_SILENT_REROUTES):
                 step = self._reroute(conv.id)
             else:
                 continue
@@ -295,7 +308,10 @@ class Dispatcher:
 
     async def _reroute(self, cid: str) -> None:
         """Still silent as long again after the nudge: to another agent who could serve it,
-        ahead of ordinary chats, the silent one excluded for `reoffer_after_seconds`."""
+        ahead of ordinary chats on its old relaxation clock, every agent it was taken from for
+        silence excluded for `reoffer_after_seconds` from that re-route (read from the chat's
+        `queued` events, so a restart keeps them); a missed offer for the silent agent; at
+        most MAX_SILENT_REROUTES per chat."""
         try:
             async with self.conversations.lock(cid):
                 found = await self._owed(cid)
@@ -305,18 +321,33 @@ class Dispatcher:
                 conv, (_, _, limit) = found
                 agent = conv.agent_id
                 assert agent is not None and conv.silent_ms is not None
-                if now_ms < conv.silent_ms + limit or not await self.router.servable_needs(
-                        needs(conv), exclude=agent):
+                if now_ms < conv.silent_ms + limit or (
+                        len(conv.silent_reroutes) >= MAX_SILENT_REROUTES):
+                    return
+                reoffer_ms = self.router.rules.reoffer_after_seconds * 1000
+                earlier = {a: (ts + reoffer_ms) / 1000 for a, ts, _ in conv.silent_reroutes
+                           if ts + reoffer_ms > now_ms}
+                if not await self.router.servable_needs(needs(conv),
+                                                        exclude={agent, *earlier}):
                     return  # nobody else could take it: it stays flagged
+                # The clock the chat kept through an earlier silent re-route, if this wait
+                # began at one; else when this wait began.
+                last = conv.silent_reroutes[-1] if conv.silent_reroutes else None
+                since_ms = last[2] if last and last[1] == conv.queued_ms else (
+                    conv.queued_ms if conv.queued_ms is not None else now_ms)
                 cv.transition(conv.state, "requeue")
                 conv, events, _ = await self.conversations.append(conv, [NewEvent(
                     "queued", "system", {
                         "reason": "silent_agent", "skills": list(conv.skills),
-                        "language": conv.language, "from_agent": agent})])
-                await self.router.transfer(cid, now_ms / 1000)
+                        "language": conv.language, "from_agent": agent,
+                        "since_ms": since_ms})])
+                away = await self.router.reroute_silent(cid, now_ms / 1000,
+                                                        since=since_ms / 1000, excluded=earlier)
                 # The chat leaves their console (they no longer hold it, so see no more).
                 self.bus.to_agents([agent], encode(
                     event_frame(events[0], for_visitor=False) or {}))
+            self.requeue_all(list(away.revoked), "revoke", "agent_away")
+            await self._set_away(away.set_away)
             self.kick()
         finally:
             self._silence_busy.discard(cid)
@@ -347,6 +378,10 @@ def offered_frame(cid: str, seq: int) -> str:
     conversation's when built, so a client can tell a frame older than the agent's join."""
     return encode({"type": "queue", "conversation_id": cid, "state": "offered", "position": 1,
                    "eta_seconds": 0, "seq": seq})
+
+
+async def _no_presence_log(agent_id: int, status: str) -> None:
+    """Until the facade wires the agent side's presence log (a dispatcher alone in a test)."""
 
 
 async def _together(steps: Iterable[Awaitable[None]]) -> None:

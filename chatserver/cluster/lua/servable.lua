@@ -1,7 +1,8 @@
--- Read-only. ARGV[4]: the fully relaxed requirements as JSON {skill: level}; ARGV[5]: an agent
--- id not to count ('' for none).
+-- Read-only. ARGV[4]: the fully relaxed requirements as JSON {skill: level}; ARGV[5]: JSON
+-- list of agent ids not to count.
 local req = cjson.decode(ARGV[4])
-local except = ARGV[5] or ''
+local except = {}
+for _, id in ipairs(cjson.decode(ARGV[5])) do except[tostring(id)] = true end
 local pool, size = P .. 'online', nil
 for skill in pairs(req) do
   local n = redis.call('SCARD', P .. 'online:' .. skill)
@@ -9,7 +10,7 @@ for skill in pairs(req) do
 end
 for _, id in ipairs(redis.call('SMEMBERS', pool)) do
   local skills = cjson.decode(redis.call('HGET', akey(id), 'skills'))
-  local ok = id ~= except
+  local ok = not except[id]
   for skill, level in pairs(req) do
     if (skills[skill] or 0) < level then ok = false break end
   end
