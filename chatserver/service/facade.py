@@ -71,6 +71,8 @@ class ConversationService:
                                     answers=answers if answers is not None else {})
         self.agent_side = AgentSide(journal, self.handoff, router, self.dispatcher,
                                     self.agents, registry)
+        # Agents the router sets away (missed offers) go into the presence log like any change.
+        self.dispatcher.record_presence = self.agent_side.record_presence
         self.recovery = Recovery(journal, router, self.dispatcher, self.agents, registry)
         # What each socket catches up from (one callable per audience, not one per socket).
         self.visitor_backlog = partial(journal.backlog, for_visitor=True)
