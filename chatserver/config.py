@@ -175,6 +175,9 @@ class RetentionConfig:
     offline_message_days: int = 90
     # Visitor name and email, counted from the visitor's last visit.
     visitor_profile_days: int = 395
+    # Agents' status changes (agent_presence, the staffing report's "online" hours): a year of
+    # staffing history, plus a margin for the report's week of look-back.
+    presence_days: int = 400
     # Minutes between purge runs, and rows changed per write (short jobs never block chats).
     purge_interval_minutes: int = 60
     batch_size: int = 500
@@ -182,7 +185,8 @@ class RetentionConfig:
     def __post_init__(self) -> None:
         _positive("retention", {"message_text_days": self.message_text_days,
                                 "offline_message_days": self.offline_message_days,
-                                "visitor_profile_days": self.visitor_profile_days},
+                                "visitor_profile_days": self.visitor_profile_days,
+                                "presence_days": self.presence_days},
                   zero_ok=True)
         _positive("retention", {"purge_interval_minutes": self.purge_interval_minutes,
                                 "batch_size": self.batch_size})

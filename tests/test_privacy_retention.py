@@ -24,7 +24,8 @@ pytestmark = pytest.mark.anyio
 
 DAY = retention.DAY_MS
 NOW = T0 + 400 * DAY
-TEXTS = RetentionConfig(message_text_days=30, offline_message_days=0, visitor_profile_days=0)
+TEXTS = RetentionConfig(message_text_days=30, offline_message_days=0, visitor_profile_days=0,
+                        presence_days=0)
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ async def test_offline_messages_past_retention_are_deleted(store: Store) -> None
     cutoff = NOW - 90 * DAY
     for i, ts in enumerate((cutoff - 86_400_000, cutoff - 1, cutoff, NOW)):
         await store.add_offline_message("v", f"o{i}", {"email": "k@x.io", "text": f"t{i}"}, ts)
-    report = await retention.purge(store, RetentionConfig(0, 90, 0), NOW)
+    report = await retention.purge(store, RetentionConfig(0, 90, 0, 0), NOW)
     assert report.offline_messages == 2
     rows = await store.fetchall("SELECT text FROM offline_messages ORDER BY created_ms")
     assert [r[0] for r in rows] == ["t2", "t3"]
@@ -116,22 +117,40 @@ async def test_old_profiles_are_anonymised_or_deleted_when_nothing_needs_them(
         await store.upsert_visitor(vid, {"name": vid.title(), "email": f"{vid}@x.io"}, seen)
     await chat(store, "c", "kept-chats", cutoff - 1)
     before = await metrics(store)
-    report = await retention.purge(store, RetentionConfig(0, 0, 395), NOW)
+    report = await retention.purge(store, RetentionConfig(0, 0, 395, 0), NOW)
     assert (report.visitors_anonymised, report.visitors_deleted) == (1, 1)
     rows = {r[0]: (r[1], r[2]) for r in await store.fetchall(
         "SELECT id, name, email FROM visitors")}
     assert rows == {"kept-chats": ("", ""), "recent": ("Recent", "recent@x.io")}
     assert await metrics(store) == before
-    assert (await retention.purge(store, RetentionConfig(0, 0, 395), NOW)).removed == 0
+    assert (await retention.purge(store, RetentionConfig(0, 0, 395, 0), NOW)).removed == 0
+
+
+async def test_agent_presence_past_retention_is_deleted(store: Store) -> None:
+    """agent_presence (the staffing report's log of agents' statuses) was never purged."""
+    cutoff = NOW - 400 * DAY
+    rows = [(1, cutoff - DAY, "online"), (1, cutoff - 1, "offline"), (2, cutoff, "online"),
+            (1, NOW, "away")]
+    await store.write(lambda c: c.executemany(
+        "INSERT INTO agent_presence (agent_id, ts_ms, status) VALUES (?, ?, ?)", rows))
+    config = RetentionConfig(0, 0, 0, presence_days=400, batch_size=1)
+    assert retention.enabled(config)
+    report = await retention.purge(store, config, NOW)
+    assert report.presence_rows == 2 and report.removed == 2
+    assert report.cutoffs_ms["presence"] == cutoff
+    left = await store.fetchall("SELECT agent_id, ts_ms, status FROM agent_presence "
+                                "ORDER BY ts_ms")
+    assert [tuple(r) for r in left] == rows[2:]
+    assert (await retention.purge(store, config, NOW)).removed == 0
 
 
 async def test_zero_days_keeps_everything(store: Store) -> None:
     await store.upsert_visitor("v", {"name": "Kim"}, T0)
     await chat(store, "c", "v", T0, T0 + 1)
     await store.add_offline_message("v", "o", {"email": "k@x.io", "text": "t"}, T0)
-    report = await retention.purge(store, RetentionConfig(0, 0, 0), NOW)
+    report = await retention.purge(store, RetentionConfig(0, 0, 0, 0), NOW)
     assert report.removed == 0 and report.batches == 0
-    assert not retention.enabled(RetentionConfig(0, 0, 0))
+    assert not retention.enabled(RetentionConfig(0, 0, 0, 0))
 
 
 async def test_batches_are_short_and_chat_writes_go_through_while_a_purge_runs(
@@ -173,14 +192,14 @@ async def test_purge_loop_runs_on_schedule_records_the_audit_and_stops(store: St
     await asyncio.wait_for(loop, 2)
     # With every period at 0 the loop does not even start.
     await asyncio.wait_for(retention.purge_loop(store, Config(
-        retention=RetentionConfig(0, 0, 0)), asyncio.Event()), 1)
+        retention=RetentionConfig(0, 0, 0, 0)), asyncio.Event()), 1)
 
 
 def test_the_purge_command_reports_what_it_removed(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "chat.db"
     config = Config(storage=StorageConfig(path=str(db)), retention=RetentionConfig(
-        message_text_days=1, offline_message_days=1, visitor_profile_days=1))
+        message_text_days=1, offline_message_days=1, visitor_profile_days=1, presence_days=1))
 
     async def seed() -> None:
         store = Store(str(db))
@@ -188,6 +207,9 @@ def test_the_purge_command_reports_what_it_removed(tmp_path: Path,
         await store.upsert_visitor("v", {"name": "Kim", "email": "k@x.io"}, T0)
         await chat(store, "c", "v", T0, T0 + 1)
         await store.add_offline_message("v", "o", {"email": "k@x.io", "text": "t"}, T0)
+        await store.write(lambda c: c.execute(
+            "INSERT INTO agent_presence (agent_id, ts_ms, status) VALUES (1, ?, 'online')",
+            (T0,)))
         await store.close()
 
     asyncio.run(seed())
@@ -196,6 +218,6 @@ def test_the_purge_command_reports_what_it_removed(tmp_path: Path,
     assert retention.command(parser.parse_args(["--json"]), config) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["message_texts"], report["offline_messages"],
-            report["visitors_anonymised"]) == (2, 1, 1)
+            report["visitors_anonymised"], report["presence_rows"]) == (2, 1, 1, 1)
     assert retention.command(parser.parse_args([]), config) == 0
     assert "message texts erased: 0" in capsys.readouterr().out

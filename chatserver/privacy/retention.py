@@ -8,6 +8,8 @@
 - Offline messages older than `offline_message_days` are deleted (no metric reads them).
 - Visitor profiles not seen for `visitor_profile_days` lose name and email; a visitor with no
   conversation left is deleted outright.
+- Agents' status changes (`agent_presence`, read by the staffing report) older than
+  `presence_days` are deleted.
 
 Runs on a schedule inside the server (`purge_loop`) and on demand (`chatserver purge`), in jobs
 of `batch_size` rows through the store's writer, so chats are never held up. Events and visitors
@@ -62,13 +64,14 @@ class PurgeReport:
     offline_messages: int = 0  # deleted
     visitors_anonymised: int = 0  # name and email cleared; conversations kept for metrics
     visitors_deleted: int = 0  # no conversation left to keep them for
+    presence_rows: int = 0  # agents' status changes deleted
     batches: int = 0
     cutoffs_ms: dict[str, int] = field(default_factory=dict)
 
     @property
     def removed(self) -> int:
         return (self.message_texts + self.proposal_texts + self.offline_messages
-                + self.visitors_anonymised + self.visitors_deleted)
+                + self.visitors_anonymised + self.visitors_deleted + self.presence_rows)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +117,13 @@ def _offline_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
         return conn.execute(
             "DELETE FROM offline_messages WHERE id IN (SELECT id FROM offline_messages "
             "WHERE created_ms < ? ORDER BY created_ms LIMIT ?)", (cutoff_ms, limit)).rowcount
+
+
+def _presence_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
+    with secure_delete(conn):
+        return conn.execute(
+            "DELETE FROM agent_presence WHERE rowid IN (SELECT rowid FROM agent_presence "
+            "WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?)", (cutoff_ms, limit)).rowcount
 
 
 def _visitors_batch(conn: sqlite3.Connection, after: tuple[int, str], cutoff_ms: int,
@@ -181,6 +191,11 @@ async def purge(store: Store, retention: RetentionConfig, now_ms: int, *,
             report.visitors_deleted += deleted
             if scanned < size:
                 break
+    if retention.presence_days:
+        cutoff = report.cutoffs_ms["presence"] = now_ms - retention.presence_days * DAY_MS
+        while (deleted := await run(lambda c: _presence_batch(c, cutoff, size))) == size:
+            report.presence_rows += deleted
+        report.presence_rows += deleted
     return report
 
 
@@ -193,9 +208,9 @@ async def run_purge(store: Store, config: Config, now_ms: int, *, address: str =
     started = time.monotonic()
     report = await purge(store, config.retention, now_ms)
     log.info("retention purge: %d message texts, %d offline messages, %d visitors anonymised, "
-             "%d deleted, in %d batches, %.1f s", report.message_texts, report.offline_messages,
-             report.visitors_anonymised, report.visitors_deleted, report.batches,
-             time.monotonic() - started)
+             "%d deleted, %d presence rows, in %d batches, %.1f s", report.message_texts,
+             report.offline_messages, report.visitors_anonymised, report.visitors_deleted,
+             report.presence_rows, report.batches, time.monotonic() - started)
     if report.removed:
         detail = {k: v for k, v in report.as_dict().items() if k != "batches"}
         await audit.record(store, None, "retention.purge", "", detail, address, now_ms=now_ms)
@@ -204,7 +219,7 @@ async def run_purge(store: Store, config: Config, now_ms: int, *, address: str =
 
 def enabled(retention: RetentionConfig) -> bool:
     return bool(retention.message_text_days or retention.offline_message_days
-                or retention.visitor_profile_days)
+                or retention.visitor_profile_days or retention.presence_days)
 
 
 async def purge_loop(store: Store, config: Config, stop: asyncio.Event | None = None, *,
@@ -258,5 +273,6 @@ def command(args: argparse.Namespace, config: Config) -> int:
               f"proposed phrasings erased: {report.proposal_texts}\n"
               f"offline messages deleted: {report.offline_messages}\n"
               f"visitor profiles anonymised: {report.visitors_anonymised}\n"
-              f"visitor profiles deleted: {report.visitors_deleted}")
+              f"visitor profiles deleted: {report.visitors_deleted}\n"
+              f"agent presence rows deleted: {report.presence_rows}")
     return 0
