@@ -96,7 +96,30 @@ def run(quick: bool = False) -> dict[str, dict[str, float]]:
     waiting, agents = small.snapshot()
     results["reference choose, 100 agents x 1,000 waiting"] = timed(
         2 if quick else 5, lambda _: choose(waiting, agents, small_now, small.rules))
+    results["presence change + dispatch, one kind x 10,000"] = presence_toggle(
+        20 if quick else 200)
     return results
+
+
+def presence_toggle(events: int) -> dict[str, float]:
+    """The issue 16 review: 10,000 billing+en chats waiting (filed at drop_topics, only a busy
+    English generalist online) while the only billing specialist goes online/away; each
+    change flips which relaxation steps the whole kind skips."""
+    board = Board(RoutingRules())
+    board.upsert_agent(1, capacity=1, skills={"lang:en": 3}, now=0, status="online")
+    board.enqueue("busy", Needs({}, "lang:en"), 0, now=0)
+    board.dispatch(0)
+    board.accept("busy", 1, 0)
+    for i in range(10_000):
+        board.enqueue(f"c{i}", Needs({"billing": 1}, "lang:en"), 0, now=0)
+    board.dispatch(1)
+    board.upsert_agent(2, capacity=0, skills={"billing": 3, "lang:en": 3}, now=1)
+
+    def toggle(k: int) -> None:
+        board.set_status(2, "online" if k % 2 == 0 else "away", 2 + k * 0.001)
+        board.dispatch(2 + k * 0.001)
+
+    return timed(events, toggle)
 
 
 def main() -> None:
