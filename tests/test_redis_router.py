@@ -211,7 +211,8 @@ async def step(p: Pair, op: str, x: int, y: int) -> None:
             cid = f"c{p.n}"
             since = p.now - y if y % 5 == 0 else None
             await p.both("enqueue", cid, NEEDS[x % len(NEEDS)], y % 4 - 1, p.now,
-                         at_head=y % 7 == 0, since=since)
+                         at_head=y % 7 == 0, since=since,  # after a restart: silent agents
+                         excluded={agent_id: p.now + x - 50} if y % 3 == 0 else None)
             p.live.add(cid)
         elif op == "dispatch":
             await check_dispatch(p)

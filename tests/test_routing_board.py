@@ -367,3 +367,16 @@ def test_a_silent_reroute_of_an_unassigned_chat_is_refused() -> None:
     b.enqueue("c", Needs({}, "lang:en"), 0, now=0)
     with pytest.raises(NotAssigned):
         b.reroute_silent("c", 1, since=0)
+
+
+def test_an_enqueue_after_a_restart_keeps_its_silent_agents_excluded() -> None:
+    b = board(*((i, {"lang:en": 3}, 1) for i in (1, 2)))
+    b.enqueue("c", Needs({}, "lang:en"), 0, now=100, since=40, at_head=True,
+              excluded={1: 150.0, 2: 90.0})  # 2's exclusion is over
+    waiting = b.snapshot()[0][0]
+    assert dict(waiting.excluded) == {1: 150.0}
+    assert waiting.enqueued_at == 40 and waiting.head
+    assert b.dispatch(100) == [Offer("c", 2, 120.0)]
+    b.decline("c", 2, 101)
+    assert b.dispatch(149) == []  # 1 still excluded, 2 just declined
+    assert [o.agent_id for o in b.dispatch(150)] == [1]

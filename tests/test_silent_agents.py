@@ -150,3 +150,48 @@ async def test_two_silent_agents_do_not_pass_one_chat_back_and_forth(
     reasons = [r for t, r in kinds(desk, cid) if t == "queued"]
     assert reasons.count("silent_agent") == 1, reasons
     assert kinds(desk, cid)[-1][0] in ("silent", "assigned")  # still with the second agent
+
+
+async def test_a_restart_keeps_a_silent_agent_excluded(tmp_path: Path, clients: list) -> None:
+    """A chat re-routed for silence, then the server restarted while it waits for Ben: the
+    restore used to queue it with a fresh clock and no exclusions, so Ann, back first, was
+    offered the chat she had just been silent on. Now she stays excluded."""
+    srv = Server(tmp_path, CHATSERVER_ROUTING_REROUTE_SILENT="true",
+                 CHATSERVER_ROUTING_REOFFER_AFTER_SECONDS="60", **QUICK)
+    add_user(srv.db, "ann", skills={"lang:en": 5})
+    add_user(srv.db, "ben", skills={"lang:en": 5})
+    srv.start()
+    try:
+        ann, ben = await agent(srv, "ann"), await agent(srv, "ben")
+        clients += [ann, ben]
+        sara = await visitor(srv, name="Sara", language="en")
+        clients.append(sara)
+        await sara.request("message", text="where is my parcel?")
+        cid = (await sara.request("request_human"))["conversation_id"]
+        first = None
+        for who in (ann, ben):
+            try:
+                offer = await who.expect("offer", timeout=2)
+            except Exception:  # not this one
+                continue
+            first = who
+            break
+        assert first is not None and offer["conversation"]["id"] == cid
+        other = ben if first is ann else ann
+        await first.request("accept", conversation_id=cid)
+        rerouted = await other.expect("offer", timeout=6)  # silent: to the other agent
+        assert rerouted["conversation"]["id"] == cid
+        assert ("queued", "silent_agent") in kinds(srv, cid)
+
+        srv.kill()  # while the chat is offered to the other agent
+        srv.start()
+        silent_name = "ann" if first is ann else "ben"
+        back = await agent(srv, silent_name)  # the silent agent is back first
+        clients.append(back)
+        await back.nothing("offer", seconds=2.5)
+        helper = await agent(srv, "ben" if silent_name == "ann" else "ann")
+        clients.append(helper)
+        offer = await helper.expect("offer", timeout=5)
+        assert offer["conversation"]["id"] == cid
+    finally:
+        srv.stop()

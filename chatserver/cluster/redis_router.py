@@ -209,11 +209,15 @@ class RedisRouter:
     # Conversations ------------------------------------------------------------------------
 
     async def enqueue(self, conversation_id: str, needs: Needs, priority: int, now: float, *,
-                      at_head: bool = False, since: float | None = None) -> None:
-        """Queue a chat for a person; ``since`` keeps its old place after a restart."""
+                      at_head: bool = False, since: float | None = None,
+                      excluded: Mapping[int, float] | None = None) -> None:
+        """Queue a chat for a person; ``since`` keeps its old place after a restart and
+        ``excluded`` (id -> until) its earlier silent agents away, as ``Board.enqueue``."""
         start = now if since is None else min(since, now)
+        until = {str(a): _f(u) for a, u in (excluded or {}).items()}
         await self._run("enqueue", now, conversation_id, _needs_json(needs), int(priority),
-                        _f(start), "1" if at_head else "0", context=(conversation_id, ""))
+                        _f(start), "1" if at_head else "0", json.dumps(until),
+                        context=(conversation_id, ""))
 
     async def restore_assigned(self, conversation_id: str, agent_id: int, needs: Needs,
                                priority: int, now: float) -> None:

@@ -24,7 +24,8 @@ class Router(Protocol):
     async def agent_reconnected(self, agent_id: int, now: float) -> None: ...
     async def grace_expired(self, now: float) -> list[str]: ...
     async def enqueue(self, conversation_id: str, needs: Needs, priority: int, now: float, *,
-                      at_head: bool = False, since: float | None = None) -> None: ...
+                      at_head: bool = False, since: float | None = None,
+                      excluded: Mapping[int, float] | None = None) -> None: ...
     async def restore_assigned(self, conversation_id: str, agent_id: int, needs: Needs,
                                priority: int, now: float) -> None: ...
     async def dispatch(self, now: float) -> list[Offer]: ...
@@ -70,8 +71,10 @@ class LocalRouter:
         return self.board.grace_expired(now)
 
     async def enqueue(self, conversation_id: str, needs: Needs, priority: int, now: float, *,
-                      at_head: bool = False, since: float | None = None) -> None:
-        self.board.enqueue(conversation_id, needs, priority, now, at_head=at_head, since=since)
+                      at_head: bool = False, since: float | None = None,
+                      excluded: Mapping[int, float] | None = None) -> None:
+        self.board.enqueue(conversation_id, needs, priority, now, at_head=at_head, since=since,
+                           excluded=excluded)
 
     async def restore_assigned(self, conversation_id: str, agent_id: int, needs: Needs,
                                priority: int, now: float) -> None:

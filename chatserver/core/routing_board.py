@@ -136,13 +136,17 @@ class Board(BoardViews):
     # Conversations ------------------------------------------------------------------------
 
     def enqueue(self, conversation_id: str, needs: Needs, priority: int, now: float, *,
-                at_head: bool = False, since: float | None = None) -> None:
+                at_head: bool = False, since: float | None = None,
+                excluded: Mapping[int, float] | None = None) -> None:
         """Queue a chat for a person. ``since`` (after a restart: the stored queued time)
-        keeps its old place and relaxation clock."""
+        keeps its old place and relaxation clock; ``excluded`` (id -> until, after a restart:
+        the chat's earlier silent agents) keeps those agents from it until then."""
         if self.state_of(conversation_id) is not None:
             raise AlreadyRouted(f"conversation {conversation_id} is already routed")
         start = now if since is None else min(since, now)
-        waiting = self._fresh(Waiting(conversation_id, needs, priority), start, head=at_head)
+        until = {a: u for a, u in (excluded or {}).items() if u > now}
+        waiting = self._fresh(Waiting(conversation_id, needs, priority, excluded=until), start,
+                              head=at_head, keep_excluded=True)
         self._push(waiting, now)
 
     def restore_assigned(self, conversation_id: str, agent_id: int, needs: Needs,

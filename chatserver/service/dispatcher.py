@@ -52,6 +52,23 @@ def needs(conv: Conversation) -> routing.Needs:
     return needs_of(conv.skills, conv.language)
 
 
+def silent_exclusions(conv: Conversation, now_ms: int, reoffer_ms: float) -> dict[int, float]:
+    """Every agent the chat was taken from for silence, still kept from it: id -> until
+    (seconds), `reoffer_ms` from that re-route (read from its `queued` events, so a restart
+    keeps them)."""
+    return {a: (ts + reoffer_ms) / 1000 for a, ts, _ in conv.silent_reroutes
+            if ts + reoffer_ms > now_ms}
+
+
+def kept_clock_ms(conv: Conversation) -> tuple[int | None, bool]:
+    """The relaxation clock of the chat's current wait (None: not queued yet) and whether it
+    is one kept through a silent re-route (that wait began at one: ahead of ordinary chats)."""
+    last = conv.silent_reroutes[-1] if conv.silent_reroutes else None
+    if last is not None and last[1] == conv.queued_ms:
+        return last[2], True
+    return conv.queued_ms, False
+
+
 class Staff(Protocol):
     """What the dispatcher reads and sets of a connected agent (agent_side.AgentProfile)."""
 
@@ -324,17 +341,15 @@ class Dispatcher:
                 if now_ms < conv.silent_ms + limit or (
                         len(conv.silent_reroutes) >= MAX_SILENT_REROUTES):
                     return
-                reoffer_ms = self.router.rules.reoffer_after_seconds * 1000
-                earlier = {a: (ts + reoffer_ms) / 1000 for a, ts, _ in conv.silent_reroutes
-                           if ts + reoffer_ms > now_ms}
+                earlier = silent_exclusions(conv, now_ms,
+                                            self.router.rules.reoffer_after_seconds * 1000)
                 if not await self.router.servable_needs(needs(conv),
                                                         exclude={agent, *earlier}):
                     return  # nobody else could take it: it stays flagged
                 # The clock the chat kept through an earlier silent re-route, if this wait
                 # began at one; else when this wait began.
-                last = conv.silent_reroutes[-1] if conv.silent_reroutes else None
-                since_ms = last[2] if last and last[1] == conv.queued_ms else (
-                    conv.queued_ms if conv.queued_ms is not None else now_ms)
+                kept, _ = kept_clock_ms(conv)
+                since_ms = now_ms if kept is None else kept
                 cv.transition(conv.state, "requeue")
                 conv, events, _ = await self.conversations.append(conv, [NewEvent(
                     "queued", "system", {

@@ -14,7 +14,7 @@ from chatserver.core.conversation import Conversation, State
 from chatserver.store.sqlite import NewEvent
 
 from .agent_side import AgentProfile
-from .dispatcher import Dispatcher, needs
+from .dispatcher import Dispatcher, kept_clock_ms, needs, silent_exclusions
 from .event_frames import skills_from_json
 from .journal import Journal
 
@@ -73,17 +73,24 @@ class Recovery:
     async def restore(self) -> None:
         """After a restart: put every waiting conversation back in the queue, in order.
 
+        A chat re-routed for silence keeps its relaxation clock, its place ahead of ordinary
+        chats and its silent agents excluded, as the dispatcher's re-route made them.
         With a shared router another process may already route some of them; those are
         left as they are (the router says they are already routed)."""
         journal = self.journal
-        now = journal.clock() / 1000
+        now_ms = journal.clock()
+        now = now_ms / 1000
+        reoffer_ms = self.router.rules.reoffer_after_seconds * 1000
         for row in await journal.store.open_conversations():
             conv = await journal.conversation(row["id"])
-            since = None if conv.queued_ms is None else conv.queued_ms / 1000
+            kept, rerouted = kept_clock_ms(conv)
+            since = None if kept is None else kept / 1000
             try:
                 if conv.state in (State.QUEUED, State.OFFERED):
                     await self.router.enqueue(conv.id, needs(conv), conv.priority, now,
-                                              since=since)
+                                              at_head=rerouted, since=since,
+                                              excluded=silent_exclusions(conv, now_ms,
+                                                                         reoffer_ms))
                 elif conv.state is State.ASSIGNED and conv.agent_id is not None:
                     await self._restore_assigned(conv, now)
             except routing.AlreadyRouted:
