@@ -49,7 +49,7 @@ from chatserver.core.routing import (
     Waiting,
     can_serve,
 )
-from chatserver.core.routing_board_state import ANY, _AgentState, _Held, _Queued
+from chatserver.core.routing_board_state import ANY, _AgentState, _Group, _Held, _Queued
 from chatserver.core.routing_board_views import BoardViews
 
 
@@ -164,15 +164,25 @@ class Board(BoardViews):
     def dispatch(self, now: float) -> list[Offer]:
         """New offers (slots reserved); with ``auto_accept`` they are already assignments."""
         self._run_timers(now)
-        if not self._dirty_agents and not self._dirty_chats:
+        if not self._dirty_agents and not self._dirty_chats and not self._dirty_groups:
             return []
         agents = [self._agents[i] for i in sorted(self._dirty_agents) if i in self._agents]
         chats = sorted((self._queue[c].key, c) for c in self._dirty_chats if c in self._queue)
         dirty = {c for _, c in chats}
+        groups = sorted(self._dirty_groups, key=lambda g: g.chats[0])
         self._dirty_agents.clear()
         self._dirty_chats.clear()
+        self._dirty_groups.clear()
         streams: list[list[tuple[QueueKey, str]]] = [chats]
         watchers: list[list[_AgentState]] = [[]]
+        # A dirty group (its kind re-filed) is scanned while a free agent able to serve what
+        # it asks is; these streams come before the buckets', so a chat in both is first
+        # judged among all free agents (a bucket's watchers may be only some of them).
+        for group in groups:
+            able = self._able(group)
+            if able:
+                streams.append(group.chats)
+                watchers.append(able)
         by_bucket: dict[str, list[_AgentState]] = {}
         for state in agents:
             if state.free:
@@ -323,15 +333,25 @@ class Board(BoardViews):
 
     # Internals ----------------------------------------------------------------------------
 
+    def _able(self, group: _Group) -> list[_AgentState]:
+        """Free agents able to serve what a group asks (exclusions aside)."""
+        if group.target is not None:
+            return [self._agents[group.target]] if group.target in self._free else []
+        if not group.req:
+            return [self._agents[i] for i in self._free]
+        pool = min((self._free_by_skill.get(skill, set()) for skill, _ in group.req), key=len)
+        return [self._agents[i] for i in pool if can_serve(self._agents[i].skills, group.req)]
+
     def _best(self, queued: _Queued, now: float,
               among: set[int] | None = None) -> _AgentState | None:
         """The best eligible free agent, looked for in ``among`` (else the free indexes)."""
+        req, target = queued.group.req, queued.group.target
         if among is not None:
             candidates = among
-        elif queued.target is not None:
-            candidates = self._free & {queued.target}
-        elif queued.req:
-            candidates = min((self._free_by_skill.get(skill, set()) for skill, _ in queued.req),
+        elif target is not None:
+            candidates = self._free & {target}
+        elif req:
+            candidates = min((self._free_by_skill.get(skill, set()) for skill, _ in req),
                              key=len)
         else:
             candidates = self._free
@@ -342,11 +362,11 @@ class Board(BoardViews):
             state = self._agents[agent_id]
             if excluded.get(agent_id, float("-inf")) > now:
                 continue
-            if not (agent_id == queued.target if queued.target is not None
-                    else can_serve(state.skills, queued.req)):
+            if not (agent_id == target if target is not None
+                    else can_serve(state.skills, req)):
                 continue
             skills = state.skills
-            rank = (state.load / state.capacity, -sum(skills.get(s, 0) for s, _ in queued.req),
+            rank = (state.load / state.capacity, -sum(skills.get(s, 0) for s, _ in req),
                     state.free_since, agent_id)
             if best_rank is None or rank < best_rank:
                 best, best_rank = state, rank

@@ -2,7 +2,8 @@
 
 ``BoardState`` owns every structure the board decides from (agents with their free and online
 indexes, the queue with its buckets and relaxation timers, offers, held chats) and the small
-moves that keep them consistent (``_push``/``_refile``, ``_reindex``, the servable-step memo).
+moves that keep them consistent (``_push``/``_refile``, ``_file`` for a group of chats of one
+kind, ``_reindex``, the servable-step memo).
 It decides nothing: who gets which chat is ``routing_board.Board``; what the queue looks like
 from outside (positions, ETAs) is ``routing_board_views.BoardViews``. See ``routing_board`` for
 why dispatch is incremental and what the indexes are for.
@@ -77,16 +78,36 @@ class _AgentState:
                      self.free_since)
 
 
+@dataclass(eq=False)
+class _Group:
+    """Waiting chats of one kind whose relaxation clock stood at one step when filed: they
+    ask the same (requirements, pin) and sit in the same bucket, in queue order. When the
+    kind's servable steps change the group is filed again whole, not chat by chat."""
+
+    kind: _Kind
+    clock: int
+    sample: Waiting  # any chat of the kind: its needs and pin are the kind's
+    bucket: str = ""
+    req: Requirement = ()
+    target: int | None = None
+    chats: list[tuple[QueueKey, str]] = field(default_factory=list)
+
+
 @dataclass
 class _Queued:
-    """A waiting chat with what it asks now (refreshed by timers) and where it is filed."""
+    """A waiting chat and its group (what it asks now, refreshed by timers, and where)."""
 
     waiting: Waiting
     key: QueueKey
-    bucket: str
-    req: Requirement
-    target: int | None
-    kind: _Kind
+    group: _Group
+
+    @property
+    def req(self) -> Requirement:
+        return self.group.req
+
+    @property
+    def target(self) -> int | None:
+        return self.group.target
 
 
 @dataclass(frozen=True)
@@ -118,15 +139,16 @@ class BoardState:
         # Who is online, whatever their load: a relaxation step none of them could serve is
         # skipped. Which steps each kind of waiting chat could be served at is kept per kind
         # and worked out again (re-filing the chats whose answer changed) when someone comes
-        # online, leaves or changes skills.
+        # online, leaves or changes skills: each of its groups is filed again and dirty.
         self._online_by_skill: dict[str, set[int]] = {}
         self._online: set[int] = set()
         self._servable_memo: dict[_Sig, bool] = {}
-        self._kinds: dict[_Kind, set[str]] = {}
+        self._kinds: dict[_Kind, dict[int, _Group]] = {}  # kind -> clock -> group
         self._kind_steps: dict[_Kind, tuple[bool, ...]] = {}
         self._steps_stale = False
         self._dirty_agents: set[int] = set()
         self._dirty_chats: set[str] = set()
+        self._dirty_groups: set[_Group] = set()  # every chat of these is worth a scan
         self._timers: list[tuple[float, str]] = []  # step changes and exclusion ends
         self._deadlines: list[tuple[float, str, int]] = []  # offer deadlines
         self._handle_times: deque[float] = deque(maxlen=self.rules.eta_window)
@@ -160,22 +182,19 @@ class BoardState:
         clock = step_index(waiting, at, self.rules)
         kind = (tuple(sorted(waiting.needs.skills.items())), waiting.needs.language,
                 waiting.target)
-        steps = self._kind_steps.get(kind)
-        if steps is None:
-            steps = self._kind_steps[kind] = self._servable_steps(waiting)
-        step = next((i for i in range(clock, len(steps)) if steps[i]), clock)
-        req = requirements(waiting.needs, self.rules.steps[step], self.rules)
-        target = waiting.target if step == 0 else None
-        if target is not None:
-            bucket = f"@{target}"
-        else:
-            topics = [skill for skill, _ in req if skill != waiting.needs.language]
-            bucket = (topics or [skill for skill, _ in req] or [ANY])[0]
-        queued = _Queued(waiting, queue_key(waiting, self.rules), bucket, req, target, kind)
+        groups = self._kinds.get(kind)
+        if groups is None:
+            groups = self._kinds[kind] = {}
+            self._kind_steps[kind] = self._servable_steps(waiting)
+        group = groups.get(clock)
+        if group is None:
+            group = groups[clock] = _Group(kind, clock, waiting)
+            self._file(group, self._kind_steps[kind])
+        queued = _Queued(waiting, queue_key(waiting, self.rules), group)
         cid = waiting.conversation_id
         self._queue[cid] = queued
-        self._kinds.setdefault(kind, set()).add(cid)
-        insort(self._buckets.setdefault(bucket, []), (queued.key, cid))
+        insort(group.chats, (queued.key, cid))
+        insort(self._buckets.setdefault(group.bucket, []), (queued.key, cid))
         self._dirty_chats.add(cid)
         if not timers:
             return
@@ -185,21 +204,52 @@ class BoardState:
             if until > at:
                 heapq.heappush(self._timers, (until, cid))
 
+    def _file(self, group: _Group, steps: tuple[bool, ...]) -> None:
+        """File a group for the first step from its clock someone online could serve (its
+        clock's step when none): requirements, pin and bucket. Its chats move between
+        buckets in bulk (one filter and one merge of sorted runs, no per-chat work)."""
+        clock, sample = group.clock, group.sample
+        step = next((i for i in range(clock, len(steps)) if steps[i]), clock)
+        req = requirements(sample.needs, self.rules.steps[step], self.rules)
+        target = sample.target if step == 0 else None
+        if target is not None:
+            bucket = f"@{target}"
+        else:
+            topics = [skill for skill, _ in req if skill != sample.needs.language]
+            bucket = (topics or [skill for skill, _ in req] or [ANY])[0]
+        if group.chats and bucket != group.bucket:
+            old = self._buckets[group.bucket]
+            if len(old) == len(group.chats):
+                del self._buckets[group.bucket]
+            else:
+                cids = {cid for _, cid in group.chats}
+                old[:] = [entry for entry in old if entry[1] not in cids]
+            new = self._buckets.get(bucket)
+            self._buckets[bucket] = sorted(new + group.chats) if new else list(group.chats)
+        group.bucket, group.req, group.target = bucket, req, target
+
     def _unbucket(self, queued: _Queued) -> None:
-        bucket = self._buckets[queued.bucket]
+        """Out of its group (after ``_dequeue``); an emptied group, or kind, goes too."""
+        group = queued.group
         entry = (queued.key, queued.waiting.conversation_id)
+        bucket = self._buckets[group.bucket]
         bucket.pop(bisect_left(bucket, entry))
         if not bucket:
-            del self._buckets[queued.bucket]
+            del self._buckets[group.bucket]
+        chats = group.chats
+        chats.pop(bisect_left(chats, entry))
+        if chats:
+            return
+        self._dirty_groups.discard(group)
+        groups = self._kinds[group.kind]
+        del groups[group.clock]
+        if not groups:
+            del self._kinds[group.kind]
+            self._kind_steps.pop(group.kind, None)
 
     def _dequeue(self, cid: str) -> None:
         """Out of the queue (the caller unbuckets it)."""
-        queued = self._queue.pop(cid)
-        kind = self._kinds[queued.kind]
-        kind.discard(cid)
-        if not kind:
-            del self._kinds[queued.kind]
-            self._kind_steps.pop(queued.kind, None)
+        del self._queue[cid]
 
     def _refile(self, cid: str, now: float) -> None:
         """File a waiting chat again for what it asks at ``now`` (timers already queued)."""
@@ -245,15 +295,13 @@ class BoardState:
         servable steps changed is filed again (it may skip a step now, or stop skipping)."""
         self._steps_stale = False
         self._servable_memo.clear()
-        changed: list[str] = []
-        for kind, cids in self._kinds.items():
-            any_cid = next(iter(cids))
-            steps = self._servable_steps(self._queue[any_cid].waiting)
+        for kind, groups in self._kinds.items():
+            steps = self._servable_steps(next(iter(groups.values())).sample)
             if steps != self._kind_steps.get(kind):
                 self._kind_steps[kind] = steps
-                changed.extend(cids)
-        for cid in changed:
-            self._refile(cid, now)
+                for group in groups.values():
+                    self._file(group, steps)
+                    self._dirty_groups.add(group)
 
     def _online_masks(self) -> tuple[dict[tuple[str, int], int], dict[int, int]]:
         """Bit sets of online agents per (skill, level) and ("", 0) for all; agent bits."""
