@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from chatserver.web.widget_routes import WIDGET_DIR, lean
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -124,3 +126,23 @@ def phone(browser) -> Iterator[object]:
                                   has_touch=True)
     yield context.new_page()
     context.close()
+
+
+WIDGET_ORIGIN = "http://widget.test"
+
+
+def widget_modules(page):
+    """A blank page on its own origin that serves the widget's modules as the server does,
+    for tests that import one module and drive it (the reducer, the view)."""
+
+    def serve(route) -> None:
+        name = route.request.url.rsplit("/", 1)[-1]
+        if name.endswith(".js"):
+            route.fulfill(body=lean((WIDGET_DIR / name).read_text()),
+                          content_type="text/javascript")
+        else:
+            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
+
+    page.route(f"{WIDGET_ORIGIN}/**", serve)
+    page.goto(f"{WIDGET_ORIGIN}/blank.html")
+    return page

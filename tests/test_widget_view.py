@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.web.widget_routes import WIDGET_DIR, lean
 from knowledge_base.defaults import load_default_entries
 from knowledge_base.markdown import Code, Emphasis, Link, Paragraph, Strong, parse
 
+from .browser import widget_modules
+
 pytestmark = pytest.mark.browser
 
-ORIGIN = "http://widget.test"
 
 
 @pytest.fixture
 def view(page):
-    def serve(route) -> None:
-        name = route.request.url.rsplit("/", 1)[-1]
-        if name.endswith(".js"):
-            route.fulfill(body=lean((WIDGET_DIR / name).read_text()),
-                          content_type="text/javascript")
-        else:
-            route.fulfill(body="<!doctype html><title>t</title>", content_type="text/html")
-
-    page.route(f"{ORIGIN}/**", serve)
-    page.goto(f"{ORIGIN}/blank.html")
-    return page
+    return widget_modules(page)
 
 
 def rendered(page, text: str) -> list[dict]:
