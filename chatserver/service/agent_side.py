@@ -145,16 +145,21 @@ class AgentSide:
 
     # --- changes ------------------------------------------------------------------------------
 
+    async def _offer_gone(self, conv: Conversation, client_id: str) -> Outcome:
+        """The offer an accept or decline answers is not this agent's any more: a retry of
+        one already stored gets its ack again; anything else is a conflict."""
+        replay = await self.journal.replayed(conv, client_id)
+        if replay is None:
+            raise Conflict("this offer is no longer yours", frame_id=client_id)
+        return replay
+
     async def accept(self, agent_id: int, cid: str, client_id: str,
                      origin: Connection | None = None) -> Outcome:
         journal = self.journal
         async with journal.lock(cid):
             conv = await journal.conversation(cid)
             if conv.state is not State.OFFERED or conv.agent_id != agent_id:
-                replay = await journal.replayed(conv, client_id)
-                if replay is not None:
-                    return replay
-                raise Conflict("this offer is no longer yours", frame_id=client_id)
+                return await self._offer_gone(conv, client_id)
             await self.router.accept(cid, agent_id, self._now())
             profile = self.agents[agent_id]
             payload = {"agent_id": agent_id, "agent": profile.display_name}
@@ -168,10 +173,7 @@ class AgentSide:
         async with journal.lock(cid):
             conv = await journal.conversation(cid)
             if conv.state is not State.OFFERED or conv.agent_id != agent_id:
-                replay = await journal.replayed(conv, client_id)
-                if replay is not None:
-                    return replay
-                raise Conflict("this offer is no longer yours", frame_id=client_id)
+                return await self._offer_gone(conv, client_id)
             await self.router.decline(cid, agent_id, self._now())
             conv, events, _ = await journal.append(
                 conv, [NewEvent("queued", f"agent:{agent_id}",

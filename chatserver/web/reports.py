@@ -105,12 +105,20 @@ def bad_parameter(error: BadParameter) -> Response:
                         status_code=400)
 
 
-async def api_report(request: Request) -> Response:
+async def _query(request: Request) -> ReportQuery | Response:
+    """The report's period from the query string, for staff allowed to read reports; a bad
+    parameter is answered 400 naming it."""
     await require(request, *ROLES)
     try:
-        query = parse(request.query_params, _today(hub_of(request)))
+        return parse(request.query_params, _today(hub_of(request)))
     except BadParameter as e:
         return bad_parameter(e)
+
+
+async def api_report(request: Request) -> Response:
+    query = await _query(request)
+    if isinstance(query, Response):
+        return query
     return JSONResponse(await compute(request, query), headers={"cache-control": "no-store"})
 
 
@@ -122,11 +130,9 @@ def _csv(name: str, query: ReportQuery, body: str) -> Response:
 
 
 async def agents_csv(request: Request) -> Response:
-    await require(request, *ROLES)
-    try:
-        query = parse(request.query_params, _today(hub_of(request)))
-    except BadParameter as e:
-        return bad_parameter(e)
+    query = await _query(request)
+    if isinstance(query, Response):
+        return query
     report = await compute(request, query)
     header = ["agent_id", "agent", *(key for key, _, _ in AGENT_COLUMNS)]
     rows = [[a["id"], a["name"], *(a[key] for key, _, _ in AGENT_COLUMNS)]
@@ -135,23 +141,19 @@ async def agents_csv(request: Request) -> Response:
 
 
 async def staffing_csv(request: Request) -> Response:
-    await require(request, *ROLES)
-    try:
-        query = parse(request.query_params, _today(hub_of(request)))
-    except BadParameter as e:
-        return bad_parameter(e)
+    query = await _query(request)
+    if isinstance(query, Response):
+        return query
     report = await compute(request, query)
     return _csv("staffing", query, reports_csv.table(reports_staffing.CSV_COLUMNS,
                                                      reports_staffing.csv_rows(report)))
 
 
 async def conversations_csv(request: Request) -> Response:
-    await require(request, *ROLES)
+    query = await _query(request)
+    if isinstance(query, Response):
+        return query
     hub, reports = hub_of(request), reports_of(request)
-    try:
-        query = parse(request.query_params, _today(hub))
-    except BadParameter as e:
-        return bad_parameter(e)
     tz, now = _tz(hub), hub.service.clock()
     start, end = query.bounds_ms(tz)
 
