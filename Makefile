@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test lint bench system-deps postgres-check clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/chatserver serve
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps postgres-check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -48,6 +48,15 @@ system-deps:
 	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "  to install them: sudo apt-get install$$missing, or sudo make system-deps;" \
 	    "make test SYSTEM_DEPS= skips this message"; fi; fi
+
+# The store's contract tests run on SQLite and on PostgreSQL. They use the server at
+# 127.0.0.1:5432 (user postgres, trust authentication; CHATSERVER_TEST_POSTGRES names another),
+# creating and dropping databases of their own. Without one, the PostgreSQL cases are skipped,
+# each saying why, and this says so up front.
+postgres-check: $(STAMP)
+	@$(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" \
+	  2>/dev/null || echo "postgres-check: no PostgreSQL at 127.0.0.1:5432: the PostgreSQL" \
+	  "cases of the store tests will be skipped (see tests/databases.py)"
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

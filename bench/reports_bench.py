@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chatserver.store.sqlite import migrate_file
+from chatserver.store.sqlite import SqliteBackend
+from chatserver.store.store import migrate_file
 
 DAY_MS = 86_400_000
 LANGS = [("en", 60), ("fa", 10), ("ar", 10), ("zh", 8), ("de", 7), ("es", 5)]
@@ -270,7 +271,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
     from chatserver.core.metrics_report import Thresholds
     from chatserver.reports.reports_aggregate import DayCache
-    from chatserver.reports.reports_facts import FactsCache, connect, gc_paused
+    from chatserver.reports.reports_facts import FactsCache, gc_paused
     from chatserver.reports.reports_query import parse
     from chatserver.reports.reports_view import build
 
@@ -285,7 +286,7 @@ def run(quick: bool = False) -> dict[str, float]:
         today = now.astimezone(tz).date()
         query = parse({"from": (today - timedelta(days=364)).isoformat()}, today)
         now_ms = int(now.timestamp() * 1000)
-        conn = connect(str(db))
+        conn = SqliteBackend(str(db)).read_only()
         try:
             cold = FactsCache()
             a, b = query.previous().bounds_ms(tz)[0], query.bounds_ms(tz)[1]

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chatserver.privacy import audit
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Conn, Row, Store
 
 from .config import Config
 from .passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password
@@ -30,11 +29,14 @@ async def set_password(store: Store, user_id: int, password: str, *,
     every session but `keep_session`."""
     hashed = hash_password(password)
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Conn) -> None:
         conn.execute("UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?",
                      (hashed, user_id))
-        conn.execute("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?",
-                     (user_id, keep_session))
+        if keep_session is None:
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        else:
+            conn.execute("DELETE FROM sessions WHERE user_id = ? AND id != ?",
+                         (user_id, keep_session))
 
     await store.write(job)
 
@@ -42,7 +44,7 @@ async def set_password(store: Store, user_id: int, password: str, *,
 async def set_disabled(store: Store, user_id: int, disabled: bool) -> bool:
     """Disable (ending every session) or enable an account; False when it already was."""
 
-    def job(conn: sqlite3.Connection) -> bool:
+    def job(conn: Conn) -> bool:
         changed = conn.execute("UPDATE users SET disabled = ? WHERE id = ? AND disabled != ?",
                                (int(disabled), user_id, int(disabled))).rowcount == 1
         if disabled:
@@ -83,7 +85,7 @@ def command_passwd(args: argparse.Namespace, config: Config) -> int:
               f"{MAX_PASSWORD})", file=sys.stderr)
         return 2
 
-    async def run(store: Store, user: sqlite3.Row) -> str:
+    async def run(store: Store, user: Row) -> str:
         await set_password(store, int(user["id"]), password)
         await audit.record(store, None, "user.password", f"user:{user['id']}",
                            {"reset": True}, CLI_ADDRESS)
@@ -100,7 +102,7 @@ def command_enable(args: argparse.Namespace, config: Config) -> int:
     return _on_user(config, args.name, lambda store, user: _disable(store, user, False))
 
 
-async def _disable(store: Store, user: sqlite3.Row, disabled: bool) -> str:
+async def _disable(store: Store, user: Row, disabled: bool) -> str:
     if not await set_disabled(store, int(user["id"]), disabled):
         return f"already {'disabled' if disabled else 'enabled'}; nothing changed"
     await audit.record(store, None, "user.update", f"user:{user['id']}",
@@ -111,11 +113,11 @@ async def _disable(store: Store, user: sqlite3.Row, disabled: bool) -> str:
 
 
 def _on_user(config: Config, name: str,
-             change: Callable[[Store, sqlite3.Row], Awaitable[str]]) -> int:
+             change: Callable[[Store, Row], Awaitable[str]]) -> int:
     """Open the store, find `name`, run `change(store, user)` and print what it did."""
 
     async def main() -> int:
-        store = Store(config.storage.path, config.storage.busy_timeout_ms)
+        store = Store(config.storage.location, config.storage.busy_timeout_ms)
         await store.open()
         try:
             user = await store.user_by_name(name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from bot import Bot
 from chatserver.core.routing import languages
 from chatserver.service.event_frames import skills_from_json
-from chatserver.store.sqlite import Store, migrate_file
+from chatserver.store.store import Store, backend_for
 
 from . import accounts
 from . import config as config_module
@@ -56,7 +56,7 @@ def load_config(path: str | None) -> Config:
 
 
 async def _with_store(config: Config) -> Store:
-    store = Store(config.storage.path, config.storage.busy_timeout_ms)
+    store = Store(config.storage.location, config.storage.busy_timeout_ms)
     await store.open()
     return store
 
@@ -165,8 +165,9 @@ def cmd_user_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace, config: Config) -> int:
-    version = migrate_file(config.storage.path, config.storage.busy_timeout_ms)
-    print(f"database {config.storage.path} at schema version {version}")
+    backend = backend_for(config.storage.location, config.storage.busy_timeout_ms)
+    version = backend.migrate()
+    print(f"database {backend.describe()} at schema version {version}")
     asyncio.run(bootstrap(config))
     return 0
 

@@ -54,7 +54,14 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class StorageConfig:
+    # "sqlite": one file on this machine (the default). "postgres": a PostgreSQL database
+    # several machines share (`url`; pip install 'chatserver[postgres]').
+    backend: str = "sqlite"
     path: str = "data/chat.db"
+    # The PostgreSQL database when backend = "postgres": postgresql://user:password@host/db.
+    # Set it through CHATSERVER_STORAGE_URL to keep the password out of files; it is never
+    # logged with its password.
+    url: str = ""
     # Milliseconds SQLite waits for another writer before giving up (several processes share it).
     busy_timeout_ms: int = 5000
     # Most events committed in one transaction by the group-commit writer.
@@ -68,6 +75,11 @@ class StorageConfig:
     # the machine itself loses power; commits take less wall time on slow disks (measured: no
     # CPU difference here, docs/performance.md).
     synchronous: str = "full"
+
+    @property
+    def location(self) -> str:
+        """What the store opens: the SQLite path or the PostgreSQL URL."""
+        return self.url if self.backend == "postgres" else self.path
 
 
 @dataclass(frozen=True)
@@ -267,6 +279,20 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
     return config
 
 
+def _check_storage(storage: StorageConfig) -> None:
+    if storage.backend not in ("sqlite", "postgres"):
+        raise ConfigError("storage.backend: must be 'sqlite' or 'postgres'")
+    if storage.backend != "postgres":
+        return
+    if not storage.url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("storage.url: backend = 'postgres' needs a postgresql://user@host/db "
+                          "URL (set CHATSERVER_STORAGE_URL)")
+    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec(
+            "psycopg_pool") is None:
+        raise ConfigError("storage.backend = 'postgres' needs psycopg, which is not installed: "
+                          "pip install 'chatserver[postgres]'")
+
+
 def _sections() -> dict[str, type]:
     return {f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config)}
 
@@ -318,6 +344,7 @@ def _check(config: Config) -> None:
         raise ConfigError("storage.commit_interval_ms: must be between 0 and 1000")
     if config.storage.synchronous not in ("full", "normal"):
         raise ConfigError("storage.synchronous: must be 'full' or 'normal'")
+    _check_storage(config.storage)
     cluster = config.cluster
     if cluster.backend not in ("local", "redis"):
         raise ConfigError("cluster.backend: must be 'local' or 'redis'")

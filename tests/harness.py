@@ -25,7 +25,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from chatserver.passwords import hash_password
-from chatserver.store.sqlite import migrate_file
+from chatserver.store.store import migrate_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -18,7 +18,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chatserver.store.schema import MIGRATIONS
-from chatserver.store.sqlite import migrate, migrate_file
+from chatserver.store.sqlite import migrate
+from chatserver.store.store import migrate_file
 from chatserver.web import pages
 
 from .harness import PASSWORD, Server, add_user, agent

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chatserver.privacy import audit
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Store
 
 pytestmark = pytest.mark.anyio
 

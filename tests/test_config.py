@@ -171,6 +171,8 @@ CHANGED_BY_HAND: dict[str, tuple[str, Any]] = {
                                ("https://a.example", "https://b.example")),
     "storage.path": ("/tmp/other.db", "/tmp/other.db"),
     "storage.synchronous": ("normal", "normal"),
+    "storage.backend": ("postgres", "postgres"),
+    "storage.url": ("postgresql://chat:pw@db.internal/chat", "postgresql://chat:pw@db.internal/chat"),
     "routing.steps": ('[{"after_seconds": 0}, {"after_seconds": 45, "level_cap": 1}]',
                       (RelaxStep(0.0), RelaxStep(45.0, level_cap=1))),
     "desk.topics": ('{"vip": "vip", "billing": "billing"}', {"vip": "vip", "billing": "billing"}),
@@ -255,3 +257,24 @@ def test_environment_mistakes_read_in_plain_words(name: str, value: str, message
     assert message in text
     for python in ("typing", "Mapping", "<class", "tuple[", "a valid an", "an integer"):
         assert python not in text
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"CHATSERVER_STORAGE_BACKEND": "mysql"}, "storage.backend: must be 'sqlite' or 'postgres'"),
+    ({"CHATSERVER_STORAGE_BACKEND": "postgres"}, "storage.url: backend = 'postgres' needs"),
+    ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": "db.internal/chat"},
+     "storage.url: backend = 'postgres' needs"),
+])
+def test_a_storage_backend_without_what_it_needs_is_refused(environ: dict[str, str],
+                                                            message: str) -> None:
+    with pytest.raises(config.ConfigError, match=re.escape(message)):
+        config.load(None, environ=environ)
+
+
+def test_the_store_opens_the_path_or_the_url_the_backend_names() -> None:
+    sqlite = config.load(None, environ={"CHATSERVER_STORAGE_PATH": "/tmp/x.db"})
+    assert sqlite.storage.location == "/tmp/x.db"
+    url = "postgresql://chat:secret@db.internal/chat"
+    postgres = config.load(None, environ={"CHATSERVER_STORAGE_BACKEND": "postgres",
+                                          "CHATSERVER_STORAGE_URL": url})
+    assert postgres.storage.location == url

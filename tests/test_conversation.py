@@ -140,7 +140,7 @@ def test_response_time_runs_from_the_first_unanswered_line_or_the_assignment() -
 
 def test_after_losing_a_race_lines_survive_a_state_change_but_transitions_do_not() -> None:
     from chatserver.service.journal import still_allowed
-    from chatserver.store.sqlite import NewEvent
+    from chatserver.store.store import NewEvent
 
     offered = Conversation("c1", "v1", state=State.OFFERED, agent_id=7, last_seq=3)
     assigned = Conversation("c1", "v1", state=State.ASSIGNED, agent_id=7, last_seq=4)

@@ -11,7 +11,7 @@ import pytest
 from bot import Bot
 from bot.smalltalk import kind_of
 from chatserver.store.kb_store import SEEDED, SMALLTALK_SEEDED, KnowledgeBase
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Store
 
 pytestmark = pytest.mark.anyio
 

@@ -15,8 +15,8 @@ from chatserver.core.conversation import Event
 from chatserver.core.metrics import facts_from_events
 from chatserver.core.metrics_report import summarize
 from chatserver.privacy import data_rights as privacy
-from chatserver.reports.reports_facts import FactsCache, connect
-from chatserver.store.sqlite import NewEvent, Store
+from chatserver.reports.reports_facts import FactsCache
+from chatserver.store.store import NewEvent, Store
 
 pytestmark = pytest.mark.anyio
 
@@ -176,7 +176,7 @@ async def metrics(store: Store) -> tuple[Any, Any, Any]:
         "SELECT id, visitor_id FROM conversations")}
     events = [Event(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
     facts = list(facts_from_events(events, visitors))
-    conn = connect(store.path)
+    conn = store.backend.read_only()
     try:
         reported = FactsCache().facts(conn, 0, 2 * T0)
     finally:
@@ -238,7 +238,7 @@ async def test_export_holds_every_record_of_the_visitor_and_none_of_another(
 async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
         store: Store) -> None:
     await populate(store)
-    assert found(store.path, ZED_STRINGS)  # the scan does see them before
+    assert found(store.backend.path, ZED_STRINGS)  # the scan does see them before
     facts_before, summary_before, reported_before = await metrics(store)
     seqs_before = await store.fetchall("SELECT id, last_seq FROM conversations ORDER BY id")
 
@@ -248,8 +248,8 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
                                 "offline_messages": 1, "kb_proposals": 1, "profile": True,
                                 "erased_ms": T0 + 10**6}
 
-    assert found(store.path, ZED_STRINGS) == []
-    assert {needle for *_, needle in found(store.path, ADA_STRINGS)} == {
+    assert found(store.backend.path, ZED_STRINGS) == []
+    assert {needle for *_, needle in found(store.backend.path, ADA_STRINGS)} == {
         n.lower() for n in ADA_STRINGS}  # Ada's data is all still there
     facts_after, summary_after, reported_after = await metrics(store)
     assert facts_after == facts_before
@@ -283,7 +283,7 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
 async def test_erased_text_is_gone_from_the_database_file_bytes_too(store: Store) -> None:
     await populate(store)
     await privacy.erase_visitor(store, "vz", T0 + 10**6)
-    db = Path(store.path)
+    db = Path(store.backend.path)
     raw = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
     for needle in (ZED_NAME, ZED_EMAIL, "purple giraffe", "Llanfairpwllgwyngyll",
                    "4111 1111 1111 1111"):

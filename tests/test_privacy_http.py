@@ -22,7 +22,8 @@ import pytest
 
 import chatserver
 from chatserver.core.metrics_report import summarize
-from chatserver.reports.reports_facts import FactsCache, connect
+from chatserver.reports.reports_facts import FactsCache
+from chatserver.store.sqlite import SqliteBackend
 
 from .harness import PASSWORD, Client, Server, add_user, visitor
 from .test_kb_api import NEW, Session
@@ -78,7 +79,7 @@ async def chat_as(server: Server, name: str, email: str, page: str, lines: list[
 
 
 def report_numbers(server: Server, admin: Session) -> tuple[object, ...]:
-    conn = connect(str(server.db))
+    conn = SqliteBackend(str(server.db)).read_only()
     try:
         facts = FactsCache().facts(conn, 0, 2**62)
     finally:

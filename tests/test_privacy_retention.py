@@ -16,7 +16,7 @@ import pytest
 from chatserver.config import Config, RetentionConfig, StorageConfig
 from chatserver.privacy import audit, retention
 from chatserver.privacy import data_rights as privacy
-from chatserver.store.sqlite import NewEvent, Store
+from chatserver.store.store import NewEvent, Store
 
 from .test_privacy import T0, metrics, propose
 

@@ -24,9 +24,9 @@ from chatserver.core.metrics_report import Thresholds, summarize
 from chatserver.reports.reports_aggregate import DayCache
 from chatserver.reports.reports_csv import BOM, cell
 from chatserver.reports.reports_facts import FactsCache
-from chatserver.reports.reports_facts import connect as read_only
 from chatserver.reports.reports_query import BadParameter, Filters, parse
 from chatserver.reports.reports_view import build
+from chatserver.store.sqlite import SqliteBackend
 
 from .harness import Server, add_user
 
@@ -73,7 +73,7 @@ def test_trimmed_cached_read_gives_the_same_facts_as_a_plain_fold(year_db) -> No
     plain = {f.conversation_id: f for f in facts_from_events(
         (Event(c, s, t, a, json.loads(p), i, ts) for c, s, t, a, p, i, ts in rows), visitors)}
     cache = FactsCache()
-    conn = read_only(str(db))
+    conn = SqliteBackend(str(db)).read_only()
     try:
         cold = cache.facts(conn, 0, 2**62)
         assert cache.reads == len(plain) > 300
@@ -103,7 +103,7 @@ def test_day_tallies_merge_to_the_plain_summary_and_are_reused(year_db) -> None:
     today = end.astimezone(tz).date()
     q = parse({"from": (today - timedelta(days=364)).isoformat()}, today)
     days = DayCache()
-    conn = read_only(str(db))
+    conn = SqliteBackend(str(db)).read_only()
     try:
         counted = days.count(conn, q.previous().first, q.last, Filters(), Thresholds(), tz,
                              now_ms)

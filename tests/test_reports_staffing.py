@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from chatserver.core.erlang import staff_for
 from chatserver.core.staffing import hour_seconds, presence_intervals
 from chatserver.reports.reports_csv import BOM
-from chatserver.store.sqlite import migrate_file
+from chatserver.store.store import migrate_file
 
 from .harness import Server, add_user
 

@@ -13,14 +13,13 @@ user.update, user.password; privacy.export, privacy.erase; retention.purge.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Conn, Row, Store
 
 SYSTEM = "system"  # the author of entries made by the server itself (the purge job, the CLI)
 MAX_LIMIT = 500
@@ -37,7 +36,7 @@ def address_of(conn: HTTPConnection) -> str:
 
 async def record(
     store: Store,
-    user: Mapping[str, Any] | sqlite3.Row | None,
+    user: Mapping[str, Any] | Row | None,
     action: str,
     target: str,
     detail: Mapping[str, Any],
@@ -51,17 +50,17 @@ async def record(
     ts = _now_ms() if now_ms is None else now_ms
     text = json.dumps(dict(detail), ensure_ascii=False, sort_keys=True)
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Conn) -> int:
         cursor = conn.execute(
             "INSERT INTO audit_log (ts_ms, user_id, username, action, target, detail, address) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (ts, user_id, username, action, target, text, address or ""))
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     return await store.write(job)
 
 
-def entry_json(row: sqlite3.Row) -> dict[str, Any]:
+def entry_json(row: Row) -> dict[str, Any]:
     return {"id": row["id"], "ts_ms": row["ts_ms"], "user_id": row["user_id"],
             "username": row["username"], "action": row["action"], "target": row["target"],
             "detail": json.loads(row["detail"]), "address": row["address"]}
@@ -87,7 +86,7 @@ async def entries(
         else:
             where.append("action = ?")
             params.append(action)
-    for clause, value in (("username = ? COLLATE NOCASE", username), ("target = ?", target),
+    for clause, value in (("lower(username) = lower(?)", username), ("target = ?", target),
                           ("ts_ms >= ?", since_ms), ("ts_ms < ?", until_ms),
                           ("id < ?", before_id)):
         if value is not None and value != "":

@@ -14,26 +14,28 @@ them to take out anything personal first) and stays in its entry.
 All writes are short jobs of at most `batch_size` rows through the store's single writer, so a
 visitor with years of chats is erased without holding up anyone's messages. Each job turns on
 SQLite's secure_delete so replaced text is overwritten on disk, not just unlinked, and an
-erasure ends with a WAL checkpoint so the old pages leave the write-ahead log as well.
+erasure ends with `Store.after_erase`: a WAL checkpoint on SQLite so the old pages leave the
+write-ahead log as well, a VACUUM on PostgreSQL so the replaced rows' old versions leave the
+tables (docs/privacy.md says what stays in PostgreSQL's WAL and backups).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Conn, Store, secure_delete
 
 log = logging.getLogger(__name__)
 
 TOMBSTONE = "[erased]"
+# Every table an erasure rewrites, for Store.after_erase.
+ERASED_TABLES = ("events", "conversations", "offline_messages", "visitors", "kb_proposals")
 VISITOR_AUTHOR = "Visitor"  # what a visitor's lines show as author once their name is gone
 FORMAT = "chatserver-visitor-export/1"
 # Payload keys holding free text anyone may have typed: replaced by the tombstone.
@@ -74,19 +76,7 @@ def scrub_payload(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-@contextlib.contextmanager
-def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
-    """Overwrite freed bytes while this job runs (some SQLite builds default to off), then
-    leave the writer's connection as it was for the other jobs of the group."""
-    before = conn.execute("PRAGMA secure_delete").fetchone()[0]
-    conn.execute("PRAGMA secure_delete = ON")
-    try:
-        yield
-    finally:
-        conn.execute(f"PRAGMA secure_delete = {int(before)}")
-
-
-def rewrite_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> int:
+def rewrite_events(conn: Conn, rows: list[tuple[str, int, str, str]]) -> int:
     """Scrub each (conversation_id, seq, type, payload) row; returns how many changed. A
     `started` event also clears its conversation's copy of the page URL."""
     changed = 0
@@ -101,26 +91,6 @@ def rewrite_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str, str
                          (json.dumps(clean, ensure_ascii=False), cid, seq))
             changed += 1
     return changed
-
-
-def checkpoint(path: str) -> bool:
-    """Copy the WAL into the database and truncate it, so replaced text leaves the log file;
-    False when a reader kept it from finishing (the next automatic checkpoint will).
-    Blocking (waits up to 5 s for readers on old snapshots): run it in a thread."""
-    if path == ":memory:":
-        return True
-    try:
-        conn = sqlite3.connect(path, timeout=5)
-        try:
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error as error:
-        log.warning("WAL checkpoint after erasure failed: %s", error)
-        return False
-    if busy:
-        log.warning("WAL checkpoint after erasure could not finish: a reader held it")
-    return not busy
 
 
 # --- finding ---------------------------------------------------------------------------------
@@ -138,9 +108,9 @@ async def find_visitors(
     q = query.strip()
     ids = [q, token_id or q]
     rows = await store.fetchall(
-        "SELECT id FROM visitors WHERE id IN (?, ?) OR email = ? COLLATE NOCASE "
+        "SELECT id FROM visitors WHERE id IN (?, ?) OR lower(email) = lower(?) "
         "OR name LIKE ? ESCAPE '\\' "
-        "UNION SELECT visitor_id FROM offline_messages WHERE email = ? COLLATE NOCASE "
+        "UNION SELECT visitor_id FROM offline_messages WHERE lower(email) = lower(?) "
         "OR visitor_id IN (?, ?) "
         "UNION SELECT visitor_id FROM conversations WHERE visitor_id IN (?, ?) LIMIT ?",
         (*ids, q, _like(q), q, *ids, *ids, limit))
@@ -236,7 +206,7 @@ class Erasure:
         return asdict(self)
 
 
-def _erase_events_batch(conn: sqlite3.Connection, visitor_id: str, after: tuple[str, int],
+def _erase_events_batch(conn: Conn, visitor_id: str, after: tuple[str, int],
                         limit: int) -> tuple[int, int, tuple[str, int]]:
     rows = conn.execute(
         "SELECT e.conversation_id, e.seq, e.type, e.payload FROM events e "
@@ -249,17 +219,17 @@ def _erase_events_batch(conn: sqlite3.Connection, visitor_id: str, after: tuple[
     return len(rows), changed, last
 
 
-def scrub_proposals(conn: sqlite3.Connection, ids: list[int]) -> int:
+def scrub_proposals(conn: Conn, ids: list[int]) -> int:
     """Tombstone the visitor's words in these proposals; a pending one expires (nothing is
     left to approve). Shared with retention."""
     conn.executemany(
-        "UPDATE kb_proposals SET text = ?1, added_text = CASE WHEN added_text IS NULL "
-        "THEN NULL ELSE ?1 END, status = CASE status WHEN 'pending' THEN 'expired' "
-        "ELSE status END WHERE id = ?2", [(TOMBSTONE, i) for i in ids])
+        "UPDATE kb_proposals SET text = ?, added_text = CASE WHEN added_text IS NULL "
+        "THEN NULL ELSE ? END, status = CASE status WHEN 'pending' THEN 'expired' "
+        "ELSE status END WHERE id = ?", [(TOMBSTONE, TOMBSTONE, i) for i in ids])
     return len(ids)
 
 
-def _erase_rest(conn: sqlite3.Connection, visitor_id: str, now_ms: int
+def _erase_rest(conn: Conn, visitor_id: str, now_ms: int
                 ) -> tuple[int, int, int, bool]:
     with secure_delete(conn):
         proposals = scrub_proposals(conn, [r[0] for r in conn.execute(
@@ -295,5 +265,5 @@ async def erase_visitor(
         await asyncio.sleep(pause_s)
     chats, offline, proposals, profile = await store.write(
         lambda conn: _erase_rest(conn, visitor_id, now_ms))
-    await asyncio.to_thread(checkpoint, store.path)
+    await store.after_erase(ERASED_TABLES)
     return Erasure(visitor_id, chats, scrubbed, offline, proposals, profile, now_ms)

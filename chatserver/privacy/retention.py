@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from functools import partial
 from typing import Any
 
 from chatserver.config import Config, RetentionConfig
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Conn, Store, secure_delete
 
 from . import audit
 from .data_rights import (
@@ -42,7 +41,6 @@ from .data_rights import (
     TOMBSTONE,
     rewrite_events,
     scrub_proposals,
-    secure_delete,
 )
 
 log = logging.getLogger(__name__)
@@ -77,12 +75,12 @@ class PurgeReport:
         return asdict(self)
 
 
-def _mark(conn: sqlite3.Connection, key: str) -> int:
+def _mark(conn: Conn, key: str) -> int:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def _set_mark(conn: sqlite3.Connection, key: str, value: int) -> None:
+def _set_mark(conn: Conn, key: str, value: int) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
 
@@ -90,7 +88,7 @@ def _set_mark(conn: sqlite3.Connection, key: str, value: int) -> None:
 Key = tuple[int, str, int]  # (ts_ms, conversation_id, seq): the walk's position in the log
 
 
-def _texts_batch(conn: sqlite3.Connection, after: Key, cutoff_ms: int, limit: int
+def _texts_batch(conn: Conn, after: Key, cutoff_ms: int, limit: int
                  ) -> tuple[int, int, Key]:
     rows = conn.execute(
         "SELECT ts_ms, conversation_id, seq, type, payload FROM events "  # noqa: S608
@@ -105,28 +103,28 @@ def _texts_batch(conn: sqlite3.Connection, after: Key, cutoff_ms: int, limit: in
     return len(rows), changed, last
 
 
-def _proposals_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
+def _proposals_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
     with secure_delete(conn):
         return scrub_proposals(conn, [r[0] for r in conn.execute(
             "SELECT id FROM kb_proposals WHERE created_ms < ? AND text != ? "
             "ORDER BY created_ms LIMIT ?", (cutoff_ms, TOMBSTONE, limit))])
 
 
-def _offline_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
+def _offline_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
     with secure_delete(conn):
         return conn.execute(
             "DELETE FROM offline_messages WHERE id IN (SELECT id FROM offline_messages "
             "WHERE created_ms < ? ORDER BY created_ms LIMIT ?)", (cutoff_ms, limit)).rowcount
 
 
-def _presence_batch(conn: sqlite3.Connection, cutoff_ms: int, limit: int) -> int:
+def _presence_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
     with secure_delete(conn):
         return conn.execute(
             "DELETE FROM agent_presence WHERE rowid IN (SELECT rowid FROM agent_presence "
             "WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?)", (cutoff_ms, limit)).rowcount
 
 
-def _visitors_batch(conn: sqlite3.Connection, after: tuple[int, str], cutoff_ms: int,
+def _visitors_batch(conn: Conn, after: tuple[int, str], cutoff_ms: int,
                     limit: int) -> tuple[int, int, int, tuple[int, str]]:
     rows = conn.execute(
         "SELECT last_seen_ms, id, name != '' OR email != '', "
@@ -154,7 +152,7 @@ async def purge(store: Store, retention: RetentionConfig, now_ms: int, *,
     """Apply every retention period once; each period of 0 days is skipped (kept for ever)."""
     report, size = PurgeReport(), retention.batch_size
 
-    async def run(job: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def run(job: Callable[[Conn], Any]) -> Any:
         if report.batches:
             await asyncio.sleep(pause_s)  # let the chats' own writes through between batches
         report.batches += 1
@@ -257,7 +255,7 @@ def command(args: argparse.Namespace, config: Config) -> int:
         return 0
 
     async def main() -> PurgeReport:
-        store = Store(config.storage.path, config.storage.busy_timeout_ms)
+        store = Store(config.storage.location, config.storage.busy_timeout_ms)
         await store.open()
         try:
             return await run_purge(store, config, _wall_ms(), address="cli")

@@ -3,6 +3,7 @@ event log on a read-only connection (`reports_facts`), per-day aggregation, the 
 data, CSV exports, SVG charts and the staffing advice.
 
 The page and its routes live in `web` (`web/reports.py`, `web/reports_page.py`). Imports:
-`core`, the top-level config and the standard library (sqlite3 for the read-only connection);
+`core`, the top-level config and the standard library (the read-only connection comes from the
+web layer, on either store backend);
 never `store`, `service`, `cluster` or `web`. Only `reports_facts` opens the database.
 """

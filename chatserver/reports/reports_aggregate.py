@@ -10,7 +10,6 @@ window (first-contact resolution) is still running.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 from chatserver.core.metrics import ConversationFacts
 from chatserver.core.metrics_report import DAY_MS, Summary, Thresholds, _Tally, mark_repeat_contacts
 
-from .reports_facts import FactsCache, Slot, gc_paused, slots
+from .reports_facts import FactsCache, Reader, Slot, gc_paused, slots
 from .reports_query import Filters, ReportQuery
 
 REPEAT_WINDOW_DAYS = 7  # a repeat contact within a week undoes first-contact resolution
@@ -128,7 +127,7 @@ class DayCache:
         self._max = max_days
         self.recounted = 0  # days counted from facts, for tests and the benchmark
 
-    def count(self, conn: sqlite3.Connection, first: date, last: date, filters: Filters,
+    def count(self, conn: Reader, first: date, last: date, filters: Filters,
               t: Thresholds, tz: tzinfo, now_ms: int) -> Counted:
         """Tallies of every day in [first, last] on `tz`'s wall clock, as of `now_ms`."""
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from chatserver.core.conversation import Event
 from chatserver.core.metrics import ConversationFacts, facts_from_events
@@ -80,19 +79,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    return conn
+class Reader(Protocol):
+    """A read-only connection to the store, on either backend (`?` placeholders): the web
+    layer opens it (`Store.backend.read_only()`), so reports never import the store."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
 
 
-def slots(conn: sqlite3.Connection, start_ms: int, end_ms: int) -> list[Slot]:
+def slots(conn: Reader, start_ms: int, end_ms: int) -> list[Slot]:
     """Fingerprints of every slot with chats in [start, end), in time order."""
-    return conn.execute(
+    return [tuple(row) for row in conn.execute(
         "SELECT created_ms / ? * ? AS slot, count(*), sum(last_seq), max(updated_ms), "
-        "sum(state != 'closed'), max(closed_ms) FROM conversations "
+        "sum(CASE WHEN state != 'closed' THEN 1 ELSE 0 END), max(closed_ms) FROM conversations "
         "WHERE created_ms >= ? AND created_ms < ? GROUP BY slot ORDER BY slot",
-        (SLOT_MS, SLOT_MS, start_ms, end_ms)).fetchall()
+        (SLOT_MS, SLOT_MS, start_ms, end_ms)).fetchall()]
 
 
 def _events(rows: Iterable[Sequence[Any]]) -> Iterator[Event]:
@@ -110,7 +110,7 @@ class FactsCache:
     def __len__(self) -> int:
         return len(self._closed)
 
-    def facts(self, conn: sqlite3.Connection, start_ms: int, end_ms: int
+    def facts(self, conn: Reader, start_ms: int, end_ms: int
               ) -> list[ConversationFacts]:
         """Every chat started in [start, end), in start order."""
         rows = conn.execute(
@@ -137,7 +137,7 @@ class FactsCache:
                 self._closed[cid] = (last_seq, fact)
         return [found[cid] for cid, *_ in rows if cid in found]
 
-    def _read(self, conn: sqlite3.Connection, missing: dict[str, str], start_ms: int,
+    def _read(self, conn: Reader, missing: dict[str, str], start_ms: int,
               end_ms: int) -> Iterator[ConversationFacts]:
         if len(missing) > RANGE_PASS_OVER:
             cursor = conn.execute(

@@ -9,7 +9,6 @@ every chat the agents take).
 from __future__ import annotations
 
 import math
-import sqlite3
 import statistics
 from datetime import tzinfo
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from chatserver.config import DeskConfig
 from chatserver.core.staffing import Goal, advice, eta_accuracy, presence_intervals
 
-from .reports_facts import FactsCache
+from .reports_facts import FactsCache, Reader
 
 # Presence rows read before the range: an agent online when it starts went online earlier. A
 # week covers any shift; someone online for longer without a change counts from the range's
@@ -28,7 +27,7 @@ CSV_COLUMNS = ("weekday", "hour", "hours_in_range", "requests", "arrivals_per_ho
                "handle_s", "patience_s", "needed_erlang_c", "needed_erlang_a", "online_agents")
 
 
-def _concurrency(conn: sqlite3.Connection) -> int:
+def _concurrency(conn: Reader) -> int:
     """The desk's typical capacity: the median of the enabled accounts' chats at once."""
     caps = [c for (c,) in conn.execute("SELECT capacity FROM users WHERE disabled = 0")]
     return max(1, round(statistics.median(caps))) if caps else 1
@@ -38,7 +37,7 @@ def _number(value: float | None, digits: int) -> float | None:
     return None if value is None or math.isnan(value) else round(value, digits)
 
 
-def staffing(conn: sqlite3.Connection, facts: FactsCache, start_ms: int, end_ms: int,
+def staffing(conn: Reader, facts: FactsCache, start_ms: int, end_ms: int,
              now_ms: int, tz: tzinfo, desk: DeskConfig) -> dict[str, Any]:
     """Staffing per hour of the week over [start, min(end, now)), and the ETA accuracy."""
     end = max(start_ms, min(end_ms, now_ms))

@@ -8,7 +8,6 @@ apply, publish); the router hears of it, and the dispatcher is kicked when the q
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
 from chatserver.core.frames import encode
-from chatserver.store.sqlite import NewEvent
+from chatserver.store.store import NewEvent, Row
 
 from .dispatcher import Dispatcher
 from .event_frames import ack_for, event_frame, skills_from_json
@@ -80,7 +79,7 @@ class AgentSide:
         self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
         await self.record_presence(profile.id, profile.status)
 
-    async def update_profile(self, user: sqlite3.Row) -> None:
+    async def update_profile(self, user: Row) -> None:
         """An admin changed a user: a connected agent's routing follows at once; a disabled
         one is disconnected (their sessions are already gone)."""
         profile = self.agents.get(int(user["id"]))

@@ -22,7 +22,7 @@ from chatserver.core import routing
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.errors import Conflict
 from chatserver.core.frames import encode
-from chatserver.store.sqlite import NewEvent
+from chatserver.store.store import NewEvent
 
 from .event_frames import event_frame
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from chatserver.cluster.bus import Bus
     from chatserver.cluster.connections import Registry
     from chatserver.cluster.router import Router
-    from chatserver.store.sqlite import Store
+    from chatserver.store.store import Store
 
 log = logging.getLogger(__name__)
 

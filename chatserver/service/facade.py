@@ -25,7 +25,7 @@ from chatserver.cluster.bus import Bus
 from chatserver.cluster.connections import Registry
 from chatserver.cluster.router import Router
 from chatserver.config import DeskConfig, SurveyConfig
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Store
 from chatserver.telemetry import Telemetry
 
 from .agent_side import AgentProfile, AgentSide

@@ -17,7 +17,7 @@ from chatserver.core import routing
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.frames import encode
 from chatserver.core.messages import say
-from chatserver.store.sqlite import NewEvent
+from chatserver.store.store import NewEvent
 
 from .dispatcher import Dispatcher, needs, needs_of
 from .event_frames import ack_for, survey_request

@@ -21,7 +21,7 @@ from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import Conflict, NotFound, Unavailable
 from chatserver.core.frames import encode
-from chatserver.store.sqlite import NewEvent, StaleState, Store
+from chatserver.store.store import NewEvent, StaleState, Store
 from chatserver.telemetry import Telemetry, log_event
 
 from .event_frames import ack_for, event_frame

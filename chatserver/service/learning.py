@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from bot.smalltalk import kind_of
 from chatserver.core.conversation import REQUEUE_REASONS, Event
 from chatserver.core.errors import Conflict, NotFound
 from chatserver.store.kb_store import KnowledgeBase
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Conn, Row, Store
 from knowledge_base.model import MAX_QUESTION, EntryError
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def question_before_handoff(events: Sequence[Event]) -> str | None:
 # --- the store of proposals -----------------------------------------------------------------
 
 
-def proposal_json(row: sqlite3.Row) -> dict[str, Any]:
+def proposal_json(row: Row) -> dict[str, Any]:
     keys = row.keys()
     out = {k: row[k] for k in ("id", "entry_id", "conversation_id", "language", "text",
                                "source", "agent_id", "status", "created_ms", "decided_ms",
@@ -121,12 +120,13 @@ class Learning:
         language = next((str(e.payload.get("language") or "") for e in events
                          if e.type == "started"), "")
 
-        def job(conn: sqlite3.Connection) -> int | None:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO kb_proposals (entry_id, conversation_id, language, "
-                "text, source, agent_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, conversation_id, language, text, source, agent_id, now_ms))
-            return int(cursor.lastrowid or 0) if cursor.rowcount else None
+        def job(conn: Conn) -> int | None:
+            row = conn.execute(
+                "INSERT INTO kb_proposals (entry_id, conversation_id, language, "
+                "text, source, agent_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                (entry_id, conversation_id, language, text, source, agent_id, now_ms)).fetchone()
+            return None if row is None else int(row[0])
 
         return await self.store.write(job)
 
@@ -170,7 +170,7 @@ class Learning:
 
     async def _claim(self, proposal_id: int, status: str, user: Any, now_ms: int) -> None:
         """Move a pending proposal to `status` (one admin wins a race), or say why not."""
-        def job(conn: sqlite3.Connection) -> int:
+        def job(conn: Conn) -> int:
             return conn.execute(
                 "UPDATE kb_proposals SET status = ?, decided_ms = ?, decided_by = ?, "
                 "decided_by_name = ? WHERE id = ? AND status = 'pending'",

@@ -11,7 +11,7 @@ from chatserver.cluster.connections import Registry
 from chatserver.cluster.router import Router
 from chatserver.core import routing
 from chatserver.core.conversation import Conversation, State
-from chatserver.store.sqlite import NewEvent
+from chatserver.store.store import NewEvent
 
 from .agent_side import AgentProfile
 from .dispatcher import Dispatcher, kept_clock_ms, needs, silent_exclusions

@@ -17,7 +17,7 @@ from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.errors import Conflict, NotFound
 from chatserver.core.messages import say
-from chatserver.store.sqlite import NewEvent
+from chatserver.store.store import NewEvent
 from chatserver.tokens import new_id
 
 from .dispatcher import needs_of

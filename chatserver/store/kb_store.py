@@ -8,7 +8,6 @@ is soft, so a deleted entry's history stays readable and restorable.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -20,7 +19,8 @@ from chatserver.core.errors import Conflict, NotFound
 from knowledge_base.defaults import load_default_entries
 from knowledge_base.model import CONTENT_FIELDS, Entry, EntryError, validate
 
-from .sqlite import Store
+from .backend import Conn, Row
+from .store import Store
 
 SEEDED = "kb_default_loaded"
 # The small-talk replies came later (issue 15): a knowledge base seeded before them gets them
@@ -28,7 +28,7 @@ SEEDED = "kb_default_loaded"
 SMALLTALK_SEEDED = "kb_smalltalk_loaded"
 
 
-def _entry_from_row(row: sqlite3.Row) -> Entry:
+def _entry_from_row(row: Row) -> Entry:
     return Entry(
         id=row["id"], title=row["title"], questions=tuple(json.loads(row["questions"])),
         answer=row["answer"], language=row["language"], tags=tuple(json.loads(row["tags"])),
@@ -42,16 +42,17 @@ def _columns(entry: Entry) -> tuple[Any, ...]:
             json.dumps(list(entry.questions), ensure_ascii=False), entry.answer, entry.version)
 
 
-def _write(conn: sqlite3.Connection, entry: Entry, action: str, user_id: int | None,
+def _write(conn: Conn, entry: Entry, action: str, user_id: int | None,
            now_ms: int) -> Entry:
     """Insert or update the row and record the version; returns the stored entry."""
     if entry.id is None:
         cursor = conn.execute(
             "INSERT INTO kb_entries (title, language, status, skill, tags, questions, answer, "
-            "version, updated_ms, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "version, updated_ms, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
             (*_columns(entry), now_ms, user_id),
         )
-        entry = replace(entry, id=int(cursor.lastrowid or 0))
+        entry = replace(entry, id=int(cursor.fetchone()[0]))
     else:
         conn.execute(
             "UPDATE kb_entries SET title = ?, language = ?, status = ?, skill = ?, tags = ?, "
@@ -87,7 +88,7 @@ class KnowledgeBase:
         """At start-up: ship the default entries once, then index every published entry."""
         defaults = load_default_entries()
 
-        def seed(conn: sqlite3.Connection) -> None:
+        def seed(conn: Conn) -> None:
             done = {row[0] for row in conn.execute(
                 "SELECT key FROM meta WHERE key IN (?, ?)", (SEEDED, SMALLTALK_SEEDED))}
             if SEEDED not in done:
@@ -99,7 +100,7 @@ class KnowledgeBase:
             for entry in new:
                 _write(conn, replace(entry, id=None, version=1), "create", None, now_ms)
             for key in (SEEDED, SMALLTALK_SEEDED):
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                              (key, str(now_ms)))
 
         await self.store.write(seed)
@@ -174,7 +175,7 @@ class KnowledgeBase:
         entry = validate({**merged, "id": entry_id, "version": current.version + 1})
         expected = data["version"]
 
-        def job(conn: sqlite3.Connection) -> Entry:
+        def job(conn: Conn) -> Entry:
             row = conn.execute("SELECT version, deleted FROM kb_entries WHERE id = ?",
                                (entry_id,)).fetchone()
             if row is None or row[1]:
@@ -221,7 +222,7 @@ class KnowledgeBase:
         """Add every entry in one transaction: all of them or, on any failure, none."""
         fresh = [replace(e, id=None, version=1) for e in entries]
 
-        def job(conn: sqlite3.Connection) -> list[Entry]:
+        def job(conn: Conn) -> list[Entry]:
             return [_write(conn, e, "import", user_id, now_ms) for e in fresh]
 
         stored = await self.store.write(job)

@@ -3,7 +3,8 @@
 It takes every job that arrived while the last commit ran, runs them in one transaction (each
 inside a savepoint, so one bad job cannot spoil the others), commits, and only then resolves
 the callers' futures: "durable before acknowledged" without one fsync per message. It knows
-nothing of the schema: the store hands it a function that opens the file, ready to write.
+nothing of the schema: the backend opens the database, ready to write, and opens each
+transaction (taking SQLite's write lock, or reconnecting to PostgreSQL after it restarted).
 """
 
 from __future__ import annotations
@@ -11,37 +12,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .backend import Backend, Conn
+
 T = TypeVar("T")
-# 0.2 ms between tries for another process's write lock: a commit holds it about 1 ms.
-LOCK_POLL_SECONDS = 0.0002
-Job = Callable[[sqlite3.Connection], Any]
+Job = Callable[[Conn], Any]
+# A job, its caller's future, and the conversation whose row it locks ("" for none).
+Item = tuple[Job, "asyncio.Future[Any]", str]
+# A transaction that lost a deadlock between processes is run again, at most this many times.
+RETRIES = 3
 
 
 class Writer:
     """The single writer: a thread with its own connection, committing jobs in groups."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], busy_timeout_ms: int,
-                 max_batch: int, commit_interval_ms: float = 0.0) -> None:
-        self._connect, self._busy, self._max_batch = connect, busy_timeout_ms, max_batch
+    def __init__(self, backend: Backend, max_batch: int, commit_interval_ms: float = 0.0) -> None:
+        self._backend, self._max_batch = backend, max_batch
         self._interval = commit_interval_ms / 1000
-        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._jobs: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.commits = 0  # transactions committed, for /metrics and the benchmark
         self.lock_wait_seconds = 0.0  # time spent waiting for another process's write lock
 
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        conn = self._connect()  # opened and migrated by the store
-        conn.execute("PRAGMA busy_timeout = 0")  # from here on `_begin` waits, see there
+    def start_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Blocking (opens and migrates the database): call it off the event loop."""
+        self._loop = loop
+        conn = self._backend.writer_connection()
         self._thread = threading.Thread(target=self._run, args=(conn,), name="store-writer")
         self._thread.daemon = True
         self._thread.start()
@@ -52,15 +53,16 @@ class Writer:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
 
-    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `job` in the next committed group; returns once its transaction is on disk."""
+    async def run(self, job: Callable[[Conn], T], lock_key: str = "") -> T:
+        """Run `job` in the next committed group; returns once its transaction is on disk.
+        `lock_key`: the conversation whose row the job locks (see `_jobs_in`)."""
         if self._thread is None or self._loop is None:
             raise RuntimeError("store writer is not running")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._jobs.put((job, future))
+        self._jobs.put((job, future, lock_key))
         return await future
 
-    def _run(self, conn: sqlite3.Connection) -> None:
+    def _run(self, conn: Conn) -> None:
         last_commit, last_size = 0.0, 0
         try:
             while True:
@@ -73,20 +75,25 @@ class Writer:
                 pause = last_commit + self._interval - time.monotonic()
                 if last_size > 1 and pause > 0:
                     time.sleep(pause)
-                # The lock first: what arrives while another process holds it joins this group.
-                try:
-                    self._begin(conn)
-                    failed: Exception | None = None
-                except sqlite3.Error as error:
-                    failed = error
+                # The transaction first: what arrives while another process holds SQLite's
+                # write lock joins this group.
+                conn, failed = self._begin(conn)
                 batch = self._gather(first)
                 last_commit, last_size = time.monotonic(), len(batch)
-                self._commit(conn, batch, failed)
+                conn = self._commit(conn, batch, failed)
         finally:
             conn.close()
 
-    def _gather(self, first: tuple[Job, asyncio.Future[Any]]
-                ) -> list[tuple[Job, asyncio.Future[Any]]]:
+    def _begin(self, conn: Conn) -> tuple[Conn, Exception | None]:
+        """Open the transaction; the error instead when the database cannot be reached."""
+        try:
+            conn, waited = self._backend.begin(conn)
+        except (*self._backend.errors, OSError) as error:
+            return conn, error
+        self.lock_wait_seconds += waited
+        return conn, None
+
+    def _gather(self, first: Item) -> list[Item]:
         """`first` and every job waiting behind it, up to the batch limit."""
         batch = [first]
         while len(batch) < self._max_batch:
@@ -100,62 +107,57 @@ class Writer:
             batch.append(item)
         return batch
 
-    def _commit(
-        self, conn: sqlite3.Connection, batch: list[tuple[Job, asyncio.Future[Any]]],
-        failed: Exception | None,
-    ) -> None:
+    def _commit(self, conn: Conn, batch: list[Item], failed: Exception | None) -> Conn:
         """Run the batch inside the transaction `_begin` opened (or report why it could not
-        open one), commit, and hand each caller its outcome."""
+        open one), commit, and hand each caller its outcome. A transaction that lost a
+        deadlock to another process is rolled back and run again, jobs and all."""
+        for attempt in range(RETRIES + 1):
+            try:
+                if failed is not None:
+                    raise failed
+                outcomes = self._jobs_in(conn, batch)
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+                    self.commits += 1
+                break
+            except Exception as error:  # the transaction as a whole failed: nobody is acked
+                with contextlib.suppress(*self._backend.errors):
+                    conn.execute("ROLLBACK")
+                if failed is None and attempt < RETRIES and self._backend.retryable(error):
+                    conn, failed = self._begin(conn)
+                    continue
+                outcomes = [(future, False, error) for _, future, _ in batch]
+                break
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_settle, outcomes)
+        return conn
+
+    def _jobs_in(self, conn: Conn, batch: list[Item]
+                 ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        """Run the jobs in order of the conversation rows they lock (a stable sort: one
+        conversation's jobs keep their order, and jobs in one group were concurrent, so any
+        order between conversations is one their callers could have seen). Every process
+        then takes row locks in the same order, so two processes' groups cannot deadlock
+        on each other's rows."""
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         # Savepoints keep one failing job from spoiling the others; a job alone needs none
         # (its failure rolls back the transaction), which saves two statements per commit.
         isolate = len(batch) > 1
-        try:
-            if failed is not None:
-                raise failed
-            for job, future in batch:
-                if isolate:
-                    conn.execute("SAVEPOINT job")
-                try:
-                    outcomes.append((future, True, job(conn)))
-                    if isolate:
-                        conn.execute("RELEASE job")
-                except Exception as error:  # the job's own failure, reported to its caller
-                    conn.execute("ROLLBACK TO job" if isolate else "ROLLBACK")
-                    if isolate:
-                        conn.execute("RELEASE job")
-                    outcomes.append((future, False, error))
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-                self.commits += 1
-        except Exception as error:  # the transaction as a whole failed: nobody is acked
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            outcomes = [(future, False, error) for _, future in batch]
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(_settle, outcomes)
-
-    def _begin(self, conn: sqlite3.Connection) -> None:
-        """Take the write lock, polling every 0.2 ms while another process holds it.
-
-        SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ms... between tries, so with two
-        processes on one file the lock would sit free for most of each sleep and their group
-        commits would serialize with gaps. A commit holds the lock for about a millisecond."""
-        started: float | None = None
-        while True:
+        for job, future, _ in sorted(batch, key=lambda item: item[2]):
+            if isolate:
+                conn.execute("SAVEPOINT job")
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    raise
-                now = time.monotonic()
-                started = now if started is None else started
-                if now - started >= self._busy / 1000:
-                    raise
-                time.sleep(LOCK_POLL_SECONDS)
-        if started is not None:
-            self.lock_wait_seconds += time.monotonic() - started
+                outcomes.append((future, True, job(conn)))
+                if isolate:
+                    conn.execute("RELEASE job")
+            except Exception as error:  # the job's own failure, reported to its caller
+                if self._backend.retryable(error):
+                    raise  # a deadlock: the whole transaction runs again
+                conn.execute("ROLLBACK TO job" if isolate else "ROLLBACK")
+                if isolate:
+                    conn.execute("RELEASE job")
+                outcomes.append((future, False, error))
+        return outcomes
 
 
 def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

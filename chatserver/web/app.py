@@ -35,7 +35,7 @@ from chatserver.secrets_file import secret_key
 from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
 from chatserver.store.kb_store import KnowledgeBase
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Store
 from chatserver.tokens import Signer
 
 from . import auth, kb_api, learning_api, pages, privacy_api, reports, widget_routes
@@ -87,7 +87,7 @@ def semantic_worker(bot: Bot) -> Embeddings:
 
 def build_hub(config: Config) -> Hub:
     key = secret_key(config)
-    store = Store(config.storage.path, config.storage.busy_timeout_ms, config.storage.max_batch,
+    store = Store(config.storage.location, config.storage.busy_timeout_ms, config.storage.max_batch,
                   config.storage.synchronous, config.storage.commit_interval_ms)
     registry = Registry()
     bus: Bus
@@ -187,7 +187,7 @@ def create_app(config: Config) -> Starlette:
             for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
                 install_log_redaction(hub.redactor, logging.getLogger(name))
         quiet_client_faults()  # a client's invalid UTF-8: one WARNING line, no traceback
-        log.info("chatserver ready, database %s", config.storage.path)
+        log.info("chatserver ready, database %s", hub.store.backend.describe())
         try:
             yield
         finally:

@@ -9,7 +9,6 @@ also carry that session's CSRF token.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from chatserver.passwords import verify_password
 from chatserver.privacy.iplimits import Throttled
+from chatserver.store.store import Row
 from chatserver.tokens import new_id
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ ACCOUNT = "/account"
 PASSWORD_CHANGE_PATHS = frozenset({ACCOUNT, "/api/account/password"})
 
 
-def home(user: sqlite3.Row) -> str:
+def home(user: Row) -> str:
     """Where this user lands: their role's home, or the account page while a change is due."""
     return ACCOUNT if user["must_change_password"] else HOME[user["role"]]
 
@@ -47,7 +47,7 @@ def same_origin(conn: HTTPConnection) -> bool:
     return urlsplit(origin).netloc == conn.headers.get("host", "")  # "null" never matches
 
 
-async def current_user(conn: HTTPConnection) -> sqlite3.Row | None:
+async def current_user(conn: HTTPConnection) -> Row | None:
     """The logged-in user for this request or socket, from the session cookie."""
     hub: Hub = conn.app.state.hub
     token = conn.cookies.get(COOKIE)
@@ -57,7 +57,7 @@ async def current_user(conn: HTTPConnection) -> sqlite3.Row | None:
     return await hub.store.session(session_id, hub.service.clock())
 
 
-async def require(request: Request, *roles: str) -> sqlite3.Row:
+async def require(request: Request, *roles: str) -> Row:
     """The user, if logged in with one of `roles`; state-changing methods also need CSRF."""
     user = await current_user(request)
     if user is None:

@@ -19,7 +19,7 @@ from chatserver.privacy.redaction import Redactor
 from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
 from chatserver.store.kb_store import KnowledgeBase
-from chatserver.store.sqlite import Store
+from chatserver.store.store import Store
 from chatserver.tokens import Signer, new_id
 
 if TYPE_CHECKING:  # needs numpy: imported only with [bot] semantic = true

@@ -9,7 +9,6 @@ session redirects to /login, a wrong role gets 403.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from chatserver.privacy import audit
+from chatserver.store.store import Row
 
 from . import pages_api
 from .auth import ACCOUNT, current_user, home, require
@@ -52,14 +52,14 @@ NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY"}
 
 
 def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-    user: sqlite3.Row | None = context.get("user")
+    user: Row | None = context.get("user")
     nav = [(path, label) for path, label, roles in NAV if user is not None and
            user["role"] in roles]
     html = ENV.get_template(name).render(request_path=request.url.path, nav=nav, **context)
     return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
-async def page_user(request: Request, *roles: str) -> sqlite3.Row | Response:
+async def page_user(request: Request, *roles: str) -> Row | Response:
     """The user for a page, or the response to send instead (login redirect or 403 page)."""
     try:
         return await require(request, *roles)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -22,6 +21,7 @@ from chatserver.core.errors import NotFound
 from chatserver.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 from chatserver.privacy import audit
 from chatserver.service.event_frames import skills_from_json
+from chatserver.store.store import Conn, Row
 from knowledge_base.model import EntryError, diff, validate
 
 from .auth import ROLES, require
@@ -128,7 +128,7 @@ async def agents_directory(request: Request) -> Response:
 # --- the team ------------------------------------------------------------------------------
 
 
-def user_json(row: sqlite3.Row) -> dict[str, Any]:
+def user_json(row: Row) -> dict[str, Any]:
     return {"id": row["id"], "username": row["username"], "display_name": row["display_name"],
             "role": row["role"], "skills": skills_from_json(row["skills"]),
             "capacity": row["capacity"], "disabled": bool(row["disabled"])}
@@ -231,7 +231,7 @@ async def update_user(request: Request) -> Response:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         sql = f"UPDATE users SET {assignments} WHERE id = ?"  # noqa: S608
 
-        def job(conn: sqlite3.Connection) -> None:
+        def job(conn: Conn) -> None:
             conn.execute(sql, (*fields.values(), user_id))
             if fields.get("disabled"):
                 conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
@@ -325,7 +325,7 @@ async def offline_message_answered(request: Request) -> Response:
     message_id = int(request.path_params["message_id"])
     now = hub.service.clock()
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Conn) -> int:
         return conn.execute(
             "UPDATE offline_messages SET handled_by = ?, handled_ms = ? "
             "WHERE id = ? AND handled_ms IS NULL", (user["id"], now, message_id)).rowcount

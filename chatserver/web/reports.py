@@ -9,7 +9,6 @@ drawn on the server, charts included (`reports_svg`); it needs no script to read
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,9 +22,10 @@ from starlette.routing import BaseRoute, Route
 from chatserver.core.metrics_report import Thresholds, mark_repeat_contacts
 from chatserver.reports import reports_csv, reports_staffing
 from chatserver.reports.reports_aggregate import REPEAT_WINDOW_DAYS, DayCache, matches
-from chatserver.reports.reports_facts import connect, gc_paused
+from chatserver.reports.reports_facts import gc_paused
 from chatserver.reports.reports_query import BadParameter, ReportQuery, parse
 from chatserver.reports.reports_view import AGENT_COLUMNS, build
+from chatserver.store.store import Conn, Store
 
 from . import reports_page
 from .auth import require
@@ -43,12 +43,12 @@ class Reports:
     days: DayCache = field(default_factory=DayCache)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def run(self, path: str, job: Any) -> Any:
+    async def run(self, store: Store, job: Any) -> Any:
         async with self.lock:
-            return await asyncio.to_thread(self._in_thread, path, job)
+            return await asyncio.to_thread(self._in_thread, store, job)
 
-    def _in_thread(self, path: str, job: Any) -> Any:
-        conn = connect(path)
+    def _in_thread(self, store: Store, job: Any) -> Any:
+        conn = store.backend.read_only()
         try:
             return job(conn)
         finally:
@@ -76,7 +76,7 @@ def _today(hub: Hub) -> date:
     return datetime.fromtimestamp(hub.service.clock() / 1000, UTC).astimezone(_tz(hub)).date()
 
 
-def _names(conn: sqlite3.Connection) -> dict[str, str]:
+def _names(conn: Conn) -> dict[str, str]:
     return {str(i): name for i, name in conn.execute("SELECT id, display_name FROM users")}
 
 
@@ -85,7 +85,7 @@ async def compute(request: Request, query: ReportQuery) -> dict[str, Any]:
     hub, reports = hub_of(request), reports_of(request)
     tz, now = _tz(hub), hub.service.clock()
 
-    def job(conn: sqlite3.Connection) -> dict[str, Any]:
+    def job(conn: Conn) -> dict[str, Any]:
         prev = query.previous()
         with gc_paused():
             counted = reports.days.count(conn, prev.first, query.last, query.filters,
@@ -96,7 +96,7 @@ async def compute(request: Request, query: ReportQuery) -> dict[str, Any]:
                                                     hub.config.desk))
             return report
 
-    result: dict[str, Any] = await reports.run(hub.store.path, job)
+    result: dict[str, Any] = await reports.run(hub.store, job)
     return result
 
 
@@ -157,7 +157,7 @@ async def conversations_csv(request: Request) -> Response:
     tz, now = _tz(hub), hub.service.clock()
     start, end = query.bounds_ms(tz)
 
-    def job(conn: sqlite3.Connection) -> str:
+    def job(conn: Conn) -> str:
         window = REPEAT_WINDOW_DAYS * 86_400_000
         facts = reports.days.facts.facts(conn, start, max(end, min(end + 2 * window, now + 1)))
         names = _names(conn)
@@ -168,14 +168,14 @@ async def conversations_csv(request: Request) -> Response:
                     if f is not None]
         return reports_csv.table(reports_csv.CONVERSATION_COLUMNS, rows)
 
-    return _csv("conversations", query, await reports.run(hub.store.path, job))
+    return _csv("conversations", query, await reports.run(hub.store, job))
 
 
 async def options(request: Request) -> Mapping[str, list[tuple[str, str]]]:
     """What the filter menus offer: the team, the desk's topics and skills, seen languages."""
     hub = hub_of(request)
     users = await hub.store.fetchall(
-        "SELECT id, display_name FROM users ORDER BY display_name COLLATE NOCASE")
+        "SELECT id, display_name FROM users ORDER BY lower(display_name)")
     languages = await hub.store.fetchall(
         "SELECT DISTINCT language FROM conversations WHERE language != '' ORDER BY language")
     topics = hub.config.desk.topics

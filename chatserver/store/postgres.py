@@ -1,0 +1,212 @@
+"""The PostgreSQL backend: the store for several machines sharing one database.
+
+The writer thread keeps one synchronous psycopg connection and runs the same jobs as on SQLite
+(the SQL translated by `dialect.py`); readers share a small async pool. Seqs stay gapless and
+unique across machines because each append moves its conversation's row (`UPDATE ... RETURNING
+last_seq`), which holds that row's lock until commit. When the database goes away, statements
+fail (nothing is acknowledged); the next transaction reconnects, so the chat processes recover
+without a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+
+from .backend import Conn, Row
+from .dialect import to_postgres
+from .schema_postgres import MIGRATIONS
+
+log = logging.getLogger("chatserver.store")
+# Any constant: the advisory lock that lets one process at a time migrate the schema.
+MIGRATION_LOCK = 7_273_100
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+class PgRow:
+    """A row read by position or by column name, as `sqlite3.Row` is."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: Sequence[Any]) -> None:
+        self._index, self._values = index, values
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self._values[self._index[key] if isinstance(key, str) else key]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, PgRow | tuple) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values))
+
+    def __repr__(self) -> str:
+        return f"PgRow({dict(zip(self._index, self._values, strict=True))!r})"
+
+
+def _rows(cursor: Any) -> Any:
+    index = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return lambda values: PgRow(index, values)
+
+
+class PgConnection:
+    """A psycopg connection speaking the store's SQL (`?` placeholders, see `dialect.py`)."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    @property
+    def broken(self) -> bool:
+        return self.raw.closed or self.raw.broken
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(to_postgres(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
+        cursor = self.raw.cursor()
+        cursor.executemany(to_postgres(sql), rows)
+        return cursor
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str, *, read_only: bool = False) -> PgConnection:
+    """A connection in autocommit mode: the store issues BEGIN and COMMIT itself."""
+    options = "-c default_transaction_read_only=on" if read_only else None
+    raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
+                          connect_timeout=CONNECT_TIMEOUT_SECONDS, options=options)
+    return PgConnection(raw)
+
+
+def migrate(conn: PgConnection) -> int:
+    """Bring the schema to the newest version under an advisory lock (several processes may
+    start at once); returns the version reached."""
+    raw = conn.raw
+    with raw.transaction():
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        raw.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        row = raw.execute("SELECT max(version) FROM schema_version").fetchone()
+        version = int(row[0] or 0) if row else 0
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if number > version:
+                raw.execute(script)  # several statements, no parameters
+                raw.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+                version = number
+    return version
+
+
+class PostgresBackend:
+    """A PostgreSQL database named by a `postgresql://` URL."""
+
+    name = "postgres"
+    errors: tuple[type[Exception], ...] = (psycopg.Error,)
+
+    def __init__(self, url: str, pool_size: int = 4) -> None:
+        self.url, self._pool_size = url, pool_size
+        self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+    def migrate(self) -> int:
+        conn = connect(self.url)
+        try:
+            return migrate(conn)
+        finally:
+            conn.close()
+
+    def writer_connection(self) -> Conn:
+        conn = connect(self.url)
+        migrate(conn)
+        return conn
+
+    def begin(self, conn: Conn) -> tuple[Conn, float]:
+        pg = cast(PgConnection, conn)
+        if pg.broken:  # the database restarted or the network dropped: start afresh
+            with contextlib.suppress(psycopg.Error):
+                pg.close()
+            pg = connect(self.url)
+            log.info("store: reconnected to %s", self.describe())
+        pg.execute("BEGIN")
+        return pg, 0.0
+
+    def retryable(self, error: Exception) -> bool:
+        return isinstance(error, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
+
+    async def open_reader(self) -> None:
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            self.url, min_size=1, max_size=self._pool_size, open=False, timeout=5,
+            kwargs={"autocommit": True, "row_factory": _rows,
+                    "connect_timeout": CONNECT_TIMEOUT_SECONDS})
+        await self._pool.open(wait=False)
+
+    async def close_reader(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        assert self._pool is not None, "store is not open"
+        query = to_postgres(sql)
+        for attempt in (1, 2):
+            try:
+                async with self._pool.connection() as conn:
+                    cursor = await conn.execute(query, params)
+                    return cast(list[Row], await cursor.fetchall())
+            except psycopg.OperationalError:
+                # A connection the database dropped (restart): the pool discards it; try a
+                # fresh one once before reporting the failure.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def read_only(self) -> Conn:
+        return connect(self.url, read_only=True)
+
+    def after_erase(self, tables: Sequence[str]) -> bool:
+        """VACUUM the tables an erase rewrote: the replaced rows' old versions (which still
+        hold the original text) are removed from the table files. The write-ahead log and
+        backups keep them until recycled (docs/privacy.md)."""
+        try:
+            conn = connect(self.url)
+            try:
+                for table in tables:  # names come from the store's own fixed list
+                    conn.raw.execute(f"VACUUM {table}")  # type: ignore[arg-type]
+            finally:
+                conn.close()
+        except psycopg.Error as error:
+            log.warning("VACUUM after erasure failed: %s", error)
+            return False
+        return True

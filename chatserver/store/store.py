@@ -1,0 +1,364 @@
+"""The store: an append-only event log, the projections and accounts beside it, on SQLite
+(one machine, the default) or PostgreSQL (several machines), behind one set of methods.
+
+Writes go through one writer thread (store_writer.py) that owns the write connection and
+commits jobs in groups, resolving each caller only once its transaction is durable: durable
+before acknowledged without one flush per message. Reads go through the backend's readers.
+
+Seq numbers are allocated inside the writer's transaction from the conversation row, so
+processes sharing the database still get gapless, unique seqs: on SQLite `BEGIN IMMEDIATE`
+serializes writers, on PostgreSQL the row's lock does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chatserver.core.conversation import Event
+
+from .backend import Backend, Conn, Row
+from .sqlite import SqliteBackend
+from .sqlite import secure_delete as sqlite_secure_delete
+from .store_writer import Writer
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append; the store gives it its seq and server time."""
+
+    type: str
+    author: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Appended:
+    events: list[Event]
+    duplicate: bool  # True when the client id was seen before: nothing new was stored
+
+
+class StaleState(Exception):
+    """The conversation moved on (another process wrote to it) since the caller last looked."""
+
+
+def _event_from_row(row: Sequence[Any]) -> Event:
+    cid, seq, kind, author, payload, client_id, ts_ms = row
+    return Event(cid, seq, kind, author, json.loads(payload), client_id, ts_ms)
+
+
+_EVENT_COLUMNS = "conversation_id, seq, type, author, payload, client_id, ts_ms"
+
+
+def _append(
+    conn: Conn,
+    conversation_id: str,
+    events: Sequence[NewEvent],
+    client_id: str | None,
+    expect_seq: int | None,
+    now_ms: int,
+) -> Appended:
+    if client_id is not None:
+        row = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE conversation_id = ? AND client_id = ?",
+            (conversation_id, client_id),
+        ).fetchone()
+        if row is not None:
+            return Appended([_event_from_row(row)], duplicate=True)
+    changes: dict[str, Any] = {}
+    for new in events:  # the projection columns depend on the events, not on their seqs
+        changes.update(_row_changes(new.type, new.payload, now_ms))
+    sets = "".join(f", {column} = ?" for column in changes)
+    # One statement allocates the seqs and moves the projection: the row lock is ours until
+    # commit, and a failure below rolls both back with the job's savepoint.
+    found = conn.execute(
+        f"UPDATE conversations SET last_seq = last_seq + ?, updated_ms = ?{sets} "
+        "WHERE id = ? RETURNING last_seq",
+        (len(events), now_ms, *changes.values(), conversation_id),
+    ).fetchone()
+    if found is None:
+        raise KeyError(conversation_id)
+    first = found[0] - len(events) + 1
+    if expect_seq is not None and first - 1 != expect_seq:
+        raise StaleState(conversation_id)
+    stored = [
+        Event(conversation_id, first + i, new.type, new.author, dict(new.payload),
+              client_id if i == 0 else None, now_ms)
+        for i, new in enumerate(events)
+    ]
+    conn.executemany(
+        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(conversation_id, e.seq, e.type, e.author,
+          json.dumps(e.payload, ensure_ascii=False), e.client_id, now_ms) for e in stored],
+    )
+    return Appended(stored, duplicate=False)
+
+
+def _row_changes(kind: str, p: Mapping[str, Any], ts_ms: int) -> dict[str, Any]:
+    """The conversation row is a projection of the log: the columns each event moves."""
+    match kind:
+        case "queued":
+            return {"state": "queued", "agent_id": None}
+        case "offered":
+            return {"state": "offered", "agent_id": p["agent_id"]}
+        case "assigned":
+            return {"state": "assigned", "agent_id": p["agent_id"]}
+        case "closed":
+            resolved = p.get("resolved")
+            return {
+                "state": "closed",
+                "closed_ms": ts_ms,
+                "resolved": None if resolved is None else int(resolved),
+            }
+    return {}
+
+
+class Store:
+    """The narrow interface the rest of the server uses; nothing else touches SQL."""
+
+    def __init__(self, location: str, busy_timeout_ms: int = 5000, max_batch: int = 1000,
+                 synchronous: str = "full", commit_interval_ms: float = 0.0) -> None:
+        """`location`: a SQLite file path (or ":memory:") or a `postgresql://` URL."""
+        self.backend: Backend = backend_for(location, busy_timeout_ms, synchronous)
+        self.writer = Writer(self.backend, max_batch, commit_interval_ms)
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.writer.start_thread, asyncio.get_running_loop())
+        await self.backend.open_reader()
+
+    async def close(self) -> None:
+        await self.backend.close_reader()
+        await self.writer.stop()
+
+    async def write(self, job: Callable[[Conn], T], lock_key: str = "") -> T:
+        """Run `job` in the writer's next group; `lock_key` names the conversation whose row
+        it updates, so that every process locks rows in one order (store_writer.py)."""
+        return await self.writer.run(job, lock_key)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self.backend.fetchall(sql, params)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def ping(self) -> bool:
+        try:
+            await self.fetchone("SELECT 1")
+        except (*self.backend.errors, OSError, ValueError, AssertionError):
+            return False
+        return True
+
+    async def after_erase(self, tables: Sequence[str]) -> bool:
+        """After text was erased from `tables`: push the old copies out of the backend's logs
+        and dead row versions (a WAL checkpoint on SQLite, VACUUM on PostgreSQL)."""
+        return await asyncio.to_thread(self.backend.after_erase, tables)
+
+    # --- the event log -------------------------------------------------------------------
+
+    async def append(
+        self,
+        conversation_id: str,
+        events: Sequence[NewEvent],
+        *,
+        now_ms: int,
+        client_id: str | None = None,
+        expect_seq: int | None = None,
+    ) -> Appended:
+        """Append events with the next seqs; a repeated client id stores nothing."""
+        return await self.write(
+            lambda conn: _append(conn, conversation_id, events, client_id, expect_seq, now_ms),
+            conversation_id,
+        )
+
+    async def events_after(
+        self, conversation_id: str, after_seq: int, limit: int = 10_000
+    ) -> list[Event]:
+        rows = await self.fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE conversation_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (conversation_id, after_seq, limit),
+        )
+        return [_event_from_row(tuple(r)) for r in rows]
+
+    async def event_by_client_id(self, conversation_id: str, client_id: str) -> Event | None:
+        row = await self.fetchone(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE conversation_id = ? AND client_id = ?",
+            (conversation_id, client_id),
+        )
+        return None if row is None else _event_from_row(tuple(row))
+
+    # --- conversations and visitors ------------------------------------------------------
+
+    async def create_conversation(
+        self,
+        conversation_id: str,
+        visitor_id: str,
+        started: Mapping[str, Any],
+        now_ms: int,
+    ) -> Event:
+        """Create the conversation row and its first event (`started`, seq 1) together."""
+
+        def job(conn: Conn) -> Event:
+            conn.execute(
+                "INSERT INTO conversations (id, visitor_id, state, last_seq, language, topic, "
+                "page_url, created_ms, updated_ms) VALUES (?, ?, 'bot', 0, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id, visitor_id, started.get("language", ""),
+                    started.get("topic", ""), started.get("page_url", ""), now_ms, now_ms,
+                ),
+            )
+            appended = _append(
+                conn, conversation_id, [NewEvent("started", "system", started)], None, 0, now_ms
+            )
+            return appended.events[0]
+
+        return await self.write(job, conversation_id)
+
+    async def conversation_row(self, conversation_id: str) -> Row | None:
+        return await self.fetchone("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+
+    async def open_conversation_of(self, visitor_id: str) -> Row | None:
+        return await self.fetchone(
+            "SELECT * FROM conversations WHERE visitor_id = ? AND state != 'closed' "
+            "ORDER BY created_ms DESC LIMIT 1",
+            (visitor_id,),
+        )
+
+    async def open_conversations(self) -> list[Row]:
+        return await self.fetchall(
+            "SELECT * FROM conversations WHERE state != 'closed' ORDER BY created_ms"
+        )
+
+    async def upsert_visitor(
+        self, visitor_id: str, fields: Mapping[str, str], now_ms: int
+    ) -> None:
+        """Create the visitor or update the profile fields the visitor just gave."""
+        allowed = {k: v for k, v in fields.items() if k in ("name", "email", "language")}
+
+        def job(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO visitors (id, name, email, language, created_ms, last_seen_ms) "
+                "VALUES (?, '', '', '', ?, ?) ON CONFLICT(id) DO UPDATE SET last_seen_ms = ?",
+                (visitor_id, now_ms, now_ms, now_ms),
+            )
+            for column, value in allowed.items():  # column names come from the fixed set above
+                conn.execute(
+                    f"UPDATE visitors SET {column} = ? WHERE id = ?",
+                    (value, visitor_id),
+                )
+
+        await self.write(job)
+
+    async def visitor(self, visitor_id: str) -> Row | None:
+        return await self.fetchone("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
+
+    async def add_offline_message(
+        self, visitor_id: str, client_id: str, fields: Mapping[str, str], now_ms: int
+    ) -> bool:
+        """Store a message left while nobody could answer; False when the id was seen before."""
+
+        def job(conn: Conn) -> bool:
+            cursor = conn.execute(
+                "INSERT INTO offline_messages (visitor_id, client_id, email, text, language, "
+                "page_url, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(visitor_id, client_id) DO NOTHING",
+                (
+                    visitor_id, client_id, fields["email"], fields["text"],
+                    fields.get("language", ""), fields.get("page_url", ""), now_ms,
+                ),
+            )
+            return cursor.rowcount == 1
+
+        return await self.write(job)
+
+    # --- users and sessions --------------------------------------------------------------
+
+    async def add_user(
+        self,
+        username: str,
+        *,
+        role: str,
+        password_hash: str,
+        display_name: str,
+        skills: Mapping[str, int],
+        capacity: int,
+        now_ms: int,
+        must_change_password: bool = False,
+    ) -> int:
+        def job(conn: Conn) -> int:
+            cursor = conn.execute(
+                "INSERT INTO users (username, display_name, role, password_hash, skills, "
+                "capacity, created_ms, must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
+                (username, display_name, role, password_hash, json.dumps(dict(skills)),
+                 capacity, now_ms, int(must_change_password)),
+            )
+            return int(cursor.fetchone()[0])
+
+        return await self.write(job)
+
+    async def user_by_name(self, username: str) -> Row | None:
+        return await self.fetchone("SELECT * FROM users WHERE lower(username) = lower(?)",
+                                    (username,))
+
+    async def user(self, user_id: int) -> Row | None:
+        return await self.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+
+    async def users(self) -> list[Row]:
+        return await self.fetchall("SELECT * FROM users ORDER BY id")
+
+    async def has_admin(self) -> bool:
+        return await self.fetchone("SELECT 1 FROM users WHERE role = 'admin'") is not None
+
+    async def add_session(
+        self, session_id: str, user_id: int, csrf: str, now_ms: int, expires_ms: int
+    ) -> None:
+        await self.write(
+            lambda conn: conn.execute(
+                "INSERT INTO sessions (id, user_id, csrf, created_ms, expires_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (session_id, user_id, csrf, now_ms, expires_ms),
+            )
+        )
+
+    async def session(self, session_id: str, now_ms: int) -> Row | None:
+        return await self.fetchone(
+            "SELECT sessions.id AS session_id, sessions.csrf, users.* FROM sessions "
+            "JOIN users ON users.id = sessions.user_id "
+            "WHERE sessions.id = ? AND sessions.expires_ms > ? AND users.disabled = 0",
+            (session_id, now_ms),
+        )
+
+    async def delete_session(self, session_id: str) -> None:
+        await self.write(lambda conn: conn.execute("DELETE FROM sessions WHERE id = ?",
+                                                   (session_id,)))
+
+
+def backend_for(location: str, busy_timeout_ms: int = 5000, synchronous: str = "full") -> Backend:
+    """The backend a location names: a `postgresql://` URL or a SQLite path."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresBackend  # only a PostgreSQL desk needs psycopg
+
+        return PostgresBackend(location)
+    return SqliteBackend(location, busy_timeout_ms, synchronous)
+
+
+def migrate_file(location: str, busy_timeout_ms: int = 5000) -> int:
+    """Create or upgrade the schema at `location` (a SQLite path or a PostgreSQL URL)."""
+    return backend_for(location, busy_timeout_ms).migrate()
+
+
+def secure_delete(conn: Conn) -> contextlib.AbstractContextManager[None]:
+    """Around a job that erases text: on SQLite, freed bytes are overwritten; PostgreSQL
+    keeps old row versions until VACUUM, which `Store.after_erase` runs."""
+    if isinstance(conn, sqlite3.Connection):
+        return sqlite_secure_delete(conn)
+    return contextlib.nullcontext()
