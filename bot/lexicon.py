@@ -3,7 +3,8 @@
 Knowledge bases are written in the standard language; visitors write the way they speak:
 colloquial Persian (میخوام، کجاس، نمیخوره، بگین), Egyptian, Gulf, Levantine and Maghrebi
 Arabic (عايز، ابغى، بدي، وين، لسه، شلون، كيفاش، ليش، هلق), Taiwan and Hong Kong Chinese
-(保固, 禮物卡, 電子郵件, 登入, 帳號, 網路; Cantonese 點樣, 幾時, 冇).  The character folding of
+(保固, 禮物卡, 電子郵件, 登入, 帳號, 網路; Cantonese 點樣, 幾時, 冇); in Arabic also country names
+(each followed by "country") and English shop nouns inside an Arabic sentence.  The folding of
 :mod:`bot.normalize` (ي→ی, traditional→simplified) cannot reach these: they are other words.
 
 :func:`standardize` rewrites a text of one language with that language's table, after the
@@ -23,9 +24,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from bot.normalize import normalize
+from bot.normalize import AR_ARTICLES, normalize
 
-__all__ = ["AR", "FA", "FA_VERBS", "ZH", "standardize"]
+__all__ = ["AR", "AR_COUNTRIES", "AR_ENGLISH", "FA", "FA_VERBS", "ZH", "standardize"]
 
 # Colloquial Persian verb stems -> written, only after the prefix می/نمی (میخوام, نمی‌تونم,
 # نمیخوره), whichever way the prefix is joined: alone, several are other words (ده "ten",
@@ -112,6 +113,35 @@ AR: dict[str, str] = {
     "طلبيه": "طلب", "الطلبيه": "الطلب", "كوموند": "طلب", "الكوموند": "الطلب",
     "كومند": "طلب", "الكومند": "الطلب",
 }
+# English shop words inside an Arabic sentence (الgift card مش شغالة، الorder اتأخر): online
+# shopping is often talked about in English nouns.  Only in a text that has Arabic letters,
+# so an English message on an Arabic page is still matched as English (bot/engine.py).
+AR_ENGLISH: dict[str, str] = {
+    "order": "طلب", "orders": "طلبات", "tracking": "تتبع", "track": "تتبع", "refund": "استرداد",
+    "password": "كلمة المرور", "account": "حساب", "email": "بريد إلكتروني",
+    "e mail": "بريد إلكتروني", "gift card": "بطاقة هدايا", "voucher": "قسيمة", "coupon": "كوبون",
+    "promo code": "كود خصم", "discount code": "كود خصم", "code": "كود", "discount": "خصم",
+    "size": "مقاس", "invoice": "فاتورة", "receipt": "إيصال", "delivery": "توصيل",
+    "shipping": "شحن", "cancel": "إلغاء", "return": "إرجاع", "warranty": "ضمان",
+    "login": "تسجيل الدخول", "log in": "تسجيل الدخول", "payment": "دفع", "card": "بطاقة",
+    "price": "سعر", "sale": "تخفيضات", "package": "طرد", "parcel": "طرد",
+    "customer service": "خدمة العملاء",
+}
+
+# Country names, each followed by the word "country" (دولة): a knowledge base names a few of
+# the countries it ships to ("هل تشحنون إلى فرنسا"), a visitor names theirs (بتوصلوا لمصر؟)
+# and the two share no other word.  The name is kept, so an entry about that very country
+# still matches it best.  Written without the article; ال، لل and a preposition are read off.
+AR_COUNTRIES = (
+    "مصر", "مغرب", "سعودية", "امارات", "كويت", "قطر", "بحرين", "عمان", "اردن", "لبنان",
+    "سوريا", "عراق", "فلسطين", "يمن", "ليبيا", "تونس", "جزائر", "سودان", "موريتانيا",
+    "تركيا", "ايران", "المانيا", "فرنسا", "بريطانيا", "انجلترا", "انكلترا", "اسبانيا",
+    "ايطاليا", "هولندا", "بلجيكا", "نمسا", "سويسرا", "سويد", "نرويج", "دنمارك", "بولندا",
+    "يونان", "برتغال", "روسيا", "امريكا", "اميركا", "كندا", "مكسيك", "برازيل", "صين",
+    "يابان", "هند", "باكستان", "استراليا", "ماليزيا", "اندونيسيا",
+)
+_COUNTRY = "دولة"
+
 # The dialect negation circumfix ما...ش / م...ش (Egyptian, Levantine, Maghrebi: موصلش،
 # ماوصلتش، مرجعتوش = لا وصل...), on words the table does not know.  Entries and queries are
 # rewritten alike, so a standard word of that shape (مرتعش) still meets itself.  Stripping the
@@ -136,20 +166,29 @@ ZH: dict[str, str] = {
     "睇": "看", "佢": "他",
 }
 
-_TABLES = {"fa": FA, "fa_verbs": FA_VERBS, "ar": AR, "zh": ZH}
+_TABLES = {"fa": FA, "fa_verbs": FA_VERBS, "ar": AR, "zh": ZH, "ar_english": AR_ENGLISH}
 _ARABIC_WORD = re.compile(r"[\u0600-\u06ff]+")
 
 
 @cache
 def _folded(language: str) -> dict[str, str]:
     """The table with keys and values folded as the bot folds text."""
-    return {normalize(k): normalize(v) for k, v in _TABLES[language].items()}
+    table = {normalize(k): normalize(v) for k, v in _TABLES[language].items()}
+    if language == "ar":
+        table.update({normalize(c): normalize(f"{c} {_COUNTRY}") for c in AR_COUNTRIES})
+    return table
 
 
 @cache
 def _han_pattern() -> re.Pattern[str]:
     keys = sorted(_folded("zh"), key=len, reverse=True)  # longest first: 幾多錢 before 幾多
     return re.compile("|".join(map(re.escape, keys)))
+
+
+@cache
+def _latin_pattern() -> re.Pattern[str]:
+    keys = sorted(_folded("ar_english"), key=len, reverse=True)  # "gift card" before "card"
+    return re.compile("|".join(rf"(?<![a-z]){re.escape(k)}(?![a-z])" for k in keys))
 
 
 def _fa_word(match: re.Match[str]) -> str:
@@ -174,8 +213,11 @@ def _ar_word(match: re.Match[str]) -> str:
         return table[word]
     if word[:1] in ("و", "ف") and word[1:] in table:  # the conjunction: ولسه، وعايز، فين is in
         return word[0] + " " + table[word[1:]]
-    if word.startswith("ال") and word[2:] in table:  # the article: الفلوس (tokens drop it)
-        return table[word[2:]]
+    if word[:1] in ("ل", "ب") and len(word) > 3 and word[1:] in table:  # لهلق، لمصر
+        return word[0] + " " + table[word[1:]]
+    for article in AR_ARTICLES:  # الفلوس، للمغرب، بالمغرب: as the words drop it
+        if word.startswith(article) and word[len(article):] in table:
+            return table[word[len(article):]]
     negated = _AR_NEGATED.match(word)
     if negated is not None:
         return "لا " + table.get(negated.group(1), negated.group(1))
@@ -194,4 +236,7 @@ def standardize(text: str, language: str) -> str:
         # A prefix written apart (می خوام, ZWNJ already a space) joins its verb for the lookup.
         folded = re.sub(r"\b(نمی|می) (?=\S)", r"\1", folded)
         return _ARABIC_WORD.sub(_fa_word, folded)
+    if _ARABIC_WORD.search(folded):
+        table = _folded("ar_english")
+        folded = _latin_pattern().sub(lambda m: table[m.group()], folded)
     return _ARABIC_WORD.sub(_ar_word, folded)

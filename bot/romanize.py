@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+from bot.normalize import AR_ARTICLES
+
 __all__ = ["romanized_language", "skeleton"]
 
 
@@ -46,8 +48,6 @@ _ARABIC_SCRIPT = {
 }
 # Arabic pronounces these as Arabizi spells them (hatha/hada, daman, tlata).
 _ARABIC_SCRIPT_AR = {**_ARABIC_SCRIPT, "ث": "t", "ذ": "d", "ض": "d", "ظ": "d"}
-
-_AR_ARTICLES = ("وال", "بال", "فال", "کال", "لل", "ال")
 
 # Latin spellings, longest first.  "ch" is چ in Finglish, ش in (Maghrebi) Arabizi; "g" is گ
 # in Persian and ج in Egyptian ("montag" منتج); Arabic has no p.
@@ -91,7 +91,7 @@ def _latin_word(word: str, language: str) -> str:
 
 def _arabic_word(word: str, language: str) -> str:
     if language == "ar":
-        for article in _AR_ARTICLES:
+        for article in AR_ARTICLES:
             if word.startswith(article) and len(word) - len(article) >= 2:
                 word = word[len(article) :]
                 break

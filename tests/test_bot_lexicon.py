@@ -34,6 +34,7 @@ from bot.normalize import words
         ("ينفع ارجع حاجة", "يمكن ارجع شيء", "ar"),
         ("الكرتونة جت مضروبة", "الكرتونة وصلت تالف", "ar"),
         ("كيفاش نلغي الكوموند", "كيف نلغي الطلب", "ar"),  # Maghrebi, from French commande
+        ("ما وصلت لهلق", "ما وصلت ل الآن", "ar"),  # a preposition on a dialect word
         ("保固期多久", "保修期多久", "zh"),
         ("禮物卡餘額", "礼品卡余额", "zh"),
         ("電子郵件", "邮件", "zh"),
@@ -45,9 +46,24 @@ def test_dialect_words_take_the_standard_form(colloquial: str, written: str, lan
     assert words(standardize(colloquial, lang)) == words(standardize(written, lang))
 
 
+def test_a_country_name_is_kept_and_followed_by_the_word_country() -> None:
+    for text in ("للمغرب", "المغرب", "بالمغرب", "مغرب"):
+        assert words(standardize(text, "ar")) == ("مغرب", "دوله"), text
+    assert words(standardize("لمصر", "ar")) == ("ل", "مصر", "دوله")
+
+
+def test_english_shop_words_in_an_arabic_sentence_take_the_arabic_form() -> None:
+    assert words(standardize("الgift card مش شغالة", "ar"))[:2] == ("بطاقه", "هدایا")
+    assert words(standardize("الorder اتأخر", "ar"))[0] == "طلب"
+    assert "cardigan" in standardize("الcardigan وصل", "ar")  # whole words only
+    # An English message (on an Arabic page) stays English: it is matched as English.
+    assert standardize("where is my order", "ar") == "where is my order"
+
+
 def test_standard_words_are_left_alone() -> None:
-    # إلى (to) folds like the misspelling الي: neither may become الذي; وجه is not و + جه.
-    for text in ("إلى", "الي", "وجه", "مشمش", "كيف", "بيانات"):
+    # إلى (to) folds like the misspelling الي: neither may become الذي; وجه is not و + جه;
+    # لدي "I have" and بده "he wants" are not ل/ب + دي/ده (a preposition needs 3 letters after).
+    for text in ("إلى", "الي", "وجه", "مشمش", "كيف", "بيانات", "لدي", "بده"):
         assert standardize(text, "ar") == standardize(text, "fa"), text
 
 
@@ -89,3 +105,12 @@ def test_dialect_question_finds_the_entry_written_in_the_standard_language() -> 
     assert bot.search("سفارشم کجاس", "fa")[0].entry_id == 4
     assert bot.search("保固期多久", "zh")[0].entry_id == 5
     assert bot.search("禮物卡餘額怎麼查", "zh")[0].entry_id == 6
+
+
+def test_a_country_the_entries_never_name_finds_the_entry_that_names_others() -> None:
+    bot = Bot()
+    bot.upsert(Entry(1, "ar", "الشحن الدولي", ("هل تشحنون إلى فرنسا", "الشحن إلى النمسا"), "…"))
+    bot.upsert(Entry(2, "ar", "مدة التوصيل", ("كم يستغرق التوصيل", "متى يصل طلبي"), "…"))
+    bot.upsert(Entry(3, "ar", "تتبع الطلب", ("أين طلبي", "حالة الطلب"), "…"))
+    assert bot.search("بتوصلوا لمصر؟", "ar")[0].entry_id == 1
+    assert bot.search("واش كتوصلو للمغرب", "ar")[0].entry_id == 1
