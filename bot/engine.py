@@ -6,10 +6,12 @@ The server holds one :class:`Bot`, feeds it entries as the knowledge base change
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.brands import FOREIGN_CONFIDENCE, mentioned, names_in
 from bot.frustration import frustration, repeats
 from bot.human_request import request_rest
 from bot.index import Index, Scored
@@ -95,6 +97,10 @@ class Bot:
         self._talk: dict[int, Entry] = {}  # small-talk replies, kept out of every index
         self._smalltalk = Detector()
         self._contact: set[int] = set()  # entries some phrasing of which asks for a person
+        # Product and company names (bot/brands.py) each entry mentions, and how many entries
+        # mention each: a message naming one no entry mentions is not answered outright.
+        self._names: dict[int, frozenset[str]] = {}
+        self._named: Counter[str] = Counter()
         # The optional re-ranker (bot/semantic.py, [bot] semantic); None: BM25 alone.
         self.semantic: Semantic | None = None
 
@@ -140,6 +146,11 @@ class Bot:
                 tuple(skeleton(q, lang) for q in entry.questions),
             )
         self._entries[entry.id] = entry
+        self._named.subtract(self._names.pop(entry.id, ()))
+        names = mentioned((entry.title, *entry.questions, entry.answer, *entry.tags))
+        if names:
+            self._names[entry.id] = names
+            self._named.update(names)
         if self.semantic is not None:
             self.semantic.set_entry(entry.id, lang, (entry.title, *entry.questions))
 
@@ -170,6 +181,7 @@ class Bot:
         self._contact.discard(entry_id)
         if self.semantic is not None:
             self.semantic.drop_entry(entry_id)
+        self._named.subtract(self._names.pop(entry_id, ()))
         old = self._entries.pop(entry_id, None)
         if old is not None:
             self._indexes[primary_language(old.language)].remove(entry_id)
@@ -332,6 +344,8 @@ class Bot:
         # Re-ranked, the list is not in score order: the runner-up is the best of the rest.
         scores = [m.score for m in matches]
         conf = confidence(scores[:1] + sorted(scores[1:], reverse=True))
+        if self._foreign(text):  # "how do i reset my iphone": suggest, do not answer
+            conf *= FOREIGN_CONFIDENCE
         scope = max(scores, default=0.0)  # does anything fit (docs/bot.md)
         exact = bool(scored) and scored[0].exact  # one of its own phrasings, word for word
         verdict = decide(conf, failed_rounds, asked_for_human, settings, upset, scope, exact)
@@ -350,6 +364,10 @@ class Bot:
             language=primary_language(best.language) if best else primary_language(language),
             question_language=asked,
         )
+
+    def _foreign(self, text: str) -> bool:
+        """Does *text* name a product or company (bot/brands.py) that no entry mentions?"""
+        return any(self._named[name] <= 0 for name in names_in(text))
 
     def _request_answered(self, text: str, rest: str, language: str) -> bool:
         """Does an entry answer this request for a person better than a queue would?
