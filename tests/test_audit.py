@@ -1,8 +1,8 @@
-"""The audit log against a real SQLite file: entries kept, filtered by group, paged."""
+"""The audit log on both backends (a real SQLite file, a real PostgreSQL database): entries
+kept, filtered by group, paged."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,12 +10,15 @@ import pytest
 from chatserver.privacy import audit
 from chatserver.store.store import Store
 
+from .databases import db_location
+
 pytestmark = pytest.mark.anyio
+__all__ = ["db_location"]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    s = Store(str(tmp_path / "chat.db"))
+async def store(db_location: str) -> Any:
+    s = Store(db_location)
     await s.open()
     yield s
     await s.close()

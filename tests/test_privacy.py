@@ -1,10 +1,10 @@
-"""Data rights against a real SQLite file: find, export exactly one visitor, erase leaving no
-personal text in any table (or in the file's bytes) while every metric stays the same."""
+"""Data rights on both backends (a real SQLite file, a real PostgreSQL database): find, export
+exactly one visitor, erase leaving no personal text in any table (nor in the SQLite file's bytes,
+nor in PostgreSQL's heap pages, dead row versions included) while every metric stays the same."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,13 @@ from chatserver.core.metrics import facts_from_events
 from chatserver.core.metrics_report import summarize
 from chatserver.privacy import data_rights as privacy
 from chatserver.reports.reports_facts import FactsCache
-from chatserver.store.store import NewEvent, Store
+from chatserver.store.store import Conn, NewEvent, Store
+
+from .databases import db_location, postgres_database
+from .store_rows import columns_and_rows, connection, table_names
 
 pytestmark = pytest.mark.anyio
+__all__ = ["db_location"]
 
 T0 = 1_700_000_000_000  # Nov 2023; no timestamp below contains the order number
 ZED_NAME, ZED_EMAIL = "Zed Quimby", "zed.quimby@example.org"
@@ -32,8 +36,8 @@ ADA_STRINGS = ["Ada Lovelace", "ada@example.com", "Analytical engine", "Bernoull
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    s = Store(str(tmp_path / "chat.db"))
+async def store(db_location: str) -> Any:
+    s = Store(db_location)
     await s.open()
     yield s
     await s.close()
@@ -109,10 +113,10 @@ async def populate(store: Store) -> None:
 
 
 async def propose(store: Store, cid: str, text: str, ts: int) -> None:
-    def job(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT OR IGNORE INTO kb_entries (id, title, language, status, "
-                     "questions, answer, version, updated_ms) VALUES "
-                     "(3, 'Refunds', 'en', 'published', '[\"refund\"]', 'Yes.', 1, ?)", (ts,))
+    def job(conn: Conn) -> None:
+        conn.execute("INSERT INTO kb_entries (id, title, language, status, questions, answer, "
+                     "version, updated_ms) VALUES (3, 'Refunds', 'en', 'published', "
+                     "'[\"refund\"]', 'Yes.', 1, ?) ON CONFLICT DO NOTHING", (ts,))
         conn.execute("INSERT INTO kb_proposals (entry_id, conversation_id, language, text, "
                      "source, agent_id, created_ms) VALUES (3, ?, 'en', ?, 'message', 1, ?)",
                      (cid, text, ts))
@@ -120,17 +124,13 @@ async def propose(store: Store, cid: str, text: str, ts: int) -> None:
     await store.write(job)
 
 
-def every_value(path: str) -> Iterator[tuple[str, str, str]]:
+def every_value(location: str) -> Iterator[tuple[str, str, str]]:
     """(table, column, text) for every value of every column of every table, with JSON
     documents also walked so a string inside a payload is seen as itself."""
-    conn = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            cursor = conn.execute(f'SELECT * FROM "{table}"')
-            columns = [d[0] for d in cursor.description]
-            for row in cursor:
+    with connection(location) as conn:
+        for table in table_names(conn):
+            columns, rows = columns_and_rows(conn, table)
+            for row in rows:
                 for column, value in zip(columns, row, strict=True):
                     if value is None:
                         continue
@@ -144,8 +144,6 @@ def every_value(path: str) -> Iterator[tuple[str, str, str]]:
                             continue
                         for inner in _strings(document):
                             yield table, column, inner
-    finally:
-        conn.close()
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -160,9 +158,9 @@ def _strings(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-def found(path: str, needles: list[str]) -> list[tuple[str, str, str]]:
+def found(location: str, needles: list[str]) -> list[tuple[str, str, str]]:
     lowered = [n.lower() for n in needles]
-    return [(table, column, needle) for table, column, text in every_value(path)
+    return [(table, column, needle) for table, column, text in every_value(location)
             for needle in lowered if needle in text.lower()]
 
 
@@ -236,9 +234,9 @@ async def test_export_holds_every_record_of_the_visitor_and_none_of_another(
 
 
 async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
-        store: Store) -> None:
+        store: Store, db_location: str) -> None:
     await populate(store)
-    assert found(store.backend.path, ZED_STRINGS)  # the scan does see them before
+    assert found(db_location, ZED_STRINGS)  # the scan does see them before
     facts_before, summary_before, reported_before = await metrics(store)
     seqs_before = await store.fetchall("SELECT id, last_seq FROM conversations ORDER BY id")
 
@@ -248,8 +246,8 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
                                 "offline_messages": 1, "kb_proposals": 1, "profile": True,
                                 "erased_ms": T0 + 10**6}
 
-    assert found(store.backend.path, ZED_STRINGS) == []
-    assert {needle for *_, needle in found(store.backend.path, ADA_STRINGS)} == {
+    assert found(db_location, ZED_STRINGS) == []
+    assert {needle for *_, needle in found(db_location, ADA_STRINGS)} == {
         n.lower() for n in ADA_STRINGS}  # Ada's data is all still there
     facts_after, summary_after, reported_after = await metrics(store)
     assert facts_after == facts_before
@@ -280,10 +278,15 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
     assert await privacy.erase_visitor(store, "nobody", T0) is None
 
 
-async def test_erased_text_is_gone_from_the_database_file_bytes_too(store: Store) -> None:
-    await populate(store)
-    await privacy.erase_visitor(store, "vz", T0 + 10**6)
-    db = Path(store.backend.path)
+async def test_erased_text_is_gone_from_the_sqlite_file_bytes_too(tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    store = Store(str(db))
+    await store.open()
+    try:
+        await populate(store)
+        await privacy.erase_visitor(store, "vz", T0 + 10**6)
+    finally:
+        await store.close()
     raw = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
     for needle in (ZED_NAME, ZED_EMAIL, "purple giraffe", "Llanfairpwllgwyngyll",
                    "4111 1111 1111 1111"):
@@ -304,3 +307,56 @@ def test_scrub_payload_keeps_what_metrics_read() -> None:
                                              "notice_version": "2024-01"}) == {
         "accepted": True, "page_url": "", "notice_version": "2024-01"}
     assert privacy.scrub_payload("transferred", {"note": ""}) == {"note": ""}
+
+
+def heap_holds(url: str, tables: tuple[str, ...], needles: list[str]
+               ) -> tuple[set[str], set[str]]:
+    """Which needles PostgreSQL's table files still hold, read page by page with pageinspect:
+    (those inside some row version, live or dead; those anywhere in the page bytes, free
+    space included)."""
+    in_rows, in_pages = set(), set()
+    with connection(url) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        for table in tables:
+            pages = conn.execute("SELECT pg_relation_size(?) / current_setting('block_size')::int",
+                                 (table,)).fetchone()[0]
+            for page in range(pages):
+                raw = bytes(conn.execute("SELECT get_raw_page(?, ?)", (table, page)).fetchone()[0])
+                rows = [bytes(r[0]) for r in conn.execute(
+                    "SELECT t_data FROM heap_page_items(get_raw_page(?, ?)) "
+                    "WHERE t_data IS NOT NULL", (table, page))]
+                for needle in needles:
+                    in_pages |= {needle} if needle.encode() in raw else set()
+                    in_rows |= {needle} if any(needle.encode() in r for r in rows) else set()
+    return in_rows, in_pages
+
+
+async def test_on_postgresql_erase_leaves_no_row_version_holding_the_text() -> None:
+    """UPDATE leaves the old row version in the table until VACUUM; `after_erase` runs it. A
+    transaction that began before the erase still sees the old versions, so they stay until a
+    VACUUM after it ends; the freed bytes stay in the page's free space until new rows reuse
+    it or VACUUM FULL rewrites the table (docs/privacy.md, "On PostgreSQL")."""
+    needles = [ZED_NAME, ZED_EMAIL, "purple giraffe", "Llanfairpwllgwyngyll",
+               "4111 1111 1111 1111"]
+    tables = privacy.ERASED_TABLES
+    with postgres_database() as url:
+        store = Store(url)
+        await store.open()
+        try:
+            await populate(store)
+            assert heap_holds(url, tables, needles)[0] == set(needles)  # the scan sees them
+            with connection(url) as older:  # a report that began before the erase
+                older.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                older.execute("SELECT count(*) FROM events")
+                await privacy.erase_visitor(store, "vz", T0 + 10**6)
+                assert heap_holds(url, tables, needles)[0] == set(needles)
+                older.execute("COMMIT")
+            assert await store.after_erase(tables)
+            assert heap_holds(url, tables, needles)[0] == set()
+            assert heap_holds(url, tables, ["Ada Lovelace"])[0] == {"Ada Lovelace"}
+            with connection(url) as conn:
+                for table in tables:
+                    conn.execute(f"VACUUM FULL {table}")
+            assert heap_holds(url, tables, needles) == (set(), set())
+        finally:
+            await store.close()

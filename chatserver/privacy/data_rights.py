@@ -122,9 +122,9 @@ async def summary(store: Store, visitor_id: str) -> dict[str, Any]:
     """The profile and how much is held, for a search result; blank when no profile row."""
     row = await store.fetchone(
         "SELECT v.name, v.email, v.language, v.created_ms, v.last_seen_ms, v.erased_ms, "
-        "(SELECT count(*) FROM conversations c WHERE c.visitor_id = ?1), "
-        "(SELECT count(*) FROM offline_messages o WHERE o.visitor_id = ?1) "
-        "FROM (SELECT ?1 AS id) AS k LEFT JOIN visitors v ON v.id = k.id", (visitor_id,))
+        "(SELECT count(*) FROM conversations c WHERE c.visitor_id = k.id), "
+        "(SELECT count(*) FROM offline_messages o WHERE o.visitor_id = k.id) "
+        "FROM (SELECT ? AS id) AS k LEFT JOIN visitors v ON v.id = k.id", (visitor_id,))
     assert row is not None
     name, email, language, created, seen, erased, chats, offline = tuple(row)
     return {"id": visitor_id, "name": name or "", "email": email or "",
@@ -134,9 +134,10 @@ async def summary(store: Store, visitor_id: str) -> dict[str, Any]:
 
 async def _holds_anything(store: Store, visitor_id: str) -> bool:
     row = await store.fetchone(
-        "SELECT EXISTS(SELECT 1 FROM visitors WHERE id = ?1) "
-        "OR EXISTS(SELECT 1 FROM conversations WHERE visitor_id = ?1) "
-        "OR EXISTS(SELECT 1 FROM offline_messages WHERE visitor_id = ?1)", (visitor_id,))
+        "SELECT EXISTS(SELECT 1 FROM visitors WHERE id = k.id) "
+        "OR EXISTS(SELECT 1 FROM conversations WHERE visitor_id = k.id) "
+        "OR EXISTS(SELECT 1 FROM offline_messages WHERE visitor_id = k.id) "
+        "FROM (SELECT ? AS id) AS k", (visitor_id,))
     return bool(row and row[0])
 
 
