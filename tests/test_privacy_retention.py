@@ -1,5 +1,6 @@
-"""Retention against a real SQLite file: the purge removes exactly what is past each period,
-in batches that let chat writes through, reports it, and never moves a metric."""
+"""Retention on both backends (a real SQLite file, a real PostgreSQL database): the purge
+removes exactly what is past each period, in batches that let chat writes through, reports it,
+and never moves a metric."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import asyncio
 import dataclasses
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +18,12 @@ from chatserver.privacy import audit, retention
 from chatserver.privacy import data_rights as privacy
 from chatserver.store.store import NewEvent, Store
 
+from .databases import db_location
+from .store_rows import is_postgres
 from .test_privacy import T0, metrics, propose
 
 pytestmark = pytest.mark.anyio
+__all__ = ["db_location"]
 
 DAY = retention.DAY_MS
 NOW = T0 + 400 * DAY
@@ -29,8 +32,8 @@ TEXTS = RetentionConfig(message_text_days=30, offline_message_days=0, visitor_pr
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    s = Store(str(tmp_path / "chat.db"))
+async def store(db_location: str) -> Any:
+    s = Store(db_location)
     await s.open()
     yield s
     await s.close()
@@ -195,14 +198,15 @@ async def test_purge_loop_runs_on_schedule_records_the_audit_and_stops(store: St
         retention=RetentionConfig(0, 0, 0, 0)), asyncio.Event()), 1)
 
 
-def test_the_purge_command_reports_what_it_removed(tmp_path: Path,
+def test_the_purge_command_reports_what_it_removed(db_location: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "chat.db"
-    config = Config(storage=StorageConfig(path=str(db)), retention=RetentionConfig(
+    storage = (StorageConfig(backend="postgres", url=db_location) if is_postgres(db_location)
+               else StorageConfig(path=db_location))
+    config = Config(storage=storage, retention=RetentionConfig(
         message_text_days=1, offline_message_days=1, visitor_profile_days=1, presence_days=1))
 
     async def seed() -> None:
-        store = Store(str(db))
+        store = Store(db_location)
         await store.open()
         await store.upsert_visitor("v", {"name": "Kim", "email": "k@x.io"}, T0)
         await chat(store, "c", "v", T0, T0 + 1)
