@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,9 +25,11 @@ from chatserver.reports.reports_csv import BOM, cell
 from chatserver.reports.reports_facts import FactsCache
 from chatserver.reports.reports_query import BadParameter, Filters, parse
 from chatserver.reports.reports_view import build
-from chatserver.store.sqlite import SqliteBackend
+from chatserver.store.store import backend_for
 
+from .databases import BACKENDS, postgres_database
 from .harness import Server, add_user
+from .store_rows import connection, copy
 
 # --- the pure parts ------------------------------------------------------------------------
 
@@ -56,24 +57,31 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert [cell(v) for v in (None, True, 1.23456, -3)] == ["", "yes", 1.235, -3]
 
 
-@pytest.fixture(scope="module")
-def year_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, datetime]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def year_db(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, datetime]]:
+    """A year of a desk in a SQLite file, or copied from one into a PostgreSQL database."""
     end = datetime(2026, 3, 1, tzinfo=UTC)
     db = tmp_path_factory.mktemp("year") / "chat.db"
     generate(db, target_events=6000, end=end, seed=3)
-    return db, end
+    if request.param == "sqlite":
+        yield str(db), end
+        return
+    with postgres_database() as url:
+        copy(str(db), url)
+        yield url, end
 
 
 def test_trimmed_cached_read_gives_the_same_facts_as_a_plain_fold(year_db) -> None:
     db, _ = year_db
-    with sqlite3.connect(db) as conn:
+    with connection(db) as conn:
         rows = conn.execute("SELECT conversation_id, seq, type, author, payload, client_id, "
                             "ts_ms FROM events ORDER BY conversation_id, seq").fetchall()
         visitors = dict(conn.execute("SELECT id, visitor_id FROM conversations"))
     plain = {f.conversation_id: f for f in facts_from_events(
         (Event(c, s, t, a, json.loads(p), i, ts) for c, s, t, a, p, i, ts in rows), visitors)}
     cache = FactsCache()
-    conn = SqliteBackend(str(db)).read_only()
+    conn = backend_for(db).read_only()
     try:
         cold = cache.facts(conn, 0, 2**62)
         assert cache.reads == len(plain) > 300
@@ -81,9 +89,11 @@ def test_trimmed_cached_read_gives_the_same_facts_as_a_plain_fold(year_db) -> No
         assert cache.reads == len(plain)  # every closed chat came from the cache
         assert {f.conversation_id: f for f in cold} == plain == {
             f.conversation_id: f for f in warm}
+        one_pass = FactsCache(range_pass_over=0).facts(conn, 0, 2**62)  # not by id: one scan
+        assert {f.conversation_id: f for f in one_pass} == plain
         # A late survey moves last_seq: that chat alone is read again.
         cid = next(iter(plain))
-        with sqlite3.connect(db) as rw:
+        with connection(db) as rw:
             seq = rw.execute("SELECT last_seq FROM conversations WHERE id = ?",
                              (cid,)).fetchone()[0]
             rw.execute("INSERT INTO events VALUES (?, ?, 'survey', 'visitor', ?, NULL, ?)",
@@ -103,7 +113,7 @@ def test_day_tallies_merge_to_the_plain_summary_and_are_reused(year_db) -> None:
     today = end.astimezone(tz).date()
     q = parse({"from": (today - timedelta(days=364)).isoformat()}, today)
     days = DayCache()
-    conn = SqliteBackend(str(db)).read_only()
+    conn = backend_for(db).read_only()
     try:
         counted = days.count(conn, q.previous().first, q.last, Filters(), Thresholds(), tz,
                              now_ms)

@@ -17,12 +17,19 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from chatserver.config import DeskConfig
 from chatserver.core.erlang import staff_for
 from chatserver.core.staffing import hour_seconds, presence_intervals
 from chatserver.reports.reports_csv import BOM
-from chatserver.store.store import migrate_file
+from chatserver.reports.reports_facts import FactsCache
+from chatserver.reports.reports_staffing import staffing
+from chatserver.store.store import backend_for, migrate_file
 
+from .databases import db_location
 from .harness import Server, add_user
+from .store_rows import connection
+
+__all__ = ["db_location"]
 
 MONDAY_9 = int(datetime(2026, 1, 5, 9, tzinfo=UTC).timestamp() * 1000)  # a Monday, 09:00 UTC
 RANGE = {"from": "2026-01-05", "to": "2026-01-11"}  # that week
@@ -38,11 +45,13 @@ def test_presence_intervals_and_hours_of_the_week() -> None:
     assert (seconds[8], seconds[9], sum(seconds)) == (1800.0, 3600.0, 5400.0)
 
 
-def seed(db: Path) -> None:
+def seed(db: Path | str) -> None:
     """Monday 09:00-10:00: 12 chats answered after 10 s and handled in 300 s (each shown an
-    ETA of 15 s), 2 that left after 60 s; agent 1 online 08:30-10:30, agent 2 09:00-09:30."""
+    ETA of 15 s), 2 that left after 60 s; agent 1 online 08:30-10:30, agent 2 09:00-09:30.
+    `db`: a SQLite file or a PostgreSQL URL."""
     migrate_file(str(db))
-    with sqlite3.connect(db) as conn:
+    with connection(str(db)) as conn:
+        conn.execute("BEGIN")
         for n in range(14):
             cid, start = f"s{n:02d}", MONDAY_9 + n * 240_000
             answered = n < 12
@@ -71,6 +80,29 @@ def seed(db: Path) -> None:
         conn.executemany("INSERT INTO agent_presence VALUES (?, ?, ?)", [
             (1, MONDAY_9 - 1_800_000, "online"), (1, MONDAY_9 + 5_400_000, "offline"),
             (2, MONDAY_9, "online"), (2, MONDAY_9 + 1_800_000, "away")])
+        conn.execute("COMMIT")
+
+
+def test_staffing_read_from_either_backend(db_location: str) -> None:
+    """The report's own reads (capacities, the log, presence) on each backend; the server
+    tests below read the same seed over HTTP."""
+    seed(db_location)
+    with connection(db_location) as conn:
+        conn.executemany("INSERT INTO users (username, display_name, role, password_hash, "
+                         "capacity, created_ms) VALUES (?, ?, 'agent', 'x', ?, 0)",
+                         [("ana", "Ana", 2), ("bo", "Bo", 3), ("cy", "Cy", 1)])
+    start = MONDAY_9 - 9 * 3_600_000
+    reader = backend_for(db_location).read_only()
+    try:
+        report = staffing(reader, FactsCache(), start, start + 7 * 86_400_000,
+                          start + 8 * 86_400_000, UTC, DeskConfig())
+    finally:
+        reader.close()
+    assert report["staffing"]["goal"]["concurrency"] == 2
+    nine = report["staffing"]["hours"][9]
+    assert (nine["requests"], nine["handle_s"], nine["patience_s"], nine["online"]) == (
+        14, 300.0, 120.0, 1.5)
+    assert report["eta_accuracy"]["count"] == 12
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,10 @@ def _events(rows: Iterable[Sequence[Any]]) -> Iterator[Event]:
 class FactsCache:
     """Facts by conversation; closed ones cached until their `last_seq` moves."""
 
-    def __init__(self) -> None:
+    def __init__(self, range_pass_over: int = RANGE_PASS_OVER) -> None:
+        """`range_pass_over`: how many uncached chats make one pass over the range cheaper
+        than lookups by id (a parameter so that tests take both paths)."""
+        self.range_pass_over = range_pass_over
         self._closed: dict[str, tuple[int, ConversationFacts]] = {}
         self.reads = 0  # conversations folded from the log, for tests and the benchmark
 
@@ -139,7 +142,7 @@ class FactsCache:
 
     def _read(self, conn: Reader, missing: dict[str, str], start_ms: int,
               end_ms: int) -> Iterator[ConversationFacts]:
-        if len(missing) > RANGE_PASS_OVER:
+        if len(missing) > self.range_pass_over:
             cursor = conn.execute(
                 _EVENTS + "conversation_id IN (SELECT id FROM conversations "  # noqa: S608
                 "WHERE created_ms >= ? AND created_ms < ?) ORDER BY conversation_id, seq",
