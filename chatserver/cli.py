@@ -172,6 +172,12 @@ def cmd_db_migrate(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_db_copy(args: argparse.Namespace, config: Config) -> int:
+    from chatserver.store import copy  # psycopg: only a PostgreSQL desk needs it installed
+
+    return copy.run(args.source, args.target)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatserver", description=__doc__)
     parser.add_argument("--config", help="path to config.toml (default: ./config.toml if present)")
@@ -206,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("migrate", help="create or upgrade the schema").set_defaults(
         func=cmd_db_migrate)
+    copy = db_commands.add_parser(
+        "copy", help="move a desk from SQLite to PostgreSQL",
+        description="Copy every table of a SQLite desk into an empty PostgreSQL database in one "
+        "transaction, then compare the row counts per table (exit 1 if any differs). Stop the "
+        "server first: lines written during the copy are not carried over. The SQLite file is "
+        "only read.")
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH",
+                      help="the SQLite database file, e.g. data/chat.db")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL",
+                      help="an empty PostgreSQL database, postgresql://user:password@host/db")
+    copy.set_defaults(func=cmd_db_copy)
 
     from bot import devset, evaluate, learning
     from chatserver.core import simulation
