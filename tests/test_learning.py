@@ -1,7 +1,8 @@
 """The bot learns from the agents, against the real server over real sockets and HTTP: a chat
 the bot handed off is answered with an entry, the visitor's question waits in the admin's inbox,
 approving it teaches the bot at once (kept in the entry's history and the audit log), rejecting
-keeps it out; the questions no entry answers come back grouped."""
+keeps it out; the questions no entry answers come back grouped. The proposals' own reads and
+writes also run below the server, on both backends."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ from typing import Any
 
 import pytest
 
+from bot import Bot
 from chatserver.core.conversation import Event
-from chatserver.service.learning import question_before_handoff
+from chatserver.core.errors import Conflict
+from chatserver.service.learning import Learning, question_before_handoff
+from chatserver.store.kb_store import KnowledgeBase
+from chatserver.store.store import NewEvent, Store
 
+from .databases import db_location
 from .harness import Client, Server, add_user, agent, visitor
 from .test_kb_api import Session
+
+__all__ = ["db_location"]
 
 QUESTION = "the courier threw my box over the fence and it broke"
 DAMAGED = "Wrong or damaged item"
@@ -306,3 +314,65 @@ async def test_an_entry_of_another_language_or_a_small_talk_reply_is_never_propo
             (cid, cid2)).fetchone()[0]
     assert named == 0  # dropped at the edge, never stored
     admin.close()
+
+
+async def handed_off(store: Store, cid: str, text: str, now_ms: int) -> None:
+    """A chat whose visitor asked `text` and the bot found no entry for."""
+    await store.create_conversation(cid, "v", {"language": "en"}, now_ms)
+    await store.append(cid, [NewEvent("message", "visitor", said(text)),
+                             NewEvent("message", "bot", bot("handoff", "low_confidence")),
+                             NewEvent("queued", "system", {"reason": "low_confidence",
+                                                           "skills": [], "language": "en"})],
+                       now_ms=now_ms + 1)
+
+
+@pytest.mark.anyio
+async def test_proposals_and_unanswered_questions_in_the_store(db_location: str) -> None:
+    ghosts, now = "is your warehouse haunted by ghosts", 1_700_000_000_000
+    store = Store(db_location)
+    await store.open()
+    try:
+        matcher = Bot()
+        kb = KnowledgeBase(store, matcher)
+        await kb.load(now)
+        learning = Learning(store, kb, matcher)
+        root = await store.user(await store.add_user(
+            "root", role="admin", password_hash="x", display_name="Root", skills={},
+            capacity=3, now_ms=now))
+        alice = await store.add_user("alice", role="agent", password_hash="x",
+                                     display_name="Alice", skills={}, capacity=3, now_ms=now)
+        damaged = next(e.id for e in await kb.entries(language="en", query="damaged")
+                       if e.title == DAMAGED)
+        assert damaged is not None
+        await store.upsert_visitor("v", {}, now)
+        await handed_off(store, "c1", QUESTION, now)
+        await handed_off(store, "c2", ghosts, now)
+
+        async def unanswered() -> set[str]:
+            return {text for g in await learning.unanswered(now + 10) for text in g["examples"]}
+
+        assert await unanswered() == {QUESTION, ghosts}
+        first = await learning.agent_used("c1", damaged, "message", alice, now + 2)
+        assert first is not None
+        assert await learning.agent_used("c1", damaged, "close", alice, now + 3) is None
+        [proposal] = await learning.proposals()
+        assert (proposal["text"], proposal["entry_title"], proposal["agent_name"]) == (
+            QUESTION, DAMAGED, "Alice")
+        assert await learning.pending_count() == 1 and await unanswered() == {ghosts}
+
+        decided, entry = await learning.approve(first, root, now + 4)
+        assert entry.questions[-1] == QUESTION
+        assert (decided["status"], decided["decided_by_name"], decided["added_text"],
+                decided["entry_version"]) == ("approved", "root", QUESTION, entry.version)
+        with pytest.raises(Conflict):
+            await learning.approve(first, root, now + 5)
+        history = await kb.history(damaged)
+        assert (history[0]["action"], history[0]["changed_by"]) == ("learn", "root")
+
+        second = await learning.agent_used("c2", damaged, "message", alice, now + 6)
+        assert second is not None and await unanswered() == set()
+        assert (await learning.reject(second, root, now + 7))["status"] == "rejected"
+        assert [p["id"] for p in await learning.proposals("rejected")] == [second]
+        assert await unanswered() == {ghosts}  # a rejected proposal answers nothing
+    finally:
+        await store.close()
