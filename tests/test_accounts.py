@@ -1,5 +1,6 @@
 """Accounts through the real CLI and the real server: `user passwd`, `user disable`/`enable`, and
-the one-time admin password that must be replaced before anything else."""
+the one-time admin password that must be replaced before anything else. The commands also run
+against a PostgreSQL database, as on a desk of several machines."""
 
 from __future__ import annotations
 
@@ -17,21 +18,30 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chatserver.store import schema_postgres
 from chatserver.store.schema import MIGRATIONS
 from chatserver.store.sqlite import migrate
 from chatserver.store.store import migrate_file
 from chatserver.web import pages
 
+from .databases import db_location, postgres_database
 from .harness import PASSWORD, Server, add_user, agent
+from .store_rows import connection, is_postgres
+
+__all__ = ["db_location"]
 
 pytestmark = pytest.mark.anyio
 NEW_PASSWORD = "a brand new password"
 
 
-def cli(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CHATSERVER_STORAGE_PATH": str(db)}
-    return subprocess.run([sys.executable, "-m", "chatserver", *args], input=stdin, env=env,
-                          cwd=db.parent, capture_output=True, text=True, timeout=60)
+def cli(db: Path | str, *args: str, stdin: str = "",
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`chatserver ARGS` on a SQLite file or, given a URL, a PostgreSQL database."""
+    where = ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": str(db)}
+             if is_postgres(str(db)) else {"CHATSERVER_STORAGE_PATH": str(db)})
+    return subprocess.run([sys.executable, "-m", "chatserver", *args], input=stdin,
+                          env={**os.environ, **where}, cwd=cwd or Path(db).parent,
+                          capture_output=True, text=True, timeout=60)
 
 
 def login(server: Server, username: str, password: str) -> httpx.Response:
@@ -165,6 +175,46 @@ def test_user_passwd_replaces_the_one_time_password_too(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT must_change_password FROM users WHERE username = 'admin'"
                             ).fetchone() == (0,)
+
+
+def test_migration_adds_the_password_change_flag_to_an_existing_postgres_database() -> None:
+    with postgres_database() as url, connection(url) as conn:
+        conn.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+        for number, script in enumerate(schema_postgres.MIGRATIONS[:4], start=1):
+            conn.execute(script)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        conn.execute("INSERT INTO users (username, display_name, role, password_hash, "
+                     "created_ms) VALUES ('old', 'Old', 'agent', 'x', 0)")
+        assert migrate_file(url) == len(schema_postgres.MIGRATIONS) == len(MIGRATIONS)
+        assert tuple(conn.execute("SELECT must_change_password FROM users").fetchone()) == (0,)
+        assert migrate_file(url) == len(MIGRATIONS)  # a second run changes nothing
+        assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(
+            MIGRATIONS)
+
+
+def test_the_account_commands_on_either_backend(db_location: str, tmp_path: Path) -> None:
+    """The commands' own reads and writes: a one-time admin, its password replaced (sessions
+    ended), disable and enable saying when nothing changed."""
+    first = cli(db_location, "db", "migrate", cwd=tmp_path)
+    assert "one-time password: " in first.stdout, first.stderr
+    with connection(db_location) as conn:
+        conn.execute("INSERT INTO sessions (id, user_id, csrf, created_ms, expires_ms) "
+                     "SELECT 's1', id, 'c', 0, 1 FROM users WHERE username = 'admin'")
+    done = cli(db_location, "user", "passwd", "ADMIN", "--password-stdin",
+               stdin=NEW_PASSWORD + "\n", cwd=tmp_path)
+    assert done.returncode == 0 and "password changed" in done.stdout, done.stderr
+    with connection(db_location) as conn:
+        assert tuple(conn.execute("SELECT must_change_password, disabled FROM users "
+                                  "WHERE username = 'admin'").fetchone()) == (0, 0)
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    steps = [("disable", "disabled; their sessions ended"), ("disable", "already disabled"),
+             ("enable", "enabled; they can log in again")]
+    for command, said in steps:
+        ran = cli(db_location, "user", command, "admin", cwd=tmp_path)
+        assert ran.returncode == 0 and said in ran.stdout, (command, ran.stdout, ran.stderr)
+    with connection(db_location) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["user.password", "user.update", "user.update"]
 
 
 class _Text(html.parser.HTMLParser):
