@@ -5,6 +5,8 @@ nor in PostgreSQL's heap pages, dead row versions included) while every metric s
 from __future__ import annotations
 
 import json
+import random
+import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -332,18 +334,28 @@ def heap_holds(url: str, tables: tuple[str, ...], needles: list[str]
 
 
 async def test_on_postgresql_erase_leaves_no_row_version_holding_the_text() -> None:
-    """UPDATE leaves the old row version in the table until VACUUM; `after_erase` runs it. A
+    """UPDATE leaves the old row version in the table (and a long text's chunks in its TOAST
+    table) until VACUUM; `after_erase` runs it. A
     transaction that began before the erase still sees the old versions, so they stay until a
     VACUUM after it ends; the freed bytes stay in the page's free space until new rows reuse
     it or VACUUM FULL rewrites the table (docs/privacy.md, "On PostgreSQL")."""
+    rng = random.Random(18)  # a long line that does not compress: stored in the TOAST table
+    long_line = "".join(rng.choice(string.ascii_letters + " ") for _ in range(3900))
     needles = [ZED_NAME, ZED_EMAIL, "purple giraffe", "Llanfairpwllgwyngyll",
-               "4111 1111 1111 1111"]
-    tables = privacy.ERASED_TABLES
+               "4111 1111 1111 1111", long_line[1000:1040]]
     with postgres_database() as url:
         store = Store(url)
         await store.open()
         try:
             await populate(store)
+            await add(store, "cz2", T0 + 603_000, "message", "visitor",
+                      {"from": "visitor", "author": ZED_NAME, "text": long_line})
+            with connection(url) as conn:
+                toasts = [r[0] for r in conn.execute(
+                    "SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname IN "
+                    f"({', '.join('?' * len(privacy.ERASED_TABLES))}) AND reltoastrelid != 0",
+                    privacy.ERASED_TABLES)]
+            tables = (*privacy.ERASED_TABLES, *toasts)
             assert heap_holds(url, tables, needles)[0] == set(needles)  # the scan sees them
             with connection(url) as older:  # a report that began before the erase
                 older.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
