@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .servers import cpu_seconds, self_cpu_seconds
+from .servers import cpu_seconds, cpu_since, self_cpu_seconds
 from .stats import latency_ms
 from .wsclient import WSConn, encode_frame
 
@@ -66,12 +66,16 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
                 drain: float, recorder: Recorder, server_pid: int | Sequence[int],
                 max_messages: int | None = None, copies: int = 1,
                 on_send: Callable[[Sender, bytes], None] | None = None,
-                other_pids: dict[str, int] | None = None) -> dict[str, float]:
+                other_pids: dict[str, int] | None = None,
+                db_cpu: Callable[[], dict[int, float]] | None = None) -> dict[str, float]:
     """Send at `rate` frames/s over all senders; measure the window; return the figures.
 
     `server_pid`: one server process, or several whose CPU is added up (a cluster).
     `copies`: deliveries each frame makes (a broadcast reaches several listeners).
     `other_pids`: more processes (e.g. redis) whose CPU is reported as `<name>_cpu_pct`.
+    `db_cpu`: the database's processes (PostgreSQL backends, `PostgresDatabase.backend_cpu`),
+    reported as `db_cpu_pct` and added to the servers' in `total_cpu_us_per_msg` (on SQLite
+    the database works inside the server process: the total is the server's).
     """
     pids = [server_pid] if isinstance(server_pid, int) else list(server_pid)
     others = other_pids or {}
@@ -82,6 +86,9 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
     def other_cpu() -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in others.items()}
 
+    def database_cpu() -> dict[int, float]:
+        return db_cpu() if db_cpu is not None else {}
+
     order = list(senders)
     random.Random(len(order)).shuffle(order)
     loop_start, loop_start_ns = time.monotonic(), time.monotonic_ns()
@@ -89,6 +96,7 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
     sent = 0
     cpu0 = client0 = 0.0
     other0: dict[str, float] = {}
+    db0: dict[int, float] = {}
     in_window = False
     limit = max_messages if max_messages is not None else 1 << 62
     while sent < limit:
@@ -99,6 +107,7 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
             in_window = True
             recorder.start_ns = time.monotonic_ns()
             cpu0, client0, other0 = server_cpu(), self_cpu_seconds(), other_cpu()
+            db0 = database_cpu()
         due = min(int((now - loop_start) * rate), limit) - sent
         for _ in range(due):
             sender = order[sent % len(order)]
@@ -113,12 +122,14 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
     if not in_window:  # a tiny run may end before the window opens: measure what there was
         recorder.start_ns = loop_start_ns
         cpu0, client0, other0 = server_cpu(), self_cpu_seconds(), other_cpu()
+        db0 = database_cpu()
         recorder.sent_in_window = sent
     recorder.end_ns = time.monotonic_ns()
     elapsed = (recorder.end_ns - recorder.start_ns) / 1e9
     cpu = server_cpu() - cpu0
     client = self_cpu_seconds() - client0
     other = {name: value - other0.get(name, value) for name, value in other_cpu().items()}
+    db = cpu_since(db0, database_cpu())
     deadline = time.monotonic() + drain
     expected = copies * recorder.sent_in_window
     # The protocol callbacks bump a counter; polling it every 10 ms is cheap and bounded.
@@ -135,6 +146,8 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
         "server_cpu_pct": 100 * cpu / elapsed if elapsed else 0.0,
         "client_cpu_pct": 100 * client / elapsed if elapsed else 0.0,
         "cpu_us_per_msg": 1e6 * cpu / delivered if delivered else float("nan"),
+        "total_cpu_us_per_msg": 1e6 * (cpu + db) / delivered if delivered else float("nan"),
+        "db_cpu_pct": 100 * db / elapsed if elapsed else 0.0,
         **{f"{name}_cpu_pct": 100 * value / elapsed if elapsed else 0.0
            for name, value in other.items()},
         **{f"latency_{k}": v for k, v in latency_ms(recorder.latencies).items()},

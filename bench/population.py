@@ -65,9 +65,10 @@ def agent_names(count: int, prefix: str = "agent") -> list[str]:
 
 def prepare_chat(conversations: int, supervisors: int = 0,
                  extra_env: dict[str, str] | None = None,
-                 min_agents: int = 1) -> tuple[ChatServer, int]:
-    """A chat server with enough agents (speaking English, 50 chats each) for the load."""
-    server = ChatServer(extra_env)
+                 min_agents: int = 1, db: str | None = None) -> tuple[ChatServer, int]:
+    """A chat server with enough agents (speaking English, 50 chats each) for the load;
+    `db`: a PostgreSQL database's URL (a fresh SQLite file by default)."""
+    server = ChatServer(extra_env, db=db)
     n_agents = max(min_agents, -(-conversations // AGENT_CAPACITY))
     server.add_users(agent_names(n_agents), capacity=AGENT_CAPACITY, skills={"lang:en": 5})
     if supervisors:

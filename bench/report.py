@@ -106,6 +106,9 @@ def _load(results: dict[str, Any]) -> str:
     return f", load average {start[0]:.2f} at start, {end[0]:.2f} at end"
 
 
+_KIND_LABELS = {"two": "two processes", "one": "one process"}  # the cluster scenarios
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The figures as Markdown: medians per server, chat/echo ratio, then the targets."""
     m = results["machine"]
@@ -135,7 +138,8 @@ def markdown(results: dict[str, Any]) -> str:
     for name, scenario in clusters:
         top, base = scenario["kinds"]
         lines += ["", f"{name}: {scenario['notes']}.", "",
-                  f"| {name} | metric | {top} processes | {base} process | {top} / {base} |",
+                  f"| {name} | metric | {_KIND_LABELS.get(top, top)} | "
+                  f"{_KIND_LABELS.get(base, base)} | {top} / {base} |",
                   "|---|---|---:|---:|---:|"]
         lines += [f"| {name} | {metric} | {_fmt(row[top])} | {_fmt(row[base])} | "
                   f"{_fmt(row['ratio'])} |" for metric, row in scenario["summary"].items()]

@@ -1,6 +1,7 @@
 """The reports page on a year of a busy desk: 1 million events, about 78,000 conversations.
 
-Generates the log into a temporary SQLite file with the real schema (`migrate_file`), shaped
+Generates the log into a temporary SQLite file with the real schema (`migrate_file`), or with
+`--postgres` into a PostgreSQL database of its own (the real schema, loaded with COPY), shaped
 like real traffic: a daily and weekly rhythm, half the chats answered by the bot alone, the rest
 queued for 25 agents (some declined, transferred, abandoned), surveys on a third. Then times:
 
@@ -8,13 +9,14 @@ queued for 25 agents (some declined, transferred, abandoned), surveys on a third
 - the report for the whole year (tiles, charts, per-agent table), median of 3 runs,
 - the page and the JSON API for that year through the real app in-process (httpx ASGI).
 
-    .venv/bin/python -m bench.reports_bench [--quick]
+    .venv/bin/python -m bench.reports_bench [--quick] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -27,8 +29,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chatserver.store.postgres import PostgresBackend
 from chatserver.store.sqlite import SqliteBackend
 from chatserver.store.store import migrate_file
+
+from .servers import PostgresDatabase, cpu_since
 
 DAY_MS = 86_400_000
 LANGS = [("en", 60), ("fa", 10), ("ar", 10), ("zh", 8), ("de", 7), ("es", 5)]
@@ -163,84 +168,140 @@ def arrivals(end_ms: int, days: int, per_day: float, rng: random.Random) -> Iter
                     yield day_ms + hour * 3_600_000 + ms
 
 
-def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) -> dict[str, int]:
-    """Fill `path` with a year (ending at `end`) of about `target_events` events."""
-    migrate_file(str(path))
+_CONVERSATION_COLUMNS = ("id", "visitor_id", "state", "agent_id", "last_seq", "language",
+                         "topic", "page_url", "created_ms", "updated_ms", "closed_ms",
+                         "resolved")
+_EVENT_COLUMNS = ("conversation_id", "seq", "type", "author", "payload", "client_id", "ts_ms")
+Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def traffic(target_events: int, end: datetime, seed: int = 7) -> Iterator[Batch]:
+    """A year (ending at `end`) of about `target_events` events, in batches of new
+    (visitors, conversations, events) rows, each batch's rows only referring to its own or
+    earlier ones. The agents are `AGENTS` users with ids 1.."""
     rng = random.Random(seed)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous = OFF")
     now_ms = int(end.timestamp() * 1000)
     agents = [(i + 1, f"Agent {i + 1:02d}") for i in range(AGENTS)]
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO users (id, username, display_name, role, password_hash, created_ms) "
-        "VALUES (?, ?, ?, 'agent', 'x', 0)",
-        [(i, f"agent{i}", name) for i, name in agents])
     days = 365
     per_day = target_events / 11.4 / days  # ~12.3 events a chat; 11.4 lands on the target
     visitors: list[str] = []
-    events = conversations = 0
-    batch_events: list[tuple[Any, ...]] = []
-    batch_convs: list[tuple[Any, ...]] = []
-
-    def flush() -> None:
-        conn.executemany("INSERT INTO conversations (id, visitor_id, state, agent_id, last_seq, "
-                         "language, topic, page_url, created_ms, updated_ms, closed_ms, "
-                         "resolved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_convs)
-        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", batch_events)
-        batch_events.clear()
-        batch_convs.clear()
-
-    for start in arrivals(now_ms, days, per_day, rng):
+    batch: Batch = ([], [], [])
+    for number, start in enumerate(arrivals(now_ms, days, per_day, rng)):
         # One visitor in five comes back: the repeat contacts first-contact resolution needs.
         if visitors and rng.random() < 0.2:
             visitor = rng.choice(visitors[-500:])
         else:
             visitor = f"v{len(visitors):06d}"
             visitors.append(visitor)
-            conn.execute("INSERT INTO visitors (id, created_ms, last_seen_ms) VALUES (?, ?, ?)",
-                         (visitor, start, start))
-        cid = f"c{conversations:07d}"
-        rows, row = conversation(cid, start, agents, rng)
-        batch_events.extend(rows)
-        batch_convs.append((row[0], visitor, *row[2:]))
-        events += len(rows)
-        conversations += 1
-        if len(batch_events) > 50_000:
-            flush()
-    flush()
+            batch[0].append((visitor, start, start))
+        rows, row = conversation(f"c{number:07d}", start, agents, rng)
+        batch[1].append((row[0], visitor, *row[2:]))
+        batch[2].extend(rows)
+        if len(batch[2]) > 50_000:
+            yield batch
+            batch = ([], [], [])
+    yield batch
+
+
+def _agent_rows() -> list[tuple[int, str, str]]:
+    return [(i + 1, f"agent{i + 1}", f"Agent {i + 1:02d}") for i in range(AGENTS)]
+
+
+def generate(path: Path, *, target_events: int, end: datetime, seed: int = 7) -> dict[str, int]:
+    """Fill the SQLite file `path` with a year (ending at `end`) of about `target_events`
+    events."""
+    migrate_file(str(path))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO users (id, username, display_name, role, password_hash, created_ms) "
+        "VALUES (?, ?, ?, 'agent', 'x', 0)", _agent_rows())
+    sizes = {"events": 0, "conversations": 0, "visitors": 0}
+    for visitors, conversations, events in traffic(target_events, end, seed):
+        conn.executemany("INSERT INTO visitors (id, created_ms, last_seen_ms) VALUES (?, ?, ?)",
+                         visitors)
+        conn.executemany(f"INSERT INTO conversations ({', '.join(_CONVERSATION_COLUMNS)}) "
+                         f"VALUES ({', '.join('?' * len(_CONVERSATION_COLUMNS))})",
+                         conversations)
+        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+        _count(sizes, visitors, conversations, events)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
-    return {"events": events, "conversations": conversations, "visitors": len(visitors)}
+    return sizes
 
 
-def timed(runs: int, step: Callable[[], Any]) -> tuple[float, float]:
-    """Median wall and CPU seconds of `runs` calls. CPU is this process's own (every thread):
-    on a shared machine the wall time also counts other processes' turns."""
+def generate_postgres(url: str, *, target_events: int, end: datetime,
+                      seed: int = 7) -> dict[str, int]:
+    """The same year into the PostgreSQL database `url` (the real schema, then COPY)."""
+    import psycopg
+
+    PostgresBackend(url).migrate()
+    sizes = {"events": 0, "conversations": 0, "visitors": 0}
+    with psycopg.connect(url) as conn:
+        # The rows are consistent by construction: skipping the foreign-key triggers makes
+        # loading a million events minutes faster (a superuser setting, this session only).
+        conn.execute("SET session_replication_role = replica")
+        _copy(conn, "users (id, username, display_name, role, password_hash, created_ms)",
+              [(*row, "agent", "x", 0) for row in _agent_rows()])
+        for visitors, conversations, events in traffic(target_events, end, seed):
+            _copy(conn, "visitors (id, created_ms, last_seen_ms)", visitors)
+            _copy(conn, f"conversations ({', '.join(_CONVERSATION_COLUMNS)})", conversations)
+            _copy(conn, f"events ({', '.join(_EVENT_COLUMNS)})", events)
+            _count(sizes, visitors, conversations, events)
+        conn.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), %s)", (AGENTS,))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # statistics and the visibility map, as a live desk has
+    return sizes
+
+
+def _copy(conn: Any, target: str, rows: list[tuple[Any, ...]]) -> None:
+    with conn.cursor().copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _count(sizes: dict[str, int], *batch: list[Any]) -> None:
+    for key, rows in zip(("visitors", "conversations", "events"), batch, strict=True):
+        sizes[key] += len(rows)
+
+
+def timed(runs: int, step: Callable[[], Any],
+          database: PostgresDatabase | None = None) -> tuple[float, float]:
+    """Median wall and CPU seconds of `runs` calls. CPU is this process's own (every thread)
+    plus, on PostgreSQL, that of the backends serving `database`: on a shared machine the wall
+    time also counts other processes' turns."""
     wall, cpu = [], []
     for _ in range(runs):
+        db0 = database.backend_cpu() if database else {}
         start, start_cpu = time.perf_counter(), time.process_time()
         step()
         wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+        db = cpu_since(db0, database.backend_cpu()) if database else 0.0
+        cpu.append(time.process_time() - start_cpu + db)
     return statistics.median(wall), statistics.median(cpu)
 
 
-async def _through_app(db: Path, query: str, runs: int) -> dict[str, float]:
-    """The page and the API via the real app in-process: first load, then median of `runs`."""
+async def _through_app(db: str, query: str, runs: int) -> dict[str, float]:
+    """The page and the API via the real app in-process: first load, then median of `runs`.
+    `db`: the SQLite file, or the PostgreSQL database's URL."""
     import httpx
 
     from chatserver.config import load
     from chatserver.passwords import hash_password
     from chatserver.web.app import create_app
 
-    with sqlite3.connect(db) as conn:
-        conn.execute("INSERT OR IGNORE INTO users (username, display_name, role, password_hash, "
+    conn = _backend(db).writer_connection()  # autocommit on both backends
+    try:
+        conn.execute("INSERT INTO users (username, display_name, role, password_hash, "
                      "created_ms) VALUES ('boss', 'Boss', 'supervisor', ?, 0)",
                      (hash_password("bench-password"),))
-    config = load(None, environ={"CHATSERVER_STORAGE_PATH": str(db),
-                                 "CHATSERVER_SERVER_SECRET_KEY": "b" * 64})
+    finally:
+        conn.close()
+    storage = ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": db}
+               if _is_url(db) else {"CHATSERVER_STORAGE_PATH": db})
+    config = load(None, environ={**storage, "CHATSERVER_SERVER_SECRET_KEY": "b" * 64})
     app = create_app(config)
     out: dict[str, float] = {}
     async with app.router.lifespan_context(app):
@@ -265,8 +326,35 @@ async def _through_app(db: Path, query: str, runs: int) -> dict[str, float]:
     return out
 
 
-def run(quick: bool = False) -> dict[str, float]:
-    """Every figure in seconds (and the data's size); `quick` is a week of a small desk."""
+def _is_url(db: str) -> bool:
+    return db.startswith("postgresql://")
+
+
+def _backend(db: str) -> SqliteBackend | PostgresBackend:
+    return PostgresBackend(db) if _is_url(db) else SqliteBackend(db)
+
+
+@contextlib.contextmanager
+def _database(postgres: bool) -> Iterator[tuple[str, PostgresDatabase | None]]:
+    """A fresh SQLite file in a temporary folder, or a database of the run's own on the
+    PostgreSQL service (dropped after)."""
+    if not postgres:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield str(Path(tmp) / "chat.db"), None
+        return
+    database = PostgresDatabase()
+    try:
+        database.create()
+        yield database.url, database
+    finally:
+        database.drop()
+
+
+def run(quick: bool = False, postgres: bool = False) -> dict[str, float]:
+    """Every figure in seconds (and the data's size); `quick` is a week of a small desk.
+    `postgres`: the same log in a PostgreSQL database, read by the same code. The CPU figures
+    of the direct reads count the database's backends too; those through the app do not (it
+    opens a connection per report, whose backend ends with it)."""
     from zoneinfo import ZoneInfo
 
     from chatserver.core.metrics_report import Thresholds
@@ -277,23 +365,23 @@ def run(quick: bool = False) -> dict[str, float]:
 
     target = 20_000 if quick else 1_000_000
     now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "chat.db"
+    with _database(postgres) as (db, database):
         start = time.perf_counter()
-        sizes = generate(db, target_events=target, end=now)
+        fill = generate_postgres if postgres else generate
+        sizes = fill(db, target_events=target, end=now)  # type: ignore[operator]
         figures: dict[str, float] = {**sizes, "generate_s": time.perf_counter() - start}
         tz = ZoneInfo(os.environ.get("CHATSERVER_DESK_TIMEZONE", "UTC"))
         today = now.astimezone(tz).date()
         query = parse({"from": (today - timedelta(days=364)).isoformat()}, today)
         now_ms = int(now.timestamp() * 1000)
-        conn = SqliteBackend(str(db)).read_only()
+        conn = _backend(db).read_only()
         try:
             cold = FactsCache()
             a, b = query.previous().bounds_ms(tz)[0], query.bounds_ms(tz)[1]
             figures["facts_cold_s"], figures["facts_cold_cpu_s"] = timed(
-                1, lambda: cold.facts(conn, a, b))
+                1, lambda: cold.facts(conn, a, b), database)
             figures["facts_warm_s"], figures["facts_warm_cpu_s"] = timed(
-                3, lambda: cold.facts(conn, a, b))
+                3, lambda: cold.facts(conn, a, b), database)
             days = DayCache()
 
             def report() -> dict[str, Any]:  # as `reports.compute` runs it
@@ -302,8 +390,8 @@ def run(quick: bool = False) -> dict[str, float]:
                                          query.filters, Thresholds(), tz, now_ms)
                     return build(counted, query, names={}, timezone=str(tz))
 
-            figures["report_cold_s"], figures["report_cold_cpu_s"] = timed(1, report)
-            figures["report_warm_s"], figures["report_warm_cpu_s"] = timed(3, report)
+            figures["report_cold_s"], figures["report_cold_cpu_s"] = timed(1, report, database)
+            figures["report_warm_s"], figures["report_warm_cpu_s"] = timed(3, report, database)
         finally:
             conn.close()
         figures.update(asyncio.run(_through_app(db, query.query_string(), 3)))
@@ -313,10 +401,14 @@ def run(quick: bool = False) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="20,000 events instead of 1 M")
-    figures = run(parser.parse_args().quick)
-    print(f"{figures['events']:,} events, {figures['conversations']:,} conversations, "
-          f"{figures['visitors']:,} visitors over 365 days "
-          f"(generated in {figures['generate_s']:.1f} s)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the log in a PostgreSQL database of its own (created on "
+                        "CHATSERVER_BENCH_POSTGRES, default 127.0.0.1:5432, then dropped)")
+    args = parser.parse_args()
+    figures = run(args.quick, args.postgres)
+    print(f"{'PostgreSQL' if args.postgres else 'SQLite'}: {figures['events']:,} events, "
+          f"{figures['conversations']:,} conversations, {figures['visitors']:,} visitors "
+          f"over 365 days (generated in {figures['generate_s']:.1f} s)")
     rows = [
         ("facts, cold (SQL + fold)", "facts_cold_s"),
         ("facts, warm (closed-chat cache)", "facts_warm_s"),

@@ -1,12 +1,15 @@
 """The servers under test, each a child process on loopback, and what /proc says about them.
 
-`ChatServer` is `python -m chatserver serve` on a fresh SQLite file with the rate limits
-raised for load; `EchoServer` is the baseline (bench/echo_server.py) under the same uvicorn
-settings. CPU is utime+stime of the whole process (every thread, the store writer included).
+`ChatServer` is `python -m chatserver serve` on a fresh SQLite file (or a `PostgresDatabase`
+of the run's own) with the rate limits raised for load; `EchoServer` is the baseline
+(bench/echo_server.py) under the same uvicorn settings. CPU is utime+stime of the whole process
+(every thread, the store writer included); on PostgreSQL the database's share is the CPU of the
+backend processes serving the bench database (found in pg_stat_activity).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -17,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -207,6 +212,64 @@ class RedisServer:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+# The PostgreSQL service the PostgreSQL scenarios create their databases on (trust auth).
+POSTGRES_ADMIN = os.environ.get("CHATSERVER_BENCH_POSTGRES",
+                                "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class PostgresDatabase:
+    """A database of the run's own on the PostgreSQL service: created with a unique name,
+    dropped by `drop()` (even with connections left), never one the run did not create."""
+
+    def __init__(self) -> None:
+        self.name = f"bench_{uuid.uuid4().hex[:16]}"
+        self.url = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + self.name
+        self._admin: Any = None
+
+    @staticmethod
+    def unavailable() -> str:
+        """Why PostgreSQL cannot be used ("" when it can)."""
+        try:
+            import psycopg
+        except ImportError:
+            return "psycopg is not installed (pip install 'chatserver[postgres]')"
+        try:
+            psycopg.connect(POSTGRES_ADMIN, connect_timeout=3).close()
+        except psycopg.Error as error:
+            return f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {error}".splitlines()[0]
+        return ""
+
+    def create(self) -> PostgresDatabase:
+        import psycopg
+
+        self._admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
+        self._admin.execute(f"CREATE DATABASE {self.name}")
+        return self
+
+    def backend_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each backend process connected to this database. The admin
+        connection that asks sits in another database, so it does not count itself."""
+        rows = self._admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                   (self.name,)).fetchall()
+        cpu = {}
+        for (pid,) in rows:
+            with contextlib.suppress(OSError):  # it ended between the query and the read
+                cpu[pid] = cpu_seconds(pid)
+        return cpu
+
+    def drop(self) -> None:
+        if self._admin is not None:
+            self._admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            self._admin.close()
+            self._admin = None
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two `backend_cpu()` samples; a backend that started in between counts
+    whole (its CPU began at 0), one that ended in between is lost (pools keep theirs open)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
 class EchoServer(_Child):
     """Baseline: bare uvicorn + Starlette, the chat server's uvicorn settings, no work."""
 
@@ -222,8 +285,10 @@ class ChatServer(_Child):
     name = "chat"
     _hash: str | None = None
 
-    def __init__(self, extra_env: dict[str, str] | None = None, db: Path | None = None) -> None:
-        """`db`: another server's database file, to share it (the redis cluster)."""
+    def __init__(self, extra_env: dict[str, str] | None = None,
+                 db: Path | str | None = None) -> None:
+        """`db`: another server's database file, to share it (the redis cluster), or a
+        `postgresql://` URL (a `PostgresDatabase`)."""
         super().__init__()
         self.db = db if db is not None else self.tmp / "chat.db"
         self.extra_env = extra_env or {}
@@ -239,8 +304,9 @@ class ChatServer(_Child):
         return [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning"]
 
     def env(self) -> dict[str, str]:
-        return {**super().env(), **LOAD_LIMITS, "CHATSERVER_STORAGE_PATH": str(self.db),
-                "CHATSERVER_SERVER_SECRET_KEY": SECRET,
+        storage = ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": self.db}
+                   if isinstance(self.db, str) else {"CHATSERVER_STORAGE_PATH": str(self.db)})
+        return {**super().env(), **LOAD_LIMITS, **storage, "CHATSERVER_SERVER_SECRET_KEY": SECRET,
                 "CHATSERVER_SERVER_PORT": str(self.port), **self.extra_env}
 
     def add_users(self, names: list[str], *, role: str = "agent", capacity: int = 50,
@@ -254,12 +320,21 @@ class ChatServer(_Child):
         if ChatServer._hash is None:
             ChatServer._hash = hash_password(PASSWORD)
         now = int(time.time() * 1000)
+        rows = [(n, n.title(), role, ChatServer._hash, json.dumps(skills), capacity, now)
+                for n in names]
+        sql = ("INSERT INTO users (username, display_name, role, password_hash, skills, "
+               "capacity, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        if isinstance(self.db, str):
+            from chatserver.store.postgres import connect  # the store's own `?` translation
+
+            pg = connect(self.db)
+            try:
+                pg.executemany(sql, rows)
+            finally:
+                pg.close()
+            return
         with sqlite3.connect(self.db, timeout=30) as conn:
-            conn.executemany(
-                "INSERT INTO users (username, display_name, role, password_hash, skills, "
-                "capacity, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(n, n.title(), role, ChatServer._hash, json.dumps(skills), capacity, now)
-                 for n in names])
+            conn.executemany(sql, rows)
 
     def login(self, username: str) -> str:
         """POST /login; the `Cookie` header value for the agent socket."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..load import Recorder, Sender, drive, sent_time
@@ -131,8 +132,10 @@ def _chat_messages_handler(recorder: Recorder, peer: bytes) -> Any:
 
 
 async def chat_messages(population: ChatPopulation, scale: Scale, rate: float | None = None,
-                        other_pids: dict[str, int] | None = None) -> dict[str, Any]:
-    """One slice at `rate` (the scale's by default); the ramp's steps use its own timings."""
+                        other_pids: dict[str, int] | None = None,
+                        db_cpu: Callable[[], dict[int, float]] | None = None) -> dict[str, Any]:
+    """One slice at `rate` (the scale's by default); the ramp's steps use its own timings.
+    `db_cpu`: the PostgreSQL backends' CPU (see `drive`)."""
     recorder = Recorder()
     senders = []
     for agent in population.agents:
@@ -147,11 +150,11 @@ async def chat_messages(population: ChatPopulation, scale: Scale, rate: float | 
     if rate is None:
         return await drive(senders, scale.rate, warmup=scale.warmup, window=scale.window,
                            drain=DRAIN, recorder=recorder, server_pid=population.server.pid,
-                           max_messages=scale.max_messages)
+                           max_messages=scale.max_messages, db_cpu=db_cpu)
     return await drive(senders, rate, warmup=scale.ramp_warmup, window=scale.ramp_window,
                        drain=DRAIN, recorder=recorder,
                        server_pid=[server.pid for server in population.servers],
-                       max_messages=scale.max_messages, other_pids=other_pids)
+                       max_messages=scale.max_messages, other_pids=other_pids, db_cpu=db_cpu)
 
 
 async def _echo_messages(population: EchoPopulation, scale: Scale) -> dict[str, Any]:

@@ -1,15 +1,17 @@
-"""The cluster scenario: one chat process on the redis backend against two sharing one Redis
-and one database, the offered rate ramped until delivery falls behind."""
+"""The cluster scenarios: one chat process on the redis backend against two sharing one Redis
+and one database (a SQLite file, or a PostgreSQL database), the offered rate ramped until
+delivery falls behind."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..population import ChatPopulation, close_all, open_chat, prepare_chat
-from ..servers import REDIS_SERVER, ChatServer, RedisServer, cpu_seconds
+from ..servers import REDIS_SERVER, ChatServer, PostgresDatabase, RedisServer, cpu_seconds
 from ..stats import CHAT, abba
 from .chat_vs_echo import chat_messages
 from .scale import Scale, scenario_result
@@ -34,11 +36,26 @@ async def redis_two_process(scale: Scale) -> dict[str, Any]:
     machine's 6379). Both configurations stay up for the whole scenario and their ramps are
     interleaved one two two one one two, so machine drift hits both alike.
     """
+    return await _two_process("redis_two_process", scale, postgres=False)
+
+
+async def pg_two_process(scale: Scale) -> dict[str, Any]:
+    """`redis_two_process` with the store on PostgreSQL: each configuration has a database of
+    its own (created on the service, dropped after) that its one or two processes share. The
+    PostgreSQL backends' CPU is measured too (`db_cpu_pct`, `total_cpu_us_per_msg`)."""
+    reason = PostgresDatabase.unavailable()
+    if reason:
+        return {"scenario": "pg_two_process", "status": "skipped", "notes": reason}
+    return await _two_process("pg_two_process", scale, postgres=True)
+
+
+async def _two_process(name: str, scale: Scale, *, postgres: bool) -> dict[str, Any]:
     if not RedisServer.available():
-        return {"scenario": "redis_two_process", "status": "skipped",
+        return {"scenario": name, "status": "skipped",
                 "notes": f"redis-server not found ({REDIS_SERVER}); install it to run this"}
     m = scale.conversations
     started: list[Any] = []
+    databases: dict[str, PostgresDatabase] = {}
     try:
         populations: dict[str, ChatPopulation] = {}
         redis: dict[str, RedisServer] = {}
@@ -48,7 +65,10 @@ async def redis_two_process(scale: Scale) -> dict[str, Any]:
             started.append(redis[kind])
             env = {**RAMP_LIMITS, "CHATSERVER_CLUSTER_BACKEND": "redis",
                    "CHATSERVER_CLUSTER_REDIS_URL": redis[kind].url}
-            first, n_agents = prepare_chat(m, extra_env=env, min_agents=2)
+            if postgres:
+                databases[kind] = PostgresDatabase().create()
+            url = databases[kind].url if postgres else None
+            first, n_agents = prepare_chat(m, extra_env=env, min_agents=2, db=url)
             servers = [first] + [ChatServer(env, db=first.db) for _ in range(processes - 1)]
             for server in servers:  # one after the other: the first one makes the schema
                 started.append(server)
@@ -58,8 +78,10 @@ async def redis_two_process(scale: Scale) -> dict[str, Any]:
         slices = []
         for kind in abba(scale.reps):
             kind = ONE if kind == CHAT else TWO
-            slices.append({"server": kind, **await _ramp(populations[kind], scale,
-                                                          redis[kind].pid)})
+            database = databases.get(kind)
+            slices.append({"server": kind, **await _ramp(
+                populations[kind], scale, redis[kind].pid,
+                database.backend_cpu if database is not None else None)})
         two = populations[TWO]
         cross = sum(v.home != a.home for v, a in two.pairs()) / max(1, len(two.pairs()))
         for population in populations.values():
@@ -68,18 +90,21 @@ async def redis_two_process(scale: Scale) -> dict[str, Any]:
     finally:
         for child in reversed(started):  # the second process before the database's owner
             child.stop()
+        for created in databases.values():
+            created.drop()
+    store = "one PostgreSQL database" if postgres else "one SQLite file"
     return scenario_result(
-        "redis_two_process", scale,
+        name, scale,
         {"conversations": m, "agents": n_agents, "p99_bound_ms": P99_BOUND_MS,
          "ramp_start": scale.ramp_start, "ramp_factor": scale.ramp_factor,
          "ramp_refine": scale.ramp_refine, "ramp_window_s": scale.ramp_window,
          "cross_process_share": cross},
         slices, ["sustained_per_s", "sustained_p99_ms", "first_behind_offered",
-                 "cpu_us_per_msg", "server_cpu_pct", "redis_cpu_pct", "client_cpu_pct",
-                 "steps"],
+                 "cpu_us_per_msg", "total_cpu_us_per_msg", "server_cpu_pct", "db_cpu_pct",
+                 "redis_cpu_pct", "client_cpu_pct", "steps"],
         f"sustained = delivered/s at the highest offered rate with nothing lost or late and "
-        f"delivery p99 <= {P99_BOUND_MS:.0f} ms; two processes share one Redis and one SQLite "
-        f"file, visitors and agents half on each ({100 * cross:.0f} % of chats cross "
+        f"delivery p99 <= {P99_BOUND_MS:.0f} ms; two processes share one Redis and {store}, "
+        f"visitors and agents half on each ({100 * cross:.0f} % of chats cross "
         f"processes). On 2 cores the two processes, redis-server and the load generator share "
         f"the same cores: the ratio measures contention as much as scaling", kinds=(TWO, ONE))
 
@@ -89,7 +114,8 @@ def _kept_up(step: dict[str, Any]) -> bool:
     return step["lost_or_late"] == 0 and not math.isnan(p99) and p99 <= P99_BOUND_MS
 
 
-async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int) -> dict[str, Any]:
+async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int,
+                db_cpu: Callable[[], dict[int, float]] | None) -> dict[str, Any]:
     """Climb the offered rate geometrically until a step falls behind, then bisect between
     the last step that kept up and the first that did not."""
     steps: list[dict[str, Any]] = []
@@ -100,7 +126,7 @@ async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int) -> dic
     async def step(offered: float) -> dict[str, Any]:
         await _settle([s.pid for s in population.servers])
         result = await chat_messages(population, scale, rate=offered,
-                                     other_pids={"redis": redis_pid})
+                                     other_pids={"redis": redis_pid}, db_cpu=db_cpu)
         result["kept_up"] = _kept_up(result)
         steps.append(result)
         return result
@@ -126,7 +152,9 @@ async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int) -> dic
             "sustained_p99_ms": at.get("latency_p99_ms", math.nan),
             "first_behind_offered": bad["offered_per_s"] if bad else math.nan,
             "cpu_us_per_msg": at.get("cpu_us_per_msg", math.nan),
+            "total_cpu_us_per_msg": at.get("total_cpu_us_per_msg", math.nan),
             "server_cpu_pct": at.get("server_cpu_pct", math.nan),
+            "db_cpu_pct": at.get("db_cpu_pct", math.nan),
             "redis_cpu_pct": at.get("redis_cpu_pct", math.nan),
             "client_cpu_pct": at.get("client_cpu_pct", math.nan),
             "processes": len(population.servers), "steps": len(steps),
@@ -135,7 +163,8 @@ async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int) -> dic
 
 _STEP_KEYS = {"offered_per_s", "sent", "delivered_per_s", "lost_or_late", "latency_p50_ms",
               "latency_p99_ms", "latency_max_ms", "server_cpu_pct", "redis_cpu_pct",
-              "client_cpu_pct", "cpu_us_per_msg", "kept_up"}
+              "db_cpu_pct", "client_cpu_pct", "cpu_us_per_msg", "total_cpu_us_per_msg",
+              "kept_up"}
 
 
 async def _settle(pids: list[int], limit_s: float = 15.0) -> None:
