@@ -18,9 +18,9 @@ from chatserver.privacy import audit, retention
 from chatserver.privacy import data_rights as privacy
 from chatserver.store.store import NewEvent, Store
 
-from .databases import db_location
+from .databases import db_location, postgres_database
 from .store_rows import is_postgres
-from .test_privacy import T0, metrics, propose
+from .test_privacy import T0, heap_holds, metrics, propose
 
 pytestmark = pytest.mark.anyio
 __all__ = ["db_location"]
@@ -101,6 +101,29 @@ async def test_proposed_phrasings_past_retention_lose_the_visitors_words(store: 
                     "b": (privacy.TOMBSTONE, "approved", privacy.TOMBSTONE),
                     "c": ("where is parcel c", "pending", None)}
     assert (await retention.purge(store, TEXTS, NOW)).proposal_texts == 0
+
+
+async def test_on_postgresql_purged_texts_leave_no_dead_row_version() -> None:
+    """As an erasure does: the purge's scrubbed and deleted rows are vacuumed away."""
+    cutoff = NOW - 30 * DAY
+    config = RetentionConfig(message_text_days=30, offline_message_days=30,
+                             visitor_profile_days=0, presence_days=0)
+    with postgres_database() as url:
+        store = Store(url)
+        await store.open()
+        try:
+            await store.upsert_visitor("v", {"name": "Kim"}, T0)
+            await chat(store, "old", "v", cutoff - 10, cutoff - 1)
+            await store.add_offline_message("v", "o", {"email": "kim@pelican.example",
+                                                       "text": "a pelican ate it"}, cutoff - 1)
+            needles = [f"old said at {cutoff - 1}", "https://x/old", "kim@pelican.example",
+                       "a pelican ate it"]
+            assert heap_holds(url, privacy.ERASED_TABLES, needles)[0] == set(needles)
+            report = await retention.purge(store, config, NOW)
+            assert (report.message_texts, report.offline_messages) == (2, 1)
+            assert heap_holds(url, privacy.ERASED_TABLES, needles)[0] == set()
+        finally:
+            await store.close()
 
 
 async def test_offline_messages_past_retention_are_deleted(store: Store) -> None:

@@ -12,7 +12,9 @@
   `presence_days` are deleted.
 
 Runs on a schedule inside the server (`purge_loop`) and on demand (`chatserver purge`), in jobs
-of `batch_size` rows through the store's writer, so chats are never held up. Events and visitors
+of `batch_size` rows through the store's writer, so chats are never held up. A run that removed
+personal text ends as an erasure does, with `Store.after_erase` (PostgreSQL's old row versions
+vacuumed away, SQLite's write-ahead log checkpointed). Events and visitors
 are walked from a watermark kept in `meta` (where the last run finished, less an hour of slack
 for clock steps), so a run reads only what crossed its cut-off since the last one.
 """
@@ -36,6 +38,7 @@ from chatserver.store.store import Conn, Store, secure_delete
 
 from . import audit
 from .data_rights import (
+    ERASED_TABLES,
     PAUSE_S,
     TEXT_FREE_TYPES,
     TOMBSTONE,
@@ -194,6 +197,8 @@ async def purge(store: Store, retention: RetentionConfig, now_ms: int, *,
         while (deleted := await run(lambda c: _presence_batch(c, cutoff, size))) == size:
             report.presence_rows += deleted
         report.presence_rows += deleted
+    if report.removed > report.presence_rows:  # personal text was scrubbed or deleted
+        await store.after_erase(ERASED_TABLES)
     return report
 
 
