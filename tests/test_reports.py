@@ -25,11 +25,12 @@ from chatserver.reports.reports_csv import BOM, cell
 from chatserver.reports.reports_facts import FactsCache
 from chatserver.reports.reports_query import BadParameter, Filters, parse
 from chatserver.reports.reports_view import build
+from chatserver.store import copy
 from chatserver.store.store import backend_for
 
 from .databases import BACKENDS, postgres_database
 from .harness import Server, add_user
-from .store_rows import connection, copy
+from .store_rows import connection
 
 # --- the pure parts ------------------------------------------------------------------------
 
@@ -60,7 +61,8 @@ def test_csv_cells_never_start_a_formula() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def year_db(request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, datetime]]:
-    """A year of a desk in a SQLite file, or copied from one into a PostgreSQL database."""
+    """A year of a desk in a SQLite file, or moved from one into a PostgreSQL database by
+    `chatserver db copy`."""
     end = datetime(2026, 3, 1, tzinfo=UTC)
     db = tmp_path_factory.mktemp("year") / "chat.db"
     generate(db, target_events=6000, end=end, seed=3)
@@ -68,7 +70,8 @@ def year_db(request: pytest.FixtureRequest,
         yield str(db), end
         return
     with postgres_database() as url:
-        copy(str(db), url)
+        messages = io.StringIO()
+        assert copy.run(str(db), url, messages, messages) == 0, messages.getvalue()
         yield url, end
 
 
