@@ -18,10 +18,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chatserver import accounts
 from chatserver.store import schema_postgres
 from chatserver.store.schema import MIGRATIONS
 from chatserver.store.sqlite import migrate
-from chatserver.store.store import migrate_file
+from chatserver.store.store import Store, migrate_file
 from chatserver.web import pages
 
 from .databases import db_location, postgres_database
@@ -215,6 +216,24 @@ def test_the_account_commands_on_either_backend(db_location: str, tmp_path: Path
     with connection(db_location) as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["user.password", "user.update", "user.update"]
+
+
+async def test_a_new_password_keeps_only_the_session_it_was_set_from(db_location: str) -> None:
+    """The account page's change (keep_session) and disabling, on each backend."""
+    store = Store(db_location)
+    await store.open()
+    try:
+        uid = await store.add_user("dana", role="agent", password_hash="x", display_name="Dana",
+                                   skills={}, capacity=3, now_ms=1)
+        for session in ("mine", "other"):
+            await store.add_session(session, uid, "c", 1, 10**15)
+        await accounts.set_password(store, uid, NEW_PASSWORD, keep_session="mine")
+        assert [r[0] for r in await store.fetchall("SELECT id FROM sessions")] == ["mine"]
+        assert await accounts.set_disabled(store, uid, True)
+        assert not await accounts.set_disabled(store, uid, True)  # already: nothing changed
+        assert await store.fetchall("SELECT id FROM sessions") == []
+    finally:
+        await store.close()
 
 
 class _Text(html.parser.HTMLParser):
