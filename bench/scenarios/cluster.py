@@ -116,8 +116,9 @@ def _kept_up(step: dict[str, Any]) -> bool:
 
 async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int,
                 db_cpu: Callable[[], dict[int, float]] | None) -> dict[str, Any]:
-    """Climb the offered rate geometrically until a step falls behind, then bisect between
-    the last step that kept up and the first that did not."""
+    """Climb the offered rate geometrically until a step falls behind (or, when the first
+    step already does, descend until one keeps up: a slower store must not read as 0), then
+    bisect between the highest step that kept up and the lowest that did not."""
     steps: list[dict[str, Any]] = []
     good: dict[str, Any] | None = None
     bad: dict[str, Any] | None = None
@@ -133,11 +134,16 @@ async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int,
 
     while len(steps) < scale.ramp_steps:
         result = await step(rate)
-        if not result["kept_up"]:
+        if result["kept_up"]:
+            good = result
+            if bad is not None:  # descending: the first rate that keeps up
+                break
+            rate *= scale.ramp_factor
+        else:
             bad = result
-            break
-        good = result
-        rate *= scale.ramp_factor
+            if good is not None:  # climbing: the first rate that falls behind
+                break
+            rate /= scale.ramp_factor
     for _ in range(scale.ramp_refine):
         if good is None or bad is None or len(steps) >= scale.ramp_steps:
             break
