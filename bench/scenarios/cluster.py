@@ -125,7 +125,7 @@ async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int,
     rate = scale.ramp_start
 
     async def step(offered: float) -> dict[str, Any]:
-        await _settle([s.pid for s in population.servers])
+        await settle([s.pid for s in population.servers])
         result = await chat_messages(population, scale, rate=offered,
                                      other_pids={"redis": redis_pid}, db_cpu=db_cpu)
         result["kept_up"] = _kept_up(result)
@@ -173,7 +173,7 @@ _STEP_KEYS = {"offered_per_s", "sent", "delivered_per_s", "lost_or_late", "laten
               "kept_up"}
 
 
-async def _settle(pids: list[int], limit_s: float = 15.0) -> None:
+async def settle(pids: list[int], limit_s: float = 15.0) -> None:
     """Wait until the servers are idle (a step that fell behind leaves a backlog), so late
     frames of one step are not counted as deliveries of the next."""
     deadline = time.monotonic() + limit_s
