@@ -1,7 +1,8 @@
 """Shared test harness: the real server in a subprocess on a free port, real WebSocket clients.
 
-Nothing is mocked: `Server` runs `python -m chatserver serve` against a temporary SQLite file,
-and `Client` speaks the wire protocol over a real socket.
+Nothing is mocked: `Server` runs `python -m chatserver serve` against a temporary SQLite file
+(or a PostgreSQL database the test names), and `Client` speaks the wire protocol over a real
+socket.
 """
 
 from __future__ import annotations
@@ -45,30 +46,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def add_user(db: Path, username: str, role: str = "agent", *, skills: dict[str, int] | None
-             = None, capacity: int = 3, display_name: str | None = None) -> int:
+def sql(db: Path | str, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Run one statement on a server's database, SQLite file or PostgreSQL URL alike (the
+    store's SQL: `?` placeholders), committed; returns its rows."""
+    if str(db).startswith("postgresql://"):
+        from chatserver.store.postgres import connect as pg_connect
+
+        conn = pg_connect(str(db))
+        try:
+            cursor = conn.execute(statement, params)
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            conn.close()
+    with sqlite3.connect(db) as db_conn:
+        return db_conn.execute(statement, params).fetchall()
+
+
+def add_user(db: Path | str, username: str, role: str = "agent", *,
+             skills: dict[str, int] | None = None, capacity: int = 3,
+             display_name: str | None = None) -> int:
     """Create a user straight in the database (the CLI path has its own test)."""
     migrate_file(str(db))
-    with sqlite3.connect(db) as conn:
-        cursor = conn.execute(
-            "INSERT INTO users (username, display_name, role, password_hash, skills, capacity, "
-            "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (username, display_name or username.title(), role, _HASH,
-             json.dumps(skills or {}), capacity, int(time.time() * 1000)),
-        )
-        return int(cursor.lastrowid or 0)
+    (row,) = sql(db, "INSERT INTO users (username, display_name, role, password_hash, skills, "
+                     "capacity, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 (username, display_name or username.title(), role, _HASH,
+                  json.dumps(skills or {}), capacity, int(time.time() * 1000)))
+    return int(row[0])
 
 
 class Server:
-    """`chatserver serve` as a child process; `kill()` is SIGKILL, `start()` again reuses the db."""
+    """`chatserver serve` as a child process; `kill()` is SIGKILL, `start()` again reuses the db.
 
-    def __init__(self, tmp: Path, **env: str) -> None:
+    `database`: a `postgresql://` URL to run on PostgreSQL; by default a SQLite file in `tmp`.
+    `db` is where the data is, either way (a Path or the URL)."""
+
+    def __init__(self, tmp: Path, database: str | None = None, **env: str) -> None:
         self.tmp = tmp
-        self.db = tmp / "chat.db"
+        self.db: Path | str = database or tmp / "chat.db"
+        storage = ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": database}
+                   if database else {"CHATSERVER_STORAGE_PATH": str(self.db)})
         self.port = free_port()
         self.env = {
             **os.environ,
-            "CHATSERVER_STORAGE_PATH": str(self.db),
+            **storage,
             "CHATSERVER_SERVER_SECRET_KEY": SECRET,
             "CHATSERVER_SERVER_PORT": str(self.port),
             **env,

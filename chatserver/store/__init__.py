@@ -1,8 +1,10 @@
-"""The event store: the SQLite schema and its migrations, the `Store` (append-only events,
-projections, accounts), its group-committing writer thread, and the knowledge-base tables.
+"""The event store: append-only events, projections, accounts and the knowledge-base tables,
+on SQLite (`sqlite.py`, one machine, the default) or PostgreSQL (`postgres.py`, several
+machines), behind one `Store` (`store.py`) and its group-committing writer thread.
 
-`sqlite.py` is the backend in use; a server database would sit beside it behind the same
-methods. Imports: `core`, the standard library, aiosqlite, `bot` and `knowledge_base`; nothing
-above it. The web edge reaches the store only through `sqlite` (the `Store`) and `kb_store`,
-never `schema` or `store_writer`.
+The schema is a list of numbered migrations per backend (`schema.py`, `schema_postgres.py`);
+the store's SQL is written once and translated for PostgreSQL (`dialect.py`); `copy.py` moves
+a desk from SQLite to PostgreSQL. Imports: `core`, the standard library, aiosqlite, psycopg,
+`bot` and `knowledge_base`; nothing above it. The web edge reaches the store only through
+`store` (the `Store`) and `kb_store`, never the backends, the schema or the writer.
 """

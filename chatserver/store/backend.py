@@ -76,6 +76,9 @@ class Backend(Protocol):
 
     async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]: ...
 
+    async def ping(self) -> bool:
+        """Can the database be read now? Quick, for /readyz."""
+
     def read_only(self) -> Conn:
         """A new read-only connection for a thread (reports), closed by the caller."""
 

@@ -137,6 +137,13 @@ class SqliteBackend:
         async with self._reader.execute(sql, params) as cursor:
             return cast(list[Row], list(await cursor.fetchall()))
 
+    async def ping(self) -> bool:
+        try:
+            await self.fetchall("SELECT 1", ())
+        except (sqlite3.Error, ValueError, AssertionError):
+            return False
+        return True
+
     def read_only(self) -> Conn:
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy)}")

@@ -150,11 +150,7 @@ class Store:
         return rows[0] if rows else None
 
     async def ping(self) -> bool:
-        try:
-            await self.fetchone("SELECT 1")
-        except (*self.backend.errors, OSError, ValueError, AssertionError):
-            return False
-        return True
+        return await self.backend.ping()
 
     async def after_erase(self, tables: Sequence[str]) -> bool:
         """After text was erased from `tables`: push the old copies out of the backend's logs
