@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +30,7 @@ log = logging.getLogger("chatserver.store")
 MIGRATION_LOCK = 7_273_100
 CONNECT_TIMEOUT_SECONDS = 5
 PING_TIMEOUT_SECONDS = 1.0
+ERASE_WAIT_SECONDS = 5.0
 
 
 def redact(url: str) -> str:
@@ -209,11 +211,15 @@ class PostgresBackend:
 
     def after_erase(self, tables: Sequence[str]) -> bool:
         """VACUUM the tables an erase rewrote: the replaced rows' old versions (which still
-        hold the original text) are removed from the table files. The write-ahead log and
-        backups keep them until recycled (docs/privacy.md)."""
+        hold the original text) are removed from the table files. A transaction that began
+        before the erase (a long report) keeps them visible, and VACUUM then cannot remove
+        them: wait up to 5 s for such transactions to end, as SQLite's checkpoint waits for
+        its readers; False when one outlasted the wait (autovacuum removes them later). The
+        write-ahead log and backups keep old versions until recycled (docs/privacy.md)."""
         try:
             conn = connect(self.url)
             try:
+                settled = self._older_transactions_end(conn)
                 for table in tables:  # names come from the store's own fixed list
                     conn.raw.execute(f"VACUUM {table}")
             finally:
@@ -221,4 +227,25 @@ class PostgresBackend:
         except psycopg.Error as error:
             log.warning("VACUUM after erasure failed: %s", error)
             return False
-        return True
+        if not settled:
+            log.warning("VACUUM after erasure: a transaction older than the erasure was still "
+                        "open after %s s; its snapshot keeps the old row versions until the "
+                        "next vacuum", ERASE_WAIT_SECONDS)
+        return settled
+
+    @staticmethod
+    def _older_transactions_end(conn: PgConnection) -> bool:
+        """Wait until no other transaction of this database began before now; False if one
+        still runs after ERASE_WAIT_SECONDS."""
+        started = time.monotonic()
+        now = conn.raw.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        while True:
+            row = conn.raw.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid != pg_backend_pid() AND xact_start < %s "
+                "AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)", (now,)).fetchone()
+            if row is None or row[0] == 0:
+                return True
+            if time.monotonic() - started > ERASE_WAIT_SECONDS:
+                return False
+            time.sleep(0.05)
