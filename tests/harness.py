@@ -77,14 +77,19 @@ def add_user(db: Path | str, username: str, role: str = "agent", *,
 class Server:
     """`chatserver serve` as a child process; `kill()` is SIGKILL, `start()` again reuses the db.
 
-    `database`: a `postgresql://` URL to run on PostgreSQL; by default a SQLite file in `tmp`.
+    `database`: a `postgresql://` URL to run on PostgreSQL, or a SQLite file (by default
+    chat.db in `tmp`).
     `db` is where the data is, either way (a Path or the URL)."""
 
     def __init__(self, tmp: Path, database: str | None = None, **env: str) -> None:
         self.tmp = tmp
-        self.db: Path | str = database or tmp / "chat.db"
-        storage = ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": database}
-                   if database else {"CHATSERVER_STORAGE_PATH": str(self.db)})
+        if database and database.startswith("postgresql://"):
+            self.db: Path | str = database
+            storage = {"CHATSERVER_STORAGE_BACKEND": "postgres",
+                       "CHATSERVER_STORAGE_URL": database}
+        else:
+            self.db = Path(database) if database else tmp / "chat.db"
+            storage = {"CHATSERVER_STORAGE_PATH": str(self.db)}
         self.port = free_port()
         self.env = {
             **os.environ,

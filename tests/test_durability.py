@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from .harness import Server, add_user, agent, visitor
+from .databases import BACKENDS, location
+from .harness import Server, add_user, agent, sql, visitor
 
 pytestmark = pytest.mark.anyio
 
@@ -65,8 +66,13 @@ async def test_resume_sends_exactly_the_missed_events_in_order(server: Server,
     assert note["text"] == "private"
 
 
-async def test_sigkill_loses_no_acked_message_and_seq_stays_gapless(tmp_path) -> None:
-    server = Server(tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_sigkill_loses_no_acked_message_and_seq_stays_gapless(tmp_path, backend) -> None:
+    with location(backend, tmp_path) as db:
+        await _sigkill_mid_conversation(Server(tmp_path, database=db))
+
+
+async def _sigkill_mid_conversation(server: Server) -> None:
     server.start()
     add_user(server.db, "carol")
     try:
@@ -95,13 +101,12 @@ async def test_sigkill_loses_no_acked_message_and_seq_stays_gapless(tmp_path) ->
         assert len(acked) >= 30
 
         server.start()  # same database
-        with sqlite3.connect(server.db) as db:
-            stored = {r[0] for r in db.execute(
-                "SELECT client_id FROM events WHERE conversation_id = ?", (cid,))}
-            seqs = [r[0] for r in db.execute(
-                "SELECT seq FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
-            last_seq = db.execute("SELECT last_seq FROM conversations WHERE id = ?",
-                                  (cid,)).fetchone()[0]
+        stored = {r[0] for r in sql(server.db, "SELECT client_id FROM events "
+                                               "WHERE conversation_id = ?", (cid,))}
+        seqs = [r[0] for r in sql(server.db, "SELECT seq FROM events WHERE "
+                                             "conversation_id = ? ORDER BY seq", (cid,))]
+        last_seq = sql(server.db, "SELECT last_seq FROM conversations WHERE id = ?",
+                       (cid,))[0][0]
         assert set(acked) <= stored
         assert seqs == list(range(1, len(seqs) + 1))
         assert last_seq == seqs[-1]
@@ -116,8 +121,15 @@ async def test_sigkill_loses_no_acked_message_and_seq_stays_gapless(tmp_path) ->
         server.stop()
 
 
-async def test_a_restart_keeps_queue_places_and_gives_agents_their_chats_back(tmp_path) -> None:
-    server = Server(tmp_path, CHATSERVER_ROUTING_GRACE_SECONDS="30")
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_restart_keeps_queue_places_and_gives_agents_their_chats_back(tmp_path,
+                                                                             backend) -> None:
+    with location(backend, tmp_path) as db:
+        await _restart_with_a_queue(Server(tmp_path, database=db,
+                                           CHATSERVER_ROUTING_GRACE_SECONDS="30"))
+
+
+async def _restart_with_a_queue(server: Server) -> None:
     server.start()
     add_user(server.db, "olga", skills={"lang:en": 5}, capacity=1)
     try:
