@@ -1,7 +1,9 @@
 """Several server processes, one service: Redis carries fan-out, the queue and presence.
 
 Each test runs its own `redis-server` on a free port (never the machine's shared one), so a
-test can kill and restart it.
+test can kill and restart it. The tests taking a `database` run twice: one machine (both
+processes open one SQLite file) and two machines (each process in a folder of its own, nothing
+shared but a PostgreSQL database and Redis).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import sqlite3
 import subprocess
 import time
 from collections import defaultdict
@@ -20,7 +21,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from .harness import Client, Server, add_user, agent, free_port, visitor
+from .databases import BACKENDS, postgres_database
+from .harness import Client, Server, add_user, agent, free_port, sql, visitor
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -61,16 +63,36 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
     r.stop()
 
 
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The pair's store: None for a SQLite file in the test's folder, else the URL of a new
+    database on the shared PostgreSQL (dropped after the pair has stopped)."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        with postgres_database() as url:
+            yield url
+
+
 @contextlib.contextmanager
-def pair(tmp_path: Path, redis: Redis, **env: str) -> Iterator[tuple[Server, Server]]:
-    """Two processes on one database and one Redis, stopped afterwards."""
+def pair(tmp_path: Path, redis: Redis, database: str | None = None,
+         **env: str) -> Iterator[tuple[Server, Server]]:
+    """Two processes on one database and one Redis, stopped afterwards.
+
+    On SQLite both run in `tmp_path` and open its file, as on one machine. Given a PostgreSQL
+    URL, each runs in a folder of its own, as on two machines: a file either process wrote
+    where the other can read it would make the test pass for the wrong reason."""
     settings = {"CHATSERVER_CLUSTER_BACKEND": "redis",
                 "CHATSERVER_CLUSTER_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
                 "CHATSERVER_LIMITS_FRAMES_PER_SECOND": "200",
                 "CHATSERVER_LIMITS_FRAME_BURST": "400", **env}
-    a = Server(tmp_path, **settings)
-    b = Server(tmp_path, **settings)
-    b.log = tmp_path / "server-b.log"
+    if database is None:
+        a, b = Server(tmp_path, **settings), Server(tmp_path, **settings)
+        b.log = tmp_path / "server-b.log"
+    else:
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        a, b = (Server(tmp_path / name, database, **settings) for name in "ab")
     a.start()
     try:
         b.start()
@@ -83,8 +105,9 @@ def pair(tmp_path: Path, redis: Redis, **env: str) -> Iterator[tuple[Server, Ser
 
 
 async def test_a_visitor_on_one_process_chats_with_an_agent_on_the_other(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
-    with pair(tmp_path, redis) as (a, b):
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
+    with pair(tmp_path, redis, database) as (a, b):
         add_user(a.db, "una", skills={"lang:en": 5})
         una = await agent(b, "una")
         sara = await visitor(a, name="Sara", language="en")
@@ -106,8 +129,9 @@ async def test_a_visitor_on_one_process_chats_with_an_agent_on_the_other(
 
 
 async def test_200_requests_across_two_processes_each_go_to_one_agent_within_capacity(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
-    with pair(tmp_path, redis) as (a, b):
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
+    with pair(tmp_path, redis, database) as (a, b):
         capacity = 3
         names = [f"ag{i}" for i in range(10)]
         for name in names:
@@ -147,17 +171,17 @@ async def test_200_requests_across_two_processes_each_go_to_one_agent_within_cap
                 asyncio.gather(*(work(i, c) for i, c in enumerate(agents))), 90)
         except TimeoutError:
             missing = wanted - set(served)
-            with sqlite3.connect(a.db) as db:
-                marks = ",".join("?" * len(missing))
-                states = db.execute(
-                    f"SELECT state, count(*) FROM conversations WHERE id IN ({marks}) "
-                    "GROUP BY state", tuple(missing)).fetchall()
+            marks = ",".join("?" * len(missing))
+            states = sql(a.db, f"SELECT state, count(*) FROM conversations WHERE id IN "
+                               f"({marks}) GROUP BY state", tuple(missing))
             raise AssertionError(f"{len(missing)} never served; states {states}") from None
         assert set(served) == wanted
-        with sqlite3.connect(a.db) as db:
-            assigned = db.execute("SELECT conversation_id, count(*) FROM events "
-                                  "WHERE type = 'assigned' GROUP BY conversation_id").fetchall()
+        assigned = sql(a.db, "SELECT conversation_id, count(*) FROM events "
+                             "WHERE type = 'assigned' GROUP BY conversation_id")
         assert len(assigned) == 200 and all(n == 1 for _, n in assigned)
+        # Closed here, all at once, while the servers still answer: closed one by one by the
+        # fixture after the servers had gone, the 210 took 20 s of teardown on PostgreSQL.
+        await asyncio.gather(*(client.ws.close() for client in clients))
 
 
 async def test_a_killed_process_loses_nothing_the_visitor_resumes_on_the_other(
@@ -222,10 +246,9 @@ async def test_service_recovers_when_redis_restarts(tmp_path: Path, redis: Redis
         newcomer = await visitor(b, language="en")
         clients.append(newcomer)
         assert (await newcomer.request("request_human"))["type"] == "ack"
-        with sqlite3.connect(a.db) as db:
-            texts = [r[0] for r in db.execute(
-                "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
-                "AND type = 'message'", (cid,))]
+        texts = [r[0] for r in sql(
+            a.db, "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
+                  "AND type = 'message' ORDER BY seq", (cid,))]
         assert texts == ["before", "after"]
 
 
@@ -251,8 +274,9 @@ async def _assigned_across(a: Server, b: Server, clients: list) -> tuple[Client,
 
 
 async def test_after_a_transfer_on_one_process_the_other_routes_lines_to_the_new_agent(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
-    with pair(tmp_path, redis) as (a, b):
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
+    with pair(tmp_path, redis, database) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         ola_id = add_user(a.db, "ola", skills={"lang:en": 5})
         ola = await agent(a, "ola")
@@ -276,8 +300,9 @@ async def test_after_a_transfer_on_one_process_the_other_routes_lines_to_the_new
 
 
 async def test_after_a_close_on_one_process_the_other_knows_it_is_closed(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
-    with pair(tmp_path, redis) as (a, b):
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
+    with pair(tmp_path, redis, database) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         assert (await una.request("close", conversation_id=cid, resolved=True))["type"] == "ack"
         await sara.expect("closed")
@@ -288,23 +313,22 @@ async def test_after_a_close_on_one_process_the_other_knows_it_is_closed(
         assert answer["type"] == "ack", answer
         line = await sara.request("message", text="one more thing")
         assert line["type"] == "ack" and line["conversation_id"] != cid  # a new chat
-        with sqlite3.connect(a.db) as db:
-            types = [r[0] for r in db.execute(
-                "SELECT type FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
+        types = [r[0] for r in sql(a.db, "SELECT type FROM events WHERE conversation_id = ? "
+                                         "ORDER BY seq", (cid,))]
         assert types[-2:] == ["closed", "survey"]
 
 
 async def test_a_line_sent_as_the_other_process_closes_the_chat_is_not_stored_in_it(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
-    with pair(tmp_path, redis) as (a, b):
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
+    with pair(tmp_path, redis, database) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         closing = asyncio.create_task(una.request("close", conversation_id=cid,
                                                   resolved=True))
         late = await sara.request("message", text="too late?")
         assert (await closing)["type"] == "ack"
-        with sqlite3.connect(a.db) as db:
-            rows = db.execute("SELECT type, json_extract(payload, '$.text') FROM events "
-                              "WHERE conversation_id = ? ORDER BY seq", (cid,)).fetchall()
+        rows = sql(a.db, "SELECT type, json_extract(payload, '$.text') FROM events "
+                         "WHERE conversation_id = ? ORDER BY seq", (cid,))
         assert rows[-1][0] == "closed"  # nothing after the close
         if late["type"] == "ack" and late["conversation_id"] == cid:  # stored before it
             assert ("message", "too late?") in rows
@@ -314,9 +338,10 @@ async def test_a_line_sent_as_the_other_process_closes_the_chat_is_not_stored_in
 
 
 async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
     """Interleaved writes from both processes: each goes on top of the other's."""
-    with pair(tmp_path, redis) as (a, b):
+    with pair(tmp_path, redis, database) as (a, b):
         una, sara, cid = await _assigned_across(a, b, clients)
         for i in range(20):
             visitor_ack, agent_ack = await asyncio.gather(
@@ -326,19 +351,19 @@ async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
         for i in range(20):
             await una.expect("message", where=lambda f, i=i: f["text"] == f"v{i}")
             await sara.expect("message", where=lambda f, i=i: f["text"] == f"u{i}")
-        with sqlite3.connect(a.db) as db:
-            texts = [r[0] for r in db.execute(
-                "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
-                "AND type = 'message' ORDER BY seq", (cid,))]
+        texts = [r[0] for r in sql(
+            a.db, "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
+                  "AND type = 'message' ORDER BY seq", (cid,))]
         assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
                                                      for i in range(20)])
 
 
 async def test_an_agent_who_reloads_onto_the_other_process_keeps_their_status(
-        tmp_path: Path, redis: Redis, clients: list) -> None:
+        tmp_path: Path, redis: Redis, database: str | None,
+        clients: list) -> None:
     """Status follows the agent across processes within the grace period, and only then; a
     visitor's `agents_online` counts their language on whichever process they reach."""
-    with pair(tmp_path, redis, CHATSERVER_ROUTING_GRACE_SECONDS="1.5") as (a, b):
+    with pair(tmp_path, redis, database, CHATSERVER_ROUTING_GRACE_SECONDS="1.5") as (a, b):
         add_user(a.db, "una", skills={"lang:fa": 5})
         cookies = a.login("una")
         cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
