@@ -4,6 +4,8 @@ wildcards as text, imports. test_kb_api.py covers the HTTP side."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import Bot
@@ -71,3 +73,23 @@ async def test_an_import_adds_new_published_entries_the_bot_knows(kb: KnowledgeB
     stored = await kb.import_entries(fresh, None, 20)
     assert [e.version for e in stored] == [1, 1, 1] and all(e.id in kb.answers for e in stored)
     assert len(await kb.entries()) == before + 3
+
+
+async def test_two_machines_starting_together_seed_the_default_entries_once(
+        db_location: str) -> None:
+    """Two machines starting on one fresh database: at PostgreSQL's READ COMMITTED both would
+    read 'not seeded' and both insert the defaults, unless the seed is claimed first."""
+    stores = [Store(db_location), Store(db_location)]
+    for store in stores:
+        await store.open()
+    try:
+        first, second = (KnowledgeBase(store, Bot()) for store in stores)
+        await asyncio.gather(first.load(1), second.load(1))
+        (count,) = await stores[0].fetchone("SELECT count(*) FROM kb_entries")
+        titles = await stores[0].fetchall(
+            "SELECT title, language FROM kb_entries GROUP BY title, language "
+            "HAVING count(*) > 1")
+        assert count > 0 and titles == [], f"{len(titles)} default entries stored twice"
+    finally:
+        for store in stores:
+            await store.close()

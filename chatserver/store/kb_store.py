@@ -88,20 +88,24 @@ class KnowledgeBase:
         """At start-up: ship the default entries once, then index every published entry."""
         defaults = load_default_entries()
 
+        def claim(conn: Conn, mark: str) -> bool:
+            """Set the mark; True only for the one machine that set it. A read of `meta`
+            would not do: at PostgreSQL's READ COMMITTED two machines starting together both
+            read 'not seeded'; the insert of the second waits for the first and finds it."""
+            return conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                (mark, str(now_ms))).fetchone() is not None
+
         def seed(conn: Conn) -> None:
-            done = {row[0] for row in conn.execute(
-                "SELECT key FROM meta WHERE key IN (?, ?)", (SEEDED, SMALLTALK_SEEDED))}
-            if SEEDED not in done:
+            if claim(conn, SEEDED):
+                claim(conn, SMALLTALK_SEEDED)  # the full set holds the small talk
                 new = defaults
-            elif SMALLTALK_SEEDED not in done:
+            elif claim(conn, SMALLTALK_SEEDED):
                 new = [e for e in defaults if kind_of(e.tags) is not None]
             else:
                 return
             for entry in new:
                 _write(conn, replace(entry, id=None, version=1), "create", None, now_ms)
-            for key in (SEEDED, SMALLTALK_SEEDED):
-                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                             (key, str(now_ms)))
 
         await self.store.write(seed)
         for entry in await self.entries(status="published"):
