@@ -15,6 +15,7 @@ from pathlib import Path
 from bot import Bot
 from chatserver.core.routing import languages
 from chatserver.service.event_frames import skills_from_json
+from chatserver.store.backend import StoreError
 from chatserver.store.store import Store, backend_for
 
 from . import accounts
@@ -64,11 +65,11 @@ async def _with_store(config: Config) -> Store:
 async def ensure_admin(store: Store) -> None:
     """On a database without an admin, create one and print its password once (never logged)."""
     if await store.has_admin():
-        return
+        return  # the usual start: no password hashed for nothing
     password = generate_password()
-    await store.add_user("admin", role="admin", password_hash=hash_password(password),
-                         display_name="Administrator", skills={}, capacity=1,
-                         now_ms=int(time.time() * 1000), must_change_password=True)
+    if not await store.add_first_admin("admin", "Administrator", hash_password(password),
+                                       int(time.time() * 1000)):
+        return  # another machine starting on the same database added it meanwhile
     print(f"Created user 'admin' with one-time password: {password}\n"
           "Log in with it and choose your own password; it is not shown again.", flush=True)
 
@@ -292,7 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         return 2
-    return int(args.func(args, config))
+    try:
+        return int(args.func(args, config))
+    except StoreError as e:  # the database is away or refuses us: say so, no traceback
+        print(f"database error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class StorageConfig:
     # The PostgreSQL database when backend = "postgres": postgresql://user:password@host/db.
     # Set it through CHATSERVER_STORAGE_URL to keep the password out of files; it is never
     # logged with its password.
-    url: str = ""
+    url: str = field(default="", repr=False)
     # Milliseconds SQLite waits for another writer before giving up (several processes share it).
     busy_timeout_ms: int = 5000
     # Most events committed in one transaction by the group-commit writer.
@@ -283,6 +283,10 @@ def _check_storage(storage: StorageConfig) -> None:
     if storage.backend not in ("sqlite", "postgres"):
         raise ConfigError("storage.backend: must be 'sqlite' or 'postgres'")
     if storage.backend != "postgres":
+        if storage.url:  # each machine would quietly keep its own file: a split desk
+            raise ConfigError("storage.url is set but storage.backend is 'sqlite': set "
+                              "CHATSERVER_STORAGE_BACKEND=postgres to use the database, or "
+                              "unset the URL")
         return
     if not storage.url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("storage.url: backend = 'postgres' needs a postgresql://user@host/db "

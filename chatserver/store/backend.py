@@ -13,6 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 
+class StoreError(Exception):
+    """The database cannot be reached or opened; the message is fit to show (no password)."""
+
+
 class Cursor(Protocol):
     rowcount: int
 
@@ -69,6 +73,10 @@ class Backend(Protocol):
 
     def retryable(self, error: Exception) -> bool:
         """A failure of this transaction alone (a deadlock between processes): run it again."""
+
+    def aborted(self, conn: Conn) -> bool:
+        """The open transaction can no longer commit (PostgreSQL, after a failed statement a
+        job caught): the job must be reported failed, never acknowledged."""
 
     async def open_reader(self) -> None: ...
 

@@ -27,13 +27,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 
 from . import schema
-from .postgres import PgConnection, connect, migrate, redact
+from .postgres import PgConnection, connect, migrate, redact, scrub
 
 # Rows read from SQLite at a time: memory stays bounded whatever a table's size.
 BATCH_ROWS = 10_000
@@ -174,14 +174,6 @@ def report(counts: Sequence[tuple[str, int, int]], out: TextIO) -> bool:
         print(f"{table:<{width}}  {mine:>10,}  {theirs:>10,}  "
               f"{'yes' if mine == theirs else 'NO'}", file=out)
     return all(mine == theirs for _, mine, theirs in counts)
-
-
-def scrub(message: str, url: str) -> str:
-    """An error text with the URL's password masked, should a driver ever echo it."""
-    password = urlsplit(url).password
-    for secret in {password, unquote(password)} if password else ():
-        message = message.replace(secret, "***")
-    return message
 
 
 def run(source_path: str, url: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

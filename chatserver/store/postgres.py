@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
 
-from .backend import Conn, Row
+from .backend import Conn, Row, StoreError
 from .dialect import to_postgres
 from .schema_postgres import MIGRATIONS
 
@@ -30,18 +31,37 @@ log = logging.getLogger("chatserver.store")
 MIGRATION_LOCK = 7_273_100
 CONNECT_TIMEOUT_SECONDS = 5
 PING_TIMEOUT_SECONDS = 1.0
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 15, "keepalives_interval": 5,
+              "keepalives_count": 3}
 ERASE_WAIT_SECONDS = 5.0
 
 
+_USERINFO_PASSWORD = re.compile(r"^(\w+://[^:@/?]*:)([^@/?]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
+def _passwords(url: str) -> set[str]:
+    found = set()
+    for pattern in (_USERINFO_PASSWORD, _QUERY_PASSWORD):
+        for match in pattern.finditer(url):
+            if match.group(2):
+                found |= {match.group(2), unquote(match.group(2))}
+    return found
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    """The URL with its password masked, for logs; never raises, whatever libpq accepts
+    (several hosts, a `password=` parameter, a malformed URL)."""
+    url = _USERINFO_PASSWORD.sub(r"\1***@", url)
+    return _QUERY_PASSWORD.sub(r"\1***", url)
+
+
+def scrub(message: str, url: str) -> str:
+    """A message with the URL's password masked, for errors that may repeat it (libpq quotes
+    the part of a URL it cannot parse)."""
+    for secret in sorted(_passwords(url), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 class PgRow:
@@ -105,11 +125,23 @@ class PgConnection:
         self.raw.close()
 
 
-def connect(url: str, *, read_only: bool = False) -> PgConnection:
-    """A connection in autocommit mode: the store issues BEGIN and COMMIT itself."""
-    options = "-c default_transaction_read_only=on" if read_only else None
-    raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
-                          connect_timeout=CONNECT_TIMEOUT_SECONDS, options=options)
+def connect(url: str, *, read_only: bool = False, lock_timeout_ms: int = 0) -> PgConnection:
+    """A connection in autocommit mode: the store issues BEGIN and COMMIT itself.
+
+    `lock_timeout_ms`: how long a statement waits for a row another machine holds (the
+    writer's, as SQLite's busy timeout): a machine that froze mid-transaction must not stall
+    every other machine's writer. TCP keepalives notice a peer that vanished within a minute
+    instead of the kernel's two hours."""
+    options = ["-c default_transaction_read_only=on"] if read_only else []
+    if lock_timeout_ms:
+        options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
+    try:
+        raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
+                              connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                              options=" ".join(options) or None, **KEEPALIVES)
+    except (psycopg.Error, ValueError) as error:
+        raise StoreError(f"cannot connect to {redact(url)}: "
+                         f"{scrub(str(error).strip(), url)}") from None
     return PgConnection(raw)
 
 
@@ -134,10 +166,10 @@ class PostgresBackend:
     """A PostgreSQL database named by a `postgresql://` URL."""
 
     name = "postgres"
-    errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    errors: tuple[type[Exception], ...] = (psycopg.Error, StoreError)
 
-    def __init__(self, url: str, pool_size: int = 4) -> None:
-        self.url, self._pool_size = url, pool_size
+    def __init__(self, url: str, pool_size: int = 4, busy_timeout_ms: int = 5000) -> None:
+        self.url, self._pool_size, self._busy = url, pool_size, busy_timeout_ms
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
 
     def describe(self) -> str:
@@ -147,11 +179,14 @@ class PostgresBackend:
         conn = connect(self.url)
         try:
             return migrate(conn)
+        except psycopg.Error as error:
+            raise StoreError(f"migrating {redact(self.url)} failed: "
+                             f"{scrub(str(error).strip(), self.url)}") from None
         finally:
             conn.close()
 
     def writer_connection(self) -> Conn:
-        conn = connect(self.url)
+        conn = connect(self.url, lock_timeout_ms=self._busy)
         migrate(conn)
         return conn
 
@@ -160,7 +195,7 @@ class PostgresBackend:
         if pg.broken:  # the database restarted or the network dropped: start afresh
             with contextlib.suppress(psycopg.Error):
                 pg.close()
-            pg = connect(self.url)
+            pg = connect(self.url, lock_timeout_ms=self._busy)
             log.info("store: reconnected to %s", self.describe())
         pg.execute("BEGIN")
         return pg, 0.0
@@ -168,11 +203,17 @@ class PostgresBackend:
     def retryable(self, error: Exception) -> bool:
         return isinstance(error, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
 
+    def aborted(self, conn: Conn) -> bool:
+        """A statement failed inside the transaction: PostgreSQL will commit none of it, even
+        if the job caught the error and carried on."""
+        status = cast(PgConnection, conn).raw.info.transaction_status
+        return status == psycopg.pq.TransactionStatus.INERROR
+
     async def open_reader(self) -> None:
         self._pool = psycopg_pool.AsyncConnectionPool(
             self.url, min_size=1, max_size=self._pool_size, open=False, timeout=5,
             kwargs={"autocommit": True, "row_factory": _rows,
-                    "connect_timeout": CONNECT_TIMEOUT_SECONDS})
+                    "connect_timeout": CONNECT_TIMEOUT_SECONDS, **KEEPALIVES})
         await self._pool.open(wait=False)
 
     async def close_reader(self) -> None:

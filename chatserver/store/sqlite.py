@@ -122,6 +122,9 @@ class SqliteBackend:
     def retryable(self, error: Exception) -> bool:
         return False  # one writer at a time: nothing to deadlock with
 
+    def aborted(self, conn: Conn) -> bool:
+        return False  # a failed statement undoes itself alone; the transaction goes on
+
     async def open_reader(self) -> None:
         self._reader = await aiosqlite.connect(self.path)
         self._reader.row_factory = sqlite3.Row

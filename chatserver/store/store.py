@@ -337,13 +337,28 @@ class Store:
         await self.write(lambda conn: conn.execute("DELETE FROM sessions WHERE id = ?",
                                                    (session_id,)))
 
+    async def add_first_admin(self, username: str, display_name: str, password_hash: str,
+                              now_ms: int) -> bool:
+        """Add an admin who must replace the password at first login, unless the desk has an
+        admin; True if added. One statement, so that of two machines starting together on a
+        new database one adds it: the other's insert waits for that row and gives way."""
+        def job(conn: Conn) -> bool:
+            return conn.execute(
+                "INSERT INTO users (username, display_name, role, password_hash, capacity, "
+                "created_ms, must_change_password) SELECT ?, ?, 'admin', ?, 1, ?, 1 "
+                "WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin') "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                (username, display_name, password_hash, now_ms)).fetchone() is not None
+
+        return await self.write(job)
+
 
 def backend_for(location: str, busy_timeout_ms: int = 5000, synchronous: str = "full") -> Backend:
     """The backend a location names: a `postgresql://` URL or a SQLite path."""
     if location.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresBackend  # only a PostgreSQL desk needs psycopg
 
-        return PostgresBackend(location)
+        return PostgresBackend(location, busy_timeout_ms=busy_timeout_ms)
     return SqliteBackend(location, busy_timeout_ms, synchronous)
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .backend import Backend, Conn
+from .backend import Backend, Conn, StoreError
 
 T = TypeVar("T")
 Job = Callable[[Conn], Any]
@@ -147,9 +147,12 @@ class Writer:
             if isolate:
                 conn.execute("SAVEPOINT job")
             try:
-                outcomes.append((future, True, job(conn)))
+                result = job(conn)
+                if self._backend.aborted(conn):  # it caught a failed statement: all undone
+                    raise StoreError("a statement of this job failed; nothing of it was kept")
                 if isolate:
                     conn.execute("RELEASE job")
+                outcomes.append((future, True, result))
             except Exception as error:  # the job's own failure, reported to its caller
                 if self._backend.retryable(error):
                     raise  # a deadlock: the whole transaction runs again
