@@ -4,6 +4,7 @@ against a PostgreSQL database, as on a desk of several machines."""
 
 from __future__ import annotations
 
+import asyncio
 import html.parser
 import os
 import sqlite3
@@ -19,6 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chatserver import accounts
+from chatserver.cli import ensure_admin
 from chatserver.store import schema_postgres
 from chatserver.store.schema import MIGRATIONS
 from chatserver.store.sqlite import migrate
@@ -272,3 +274,18 @@ def test_every_string_on_the_account_page_goes_through_the_translation_catalogue
     untranslated = [t for t in parser.texts if not (t.startswith("«") and t.endswith("»"))
                     and t != "u"]
     assert parser.texts and not untranslated, untranslated
+
+
+async def test_two_processes_starting_on_a_fresh_database_both_start(db_location: str) -> None:
+    """`chatserver serve` runs ensure_admin before serving: two machines started together on
+    one new database must not both insert 'admin' (the loser died with a UniqueViolation)."""
+    first, second = Store(db_location), Store(db_location)
+    await first.open()
+    await second.open()
+    try:
+        await asyncio.gather(ensure_admin(first), ensure_admin(second))
+        rows = await first.fetchall("SELECT id FROM users WHERE role = 'admin'")
+        assert len(rows) == 1
+    finally:
+        await first.close()
+        await second.close()
