@@ -5,6 +5,9 @@ wildcards as text, imports. test_kb_api.py covers the HTTP side."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterator
 
 import pytest
 
@@ -55,6 +58,8 @@ async def test_every_change_is_a_version_and_a_stale_edit_is_refused(kb: Knowled
     assert (await kb.history(entry.id))[0]["action"] == "delete"  # history outlives the entry
     with pytest.raises(NotFound):
         await kb.restore(entry.id, 9, None, 16)
+    back = await kb.restore(entry.id, 3, None, 17)  # a deleted entry comes back, published
+    assert back.version == 6 and entry.id in kb.answers and await kb.get(entry.id) == back
 
 
 async def test_search_ignores_case_and_takes_wildcards_literally(kb: KnowledgeBase) -> None:
@@ -90,6 +95,51 @@ async def test_two_machines_starting_together_seed_the_default_entries_once(
             "SELECT title, language FROM kb_entries GROUP BY title, language "
             "HAVING count(*) > 1")
         assert count > 0 and titles == [], f"{len(titles)} default entries stored twice"
+    finally:
+        for store in stores:
+            await store.close()
+
+
+@contextlib.contextmanager
+def holding_the_entry(location: str, entry_id: int) -> Iterator[None]:
+    """Another connection holds the entry's row (PostgreSQL) or the write lock (SQLite) until
+    the block ends, so that both machines' edits start from the same version."""
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        conn = psycopg.connect(location, autocommit=True)
+        conn.execute("BEGIN")
+        conn.execute("SELECT 1 FROM kb_entries WHERE id = %s FOR UPDATE", (entry_id,))
+    else:
+        conn = sqlite3.connect(location, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def test_two_machines_editing_one_entry_get_a_conflict_not_a_database_error(
+        db_location: str) -> None:
+    """Two machines edit version 1 at once: one edit is stored, the other is a Conflict (409,
+    'reload and edit again'; learning retries on it). Read-then-write in the job let both
+    read version 1 on PostgreSQL, and the second's kb_versions insert collided (a 500)."""
+    stores = [Store(db_location), Store(db_location)]
+    for store in stores:
+        await store.open()
+    try:
+        first, second = (KnowledgeBase(store, Bot()) for store in stores)
+        entry = await first.create(NEW, None, 10)
+        assert entry.id is not None
+        with holding_the_entry(db_location, entry.id):
+            edits = [asyncio.create_task(kb.update(entry.id, {"answer": f"edit {i}",
+                                                              "version": 1}, None, 11))
+                     for i, kb in enumerate((first, second))]
+            await asyncio.sleep(1)  # both jobs have read version 1 and wait for the row
+        outcomes = await asyncio.gather(*edits, return_exceptions=True)
+        kinds = sorted(type(o).__name__ for o in outcomes)
+        assert kinds == ["Conflict", "Entry"], outcomes
     finally:
         for store in stores:
             await store.close()

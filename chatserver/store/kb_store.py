@@ -44,7 +44,13 @@ def _columns(entry: Entry) -> tuple[Any, ...]:
 
 def _write(conn: Conn, entry: Entry, action: str, user_id: int | None,
            now_ms: int) -> Entry:
-    """Insert or update the row and record the version; returns the stored entry."""
+    """Insert or update the row and record the version; returns the stored entry.
+
+    An update applies only to the version before `entry.version`, in the one statement: a job
+    that read the version first would, at PostgreSQL's READ COMMITTED, let two machines both
+    read it and collide on the kb_versions key. The loser's UPDATE waits for the winner's row,
+    finds the version changed and matches nothing: Conflict. A deleted entry is only restored.
+    """
     if entry.id is None:
         cursor = conn.execute(
             "INSERT INTO kb_entries (title, language, status, skill, tags, questions, answer, "
@@ -54,12 +60,15 @@ def _write(conn: Conn, entry: Entry, action: str, user_id: int | None,
         )
         entry = replace(entry, id=int(cursor.fetchone()[0]))
     else:
-        conn.execute(
+        changed = conn.execute(
             "UPDATE kb_entries SET title = ?, language = ?, status = ?, skill = ?, tags = ?, "
             "questions = ?, answer = ?, version = ?, deleted = ?, updated_ms = ?, "
-            "updated_by = ? WHERE id = ?",
-            (*_columns(entry), int(action == "delete"), now_ms, user_id, entry.id),
+            "updated_by = ? WHERE id = ? AND version = ? AND deleted <= ?",
+            (*_columns(entry), int(action == "delete"), now_ms, user_id, entry.id,
+             entry.version - 1, int(action == "restore")),  # deleted is 0 or 1
         )
+        if changed.rowcount == 0:
+            raise _refusal(conn, entry.id, action)
     conn.execute(
         "INSERT INTO kb_versions (entry_id, version, action, snapshot, changed_by, changed_ms) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -67,6 +76,20 @@ def _write(conn: Conn, entry: Entry, action: str, user_id: int | None,
          user_id, now_ms),
     )
     return entry
+
+
+def _refusal(conn: Conn, entry_id: int, action: str) -> NotFound | Conflict:
+    """Why a conditional update matched no row: the entry is gone, or it changed."""
+    row = conn.execute("SELECT version, deleted FROM kb_entries WHERE id = ?",
+                       (entry_id,)).fetchone()
+    if row is None or (row[1] and action != "restore"):
+        return NotFound(f"no knowledge-base entry {entry_id}")
+    return _changed(entry_id, row[0])
+
+
+def _changed(entry_id: int, version: int) -> Conflict:
+    return Conflict(f"entry {entry_id} changed meanwhile (now version {version}); "
+                    "reload and edit again")
 
 
 def to_bot(entry: Entry) -> BotEntry:
@@ -175,21 +198,11 @@ class KnowledgeBase:
             raise EntryError("version", "required: the version you edited, to catch "
                              "concurrent edits")
         current = await self.get(entry_id)
+        if current.version != data["version"]:
+            raise _changed(entry_id, current.version)
         merged = {**current.to_dict(), **{k: v for k, v in data.items() if k in CONTENT_FIELDS}}
         entry = validate({**merged, "id": entry_id, "version": current.version + 1})
-        expected = data["version"]
-
-        def job(conn: Conn) -> Entry:
-            row = conn.execute("SELECT version, deleted FROM kb_entries WHERE id = ?",
-                               (entry_id,)).fetchone()
-            if row is None or row[1]:
-                raise NotFound(f"no knowledge-base entry {entry_id}")
-            if row[0] != expected:
-                raise Conflict(f"entry {entry_id} changed meanwhile (now version {row[0]}); "
-                               "reload and edit again")
-            return _write(conn, entry, action, user_id, now_ms)
-
-        stored = await self.store.write(job)
+        stored = await self.store.write(lambda c: _write(c, entry, action, user_id, now_ms))
         self._index(stored)
         return stored
 
