@@ -50,7 +50,7 @@ system-deps:
 	    "make test SYSTEM_DEPS= skips this message"; fi; fi
 
 # The store's contract tests run on SQLite and on PostgreSQL. They use the server at
-# 127.0.0.1:5432 (user postgres, trust authentication; CHATSERVER_TEST_POSTGRES names another),
+# 127.0.0.1:5432 (user postgres, trust authentication; TEST_POSTGRES_URL names another),
 # creating and dropping databases of their own. Without one, the PostgreSQL cases are skipped,
 # each saying why, and this says so up front.
 postgres-check: $(STAMP)

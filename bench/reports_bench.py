@@ -403,7 +403,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 events instead of 1 M")
     parser.add_argument("--postgres", action="store_true",
                         help="the log in a PostgreSQL database of its own (created on "
-                        "CHATSERVER_BENCH_POSTGRES, default 127.0.0.1:5432, then dropped)")
+                        "BENCH_POSTGRES_URL, default 127.0.0.1:5432, then dropped)")
     args = parser.parse_args()
     figures = run(args.quick, args.postgres)
     print(f"{'PostgreSQL' if args.postgres else 'SQLite'}: {figures['events']:,} events, "

@@ -213,7 +213,7 @@ class RedisServer:
 
 
 # The PostgreSQL service the PostgreSQL scenarios create their databases on (trust auth).
-POSTGRES_ADMIN = os.environ.get("CHATSERVER_BENCH_POSTGRES",
+POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_URL",
                                 "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -2,7 +2,7 @@
 or a PostgreSQL database of the test's own, created with a unique name and dropped after.
 
 PostgreSQL is the service at 127.0.0.1:5432 (user postgres, trust authentication), or
-whatever CHATSERVER_TEST_POSTGRES names. Where none answers, the PostgreSQL cases are skipped
+whatever TEST_POSTGRES_URL names. Where none answers, the PostgreSQL cases are skipped
 with the reason (`make test` starts one when it can: see the Makefile)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ADMIN_URL = os.environ.get("CHATSERVER_TEST_POSTGRES",
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgres"]
 

@@ -3,7 +3,7 @@ database's CPU is really measured, the bench databases are dropped, and the repo
 reads the same facts from a PostgreSQL log as from the SQLite one (not a timing test).
 
 Skipped, saying why, where PostgreSQL does not answer at 127.0.0.1:5432 (or
-CHATSERVER_BENCH_POSTGRES)."""
+BENCH_POSTGRES_URL)."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from . import schema
+from .backend import StoreError
 from .postgres import PgConnection, connect, migrate, redact, scrub
 
 # Rows read from SQLite at a time: memory stays bounded whatever a table's size.
@@ -191,7 +192,7 @@ def run(source_path: str, url: str, out: TextIO = sys.stdout, err: TextIO = sys.
                 target.close()
         finally:
             source.close()
-    except CopyError as error:
+    except (CopyError, StoreError) as error:  # StoreError: connect's, password masked
         print(f"error: {error}", file=err)
         return 1
     except (psycopg.Error, sqlite3.Error) as error:
