@@ -22,6 +22,8 @@ from chatserver.privacy.iplimits import Throttled
 from chatserver.store.store import Row
 from chatserver.tokens import new_id
 
+from . import http_fields
+
 if TYPE_CHECKING:
     from .hub import Hub
 
@@ -73,8 +75,9 @@ async def require(request: Request, *roles: str) -> Row:
         if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")
         ):
-            sent = str((await request.form()).get("csrf_token", ""))
-        if not sent or not secrets.compare_digest(sent, user["csrf"]):
+            sent = str((await http_fields.form(request)).get("csrf_token", ""))
+        # As bytes: compare_digest raises TypeError on a str beyond ASCII (a header is Latin-1).
+        if not sent or not secrets.compare_digest(sent.encode(), user["csrf"].encode()):
             raise Forbidden("missing or wrong CSRF token")
     return user
 
@@ -85,6 +88,10 @@ async def login(request: Request) -> Response:
         raise Forbidden("cross-site login refused")
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
+    # A control character in any field is a wrong login, counted like one: the name is not
+    # looked up (PostgreSQL's text cannot hold a NUL), and scrypt's HMAC pads its key with
+    # NULs, so it would take the password with a NUL appended for the password.
+    hostile = http_fields.refused(form.multi_items()) is not None
     wants_json = "application/json" in request.headers.get("accept", "")
     address = request.client.host if request.client else None
     try:
@@ -94,10 +101,10 @@ async def login(request: Request) -> Response:
             return JSONResponse({"error": refused.code, "message": refused.message},
                                 status_code=429, headers={"retry-after": str(refused.retry_after)})
         return RedirectResponse("/login?failed=1", status_code=303)
-    user = await hub.store.user_by_name(username) if username else None
+    user = await hub.store.user_by_name(username) if username and not hostile else None
     # Verify even for unknown users so timing does not reveal which usernames exist.
     stored = user["password_hash"] if user is not None else hub.dummy_hash
-    if not verify_password(password, stored) or user is None or user["disabled"]:
+    if not verify_password(password, stored) or hostile or user is None or user["disabled"]:
         hub.abuse.login_failed(address, username, time.monotonic())
         if wants_json:
             return JSONResponse({"error": "unauthorized", "message": "wrong username or "

@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatserver.core import frames
 from chatserver.core.errors import BadFrame, BadJSON, TooLarge
 from chatserver.privacy import audit
 from knowledge_base import formats
 from knowledge_base.model import Entry, EntryError
 
+from . import http_fields
 from .auth import require
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ async def read_body(request: Request, limit: int = 256 * 1024) -> bytes:
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object whose every string keeps the clients' rule (no lone
-    surrogate, no control character but tab, LF and CR; see frames.refused_character)."""
+    surrogate, no control character but tab, LF and CR; see http_fields.py)."""
     try:
         data = json.loads(await read_body(request))
     except (ValueError, UnicodeDecodeError):
@@ -59,16 +59,12 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def _refuse_hostile_strings(body: dict[str, Any]) -> None:
     """Raise BadFrame naming a field (`questions[1]`, `skills.x`) that breaks the rule.
-    Multi-line is allowed everywhere here; each field's own check is stricter where it must be.
     A loop, not recursion: the body may be nested as deep as the parser allowed."""
     pending: list[tuple[str, object]] = list(body.items())
     while pending:
         path, value = pending.pop()
-        if problem := frames.refused_character(path, multiline=False):
-            raise BadFrame(f"field name {path!a} {problem}")  # escaped: sent back as text
-        if isinstance(value, str) and (problem := frames.refused_character(value,
-                                                                           multiline=True)):
-            raise BadFrame(f"field '{path}' {problem}")
+        if problem := http_fields.refused([(path, value)]):
+            raise BadFrame(problem)
         if isinstance(value, dict):
             pending.extend((f"{path}.{key}", item) for key, item in value.items())
         elif isinstance(value, list):
@@ -97,7 +93,7 @@ async def _audit(request: Request, user: Any, action: str, entry: Entry, **extra
 
 async def list_entries(request: Request) -> Response:
     await require(request, *STAFF)
-    params = request.query_params
+    params = http_fields.query(request)
     status = params.get("status")
     if status not in (None, "draft", "published"):
         raise BadFrame("status must be draft or published")
@@ -172,7 +168,7 @@ async def import_entries(request: Request) -> Response:
     """`?format=json|csv`; the whole file is checked first and nothing is stored on any error."""
     user = await require(request, "admin")
     hub = hub_of(request)
-    kind = request.query_params.get("format", "json")
+    kind = http_fields.query(request).get("format", "json")
     if kind not in ("json", "csv"):
         raise BadFrame("format must be json or csv")
     body = await read_body(request, MAX_BODY)
@@ -192,7 +188,7 @@ async def import_entries(request: Request) -> Response:
 
 async def export_entries(request: Request) -> Response:
     user = await require(request, "admin")
-    kind = request.query_params.get("format", "json")
+    kind = http_fields.query(request).get("format", "json")
     entries = await hub_of(request).kb.entries()
     await audit.record(hub_of(request).store, user, "kb.export", "kb",
                        {"format": kind, "entries": len(entries)}, audit.address_of(request))

@@ -16,6 +16,7 @@ from chatserver.core.errors import BadFrame
 from chatserver.privacy import audit
 from knowledge_base.model import EntryError
 
+from . import http_fields
 from .auth import require
 from .kb_api import hub_of, invalid, json_body
 
@@ -28,7 +29,7 @@ def _id(request: Request) -> int:
 
 async def list_proposals(request: Request) -> Response:
     await require(request, "admin")
-    status = request.query_params.get("status", "pending")
+    status = http_fields.query(request).get("status", "pending")
     if status not in STATUSES:
         raise BadFrame(f"status must be one of: {', '.join(STATUSES)}")
     learning = hub_of(request).learning
@@ -71,7 +72,7 @@ async def reject(request: Request) -> Response:
 async def unanswered(request: Request) -> Response:
     await require(request, "admin")
     try:
-        days = int(request.query_params.get("days", "30"))
+        days = int(http_fields.query(request).get("days", "30"))
     except ValueError:
         raise BadFrame("days must be a whole number of days") from None
     if not 1 <= days <= 365:

@@ -23,7 +23,7 @@ from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthoriz
 from chatserver.privacy import audit
 from chatserver.store.store import Row
 
-from . import pages_api
+from . import http_fields, pages_api
 from .auth import ACCOUNT, current_user, home, require
 
 HERE = Path(__file__).resolve().parent
@@ -74,11 +74,11 @@ async def page_user(request: Request, *roles: str) -> Row | Response:
 
 
 async def login_page(request: Request) -> Response:
+    failed = "failed" in http_fields.query(request)
     user = await current_user(request)
-    if user is not None and "failed" not in request.query_params:
+    if user is not None and not failed:
         return RedirectResponse(home(user), status_code=303)
-    return render("login.html", request, user=None, csrf="",
-                  failed="failed" in request.query_params)
+    return render("login.html", request, user=None, csrf="", failed=failed)
 
 
 async def root(request: Request) -> Response:
@@ -106,7 +106,7 @@ async def audit_page(request: Request) -> Response:
     user = await page_user(request, "admin")
     if isinstance(user, Response):
         return user
-    params = request.query_params
+    params = http_fields.query(request)
     before = params.get("before", "")
     found = await audit.entries(
         request.app.state.hub.store, action=params.get("action") or None,

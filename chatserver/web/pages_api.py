@@ -24,6 +24,7 @@ from chatserver.service.event_frames import skills_from_json
 from chatserver.store.store import Conn, Row
 from knowledge_base.model import EntryError, diff, validate
 
+from . import http_fields
 from .auth import ROLES, require
 from .kb_api import invalid, json_body
 
@@ -292,8 +293,9 @@ async def kb_diff(request: Request) -> Response:
     await require(request, "admin")
     hub = hub_of(request)
     entry_id = int(request.path_params["entry_id"])
+    params = http_fields.query(request)
     try:
-        old_v, new_v = (int(request.query_params[k]) for k in ("from", "to"))
+        old_v, new_v = (int(params[k]) for k in ("from", "to"))
     except (KeyError, ValueError):
         return invalid(EntryError("from", "give ?from=VERSION&to=VERSION"))
     versions = {v["version"]: v["entry"] for v in await hub.kb.history(entry_id)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,6 +17,7 @@ from chatserver.core.errors import BadFrame, NotFound
 from chatserver.privacy import audit
 from chatserver.privacy import data_rights as privacy
 
+from . import http_fields
 from .auth import require
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ async def find_visitors(request: Request) -> Response:
     """`?q=` an email, part of a name, a visitor id, or the visitor token from the widget."""
     await require(request, "admin")
     hub = hub_of(request)
-    q = request.query_params.get("q", "").strip()
+    q = http_fields.query(request).get("q", "").strip()
     if not 2 <= len(q) <= 320:  # 320: the longest valid email address
         raise BadFrame("q: give an email, a name (2+ characters), a visitor id or token")
     token_id = hub.visitor_signer.unsign(q) if "." in q else None
@@ -42,7 +44,7 @@ async def find_visitors(request: Request) -> Response:
 async def export_visitor(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
-    visitor_id = request.path_params["visitor_id"]
+    visitor_id = http_fields.path(request, "visitor_id")
     now = hub.service.clock()
     data = await privacy.export_visitor(hub.store, visitor_id, now)
     if data is None:
@@ -57,7 +59,7 @@ async def export_visitor(request: Request) -> Response:
 async def erase_visitor(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
-    visitor_id = request.path_params["visitor_id"]
+    visitor_id = http_fields.path(request, "visitor_id")
     now = hub.service.clock()
     erased = await privacy.erase_visitor(hub.store, visitor_id, now,
                                          batch_size=hub.config.retention.batch_size)
@@ -68,8 +70,8 @@ async def erase_visitor(request: Request) -> Response:
     return JSONResponse(erased.as_dict())
 
 
-def _int(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
+def _int(params: QueryParams, name: str) -> int | None:
+    value = params.get(name)
     if value in (None, ""):
         return None
     if not value.isdigit():
@@ -81,13 +83,13 @@ async def audit_log(request: Request) -> Response:
     """`?action=kb.` (a group) or `kb.update`, `user=`, `target=`, `since=`/`until=` (ms),
     `before=` (an entry id, to page back), `limit=` (at most 500)."""
     await require(request, "admin")
-    params = request.query_params
-    limit = _int(request, "limit") or 100
+    params = http_fields.query(request)
+    limit = _int(params, "limit") or 100
     found = await audit.entries(
         hub_of(request).store, action=params.get("action") or None,
         username=params.get("user") or None, target=params.get("target") or None,
-        since_ms=_int(request, "since"), until_ms=_int(request, "until"),
-        before_id=_int(request, "before"), limit=limit)
+        since_ms=_int(params, "since"), until_ms=_int(params, "until"),
+        before_id=_int(params, "before"), limit=limit)
     more = len(found) == min(limit, audit.MAX_LIMIT)
     return JSONResponse({"entries": found,
                          "next_before": found[-1]["id"] if found and more else None})

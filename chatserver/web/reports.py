@@ -27,7 +27,7 @@ from chatserver.reports.reports_query import BadParameter, ReportQuery, parse
 from chatserver.reports.reports_view import AGENT_COLUMNS, build
 from chatserver.store.store import Conn, Store
 
-from . import reports_page
+from . import http_fields, reports_page
 from .auth import require
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ async def _query(request: Request) -> ReportQuery | Response:
     parameter is answered 400 naming it."""
     await require(request, *ROLES)
     try:
-        return parse(request.query_params, _today(hub_of(request)))
+        return parse(http_fields.query(request), _today(hub_of(request)))
     except BadParameter as e:
         return bad_parameter(e)
 

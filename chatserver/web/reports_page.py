@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from chatserver.reports import reports_svg as svg
 from chatserver.reports.reports_query import BadParameter, ReportQuery, parse
 
+from . import http_fields
 from .pages import ENV, NAV, NO_STORE, page_user
 
 REPORTS_NAV = ("/admin/reports", "Reports", ("supervisor", "admin"))
@@ -132,7 +133,7 @@ async def page(request: Request, compute: Compute, options: Options, today: date
         return user
     error, status = None, 200
     try:
-        query = parse(request.query_params, today)
+        query = parse(http_fields.query(request), today)
     except BadParameter as e:
         error, status = e, 400
         query = parse({}, today)

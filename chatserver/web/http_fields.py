@@ -1,0 +1,56 @@
+"""Every named string a client sends over HTTP under one rule: JSON body fields, query
+parameters, form fields and path segments (frames.refused_character, as for socket frames).
+
+Checked at the edge, before any lookup: PostgreSQL's text cannot hold U+0000 (psycopg raises
+DataError, a 500 halfway through a handler), scrypt takes a password with trailing NULs for the
+password without them (HMAC pads its key with NULs), and logs and terminals mangle the rest.
+A field's name stays on one line; its value may keep tab, LF and CR, and each field's own
+check is stricter where it must be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+
+from chatserver.core import frames
+from chatserver.core.errors import BadFrame
+
+
+def refused(fields: Iterable[tuple[str, object]]) -> str | None:
+    """What the first field breaking the rule holds, naming it; None when all are clean.
+    Values that are not strings (numbers, uploaded files) are left to their own checks."""
+    for name, value in fields:
+        if problem := frames.refused_character(name, multiline=False):
+            return f"field name {name!a} {problem}"  # escaped: sent back as text
+        if isinstance(value, str) and (problem := frames.refused_character(value,
+                                                                           multiline=True)):
+            return f"field '{name}' {problem}"
+    return None
+
+
+def _check(fields: Iterable[tuple[str, object]]) -> None:
+    if problem := refused(fields):
+        raise BadFrame(problem)
+
+
+def query(request: Request) -> QueryParams:
+    """The query parameters, every one of them clean (400 naming the first that is not)."""
+    _check(request.query_params.multi_items())
+    return request.query_params
+
+
+async def form(request: Request) -> FormData:
+    """The form fields, every one of them clean (400 naming the first that is not)."""
+    fields = await request.form()
+    _check(fields.multi_items())
+    return fields
+
+
+def path(request: Request, name: str) -> str:
+    """A string path parameter, clean (400 naming it when not)."""
+    value = str(request.path_params[name])
+    _check([(name, value)])
+    return value
