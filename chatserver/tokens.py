@@ -24,7 +24,7 @@ class Signer:
     def unsign(self, token: str) -> str | None:
         """The signed value, or None when the token was not made by us for this purpose."""
         value, dot, mac = token.rpartition(".")
-        if not dot or not value or not hmac.compare_digest(mac, self._mac(value)):
+        if not dot or not value or not hmac.compare_digest(mac.encode(), self._mac(value).encode()):
             return None
         return value
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chatserver.passwords import hash_password, verify_password
 from chatserver.privacy.ratelimit import TokenBucket
 from chatserver.tokens import Signer
@@ -37,3 +39,10 @@ def test_token_bucket_allows_the_burst_then_the_rate() -> None:
     assert bucket.allow(0.4) is False  # 0.8 of a token
     assert bucket.allow(0.5) is True  # one token back after 0.5 s
     assert [bucket.allow(100.0) for _ in range(4)] == [True, True, True, False]  # capped
+
+
+@pytest.mark.parametrize("token", ["x.é", "é.é", "value.😀", "a\u00e9b.c\u0301"])
+def test_a_token_with_characters_outside_ascii_is_refused_not_an_error(token: str) -> None:
+    """compare_digest raises TypeError on str with non-ASCII characters: a stranger's cookie
+    `chat_session=x.é` was a 500 on every page that reads the session."""
+    assert Signer("k" * 40, "session").unsign(token) is None
