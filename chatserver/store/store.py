@@ -65,16 +65,25 @@ def _append(
     expect_seq: int | None,
     now_ms: int,
 ) -> Appended:
-    if client_id is not None:
-        row = conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE conversation_id = ? AND client_id = ?",
-            (conversation_id, client_id),
-        ).fetchone()
-        if row is not None:
-            return Appended([_event_from_row(row)], duplicate=True)
     changes: dict[str, Any] = {}
     for new in events:  # the projection columns depend on the events, not on their seqs
         changes.update(_row_changes(new.type, new.payload, now_ms))
+    payloads = [json.dumps(new.payload, ensure_ascii=False) for new in events]
+    in_one_statement = getattr(conn, "append_events", None)  # PostgreSQL: see postgres.py
+    if in_one_statement is not None:
+        seen, last = in_one_statement(
+            conversation_id, [(new.type, new.author, text) for new, text in
+                              zip(events, payloads, strict=True)], client_id, changes, now_ms)
+        duplicate = None if seen is None else _duplicate(conn, conversation_id, client_id)
+        if duplicate is not None:
+            return duplicate
+        if last is None:
+            raise KeyError(conversation_id)
+        return _stored(conversation_id, events, client_id, expect_seq, now_ms, last)
+    if client_id is not None:
+        duplicate = _duplicate(conn, conversation_id, client_id)
+        if duplicate is not None:
+            return duplicate
     sets = "".join(f", {column} = ?" for column in changes)
     # One statement allocates the seqs and moves the projection: the row lock is ours until
     # commit, and a failure below rolls both back with the job's savepoint.
@@ -85,20 +94,36 @@ def _append(
     ).fetchone()
     if found is None:
         raise KeyError(conversation_id)
-    first = found[0] - len(events) + 1
+    appended = _stored(conversation_id, events, client_id, expect_seq, now_ms, found[0])
+    conn.executemany(
+        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(conversation_id, e.seq, e.type, e.author, text, e.client_id, now_ms)
+         for e, text in zip(appended.events, payloads, strict=True)],
+    )
+    return appended
+
+
+def _duplicate(conn: Conn, conversation_id: str, client_id: str | None) -> Appended | None:
+    """The line stored earlier under this client id, if any: a retry stores nothing."""
+    row = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM events WHERE conversation_id = ? AND client_id = ?",
+        (conversation_id, client_id),
+    ).fetchone()
+    return None if row is None else Appended([_event_from_row(row)], duplicate=True)
+
+
+def _stored(conversation_id: str, events: Sequence[NewEvent], client_id: str | None,
+            expect_seq: int | None, now_ms: int, last_seq: int) -> Appended:
+    """The events as stored, given the conversation's new last seq. A stale `expect_seq`
+    fails the job, which rolls back what it wrote."""
+    first = last_seq - len(events) + 1
     if expect_seq is not None and first - 1 != expect_seq:
         raise StaleState(conversation_id)
-    stored = [
+    return Appended([
         Event(conversation_id, first + i, new.type, new.author, dict(new.payload),
               client_id if i == 0 else None, now_ms)
         for i, new in enumerate(events)
-    ]
-    conn.executemany(
-        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(conversation_id, e.seq, e.type, e.author,
-          json.dumps(e.payload, ensure_ascii=False), e.client_id, now_ms) for e in stored],
-    )
-    return Appended(stored, duplicate=False)
+    ], duplicate=False)
 
 
 def _row_changes(kind: str, p: Mapping[str, Any], ts_ms: int) -> dict[str, Any]:
