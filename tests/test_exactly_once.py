@@ -62,6 +62,7 @@ class Peer:
     def __init__(self, ws: Any, tally: Tally) -> None:
         self.ws, self.tally = ws, tally
         self.pending: dict[str, str] = {}  # client id -> text, until acked
+        self.refused: set[str] = set()  # pending ids answered with an error: to send again
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -71,6 +72,9 @@ class Peer:
                 self.tally.add(frame)
                 if frame["type"] == "ack" and frame.get("id") in self.pending:
                     self.tally.acked[frame["id"]] = self.pending.pop(frame["id"])
+                    self.refused.discard(frame["id"])
+                elif frame["type"] == "error" and frame.get("id") in self.pending:
+                    self.refused.add(frame["id"])
 
     async def line(self, text: str, **fields: Any) -> None:
         frame_id = str(uuid.uuid4())
@@ -102,15 +106,17 @@ class Visitor:
         self.peer = Peer(ws, self.tally)
 
 
-async def _chats(agent_server: Server, visitor_servers: list[Server], count: int
-                 ) -> list[Visitor]:
-    """`count` chats held by one agent, Ann; visitors spread over `visitor_servers`."""
-    add_user(agent_server.db, "ann", skills={"lang:en": 5}, capacity=count)
-    ann = await agent(agent_server, "ann")
+async def _chats(agent_server: Server, visitor_servers: list[Server], count: int,
+                 name: str = "ann", language: str = "en") -> list[Visitor]:
+    """`count` chats held by one agent, Ann; visitors spread over `visitor_servers`. Another
+    agent's desk needs another language, so that Ann, still online within the grace period
+    after this, is not offered its chats."""
+    add_user(agent_server.db, name, skills={f"lang:{language}": 5}, capacity=count)
+    ann = await agent(agent_server, name)
     chats = []
     for i in range(count):
         v = await visitor(visitor_servers[i % len(visitor_servers)], name=f"V{i}",
-                          language="en")
+                          language=language)
         cid = (await v.request("request_human"))["conversation_id"]
         await ann.expect("offer", where=lambda f, c=cid: f["conversation"]["id"] == c)
         assert (await ann.request("accept", conversation_id=cid))["type"] == "ack"
@@ -121,25 +127,29 @@ async def _chats(agent_server: Server, visitor_servers: list[Server], count: int
     return chats
 
 
-async def _agent_peer(server: Server, chats: list[Visitor]) -> Peer:
-    """Ann's console: hello, then a resume of each chat from the start."""
-    cookie = "; ".join(f"{k}={v}" for k, v in server.login("ann").items())
+async def _agent_peer(server: Server, chats: list[Visitor], name: str = "ann",
+                      tally: Tally | None = None) -> Peer:
+    """Ann's console: hello, then a resume of each chat after what `tally` holds (from the
+    start for a new console)."""
+    tally = tally or Tally()
+    cookie = "; ".join(f"{k}={v}" for k, v in server.login(name).items())
     ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
     await ws.send(json.dumps({"type": "hello"}))
     assert json.loads(await ws.recv())["type"] == "welcome"
     for chat in chats:
         await ws.send(json.dumps({"type": "resume", "conversation_id": chat.cid,
-                                  "after_seq": 0}))
+                                  "after_seq": tally.high[chat.cid]}))
     await ws.send(json.dumps({"type": "status", "status": "online"}))
-    return Peer(ws, Tally())
+    return Peer(ws, tally)
 
 
-async def _traffic(ann: Peer, chats: list[Visitor], seconds: float) -> None:
-    """Ann's lines at 250 a second round the chats; each visitor writes every 200 ms."""
+async def _traffic(ann: Peer, chats: list[Visitor], seconds: float, per_tick: int = 5) -> None:
+    """Ann's lines at 50 × `per_tick` a second round the chats; each visitor writes when
+    Ann's count reaches a multiple of 50 (every 200 ms at 5 a tick)."""
     loop = asyncio.get_running_loop()
     end, n = loop.time() + seconds, 0
     while loop.time() < end:
-        for _ in range(5):
+        for _ in range(per_tick):
             chat = chats[n % len(chats)]
             await ann.line(f"{chat.cid} agent {n}", conversation_id=chat.cid)
             n += 1
