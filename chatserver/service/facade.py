@@ -115,6 +115,7 @@ class ConversationService:
         self.priority = self.handoff.priority
         self.wants_survey = self.handoff.wants_survey
         self.restore = self.recovery.restore
+        self.resume_point = journal.resume_point
         self.resync = self.recovery.resync
 
     @property

@@ -104,6 +104,16 @@ class Journal:
             self.keep(conv)
         return conv
 
+    async def resume_point(self, conv: Conversation, after_seq: int) -> int:
+        """Where a client's `resume` starts: its `after_seq`, clamped to the end of the log.
+        The log's end, not this process's view of it: a process that stored and acknowledged
+        a line, then died before publishing it, left the line in the log only, and the client
+        that was acked has it; clamping to the stale view would send it again."""
+        if after_seq <= conv.last_seq:
+            return after_seq
+        current = await self.conversation(conv.id, fresh=True)
+        return min(after_seq, current.last_seq)
+
     async def _catch_up(self, conv: Conversation) -> Conversation:
         # Unmarked before the read: a gap noticed during it marks the conversation again.
         self._stale.discard(conv.id)

@@ -111,7 +111,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
-        await conn.resume(conv.id, min(frame["after_seq"], conv.last_seq))
+        await conn.resume(conv.id, await service.resume_point(conv, frame["after_seq"]))
         return None
 
     watch = asyncio.create_task(_close_when_session_ends(hub, conn, user["session_id"]),

@@ -255,7 +255,7 @@ class VisitorSocket:
 
     async def resume(self, frame: Frame) -> dict[str, Any] | None:
         conv = await self.owned(frame["conversation_id"])
-        await self.conn.resume(conv.id, min(frame["after_seq"], conv.last_seq))
+        await self.conn.resume(conv.id, await self.service.resume_point(conv, frame["after_seq"]))
         return None
 
     async def survey(self, frame: Frame) -> dict[str, Any] | None:
