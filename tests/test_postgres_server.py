@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -36,19 +37,25 @@ async def wait_for(check, seconds: float) -> float:
     return time.monotonic() - started
 
 
+async def chatting(server: Server, clients: list) -> tuple[Any, Any, str]:
+    """Carol (an agent) and Sara (a visitor) in one chat on `server`."""
+    add_user(server.db, "carol")
+    carol = await agent(server, "carol")
+    sara = await visitor(server, name="Sara")
+    clients += [carol, sara]
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await carol.expect("offer")
+    await carol.request("accept", conversation_id=cid)
+    return carol, sara, cid
+
+
 async def test_a_chat_is_stored_in_postgresql(tmp_path, own_postgres: Postgres,
                                               clients: list) -> None:
     url = own_postgres.create_database()
     server = Server(tmp_path, database=url)
     server.start()
     try:
-        add_user(server.db, "carol")
-        carol = await agent(server, "carol")
-        sara = await visitor(server, name="Sara")
-        clients += [carol, sara]
-        cid = (await sara.request("request_human"))["conversation_id"]
-        await carol.expect("offer")
-        await carol.request("accept", conversation_id=cid)
+        carol, sara, cid = await chatting(server, clients)
         ack = await sara.request("message", text="سلام، سفارشم کجاست؟")
         got = await carol.expect("message", where=lambda f: f["seq"] == ack["seq"])
         assert got["text"] == "سلام، سفارشم کجاست؟"
@@ -65,13 +72,7 @@ async def test_a_database_crash_mid_traffic_loses_no_acked_line(tmp_path, own_po
     server = Server(tmp_path, database=url, **FAST)
     server.start()
     try:
-        add_user(server.db, "carol")
-        carol = await agent(server, "carol")
-        sara = await visitor(server, name="Sara")
-        clients += [carol, sara]
-        cid = (await sara.request("request_human"))["conversation_id"]
-        await carol.expect("offer")
-        await carol.request("accept", conversation_id=cid)
+        carol, sara, cid = await chatting(server, clients)
 
         acked: list[str] = []
         failed = 0
