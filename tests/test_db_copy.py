@@ -83,6 +83,18 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
         await store.write(lambda conn: conn.execute(
             "INSERT INTO agent_presence (agent_id, ts_ms, status) VALUES (?, ?, 'online')",
             (agent, NOW)))
+        await store.write(lambda conn: conn.execute(
+            "INSERT INTO attachments (id, conversation_id, visitor_id, author, name, media_type, "
+            "size, data, created_ms) VALUES ('att-1', 'conv-0', 'visitor-0', 'visitor', "
+            "'note.txt', 'text/plain', 3, ?, ?)", (b"\x00\xffz", NOW)))
+        await store.write(lambda conn: conn.execute(
+            "UPDATE visitors SET external_id = 'shop-7', verified = 1 WHERE id = 'visitor-1'"))
+        await store.write(lambda conn: conn.execute(
+            "INSERT INTO labels (name, colour, created_ms) VALUES ('billing', '#aa3300', ?)",
+            (NOW,)))
+        await store.write(lambda conn: conn.execute(
+            "INSERT INTO conversation_labels (conversation_id, label_id, added_ms) "
+            "SELECT 'conv-0', id, ? FROM labels", (NOW,)))
         return {cid: await store.events_after(cid, 0) for cid in ("conv-0", "conv-1", "conv-2")}
     finally:
         await store.close()

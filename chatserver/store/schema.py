@@ -171,4 +171,57 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX agent_presence_time ON agent_presence(ts_ms);
     """,
+    # 8: attachments (issue 19). The bytes live in the database: it is the one store every
+    # server process (and, on PostgreSQL, every machine) already shares, and the row commits
+    # in the same transaction as the chat line that carries it, so a line never points at a
+    # file that was not kept. `data` is what is served (images re-encoded, metadata gone);
+    # `thumbnail` a small JPEG/PNG for previews. `visitor_id` lets export, erase and the
+    # retention purge find a visitor's files without reading the event log.
+    """
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        visitor_id TEXT NOT NULL,
+        author TEXT NOT NULL CHECK (author IN ('visitor', 'agent')),
+        name TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        data BLOB NOT NULL,
+        thumbnail BLOB,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_conversation ON attachments(conversation_id);
+    CREATE INDEX attachments_visitor ON attachments(visitor_id);
+    CREATE INDEX attachments_created ON attachments(created_ms);
+    """,
+    # 9: verified identity (issue 19): the site's own user id given to ChatWidget.identify().
+    # `verified` = the site's server signed it (HMAC with the identity secret); one visitor row
+    # per verified id, so the same customer on any device is the same visitor.
+    """
+    ALTER TABLE visitors ADD COLUMN external_id TEXT;
+    ALTER TABLE visitors ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX visitors_verified ON visitors(external_id) WHERE verified = 1;
+    """,
+    # 10: labels (issue 19): the list admins manage, and which conversations carry which.
+    # Adding and removing are `label` events in the log (the truth); conversation_labels is
+    # their projection, written in the same transaction, so reports can filter by it.
+    """
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        colour TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX labels_name ON labels(lower(name)) WHERE deleted = 0;
+    CREATE TABLE conversation_labels (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        label_id INTEGER NOT NULL REFERENCES labels(id),
+        added_ms INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, label_id)
+    );
+    CREATE INDEX conversation_labels_label ON conversation_labels(label_id);
+    """,
 ]
