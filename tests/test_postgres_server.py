@@ -117,6 +117,10 @@ async def test_a_database_crash_mid_traffic_loses_no_acked_line(tmp_path, own_po
         assert len(stored) == len(set(stored)), "a line was stored twice"
         assert seqs == list(range(1, len(seqs) + 1)), "a gap in the seqs"
         assert failed > 0, "the crash was not felt: the test proves nothing"
+        log = server.log.read_text()
+        assert "Traceback" not in log, "an outage is not a bug: no traceback per refused frame"
+        outage_lines = [ln for ln in log.splitlines() if "database unavailable" in ln]
+        assert 1 <= len(outage_lines) <= 5, f"{failed} refusals, {len(outage_lines)} lines"
         print(f"\nPostgreSQL crash: {before_crash} acked before, {len(acked)} after; "
               f"{failed} sends refused while down; not ready after {down:.1f} s, "
               f"ready {up:.1f} s after the restart; lost 0, duplicated 0, gaps 0")

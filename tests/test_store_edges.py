@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from chatserver import config as config_module
+from chatserver.store.backend import StoreUnavailable
 from chatserver.store.dialect import to_postgres
 from chatserver.store.store import NewEvent, Store
 
@@ -168,9 +169,9 @@ async def test_a_write_blocked_by_another_machines_lock_gives_up(db_location: st
             frozen.execute("BEGIN IMMEDIATE")
         try:
             line = NewEvent("message", "visitor", {"from": "visitor", "text": "hi"})
-            with pytest.raises(Exception) as refused:
+            # StoreUnavailable: the web layer answers "retry" and logs one line, no traceback
+            with pytest.raises(StoreUnavailable):
                 await asyncio.wait_for(store.append("c1", [line], now_ms=2), 15)
-            assert not isinstance(refused.value, TimeoutError), "the writer hung on the lock"
         finally:
             frozen.execute("ROLLBACK")
             frozen.close()

@@ -17,6 +17,12 @@ class StoreError(Exception):
     """The database cannot be reached or opened; the message is fit to show (no password)."""
 
 
+class StoreUnavailable(StoreError):
+    """A read or write failed because the database is away or busy past the timeout, not
+    because of what was asked: the caller may retry later. Raised by `Store` so that the web
+    layer answers "retry" and logs one line, not a traceback per refused frame."""
+
+
 class Cursor(Protocol):
     rowcount: int
 
@@ -73,6 +79,10 @@ class Backend(Protocol):
 
     def retryable(self, error: Exception) -> bool:
         """A failure of this transaction alone (a deadlock between processes): run it again."""
+
+    def outage(self, error: BaseException) -> str | None:
+        """Why the database could not serve, as one line without a password, when `error`
+        means it is away or busy (not a bug in the statement); else None."""
 
     def aborted(self, conn: Conn) -> bool:
         """The open transaction can no longer commit (PostgreSQL, after a failed statement a

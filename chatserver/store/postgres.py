@@ -236,6 +236,13 @@ class PostgresBackend:
     def retryable(self, error: Exception) -> bool:
         return isinstance(error, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
 
+    def outage(self, error: BaseException) -> str | None:
+        # OperationalError: the connection failed or was lost, a lock or statement timeout.
+        if isinstance(error, psycopg.OperationalError | StoreError):
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            return scrub(first or type(error).__name__, self.url)
+        return None
+
     def aborted(self, conn: Conn) -> bool:
         """A statement failed inside the transaction: PostgreSQL will commit none of it, even
         if the job caught the error and carried on."""

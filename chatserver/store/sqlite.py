@@ -67,6 +67,9 @@ def _statements(script: str) -> Iterable[str]:
             buffer = ""
 
 
+_OUTAGES = ("locked", "busy", "disk I/O error", "unable to open", "disk is full")
+
+
 class SqliteBackend:
     """A database file (or ":memory:"), written by the store's writer thread."""
 
@@ -80,6 +83,13 @@ class SqliteBackend:
     def describe(self) -> str:
         return f"sqlite:{self.path}"
 
+
+    def outage(self, error: BaseException) -> str | None:
+        # Only the messages of a busy or failing disk: "no such table" and the like are bugs.
+        if isinstance(error, sqlite3.OperationalError) and any(
+                m in str(error) for m in _OUTAGES):
+            return str(error)
+        return None
     def _open(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)

@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chatserver.core.conversation import Event
 
-from .backend import Backend, Conn, Row
+from .backend import Backend, Conn, Row, StoreUnavailable
 from .sqlite import SqliteBackend
 from .sqlite import secure_delete as sqlite_secure_delete
 from .store_writer import Writer
@@ -165,10 +165,25 @@ class Store:
     async def write(self, job: Callable[[Conn], T], lock_key: str = "") -> T:
         """Run `job` in the writer's next group; `lock_key` names the conversation whose row
         it updates, so that every process locks rows in one order (store_writer.py)."""
-        return await self.writer.run(job, lock_key)
+        with self._outages():
+            return await self.writer.run(job, lock_key)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return await self.backend.fetchall(sql, params)
+        with self._outages():
+            return await self.backend.fetchall(sql, params)
+
+    @contextlib.contextmanager
+    def _outages(self) -> Iterator[None]:
+        """The database being away or busy, whatever the backend, as StoreUnavailable."""
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            reason = self.backend.outage(error)
+            if reason is None:
+                raise
+            raise StoreUnavailable(reason) from error
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)

@@ -34,6 +34,7 @@ from chatserver.privacy.redaction import Redactor, install_log_redaction
 from chatserver.secrets_file import secret_key
 from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
+from chatserver.store.backend import StoreUnavailable
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.store import Store
 from chatserver.tokens import Signer
@@ -41,7 +42,7 @@ from chatserver.tokens import Signer
 from . import auth, kb_api, learning_api, pages, privacy_api, reports, widget_routes
 from .agent_socket import agent_endpoint
 from .hub import Hub
-from .log_hygiene import quiet_client_faults
+from .log_hygiene import database_unavailable, quiet_client_faults
 from .security_headers import SecurityHeaders
 from .visitor_socket import visitor_endpoint
 
@@ -162,6 +163,13 @@ async def chat_error(request: Request, exc: Exception) -> Response:
                         status_code=exc.http_status)
 
 
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """503 with a retry hint, and one log line per interval: an outage is not a bug."""
+    database_unavailable(log, str(exc))
+    return JSONResponse({"error": "unavailable", "message": "the database is unavailable; "
+                         "retry in a few seconds"}, status_code=503, headers={"Retry-After": "5"})
+
+
 class App(Starlette):
     """Starlette with the security headers outermost: even its own 500 answer carries them."""
 
@@ -216,7 +224,7 @@ def create_app(config: Config) -> Starlette:
         *widget_routes.routes,
     ]
     app = App(routes=routes, lifespan=lifespan,
-              exception_handlers={ChatError: chat_error})
+              exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable})
     app.state.hub = hub
     return app
 

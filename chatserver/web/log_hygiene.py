@@ -18,6 +18,38 @@ INTERVAL_SECONDS = 10.0  # one line per 10 s at most: enough to see an incident,
 MESSAGE = "a client sent a text frame that is not UTF-8; its socket was closed with 1007"
 
 
+class Throttle:
+    """At most one line per interval; counts the ones held back for the next line."""
+
+    def __init__(self, interval: float = INTERVAL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def allow(self) -> str | None:
+        """None when this line is held back; else the note to append (may be empty)."""
+        now = self.clock()
+        if self.last is not None and now - self.last < self.interval:
+            self.suppressed += 1
+            return None
+        more = f" ({self.suppressed} more since the last such line)" if self.suppressed else ""
+        self.last, self.suppressed = now, 0
+        return more
+
+
+_outage_throttle = Throttle()
+
+
+def database_unavailable(logger: logging.Logger, reason: str) -> None:
+    """One WARNING per interval while the database is away: each refused frame or request
+    would otherwise log its own traceback, though nothing is wrong with the code."""
+    more = _outage_throttle.allow()
+    if more is not None:
+        logger.warning("database unavailable, asked clients to retry: %s%s", reason, more)
+
+
 class ClientFaultFilter(logging.Filter):
     """Rewrites the WebSocket layer's record of a client's invalid UTF-8: WARNING, no traceback,
     rate-limited (`clock` is injectable for tests)."""
@@ -25,10 +57,7 @@ class ClientFaultFilter(logging.Filter):
     def __init__(self, interval: float = INTERVAL_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.interval = interval
-        self.clock = clock
-        self.last: float | None = None
-        self.suppressed = 0
+        self.throttle = Throttle(interval, clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
@@ -36,12 +65,9 @@ class ClientFaultFilter(logging.Filter):
             return True
         if not logging.getLogger(record.name).isEnabledFor(logging.WARNING):
             return False  # the operator's level still rules the rewritten line
-        now = self.clock()
-        if self.last is not None and now - self.last < self.interval:
-            self.suppressed += 1
+        more = self.throttle.allow()
+        if more is None:
             return False
-        more = f" ({self.suppressed} more since the last such line)" if self.suppressed else ""
-        self.last, self.suppressed = now, 0
         record.msg, record.args = MESSAGE + more, None
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         record.exc_info, record.exc_text, record.stack_info = None, None, None

@@ -26,7 +26,10 @@ from chatserver.core.errors import (
 )
 from chatserver.core.frames import Frame, Limits, Spec, encode, parse
 from chatserver.privacy.ratelimit import TokenBucket
+from chatserver.store.backend import StoreUnavailable
 from chatserver.telemetry import Counter
+
+from .log_hygiene import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,12 @@ async def receive_loop(
                 error.frame_id = frame_id
             errors.inc(code=error.code)
             conn.send(encode(error_frame(error)))
-        except Exception:  # a bug or an outage: the client may retry with the same id
+        except StoreUnavailable as outage:  # the client retries with the same id
+            conn.greet(None)
+            database_unavailable(log, str(outage))
+            conn.send(encode(error_frame(Unavailable(
+                "the server could not store this; retry with the same id", frame_id=frame_id))))
+        except Exception:  # a bug: the client may retry with the same id
             conn.greet(None)
             log.exception("handling a frame failed")
             conn.send(encode(error_frame(Unavailable(
