@@ -69,7 +69,11 @@ async def ensure_admin(store: Store) -> None:
     password = generate_password()
     if not await store.add_first_admin("admin", "Administrator", hash_password(password),
                                        int(time.time() * 1000)):
-        return  # another machine starting on the same database added it meanwhile
+        if not await store.has_admin():  # else another machine starting added it meanwhile
+            print("warning: no admin account, and the name 'admin' belongs to a user who is "
+                  "not one; add an admin with: chatserver user add NAME --role admin "
+                  "--password-stdin", file=sys.stderr, flush=True)
+        return
     print(f"Created user 'admin' with one-time password: {password}\n"
           "Log in with it and choose your own password; it is not shown again.", flush=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,17 @@ def test_first_command_creates_schema_and_admin_and_shows_the_password_once(
     second = cli(tmp_path, "user", "list")
     assert "one-time password" not in second.stdout and password not in second.stdout
     assert "admin" in second.stdout
+
+
+def test_a_desk_left_without_an_admin_says_how_to_add_one(tmp_path: Path) -> None:
+    """The first admin cannot be created when a user named 'admin' exists but is no admin
+    (demoted by hand): the operator is told, instead of a desk nobody can administer."""
+    cli(tmp_path, "db", "migrate")
+    with sqlite3.connect(tmp_path / "chat.db") as db:
+        db.execute("UPDATE users SET role = 'agent' WHERE username = 'admin'")
+    done = cli(tmp_path, "user", "list")
+    assert done.returncode == 0
+    assert "no admin" in done.stderr and "--role admin" in done.stderr
 
 
 def test_user_add_with_skills_and_capacity(tmp_path: Path) -> None:
