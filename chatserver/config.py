@@ -146,6 +146,13 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class IdentityConfig:
+    # Key the site's server signs visitor ids with (ChatWidget.identify's hash, HMAC-SHA256);
+    # empty = identify is never verified, it only fills in the name and email.
+    secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     # "local": one process, in-memory queue. "redis": many processes share queue and fan-out.
     backend: str = "local"
@@ -248,6 +255,7 @@ class Config:
     desk: DeskConfig = DeskConfig()
     survey: SurveyConfig = SurveyConfig()
     metrics: MetricsConfig = MetricsConfig()
+    identity: IdentityConfig = IdentityConfig()
     cluster: ClusterConfig = ClusterConfig()
     bot: BotSettings = field(default_factory=BotSettings)
     privacy: PrivacyConfig = PrivacyConfig()

@@ -181,6 +181,7 @@ CHANGED_BY_HAND: dict[str, tuple[str, Any]] = {
                    {"sat": ("09:00-17:00",), "sun": ("09:00-13:00", "14:00-17:00")}),
     "desk.closed_dates": ("2026-03-20,2026-03-21", ("2026-03-20", "2026-03-21")),
     "metrics.token": ("scrape-token", "scrape-token"),
+    "identity.secret": ("site-signing-secret", "site-signing-secret"),
     "cluster.backend": ("redis", "redis"),
     "cluster.redis_url": ("redis://cache.internal:6380/2", "redis://cache.internal:6380/2"),
     "cluster.key_prefix": ("shop:", "shop:"),

@@ -144,6 +144,25 @@ URL = _string(max_len=2048)
 TOPIC = _string(max_len=60)
 TOKEN = _string(max_len=200)
 COMMENT = _string(max_len=2000, multiline=True)
+EXTERNAL_ID = _string(re.compile(r".*\S.*"), 200, "the site's user id, not blank")
+# The site's signature of the id: checked against the secret, not here, so a malformed one
+# is only a wrong one (unverified, never an error that tells a guesser anything).
+IDENTITY_HASH = _string(max_len=128)
+IDENTITY: Spec = {
+    "id": (EXTERNAL_ID, True),
+    "name": (NAME, False),
+    "email": (EMAIL, False),
+    "hash": (IDENTITY_HASH, False),
+}
+
+
+def _identity(value: Any, name: str, limits: Limits) -> dict[str, Any]:
+    """`hello.identity`: the site's user {id, name?, email?, hash?}, each field checked as the
+    identify frame's are, an error naming it as `identity.<field>`."""
+    if not isinstance(value, dict):
+        raise BadFrame(f"field '{name}' must be an object")
+    return _fields(value, IDENTITY, limits, prefix=f"{name}.")
+
 
 # type -> {field: (check, required)}. A changing frame always carries "id" (see PROTOCOL.md).
 Spec = Mapping[str, tuple[Check, bool]]
@@ -156,6 +175,7 @@ VISITOR_FRAMES: Mapping[str, Spec] = {
         "language": (LANGUAGE, False),
         "page_url": (URL, False),
         "topic": (TOPIC, False),
+        "identity": (_identity, False),
     },
     "message": {"id": (CLIENT_ID, True), "text": (_text, True)},
     "typing": {"on": (_boolean, True)},
@@ -173,6 +193,8 @@ VISITOR_FRAMES: Mapping[str, Spec] = {
     "close": {"id": (CLIENT_ID, True)},
     "offline_message": {"id": (CLIENT_ID, True), "email": (EMAIL, True), "text": (_text, True)},
     "consent": {"id": (CLIENT_ID, True)},
+    # The page logged its user in after hello (docs/protocol.md, "Verified identity").
+    "identify": {"id": (CLIENT_ID, True), "identity": (_identity, True)},
 }
 
 AGENT_FRAMES: Mapping[str, Spec] = {
@@ -235,18 +257,25 @@ def parse(raw: str | bytes, table: Mapping[str, Spec], limits: Limits) -> Frame:
     spec = table.get(kind)
     if spec is None:
         raise UnknownType(f"unknown frame type {kind[:40]!r}", frame_id=frame_id)
-    fields: dict[str, Any] = {}
     try:
-        for name, (check, required) in spec.items():
-            if name not in obj or (obj[name] is None and not required):
-                if required:
-                    raise BadFrame(f"field '{name}' is required")
-                continue
-            fields[name] = check(obj[name], name, limits)
+        fields = _fields(obj, spec, limits)
     except (BadFrame, TooLarge) as e:
         e.frame_id = frame_id
         raise
     return Frame(kind, fields.get("id"), fields)
+
+
+def _fields(obj: Mapping[str, Any], spec: Spec, limits: Limits,
+            prefix: str = "") -> dict[str, Any]:
+    """The fields `spec` names, each checked; others are ignored (the protocol may grow)."""
+    fields: dict[str, Any] = {}
+    for name, (check, required) in spec.items():
+        if name not in obj or (obj[name] is None and not required):
+            if required:
+                raise BadFrame(f"field '{prefix}{name}' is required")
+            continue
+        fields[name] = check(obj[name], prefix + name, limits)
+    return fields
 
 
 def _top_level_id(raw: str) -> str | None:

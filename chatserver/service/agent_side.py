@@ -135,12 +135,13 @@ class AgentSide:
     async def open_conversations_of(self, agent_id: int) -> list[dict[str, Any]]:
         """The chats an agent holds or has been offered, for the console after a reconnect."""
         rows = await self.journal.store.fetchall(
-            "SELECT id, state, last_seq, language, topic FROM conversations "
+            "SELECT id, visitor_id, state, last_seq, language, topic FROM conversations "
             "WHERE agent_id = ? AND state IN ('offered', 'assigned') ORDER BY created_ms",
             (agent_id,),
         )
         return [{"id": r["id"], "state": r["state"], "seq": r["last_seq"],
-                 "language": r["language"], "topic": r["topic"]} for r in rows]
+                 "language": r["language"], "topic": r["topic"],
+                 "visitor_id": r["visitor_id"]} for r in rows]
 
     # --- changes ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from chatserver.core.frames import encode
 from chatserver.store.store import NewEvent
 
 from .event_frames import event_frame
+from .visitor_history import visitor_card
 
 if TYPE_CHECKING:
     from chatserver.cluster.bus import Bus
@@ -230,6 +231,7 @@ class Dispatcher:
                 "topic": conv.topic,
                 "skills": list(conv.skills),
                 "transcript": transcript,
+                "visitor": await visitor_card(self.conversations.store, conv.visitor_id),
             },
         }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatserver.cluster.bus import Bus, RedisBus
@@ -138,6 +138,13 @@ class Journal:
     def cached(self, conversation_id: str) -> Conversation | None:
         """The projection if this process holds one (open chats only), without reading."""
         return self._convs.get(conversation_id)
+
+    def rehome(self, conversation_id: str, visitor_id: str) -> None:
+        """The conversation moved to another visitor (identity.py): its cached projection
+        follows, so lines go to the visitor's sockets by its new id."""
+        conv = self._convs.get(conversation_id)
+        if conv is not None:
+            self._convs[conversation_id] = replace(conv, visitor_id=visitor_id)
 
     def cached_all(self) -> list[Conversation]:
         """Every open conversation this process holds a projection of."""

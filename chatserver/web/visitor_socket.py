@@ -8,7 +8,7 @@ reads on its own and the shared steps (the open conversation, consent, ownership
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from chatserver.core.errors import (
     error_frame,
 )
 from chatserver.core.frames import Frame, encode
+from chatserver.service import identity
 from chatserver.tokens import new_id
 
 from .sockets import Handler, receive_loop
@@ -48,6 +49,9 @@ class VisitorSession:
     conversation_id: str | None = None
     last_conversation_id: str | None = None  # the one just closed, for the survey
     consented: bool = False
+    # Earlier visitor ids of this socket (before a verified identify switched it): lines
+    # a process still addresses to them reach it until it closes.
+    former_ids: list[str] = field(default_factory=list)
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
@@ -88,7 +92,8 @@ class VisitorSocket:
             "hello": self.hello, "message": self.message, "typing": self.typing,
             "read": self.read, "choose": self.choose, "request_human": self.request_human,
             "resume": self.resume, "survey": self.survey, "close": self.close,
-            "offline_message": self.offline_message, "consent": self.consent}
+            "offline_message": self.offline_message, "consent": self.consent,
+            "identify": self.identify_frame}
 
     async def run(self) -> None:
         """Serve frames until the visitor leaves, then take the socket off the registry."""
@@ -98,8 +103,8 @@ class VisitorSocket:
                                self.hub.config.limits, greeted=lambda: bool(session.visitor_id),
                                errors=self.service.telemetry.errors)
         finally:
-            if session.visitor_id:
-                self.hub.registry.remove_visitor(session.visitor_id, conn)
+            for visitor_id in {session.visitor_id, *session.former_ids} - {""}:
+                self.hub.registry.remove_visitor(visitor_id, conn)
             await conn.wait_closed() if conn.closed else await conn.stop()
 
     # -- shared steps --
@@ -174,6 +179,12 @@ class VisitorSocket:
         visitor_id, known = await self.identify(frame)
         profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
         await hub.store.upsert_visitor(visitor_id, profile, service.clock())
+        claimed = None
+        if frame.get("identity") is not None:  # hello's name and email stand in for its own
+            claimed = await self.claim(visitor_id, {**profile, **frame["identity"]})
+            if claimed.visitor_id != visitor_id:
+                visitor_id, known = claimed.visitor_id, await hub.store.visitor(
+                    claimed.visitor_id)
         open_row = await hub.store.open_conversation_of(visitor_id) if known else None
         # Greeted only once the visitor is stored: a hello that failed leaves the socket as it
         # was, and the client may send it again (not "already sent", no conversation without
@@ -194,7 +205,15 @@ class VisitorSocket:
         if conversation is not None:  # waiting for a person: where it stands, after welcome
             service.dispatcher.visitor_back(visitor_id, conversation["id"],
                                             conversation["state"], conversation["seq"])
-        return await self.welcome(known, conversation)
+        welcome = await self.welcome(known, conversation)
+        if claimed is not None:
+            welcome["verified"] = claimed.verified
+        return welcome
+
+    async def claim(self, visitor_id: str, fields: dict[str, Any]) -> identity.Claimed:
+        """One identify (hello's or the frame's) for `visitor_id`; identity.py decides."""
+        return await identity.claim(self.service.journal, visitor_id, fields,
+                                    secret=self.hub.config.identity.secret)
 
     async def welcome(self, known: Row | None,
                       conversation: dict[str, Any] | None) -> dict[str, Any]:
@@ -213,6 +232,28 @@ class VisitorSocket:
         return welcome
 
     # -- the other frames --
+
+    async def identify_frame(self, frame: Frame) -> dict[str, Any] | None:
+        """The page logged its user in after hello: answered with the token (and open chat)
+        of the visitor this socket now speaks for, and whether the identity was proven."""
+        session, hub = self.session, self.hub
+        claimed = await self.claim(session.visitor_id, frame["identity"])
+        answer: dict[str, Any] = {"type": "ack", "id": frame.key, "verified": claimed.verified}
+        if claimed.visitor_id != session.visitor_id:
+            session.former_ids.append(session.visitor_id)
+            session.visitor_id = claimed.visitor_id
+            hub.registry.add_visitor(claimed.visitor_id, self.conn)
+            open_row = await hub.store.open_conversation_of(claimed.visitor_id)
+            session.conversation_id = open_row["id"] if open_row is not None else None
+            session.last_conversation_id = None
+            answer["conversation"] = None if open_row is None else {
+                "id": open_row["id"], "state": open_row["state"], "seq": open_row["last_seq"]}
+            if hub.config.privacy.require_consent:
+                session.consented = await self.service.has_consented(claimed.visitor_id)
+        row = await hub.store.visitor(session.visitor_id)  # the name lines are signed with
+        session.name = row["name"] if row is not None and row["name"] else session.name
+        answer["visitor_token"] = hub.visitor_signer.sign(session.visitor_id)
+        return answer
 
     async def consent(self, frame: Frame) -> dict[str, Any] | None:
         conv = await self.started()
