@@ -231,6 +231,13 @@ AGENT_FRAMES: Mapping[str, Spec] = {
         "entry_id": (_integer(1, _MAX_SEQ), False),  # the entry that answered the visitor
     },
     "resume": {"conversation_id": (CONVERSATION_ID, True), "after_seq": (SEQ, True)},
+    # Put a label (from the list admins keep, /api/labels) on a chat, or take it off.
+    "label": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "label_id": (_integer(1, _MAX_SEQ), True),
+        "on": (_boolean, True),
+    },
 }
 
 

@@ -116,6 +116,7 @@ class ConversationFacts:
     survey: Survey | None
     agent_names: tuple[tuple[str, str], ...]  # (agent id, display name) as last assigned
     silences: tuple[str, ...] = ()  # the agent of each `silent` event (nudged for silence)
+    labels: tuple[str, ...] = ()  # label ids on the chat at the end of its log (`label` events)
     repeat_contact: bool | None = None  # set by `mark_repeat_contacts`; None: not yet known
     agent_view: str | None = None
 
@@ -290,6 +291,7 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
     etas: list[EtaCheck] = []
     names: dict[str, str] = {}
     silences: list[str] = []
+    labels: dict[str, None] = {}  # in the order first put on; the last event for each wins
 
     def release(ts_ms: int, why: str) -> None:
         nonlocal holder
@@ -362,6 +364,11 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
             case "survey":
                 if survey is None:  # a second answer is a duplicate, not a change of mind
                     survey = _survey(p)
+            case "label":
+                if p.get("on"):
+                    labels[str(p.get("label_id"))] = None
+                else:
+                    labels.pop(str(p.get("label_id")), None)
             case _:
                 pass  # offered, note, and any future type: no metric reads them
     if holder is not None:
@@ -377,7 +384,7 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
         first_responder=first_responder, closed_ms=closed_ms, closed_by=closed_by,
         resolved=resolved if isinstance(resolved, bool) else None, spans=tuple(spans),
         all_responses=tuple(responses), eta_checks=tuple(etas), survey=survey,
-        agent_names=tuple(names.items()), silences=tuple(silences),
+        agent_names=tuple(names.items()), silences=tuple(silences), labels=tuple(labels),
     )
 
 

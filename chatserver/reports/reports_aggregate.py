@@ -60,6 +60,8 @@ def matches(f: ConversationFacts, filters: Filters) -> ConversationFacts | None:
         return None
     if filters.skill is not None and filters.skill not in f.skills:
         return None
+    if filters.label is not None and filters.label not in f.labels:
+        return None
     if filters.agent is not None:
         return f.for_agent(filters.agent) if filters.agent in f.agents else None
     return f
@@ -93,6 +95,8 @@ def count_day(facts: Iterable[ConversationFacts], filters: Filters, t: Threshold
             f)
         for agent in f.agents if filters.agent is None else (filters.agent,):
             add(("agent", agent), f.for_agent(agent) if f.agent_view is None else f)
+        for label in f.labels:
+            add(("label", label), f)
     return tallies
 
 

@@ -19,6 +19,7 @@ CONVERSATION_COLUMNS = (
     "conversation_id", "started", "language", "topic", "skills", "agents", "asked",
     "answered", "abandoned", "queue_wait_s", "first_response_s", "handle_s", "responses",
     "transferred", "closed", "closed_by", "resolved", "rating", "nps", "repeat_contact",
+    "labels",
 )
 
 
@@ -45,8 +46,10 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
-def conversation_row(f: ConversationFacts, names: Mapping[str, str], tz: tzinfo
-                     ) -> list[Any]:
+def conversation_row(f: ConversationFacts, names: Mapping[str, str], tz: tzinfo,
+                     label_names: Mapping[str, str] | None = None) -> list[Any]:
+    """One chat's row; `label_names` (label id -> current name) names its labels."""
+    label_names = label_names or {}
     started = datetime.fromtimestamp(f.started_ms / 1000, UTC).astimezone(tz)
     return [
         f.conversation_id, started.isoformat(timespec="seconds"), f.language, f.topic,
@@ -56,4 +59,5 @@ def conversation_row(f: ConversationFacts, names: Mapping[str, str], tz: tzinfo
         f.closed, f.closed_by, f.resolved,
         f.survey.rating if f.survey and f.owns_outcome else None,
         f.survey.nps if f.survey and f.owns_outcome else None, f.repeat_contact,
+        ", ".join(sorted(label_names.get(label, f"#{label}") for label in f.labels)),
     ]

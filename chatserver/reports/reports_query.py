@@ -17,8 +17,9 @@ from chatserver.core.errors import BadFrame
 
 DEFAULT_DAYS = 7  # a week: long enough to smooth the weekday rhythm, short enough to act on
 MAX_DAYS = 732  # two years, so "this year against last" is still one range
-FILTERS = ("agent", "skill", "topic", "language")
-# Agent ids are user ids; skills, topics and languages are short tokens ("lang:fa", "billing").
+FILTERS = ("agent", "skill", "topic", "language", "label")
+# Agent and label ids are numbers; skills, topics and languages are short tokens ("lang:fa").
+_IDS = ("agent", "label")
 _TOKEN = re.compile(r"^[\w:.\-]{1,64}$")
 _AGENT = re.compile(r"^[0-9]{1,12}$")
 
@@ -33,12 +34,14 @@ class BadParameter(BadFrame):
 
 @dataclass(frozen=True)
 class Filters:
-    """Narrow a report to one agent's share, or to chats of one skill, topic or language."""
+    """Narrow a report to one agent's share, or to chats of one skill, topic, language or
+    label (a label id: the chats carrying it at the end of their log)."""
 
     agent: str | None = None
     skill: str | None = None
     topic: str | None = None
     language: str | None = None
+    label: str | None = None
 
     def as_params(self) -> dict[str, str]:
         return {name: value for name in FILTERS if (value := getattr(self, name))}
@@ -100,7 +103,7 @@ def parse(params: Mapping[str, str], today: date) -> ReportQuery:
     values: dict[str, str | None] = {}
     for name in FILTERS:
         raw = params.get(name, "").strip()
-        pattern = _AGENT if name == "agent" else _TOKEN
+        pattern = _AGENT if name in _IDS else _TOKEN
         if raw and not pattern.match(raw):
             raise BadParameter(name, "not a valid value")
         values[name] = raw or None

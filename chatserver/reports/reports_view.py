@@ -96,13 +96,39 @@ def histogram(values: list[float]) -> list[dict[str, Any]]:
     return [{"le": le, "count": n} for le, n in zip(bounds, counts, strict=True)]
 
 
+def _kept(key: object) -> tuple[str, ...] | None:
+    """The durations a key's total needs: the hour chart reads only the queue wait, the
+    label table none (its tallies skip sorting every reply again); the rest, all."""
+    if isinstance(key, tuple) and key[0] == "hour":
+        return QUEUE
+    if isinstance(key, tuple) and key[0] == "label":
+        return ()
+    return None
+
+
+def label_rows(totals: Mapping[Any, _Tally], label_names: Mapping[str, str]
+               ) -> list[dict[str, Any]]:
+    """Chats per label in the range (a chat with two labels counts under each), with
+    their outcome and CSAT; most used first."""
+    rows = []
+    for key, tally in totals.items():
+        if not (isinstance(key, tuple) and key[0] == "label"):
+            continue
+        s = tally.summary()
+        rows.append({"id": int(key[1]) if key[1].isdigit() else key[1],
+                     "name": label_names.get(key[1], f"#{key[1]}"),
+                     "conversations": s.conversations, "handled": s.handled,
+                     "fcr_rate": s.fcr_rate, "ratings": s.ratings,
+                     "csat": s.csat})
+    rows.sort(key=lambda r: (-r["conversations"], r["name"].lower()))
+    return rows
+
+
 def build(counted: Counted, query: ReportQuery, *, names: Mapping[str, str],
-          timezone: str) -> dict[str, Any]:
+          timezone: str, label_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     t = counted.t
     prev = query.previous()
-    # The hour chart reads only the queue wait: its tallies skip sorting every reply again.
-    totals = counted.totals(query.first, query.last, lambda key: QUEUE if isinstance(
-        key, tuple) and key[0] == "hour" else None)
+    totals = counted.totals(query.first, query.last, _kept)
     current_tally = totals.get(ALL) or _Tally(t)
     current = current_tally.summary()
     previous = counted.total(prev.first, prev.last).summary()
@@ -149,5 +175,6 @@ def build(counted: Counted, query: ReportQuery, *, names: Mapping[str, str],
         "agent_columns": [{"key": k, "label": label, "unit": unit}
                           for k, label, unit in AGENT_COLUMNS],
         "agents": agents,
+        "labels": label_rows(totals, label_names or {}),
     }
 

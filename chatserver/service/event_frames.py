@@ -57,6 +57,10 @@ def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
     if event.type == "note":
         return {"type": "note", **base, "id": event.client_id, "author": p["author"],
                 "text": p["text"]}
+    if event.type == "label":  # staff only: never in VISITOR_EVENTS
+        return {"type": "label", **base, "id": event.client_id, "label_id": p["label_id"],
+                "name": p["name"], "colour": p.get("colour", ""), "on": p["on"],
+                "by": p.get("by", "")}
     return {"type": "event", **base, "event": event.type, "author": event.author,
             "payload": dict(p)}
 

@@ -32,6 +32,7 @@ from .agent_side import AgentProfile, AgentSide
 from .dispatcher import Dispatcher
 from .handoff import Handoff
 from .journal import Journal
+from .labelling import Labelling
 from .recovery import Recovery
 from .visitor_side import BotLike, VisitorSide
 
@@ -74,6 +75,7 @@ class ConversationService:
         # Agents the router sets away (missed offers) go into the presence log like any change.
         self.dispatcher.record_presence = self.agent_side.record_presence
         self.recovery = Recovery(journal, router, self.dispatcher, self.agents, registry)
+        self.labelling = Labelling(journal)
         # What each socket catches up from (one callable per audience, not one per socket).
         self.visitor_backlog = partial(journal.backlog, for_visitor=True)
         self.agent_backlog = partial(journal.backlog, for_visitor=False)
@@ -111,6 +113,9 @@ class ConversationService:
         self.agent_message = agent_side.agent_message
         self.transfer = agent_side.transfer
         self.close_by_agent = agent_side.close_by_agent
+        # Labels.
+        self.set_label = self.labelling.set_label
+        self.labels_of = self.labelling.labels_of
         # Hand-off, recovery.
         self.priority = self.handoff.priority
         self.wants_survey = self.handoff.wants_survey

@@ -79,7 +79,9 @@ def _append(
             return duplicate
         if last is None:
             raise KeyError(conversation_id)
-        return _stored(conversation_id, events, client_id, expect_seq, now_ms, last)
+        appended = _stored(conversation_id, events, client_id, expect_seq, now_ms, last)
+        _project_labels(conn, conversation_id, events, now_ms)
+        return appended
     if client_id is not None:
         duplicate = _duplicate(conn, conversation_id, client_id)
         if duplicate is not None:
@@ -100,7 +102,25 @@ def _append(
         [(conversation_id, e.seq, e.type, e.author, text, e.client_id, now_ms)
          for e, text in zip(appended.events, payloads, strict=True)],
     )
+    _project_labels(conn, conversation_id, events, now_ms)
     return appended
+
+
+def _project_labels(conn: Conn, conversation_id: str, events: Sequence[NewEvent],
+                    now_ms: int) -> None:
+    """`label` events move conversation_labels in the same transaction, as the other events
+    move the conversation row: reports filter by it, and it is never ahead of the log."""
+    for new in events:
+        if new.type != "label":
+            continue
+        if new.payload["on"]:
+            conn.execute(
+                "INSERT INTO conversation_labels (conversation_id, label_id, added_ms) "
+                "VALUES (?, ?, ?) ON CONFLICT (conversation_id, label_id) DO NOTHING",
+                (conversation_id, new.payload["label_id"], now_ms))
+        else:
+            conn.execute("DELETE FROM conversation_labels WHERE conversation_id = ? AND "
+                         "label_id = ?", (conversation_id, new.payload["label_id"]))
 
 
 def _duplicate(conn: Conn, conversation_id: str, client_id: str | None) -> Appended | None:

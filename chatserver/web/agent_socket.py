@@ -13,6 +13,7 @@ from chatserver.core.errors import CLOSE_POLICY, Unauthorized
 from chatserver.core.frames import Frame, encode
 from chatserver.service.agent_side import AgentProfile
 from chatserver.service.event_frames import skills_from_json
+from chatserver.service.labelling import Staff
 
 from .auth import current_user, same_origin
 from .sockets import receive_loop
@@ -109,6 +110,11 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                                              frame["resolved"], origin=conn,
                                              entry_id=frame.get("entry_id"))).ack
 
+    async def label(frame: Frame) -> dict[str, Any] | None:
+        staff = Staff(agent_id, profile.role, profile.display_name)
+        return (await service.set_label(staff, frame["conversation_id"], frame["label_id"],
+                                        frame["on"], frame.key, origin=conn)).ack
+
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
         await conn.resume(conv.id, await service.resume_point(conv, frame["after_seq"]))
@@ -118,7 +124,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                                 name=f"session:{agent_id}")
     handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,
                 "message": message, "note": note, "typing": signal, "read": signal,
-                "transfer": transfer, "close": close, "resume": resume}
+                "transfer": transfer, "close": close, "resume": resume, "label": label}
     try:
         await receive_loop(websocket, conn, frames.AGENT_FRAMES, handlers, hub.config.limits,
                            greeted=lambda: greeted, errors=service.telemetry.errors)

@@ -39,7 +39,7 @@ from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.store import Store
 from chatserver.tokens import Signer
 
-from . import auth, kb_api, learning_api, pages, privacy_api, reports, widget_routes
+from . import auth, kb_api, labels_api, learning_api, pages, privacy_api, reports, widget_routes
 from .agent_socket import agent_endpoint
 from .history_api import routes as history_routes
 from .hub import Hub
@@ -218,6 +218,7 @@ def create_app(config: Config) -> Starlette:
         WebSocketRoute("/ws/visitor", visitor_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         *kb_api.routes,
+        *labels_api.routes,
         *history_routes,
         *learning_api.routes,
         *privacy_api.routes,

@@ -44,6 +44,7 @@ NAV = (
     ("/admin/reports", "Reports", ("supervisor", "admin")),
     ("/admin", "Knowledge base", ("admin",)),
     ("/admin/users", "Team", ("admin",)),
+    ("/admin/labels", "Labels", ("admin",)),
     ("/admin/audit", "Audit log", ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.
@@ -129,6 +130,7 @@ routes: list[BaseRoute] = [
                                        title="Supervisor"), methods=["GET"]),
     Route("/admin", _page("admin.html", "admin", title="Knowledge base"), methods=["GET"]),
     Route("/admin/users", _page("users.html", "admin", title="Team"), methods=["GET"]),
+    Route("/admin/labels", _page("labels.html", "admin", title="Labels"), methods=["GET"]),
     Route("/admin/audit", audit_page, methods=["GET"]),
     Route("/account", _page("account.html", *STAFF, title="Account"), methods=["GET"]),
     *pages_api.routes,

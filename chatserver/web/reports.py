@@ -80,6 +80,11 @@ def _names(conn: Conn) -> dict[str, str]:
     return {str(i): name for i, name in conn.execute("SELECT id, display_name FROM users")}
 
 
+def _label_names(conn: Conn) -> dict[str, str]:
+    """Every label's current name, deleted ones too: they stay on the chats of their time."""
+    return {str(i): name for i, name in conn.execute("SELECT id, name FROM labels")}
+
+
 async def compute(request: Request, query: ReportQuery) -> dict[str, Any]:
     """The report for `query` as plain data (what `GET /api/reports` sends)."""
     hub, reports = hub_of(request), reports_of(request)
@@ -90,7 +95,8 @@ async def compute(request: Request, query: ReportQuery) -> dict[str, Any]:
         with gc_paused():
             counted = reports.days.count(conn, prev.first, query.last, query.filters,
                                          Thresholds(), tz, now)
-            report = build(counted, query, names=_names(conn), timezone=str(tz))
+            report = build(counted, query, names=_names(conn), timezone=str(tz),
+                           label_names=_label_names(conn))
             report.update(reports_staffing.staffing(conn, reports.days.facts,
                                                     *query.bounds_ms(tz), now, tz,
                                                     hub.config.desk))
@@ -160,10 +166,10 @@ async def conversations_csv(request: Request) -> Response:
     def job(conn: Conn) -> str:
         window = REPEAT_WINDOW_DAYS * 86_400_000
         facts = reports.days.facts.facts(conn, start, max(end, min(end + 2 * window, now + 1)))
-        names = _names(conn)
+        names, labels = _names(conn), _label_names(conn)
         with gc_paused():
             marked = mark_repeat_contacts(facts, window_days=REPEAT_WINDOW_DAYS, as_of_ms=now)
-            rows = [reports_csv.conversation_row(f, names, tz) for f in
+            rows = [reports_csv.conversation_row(f, names, tz, labels) for f in
                     (matches(m, query.filters) for m in marked if start <= m.started_ms < end)
                     if f is not None]
         return reports_csv.table(reports_csv.CONVERSATION_COLUMNS, rows)
@@ -172,19 +178,24 @@ async def conversations_csv(request: Request) -> Response:
 
 
 async def options(request: Request) -> Mapping[str, list[tuple[str, str]]]:
-    """What the filter menus offer: the team, the desk's topics and skills, seen languages."""
+    """What the filter menus offer: the team, the desk's topics and skills, seen languages,
+    and every label (deleted ones last: past periods still carry them)."""
     hub = hub_of(request)
     users = await hub.store.fetchall(
         "SELECT id, display_name FROM users ORDER BY lower(display_name)")
     languages = await hub.store.fetchall(
         "SELECT DISTINCT language FROM conversations WHERE language != '' ORDER BY language")
+    labels = await hub.store.fetchall(
+        "SELECT id, name, deleted FROM labels ORDER BY deleted, lower(name), id")
     topics = hub.config.desk.topics
     langs = [r["language"] for r in languages]
     skills = sorted({*topics.values(), *(f"lang:{code}" for code in langs)})
     return {"agent": [(str(r["id"]), r["display_name"]) for r in users],
             "topic": [(t, t) for t in topics],
             "skill": [(s, s) for s in skills],
-            "language": [(code, code) for code in langs]}
+            "language": [(code, code) for code in langs],
+            "label": [(str(r["id"]), r["name"] + (" (deleted)" if r["deleted"] else ""))
+                      for r in labels]}
 
 
 async def page(request: Request) -> Response:

@@ -1,0 +1,97 @@
+/* Labels on chats, shared by the console, the supervisor view, transcript views and the admin
+   page (a classic script: one global, Labels). The desk's list comes from /api/labels?all=1
+   (deleted labels too: they stay on old chats); a chat's labels are folded from its `label`
+   frames in seq order, the last for each label winning. Names go in as text only; the colour
+   is set through the CSSOM, which the pages' CSP allows. */
+"use strict";
+
+const Labels = (() => {
+  const known = new Map(); // id -> {id, name, colour, text_colour, deleted}
+  let loading = null;
+
+  /** The desk's labels, fetched once (again when `fresh`); resolves to the Map. */
+  function load(fresh) {
+    if (!loading || fresh) {
+      loading = api("GET", "/api/labels?all=1").then((result) => {
+        if (result.ok) {
+          known.clear();
+          for (const label of result.data.labels) known.set(label.id, label);
+        }
+        return known;
+      });
+    }
+    return loading;
+  }
+
+  /** Black or white, whichever contrasts more with `hex` (WCAG 2; the server's rule too). */
+  function textColour(hex) {
+    const lum = [1, 3, 5].map((i) => {
+      const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    }).reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#000000" : "#ffffff";
+  }
+
+  /** The label as the desk knows it now (a rename shows at once), else as the frame had it. */
+  function describe(label) {
+    const now = known.get(label.id) || {};
+    const colour = /^#[0-9a-fA-F]{6}$/.test(now.colour || "") ? now.colour
+      : (/^#[0-9a-fA-F]{6}$/.test(label.colour || "") ? label.colour : "#e5e7eb");
+    return { id: label.id, name: now.name || label.name || `#${label.id}`, colour };
+  }
+
+  /** One chip; with `onRemove`, a × button (keyboard reachable) that takes it off. */
+  function chip(label, onRemove) {
+    const { id, name, colour } = describe(label);
+    const node = el("span", { class: "label-chip", dataset: { labelId: id } },
+      el("span", { class: "label-name", dir: "auto" }, name));
+    node.style.backgroundColor = colour;
+    node.style.color = textColour(colour);
+    if (onRemove) {
+      const remove = el("button", { type: "button", class: "label-remove", title: `Remove label ${name}`,
+        "aria-label": `Remove label ${name}`, onclick: () => onRemove(id) }, "×");
+      remove.style.color = "inherit";
+      node.append(remove);
+    }
+    return node;
+  }
+
+  /** Fold one frame into a chat's labels (a Map id -> {id, name, colour}); true if it changed. */
+  function fold(labels, frame) {
+    if (frame.type !== "label" || typeof frame.label_id !== "number") return false;
+    if (frame.on) labels.set(frame.label_id, { id: frame.label_id, name: frame.name, colour: frame.colour });
+    else if (!labels.delete(frame.label_id)) return false;
+    return true;
+  }
+
+  /** A chat's chips, and (when `onChange` is given) a picker of the labels not on it yet:
+      onChange(label_id, on). A native <select>, so keys and screen readers just work. */
+  function bar(labels, onChange) {
+    const chips = [...labels.values()].sort((a, b) => describe(a).name.localeCompare(describe(b).name))
+      .map((label) => chip(label, onChange ? (id) => onChange(id, false) : null));
+    const box = el("div", { class: "label-bar", role: "group", "aria-label": "Labels" }, ...chips);
+    if (!chips.length && !onChange) box.append(el("span", { class: "muted small" }, "No labels"));
+    if (onChange) {
+      const free = [...known.values()].filter((l) => !l.deleted && !labels.has(l.id))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const picker = el("select", { class: "label-picker", "aria-label": "Add a label", disabled: !free.length },
+        el("option", { value: "" }, free.length ? "+ Add label…" : (known.size ? "All labels added" : "No labels yet")),
+        ...free.map((l) => el("option", { value: String(l.id) }, l.name)));
+      picker.addEventListener("change", () => {
+        const id = Number(picker.value);
+        picker.value = "";
+        if (id) onChange(id, true);
+      });
+      box.append(picker);
+    }
+    return box;
+  }
+
+  /** A transcript line for a label frame (renderFrame in transcript.js draws it). */
+  function line(frame) {
+    const { name } = describe({ id: frame.label_id, name: frame.name, colour: frame.colour });
+    return `${frame.by || "Someone"} ${frame.on ? "added" : "removed"} the label “${name}”`;
+  }
+
+  return { load, known, textColour, chip, fold, bar, line };
+})();

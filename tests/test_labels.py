@@ -1,0 +1,315 @@
+"""Labels (issue 19 item 4) on the real server, on SQLite and PostgreSQL: admins manage the
+list, agents put labels on a chat over their socket (or over HTTP once it is closed), every
+staff socket sees it live, visitors never do, a restart keeps them (the log is replayed), and
+reports and CSVs filter and count by label."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from chatserver.core.labels import text_colour
+from chatserver.reports.reports_csv import BOM
+
+from .databases import db_location
+from .harness import PASSWORD, Server, add_user, agent, sql, visitor
+
+pytestmark = pytest.mark.anyio
+__all__ = ["db_location"]
+
+
+@contextmanager
+def session(server: Server, username: str, *, csrf: bool = True) -> Iterator[httpx.Client]:
+    """An HTTP client logged in as `username`, sending its CSRF token unless told not to."""
+    with httpx.Client(base_url=server.url) as client:
+        response = client.post("/login", data={"username": username, "password": PASSWORD},
+                               headers={"accept": "application/json"})
+        assert response.status_code == 200, response.text
+        if csrf:
+            client.headers["x-csrf-token"] = response.json()["csrf_token"]
+        yield client
+
+
+def desk(tmp_path, db_location: str) -> Server:
+    server = Server(tmp_path, database=db_location)
+    add_user(server.db, "root", role="admin")
+    add_user(server.db, "sue", role="supervisor", display_name="Sue")
+    add_user(server.db, "ana", display_name="Ana")
+    add_user(server.db, "bob", display_name="Bob")
+    return server.start()
+
+
+def audit_actions(server: Server) -> list[str]:
+    return [r[0] for r in sql(server.db, "SELECT action FROM audit_log WHERE action LIKE "
+                                         "'label.%' ORDER BY id")]
+
+
+def test_text_on_a_label_is_black_or_white_by_contrast() -> None:
+    assert text_colour("#ffeb3b") == "#000000"  # yellow: dark text
+    assert text_colour("#1a237e") == "#ffffff"  # navy: light text
+    assert text_colour("#ffffff") == "#000000" and text_colour("#000000") == "#ffffff"
+
+
+def test_admins_manage_the_list(tmp_path, db_location: str) -> None:
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "root") as root:
+            made = root.post("/api/labels", json={"name": "Billing", "colour": "#1A237E"})
+            assert made.status_code == 201, made.text
+            billing = made.json()
+            assert (billing["name"], billing["colour"], billing["text_colour"],
+                    billing["deleted"]) == ("Billing", "#1a237e", "#ffffff", False)
+            urgent = root.post("/api/labels", json={"name": "فوری urgent",
+                                                    "colour": "#ffeb3b"}).json()
+            assert urgent["text_colour"] == "#000000"
+
+            # Each bad field is a 422 naming it; nothing is stored.
+            for body, field in [({"name": "", "colour": "#000000"}, "name"),
+                                ({"name": "   ", "colour": "#000000"}, "name"),
+                                ({"name": "x" * 41, "colour": "#000000"}, "name"),
+                                ({"name": "a\u200bb\u0007", "colour": "#000000"}, "name"),
+                                ({"name": "BILLING", "colour": "#000000"}, "name"),
+                                ({"name": 5, "colour": "#000000"}, "name"),
+                                ({"name": "Refund", "colour": "red"}, "colour"),
+                                ({"name": "Refund", "colour": "#12345"}, "colour"),
+                                ({"name": "Refund"}, "colour")]:
+                bad = root.post("/api/labels", json=body)
+                assert bad.status_code in (400, 422), (body, bad.text)
+                if bad.status_code == 422:
+                    assert bad.json()["field"] == field, (body, bad.json())
+            assert root.post("/api/labels", content=b"[1]").status_code == 400
+
+            renamed = root.patch(f"/api/labels/{billing['id']}",
+                                 json={"name": "Payments", "colour": "#00ff00"})
+            assert renamed.status_code == 200 and renamed.json()["name"] == "Payments"
+            assert renamed.json()["text_colour"] == "#000000"
+            clash = root.patch(f"/api/labels/{billing['id']}", json={"name": "فوری URGENT"})
+            assert clash.status_code == 422 and clash.json()["field"] == "name"
+            # Renaming to itself in another case is no clash.
+            assert root.patch(f"/api/labels/{billing['id']}",
+                              json={"name": "PAYMENTS"}).status_code == 200
+            assert root.patch("/api/labels/999999", json={"name": "x"}).status_code == 404
+
+            assert root.delete(f"/api/labels/{urgent['id']}").status_code == 204
+            listed = root.get("/api/labels").json()["labels"]
+            assert [label["name"] for label in listed] == ["PAYMENTS"]
+            every = root.get("/api/labels", params={"all": "1"}).json()["labels"]
+            assert {(label["name"], label["deleted"]) for label in every} == {
+                ("PAYMENTS", False), ("فوری urgent", True)}
+            # A deleted name may be used again.
+            assert root.post("/api/labels", json={"name": "فوری urgent",
+                                                  "colour": "#ff0000"}).status_code == 201
+            assert root.delete("/api/labels/999999").status_code == 404
+
+        # Any staff member reads the list; only an admin changes it, with the CSRF token.
+        with session(server, "ana") as ana:
+            assert ana.get("/api/labels").status_code == 200
+            assert ana.post("/api/labels", json={"name": "Mine",
+                                                 "colour": "#000000"}).status_code == 403
+            assert ana.delete(f"/api/labels/{billing['id']}").status_code == 403
+        with session(server, "sue") as sue:
+            assert sue.patch(f"/api/labels/{billing['id']}",
+                             json={"name": "x"}).status_code == 403
+        with session(server, "root", csrf=False) as tokenless:
+            assert tokenless.post("/api/labels", json={"name": "NoToken",
+                                                       "colour": "#000000"}).status_code == 403
+        assert httpx.get(server.url + "/api/labels").status_code == 401
+        assert audit_actions(server) == ["label.create", "label.create", "label.update",
+                                         "label.update", "label.delete", "label.create"]
+        names = [r[0] for r in sql(server.db, "SELECT name FROM labels ORDER BY id")]
+        assert "NoToken" not in names and "Mine" not in names and "Refund" not in names
+        page = httpx.get(server.url + "/admin/labels", cookies=server.login("root"))
+        assert page.status_code == 200 and 'id="labels-table"' in page.text
+        assert httpx.get(server.url + "/admin/labels",
+                         cookies=server.login("ana")).status_code == 403
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+def _labels_of(server: Server, cid: str) -> list[int]:
+    return [r[0] for r in sql(server.db, "SELECT label_id FROM conversation_labels WHERE "
+                                         "conversation_id = ? ORDER BY label_id", (cid,))]
+
+
+def _label_events(server: Server, cid: str) -> list[dict[str, Any]]:
+    return [json.loads(r[0]) for r in sql(
+        server.db, "SELECT payload FROM events WHERE conversation_id = ? AND type = 'label' "
+                   "ORDER BY seq", (cid,))]
+
+
+async def _chat(server: Server, clients: list, ana: Any, name: str) -> tuple[Any, str]:
+    """A visitor handed to Ana, who accepts."""
+    guest = await visitor(server, name=name)
+    clients.append(guest)
+    cid = (await guest.request("request_human"))["conversation_id"]
+    await ana.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
+    assert (await ana.request("accept", conversation_id=cid))["type"] == "ack"
+    await guest.expect("assigned")
+    return guest, cid
+
+
+async def test_agents_label_chats_live_and_reports_count_them(tmp_path, db_location: str,
+                                                              clients: list) -> None:
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "root") as root:
+            billing = root.post("/api/labels", json={"name": "Billing",
+                                                     "colour": "#1a237e"}).json()
+            vip = root.post("/api/labels", json={"name": "VIP", "colour": "#ffeb3b"}).json()
+            gone = root.post("/api/labels", json={"name": "Old", "colour": "#888888"}).json()
+            assert root.delete(f"/api/labels/{gone['id']}").status_code == 204
+        ana = await agent(server, "ana")
+        sue = await agent(server, "sue", online=False)
+        bob = await agent(server, "bob", online=False)
+        clients += [ana, sue, bob]
+        sara, cid = await _chat(server, clients, ana, "Sara")
+
+        # Ana labels her chat: acked with a seq, and Sue (a supervisor) sees it at once.
+        frame_id = str(uuid.uuid4())
+        add = {"type": "label", "id": frame_id, "conversation_id": cid,
+               "label_id": billing["id"], "on": True}
+        await ana.send(add)
+        ack = await ana.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+        assert ack["type"] == "ack" and ack["seq"] > 0, ack
+        seen = await sue.expect("label", where=lambda f: f["conversation_id"] == cid)
+        assert (seen["label_id"], seen["name"], seen["on"], seen["seq"]) == (
+            billing["id"], "Billing", True, ack["seq"])
+        assert seen["colour"] == "#1a237e" and seen["by"] == "Ana"
+        # The same frame again (a retry) gets the same ack; a fresh add changes nothing.
+        await ana.send(add)
+        again = await ana.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+        assert (again["type"], again["seq"]) == ("ack", ack["seq"])
+        twice = await ana.request("label", conversation_id=cid, label_id=billing["id"], on=True)
+        assert twice["type"] == "ack" and twice.get("seq") is None and twice["unchanged"]
+        await sue.nothing("label")
+        assert _labels_of(server, cid) == [billing["id"]]
+        assert len(_label_events(server, cid)) == 1
+
+        # Errors name the problem and keep the socket usable; nobody else's chat is revealed.
+        for fields, code in [({"label_id": 999999, "on": True}, "not_found"),
+                             ({"label_id": gone["id"], "on": True}, "not_found"),
+                             ({"label_id": "x", "on": True}, "bad_frame"),
+                             ({"label_id": billing["id"]}, "bad_frame"),
+                             ({"label_id": billing["id"], "on": "yes"}, "bad_frame")]:
+            error = await ana.request("label", conversation_id=cid, **fields)
+            assert (error["type"], error["code"]) == ("error", code), (fields, error)
+        refused = await bob.request("label", conversation_id=cid, label_id=vip["id"], on=True)
+        assert (refused["type"], refused["code"]) == ("error", "not_found")
+        # A supervisor may label any chat; Ana, holding it, sees that live too.
+        by_sue = await sue.request("label", conversation_id=cid, label_id=vip["id"], on=True)
+        assert by_sue["type"] == "ack"
+        live = await ana.expect("label", where=lambda f: f["label_id"] == vip["id"])
+        assert live["by"] == "Sue" and live["on"] is True
+        removed = await ana.request("label", conversation_id=cid, label_id=vip["id"], on=False)
+        assert removed["type"] == "ack" and removed["seq"] > by_sue["seq"]
+        off = await sue.expect("label", where=lambda f: f["on"] is False)
+        assert off["label_id"] == vip["id"]
+        assert _labels_of(server, cid) == [billing["id"]]
+
+        # The visitor never hears of a label, live or on resume.
+        await sara.request("message", text="still there?")
+        await sara.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+        await sara.expect("message", where=lambda f: f.get("text") == "still there?")
+        await sara.nothing(("label", "event"), seconds=0.5)
+        assert not [f for f in sara.seen if "label" in json.dumps(f)]
+
+        # A second chat, unlabelled; both close, then Ana labels the first one over HTTP.
+        await ana.request("close", conversation_id=cid, resolved=True)
+        await sara.expect("survey_request")
+        assert (await sara.request("survey", rating=5))["type"] == "ack"
+        omid, other = await _chat(server, clients, ana, "Omid")
+        await ana.request("close", conversation_id=other, resolved=False)
+        await omid.expect("survey_request")
+        assert (await omid.request("survey", rating=2))["type"] == "ack"
+
+        path = f"/api/conversations/{cid}/labels"
+        with session(server, "ana") as http:
+            assert http.get(path).json()["labels"][0]["name"] == "Billing"
+            put = http.post(path, json={"label_id": vip["id"], "on": True})
+            assert put.status_code == 200, put.text
+            assert {label["name"] for label in put.json()["labels"]} == {"Billing", "VIP"}
+            assert put.json()["changed"] is True
+            same = http.post(path, json={"label_id": vip["id"], "on": True})
+            assert same.status_code == 200 and same.json()["changed"] is False
+            assert http.post(path, json={"label_id": vip["id"], "on": 1}).status_code == 422
+            assert http.post(path, json={"label_id": 999999, "on": True}).status_code == 404
+            assert http.post("/api/conversations/nope/labels",
+                             json={"label_id": vip["id"], "on": True}).status_code == 404
+        await sue.expect("label", where=lambda f: f["label_id"] == vip["id"] and f["on"])
+        with session(server, "ana", csrf=False) as tokenless:
+            assert tokenless.post(path, json={"label_id": vip["id"],
+                                              "on": False}).status_code == 403
+        with session(server, "bob") as stranger:  # never took part in it
+            assert stranger.post(path, json={"label_id": vip["id"],
+                                             "on": False}).status_code == 404
+            assert stranger.get(path).status_code == 404
+        assert _labels_of(server, cid) == sorted([billing["id"], vip["id"]])
+        assert [e["on"] for e in _label_events(server, cid)] == [True, True, False, True]
+
+        # Reports: filtered by label, and counted per label with CSAT.
+        with session(server, "sue") as http:
+            everything = http.get("/api/reports").json()
+            assert everything["summary"]["conversations"] == 2
+            rows = {row["id"]: row for row in everything["labels"]}
+            assert rows[billing["id"]]["conversations"] == 1
+            assert rows[billing["id"]]["name"] == "Billing"
+            assert rows[billing["id"]]["csat"] == 1.0
+            assert rows[vip["id"]]["conversations"] == 1
+            only = http.get("/api/reports", params={"label": billing["id"]}).json()
+            assert only["summary"]["conversations"] == 1 and only["summary"]["csat"] == 1.0
+            assert only["filters"] == {"label": str(billing["id"])}
+            none = http.get("/api/reports", params={"label": gone["id"]}).json()
+            assert none["summary"]["conversations"] == 0
+            bad = http.get("/api/reports", params={"label": "x"})
+            assert bad.status_code == 400 and bad.json()["field"] == "label"
+            exported = http.get("/admin/reports/conversations.csv",
+                                params={"label": billing["id"]})
+            table = list(csv.DictReader(io.StringIO(exported.text.removeprefix(BOM))))
+            assert [r["conversation_id"] for r in table] == [cid]
+            assert set(table[0]["labels"].split(", ")) == {"Billing", "VIP"}
+            page = http.get("/admin/reports", params={"label": billing["id"]})
+            assert page.status_code == 200 and 'name="label"' in page.text
+            assert 'id="labels-table"' in page.text
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+async def test_labels_survive_a_restart(tmp_path, db_location: str, clients: list) -> None:
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "root") as root:
+            billing = root.post("/api/labels", json={"name": "Billing",
+                                                     "colour": "#1a237e"}).json()
+        ana = await agent(server, "ana")
+        clients.append(ana)
+        _sara, cid = await _chat(server, clients, ana, "Sara")
+        ack = await ana.request("label", conversation_id=cid, label_id=billing["id"], on=True)
+        assert ack["type"] == "ack"
+        server.kill()
+        server.start()
+        ana = await agent(server, "ana")
+        clients.append(ana)
+        assert cid in [c["id"] for c in ana.welcome["conversations"]]
+        await ana.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+        replayed = await ana.expect("label", where=lambda f: f["conversation_id"] == cid)
+        assert (replayed["seq"], replayed["label_id"], replayed["on"]) == (
+            ack["seq"], billing["id"], True)
+        with session(server, "ana") as http:
+            [kept] = http.get(f"/api/conversations/{cid}/labels").json()["labels"]
+        assert kept["name"] == "Billing" and kept["colour"] == "#1a237e"
+        # Removing after the restart works on the replayed projection.
+        off = await ana.request("label", conversation_id=cid, label_id=billing["id"], on=False)
+        assert off["type"] == "ack" and off["seq"] > ack["seq"]
+        assert _labels_of(server, cid) == []
+    finally:
+        server.stop()
