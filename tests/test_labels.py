@@ -313,3 +313,12 @@ async def test_labels_survive_a_restart(tmp_path, db_location: str, clients: lis
         assert _labels_of(server, cid) == []
     finally:
         server.stop()
+
+
+def test_an_erasure_keeps_the_labels_of_a_chat() -> None:
+    """A label's name is the desk's word, not the visitor's: erasure and the retention purge
+    leave `label` events as they are, so reports by label read the same after."""
+    from chatserver.privacy.data_rights import scrub_payload
+
+    payload = {"label_id": 3, "name": "Refund", "colour": "#ff0000", "on": True, "by": "Ana"}
+    assert scrub_payload("label", payload) == payload

@@ -43,9 +43,10 @@ TEXT_KEYS = frozenset({"text", "markdown", "comment", "note"})
 # Payload keys that identify or locate the visitor: emptied.
 IDENTITY_KEYS = frozenset({"visitor_name", "name", "email", "phone", "page_url", "url",
                            "referrer", "user_agent", "ip", "address"})
-# Event types whose payloads hold routing facts only (skills, agent ids, reasons, ETAs);
-# every other type, including ones added later, is scrubbed by key.
-TEXT_FREE_TYPES = frozenset({"queued", "offered", "assigned", "closed", "eta"})
+# Event types whose payloads hold routing facts only (skills, agent ids, reasons, ETAs) or
+# the desk's own words (a label's name from the admins' list, who put it on); every other
+# type, including ones added later, is scrubbed by key.
+TEXT_FREE_TYPES = frozenset({"queued", "offered", "assigned", "closed", "eta", "label"})
 # 10 ms between batches: a 500-row job takes ~5 ms, so a long erasure or purge uses at most
 # about a third of the writer and chat appends queue behind one short job at worst.
 PAUSE_S = 0.01
