@@ -104,17 +104,18 @@ def _like(text: str) -> str:
 async def find_visitors(
     store: Store, query: str, *, token_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Visitors whose id or email (profile or offline message) is `query`, whose name contains
-    it, or whose signed token it is (`token_id`, unsigned by the caller); newest first."""
+    """Visitors whose id, email (profile or offline message) or site user id (external_id, a
+    verified identity) is `query`, whose name contains it, or whose signed token it is
+    (`token_id`, unsigned by the caller); newest first."""
     q = query.strip()
     ids = [q, token_id or q]
     rows = await store.fetchall(
         "SELECT id FROM visitors WHERE id IN (?, ?) OR lower(email) = lower(?) "
-        "OR name LIKE ? ESCAPE '\\' "
+        "OR external_id = ? OR name LIKE ? ESCAPE '\\' "
         "UNION SELECT visitor_id FROM offline_messages WHERE lower(email) = lower(?) "
         "OR visitor_id IN (?, ?) "
         "UNION SELECT visitor_id FROM conversations WHERE visitor_id IN (?, ?) LIMIT ?",
-        (*ids, q, _like(q), q, *ids, *ids, limit))
+        (*ids, q, q, _like(q), q, *ids, *ids, limit))
     found = [await summary(store, row[0]) for row in rows]
     return sorted(found, key=lambda v: -(v["last_seen_ms"] or 0))
 
@@ -123,14 +124,16 @@ async def summary(store: Store, visitor_id: str) -> dict[str, Any]:
     """The profile and how much is held, for a search result; blank when no profile row."""
     row = await store.fetchone(
         "SELECT v.name, v.email, v.language, v.created_ms, v.last_seen_ms, v.erased_ms, "
+        "v.external_id, v.verified, "
         "(SELECT count(*) FROM conversations c WHERE c.visitor_id = k.id), "
         "(SELECT count(*) FROM offline_messages o WHERE o.visitor_id = k.id) "
         "FROM (SELECT ? AS id) AS k LEFT JOIN visitors v ON v.id = k.id", (visitor_id,))
     assert row is not None
-    name, email, language, created, seen, erased, chats, offline = tuple(row)
+    name, email, language, created, seen, erased, external, verified, chats, offline = tuple(row)
     return {"id": visitor_id, "name": name or "", "email": email or "",
             "language": language or "", "created_ms": created, "last_seen_ms": seen,
-            "erased_ms": erased, "conversations": chats, "offline_messages": offline}
+            "erased_ms": erased, "external_id": external, "verified": bool(verified),
+            "conversations": chats, "offline_messages": offline}
 
 
 async def _holds_anything(store: Store, visitor_id: str) -> bool:
@@ -243,7 +246,8 @@ def _erase_rest(conn: Conn, visitor_id: str, now_ms: int
             "UPDATE offline_messages SET email = '', text = ?, page_url = '' "
             "WHERE visitor_id = ?", (TOMBSTONE, visitor_id)).rowcount
         profile = conn.execute(
-            "UPDATE visitors SET name = '', email = '', erased_ms = ? WHERE id = ?",
+            "UPDATE visitors SET name = '', email = '', external_id = NULL, verified = 0, "
+            "erased_ms = ? WHERE id = ?",
             (now_ms, visitor_id)).rowcount
     return chats, offline, proposals, profile == 1
 
