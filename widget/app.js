@@ -93,6 +93,10 @@ export function boot({ script, api, base }) {
       if (p.name) frame.name = cut(p.name, 100);
       if (p.email && EMAIL.test(p.email)) frame.email = p.email;
       if (p.topic) frame.topic = cut(p.topic, 60);
+      // ChatWidget.identify's user: the server checks the site's hash (docs/widget.md)
+      if (/\S/.test(p.id ?? "")) {
+        frame.identity = { id: cut(p.id, 200), hash: cut(p.hash || "", 128) };
+      }
       return frame;
     },
     resume: () => (state.conversationId
@@ -251,7 +255,10 @@ export function boot({ script, api, base }) {
   const real = {
     open: () => state.open || show(),
     close: () => state.open && hide(),
-    identify: (p) => identify({ name: p && p.name, email: p && p.email }),
+    identify: (p) => {
+      const { name, email, id, hash } = p || {};
+      identify({ name, email, id, hash });
+    },
     setLanguage: (l) => {
       langOverride = l ? pickLanguage(l) : "";
       lang = language();
