@@ -6,14 +6,16 @@
    order the page needs: the socket first, then the controls, then what loads in the background.
    The page's classic scripts run before any module and give every part the same globals:
    el, api, toast, fmtWait, fmtTime, languageName (common.js), AgentSocket and showConnection
-   (agent_socket.js), renderFrame (transcript.js) — shared with the supervisor view as they are.
+   (agent_socket.js), renderFrame (transcript.js), Labels (labels.js) — shared with the
+   supervisor view as they are.
 
    The parts, lowest first (each imports only parts above it in this list, so no circles):
    state (me, chats, offers, pending, view) · connection (the socket) · alerts (beep, notify) ·
    rail (counts, empty states, title) · receipts (read, each way) · typing (ours) · draft (what
-   goes into the composer, entry_id) · assist · chats (tabs, header, select, end) · frames (the
-   transcript) · offers · status · canned · composer · dialogs (transfer, close) · dispatch (socket
-   frames) · shortcuts · left (messages left offline). */
+   goes into the composer, entry_id) · assist · labels (the open chat's chips and picker) ·
+   chats (tabs, header, select, end) · frames (the transcript) · offers · status · canned ·
+   composer · dialogs (transfer, close) · dispatch (socket frames) · shortcuts · left (messages
+   left offline). */
 
 import { connect } from "./console_connection.js";
 import { handleFrame, welcome } from "./console_dispatch.js";

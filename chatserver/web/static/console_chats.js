@@ -5,6 +5,7 @@ import { chats, view, $ } from "./console_state.js";
 import { renderRail, updateTitle } from "./console_rail.js";
 import { markRead } from "./console_receipts.js";
 import { assist, renderAssist } from "./console_assist.js";
+import { renderLabels } from "./console_labels.js";
 
 const VISITOR_TYPING_MS = 8000; // hide the visitor's indicator if no "off" arrives
 
@@ -68,6 +69,7 @@ export function renderHeader(chat) {
   const meta = [languageName(chat.language), chat.topic ? `Topic: ${chat.topic}` : null,
     chat.skills && chat.skills.length ? `Skills: ${chat.skills.join(", ")}` : null].filter(Boolean);
   $("chat-meta").replaceChildren(...meta.map((m) => el("span", { class: "meta-item" }, m)));
+  renderLabels(chat);
   const facts = [["Name", chat.visitorName || "–"], ["Language", languageName(chat.language)],
     ["Topic", chat.topic || "–"], ["Conversation", chat.id.slice(0, 8)]];
   $("visitor-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dir: "auto" }, v)]));

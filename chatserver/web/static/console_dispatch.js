@@ -8,11 +8,13 @@ import { addOffer, removeOffer, renderOffers, takeOffer } from "./console_offers
 import { addChat, finish, renderTab, visitorTyping } from "./console_chats.js";
 import { addFrame, markSent } from "./console_frames.js";
 import { markRead, visitorRead } from "./console_receipts.js";
+import { refreshLabels } from "./console_labels.js";
 
 /** (Re)connected: the server's view of my status, queue and chats; catch up on each open chat. */
 export function welcome(frame) {
   setStatus(frame.agent.status);
   showQueue(frame.queue);
+  refreshLabels();
   for (const offer of offers.values()) offer.node.remove(); // the server took them back
   offers.clear();
   renderOffers();

@@ -7,6 +7,7 @@ import { updateTitle } from "./console_rail.js";
 import { markRead, renderReceipts } from "./console_receipts.js";
 import { assist } from "./console_assist.js";
 import { notify } from "./console_alerts.js";
+import { labelFrame } from "./console_labels.js";
 
 /** Add one conversation frame to a chat, once (by seq), and keep the chat's facts current. */
 export function addFrame(chat, frame, { quiet = false } = {}) {
@@ -36,6 +37,7 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
       }
     }
   }
+  if (frame.type === "label") labelFrame(chat, frame);
   const node = renderFrame(frame);
   if (node) insertBySeq(chat, node, frame.seq);
   if (node && frame.from === "agent") renderReceipts(chat);

@@ -87,11 +87,5 @@ const Labels = (() => {
     return box;
   }
 
-  /** A transcript line for a label frame (renderFrame in transcript.js draws it). */
-  function line(frame) {
-    const { name } = describe({ id: frame.label_id, name: frame.name, colour: frame.colour });
-    return `${frame.by || "Someone"} ${frame.on ? "added" : "removed"} the label “${name}”`;
-  }
-
-  return { load, known, textColour, chip, fold, bar, line };
+  return { load, known, textColour, chip, fold, bar };
 })();

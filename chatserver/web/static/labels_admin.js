@@ -20,8 +20,8 @@ async function load() {
   body.replaceChildren(...labels.map((label) => el("tr", { dataset: { labelId: label.id } },
     el("td", {}, Labels.chip(label)),
     el("td", {}, el("code", {}, label.colour)),
-    el("td", { class: "row" },
-      el("button", { type: "button", class: "btn btn-small", onclick: () => edit(label) }, "Edit"),
+    el("td", { class: "label-actions" },
+      el("button", { type: "button", class: "btn btn-small", onclick: () => edit(label) }, "Edit"), " ",
       el("button", { type: "button", class: "btn btn-small btn-danger-quiet", onclick: () => remove(label) }, "Delete")))));
   if (!labels.length) body.replaceChildren(el("tr", {}, el("td", { colspan: 3, class: "muted" }, "No labels yet. Add the first on the right.")));
 }

@@ -1,19 +1,25 @@
 /* The supervisor's view: the live queue, every agent's status and load (polled from
-   /api/supervisor/overview), and a read-only live transcript of any open chat (agent socket). */
+   /api/supervisor/overview), and a read-only live transcript of any open chat (agent socket),
+   with its labels, which a supervisor may change. */
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 3000; // fresh enough for a wallboard, cheap for the server
 let watching = null;  // conversation id shown read-only
 let seen = new Set();
+let labels = new Map(); // the watched chat's labels, folded from its `label` frames
+const labelling = new Set(); // ids of our `label` frames awaiting their ack
 
 const socket = new AgentSocket({
   onState: showConnection,
-  onWelcome() { if (watching) watch(watching, true); },
+  onWelcome() { Labels.load(true).then(renderLabels); if (watching) watch(watching, true); },
   onFrame(frame) {
+    if (frame.type === "error" && labelling.delete(frame.id)) { toast(frame.message, "error"); return; }
+    if (frame.type === "ack") { labelling.delete(frame.id); return; }
     if (!watching || frame.conversation_id !== watching) return;
-    if (!["message", "note", "assigned", "closed", "event"].includes(frame.type)) return;
+    if (!["message", "note", "assigned", "closed", "event", "label"].includes(frame.type)) return;
     if (frame.seq) { if (seen.has(frame.seq)) return; seen.add(frame.seq); }
+    if (Labels.fold(labels, frame)) renderLabels();
     const node = renderFrame(frame);
     if (!node) return;
     const list = $("watch-transcript");
@@ -23,11 +29,24 @@ const socket = new AgentSocket({
   },
 });
 
+/** The watched chat's chips; a supervisor may add and remove labels on any chat. */
+function renderLabels() {
+  const box = $("watch-labels");
+  box.hidden = !watching;
+  if (!watching) return;
+  const had = box.contains(document.activeElement);
+  box.replaceChildren(Labels.bar(labels, (labelId, on) => {
+    labelling.add(socket.request("label", { conversation_id: watching, label_id: labelId, on }));
+  }));
+  if (had) box.querySelector(".label-picker").focus();
+}
+
 function watch(cid, again) {
-  if (!again) { seen = new Set(); $("watch-transcript").replaceChildren(); }
+  if (!again) { seen = new Set(); labels = new Map(); $("watch-transcript").replaceChildren(); }
   watching = cid;
   document.querySelectorAll("#convs-table tbody tr").forEach((tr) => tr.setAttribute("aria-selected", String(tr.dataset.cid === cid)));
   socket.raw({ type: "resume", conversation_id: cid, after_seq: again ? Math.max(0, ...seen) : 0 });
+  renderLabels();
 }
 
 function statusPill(status) {

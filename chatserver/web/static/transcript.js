@@ -56,6 +56,8 @@ function renderFrame(frame) {
         el("div", { class: "bubble bubble-note", dir: "auto" }, frame.text || ""));
     case "assigned":
       return systemLine(`${frame.agent || "An agent"} joined the chat`);
+    case "label": // a label put on or taken off (staff only)
+      return systemLine(`${frame.by || "Someone"} ${frame.on ? "added" : "removed"} the label “${frame.name || `#${frame.label_id}`}”`);
     case "closed": {
       let text = `Chat closed by ${frame.by || "someone"}`;
       if (frame.resolved === true) text += " · resolved";
