@@ -7,7 +7,8 @@ and ids, never personal text: the log must survive every erasure it records.
 Actions are dotted names, grouped by their first part so `?action=kb.` lists a whole group:
 kb.create, kb.update, kb.publish, kb.delete, kb.restore, kb.import, kb.export, kb.learn.approve,
 kb.learn.reject (a phrasing proposed from an agent's answer, learning_api.py); user.create,
-user.update, user.password; privacy.export, privacy.erase; retention.purge.
+user.update, user.password; label.create, label.update, label.delete (labels_api.py);
+privacy.export, privacy.erase; retention.purge.
 """
 
 from __future__ import annotations
