@@ -39,6 +39,7 @@ SAMPLES: dict[str, Any] = {
     "topic": "orders", "on": True, "seq": 1, "entry_id": 1, "conversation_id": "c1",
     "after_seq": 0, "rating": 5, "nps": 9, "comment": "thanks", "status": "online",
     "resolved": True, "to_agent": 1, "to_skill": "billing", "note": "over to you",
+    "label_id": 1,
 }
 # Multi-line fields keep tab, newline and carriage return; every other string field refuses them.
 MULTILINE = {"text", "comment", "note"}
