@@ -246,6 +246,44 @@ class AbuseConfig:
             "max_tracked_keys": self.max_tracked_keys})
 
 
+# The file types the server can keep safe (chatserver/attachments/policy.py HANDLED): images
+# it re-encodes, PDF, and UTF-8 plain text. [attachments] allowed_types picks among them.
+ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+                    "text/plain")
+# Pillow refuses to open an image over 2 × 89,478,485 pixels and warns above that: our own
+# limit stays below its warning, so ours is the one that speaks.
+MAX_ATTACHMENT_PIXELS = 89_000_000
+
+
+@dataclass(frozen=True)
+class AttachmentsConfig:
+    """Files in chats, both ways (docs/protocol.md, Attachments)."""
+
+    enabled: bool = True
+    # Largest file accepted, in bytes (10 MiB); the body is not read past it.
+    max_bytes: int = 10 * 1024 * 1024
+    # Types decided by the bytes, never the name; GIFs keep their first frame (as PNG).
+    allowed_types: tuple[str, ...] = ATTACHMENT_TYPES
+    # Largest image in pixels (width × height) decoded: 50 million covers a 50 MP phone photo;
+    # more is refused as a decompression bomb before any pixel is decoded.
+    max_pixels: int = 50_000_000
+    # Uploads per visitor per period (token bucket, per process); 0 turns the limit off.
+    uploads_per_visitor: int = 20
+    uploads_period_seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        for kind in self.allowed_types:
+            if kind not in ATTACHMENT_TYPES:
+                raise ValueError(f"attachments.allowed_types: {kind!r} is not one of "
+                                 f"{', '.join(ATTACHMENT_TYPES)}")
+        if not 0 < self.max_pixels <= MAX_ATTACHMENT_PIXELS:
+            raise ValueError(f"attachments.max_pixels: must be 1 to {MAX_ATTACHMENT_PIXELS:,}")
+        _positive("attachments", {"max_bytes": self.max_bytes,
+                                  "uploads_period_seconds": self.uploads_period_seconds})
+        _positive("attachments", {"uploads_per_visitor": self.uploads_per_visitor},
+                  zero_ok=True)
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
@@ -261,6 +299,7 @@ class Config:
     privacy: PrivacyConfig = PrivacyConfig()
     retention: RetentionConfig = RetentionConfig()
     abuse: AbuseConfig = AbuseConfig()
+    attachments: AttachmentsConfig = AttachmentsConfig()
 
     @property
     def data_dir(self) -> Path:

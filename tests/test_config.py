@@ -187,6 +187,7 @@ CHANGED_BY_HAND: dict[str, tuple[str, Any]] = {
     "cluster.key_prefix": ("shop:", "shop:"),
     "privacy.notice_url": ("https://shop.example/privacy", "https://shop.example/privacy"),
     "abuse.exempt_addresses": ("10.0.0.1", ("10.0.0.1",)),
+    "attachments.allowed_types": ("image/png,application/pdf", ("image/png", "application/pdf")),
 }
 
 

@@ -74,6 +74,39 @@ class Unavailable(ChatError):
     http_status = 503
 
 
+class UnsupportedType(ChatError):
+    """A file whose bytes are of a type the desk does not accept (SVG, HTML, unknown...)."""
+
+    code = "unsupported_type"
+    http_status = 415
+
+
+class Polyglot(ChatError):
+    """A file whose bytes are two types at once (a PDF or ZIP appended to an image...)."""
+
+    code = "polyglot"
+    http_status = 415
+
+
+class DamagedFile(ChatError):
+    """A file of an accepted type that cannot be read: truncated or undecodable."""
+
+    code = "damaged_file"
+    http_status = 422
+
+
+class TooManyPixels(ChatError):
+    """An image too large in pixels to decode safely (a decompression bomb)."""
+
+    code = "too_many_pixels"
+    http_status = 422
+
+
+class EmptyFile(ChatError):
+    code = "empty_file"
+    http_status = 422
+
+
 # WebSocket close codes, used only when the socket must go (RFC 6455 section 7.4.1).
 CLOSE_POLICY = 1008  # flood, failed auth, hello never sent
 CLOSE_TOO_BIG = 1009  # frame over the hard size limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chatserver.attachments.links import Links, staff_fields
 from chatserver.config import SurveyConfig
 from chatserver.core.conversation import Conversation, Event
 from chatserver.core.messages import say
@@ -25,8 +26,11 @@ def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
             "seq": event.seq}
 
 
-def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
-    """The frame an audience receives for a stored event; None when it sees nothing."""
+def event_frame(event: Event, *, for_visitor: bool, links: Links | None = None,
+                visitor_id: str = "") -> dict[str, Any] | None:
+    """The frame an audience receives for a stored event; None when it sees nothing. A line's
+    attachment gets the URLs of its receiver: staff paths, or (with `links`) URLs signed for
+    the conversation's visitor, `visitor_id`."""
     p = event.payload
     base = {"conversation_id": event.conversation_id, "seq": event.seq, "ts": event.ts}
     match event.type:
@@ -37,6 +41,10 @@ def event_frame(event: Event, *, for_visitor: bool) -> dict[str, Any] | None:
             for key in ("suggestions", "markdown", "actions"):
                 if key in p:
                     frame[key] = p[key]
+            if "attachment" in p:
+                frame["attachment"] = (staff_fields(p["attachment"]) if not for_visitor
+                                       else links.visitor_fields(p["attachment"], visitor_id)
+                                       if links is not None else dict(p["attachment"]))
             if not for_visitor:
                 for key in ("decision", "matches", "entry_id", "reason", "intent"):
                     if key in p:

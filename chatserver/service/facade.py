@@ -29,6 +29,7 @@ from chatserver.store.store import Store
 from chatserver.telemetry import Telemetry
 
 from .agent_side import AgentProfile, AgentSide
+from .attachment_lines import AttachmentLines
 from .dispatcher import Dispatcher
 from .handoff import Handoff
 from .journal import Journal
@@ -75,6 +76,7 @@ class ConversationService:
         # Agents the router sets away (missed offers) go into the presence log like any change.
         self.dispatcher.record_presence = self.agent_side.record_presence
         self.recovery = Recovery(journal, router, self.dispatcher, self.agents, registry)
+        self.attachments = AttachmentLines(journal)  # lines that carry a file
         self.labelling = Labelling(journal)
         # What each socket catches up from (one callable per audience, not one per socket).
         self.visitor_backlog = partial(journal.backlog, for_visitor=True)

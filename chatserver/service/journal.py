@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chatserver.attachments.links import Links
 from chatserver.cluster.bus import Bus, RedisBus
 from chatserver.cluster.connections import Ack, Connection
 from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import Conflict, NotFound, Unavailable
 from chatserver.core.frames import encode
-from chatserver.store.store import NewEvent, StaleState, Store
+from chatserver.store.store import Conn, NewEvent, StaleState, Store
 from chatserver.telemetry import Telemetry, log_event
 
 from .event_frames import ack_for, event_frame
@@ -70,6 +71,9 @@ class Journal:
         self.telemetry = telemetry
         self.shared = shared  # other processes write to the same store
         self.clock = clock
+        # Signs visitors' attachment URLs (app.py sets it); without it their lines carry the
+        # attachment's fields but no URL.
+        self.links: Links | None = None
         self._convs: dict[str, Conversation] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Cached conversations another process has written past without this process seeing
@@ -177,6 +181,7 @@ class Journal:
         events: Sequence[NewEvent],
         client_id: str | None = None,
         origin: Connection | None = None,
+        also: Callable[[Conn], object] | None = None,
     ) -> tuple[Conversation, list[Event], bool]:
         """Store, apply and publish; the caller holds the conversation's lock.
 
@@ -187,7 +192,7 @@ class Journal:
             try:
                 appended = await self.store.append(
                     conv.id, events, now_ms=self.clock(), client_id=client_id,
-                    expect_seq=conv.last_seq if self.shared else None)
+                    expect_seq=conv.last_seq if self.shared else None, also=also)
                 break
             except StaleState:
                 newer = await self.conversation(conv.id, fresh=True)
@@ -226,7 +231,8 @@ class Journal:
         agent_text = None if agent_frame is None else encode(agent_frame)
         visitor_text = None
         if event.type in cv.VISITOR_EVENTS:
-            visitor_frame = event_frame(event, for_visitor=True)
+            visitor_frame = event_frame(event, for_visitor=True, links=self.links,
+                                        visitor_id=conv.visitor_id)
             if visitor_frame is not None:  # visitor and agent lines: one encoding
                 visitor_text = (agent_text if visitor_frame == agent_frame and agent_text
                                 else encode(visitor_frame))
@@ -261,12 +267,24 @@ class Journal:
         if events and events[-1].type == "closed" and not lock.locked():
             self._locks.pop(cid, None)  # final: no append will want it
         rows: list[tuple[int, str | None]] = []
+        visitor_id = ""  # read only when a line to the visitor carries a file
         for event in events:
             frame = None
             if not for_visitor or event.type in cv.VISITOR_EVENTS:
-                frame = event_frame(event, for_visitor=for_visitor)
+                if for_visitor and not visitor_id and "attachment" in event.payload:
+                    visitor_id = await self._visitor_of(cid)
+                frame = event_frame(event, for_visitor=for_visitor, links=self.links,
+                                    visitor_id=visitor_id)
             rows.append((event.seq, None if frame is None else encode(frame)))
         return rows
+
+    async def _visitor_of(self, cid: str) -> str:
+        """Whose conversation this is now (the visitor its file URLs are signed for)."""
+        cached = self._convs.get(cid)
+        if cached is not None:
+            return cached.visitor_id
+        row = await self.store.conversation_row(cid)
+        return "" if row is None else str(row["visitor_id"])
 
 
 def observe(t: Telemetry, before: Conversation, event: Event) -> None:

@@ -227,12 +227,18 @@ class Store:
         now_ms: int,
         client_id: str | None = None,
         expect_seq: int | None = None,
+        also: Callable[[Conn], object] | None = None,
     ) -> Appended:
-        """Append events with the next seqs; a repeated client id stores nothing."""
-        return await self.write(
-            lambda conn: _append(conn, conversation_id, events, client_id, expect_seq, now_ms),
-            conversation_id,
-        )
+        """Append events with the next seqs; a repeated client id stores nothing. `also`
+        writes what the events stand on (an attachment's bytes) in the same transaction,
+        only when they are new: the line and its file are kept together or not at all."""
+        def job(conn: Conn) -> Appended:
+            appended = _append(conn, conversation_id, events, client_id, expect_seq, now_ms)
+            if also is not None and not appended.duplicate:
+                also(conn)
+            return appended
+
+        return await self.write(job, conversation_id)
 
     async def events_after(
         self, conversation_id: str, after_seq: int, limit: int = 10_000

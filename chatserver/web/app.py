@@ -26,6 +26,7 @@ from chatserver import config as config_module
 from chatserver.cluster.bus import Bus, LocalBus, RedisBus
 from chatserver.cluster.connections import SLOW_CLOSED, Registry
 from chatserver.cluster.router import LocalRouter, Router
+from chatserver.attachments.links import Links
 from chatserver.config import CONFIG_FILE_ENV, Config, ConfigError
 from chatserver.core.errors import ChatError
 from chatserver.privacy import retention
@@ -41,6 +42,8 @@ from chatserver.tokens import Signer
 
 from . import auth, kb_api, labels_api, learning_api, pages, privacy_api, reports, widget_routes
 from .agent_socket import agent_endpoint
+from .attachments_api import Uploads
+from .attachments_api import routes as attachment_routes
 from .history_api import routes as history_routes
 from .hub import Hub
 from .log_hygiene import database_unavailable, quiet_client_faults
@@ -116,6 +119,7 @@ def build_hub(config: Config) -> Hub:
                                   shared=cluster.backend == "redis")
     if isinstance(bus, RedisBus):
         bus.on_recovered = service.resync
+    service.journal.links = Links(Signer(key, "attachment"))  # visitors' file URLs
     learning = Learning(store, kb, bot)
     service.on_entry_used = learning.agent_used
     service.entry_fits = learning.entry_fits
@@ -217,6 +221,7 @@ def create_app(config: Config) -> Starlette:
         Route("/logout", auth.logout, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
+        *attachment_routes,
         *kb_api.routes,
         *labels_api.routes,
         *history_routes,
@@ -229,6 +234,7 @@ def create_app(config: Config) -> Starlette:
     app = App(routes=routes, lifespan=lifespan,
               exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable})
     app.state.hub = hub
+    app.state.uploads = Uploads(config.attachments)
     return app
 
 

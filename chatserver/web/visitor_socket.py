@@ -119,6 +119,10 @@ class VisitorSocket:
             session.last_conversation_id, session.conversation_id = conv.id, None
         if not start:
             return None
+        opened = await hub.store.open_conversation_of(session.visitor_id)
+        if opened is not None:  # started meanwhile over HTTP (the widget uploaded a file)
+            session.conversation_id = opened["id"]
+            return await service.conversation(opened["id"])
         if not hub.bus.healthy:
             raise Unavailable("chat is briefly unavailable; please try again in a moment")
         hub.abuse.conversation(self.address, time.monotonic())
@@ -314,6 +318,9 @@ class VisitorSocket:
     async def close(self, frame: Frame) -> dict[str, Any] | None:
         session = self.session
         target = session.conversation_id or session.last_conversation_id
+        if target is None:  # perhaps started over HTTP (the widget uploaded a file)
+            opened = await self.hub.store.open_conversation_of(session.visitor_id)
+            target = None if opened is None else opened["id"]
         if target is None:
             raise NotFound("no open conversation to close")
         conv = await self.owned(target)

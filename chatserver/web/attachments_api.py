@@ -1,0 +1,286 @@
+"""Files in chats over HTTP: the widget's upload (the visitor token), the console's (session
+cookie and CSRF token), and the download both read from (docs/protocol.md, Attachments).
+
+The widget runs on other sites' pages, so the visitor's endpoints answer CORS for the origins
+`server.allowed_origins` allows, errors included (a refusal the widget cannot read is no clear
+error). The body is read up to `[attachments] max_bytes` and no further; the decision is
+`chatserver.attachments.policy.accept`, in a thread (Pillow), and nothing is stored unless it
+accepts. Served files carry a sandboxing CSP, nosniff, and `Content-Disposition: attachment`
+for all but the re-encoded images.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from chatserver.attachments import policy
+from chatserver.attachments.links import Links, staff_fields
+from chatserver.attachments.sniff import IMAGE_TYPES, TEXT, WEBP
+from chatserver.config import AttachmentsConfig
+from chatserver.core import frames
+from chatserver.core.conversation import Conversation
+from chatserver.core.errors import (
+    BadFrame,
+    ChatError,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from chatserver.privacy.iplimits import KeyedLimiter, Throttled
+from chatserver.service.attachment_lines import File
+from chatserver.tokens import new_id
+
+from . import auth, http_fields
+from .visitor_socket import origin_allowed
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+UPLOAD_HEADERS = "Authorization, Content-Type, X-Client-Id, X-File-Name"
+# Served files do nothing: no script, no plugin, no form, no frame; a direct visit to an image
+# shows it (its viewer needs inline style), anything else downloads.
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+# Images decoded at once per process: a 50-megapixel photo is 150-200 MB while re-encoded.
+DECODERS = 2
+
+
+class Uploads:
+    """Per app: the limits, the per-visitor rate limit and the decoders' turnstile."""
+
+    def __init__(self, config: AttachmentsConfig) -> None:
+        self.config = config
+        self.limits = policy.Limits(config.max_bytes, frozenset(config.allowed_types),
+                                    config.max_pixels)
+        self.per_visitor = KeyedLimiter(config.uploads_per_visitor,
+                                        config.uploads_period_seconds)
+        self.decoders = asyncio.Semaphore(DECODERS)
+
+    async def accept(self, request: Request, name: str) -> File:
+        """The body read (never past the limit) and judged; the file as it will be kept."""
+        body = await read_body(request, self.limits.max_bytes)
+        async with self.decoders:
+            kept = await asyncio.to_thread(policy.accept, body, name, self.limits)
+        return File(new_id(), kept.name, kept.media_type, kept.data, kept.width, kept.height,
+                    kept.thumbnail)
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def uploads_of(request: Request) -> Uploads:
+    uploads: Uploads = request.app.state.uploads
+    return uploads
+
+
+def links_of(hub: Hub) -> Links:
+    links = hub.service.journal.links
+    assert links is not None  # app.py sets it
+    return links
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit`: a 1 GB upload costs at
+    most `limit` bytes of memory, and a declared length over it is refused unread."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the file is larger than the {limit:,} bytes accepted")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the file is larger than the {limit:,} bytes accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def upload_fields(request: Request) -> tuple[str, str]:
+    """(client id, file name) from X-Client-Id and the percent-encoded UTF-8 X-File-Name."""
+    client_id = request.headers.get("x-client-id", "")
+    if not _ID.fullmatch(client_id):
+        raise BadFrame("X-Client-Id: give the line's id (1-64 letters, digits, - or _)")
+    raw = request.headers.get("x-file-name", "")
+    try:
+        name = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise BadFrame("X-File-Name: percent-encode the name as UTF-8") from None
+    if problem := frames.refused_character(name, multiline=False):
+        raise BadFrame(f"X-File-Name {problem}")
+    if len(name) > 1000:
+        raise BadFrame("X-File-Name: at most 1000 characters")
+    return client_id, name
+
+
+def error_response(error: ChatError, headers: dict[str, str]) -> Response:
+    """The JSON error every API answers (app.chat_error's shape), with the CORS headers."""
+    if isinstance(error, Throttled):
+        headers = {**headers, "retry-after": str(error.retry_after)}
+    return JSONResponse({"error": error.code, "message": error.message},
+                        status_code=error.http_status, headers=headers)
+
+
+def cors(request: Request, hub: Hub) -> dict[str, str] | None:
+    """CORS headers for a widget origin; None when the request's origin may not embed it."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return {}
+    if not origin_allowed(origin, hub.config.server.allowed_origins):
+        return None
+    return {"access-control-allow-origin": origin, "vary": "Origin",
+            "cross-origin-resource-policy": "cross-origin"}
+
+
+async def preflight(request: Request) -> Response:
+    """The browser's OPTIONS before a widget's upload or a download with a token."""
+    headers = cors(request, hub_of(request))
+    if headers is None:
+        return Response(status_code=403)
+    return Response(status_code=204, headers={
+        **headers, "access-control-allow-methods": "GET, POST, OPTIONS",
+        "access-control-allow-headers": UPLOAD_HEADERS,
+        "access-control-max-age": "600"})
+
+
+# --- the visitor's upload ----------------------------------------------------------------------
+
+def visitor_of(request: Request, hub: Hub) -> str | None:
+    """The visitor an `Authorization: Bearer <visitor token>` names, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return hub.visitor_signer.unsign(token.strip())
+
+
+async def visitor_upload(request: Request) -> Response:
+    hub = hub_of(request)
+    headers = cors(request, hub)
+    if headers is None:
+        return error_response(Forbidden("this site may not embed the chat"), {})
+    try:
+        return JSONResponse(await _visitor_upload(request, hub), headers=headers)
+    except ChatError as error:
+        return error_response(error, headers)
+
+
+async def _visitor_upload(request: Request, hub: Hub) -> dict[str, Any]:
+    uploads = uploads_of(request)
+    if not uploads.config.enabled:
+        raise Forbidden("files cannot be sent in this chat")
+    visitor_id = visitor_of(request, hub)
+    visitor = await hub.store.visitor(visitor_id) if visitor_id else None
+    if visitor is None or visitor["erased_ms"] is not None:
+        raise Unauthorized("send the visitor token from welcome: Authorization: Bearer …")
+    assert visitor_id is not None
+    client_id, name = upload_fields(request)
+    if hub.config.privacy.require_consent and not await hub.service.has_consented(visitor_id):
+        raise Forbidden("please accept the privacy notice first")
+    verdict = uploads.per_visitor.hit(visitor_id, time.monotonic())
+    if not verdict.allowed:
+        raise Throttled("too many files sent", verdict.retry_after)
+    file = await uploads.accept(request, name)
+    conv = await open_conversation(request, hub, visitor_id, visitor)
+    event = await hub.service.attachments.visitor_file(conv, client_id, file, visitor["name"])
+    return {"conversation_id": event.conversation_id, "seq": event.seq,
+            "attachment": links_of(hub).visitor_fields(event.payload["attachment"],
+                                                       conv.visitor_id)}
+
+
+async def open_conversation(request: Request, hub: Hub, visitor_id: str,
+                            visitor: Any) -> Conversation:
+    """The visitor's open conversation, started as a `message` would start it."""
+    row = await hub.store.open_conversation_of(visitor_id)
+    if row is not None:
+        return await hub.service.conversation(row["id"])
+    if not hub.bus.healthy:
+        raise Unavailable("chat is briefly unavailable; please try again in a moment")
+    hub.abuse.conversation(request.client.host if request.client else None, time.monotonic())
+    return await hub.service.start(visitor_id, {"name": visitor["name"],
+                                                "language": visitor["language"]})
+
+
+# --- the agent's upload ------------------------------------------------------------------------
+
+async def agent_upload(request: Request) -> Response:
+    hub = hub_of(request)
+    user = await auth.require(request, *auth.ROLES)
+    uploads = uploads_of(request)
+    if not uploads.config.enabled:
+        raise Forbidden("files cannot be sent in chats here")
+    cid = http_fields.path(request, "conversation_id")
+    if not _ID.fullmatch(cid):
+        raise NotFound("no such conversation")
+    client_id, name = upload_fields(request)
+    file = await uploads.accept(request, name)
+    event = await hub.service.attachments.agent_file(user, cid, client_id, file)
+    return JSONResponse({"conversation_id": event.conversation_id, "seq": event.seq,
+                         "attachment": staff_fields(event.payload["attachment"])})
+
+
+# --- the download ------------------------------------------------------------------------------
+
+async def download(request: Request) -> Response:
+    """A file (or its thumbnail) for the conversation's visitor (`?sig=` from their line, or
+    their token) or any staff member (session cookie); nobody else learns it exists."""
+    hub = hub_of(request)
+    headers = cors(request, hub) or {}
+    try:
+        return await _download(request, hub, headers)
+    except ChatError as error:
+        return error_response(error, headers)
+
+
+async def _download(request: Request, hub: Hub, headers: dict[str, str]) -> Response:
+    attachment_id = str(request.path_params["attachment_id"])
+    thumbnail = request.url.path.endswith("/thumbnail")
+    sig = request.query_params.get("sig", "")
+    visitor_id = visitor_of(request, hub)
+    staff = None if sig or visitor_id else await auth.current_user(request)
+    if not (sig or visitor_id or staff):
+        raise Unauthorized("this file is for the people in its chat")
+    refused = Forbidden("you may not read this file")
+    if not _ID.fullmatch(attachment_id):
+        raise NotFound("no such file") if staff else refused
+    found = await hub.service.attachments.stored(attachment_id, thumbnail=thumbnail)
+    if staff is None:
+        owner = "" if found is None else str(found["visitor_id"])
+        allowed = found is not None and (
+            owner == visitor_id if visitor_id
+            else links_of(hub).may_read(owner, attachment_id, sig))
+        if not allowed:
+            raise refused  # the same for a file that does not exist: no hint
+    if found is None or found["body"] is None:
+        raise NotFound("no such file")
+    media_type = WEBP if thumbnail else str(found["media_type"])
+    shown = media_type in IMAGE_TYPES
+    disposition = "inline" if shown else "attachment"
+    content_type = f"{media_type}; charset=utf-8" if media_type == TEXT else media_type
+    return Response(bytes(found["body"]), media_type=content_type, headers={
+        **headers,
+        "content-security-policy": FILE_POLICY,
+        "x-content-type-options": "nosniff",
+        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(found['name'])}",
+        "cache-control": "private, max-age=3600",
+        "cross-origin-resource-policy": "cross-origin"})
+
+
+routes = [
+    Route("/api/visitor/attachments", visitor_upload, methods=["POST"]),
+    Route("/api/visitor/attachments", preflight, methods=["OPTIONS"]),
+    Route("/api/conversations/{conversation_id}/attachments", agent_upload, methods=["POST"]),
+    Route("/api/attachments/{attachment_id}", download, methods=["GET"]),
+    Route("/api/attachments/{attachment_id}/thumbnail", download, methods=["GET"]),
+    Route("/api/attachments/{attachment_id}", preflight, methods=["OPTIONS"]),
+    Route("/api/attachments/{attachment_id}/thumbnail", preflight, methods=["OPTIONS"]),
+]

@@ -1,0 +1,329 @@
+"""Files in chats against the real server, on SQLite and on PostgreSQL: the widget's upload
+(visitor token) and the console's (session + CSRF), the line each side receives with URLs it
+can use as they are, who may read a file, retries, refusals that store nothing, CORS, the
+download's headers, the rate limit, and export, erase and the retention purge."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from PIL import Image
+from websockets.asyncio.client import connect
+
+from .databases import db_location
+from .harness import Client, Server, add_user, agent, sql, visitor
+from .test_attachments import GPS_IFD, SIMPLE_PDF, image_bytes, phone_photo, zip_bytes
+
+pytestmark = pytest.mark.anyio
+__all__ = ["db_location"]
+
+
+def count(server: Server, table: str = "attachments") -> int:
+    return int(sql(server.db, f"SELECT count(*) FROM {table}")[0][0])
+
+
+@pytest.fixture
+async def desk(db_location: str, tmp_path: Path) -> AsyncIterator[Server]:
+    server = Server(tmp_path, database=db_location)
+    add_user(server.db, "carol")
+    server.start()
+    yield server
+    server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+@contextlib.asynccontextmanager
+async def staff(server: Server, username: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client logged in as `username`, sending the CSRF header staff POSTs need."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        login = await client.post("/login", data={"username": username,
+                                                  "password": "correct horse battery"},
+                                  headers={"accept": "application/json"})
+        assert login.status_code == 200, login.text
+        client.headers["x-csrf-token"] = login.json()["csrf_token"]
+        yield client
+
+
+async def upload(server: Server, token: str | None, data: bytes, name: str = "file.bin",
+                 client_id: str | None = None, **headers: str) -> httpx.Response:
+    sent = {"x-client-id": client_id or str(uuid.uuid4()), "x-file-name": quote(name),
+            **{k.replace("_", "-"): v for k, v in headers.items()}}
+    if token is not None:
+        sent["authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        return await client.post("/api/visitor/attachments", content=data, headers=sent)
+
+
+async def chatting(server: Server, clients: list) -> tuple[Any, Any, str]:
+    """Carol (an agent) and Sara (a visitor) in one chat."""
+    carol = await agent(server, "carol")
+    sara = await visitor(server, name="Sara")
+    clients += [carol, sara]
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await carol.expect("offer")
+    await carol.request("accept", conversation_id=cid)
+    return carol, sara, cid
+
+
+def token_of(client: Any) -> str:
+    return str(client.welcome["visitor_token"])
+
+
+# --- both ways ---------------------------------------------------------------------------------
+
+async def test_a_visitors_photo_reaches_the_agent_without_its_gps(desk: Server,
+                                                                  clients: list) -> None:
+    carol, sara, cid = await chatting(desk, clients)
+    sent = await upload(desk, token_of(sara), phone_photo(), "IMG_0042.JPG")
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert body["conversation_id"] == cid
+    attachment = body["attachment"]
+    assert {k: attachment[k] for k in ("name", "media_type", "width", "height")} == {
+        "name": "IMG_0042.jpg", "media_type": "image/jpeg", "width": 60, "height": 20}
+
+    line = await carol.expect("message", where=lambda f: f["seq"] == body["seq"])
+    assert line["from"] == "visitor" and line["text"] == ""
+    staff_copy = line["attachment"]
+    assert staff_copy["id"] == attachment["id"]
+    assert staff_copy["url"] == f"/api/attachments/{attachment['id']}"
+    async with staff(desk, "carol") as console:
+        got = await console.get(staff_copy["url"])
+        assert got.status_code == 200
+        assert got.headers["content-type"] == "image/jpeg"
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in got.headers["content-security-policy"]
+        assert "default-src 'none'" in got.headers["content-security-policy"]
+        assert got.headers["content-disposition"] == "inline; filename*=UTF-8''IMG_0042.jpg"
+        assert got.headers["cache-control"].startswith("private")
+        photo = Image.open(io.BytesIO(got.content))
+        assert photo.size == (60, 20) and not photo.getexif().get_ifd(GPS_IFD)
+        assert b"PhoneMaker" not in got.content
+        thumb = await console.get(staff_copy["thumbnail_url"])
+        assert thumb.headers["content-type"] == "image/webp"
+        assert Image.open(io.BytesIO(thumb.content)).format == "WEBP"
+
+    # The visitor's own socket gets the line too, with URLs signed for her: no header needed.
+    mine = await sara.expect("message", where=lambda f: f["seq"] == body["seq"])
+    assert mine["id"] == sent.request.headers["x-client-id"]
+    assert "?sig=" in mine["attachment"]["url"]
+    async with httpx.AsyncClient(base_url=desk.url) as anyone:
+        assert (await anyone.get(mine["attachment"]["url"])).status_code == 200
+        assert (await anyone.get(mine["attachment"]["thumbnail_url"])).status_code == 200
+        # Nobody else: no credentials, a wrong signature, another visitor's token.
+        assert (await anyone.get(staff_copy["url"])).status_code == 401
+        forged = staff_copy["url"] + "?sig=" + "A" * 32
+        assert (await anyone.get(forged)).status_code == 403
+        other = await visitor(desk, name="Olga")
+        clients.append(other)
+        refused = await anyone.get(staff_copy["url"],
+                                   headers={"authorization": f"Bearer {token_of(other)}"})
+        assert refused.status_code == 403
+        unknown = await anyone.get("/api/attachments/nope?sig=" + "A" * 32)
+        assert (unknown.status_code, unknown.json()) == (refused.status_code, refused.json())
+
+    # Reconnected and resumed, she gets the same line with a working URL again.
+    again = await visitor(desk, visitor_token=token_of(sara))
+    clients.append(again)
+    await again.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+    replayed = await again.expect("message", where=lambda f: f["seq"] == body["seq"])
+    assert replayed["attachment"]["url"] == mine["attachment"]["url"]
+
+
+async def test_an_agents_pdf_reaches_the_visitor_as_a_download(desk: Server,
+                                                               clients: list) -> None:
+    _carol, sara, cid = await chatting(desk, clients)
+    async with staff(desk, "carol") as console:
+        sent = await console.post(f"/api/conversations/{cid}/attachments", content=SIMPLE_PDF,
+                                  headers={"x-client-id": "pdf-1",
+                                           "x-file-name": quote("فاکتور.pdf")})
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["attachment"]["url"].startswith("/api/attachments/")
+        no_csrf = await console.post(f"/api/conversations/{cid}/attachments",
+                                     content=SIMPLE_PDF,
+                                     headers={"x-client-id": "pdf-2", "x-file-name": "a.pdf",
+                                              "x-csrf-token": "wrong"})
+        assert no_csrf.status_code == 403
+    line = await sara.expect("message", where=lambda f: f.get("attachment"))
+    assert line["from"] == "agent" and line["author"] == "Carol"
+    assert line["attachment"]["name"] == "فاکتور.pdf"
+    assert "thumbnail_url" not in line["attachment"]
+    async with httpx.AsyncClient(base_url=desk.url) as browser:
+        got = await browser.get(line["attachment"]["url"])
+    assert got.status_code == 200 and got.content == SIMPLE_PDF
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-disposition"] == (
+        "attachment; filename*=UTF-8''" + quote("فاکتور.pdf"))
+
+    # Only the agent holding the chat may post there: another agent is told it does not
+    # exist, a supervisor that only the agent in it may; any staff member may read.
+    add_user(desk.db, "bob")
+    add_user(desk.db, "sue", role="supervisor")
+    for who, status in (("bob", 404), ("sue", 403)):
+        async with staff(desk, who) as other:
+            refused = await other.post(f"/api/conversations/{cid}/attachments",
+                                       content=SIMPLE_PDF,
+                                       headers={"x-client-id": "x1", "x-file-name": "a.pdf"})
+            assert refused.status_code == status, (who, refused.text)
+            assert (await other.get(line["attachment"]["url"].split("?")[0])).status_code == 200
+    assert count(desk) == 1
+
+
+async def test_a_retried_upload_is_one_line(desk: Server, clients: list) -> None:
+    carol, sara, _cid = await chatting(desk, clients)
+    first = await upload(desk, token_of(sara), b"order 4711 receipt\n", "r.txt", "same-id")
+    second = await upload(desk, token_of(sara), b"order 4711 receipt\n", "r.txt", "same-id")
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert count(desk) == 1
+    lines = sql(desk.db, "SELECT count(*) FROM events WHERE client_id = ?", ("same-id",))
+    assert lines[0][0] == 1
+    await carol.expect("message", where=lambda f: f.get("attachment"))
+    await carol.nothing("message")
+
+
+async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
+        desk: Server, clients: list) -> None:
+    sara = await visitor(desk, name="Sara")
+    clients.append(sara)
+    sent = await upload(desk, token_of(sara), image_bytes("PNG"), "screenshot.png")
+    assert sent.status_code == 200, sent.text
+    cid = sent.json()["conversation_id"]
+    await sara.expect("message", where=lambda f: f.get("attachment"))
+    ack = await sara.request("message", text="that is the error I get")
+    assert ack["conversation_id"] == cid
+    assert count(desk, "conversations") == 1
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+async def test_every_refusal_is_clear_and_stores_nothing(desk: Server, clients: list) -> None:
+    _carol, sara, cid = await chatting(desk, clients)
+    token = token_of(sara)
+    seq_before = sql(desk.db, "SELECT last_seq FROM conversations WHERE id = ?", (cid,))[0][0]
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    truncated = image_bytes("PNG", size=(300, 200))[:400]
+    bomb = image_bytes("PNG", size=(8_000, 8_000), mode="L")
+    cases = [
+        (token, svg, {}, 415, "unsupported_type"),
+        (token, image_bytes("PNG") + zip_bytes(), {}, 415, "polyglot"),
+        (token, b"<html><body>x</body></html>\n" + SIMPLE_PDF, {}, 415, "unsupported_type"),
+        (token, truncated, {}, 422, "damaged_file"),
+        (token, bomb, {}, 422, "too_many_pixels"),
+        (token, b"", {}, 422, "empty_file"),
+        (token, b"x" * (10 * 1024 * 1024 + 1), {}, 413, "too_large"),
+        (None, b"hello", {}, 401, "unauthorized"),
+        ("forged.token", b"hello", {}, 401, "unauthorized"),
+        (token, b"hello", {"x_client_id": "not valid!"}, 400, "bad_frame"),
+        (token, b"hello", {"x_file_name": "%ff%fe"}, 400, "bad_frame"),
+        (token, b"hello", {"x_file_name": "a%00b"}, 400, "bad_frame"),
+    ]
+    for sent_token, data, headers, status, code in cases:
+        answer = await upload(desk, sent_token, data, "x.png", **headers)
+        assert (answer.status_code, answer.json()["error"]) == (status, code), answer.text
+        assert answer.json()["message"]
+    assert count(desk) == 0
+    assert sql(desk.db, "SELECT last_seq FROM conversations WHERE id = ?",
+               (cid,))[0][0] == seq_before
+    # The socket and the session carry on.
+    ack = await sara.request("message", text="still here")
+    assert ack["type"] == "ack"
+    assert (await upload(desk, token, b"fine\n", "ok.txt")).status_code == 200
+
+
+async def test_a_file_is_refused_from_a_closed_chat_and_to_an_erased_visitor(
+        desk: Server, clients: list) -> None:
+    async with staff(desk, "carol") as console:
+        missing = await console.post("/api/conversations/nope/attachments", content=b"hi",
+                                     headers={"x-client-id": "a", "x-file-name": "a.txt"})
+        assert missing.status_code == 404
+    async with httpx.AsyncClient(base_url=desk.url) as anonymous:
+        refused = await anonymous.post("/api/conversations/nope/attachments", content=b"hi",
+                                       headers={"x-client-id": "a", "x-file-name": "a.txt"})
+        assert refused.status_code == 401
+
+
+# --- the widget's origin -------------------------------------------------------------------------
+
+async def test_cors_for_the_widgets_origins_only(tmp_path: Path, clients: list) -> None:
+    server = Server(tmp_path, CHATSERVER_SERVER_ALLOWED_ORIGINS="https://shop.example")
+    server.start()
+    try:
+        ws = await connect(server.ws + "/ws/visitor", origin="https://shop.example")
+        sara = Client(ws)
+        clients.append(sara)
+        await sara.send({"type": "hello", "name": "Sara"})
+        sara.welcome = await sara.expect("welcome")  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(base_url=server.url) as browser:
+            asked = await browser.options("/api/visitor/attachments", headers={
+                "origin": "https://shop.example", "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization,x-client-id,x-file-name"})
+            assert asked.status_code == 204
+            assert asked.headers["access-control-allow-origin"] == "https://shop.example"
+            allowed = asked.headers["access-control-allow-headers"].lower()
+            assert {"authorization", "x-client-id", "x-file-name"} <= {
+                h.strip() for h in allowed.split(",")}
+            assert "POST" in asked.headers["access-control-allow-methods"]
+            evil = await browser.options("/api/visitor/attachments", headers={
+                "origin": "https://evil.example", "access-control-request-method": "POST"})
+            assert evil.status_code == 403 and "access-control-allow-origin" not in evil.headers
+        sent = await upload(server, token_of(sara), image_bytes("PNG"), "a.png",
+                            origin="https://shop.example")
+        assert sent.status_code == 200
+        assert sent.headers["access-control-allow-origin"] == "https://shop.example"
+        refusal = await upload(server, token_of(sara), b"", "a.txt",
+                               origin="https://shop.example")
+        assert refusal.status_code == 422  # the widget can read why
+        assert refusal.headers["access-control-allow-origin"] == "https://shop.example"
+        foreign = await upload(server, token_of(sara), b"hi", "a.txt",
+                               origin="https://evil.example")
+        assert foreign.status_code == 403
+        async with httpx.AsyncClient(base_url=server.url) as page:
+            image = await page.get(sent.json()["attachment"]["url"],
+                                   headers={"origin": "https://shop.example"})
+        assert image.status_code == 200
+        assert image.headers["access-control-allow-origin"] == "https://shop.example"
+        assert count(server) == 1
+    finally:
+        server.stop()
+
+
+async def test_uploads_are_rate_limited_per_visitor(tmp_path: Path, clients: list) -> None:
+    server = Server(tmp_path, CHATSERVER_ATTACHMENTS_UPLOADS_PER_VISITOR="2")
+    server.start()
+    try:
+        sara = await visitor(server, name="Sara")
+        olga = await visitor(server, name="Olga")
+        clients += [sara, olga]
+        for _ in range(2):
+            assert (await upload(server, token_of(sara), b"one\n", "a.txt")).status_code == 200
+        limited = await upload(server, token_of(sara), b"three\n", "a.txt")
+        assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+        assert int(limited.headers["retry-after"]) > 0
+        assert (await upload(server, token_of(olga), b"hers\n", "a.txt")).status_code == 200
+        assert count(server) == 3
+    finally:
+        server.stop()
+
+
+async def test_files_can_be_turned_off(tmp_path: Path, clients: list) -> None:
+    server = Server(tmp_path, CHATSERVER_ATTACHMENTS_ENABLED="false")
+    server.start()
+    try:
+        sara = await visitor(server, name="Sara")
+        clients.append(sara)
+        refused = await upload(server, token_of(sara), b"hi\n", "a.txt")
+        assert refused.status_code == 403
+        assert count(server) == 0
+    finally:
+        server.stop()
+
+
