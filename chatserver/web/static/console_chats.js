@@ -5,7 +5,7 @@ import { chats, view, $ } from "./console_state.js";
 import { renderRail, updateTitle } from "./console_rail.js";
 import { markRead } from "./console_receipts.js";
 import { assist, renderAssist } from "./console_assist.js";
-import { renderLabels } from "./console_labels.js";
+import { fetchLabels, renderLabels } from "./console_labels.js";
 
 const VISITOR_TYPING_MS = 8000; // hide the visitor's indicator if no "off" arrives
 
@@ -18,6 +18,7 @@ export function addChat({ id, visitorName = "", language = "", topic = "", skill
     fromEntry: null, usedEntries: new Map() }; // entry id -> title, for the close dialog
   chat.tab = el("li", { role: "presentation" });
   chats.set(id, chat);
+  fetchLabels(chat);
   $("transcripts").append(list);
   $("chat-tabs").append(chat.tab);
   renderTab(chat);

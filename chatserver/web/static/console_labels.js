@@ -22,9 +22,32 @@ export function renderLabels(chat) {
 
 /** A `label` frame of this chat (live or from the backlog, in seq order). */
 export function labelFrame(chat, frame) {
+  framed(chat).add(frame.label_id);
   if (!Labels.fold(labelsOf(chat), frame)) return;
   if (!Labels.known.has(frame.label_id)) refreshLabels(); // made after this page loaded
   else if (chat.id === view.activeId) renderLabels(chat);
+}
+
+/** Labels put on before this console had the chat (say by a supervisor while it queued): an
+    offer's transcript holds its lines only, and catching up starts after them. A label a
+    frame has spoken of since is left as the frame said (the frame is newer). */
+export function fetchLabels(chat) {
+  api("GET", `/api/conversations/${encodeURIComponent(chat.id)}/labels`).then((result) => {
+    if (!result.ok) return;
+    const labels = labelsOf(chat);
+    let changed = false;
+    for (const label of result.data.labels) {
+      if (framed(chat).has(label.id)) continue;
+      labels.set(label.id, { id: label.id, name: label.name, colour: label.colour });
+      changed = true;
+    }
+    if (changed && chat.id === view.activeId) renderLabels(chat);
+  });
+}
+
+function framed(chat) {
+  if (!chat.labelFrames) chat.labelFrames = new Set(); // label ids a frame has spoken of
+  return chat.labelFrames;
 }
 
 function labelsOf(chat) {
