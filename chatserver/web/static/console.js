@@ -13,9 +13,9 @@
    state (me, chats, offers, pending, view) · connection (the socket) · alerts (beep, notify) ·
    rail (counts, empty states, title) · receipts (read, each way) · typing (ours) · draft (what
    goes into the composer, entry_id) · assist · labels (the open chat's chips and picker) ·
-   chats (tabs, header, select, end) · frames (the transcript) · offers · status · canned ·
-   composer · dialogs (transfer, close) · dispatch (socket frames) · shortcuts · left (messages
-   left offline). */
+   visitor (verified mark, returning at a glance, history) · chats (tabs, header, select, end) ·
+   frames (the transcript) · offers · status · canned · composer · dialogs (transfer, close) ·
+   dispatch (socket frames) · shortcuts · left (messages left offline). */
 
 import { connect } from "./console_connection.js";
 import { handleFrame, welcome } from "./console_dispatch.js";
@@ -27,6 +27,7 @@ import { wireDialogs } from "./console_dialogs.js";
 import { wireShortcuts } from "./console_shortcuts.js";
 import { watchVisibility } from "./console_chats.js";
 import { pollLeft } from "./console_left.js";
+import { wireVisitor } from "./console_visitor.js";
 
 connect({ onState: showConnection, onWelcome: welcome, onFrame: handleFrame });
 wireStatusSwitch();
@@ -37,3 +38,4 @@ wireDialogs();
 wireShortcuts();
 watchVisibility();
 pollLeft();
+wireVisitor();

@@ -6,12 +6,14 @@ import { renderRail, updateTitle } from "./console_rail.js";
 import { markRead } from "./console_receipts.js";
 import { assist, renderAssist } from "./console_assist.js";
 import { fetchLabels, renderLabels } from "./console_labels.js";
+import { identityFacts, loadHistory, mark, renderHistory } from "./console_visitor.js";
 
 const VISITOR_TYPING_MS = 8000; // hide the visitor's indicator if no "off" arrives
 
-export function addChat({ id, visitorName = "", language = "", topic = "", skills = [] }) {
+export function addChat({ id, visitorName = "", language = "", topic = "", skills = [], visitor = null, visitorId = "" }) {
   const list = el("ol", { class: "transcript", hidden: true, dataset: { cid: id } });
   const chat = { id, visitorName, language, topic, skills, state: "assigned", seqs: new Set(),
+    visitor, visitorId: visitorId || (visitor && visitor.id) || "", history: null, // console_visitor.js
     lastSeq: 0, unread: 0, draft: "", list, typing: false, typingTimer: null,
     lastVisitorText: "", assistFor: null, preview: "",
     lastVisitorSeq: 0, readSent: 0, visitorRead: 0, // read receipts, each way
@@ -36,7 +38,8 @@ export function renderTab(chat) {
   const button = el("button", { type: "button", role: "tab", class: `tab tab-${chat.state}${chat.silent && chat.state === "assigned" ? " tab-silent" : ""}`,
     "aria-selected": String(chat.id === view.activeId), dataset: { cid: chat.id }, onclick: () => select(chat.id) },
   el("span", { class: "tab-top" }, el("span", { class: "avatar avatar-small", "aria-hidden": "true" }, (chat.visitorName || "V").slice(0, 1).toUpperCase()),
-    el("span", { class: "tab-name", dir: "auto" }, chat.visitorName || "Visitor"), badge),
+    el("span", { class: "tab-name", dir: "auto" }, chat.visitorName || "Visitor"),
+    chat.visitor && chat.visitor.verified ? mark(chat.visitor) : null, badge),
   el("span", { class: "tab-meta" }, meta),
   el("span", { class: "tab-preview", dir: "auto" }, chat.typing ? "typing…" : chat.preview));
   chat.tab.replaceChildren(button);
@@ -58,6 +61,8 @@ export function select(cid) {
   chat.list.hidden = false;
   $("composer-text").value = chat.draft;
   renderHeader(chat);
+  renderHistory(chat);
+  loadHistory(chat).then(() => { renderTab(chat); if (chat.id === view.activeId) renderHeader(chat); });
   scrollDown(chat, true);
   if (chat.lastVisitorText && chat.assistFor !== chat.lastVisitorText) assist(chat);
   else renderAssist(chat);
@@ -71,8 +76,9 @@ export function renderHeader(chat) {
     chat.skills && chat.skills.length ? `Skills: ${chat.skills.join(", ")}` : null].filter(Boolean);
   $("chat-meta").replaceChildren(...meta.map((m) => el("span", { class: "meta-item" }, m)));
   renderLabels(chat);
-  const facts = [["Name", chat.visitorName || "–"], ["Language", languageName(chat.language)],
-    ["Topic", chat.topic || "–"], ["Conversation", chat.id.slice(0, 8)]];
+  const facts = [["Name", chat.visitorName || "–"], ...identityFacts(chat),
+    ["Language", languageName(chat.language)], ["Topic", chat.topic || "–"],
+    ["Conversation", chat.id.slice(0, 8)]];
   $("visitor-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dir: "auto" }, v)]));
   const open = chat.state === "assigned";
   $("composer").hidden = !open;

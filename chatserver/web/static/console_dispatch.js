@@ -20,7 +20,7 @@ export function welcome(frame) {
   renderOffers();
   for (const conv of frame.conversations || []) {
     if (conv.state === "assigned" && !chats.has(conv.id)) {
-      addChat({ id: conv.id, language: conv.language, topic: conv.topic });
+      addChat({ id: conv.id, language: conv.language, topic: conv.topic, visitorId: conv.visitor_id });
     }
   }
   for (const chat of chats.values()) {

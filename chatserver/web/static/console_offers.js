@@ -7,6 +7,7 @@ import { renderEmpty, updateTitle } from "./console_rail.js";
 import { beep, notify } from "./console_alerts.js";
 import { addChat, select } from "./console_chats.js";
 import { addFrame } from "./console_frames.js";
+import { glance, mark } from "./console_visitor.js";
 
 // 250 ms: the seconds shown step on time and the bar moves smoothly enough.
 const COUNTDOWN_TICK_MS = 250;
@@ -29,6 +30,7 @@ export function addOffer(frame) {
   const node = el("li", { class: "offer", dataset: { cid: conv.id } },
     el("div", { class: "offer-head" }, el("strong", { dir: "auto" }, name), countdown),
     el("div", { class: "offer-meta" }, [languageName(conv.language), conv.topic].filter(Boolean).join(" · ")),
+    conv.visitor ? el("div", { class: "offer-visitor" }, mark(conv.visitor), " ", glance(conv.visitor)) : null,
     el("p", { class: "offer-preview", dir: "auto" }, lastVisitorLine(conv.transcript) || "Asked for a person"),
     el("div", { class: "countdown-track" }, bar),
     el("div", { class: "offer-actions" },
@@ -91,7 +93,7 @@ export function takeOffer(cid) {
   if (chats.has(cid) || !offer) { removeOffer(cid); return; }
   const conv = offer.conv;
   const chat = addChat({ id: cid, visitorName: conv.visitor_name, language: conv.language,
-    topic: conv.topic, skills: conv.skills });
+    topic: conv.topic, skills: conv.skills, visitor: conv.visitor });
   for (const frame of conv.transcript || []) addFrame(chat, frame, { quiet: true });
   removeOffer(cid);
   select(cid);

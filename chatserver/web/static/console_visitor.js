@@ -1,0 +1,115 @@
+/* Who the visitor is, beside their chat and on their offer: verified by the site (✓, with the
+   site's customer id and email) or not (a name the visitor typed), returning or new, and their
+   earlier conversations (/api/visitors/{id}/history), each opened read-only in a dialog
+   (/api/conversations/{id}/transcript, drawn by renderFrame). The staff strings are English and
+   all here, in TEXT (issue 20 translates them). */
+
+import { view, $ } from "./console_state.js";
+
+export const TEXT = {
+  verified: "✓ Verified",
+  verifiedTitle: "The site signed this visitor's identity: the same customer on every device",
+  unverified: "Unverified",
+  unverifiedTitle: "The name was typed by the visitor; nobody vouched for it",
+  returning: (n) => `returning visitor · ${n} chat${n === 1 ? "" : "s"}`,
+  lastRating: (r) => `last rating ★${r}`,
+  firstVisit: "first visit",
+  identity: "Identity",
+  customerId: "Customer id",
+  email: "Email",
+  history: "Earlier conversations",
+  noHistory: "No earlier conversations.",
+  loading: "Loading…",
+  failed: "The history could not be loaded.",
+  more: "Show more",
+  botOnly: "bot only",
+  resolved: "resolved",
+  unresolved: "not resolved",
+  noFirstLine: "(no message)",
+  readOnly: "Earlier conversation (read-only)",
+  close: "Close",
+  transcriptFailed: "That conversation could not be opened.",
+};
+
+/** "✓ Verified" or "Unverified", as a small mark with its reason on hover. */
+export function mark(visitor) {
+  const verified = Boolean(visitor && visitor.verified);
+  return el("span", { class: `id-mark ${verified ? "id-verified" : "id-unverified"}`,
+    title: verified ? TEXT.verifiedTitle : TEXT.unverifiedTitle }, verified ? TEXT.verified : TEXT.unverified);
+}
+
+/** "returning visitor · 3 chats · last rating ★4", or "first visit". */
+export function glance(summary) {
+  if (!summary || !summary.returning) return TEXT.firstVisit;
+  const parts = [TEXT.returning(summary.conversations)];
+  if (summary.last_rating) parts.push(TEXT.lastRating(summary.last_rating));
+  return parts.join(" · ");
+}
+
+/** The chat's visitor facts (after Name): the mark, and for verified visitors the site's id. */
+export function identityFacts(chat) {
+  const v = chat.visitor;
+  if (!v) return [];
+  const facts = [[TEXT.identity, mark(v)]];
+  if (v.verified) facts.push([TEXT.customerId, v.external_id || "–"], [TEXT.email, v.email || "–"]);
+  return facts;
+}
+
+/** Fetch the chat's visitor history once (while the chat is ours the server allows it); the
+   caller redraws what shows the visitor (tab, header) when it resolves. */
+export async function loadHistory(chat, cursor) {
+  if (!chat.visitorId || (chat.history && !cursor) || chat.historyLoading) return;
+  chat.historyLoading = true;
+  const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+  const result = await api("GET", `/api/visitors/${encodeURIComponent(chat.visitorId)}/history${query}`);
+  chat.historyLoading = false;
+  if (!result.ok) {
+    chat.history = chat.history || { failed: true, conversations: [] };
+  } else {
+    const earlier = cursor && chat.history ? chat.history.conversations : [];
+    chat.history = { ...result.data, conversations: [...earlier, ...result.data.conversations] };
+    chat.visitor = { ...(chat.visitor || {}), ...result.data.visitor, ...result.data.summary };
+  }
+  if (chat.id === view.activeId) renderHistory(chat);
+}
+
+/** The visitor panel's list of earlier conversations, for the open chat. */
+export function renderHistory(chat) {
+  const box = $("visitor-history");
+  if (!box) return;
+  const h = chat && chat.history;
+  $("visitor-glance").textContent = chat && chat.visitor ? glance(chat.visitor) : "";
+  if (!h) { box.replaceChildren(el("li", { class: "muted small" }, chat && chat.visitorId ? TEXT.loading : TEXT.noHistory)); return; }
+  if (h.failed) { box.replaceChildren(el("li", { class: "muted small" }, TEXT.failed)); return; }
+  const items = h.conversations.map((c) => el("li", {},
+    el("button", { type: "button", class: "history-item", dataset: { cid: c.id }, onclick: () => openTranscript(c.id) },
+      el("span", { class: "history-when" }, new Date(c.started_ms).toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" }),
+        c.topic ? ` · ${c.topic}` : "", ` · ${c.agent || TEXT.botOnly}`),
+      el("span", { class: "history-outcome" },
+        c.rating ? `★${c.rating}` : "", c.resolved === true ? ` ${TEXT.resolved}` : (c.resolved === false ? ` ${TEXT.unresolved}` : "")),
+      el("span", { class: "history-first", dir: "auto" }, c.first_line || TEXT.noFirstLine))));
+  if (!items.length) items.push(el("li", { class: "muted small" }, TEXT.noHistory));
+  if (h.next) {
+    items.push(el("li", {}, el("button", { type: "button", class: "btn btn-small", onclick: () => loadHistory(chat, h.next) }, TEXT.more)));
+  }
+  box.replaceChildren(...items);
+}
+
+/** One earlier conversation, read-only: its frames drawn as the transcript draws them. */
+async function openTranscript(cid) {
+  const result = await api("GET", `/api/conversations/${encodeURIComponent(cid)}/transcript`);
+  if (!result.ok) { toast(TEXT.transcriptFailed, "error"); return; }
+  const c = result.data.conversation;
+  $("history-title").textContent = TEXT.readOnly;
+  $("history-meta").textContent = [new Date(c.started_ms).toLocaleString(), c.topic, c.agent || TEXT.botOnly]
+    .filter(Boolean).join(" · ");
+  const lines = result.data.events.map((f) => renderFrame(f)).filter(Boolean);
+  $("history-transcript").replaceChildren(...lines);
+  $("history-dialog").showModal();
+}
+
+/** The dialog's close button; the visitor card is filled as chats are selected. */
+export function wireVisitor() {
+  $("history-close").textContent = TEXT.close;
+  $("history-heading").textContent = TEXT.history;
+}

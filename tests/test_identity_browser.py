@@ -1,0 +1,129 @@
+"""Verified identity and visitor history in Chromium: the demo shop calls
+ChatWidget.identify with its server's hash, and the agent console shows the verified mark,
+"returning visitor" at a glance on the offer, the visitor's earlier chat in the visitor
+panel, and opens it read-only."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from websockets.sync.client import connect
+
+from .browser import screenshot
+from .harness import Server, add_user
+from .test_console_browser import log_in, next_frame
+from .test_identity import IDENTITY_SECRET, signed
+
+pytestmark = pytest.mark.browser
+
+expect.set_options(timeout=10_000)
+
+CUSTOMER = {"id": "cust-100", "name": "Ann Lee", "email": "ann@example.com",
+            "hash": signed("cust-100")}
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path, CHATSERVER_IDENTITY_SECRET=IDENTITY_SECRET)
+    add_user(srv.db, "carol", skills={"lang:en": 5}, display_name="Carol")
+    add_user(srv.db, "dave", skills={"lang:en": 5}, display_name="Dave")
+    yield srv.start()
+    srv.stop()
+    assert IDENTITY_SECRET not in srv.log.read_text()
+
+
+def send(ws, kind: str, **fields) -> None:
+    ws.send(json.dumps({"type": kind, "id": uuid.uuid4().hex, **fields}))
+
+
+def earlier_chat(server: Server) -> None:
+    """Yesterday, on her phone: Ann (signed in) asked Dave, who solved it; she rated it 4."""
+    cookie = "; ".join(f"{k}={v}" for k, v in server.login("dave").items())
+    with connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie}) as dave, \
+            connect(server.ws + "/ws/visitor") as phone:
+        dave.send(json.dumps({"type": "hello"}))
+        next_frame(dave, "welcome")
+        dave.send(json.dumps({"type": "status", "status": "online"}))
+        next_frame(dave, "status")
+        phone.send(json.dumps({"type": "hello", "language": "en", "identity": CUSTOMER}))
+        assert next_frame(phone, "welcome")["verified"] is True
+        send(phone, "request_human")
+        cid = next_frame(phone, "ack")["conversation_id"]
+        send(phone, "message", text="My first order never came")
+        offer = next_frame(dave, "offer")
+        assert offer["conversation"]["id"] == cid
+        send(dave, "accept", conversation_id=cid)
+        send(dave, "message", conversation_id=cid, text="Resent it today, sorry!")
+        send(dave, "close", conversation_id=cid, resolved=True)
+        next_frame(phone, "survey_request")
+        send(phone, "survey", rating=4)
+        next_frame(phone, "ack")
+
+
+def part(page, css: str, **options):
+    return page.locator(f"chat-widget {css}", **options)
+
+
+def test_the_console_shows_the_verified_customer_and_their_history(shop: Server, browser,
+                                                                    page) -> None:
+    earlier_chat(shop)
+    log_in(page, shop, "carol")
+    page.wait_for_url("**/console")
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+
+    # Today, on her laptop (another browser, no token): the shop's page identifies her.
+    laptop = browser.new_context(locale="en-US")
+    try:
+        shop_page = laptop.new_page()
+        shop_page.goto(shop.url + "/demo")
+        shop_page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+        shop_page.evaluate("c => ChatWidget.identify(c)", CUSTOMER)
+        part(shop_page, ".launcher").click()
+        box = part(shop_page, ".composer textarea")
+        box.fill("Hello again, about my order")
+        box.press("Enter")
+        part(shop_page, "button", has_text="Talk to a person").click()
+
+        offer = page.locator(".offer")
+        expect(offer).to_contain_text("Ann Lee")
+        expect(offer.locator(".id-verified")).to_have_text("✓ Verified")
+        expect(offer.locator(".offer-visitor")).to_contain_text(
+            "returning visitor · 1 chat · last rating ★4")
+        screenshot(page, "identity-offer")
+        page.click(".offer .btn-primary")
+
+        # The chat tab carries the mark; the visitor panel the site's id, email and history.
+        expect(page.locator('.tab[aria-selected="true"] .id-verified')).to_be_visible()
+        facts = page.locator("#visitor-facts")
+        expect(facts).to_contain_text("cust-100")
+        expect(facts).to_contain_text("ann@example.com")
+        item = page.locator("#visitor-history .history-item")
+        expect(item).to_have_count(1)
+        expect(item).to_contain_text("My first order never came")
+        expect(item).to_contain_text("Dave")
+        expect(item).to_contain_text("★4")
+        expect(page.locator("#visitor-glance")).to_have_text(
+            "returning visitor · 1 chat · last rating ★4")
+        screenshot(page, "identity-history")
+
+        # Opened read-only: the earlier transcript in a dialog, nothing to write in it.
+        item.click()
+        dialog = page.locator("#history-dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog.locator(".bubble-visitor")).to_have_text("My first order never came")
+        expect(dialog.locator(".bubble-agent")).to_have_text("Resent it today, sorry!")
+        assert dialog.locator("textarea, input").count() == 0
+        page.click("#history-close")
+        expect(dialog).to_be_hidden()
+        # The chat of today is still the one to answer.
+        expect(page.locator(".transcript:not([hidden]) .bubble-visitor").last).to_have_text(
+            "Hello again, about my order")
+    finally:
+        laptop.close()
