@@ -31,7 +31,7 @@ from functools import lru_cache
 
 from bot.hanzi import TRADITIONAL_TO_SIMPLIFIED
 
-__all__ = ["AR_ARTICLES", "char_ngrams", "features", "normalize", "words"]
+__all__ = ["AR_ARTICLES", "char_ngrams", "features", "normalize", "unspaced", "words"]
 
 _ZWNJ = "\u200c"
 
@@ -126,6 +126,11 @@ def normalize(text: str) -> str:
     # must stay composed (Hangul, and Indic vowel signs the table leaves alone).
     text = unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).translate(_TABLE))
     return " ".join(text.split())
+
+
+def unspaced(token: str) -> bool:
+    """Whether *token* (from :func:`words`) is a character uni/bigram of an unspaced script."""
+    return _UNSPACED_RUN.match(token) is not None
 
 
 def _split_affixes(word: str) -> list[str]:

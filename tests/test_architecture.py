@@ -56,7 +56,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 # The simulations draw from a seeded `random.Random` they are given or make from --seed.
 SEEDED = {"chatserver/core/simulation.py", "chatserver/core/simulation_eta.py"}
-WEB_MAY_USE_OF_STORE = frozenset({"chatserver.store.store", "chatserver.store.kb_store"})
+WEB_MAY_USE_OF_STORE = frozenset({"chatserver.store.store", "chatserver.store.kb_store",
+                                  "chatserver.store.search"})
 
 
 def sources() -> list[Path]:

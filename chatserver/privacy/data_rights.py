@@ -29,13 +29,15 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
+from chatserver.store.search_index import forget_lines
 from chatserver.store.store import Conn, Store, secure_delete
 
 log = logging.getLogger(__name__)
 
 TOMBSTONE = "[erased]"
 # Every table an erasure rewrites, for Store.after_erase.
-ERASED_TABLES = ("events", "conversations", "offline_messages", "visitors", "kb_proposals")
+ERASED_TABLES = ("events", "conversations", "offline_messages", "visitors", "kb_proposals",
+                 "search_lines")
 VISITOR_AUTHOR = "Visitor"  # what a visitor's lines show as author once their name is gone
 FORMAT = "chatserver-visitor-export/1"
 # Payload keys holding free text anyone may have typed: replaced by the tombstone.
@@ -90,6 +92,8 @@ def rewrite_events(conn: Conn, rows: list[tuple[str, int, str, str]]) -> int:
         if clean != payload:
             conn.execute("UPDATE events SET payload = ? WHERE conversation_id = ? AND seq = ?",
                          (json.dumps(clean, ensure_ascii=False), cid, seq))
+            if kind == "message":  # the erased words leave the search index too
+                forget_lines(conn, [(cid, seq)])
             changed += 1
     return changed
 

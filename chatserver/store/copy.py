@@ -80,10 +80,15 @@ def check_url(url: str) -> None:
 
 
 def tables(source: sqlite3.Connection) -> list[str]:
-    """Every table of the source, each after the tables it references."""
+    """Every table of the source, each after the tables it references. SQLite's full-text
+    index (a virtual table and its shadow tables) is not copied: PostgreSQL indexes the same
+    rows (search_lines) its own way."""
+    virtual = [row[0] for row in source.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL%'")]
     names = [row[0] for row in source.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-        "ESCAPE '\\' ORDER BY name")]
+        "ESCAPE '\\' ORDER BY name")
+        if not any(row[0] == v or row[0].startswith(f"{v}_") for v in virtual)]
     references = {name: {row[2] for row in source.execute(
         f"PRAGMA foreign_key_list({quoted(name)})")} - {name} for name in names}
     return list(graphlib.TopologicalSorter(references).static_order())

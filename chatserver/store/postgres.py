@@ -111,6 +111,11 @@ WITH dup AS (
            CASE WHEN e.ord = 1 THEN %(client_id)s END, %(now)s
     FROM moved, unnest(%(types)s::text[], %(authors)s::text[], %(payloads)s::text[])
          WITH ORDINALITY AS e(type, author, payload, ord)
+), indexed AS (
+    INSERT INTO search_lines (conversation_id, seq, terms)
+    SELECT %(cid)s, moved.last_seq - %(count)s + e.ord, e.terms
+    FROM moved, unnest(%(terms)s::text[]) WITH ORDINALITY AS e(terms, ord)
+    WHERE e.terms <> ''
 )
 SELECT (SELECT seq FROM dup), (SELECT last_seq FROM moved)
 """
@@ -141,18 +146,20 @@ class PgConnection:
     def close(self) -> None:
         self.raw.close()
 
-    def append_events(self, conversation_id: str, rows: Sequence[tuple[str, str, str]],
+    def append_events(self, conversation_id: str, rows: Sequence[tuple[str, str, str, str]],
                       client_id: str | None, changes: dict[str, Any], now_ms: int
                       ) -> tuple[int | None, int | None]:
         """The store's append in one statement, one round trip instead of three: look up the
         client id, move the conversation's row (allocating the seqs under its lock) and insert
-        the (type, author, payload) rows, unless the client id was seen. Returns (the seen
+        the (type, author, payload) rows with their search terms (search.py; '' for none),
+        unless the client id was seen. Returns (the seen
         line's seq, None) for a repeat, (None, the new last seq), or (None, None) when there
         is no such conversation."""
         sets = "".join(f", {column} = %(set_{column})s" for column in changes)
         params = {"cid": conversation_id, "client_id": client_id, "count": len(rows),
                   "now": now_ms, "types": [r[0] for r in rows],
                   "authors": [r[1] for r in rows], "payloads": [r[2] for r in rows],
+                  "terms": [r[3] for r in rows],
                   **{f"set_{column}": value for column, value in changes.items()}}
         row = self.raw.execute(_APPEND.format(sets=sets), params).fetchone()
         return (None, None) if row is None else (row[0], row[1])

@@ -224,4 +224,40 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX conversation_labels_label ON conversation_labels(label_id);
     """,
+    # 11: search (issue 19). `search_lines` holds each message line's terms, tokenised by one
+    # pure function (core/search_text.py) and written in the line's own transaction; FTS5
+    # indexes those tokens as they are (every character but the space is part of a token, no
+    # folding of its own), kept in step by the triggers. `id` is the FTS rowid: an INTEGER
+    # PRIMARY KEY, which VACUUM never renumbers. Lines stored before this migration are
+    # indexed at start-up in the background (store/search.py `backfill`, the meta mark says
+    # where it is). `rating` is the survey's, a projection of the log like `resolved`.
+    """
+    ALTER TABLE conversations ADD COLUMN rating INTEGER;
+    UPDATE conversations SET rating = (
+        SELECT CAST(json_extract(e.payload, '$.rating') AS INTEGER) FROM events e
+        WHERE e.conversation_id = conversations.id AND e.type = 'survey'
+        AND json_extract(e.payload, '$.rating') IN (1, 2, 3, 4, 5) ORDER BY e.seq DESC LIMIT 1)
+    WHERE id IN (SELECT conversation_id FROM events WHERE type = 'survey');
+    CREATE INDEX conversations_rating ON conversations(rating, created_ms)
+        WHERE rating IS NOT NULL;
+    CREATE TABLE search_lines (
+        id INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (conversation_id, seq)
+    );
+    CREATE VIRTUAL TABLE search_fts USING fts5(
+        terms, content = 'search_lines', content_rowid = 'id', detail = none,
+        tokenize = "unicode61 remove_diacritics 0 categories 'L* N* M* Co Cn Cs'"
+    );
+    CREATE TRIGGER search_lines_added AFTER INSERT ON search_lines BEGIN
+        INSERT INTO search_fts (rowid, terms) VALUES (new.id, new.terms);
+    END;
+    CREATE TRIGGER search_lines_removed AFTER DELETE ON search_lines BEGIN
+        INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
+    END;
+    INSERT INTO meta (key, value) SELECT 'search_backfill', '' WHERE EXISTS (
+        SELECT 1 FROM events WHERE type = 'message');
+    """,
 ]

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chatserver.core.conversation import Event
+from chatserver.core.search_text import line_terms
 
 from .backend import Backend, Conn, Row, StoreUnavailable
+from .search_index import compact_search_index, index_lines, text_of
 from .sqlite import SqliteBackend
 from .sqlite import secure_delete as sqlite_secure_delete
 from .store_writer import Writer
@@ -72,8 +74,10 @@ def _append(
     in_one_statement = getattr(conn, "append_events", None)  # PostgreSQL: see postgres.py
     if in_one_statement is not None:
         seen, last = in_one_statement(
-            conversation_id, [(new.type, new.author, text) for new, text in
-                              zip(events, payloads, strict=True)], client_id, changes, now_ms)
+            conversation_id, [(new.type, new.author, text, line_terms(text_of(new.type,
+                                                                               new.payload)))
+                              for new, text in zip(events, payloads, strict=True)],
+            client_id, changes, now_ms)
         duplicate = None if seen is None else _duplicate(conn, conversation_id, client_id)
         if duplicate is not None:
             return duplicate
@@ -103,6 +107,8 @@ def _append(
          for e, text in zip(appended.events, payloads, strict=True)],
     )
     _project_labels(conn, conversation_id, events, now_ms)
+    index_lines(conn, [(conversation_id, e.seq, text_of(e.type, e.payload))
+                       for e in appended.events])  # search, in the line's transaction
     return appended
 
 
@@ -162,6 +168,10 @@ def _row_changes(kind: str, p: Mapping[str, Any], ts_ms: int) -> dict[str, Any]:
                 "closed_ms": ts_ms,
                 "resolved": None if resolved is None else int(resolved),
             }
+        case "survey":
+            rating = p.get("rating")
+            if isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5:
+                return {"rating": rating}
     return {}
 
 
@@ -215,6 +225,8 @@ class Store:
     async def after_erase(self, tables: Sequence[str]) -> bool:
         """After text was erased from `tables`: push the old copies out of the backend's logs
         and dead row versions (a WAL checkpoint on SQLite, VACUUM on PostgreSQL)."""
+        if "search_lines" in tables:
+            await self.write(compact_search_index)
         return await asyncio.to_thread(self.backend.after_erase, tables)
 
     # --- the event log -------------------------------------------------------------------

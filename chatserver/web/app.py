@@ -37,6 +37,7 @@ from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
 from chatserver.store.backend import StoreUnavailable
 from chatserver.store.kb_store import KnowledgeBase
+from chatserver.store.search import backfill as search_backfill
 from chatserver.store.store import Store
 from chatserver.tokens import Signer
 
@@ -47,6 +48,7 @@ from .attachments_api import routes as attachment_routes
 from .history_api import routes as history_routes
 from .hub import Hub
 from .log_hygiene import database_unavailable, quiet_client_faults
+from .search_api import routes as search_api_routes
 from .security_headers import SecurityHeaders
 from .visitor_socket import visitor_endpoint
 
@@ -196,6 +198,7 @@ def create_app(config: Config) -> Starlette:
             await hub.service.restore()
         dispatcher = asyncio.create_task(hub.service.dispatcher.run(), name="dispatcher")
         purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
+        indexer = asyncio.create_task(search_backfill(hub.store), name="search backfill")
         if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
             for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
                 install_log_redaction(hub.redactor, logging.getLogger(name))
@@ -204,7 +207,7 @@ def create_app(config: Config) -> Starlette:
         try:
             yield
         finally:
-            for task in (purger, dispatcher):
+            for task in (indexer, purger, dispatcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -228,6 +231,7 @@ def create_app(config: Config) -> Starlette:
         *learning_api.routes,
         *privacy_api.routes,
         *reports.routes,
+        *search_api_routes,
         *pages.routes,
         *widget_routes.routes,
     ]

@@ -40,6 +40,7 @@ STAFF = ("agent", "supervisor", "admin")
 # The navigation each role sees: (path, label, roles allowed).
 NAV = (
     ("/console", "Console", STAFF),
+    ("/console/search", "Search", STAFF),
     ("/console/supervisor", "Supervisor", ("supervisor", "admin")),
     ("/admin/reports", "Reports", ("supervisor", "admin")),
     ("/admin", "Knowledge base", ("admin",)),

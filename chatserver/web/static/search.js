@@ -1,0 +1,111 @@
+/* The search page: every conversation by words, visitor, agent, label, dates and rating, with
+   the hits marked in each snippet, and the read-only transcript of a result beside the list.
+   Snippets arrive as [{text, hit}] segments; they go in as text nodes and <mark> elements,
+   never as HTML. The form is mirrored in the address, so a search can be reloaded or shared. */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+// Every string this page shows (staff pages are English for now; issue 20 translates).
+const TEXT = {
+  searching: "Searching…",
+  none: "No conversation matches.",
+  count: (n, more) => `${n} conversation${n === 1 ? "" : "s"}${more ? " (more below)" : ""}`,
+  scopeAgent: "You see the conversations you were assigned.",
+  noVisitor: "Visitor",
+  rating: (r) => `★${r}`,
+  loading: "Loading the conversation…",
+  failed: "Could not load the conversation.",
+  states: { bot: "with the bot", queued: "waiting", offered: "offered", assigned: "open", closed: "closed" },
+};
+const FIELDS = ["q", "visitor", "agent", "label", "from", "to", "rating"];
+let nextCursor = null;
+let shown = 0;
+
+function params(cursor) {
+  const query = new URLSearchParams();
+  for (const name of FIELDS) {
+    const value = $(`s-${name}`).value.trim();
+    if (value) query.set(name, value);
+  }
+  if (cursor) query.set("cursor", cursor);
+  return query;
+}
+
+/** One snippet as a <p>: hit segments in <mark>, the rest as plain text. */
+function snippetNode(segments) {
+  return el("p", { class: "snippet", dir: "auto" },
+    ...segments.map((s) => (s.hit ? el("mark", {}, s.text) : document.createTextNode(s.text))));
+}
+
+function resultNode(c) {
+  const when = new Date(c.started_ms);
+  const who = c.visitor.name || c.visitor.email || TEXT.noVisitor;
+  const open = el("button", { type: "button", class: "result-open", dataset: { id: c.id },
+    onclick: () => openTranscript(c) },
+  el("span", { class: "result-who", dir: "auto" }, who),
+  c.visitor.email && c.visitor.name ? el("span", { class: "hint", dir: "auto" }, ` ${c.visitor.email}`) : null);
+  const facts = el("div", { class: "result-facts hint" },
+    el("time", { datetime: when.toISOString() }, when.toLocaleString()),
+    ` · ${TEXT.states[c.state] || c.state}`,
+    c.agent ? el("span", { dir: "auto" }, ` · ${c.agent}`) : null,
+    c.rating ? ` · ${TEXT.rating(c.rating)}` : null,
+    ...c.labels.map((l) => el("span", { class: "chip", dir: "auto" }, l.name)));
+  return el("li", { class: "result", dataset: { id: c.id } }, open, facts, ...c.snippets.map(snippetNode));
+}
+
+async function run(more) {
+  const error = $("s-error");
+  error.hidden = true;
+  const query = params(more ? nextCursor : null);
+  if (!more) {
+    history.replaceState(null, "", `${location.pathname}${query.toString() ? `?${query}` : ""}`);
+    $("s-results").replaceChildren();
+    shown = 0;
+  }
+  $("s-status").textContent = TEXT.searching;
+  const result = await api("GET", `/api/search?${query}`);
+  if (!result.ok) {
+    $("s-status").textContent = "";
+    error.textContent = (result.data && result.data.message) || "Search failed";
+    error.hidden = false;
+    return;
+  }
+  const found = result.data.conversations;
+  $("s-results").append(...found.map(resultNode));
+  shown += found.length;
+  nextCursor = result.data.next_cursor;
+  $("s-more").hidden = !nextCursor;
+  $("s-status").textContent = shown ? TEXT.count(shown, Boolean(nextCursor)) : TEXT.none;
+}
+
+async function openTranscript(c) {
+  const card = $("s-transcript-card");
+  const list = $("s-transcript");
+  card.hidden = false;
+  $("s-transcript-title").textContent = c.visitor.name || c.visitor.email || TEXT.noVisitor;
+  $("s-transcript-facts").textContent = TEXT.loading;
+  list.replaceChildren();
+  const result = await api("GET", `/api/conversations/${encodeURIComponent(c.id)}/transcript`);
+  if (!result.ok) { $("s-transcript-facts").textContent = TEXT.failed; return; }
+  const conv = result.data.conversation;
+  $("s-transcript-facts").textContent = [new Date(conv.started_ms).toLocaleString(),
+    TEXT.states[conv.state] || conv.state, conv.agent, conv.topic].filter(Boolean).join(" · ");
+  for (const frame of result.data.events) {
+    const li = renderFrame(frame);
+    if (li) list.append(li);
+  }
+  card.scrollIntoView({ block: "nearest" });
+}
+
+$("search-form").addEventListener("submit", (event) => { event.preventDefault(); run(false); });
+$("s-more").addEventListener("click", () => run(true));
+$("s-close").addEventListener("click", () => { $("s-transcript-card").hidden = true; });
+if (document.getElementById("search-script").dataset.role === "agent") $("s-scope").textContent = TEXT.scopeAgent;
+(() => {
+  const given = new URLSearchParams(location.search);
+  let any = false;
+  for (const name of FIELDS) {
+    if (given.get(name)) { $(`s-${name}`).value = given.get(name); any = true; }
+  }
+  if (any) run(false);
+})();
