@@ -322,3 +322,19 @@ def test_an_erasure_keeps_the_labels_of_a_chat() -> None:
 
     payload = {"label_id": 3, "name": "Refund", "colour": "#ff0000", "on": True, "by": "Ana"}
     assert scrub_payload("label", payload) == payload
+
+
+def test_a_chats_labels_are_the_fold_of_its_label_events() -> None:
+    """The last event for a label wins: on twice is one, off removes, off again changes
+    nothing; reports read the same fold (ConversationFacts.labels)."""
+    from chatserver.core.conversation import Event
+    from chatserver.core.labels import fold
+    from chatserver.core.metrics import conversation_facts
+
+    changes = [{"label_id": 1, "name": "A", "on": True}, {"label_id": 2, "name": "B", "on": True},
+               {"label_id": 1, "name": "A", "on": True}, {"label_id": 2, "name": "B", "on": False},
+               {"label_id": 2, "name": "B", "on": False}, {"label_id": 3, "name": "C", "on": True}]
+    assert fold(changes) == {1: "A", 3: "C"}
+    log = [Event("c", 1, "started", "system", {}, None, 0)] + [
+        Event("c", i + 2, "label", "agent:1", p, None, i + 1) for i, p in enumerate(changes)]
+    assert conversation_facts(log, "v").labels == ("1", "3")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .conversation import Event
+from .labels import fold as fold_labels
 
 # `queued` reasons that put an already-requested chat back in the queue; every other reason
 # (asked, no_bot, and the bot's open-ended reasons) is the visitor's request for a person.
@@ -291,7 +292,7 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
     etas: list[EtaCheck] = []
     names: dict[str, str] = {}
     silences: list[str] = []
-    labels: dict[str, None] = {}  # in the order first put on; the last event for each wins
+    label_changes: list[Mapping[str, Any]] = []  # `label` payloads, folded at the end
 
     def release(ts_ms: int, why: str) -> None:
         nonlocal holder
@@ -365,10 +366,7 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
                 if survey is None:  # a second answer is a duplicate, not a change of mind
                     survey = _survey(p)
             case "label":
-                if p.get("on"):
-                    labels[str(p.get("label_id"))] = None
-                else:
-                    labels.pop(str(p.get("label_id")), None)
+                label_changes.append(p)
             case _:
                 pass  # offered, note, and any future type: no metric reads them
     if holder is not None:
@@ -384,7 +382,8 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
         first_responder=first_responder, closed_ms=closed_ms, closed_by=closed_by,
         resolved=resolved if isinstance(resolved, bool) else None, spans=tuple(spans),
         all_responses=tuple(responses), eta_checks=tuple(etas), survey=survey,
-        agent_names=tuple(names.items()), silences=tuple(silences), labels=tuple(labels),
+        agent_names=tuple(names.items()), silences=tuple(silences),
+        labels=tuple(str(label) for label in fold_labels(label_changes)),
     )
 
 
