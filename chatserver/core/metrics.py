@@ -383,7 +383,8 @@ def conversation_facts(events: Iterable[Event], visitor_id: str) -> Conversation
         resolved=resolved if isinstance(resolved, bool) else None, spans=tuple(spans),
         all_responses=tuple(responses), eta_checks=tuple(etas), survey=survey,
         agent_names=tuple(names.items()), silences=tuple(silences),
-        labels=tuple(str(label) for label in fold_labels(label_changes)),
+        labels=tuple(str(label) for label in fold_labels(label_changes)) if label_changes
+        else (),
     )
 
 
