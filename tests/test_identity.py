@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from chatserver.service import identity
+
 from .databases import db_location
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .test_kb_api import Session
@@ -25,6 +27,18 @@ IDENTITY_SECRET = "site-identity-secret-4f1c9a7e2b"
 def signed(user_id: str, secret: str = IDENTITY_SECRET) -> str:
     """What the site's server computes: docs/widget.md gives the same in Python, PHP, Node."""
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_hash_is_valid_only_for_its_id_under_the_configured_secret() -> None:
+    good = signed("cust-1")
+    assert identity.signature(IDENTITY_SECRET, "cust-1") == good
+    assert identity.is_signed(IDENTITY_SECRET, "cust-1", good)
+    assert identity.is_signed(IDENTITY_SECRET, "cust-1", good.upper())  # hex in either case
+    assert identity.is_signed(IDENTITY_SECRET, "ورود-۴۲", signed("ورود-۴۲"))  # UTF-8 ids
+    for wrong in [signed("cust-2"), signed("cust-1", "other"), good[:-1], "", None, "ü" * 64,
+                  good + "0"]:
+        assert not identity.is_signed(IDENTITY_SECRET, "cust-1", wrong), wrong
+    assert not identity.is_signed("", "cust-1", signed("cust-1", ""))  # verification off
 
 
 @pytest.fixture
@@ -222,3 +236,34 @@ async def test_without_a_secret_nothing_is_verified(tmp_path: Path, clients: lis
                            "IS NULL AND name = 'Kim'") == [("Kim", "k@example.com", 0)]
     finally:
         srv.stop()
+
+
+async def test_an_account_switch_and_two_open_chats_keep_each_customer_apart(
+        identity_server: Server, clients: list) -> None:
+    # A shared computer: Ann was signed in; then Bo signs in on the same browser (same token).
+    ann = await visitor(identity_server, identity={"id": "ann", "hash": signed("ann")})
+    clients.append(ann)
+    token = ann.welcome["visitor_token"]
+    ann_chat = (await ann.request("message", text="Ann's question"))["conversation_id"]
+    bo = await visitor(identity_server, visitor_token=token,
+                       identity={"id": "bo", "hash": signed("bo")})
+    clients.append(bo)
+    assert bo.welcome["verified"] is True
+    assert bo.welcome["visitor_token"] != token
+    assert bo.welcome["conversation"] is None  # not Ann's open chat
+    assert sql(identity_server.db, "SELECT external_id FROM visitors WHERE id = ?",
+               (visitor_of(identity_server, ann_chat),)) == [("ann",)]
+    # Ann signs in again: her own visitor and her open chat are back.
+    back = await bo.request("identify", identity={"id": "ann", "hash": signed("ann")})
+    assert back["visitor_token"] == token and back["conversation"]["id"] == ann_chat
+
+    # Ann chats on a tablet anonymously while her chat above is open, then signs in there:
+    # the tablet shows her open chat; its own open chat stays with the tablet's visitor.
+    tablet = await visitor(identity_server)
+    clients.append(tablet)
+    tablet_chat = (await tablet.request("message", text="from the tablet"))["conversation_id"]
+    tablet_visitor = visitor_of(identity_server, tablet_chat)
+    joined = await tablet.request("identify", identity={"id": "ann", "hash": signed("ann")})
+    assert joined["conversation"]["id"] == ann_chat
+    assert visitor_of(identity_server, tablet_chat) == tablet_visitor
+    assert (await tablet.request("message", text="now as Ann"))["conversation_id"] == ann_chat

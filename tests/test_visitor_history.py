@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chatserver.service import visitor_history
+
 from .databases import db_location
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .test_identity import IDENTITY_SECRET, signed
@@ -17,6 +19,19 @@ from .test_kb_api import Session
 
 pytestmark = pytest.mark.anyio
 __all__ = ["db_location"]
+
+
+def test_first_line_is_one_line_cut_with_an_ellipsis() -> None:
+    assert visitor_history.first_line("  Where is\n my   order?\t") == "Where is my order?"
+    assert visitor_history.first_line(None) == ""
+    long = visitor_history.first_line("سلام " * 100)
+    assert len(long) == visitor_history.FIRST_LINE_CHARS and long.endswith("…")
+
+
+def test_a_cursor_is_read_back_or_refused() -> None:
+    assert visitor_history.parse_cursor("1733480000000.abc_DEF-1") == (1733480000000, "abc_DEF-1")
+    for bad in ["", "yesterday", ".abc", "123.", "-5.abc", "1e3.abc", "1." + "x" * 120]:
+        assert visitor_history.parse_cursor(bad) is None, bad
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatserver.store.backend import Conn
+from chatserver.store.store import Store
 from chatserver.tokens import new_id
 
 from .journal import Journal
@@ -61,15 +62,27 @@ async def claim(journal: Journal, current_id: str, identity: Mapping[str, Any], 
         return Claimed(current_id, verified=False)
     open_row = await store.open_conversation_of(current_id)
     if open_row is None:
-        return await store.write(
-            lambda conn: _claim_job(conn, current_id, identity["id"], profile, now))
+        return await _claim_once_more(store, current_id, identity["id"], profile, now)
     cid = open_row["id"]
     async with journal.lock(cid):  # no line lands on the conversation while it moves
-        claimed = await store.write(
-            lambda conn: _claim_job(conn, current_id, identity["id"], profile, now))
+        claimed = await _claim_once_more(store, current_id, identity["id"], profile, now)
         if claimed.moved == cid:
             journal.rehome(cid, claimed.visitor_id)
     return claimed
+
+
+async def _claim_once_more(store: Store, current_id: str, external_id: str,
+                           profile: Mapping[str, str], now: int) -> Claimed:
+    """The claim's transaction, run again if it fails once: two machines proving a new id at
+    the same moment (PostgreSQL, READ COMMITTED) both find no holder, and the second's write
+    meets the first's row in the unique index; run again, it finds that row."""
+    def job(conn: Conn) -> Claimed:
+        return _claim_job(conn, current_id, external_id, profile, now)
+
+    try:
+        return await store.write(job)
+    except store.backend.errors:
+        return await store.write(job)
 
 
 def _fill_unverified(conn: Conn, visitor_id: str, profile: Mapping[str, str],
