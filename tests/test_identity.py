@@ -123,14 +123,14 @@ async def test_an_unsigned_or_wrongly_signed_id_never_takes_a_verified_visitor(
                 {"id": "cust-7", "name": "Mallory", "hash": signed("cust-7", "guess")},
                 {"id": "cust-7", "name": "Mallory", "hash": signed("cust-8")},  # another id's
                 {"id": "cust-7", "name": "Mallory", "hash": "not even hex ü"}]
-    for identity in attempts:
-        mallory = await visitor(identity_server, identity=identity)
+    for claimed in attempts:
+        mallory = await visitor(identity_server, identity=claimed)
         clients.append(mallory)
         assert mallory.welcome["verified"] is False
         assert mallory.welcome["conversation"] is None  # not the owner's open chat
         assert mallory.welcome["visitor_token"] != owner.welcome["visitor_token"]
         # The identify frame after hello: the same answer, the same visitor as before.
-        answer = await mallory.request("identify", identity=identity)
+        answer = await mallory.request("identify", identity=claimed)
         assert answer["type"] == "ack" and answer["verified"] is False
         assert answer["visitor_token"] == mallory.welcome["visitor_token"]
         assert "conversation" not in answer
