@@ -66,8 +66,8 @@ async def seed(where: str, agents: dict[str, int]) -> None:
                 await store.write(lambda conn, cid=cid, label=label: conn.execute(
                     "INSERT INTO conversation_labels (conversation_id, label_id, added_ms) "
                     "SELECT ?, id, ? FROM labels WHERE name = ?", (cid, T0, label)))
-            await store.append(cid, [NewEvent("closed", "system", {"resolved": True})],
-                               now_ms=start + 100)
+            await store.append(cid, [NewEvent("closed", "system", {
+                "by": "agent", "resolved": True})], now_ms=start + 100)
             if rating:
                 await store.append(cid, [NewEvent("survey", "visitor", {"rating": rating})],
                                    now_ms=start + 200)
