@@ -40,6 +40,8 @@ SAMPLES: dict[str, Any] = {
     "after_seq": 0, "rating": 5, "nps": 9, "comment": "thanks", "status": "online",
     "resolved": True, "to_agent": 1, "to_skill": "billing", "note": "over to you",
     "label_id": 1,
+    # an object: its own string fields are walked by test_identity.py's bad identities
+    "identity": {"id": "cust-1", "name": "Ann", "email": "ann@example.com", "hash": "ab12"},
 }
 # Multi-line fields keep tab, newline and carriage return; every other string field refuses them.
 MULTILINE = {"text", "comment", "note"}

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chatserver.core.errors import BadFrame
+from chatserver.core.frames import VISITOR_FRAMES, Limits, parse
 from chatserver.service import identity
 
 from .databases import db_location
@@ -39,6 +42,19 @@ def test_a_hash_is_valid_only_for_its_id_under_the_configured_secret() -> None:
                   good + "0"]:
         assert not identity.is_signed(IDENTITY_SECRET, "cust-1", wrong), wrong
     assert not identity.is_signed("", "cust-1", signed("cust-1", ""))  # verification off
+
+
+@pytest.mark.parametrize("kind", ["hello", "identify"])
+@pytest.mark.parametrize("field", ["id", "name", "email", "hash"])
+def test_every_identity_field_refuses_control_characters_and_lone_surrogates(
+        kind: str, field: str) -> None:
+    for bad in ("\x00", "\x1b", "\x7f", "\x85", "\n", "\ud83d", "\udfff"):
+        fields = {"id": "cust-1", "name": "Ann", "email": "ann@example.com", "hash": "ab12"}
+        fields[field] = fields[field][:2] + bad + fields[field][2:]
+        frame = {"type": kind, "identity": fields, **({"id": "f1"} if kind == "identify" else {})}
+        with pytest.raises(BadFrame, match=f"'identity.{field}'") as refused:
+            parse(json.dumps(frame), VISITOR_FRAMES, Limits(max_text_chars=4000))
+        assert refused.value.frame_id == frame.get("id")
 
 
 @pytest.fixture
