@@ -5,8 +5,13 @@ download's headers, the rate limit, and export, erase and the retention purge.""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
+import json
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -327,3 +332,68 @@ async def test_files_can_be_turned_off(tmp_path: Path, clients: list) -> None:
         server.stop()
 
 
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+def visitor_id_of(server: Server, cid: str) -> str:
+    return str(sql(server.db, "SELECT visitor_id FROM conversations WHERE id = ?", (cid,))[0][0])
+
+
+async def files_both_ways(server: Server, clients: list) -> tuple[str, list[dict]]:
+    """Sara sends a photo, Carol a PDF: (the chat, the two lines as Sara got them)."""
+    _, sara, cid = await chatting(server, clients)
+    assert (await upload(server, token_of(sara), phone_photo(), "me.jpg")).status_code == 200
+    async with staff(server, "carol") as console:
+        sent = await console.post(f"/api/conversations/{cid}/attachments", content=SIMPLE_PDF,
+                                  headers={"x-client-id": "pdf", "x-file-name": "invoice.pdf"})
+        assert sent.status_code == 200
+    lines = [await sara.expect("message", where=lambda f: f.get("attachment")) for _ in (1, 2)]
+    return cid, lines
+
+
+async def test_export_holds_the_files_and_erase_deletes_them(desk: Server,
+                                                            clients: list) -> None:
+    add_user(desk.db, "root", role="admin")
+    cid, lines = await files_both_ways(desk, clients)
+    vid = visitor_id_of(desk, cid)
+    async with staff(desk, "root") as admin:
+        export = (await admin.get(f"/api/privacy/visitors/{vid}/export")).json()
+        files = {f["name"]: f for f in export["attachments"]}
+        assert set(files) == {"me.jpg", "invoice.pdf"}
+        assert base64.b64decode(files["invoice.pdf"]["data_base64"]) == SIMPLE_PDF
+        photo = Image.open(io.BytesIO(base64.b64decode(files["me.jpg"]["data_base64"])))
+        assert photo.size == (60, 20)
+        assert {f["author"] for f in export["attachments"]} == {"visitor", "agent"}
+
+        erased = await admin.post(f"/api/privacy/visitors/{vid}/erase")
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["attachments"] == 2
+    assert count(desk) == 0
+    names = sql(desk.db, "SELECT payload FROM events WHERE conversation_id = ? AND "
+                         "payload LIKE ?", (cid, "%me.jpg%"))
+    assert names == []  # the file's name went with the text
+    async with httpx.AsyncClient(base_url=desk.url) as anyone:
+        for line in lines:
+            assert (await anyone.get(line["attachment"]["url"])).status_code == 403
+    if isinstance(desk.db, str):  # PostgreSQL: no row version of the bytes is left either
+        from .test_privacy import heap_holds
+
+        in_rows, _ = heap_holds(desk.db, ("attachments",), ["PhoneMaker", "/Type /Catalog"])
+        assert not in_rows
+
+
+async def test_the_retention_purge_deletes_old_files(desk: Server, clients: list) -> None:
+    _, lines = await files_both_ways(desk, clients)
+    old = int(time.time() * 1000) - 3 * 86_400_000
+    sql(desk.db, "UPDATE attachments SET created_ms = ? WHERE author = 'visitor'", (old,))
+    env = {**desk.env, "CHATSERVER_RETENTION_MESSAGE_TEXT_DAYS": "2"}
+    done = subprocess.run([sys.executable, "-m", "chatserver", "purge", "--json"], env=env,
+                          cwd=desk.tmp, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["attachments"] == 1
+    assert [row[0] for row in sql(desk.db, "SELECT author FROM attachments")] == ["agent"]
+    async with staff(desk, "carol") as console:
+        kept = await console.get(lines[1]["attachment"]["url"].split("?")[0])
+        gone = await console.get(lines[0]["attachment"]["url"].split("?")[0])
+    assert (gone.status_code, kept.status_code) == (404, 200)

@@ -228,7 +228,8 @@ async def test_export_holds_every_record_of_the_visitor_and_none_of_another(
     assert [(p["conversation_id"], p["text"], p["status"]) for p in data["kb_proposals"]] == [
         ("cz1", SENTENCE, "pending")]
     assert privacy.export_counts(data) == {"conversations": 2, "events": 19,
-                                           "offline_messages": 1, "kb_proposals": 1}
+                                           "offline_messages": 1, "kb_proposals": 1,
+                                           "attachments": 0}
     ada = json.dumps(await privacy.export_visitor(store, "va", T0), ensure_ascii=False)
     assert "Analytical engine, part two" in ada
     for needle in ZED_STRINGS:
@@ -247,7 +248,7 @@ async def test_erase_leaves_no_personal_text_anywhere_and_metrics_unchanged(
     assert erased is not None
     assert erased.as_dict() == {"visitor_id": "vz", "conversations": 2, "events_scrubbed": 11,
                                 "offline_messages": 1, "kb_proposals": 1, "profile": True,
-                                "erased_ms": T0 + 10**6}
+                                "erased_ms": T0 + 10**6, "attachments": 0}
 
     assert found(db_location, ZED_STRINGS) == []
     assert {needle for *_, needle in found(db_location, ADA_STRINGS)} == {

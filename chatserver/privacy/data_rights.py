@@ -6,6 +6,9 @@ chats), so every report for every period reads the same before and after; the `l
 each conversation is untouched, so cached facts stay valid too. Retention (`retention.py`) uses
 the same scrubbing on everything older than its cut-off.
 
+Files sent in a visitor's chats (either way) are exported with their bytes and deleted by an
+erasure, bytes and thumbnails; their lines keep type and size, the name scrubbed with the text.
+
 Phrasings proposed from a visitor's chat (`kb_proposals`, learning.py) hold the visitor's words:
 they are exported, and erasure tombstones them (a pending one can no longer be approved). A
 phrasing an admin already approved is knowledge-base content they reviewed (the inbox tells
@@ -22,6 +25,7 @@ tables (docs/privacy.md says what stays in PostgreSQL's WAL and backups).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Mapping
@@ -37,7 +41,10 @@ log = logging.getLogger(__name__)
 TOMBSTONE = "[erased]"
 # Every table an erasure rewrites, for Store.after_erase.
 ERASED_TABLES = ("events", "conversations", "offline_messages", "visitors", "kb_proposals",
-                 "search_lines")
+                 "search_lines", "attachments")
+# Files deleted per job: at most 50 MB (5 × the 10 MB limit) overwritten by secure_delete in
+# one write, so a visitor with many files is erased without holding up the chats.
+FILE_BATCH = 5
 VISITOR_AUTHOR = "Visitor"  # what a visitor's lines show as author once their name is gone
 FORMAT = "chatserver-visitor-export/1"
 # Payload keys holding free text anyone may have typed: replaced by the tombstone.
@@ -154,8 +161,9 @@ async def _holds_anything(store: Store, visitor_id: str) -> bool:
 
 async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str, Any] | None:
     """Everything held about one visitor (profile, conversations with every event, survey
-    answers, offline messages) as JSON-ready data; None when nothing is held. Internal notes
-    are included: they are data about the visitor, which an access request covers."""
+    answers, offline messages, files sent either way) as JSON-ready data; None when nothing
+    is held. Internal notes are included: they are data about the visitor, which an access
+    request covers."""
     if not await _holds_anything(store, visitor_id):
         return None
     profile = await store.visitor(visitor_id)
@@ -177,6 +185,11 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
         "decided_ms, added_text FROM kb_proposals WHERE conversation_id IN "
         "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
         (visitor_id,))
+    files = await store.fetchall(
+        "SELECT id, conversation_id, author, name, media_type, size, width, height, data, "
+        "created_ms FROM attachments WHERE conversation_id IN "
+        "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
+        (visitor_id,))
     return {
         "format": FORMAT,
         "exported_ms": now_ms,
@@ -185,6 +198,10 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
         "survey_answers": surveys,
         "offline_messages": [dict(r) for r in offline],
         "kb_proposals": [dict(r) for r in proposals],
+        # Files sent either way, the bytes in base64: one download holds everything.
+        "attachments": [{**{k: row[k] for k in dict(row) if k != "data"},
+                         "data_base64": base64.b64encode(bytes(row["data"])).decode()}
+                        for row in files],
     }
 
 
@@ -193,7 +210,8 @@ def export_counts(data: Mapping[str, Any]) -> dict[str, int]:
     return {"conversations": len(data["conversations"]),
             "events": sum(len(c["events"]) for c in data["conversations"]),
             "offline_messages": len(data["offline_messages"]),
-            "kb_proposals": len(data["kb_proposals"])}
+            "kb_proposals": len(data["kb_proposals"]),
+            "attachments": len(data.get("attachments", ()))}
 
 
 # --- erasure ---------------------------------------------------------------------------------
@@ -210,6 +228,7 @@ class Erasure:
     kb_proposals: int
     profile: bool
     erased_ms: int
+    attachments: int = 0  # files deleted, bytes and thumbnails
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -226,6 +245,15 @@ def _erase_events_batch(conn: Conn, visitor_id: str, after: tuple[str, int],
         changed = rewrite_events(conn, rows)
     last = (rows[-1][0], rows[-1][1]) if rows else after
     return len(rows), changed, last
+
+
+def _erase_files_batch(conn: Conn, visitor_id: str, limit: int) -> int:
+    """Delete up to `limit` of the files in the visitor's conversations (either way)."""
+    with secure_delete(conn):
+        return int(conn.execute(
+            "DELETE FROM attachments WHERE id IN (SELECT id FROM attachments WHERE "
+            "conversation_id IN (SELECT id FROM conversations WHERE visitor_id = ?) LIMIT ?)",
+            (visitor_id, limit)).rowcount)
 
 
 def scrub_proposals(conn: Conn, ids: list[int]) -> int:
@@ -273,7 +301,13 @@ async def erase_visitor(
         if scanned < batch_size:
             break
         await asyncio.sleep(pause_s)
+    files = 0
+    while (deleted := await store.write(
+            partial(_erase_files_batch, visitor_id=visitor_id, limit=FILE_BATCH))) > 0:
+        files += deleted
+        await asyncio.sleep(pause_s)
     chats, offline, proposals, profile = await store.write(
         lambda conn: _erase_rest(conn, visitor_id, now_ms))
     await store.after_erase(ERASED_TABLES)
-    return Erasure(visitor_id, chats, scrubbed, offline, proposals, profile, now_ms)
+    return Erasure(visitor_id, chats, scrubbed, offline, proposals, profile, now_ms,
+                   attachments=files)

@@ -3,6 +3,8 @@
 - Message texts: every event older than `message_text_days` is scrubbed exactly as an erasure
   scrubs it (texts tombstoned, visitor name and page URL emptied); types, times, authors and
   ratings stay, so metrics never change.
+- Files sent in chats (`attachments`) older than `message_text_days` are deleted, bytes and
+  thumbnails: they are the lines' content (their lines keep type and size for the transcript).
 - Phrasings proposed from chats (`kb_proposals`) older than `message_text_days` lose the
   visitor's words the same way; a pending one expires unapproved.
 - Offline messages older than `offline_message_days` are deleted (no metric reads them).
@@ -39,6 +41,7 @@ from chatserver.store.store import Conn, Store, secure_delete
 from . import audit
 from .data_rights import (
     ERASED_TABLES,
+    FILE_BATCH,
     PAUSE_S,
     TEXT_FREE_TYPES,
     TOMBSTONE,
@@ -66,13 +69,15 @@ class PurgeReport:
     visitors_anonymised: int = 0  # name and email cleared; conversations kept for metrics
     visitors_deleted: int = 0  # no conversation left to keep them for
     presence_rows: int = 0  # agents' status changes deleted
+    attachments: int = 0  # files deleted with their bytes
     batches: int = 0
     cutoffs_ms: dict[str, int] = field(default_factory=dict)
 
     @property
     def removed(self) -> int:
         return (self.message_texts + self.proposal_texts + self.offline_messages
-                + self.visitors_anonymised + self.visitors_deleted + self.presence_rows)
+                + self.visitors_anonymised + self.visitors_deleted + self.presence_rows
+                + self.attachments)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +116,13 @@ def _proposals_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
         return scrub_proposals(conn, [r[0] for r in conn.execute(
             "SELECT id FROM kb_proposals WHERE created_ms < ? AND text != ? "
             "ORDER BY created_ms LIMIT ?", (cutoff_ms, TOMBSTONE, limit))])
+
+
+def _files_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
+    with secure_delete(conn):
+        return int(conn.execute(
+            "DELETE FROM attachments WHERE id IN (SELECT id FROM attachments "
+            "WHERE created_ms < ? ORDER BY created_ms LIMIT ?)", (cutoff_ms, limit)).rowcount)
 
 
 def _offline_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
@@ -174,6 +186,9 @@ async def purge(store: Store, retention: RetentionConfig, now_ms: int, *,
         while (scrubbed := await run(lambda c: _proposals_batch(c, cutoff, size))) == size:
             report.proposal_texts += scrubbed
         report.proposal_texts += scrubbed
+        while (deleted := await run(lambda c: _files_batch(c, cutoff, FILE_BATCH))) == FILE_BATCH:
+            report.attachments += deleted
+        report.attachments += deleted
     if retention.offline_message_days:
         cutoff = report.cutoffs_ms["offline_message"] = (
             now_ms - retention.offline_message_days * DAY_MS)
