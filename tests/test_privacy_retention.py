@@ -142,12 +142,16 @@ async def test_old_profiles_are_anonymised_or_deleted_when_nothing_needs_them(
     for vid, seen in (("gone", cutoff - 1), ("kept-chats", cutoff - 1), ("recent", cutoff)):
         await store.upsert_visitor(vid, {"name": vid.title(), "email": f"{vid}@x.io"}, seen)
     await chat(store, "c", "kept-chats", cutoff - 1)
+    # the site's user id of a verified customer is profile too (issue 19)
+    await store.write(lambda c: c.execute(
+        "UPDATE visitors SET external_id = 'cust-1', verified = 1 WHERE id = 'kept-chats'"))
     before = await metrics(store)
     report = await retention.purge(store, RetentionConfig(0, 0, 395, 0), NOW)
     assert (report.visitors_anonymised, report.visitors_deleted) == (1, 1)
-    rows = {r[0]: (r[1], r[2]) for r in await store.fetchall(
-        "SELECT id, name, email FROM visitors")}
-    assert rows == {"kept-chats": ("", ""), "recent": ("Recent", "recent@x.io")}
+    rows = {r[0]: tuple(r)[1:] for r in await store.fetchall(
+        "SELECT id, name, email, external_id, verified FROM visitors")}
+    assert rows == {"kept-chats": ("", "", None, 0),
+                    "recent": ("Recent", "recent@x.io", None, 0)}
     assert await metrics(store) == before
     assert (await retention.purge(store, RetentionConfig(0, 0, 395, 0), NOW)).removed == 0
 

@@ -8,7 +8,8 @@
 - Phrasings proposed from chats (`kb_proposals`) older than `message_text_days` lose the
   visitor's words the same way; a pending one expires unapproved.
 - Offline messages older than `offline_message_days` are deleted (no metric reads them).
-- Visitor profiles not seen for `visitor_profile_days` lose name and email; a visitor with no
+- Visitor profiles not seen for `visitor_profile_days` lose name, email and the site's user id
+  of a verified customer (`external_id`); a visitor with no
   conversation left is deleted outright.
 - Agents' status changes (`agent_presence`, read by the staffing report) older than
   `presence_days` are deleted.
@@ -142,7 +143,7 @@ def _presence_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
 def _visitors_batch(conn: Conn, after: tuple[int, str], cutoff_ms: int,
                     limit: int) -> tuple[int, int, int, tuple[int, str]]:
     rows = conn.execute(
-        "SELECT last_seen_ms, id, name != '' OR email != '', "
+        "SELECT last_seen_ms, id, name != '' OR email != '' OR external_id IS NOT NULL, "
         "EXISTS(SELECT 1 FROM conversations c WHERE c.visitor_id = v.id) FROM visitors v "
         "WHERE last_seen_ms >= ? AND last_seen_ms < ? AND (last_seen_ms, id) > (?, ?) "
         "ORDER BY last_seen_ms, id LIMIT ?", (after[0], cutoff_ms, *after, limit)).fetchall()
@@ -154,7 +155,8 @@ def _visitors_batch(conn: Conn, after: tuple[int, str], cutoff_ms: int,
                                         (visitor_id,)).rowcount
             elif has_profile:
                 anonymised += conn.execute(
-                    "UPDATE visitors SET name = '', email = '' WHERE id = ?",
+                    "UPDATE visitors SET name = '', email = '', external_id = NULL, "
+                    "verified = 0 WHERE id = ?",
                     (visitor_id,)).rowcount
     if len(rows) < limit:
         _set_mark(conn, VISITORS_MARK, cutoff_ms)
