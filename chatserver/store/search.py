@@ -81,7 +81,8 @@ def _like(text: str) -> str:
 
 
 def _where(backend: str, f: Filters, only_agent: int | None) -> tuple[str, list[Any]]:
-    sql, params = ["v.erased_ms IS NULL"], []
+    sql: list[str] = ["v.erased_ms IS NULL"]
+    params: list[Any] = []
     if f.query is not None:
         sql.append(f"c.id IN ({_match(backend)})")
         params.append(f.query.tsquery() if backend == "postgres" else f.query.fts5())
