@@ -264,10 +264,14 @@ async def test_a_live_line_is_found_and_an_erased_visitor_is_not(desk: Server) -
     try:
         ack = await client.request("message", text="the purple giraffe ate my parcel")
         assert ack["type"] == "ack"
+        card = await client.request("message", text="card 4111 1111 1111 1111 giraffe")
+        assert card["type"] == "ack"
     finally:
         await client.ws.close()
     cid = ack["conversation_id"]
     assert found(desk, q="giraffe") == [cid]
+    assert found(desk, q="4111") == []  # the line is indexed as stored: the card masked
+    assert found(desk, q="1111 giraffe") == [cid]  # the last four digits are kept
     assert found(desk, visitor="zed quill") == [cid]
     ((vid,),) = sql(desk.db, "SELECT visitor_id FROM conversations WHERE id = ?", (cid,))
     admin, csrf = session(desk, "root")
