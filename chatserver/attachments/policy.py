@@ -22,12 +22,12 @@ HANDLED = frozenset(IMAGE_TYPES | {PDF, TEXT})
 EXTENSIONS = {PNG: ".png", JPEG: ".jpg", GIF: ".gif", WEBP: ".webp", PDF: ".pdf", TEXT: ".txt"}
 _ALSO = {JPEG: (".jpeg", ".jpe", ".jfif")}
 _KNOWN = frozenset({*EXTENSIONS.values(), *_ALSO[JPEG], ".svg", ".html", ".htm", ".heic"})
-# What people call the types in an error message.
-_NAMES = {PNG: "PNG image", JPEG: "JPEG image", GIF: "GIF image", WEBP: "WebP image",
-          PDF: "PDF", TEXT: "plain text", SVG: "SVG image (it can hold scripts)",
-          "text/html": "web page", "application/xml": "XML document",
-          "image/heic": "HEIC photo (send it as JPEG: most phones convert when sharing)",
-          "application/octet-stream": "file of a type we do not recognise"}
+# What people call each type in an error message (plural: "PDFs cannot be sent here").
+_NAMES = {PNG: "PNG images", JPEG: "JPEG images", GIF: "GIF images", WEBP: "WebP images",
+          PDF: "PDFs", TEXT: "plain text files", SVG: "SVG images (they can hold scripts)",
+          "text/html": "web pages", "application/xml": "XML documents",
+          "image/heic": "HEIC photos (share them as JPEG: most phones convert when sharing)",
+          "application/octet-stream": "files of a type we do not recognise"}
 # A name is for people: 1-200 characters after cleaning (longer names lose their middle).
 MAX_NAME_CHARS = 200
 _UNSAFE_IN_NAME = re.compile(
@@ -78,11 +78,11 @@ def accept(data: bytes, name: str, limits: Limits) -> Accepted:
     kind = sniff(data)
     if kind not in limits.allowed_types or kind not in HANDLED:
         allowed = ", ".join(describe_type(t) for t in sorted(limits.allowed_types & HANDLED))
-        raise UnsupportedType(f"a {describe_type(kind)} cannot be sent here; accepted: "
+        raise UnsupportedType(f"{describe_type(kind)} cannot be sent here; accepted: "
                               f"{allowed}")
     hidden = second_type(data, kind)
     if hidden is not None:
-        raise Polyglot(f"the {describe_type(kind)} was refused: {hidden}")
+        raise Polyglot(f"this file was refused: {hidden}")
     if kind in IMAGE_TYPES:
         clean = images.reencode(data, kind, limits.max_pixels)
         return Accepted(file_name(name, clean.media_type), clean.media_type, clean.data,

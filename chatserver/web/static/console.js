@@ -15,7 +15,8 @@
    goes into the composer, entry_id) · assist · labels (the open chat's chips and picker) ·
    visitor (verified mark, returning at a glance, history) · chats (tabs, header, select, end) ·
    frames (the transcript) · offers · status · canned · composer · dialogs (transfer, close) ·
-   dispatch (socket frames) · shortcuts · left (messages left offline). */
+   dispatch (socket frames) · shortcuts · left (messages left offline) · attach (files: the
+   button, drop and paste, upload progress). */
 
 import { connect } from "./console_connection.js";
 import { handleFrame, welcome } from "./console_dispatch.js";
@@ -28,6 +29,7 @@ import { wireShortcuts } from "./console_shortcuts.js";
 import { watchVisibility } from "./console_chats.js";
 import { pollLeft } from "./console_left.js";
 import { wireVisitor } from "./console_visitor.js";
+import { wireAttach } from "./console_attach.js";
 
 connect({ onState: showConnection, onWelcome: welcome, onFrame: handleFrame });
 wireStatusSwitch();
@@ -39,3 +41,4 @@ wireShortcuts();
 watchVisibility();
 pollLeft();
 wireVisitor();
+wireAttach();

@@ -42,9 +42,10 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
   if (node) insertBySeq(chat, node, frame.seq);
   if (node && frame.from === "agent") renderReceipts(chat);
   if (frame.type === "message") {
-    chat.preview = `${frame.from === "visitor" ? "" : `${frame.from === "bot" ? "Bot" : "You"}: `}${frame.text}`;
+    const said = frame.text || (frame.attachment ? `File: ${frame.attachment.name}` : "");
+    chat.preview = `${frame.from === "visitor" ? "" : `${frame.from === "bot" ? "Bot" : "You"}: `}${said}`;
     if (frame.from === "visitor") {
-      chat.lastVisitorText = frame.text;
+      if (frame.text) chat.lastVisitorText = frame.text; // a file alone asks the assist nothing
       chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
       markRead(chat);
       visitorTyping(chat, false);

@@ -38,6 +38,39 @@ function botDetails(frame) {
   return details.length ? el("div", { class: "bot-details" }, ...details) : null;
 }
 
+// Staff strings of a line's file, in one place (issue 20 translates them).
+const FILE_TEXT = { gone: "File no longer kept", open: "Open the full image" };
+
+/** "12 KB", "1.4 MB": a file's size as people read it. */
+function fmtSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A line's file (docs/protocol.md, Attachments): an image's thumbnail opening the full image
+    in a new tab, or a download link with the name and size. The name is text, never markup. */
+function attachmentNode(a) {
+  const size = fmtSize(a.size);
+  if (a.thumbnail_url) {
+    // The box is sized from the image's own size (at most 240 px), so lines do not jump as
+    // thumbnails load; one the purge deleted says so instead of showing a broken image.
+    const scale = Math.min(1, 240 / Math.max(a.width || 1, a.height || 1));
+    const link = el("a", { class: "attachment attachment-image", href: a.url, target: "_blank", rel: "noopener", title: `${FILE_TEXT.open}: ${a.name} · ${size}` });
+    const img = el("img", { src: a.thumbnail_url, alt: a.name, loading: "lazy",
+      width: Math.max(1, Math.round((a.width || 240) * scale)), height: Math.max(1, Math.round((a.height || 240) * scale)),
+      onerror: () => link.replaceWith(el("span", { class: "attachment attachment-gone" }, `${FILE_TEXT.gone}: ${a.name}`)) });
+    link.append(img);
+    return link;
+  }
+  const kind = a.media_type === "application/pdf" ? "PDF" : a.media_type === "text/plain" ? "TXT" : "FILE";
+  return el("a", { class: "attachment attachment-file", href: a.url, download: a.name || true, rel: "noopener" },
+    el("span", { class: "attachment-kind", "aria-hidden": "true" }, kind),
+    el("span", { class: "attachment-name", dir: "auto" }, a.name || "file"),
+    el("span", { class: "attachment-size" }, size));
+}
+
 /** The <li> for one frame, or null for frames a transcript does not show. */
 function renderFrame(frame) {
   const time = frame.ts ? fmtTime(frame.ts) : "";
@@ -46,7 +79,8 @@ function renderFrame(frame) {
       const who = frame.from || "visitor";
       const li = el("li", { class: `line line-${who}`, dataset: { seq: frame.seq || "", id: frame.id || "" } },
         el("div", { class: "line-head" }, el("span", { class: "author" }, who === "bot" ? "Bot" : (frame.author || who)), el("time", {}, time)),
-        el("div", { class: `bubble bubble-${who}`, dir: "auto" }, frame.text || ""));
+        el("div", { class: `bubble bubble-${who}`, dir: "auto" }, frame.text || "",
+          frame.attachment && frame.attachment.url ? attachmentNode(frame.attachment) : null));
       if (who === "bot") { const d = botDetails(frame); if (d) li.append(d); }
       return li;
     }
