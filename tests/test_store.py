@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chatserver.store.schema import MIGRATIONS
-from chatserver.store.store import NewEvent, StaleState, Store
+from chatserver.store.store import NewEvent, StaleState, Store, StoreUnavailable
 
 from .databases import db_location
 
@@ -131,7 +131,7 @@ async def test_a_write_lock_held_past_the_busy_timeout_fails_the_group(tmp_path:
     other = sqlite3.connect(impatient.backend.path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
+        with pytest.raises(StoreUnavailable, match="locked"):
             await asyncio.wait_for(impatient.upsert_visitor("v1", {}, 1), 5)
         other.execute("ROLLBACK")
         await impatient.upsert_visitor("v1", {}, 1)  # the writer goes on once it is free

@@ -23,10 +23,10 @@ from starlette.types import ASGIApp
 
 from bot import Bot
 from chatserver import config as config_module
+from chatserver.attachments.links import Links
 from chatserver.cluster.bus import Bus, LocalBus, RedisBus
 from chatserver.cluster.connections import SLOW_CLOSED, Registry
 from chatserver.cluster.router import LocalRouter, Router
-from chatserver.attachments.links import Links
 from chatserver.config import CONFIG_FILE_ENV, Config, ConfigError
 from chatserver.core.errors import ChatError
 from chatserver.privacy import retention
@@ -35,10 +35,9 @@ from chatserver.privacy.redaction import Redactor, install_log_redaction
 from chatserver.secrets_file import secret_key
 from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
-from chatserver.store.backend import StoreUnavailable
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.search import backfill as search_backfill
-from chatserver.store.store import Store
+from chatserver.store.store import Store, StoreUnavailable
 from chatserver.tokens import Signer
 
 from . import auth, kb_api, labels_api, learning_api, pages, privacy_api, reports, widget_routes

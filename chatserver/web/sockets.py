@@ -26,7 +26,7 @@ from chatserver.core.errors import (
 )
 from chatserver.core.frames import Frame, Limits, Spec, encode, parse
 from chatserver.privacy.ratelimit import TokenBucket
-from chatserver.store.backend import StoreUnavailable
+from chatserver.store.store import StoreUnavailable
 from chatserver.telemetry import Counter
 
 from .log_hygiene import database_unavailable
