@@ -33,6 +33,7 @@ QUERY_PARAMETERS: dict[str, tuple[str, ...]] = {
     "/api/kb/proposals": ("status",),
     "/api/kb/unanswered": ("days",),
     "/api/kb/{entry}/diff": ("from", "to"),
+    "/api/attachments/none": ("sig",),
     **{path: ("from", "to", "agent", "skill", "topic", "language")
        for path in ("/admin/reports", "/api/reports", "/admin/reports/agents.csv",
                     "/admin/reports/conversations.csv", "/admin/reports/staffing.csv")},

@@ -242,9 +242,9 @@ async def download(request: Request) -> Response:
 
 
 async def _download(request: Request, hub: Hub, headers: dict[str, str]) -> Response:
-    attachment_id = str(request.path_params["attachment_id"])
+    attachment_id = http_fields.path(request, "attachment_id")
     thumbnail = request.url.path.endswith("/thumbnail")
-    sig = request.query_params.get("sig", "")
+    sig = http_fields.query(request).get("sig", "")
     visitor_id = visitor_of(request, hub)
     staff = None if sig or visitor_id else await auth.current_user(request)
     if not (sig or visitor_id or staff):
