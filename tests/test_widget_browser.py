@@ -267,7 +267,8 @@ HOSTILE = """<style>
   chat-widget, body > * { display: none !important; transform: scale(.5) !important; }
 </style>"""
 
-PROBED = [".launcher", ".panel", "header", "h2", ".composer textarea", ".composer button", ".log"]
+PROBED = [".launcher", ".panel", "header", "h2", ".composer textarea",
+          ".composer button[type=submit]", ".composer .icon", ".log"]
 STYLES = ["font-family", "font-size", "line-height", "color", "background-color", "padding",
           "margin", "border", "letter-spacing", "text-transform", "box-sizing", "width"]
 

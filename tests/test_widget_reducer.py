@@ -222,3 +222,113 @@ def test_a_late_queue_frame_does_not_undo_a_join_or_an_end(js):
                  frame(type="queue", conversation_id="c1", state="queued", position=1,
                        eta_seconds=5, seq=8)], s)
     assert (s["queue"], s["closed"], s["agent"]) == (None, True, None)
+
+
+# Attachments (issue 19): the pure state changes of widget/attach.js, applied through the
+# reducer's `apply` action as the app does.
+
+PNG = {"id": "a1", "name": "shot.png", "media_type": "image/png", "size": 2048, "width": 640,
+       "height": 480, "url": "/api/attachments/a1?sig=x",
+       "thumbnail_url": "/api/attachments/a1/thumbnail?sig=x"}
+
+
+def uploads(page, steps: list[list[Any]], start: dict[str, Any] | None = None) -> dict:
+    """Fold steps over the state: ["stored", id, answer] | ["refused", id, code] |
+    ["waiting", id, code] | ["orphaned", [held ids]] | [action]."""
+    return page.evaluate(
+        """async ([steps, start]) => {
+            const r = await import('/widget/reducer.js');
+            const a = await import('/widget/attach.js');
+            let s = r.initial(start);
+            for (const [kind, ...args] of steps) {
+                const fn = kind === 'stored' ? (t) => a.stored(t, args[0], args[1])
+                    : kind === 'refused' ? (t) => a.refused(t, args[0], args[1])
+                    : kind === 'waiting' ? (t) => a.waiting(t, args[0], args[1])
+                    : kind === 'orphaned' ? (t) => a.orphaned(t, new Set(args[0])) : null;
+                s = r.reduce(s, fn ? { type: 'apply', fn } : kind);
+            }
+            return s;
+        }""",
+        [steps, start or {}],
+    )
+
+
+FILE = {"name": "shot.png", "size": 2048}
+
+
+def attached(line_id: str) -> list[Any]:
+    """What app.js dispatches for a file picked, dropped or pasted."""
+    return [{"type": "send", "id": line_id, "ts": "T", "file": FILE}]
+
+
+def test_a_line_from_the_server_keeps_its_attachment(js):
+    s = run(js, [msg(3, "", sender="agent", attachment=PNG)])
+    assert s["messages"][0]["attachment"] == PNG
+
+
+def test_an_upload_is_a_pending_line_until_the_answer_then_shown_once(js):
+    s = uploads(js, [[WELCOME], attached("f1")])
+    line = s["messages"][0]
+    assert (line["from"], line["pending"], line["file"]) == ("visitor", True, FILE)
+    assert s["outbox"] == []  # files go over HTTP, not the socket
+    s = uploads(js, [["waiting", "f1", "retry"]], s)
+    assert (s["messages"][0]["pending"], s["messages"][0]["error"]) == (True, "retry")
+    s = uploads(js, [["stored", "f1", {"conversation_id": "c7", "seq": 2, "attachment": PNG}]], s)
+    line = s["messages"][0]
+    assert (line["pending"], line["error"], line["seq"]) == (False, None, 2)
+    assert line["attachment"] == PNG
+    assert s["conversationId"] == "c7"  # the first thing sent may start the chat
+    # A resume (or another tab) brings the same line back as a message frame: shown once.
+    s = run(js, [msg(2, "", sender="visitor", id="f1", cid="c7", attachment=PNG)], s)
+    assert [(m["id"], m["attachment"]["id"]) for m in s["messages"]] == [("f1", "a1")]
+
+
+def test_a_refused_upload_says_why_and_a_lost_one_fails_visibly(js):
+    s = uploads(js, [attached("f1"), attached("f2"), attached("f3"),
+                     [{"type": "send", "id": "m1", "text": "hi", "ts": "t"}],
+                     ["refused", "f1", "type"], ["orphaned", ["f3"]]])
+    by_id = {m["id"]: m for m in s["messages"]}
+    assert (by_id["f1"]["failed"], by_id["f1"]["error"]) == (True, "type")
+    # f2's File is gone (the page was reloaded mid-upload): failed, never silently pending
+    assert (by_id["f2"]["failed"], by_id["f2"]["error"], by_id["f2"]["pending"]) == (
+        True, "lost", False)
+    assert by_id["f3"]["pending"] is True and "failed" not in by_id["f3"]
+    assert by_id["m1"]["pending"] is True and "failed" not in by_id["m1"]
+    # A line another tab lost but the server has (its frame arrives): no longer failed.
+    s = run(js, [msg(4, "", sender="visitor", id="f2", attachment=PNG)], s)
+    assert next(m for m in s["messages"] if m["id"] == "f2")["failed"] is False
+
+
+def test_attaching_after_the_chat_ended_starts_a_new_one(js):
+    s = run(js, [msg(2, "x"),
+                 frame(type="closed", conversation_id="c1", seq=3, ts="t", by="agent")])
+    s = uploads(js, [attached("f1")], s)
+    assert (s["closed"], s["conversationId"], [m["id"] for m in s["messages"]]) == (
+        False, None, ["f1"])
+
+
+def test_file_sizes_read_in_the_visitors_language(js):
+    sizes = js.evaluate("""async () => {
+        const { size } = await import('/widget/attach.js');
+        return [size(900, 'en'), size(2048, 'en'), size(3.25e6, 'en'), size(2048, 'fa'),
+                size(3.25e6, 'zh')];
+    }""")
+    assert sizes[:3] == ["900 byte", "2 kB", "3.3 MB"]
+    assert sizes[3].startswith("۲") and "MB" in sizes[4]
+
+
+def test_every_language_has_every_string(js):
+    """The widget's strings and the attachment module's, in en, fa, ar and zh."""
+    keys = js.evaluate("""async () => {
+        const i = await import('/widget/i18n.js');
+        const a = await import('/widget/attach.js');
+        const out = {};
+        for (const lang of i.LANGUAGES) {
+            await i.loadStrings(lang);
+            out[lang] = [Object.keys(i.STRINGS[lang]).sort(), Object.keys(a.STRINGS[lang]).sort()];
+        }
+        return out;
+    }""")
+    assert list(keys) == ["en", "fa", "ar", "zh"]
+    for lang, (ui, files) in keys.items():
+        assert (ui, files) == tuple(keys["en"]), lang

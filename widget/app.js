@@ -1,7 +1,7 @@
 // Wires the parts: state (reducer) + storage, the socket (transport), the DOM (view), and the
 // public `ChatWidget` API that the loader created. Side effects live here and nowhere else.
 
-import { pickLanguage, t } from "./i18n.js";
+import { loadStrings, pickLanguage, t } from "./i18n.js";
 import { initial, lastIncomingSeq, PERSISTED, reduce, transcript } from "./reducer.js";
 import { createTransport } from "./transport.js";
 import { createView } from "./view.js";
@@ -50,7 +50,7 @@ function load(key) {
   }
 }
 
-export function boot({ script, api, base }) {
+export async function boot({ script, api, base }) {
   const cfg = config(script ? script.dataset : {});
   const key = `chatwidget:${cfg.site}`;
   const saved = load(key);
@@ -119,7 +119,8 @@ export function boot({ script, api, base }) {
     const known = f.type === "message" && state.messages.some((m) => m.id === f.id);
     dispatch({ type: "frame", frame: f });
     if (f.type === "message" && f.from !== "visitor" && !known) {
-      emit("message", { from: f.from, author: f.author, text: f.text, ts: f.ts });
+      emit("message", { from: f.from, author: f.author, text: f.text, ts: f.ts,
+        attachment: f.attachment });
     } else if (f.type === "assigned") emit("assigned", { agent: f.agent });
     else if (f.type === "closed") emit("closed", { by: f.by });
     else if (f.type === "error" && f.id && ["rate_limited", "unavailable"].includes(f.code)) {
@@ -136,7 +137,20 @@ export function boot({ script, api, base }) {
     view.render(state);
     transport.flush(state.outbox);
     markRead();
+    if (held.size || loading) withFiles((a) => a.sync());
   }
+
+  // Attachments: widget/attach.js is imported on first use (a file picked, dropped or pasted,
+  // or a line with one to show); only this hook is in what every visitor loads at start. A
+  // file waits in `held` (a File cannot be stored) until attach.js sends it; an import that
+  // failed (offline) is tried again on the next change.
+  const held = new Map();
+  let loading = null;
+  const withFiles = (fn) => (loading = loading || import("./attach.js").then((m) =>
+    m.create({ base, held, lang: () => lang, get: () => state,
+      update: (change) => dispatch({ type: "apply", fn: change }) }))).then(fn, () => {
+    loading = null;
+  });
 
   // A read receipt only for what the visitor can actually see: panel open, tab visible.
   function markRead() {
@@ -213,6 +227,16 @@ export function boot({ script, api, base }) {
     newChat: () => dispatch({ type: "new_chat" }),
     transcript: download,
     dismissGreeting: () => hideGreeting(),
+    attach: (list) => {
+      for (const file of list) {
+        const id = newId();
+        held.set(id, file);
+        dispatch({ type: "send", id, ts: new Date().toISOString(),
+          file: { name: file.name, size: file.size } });
+      }
+      start();
+    },
+    file: (slot, line) => withFiles((a) => a.show(slot, line)),
   };
 
   // The host element: inline !important beats any host stylesheet rule that matches it (`*`).
@@ -230,6 +254,7 @@ export function boot({ script, api, base }) {
   css.href = new URL("widget.css", base).href;
   css.onload = css.onerror = () => pin("visibility", "visible");
   shadow.append(css);
+  await loadStrings(lang);
   let view = createView(shadow, lang, cfg, handlers);
   (document.body || document.documentElement).append(host);
   view.render(state);
@@ -263,9 +288,11 @@ export function boot({ script, api, base }) {
       langOverride = l ? pickLanguage(l) : "";
       lang = language();
       save();
-      view.destroy();
-      view = createView(shadow, lang, cfg, handlers);
-      view.render(state);
+      loadStrings(lang).then(() => {
+        view.destroy();
+        view = createView(shadow, lang, cfg, handlers);
+        view.render(state);
+      });
       if (started) transport.restart();
     },
     on: (event, fn) => {

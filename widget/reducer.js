@@ -26,7 +26,7 @@ export function initial(saved) {
 }
 
 /** A new conversation: its seqs start again, and nothing of the old one's live state carries. */
-function adopt(s, conversationId) {
+export function adopt(s, conversationId) {
   if (conversationId === s.conversationId) return s;
   return { ...s, conversationId, lastSeq: 0, readSent: 0, agent: null, agentRead: 0,
     queue: null, closed: false, asked: false };
@@ -36,7 +36,7 @@ function seen(s, f) {
   return f.seq > s.lastSeq ? { ...s, lastSeq: f.seq } : s;
 }
 
-function addLine(s, line) {
+export function addLine(s, line) {
   const messages = s.messages.concat(line).slice(-KEEP_MESSAGES);
   const unread = !s.open && line.from !== "visitor" ? s.unread + 1 : s.unread;
   return { ...s, messages, unread };
@@ -48,11 +48,11 @@ function onMessage(s, f) {
     || (m.seq === f.seq && m.conversationId === f.conversation_id));
   const line = { id: f.id, conversationId: f.conversation_id, seq: f.seq, ts: f.ts,
     from: f.from, author: f.author, text: f.markdown || f.text, suggestions: f.suggestions || null,
-    actions: f.actions };
+    actions: f.actions, attachment: f.attachment };
   if (i >= 0) {
     // Our own line echoed back, or a replay after resume: the same line, now with its seq.
     const messages = s.messages.slice();
-    messages[i] = { ...messages[i], ...line, pending: false, suggestions:
+    messages[i] = { ...messages[i], ...line, pending: false, failed: false, suggestions:
       messages[i].chosen ? null : line.suggestions };
     s = { ...s, messages };
   } else {
@@ -160,8 +160,10 @@ const ACTIONS = {
   prechat: (s) => ({ ...s, view: "prechat" }),
   send: (s, a) => {
     if (s.closed) s = startOver(s);
-    s = addLine(s, { id: a.id, ts: a.ts, from: "visitor", text: a.text, pending: true });
-    return queueFrame(s, { type: "message", id: a.id, text: a.text });
+    s = addLine(s, { id: a.id, ts: a.ts, from: "visitor", text: a.text, file: a.file,
+      pending: true });
+    // a file goes over HTTP (attach.js), not through the outbox
+    return a.file ? s : queueFrame(s, { type: "message", id: a.id, text: a.text });
   },
   choose: (s, a) => {
     const messages = s.messages.map((m) => (m.suggestions && m.suggestions.some(
@@ -187,6 +189,9 @@ const ACTIONS = {
     return queueFrame({ ...s, survey: { ...s.survey, done: true } }, frame);
   },
   new_chat: (s) => startOver(s),
+  // A pure state change from the lazily loaded attachment module (attach.js), which keeps
+  // its upload states there rather than in the bundle every visitor loads at start.
+  apply: (s, a) => a.fn(s),
   seen: (s, a) => ({ ...s, readSent: Math.max(s.readSent, a.seq) }),
 };
 
@@ -195,7 +200,7 @@ function askHuman(s, id) {
     : { ...s, view: "offline" };
 }
 
-function startOver(s) {
+export function startOver(s) {
   return { ...s, messages: [], conversationId: null, lastSeq: 0, readSent: 0, agent: null,
     agentRead: 0, queue: null, closed: false, survey: null, asked: false, view: "chat" };
 }

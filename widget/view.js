@@ -58,9 +58,19 @@ export function createView(shadow, lang, cfg, on) {
     fn();
   } }, ...children);
   const val = (el) => el.value.trim();
+  // Icons are SVG: emoji fonts are missing on many systems.
+  const svg = (tag, attrs) => {
+    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const k in attrs) el.setAttribute(k, attrs[k]);
+    return el;
+  };
 
+  // Files go to on.attach (attach.js loads then): picked, dropped on the panel, or pasted
+  // (a screenshot: files and no text, as copying an image gives; Office text carries both).
+  const attach = (list) => list.length && !composer.hidden && on.attach([...list]);
   const input = h("textarea", { rows: 1, "aria-label": T("message"), placeholder: T("placeholder"),
     maxlength: 4000, oninput: () => on.typing(val(input) !== ""),
+    onpaste: (e) => e.clipboardData.getData("text") || attach(e.clipboardData.files),
     onkeydown: (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -72,7 +82,17 @@ export function createView(shadow, lang, cfg, on) {
     input.value = "";
     if (text) on.send(text);
   };
-  const composer = form("composer", submit, input, go(T("send")));
+  const picker = h("input", { type: "file", multiple: true, hidden: true, onchange: () => {
+    attach(picker.files);
+    picker.value = "";
+  } });
+  const clip = svg("svg", { viewBox: "0 0 24 24", width: 22, height: 22, "aria-hidden": "true",
+    fill: "none", stroke: "currentColor", "stroke-width": 2 });
+  // a paperclip
+  clip.append(svg("path", { d: "M16 7v9a4 4 0 0 1-8 0V5a3 3 0 0 1 6 0v10a1 1 0 0 1-2 0V7" }));
+  // after the text box: opening the chat focuses the composer's first field
+  const composer = form("composer", submit, input, icon(clip, T("attach"), () => picker.click()),
+    picker, go(T("send")));
 
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", tabindex: 0,
     "aria-label": T("title") });
@@ -125,7 +145,11 @@ export function createView(shadow, lang, cfg, on) {
     btn("primary", T("accept"), on.consent));
 
   const panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "cw-title",
-    hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide() },
+    hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide(),
+    ondragover: (e) => e.preventDefault(), ondrop: (e) => {
+      e.preventDefault();
+      attach(e.dataTransfer.files);
+    } },
   h("header", null, h("div", null, h("h2", { id: "cw-title" }, T("title")), status),
     icon("⤓", T("transcript"), on.transcript), icon("×", T("close"), on.hide)),
   log, h("div", { class: "foot" }, typing, chips, consent, prechat, offline, left, survey, thanks, after,
@@ -133,11 +157,6 @@ export function createView(shadow, lang, cfg, on) {
 
   const badge = h("span", { class: "badge", hidden: true });
   // An SVG speech bubble: emoji fonts are missing on many systems.
-  const svg = (tag, attrs) => {
-    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
-    for (const k in attrs) el.setAttribute(k, attrs[k]);
-    return el;
-  };
   const bubbleIcon = svg("svg", { viewBox: "0 0 24 24", width: 26, height: 26,
     "aria-hidden": "true", fill: "currentColor" });
   bubbleIcon.append(svg("path", {
@@ -166,6 +185,8 @@ export function createView(shadow, lang, cfg, on) {
     const mine = m.from === "visitor";
     return h("div", { class: `msg ${mine ? "mine" : m.from}` },
       !mine && h("span", { class: "who" }, m.from === "bot" ? T("bot") : m.author || ""),
+      // filled by attach.js: a thumbnail, a download link, progress or why it was refused
+      (m.file || m.attachment) && h("div", { class: "file" }, m.file && m.file.name),
       h("div", { class: "text" }, m.from === "bot" ? rich(m.text || "") : m.text || ""),
       // A bot line's buttons: end the chat, talk to a person (any other action is ignored).
       m.actions && h("div", { class: "chips" }, m.actions.map((a) => (a === "human"
@@ -196,6 +217,8 @@ export function createView(shadow, lang, cfg, on) {
         rows.set(m.id, el);
         log.append(el);
       }
+      const file = el.querySelector(".file");
+      if (file) on.file(file, m);
       const tick = el.querySelector(".tick");
       if (tick) {
         const [mark, label] = m.failed ? ["!", "error"] : m.pending ? ["◷", T("sending")]

@@ -24,11 +24,20 @@ from .security_headers import policy
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 
 JS = "text/javascript; charset=utf-8"
+CSS = "text/css; charset=utf-8"
 # Only these are served: nothing else in the folder (tests, notes) leaks by accident.
 MODULES = {
     "app.js": JS, "reducer.js": JS, "transport.js": JS, "view.js": JS, "i18n.js": JS,
-    "widget.css": "text/css; charset=utf-8",
+    "widget.css": CSS,
+    # A visitor loads one of these, in their language (English is in i18n.js).
+    "i18n-fa.js": JS, "i18n-ar.js": JS, "i18n-zh.js": JS,
+    # Loaded on first use only (a file attached, or a line with one to show).
+    "attach.js": JS, "attach.css": CSS,
 }
+# What a visitor does not load at start: the budget counts the largest language file and
+# none of the LAZY ones (tests/test_widget_files.py).
+LANGUAGE_FILES = {"i18n-fa.js", "i18n-ar.js", "i18n-zh.js"}
+LAZY = {"attach.js", "attach.css"}
 # 5 min: the URLs are unversioned and sit in every site's HTML, so a fix must reach visitors
 # soon; the ETag makes the revalidation after that a cheap 304.
 CACHE = "public, max-age=300"
