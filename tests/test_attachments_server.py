@@ -397,3 +397,28 @@ async def test_the_retention_purge_deletes_old_files(desk: Server, clients: list
         kept = await console.get(lines[1]["attachment"]["url"].split("?")[0])
         gone = await console.get(lines[0]["attachment"]["url"].split("?")[0])
     assert (gone.status_code, kept.status_code) == (404, 200)
+
+
+async def test_a_body_past_the_limit_is_refused_without_a_content_length(
+        tmp_path: Path, clients: list) -> None:
+    """Sent chunked (no Content-Length), the body is read only up to max_bytes: 413, nothing
+    kept, however much more the client sends."""
+    server = Server(tmp_path, CHATSERVER_ATTACHMENTS_MAX_BYTES="1048576")
+    server.start()
+    try:
+        sara = await visitor(server, name="Sara")
+        clients.append(sara)
+
+        async def body() -> AsyncIterator[bytes]:
+            for _ in range(80):  # 5 MB in 64 kB chunks
+                yield b"a" * 65536
+
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            refused = await client.post("/api/visitor/attachments", content=body(), headers={
+                "authorization": f"Bearer {token_of(sara)}", "x-client-id": "big",
+                "x-file-name": "big.txt"})
+        assert refused.status_code == 413 and refused.json()["error"] == "too_large"
+        assert count(server) == 0
+        assert (await upload(server, token_of(sara), b"a" * 1_048_576, "ok.txt")).status_code == 200
+    finally:
+        server.stop()
