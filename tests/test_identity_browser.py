@@ -6,6 +6,7 @@ panel, and opens it read-only."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 from websockets.sync.client import connect
 
 from .browser import screenshot
-from .harness import Server, add_user
+from .harness import Server, add_user, sql
 from .test_console_browser import log_in, next_frame
 from .test_identity import IDENTITY_SECRET, signed
 
@@ -65,6 +66,14 @@ def earlier_chat(server: Server) -> None:
         next_frame(phone, "ack")
 
 
+def eventually(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return result
+
+
 def part(page, css: str, **options):
     return page.locator(f"chat-widget {css}", **options)
 
@@ -83,7 +92,8 @@ def test_the_console_shows_the_verified_customer_and_their_history(shop: Server,
     try:
         shop_page = laptop.new_page()
         shop_page.goto(shop.url + "/demo")
-        shop_page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+        # (polled from here: wait_for_function evaluates a string, which the demo's CSP refuses)
+        eventually(lambda: shop_page.evaluate("() => !!window.ChatWidget && !window.ChatWidget._q"))
         shop_page.evaluate("c => ChatWidget.identify(c)", CUSTOMER)
         part(shop_page, ".launcher").click()
         box = part(shop_page, ".composer textarea")
@@ -127,3 +137,37 @@ def test_the_console_shows_the_verified_customer_and_their_history(shop: Server,
             "Hello again, about my order")
     finally:
         laptop.close()
+
+
+def test_identify_after_the_chat_started_keeps_the_chat(shop: Server, browser, page) -> None:
+    """A shopper chats first and logs in after, as a customer who chatted before on another
+    device: the widget reconnects with the identity, takes that customer's token, and the same
+    chat goes on, now the customer's (their history holds the earlier one too)."""
+    earlier_chat(shop)
+    page.set_default_timeout(10_000)
+    page.goto(shop.url + "/demo")
+    part(page, ".launcher").click()
+    part(page, ".prechat input[name=name]").fill("Guest")
+    part(page, ".prechat button", has_text="Start chat").click()
+    box = part(page, ".composer textarea")
+    box.fill("how do I track my package")
+    box.press("Enter")
+    expect(part(page, ".msg.bot").last).to_contain_text("My account")
+    (cid,) = eventually(lambda: sql(shop.db, "SELECT id FROM conversations WHERE "
+                                             "state != 'closed'"))
+    token = "() => JSON.parse(localStorage.getItem('chatwidget:northwind')).state.token"
+    anonymous = page.evaluate(token)
+
+    page.evaluate("c => ChatWidget.identify(c)", CUSTOMER)
+    eventually(lambda: sql(shop.db, "SELECT 1 FROM visitors v JOIN conversations c ON "
+                                    "c.visitor_id = v.id WHERE c.id = ? AND v.verified = 1 "
+                                    "AND v.external_id = 'cust-100'", (cid[0],)))
+    eventually(lambda: page.evaluate(token) != anonymous)
+    assert sql(shop.db, "SELECT count(*) FROM conversations c JOIN visitors v ON "
+                        "c.visitor_id = v.id WHERE v.external_id = 'cust-100'") == [(2,)]
+    box.fill("and after")
+    box.press("Enter")
+    expect(part(page, ".msg.mine").last).to_contain_text("and after")
+    eventually(lambda: sql(shop.db, "SELECT 1 FROM events WHERE conversation_id = ? AND "
+                                    "payload LIKE '%and after%'", (cid[0],)))
+    assert part(page, ".msg.mine").count() == 2  # nothing lost, nothing twice
