@@ -341,3 +341,24 @@ def test_the_attachment_code_is_loaded_only_when_first_needed(desk, site, page):
         payload("a.png", png(10, 10), "image/png"))
     expect(part(page, ".msg.mine a img")).to_have_count(1)
     assert "attach.js" in loaded and "attach.css" in loaded
+
+
+def test_a_file_as_the_first_thing_sent_starts_the_chat_on_the_demo_page(desk, page):
+    """Under the demo shop's strict CSP (img-src 'self', no inline style): the upload starts
+    the conversation, the socket follows it, and a person can then join."""
+    server, agent = desk
+    page.goto(server.url + "/demo")
+    part(page, ".launcher").click()
+    part(page, ".prechat button", has_text="Skip").click()
+    part(page, ".composer input[type=file]").set_input_files(
+        payload("error.png", png(120, 80), "image/png"))
+    thumb = part(page, ".msg.mine a img")
+    expect(thumb).to_be_visible()
+    page.wait_for_function("""() => { const i = document.querySelector('chat-widget')
+        .shadowRoot.querySelector('.msg.mine a img'); return i && i.naturalWidth > 0; }""")
+    cid = join(page, agent)
+    offered = sql(server.db, "SELECT count(*) FROM attachments WHERE conversation_id = ?",
+                  (cid,))
+    assert offered == [(1,)]  # the file is in the conversation the agent took
+    agent.request("message", conversation_id=cid, text="I see the error, one moment")
+    expect(part(page, ".msg.agent .text").last).to_have_text("I see the error, one moment")

@@ -332,3 +332,15 @@ def test_every_language_has_every_string(js):
     assert list(keys) == ["en", "fa", "ar", "zh"]
     for lang, (ui, files) in keys.items():
         assert (ui, files) == tuple(keys["en"]), lang
+
+
+def test_the_transcript_names_the_files(js):
+    text = js.evaluate("""async ([png]) => {
+        const r = await import('/widget/reducer.js');
+        let s = r.initial({});
+        s = r.reduce(s, {type: 'frame', frame: {type: 'message', conversation_id: 'c', seq: 3,
+            ts: 'T2', id: 'x', from: 'agent', author: 'Alice', text: '', attachment: png}});
+        s = r.reduce(s, {type: 'send', id: 'f1', ts: 'T3', file: {name: 'lost.png', size: 1}});
+        return r.transcript(s, 'You');
+    }""", [PNG])
+    assert text == "[T2] Alice: 📎 shot.png\n"  # a file not stored is not in it
