@@ -201,14 +201,22 @@ def test_a_pasted_screenshot_and_a_dropped_file_are_sent(desk, site, page):
                                                        cancelable: true }));
     }""", list(png(40, 30)))
 
-    part(page, ".log").evaluate("""(el, text) => {
+    drop = """(el, file) => {
         const data = new DataTransfer();
-        data.items.add(new File([text], 'notes.txt', { type: 'text/plain' }));
+        if (file) data.items.add(new File([file], 'notes.txt', { type: 'text/plain' }));
+        else data.setData('text/plain', 'dragged words');
+        let prevented;
         for (const type of ['dragenter', 'dragover', 'drop']) {
-            el.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true,
-                                                   cancelable: true, composed: true }));
+            const event = new DragEvent(type, { dataTransfer: data, bubbles: true,
+                                                cancelable: true, composed: true });
+            el.dispatchEvent(event);
+            prevented = event.defaultPrevented;
         }
-    }""", "Steps to reproduce: 1. open the app")
+        return prevented;
+    }"""
+    # Dragged text is the browser's to drop into the message box; a file never opens in the tab.
+    assert box.evaluate(drop, "") is False
+    assert part(page, ".log").evaluate(drop, "Steps to reproduce: 1. open the app") is True
     doc = part(page, ".msg.mine a.doc")
     expect(doc).to_contain_text("notes.txt")
     assert visitor_file(agent, cid)["attachment"]["name"] == "notes.txt"
@@ -362,3 +370,28 @@ def test_a_file_as_the_first_thing_sent_starts_the_chat_on_the_demo_page(desk, p
     assert offered == [(1,)]  # the file is in the conversation the agent took
     agent.request("message", conversation_id=cid, text="I see the error, one moment")
     expect(part(page, ".msg.agent .text").last).to_have_text("I see the error, one moment")
+
+
+def test_over_the_rate_limit_a_file_says_so_and_goes_when_allowed(tmp_path, site, page):
+    """One file per 2 s: the second of two waits, saying why, and is sent when the limit
+    allows it (cross-origin, the widget cannot read Retry-After: the backoff retries)."""
+    server = Server(tmp_path, CHATSERVER_ATTACHMENTS_UPLOADS_PER_VISITOR="1",
+                    CHATSERVER_ATTACHMENTS_UPLOADS_PERIOD_SECONDS="2").start()
+    try:
+        open_chat(page, site, server, "/limited")
+        part(page, ".composer input[type=file]").set_input_files([
+            payload("one.png", png(10, 10), "image/png"),
+            payload("two.png", png(11, 11), "image/png")])
+        second = part(page, ".msg.mine").nth(1)
+        expect(second.locator(".error")).to_have_text(
+            "Too many files at once: sending again in a moment…")
+        expect(second.locator(".tick")).to_have_text("◷")
+        expect(part(page, ".msg.mine a img")).to_have_count(2)
+        expect(second.locator(".error")).to_have_count(0)
+        expect(second.locator(".tick")).to_have_text("✓")
+        # In the order attached.
+        assert [a for (a,) in sql(server.db, "SELECT name FROM attachments ORDER BY created_ms")
+                ] == ["one.png", "two.png"]
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()

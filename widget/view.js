@@ -146,9 +146,13 @@ export function createView(shadow, lang, cfg, on) {
 
   const panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "cw-title",
     hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide(),
+    // a file dropped anywhere on the panel, never opened by the browser in the host's tab;
+    // text dropped in the message box stays the browser's
     ondragover: (e) => e.preventDefault(), ondrop: (e) => {
-      e.preventDefault();
-      attach(e.dataTransfer.files);
+      if (e.dataTransfer.files.length) {
+        e.preventDefault();
+        attach(e.dataTransfer.files);
+      }
     } },
   h("header", null, h("div", null, h("h2", { id: "cw-title" }, T("title")), status),
     icon("⤓", T("transcript"), on.transcript), icon("×", T("close"), on.hide)),
