@@ -37,7 +37,10 @@ PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
 # A Windows program: its bytes say so whatever its name (widget/attach.js, unsupported_type).
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(2000)
 REFUSED = {"en": "Not sent: files of this type are not accepted.",
-           "fa": "ارسال نشد: این نوع فایل پذیرفته نمی‌شود."}
+           "fa": "ارسال نشد: این نوع فایل پذیرفته نمی‌شود.",
+           "ar": "لم يُرسل: هذا النوع من الملفات غير مقبول.",
+           "zh": "未发送：不支持此类型的文件。"}
+ATTACH = {"en": "Attach a file", "fa": "پیوست فایل", "ar": "إرفاق ملف", "zh": "添加附件"}
 
 
 def png(width: int = 64, height: int = 48, noise: bool = False) -> bytes:
@@ -225,7 +228,7 @@ def test_a_pasted_screenshot_and_a_dropped_file_are_sent(desk, site, page):
     assert extra == [], agent.unread
 
 
-@pytest.mark.parametrize("lang", ["en", "fa"])
+@pytest.mark.parametrize("lang", ["en", "fa", "ar", "zh"])
 def test_a_refused_file_says_why_in_the_visitors_language_on_a_phone(desk, site, browser,
                                                                      lang: str):
     server, _ = desk
@@ -238,14 +241,14 @@ def test_a_refused_file_says_why_in_the_visitors_language_on_a_phone(desk, site,
         panel = part(page, ".panel")
         expect(panel).to_be_visible()
         assert panel.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
-        expect(part(page, ".cw")).to_have_attribute("dir", "rtl" if lang == "fa" else "ltr")
+        rtl = lang in ("fa", "ar")
+        expect(part(page, ".cw")).to_have_attribute("dir", "rtl" if rtl else "ltr")
         clip = part(page, ".composer .icon")
-        expect(clip).to_have_attribute("aria-label", {"en": "Attach a file",
-                                                       "fa": "پیوست فایل"}[lang])
+        expect(clip).to_have_attribute("aria-label", ATTACH[lang])
         clip_box, send_box = clip.bounding_box(), part(page, ".composer .primary").bounding_box()
         assert clip_box and send_box and clip_box["width"] >= 32
         # Right to left, the paperclip sits to the left of the text box, Send further left.
-        assert (send_box["x"] < clip_box["x"]) == (lang == "fa")
+        assert (send_box["x"] < clip_box["x"]) == rtl
 
         part(page, ".composer input[type=file]").set_input_files(
             payload("setup.exe", EXE, "application/x-msdownload"))
