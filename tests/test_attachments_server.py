@@ -422,3 +422,18 @@ async def test_a_body_past_the_limit_is_refused_without_a_content_length(
         assert (await upload(server, token_of(sara), b"a" * 1_048_576, "ok.txt")).status_code == 200
     finally:
         server.stop()
+
+
+async def test_a_file_waits_for_consent_like_a_message(tmp_path: Path, clients: list) -> None:
+    server = Server(tmp_path, CHATSERVER_PRIVACY_REQUIRE_CONSENT="true")
+    server.start()
+    try:
+        sara = await visitor(server, name="Sara")
+        clients.append(sara)
+        refused = await upload(server, token_of(sara), b"my order\n", "a.txt")
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+        assert count(server) == 0
+        assert (await sara.request("consent"))["type"] == "ack"
+        assert (await upload(server, token_of(sara), b"my order\n", "a.txt")).status_code == 200
+    finally:
+        server.stop()
