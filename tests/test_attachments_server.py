@@ -26,9 +26,10 @@ from websockets.asyncio.client import connect
 from .databases import db_location
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .test_attachments import GPS_IFD, SIMPLE_PDF, image_bytes, phone_photo, zip_bytes
+from .test_cluster import Redis, database, pair, redis
 
 pytestmark = pytest.mark.anyio
-__all__ = ["db_location"]
+__all__ = ["database", "db_location", "redis"]
 
 
 def count(server: Server, table: str = "attachments") -> int:
@@ -437,3 +438,32 @@ async def test_a_file_waits_for_consent_like_a_message(tmp_path: Path, clients: 
         assert (await upload(server, token_of(sara), b"my order\n", "a.txt")).status_code == 200
     finally:
         server.stop()
+
+
+# --- several processes ---------------------------------------------------------------------------
+
+@pytest.mark.redis
+async def test_a_file_sent_to_one_process_reaches_sockets_on_the_other(
+        tmp_path: Path, redis: Redis, database: str | None, clients: list) -> None:
+    """The widget's socket on A, its upload landing on B (any process may take the POST): the
+    line reaches her on A and the agent on B, each URL works on either process, and her next
+    line on A follows it in seq."""
+    with pair(tmp_path, redis, database) as (a, b):
+        add_user(a.db, "carol")
+        carol = await agent(b, "carol")
+        sara = await visitor(a, name="Sara")
+        clients += [carol, sara]
+        cid = (await sara.request("request_human"))["conversation_id"]
+        await carol.expect("offer")
+        await carol.request("accept", conversation_id=cid)
+        sent = await upload(b, token_of(sara), image_bytes("PNG"), "screen.png")
+        assert sent.status_code == 200, sent.text
+        mine = await sara.expect("message", where=lambda f: f.get("attachment"))
+        theirs = await carol.expect("message", where=lambda f: f.get("attachment"))
+        assert mine["seq"] == theirs["seq"] == sent.json()["seq"]
+        async with httpx.AsyncClient() as anyone:
+            assert (await anyone.get(a.url + mine["attachment"]["url"])).status_code == 200
+        async with staff(a, "carol") as console:
+            assert (await console.get(theirs["attachment"]["thumbnail_url"])).status_code == 200
+        ack = await sara.request("message", text="see the screenshot")
+        assert ack["seq"] == mine["seq"] + 1
