@@ -398,3 +398,27 @@ def test_over_the_rate_limit_a_file_says_so_and_goes_when_allowed(tmp_path, site
     finally:
         server.stop()
     assert "Traceback" not in server.log.read_text()
+
+
+def test_a_file_waits_when_the_attachment_code_fails_to_load_then_goes(desk, site, page):
+    """attach.js answered 503 once (a server hiccup): the file's line shows, waiting, and the
+    import is tried again (under a new URL) until it loads; then the file is sent."""
+    server, _ = desk
+    tries: list[str] = []
+
+    def hiccup(route) -> None:
+        tries.append(route.request.url)
+        if len(tries) == 1:
+            route.fulfill(status=503, body="busy", content_type="text/plain")
+        else:
+            route.continue_()
+
+    page.route(f"{server.url}/widget/attach.js*", hiccup)
+    open_chat(page, site, server, "/hiccup")
+    part(page, ".composer input[type=file]").set_input_files(
+        payload("patient.png", png(12, 12), "image/png"))
+    line = part(page, ".msg.mine").last
+    expect(line).to_contain_text("patient.png")
+    expect(line.locator(".tick")).to_have_text("◷")
+    expect(line.locator("a img")).to_be_visible(timeout=15000)
+    assert len(tries) == 2 and tries[1].endswith("attach.js?1")

@@ -55,8 +55,9 @@ def test_every_module_the_widget_imports_is_served():
         if name.endswith(".js"):
             source = (WIDGET_DIR / name).read_text()
             imported |= static_imports(name)
-            imported |= set(re.findall(r'import\("\./([\w.-]+)"\)', source))
+            imported |= set(re.findall(r'import\(\s*"\./([\w.-]+)"', source))
     assert imported <= set(MODULES)
+    assert "attach.js" in imported
     languages = re.search(r"LANGUAGES = \[(.*?)\]", (WIDGET_DIR / "i18n.js").read_text())
     assert languages is not None
     files = {f"i18n-{lang}.js" for lang in re.findall(r'"(\w+)"', languages[1])}

@@ -142,15 +142,23 @@ export async function boot({ script, api, base }) {
 
   // Attachments: widget/attach.js is imported on first use (a file picked, dropped or pasted,
   // or a line with one to show); only this hook is in what every visitor loads at start. A
-  // file waits in `held` (a File cannot be stored) until attach.js sends it; an import that
-  // failed (offline) is tried again on the next change.
+  // file waits in `held` (a File cannot be stored) until attach.js sends it. An import that
+  // failed (offline, a server hiccup) is tried again on the next change and every 5 s while
+  // files wait, under a new URL: browsers that follow the HTML spec from before
+  // whatwg/html#10327 remember a failed module fetch for the page's life.
   const held = new Map();
   let loading = null;
-  const withFiles = (fn) => (loading = loading || import("./attach.js").then((m) =>
-    m.create({ base, held, lang: () => lang, get: () => state,
-      update: (change) => dispatch({ type: "apply", fn: change }) }))).then(fn, () => {
-    loading = null;
-  });
+  let failed = 0;
+  function withFiles(fn) {
+    loading = loading || import("./attach.js" + (failed ? "?" + failed : "")).then((m) =>
+      m.create({ base, held, lang: () => lang, get: () => state,
+        update: (change) => dispatch({ type: "apply", fn: change }) }), () => {
+      loading = null;
+      failed++;
+      setTimeout(() => held.size && withFiles((a) => a.sync()), 5000);
+    });
+    loading.then((a) => a && fn(a));
+  }
 
   // A read receipt only for what the visitor can actually see: panel open, tab visible.
   function markRead() {
