@@ -71,8 +71,9 @@ def test_files_both_ways_in_the_console(server: Server, page, browser, tmp_path)
             const drop = new DataTransfer();
             drop.items.add(new File([bytes], "screen.png", { type: "image/png" }));
             const pane = document.getElementById("chat");
-            pane.dispatchEvent(new DragEvent("dragover", { dataTransfer: drop, bubbles: true, cancelable: true }));
-            pane.dispatchEvent(new DragEvent("drop", { dataTransfer: drop, bubbles: true, cancelable: true }));
+            const init = { dataTransfer: drop, bubbles: true, cancelable: true };
+            pane.dispatchEvent(new DragEvent("dragover", init));
+            pane.dispatchEvent(new DragEvent("drop", init));
         }""", [png])
         dropped = page.wait_for_selector(".line-agent .attachment-image img[alt='screen.png']")
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=dropped)
@@ -95,7 +96,8 @@ def test_files_both_ways_in_the_console(server: Server, page, browser, tmp_path)
             log_in(watcher, server, "sue")
             watcher.wait_for_url("**/console/supervisor")
             watcher.click("#convs-table tbody tr:has-text('Sara')")
-            watcher.wait_for_selector("#watch-transcript .attachment-image img[alt='broken parcel.jpg']")
+            watcher.wait_for_selector(
+                "#watch-transcript .attachment-image img[alt='broken parcel.jpg']")
             watcher.wait_for_selector("#watch-transcript .attachment-file >> text=invoice 4711.pdf")
         finally:
             context.close()
