@@ -311,9 +311,11 @@ async def test_uploads_are_rate_limited_per_visitor(tmp_path: Path, clients: lis
         clients += [sara, olga]
         for _ in range(2):
             assert (await upload(server, token_of(sara), b"one\n", "a.txt")).status_code == 200
-        limited = await upload(server, token_of(sara), b"three\n", "a.txt")
+        limited = await upload(server, token_of(sara), b"three\n", "a.txt",
+                               origin="https://shop.example")
         assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
         assert int(limited.headers["retry-after"]) > 0
+        assert limited.headers["access-control-expose-headers"] == "Retry-After"
         assert (await upload(server, token_of(olga), b"hers\n", "a.txt")).status_code == 200
         assert count(server) == 3
     finally:

@@ -139,6 +139,8 @@ def cors(request: Request, hub: Hub) -> dict[str, str] | None:
     if not origin_allowed(origin, hub.config.server.allowed_origins):
         return None
     return {"access-control-allow-origin": origin, "vary": "Origin",
+            # the widget reads when to retry a 429 (not a header CORS shows scripts by default)
+            "access-control-expose-headers": "Retry-After",
             "cross-origin-resource-policy": "cross-origin"}
 
 
