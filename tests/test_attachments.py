@@ -207,6 +207,23 @@ def test_an_image_padded_with_zeros_is_no_polyglot() -> None:
     assert kept.media_type == "image/jpeg"
 
 
+def test_a_cameras_binary_trailer_is_dropped_not_refused() -> None:
+    # Samsung phones append records after the JPEG's end, closed by "SEFT": no other file.
+    trailer = b"\x00\x00SEFH\x01\x00\x00\x00Image_UTC_Data1700000000000\x00\x10\x00SEFT"
+    kept = accept(phone_photo() + trailer, "20261206_101500.jpg", LIMITS)
+    assert b"SEFT" not in kept.data and b"Image_UTC_Data" not in kept.data
+
+
+@pytest.mark.parametrize("trailer", [
+    b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom",  # a motion photo's video
+    b"plain words after the image",  # text is a file too
+    b"\x01\x02<iframe src=//evil>",  # markup inside binary
+])
+def test_any_file_after_an_image_is_refused(trailer: bytes) -> None:
+    with pytest.raises(Polyglot):
+        accept(image_bytes("JPEG") + trailer, "x.jpg", LIMITS)
+
+
 @pytest.mark.parametrize("data", [
     b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
     b"<!doctype html><script>alert(1)</script>",

@@ -39,6 +39,11 @@ _MARKUP = re.compile(rb"\s*(<!doctype\s+html|<html|<head|<body|<script|<iframe|<
 # Markup a browser sniffing a file would act on: refused inside the binary types we keep.
 _ACTIVE = re.compile(rb"<(script|html|iframe|svg|!doctype\s+html|body|object|embed)\b",
                      re.IGNORECASE)
+# Another file's start, wherever it sits in what follows an image: a PDF, a ZIP, a video (an
+# MP4/MOV box), markup. A camera's own binary trailer (Samsung phones append one) holds none
+# of these and is dropped with the rest of the metadata when the image is re-encoded.
+_SIGNATURES = re.compile(rb"%PDF-|PK\x03\x04|PK\x05\x06|ftyp|<(script|html|iframe|svg|"
+                         rb"!doctype|body|object|embed|\?xml)", re.IGNORECASE)
 # A PDF reader finds "%PDF-" anywhere in the first 1024 bytes; a ZIP reader finds the end of
 # central directory record within the last 65,557 bytes (22 + the longest comment).
 _PDF_WINDOW = 1024
@@ -107,8 +112,9 @@ def second_type(data: bytes, kind: str) -> str | None:
         return "it holds web page markup"
     if kind in IMAGE_TYPES:
         end = logical_end(data, kind)
-        if end is not None and data[end:].strip(b"\x00\xff\r\n"):
-            return f"{len(data) - end} bytes follow the end of the image"
+        trailer = b"" if end is None else data[end:].strip(b"\x00\xff\r\n")
+        if trailer and (sniff(trailer) != UNKNOWN or _SIGNATURES.search(trailer)):
+            return f"another file follows the end of the image ({len(trailer):,} bytes)"
     if kind == PDF:
         if b"PK\x05\x06" in data[-_ZIP_WINDOW:]:
             return "a ZIP archive is hidden in it"
