@@ -215,11 +215,14 @@ def test_a_pasted_screenshot_and_a_dropped_file_are_sent(desk, site, page):
             el.dispatchEvent(event);
             prevented = event.defaultPrevented;
         }
-        return prevented;
+        return [prevented, el.closest('.panel').classList.contains('drop')];
     }"""
-    # Dragged text is the browser's to drop into the message box; a file never opens in the tab.
-    assert box.evaluate(drop, "") is False
-    assert part(page, ".log").evaluate(drop, "Steps to reproduce: 1. open the app") is True
+    # Dragged text is the browser's to drop into the message box, and not outlined; a file
+    # outlines the panel while over it, and never opens in the tab.
+    assert box.evaluate(drop, "") == [False, False]
+    assert part(page, ".log").evaluate(drop, "Steps to reproduce: 1. open the app") == [
+        True, True]
+    expect(part(page, ".panel")).to_have_class("panel")  # the outline goes 0.2 s later
     doc = part(page, ".msg.mine a.doc")
     expect(doc).to_contain_text("notes.txt")
     assert visitor_file(agent, cid)["attachment"]["name"] == "notes.txt"

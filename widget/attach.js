@@ -82,7 +82,7 @@ export const stored = (s, id, answer) => patch(adopt(s, answer.conversation_id),
 /** Refused for good: the line says why, in the visitor's language. */
 export const refused = (s, id, error) => patch(s, id, { pending: false, failed: true, error });
 
-/** Not sent yet and tried again soon (`busy`, `retry`): the line says so meanwhile. */
+/** Not sent yet and tried again soon (`rate_limited`, `retry`): the line says so meanwhile. */
 export const waiting = (s, id, error) => patch(s, id, { error });
 
 /** Uploads still pending whose File this page does not hold (the page was reloaded or left
@@ -178,7 +178,8 @@ export function create({ base, held, lang, get, update }) {
    * download link with name and size, or while sending its progress, and why it failed. */
   function show(slot, m) {
     const key = JSON.stringify([m.attachment, m.pending, m.error]);
-    slots.set(m.id, slot);
+    if (m.pending) slots.set(m.id, slot);
+    else slots.delete(m.id);
     if (slot.key === key) return;
     slot.key = key;
     if (!styled) {

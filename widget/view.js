@@ -144,11 +144,20 @@ export function createView(shadow, lang, cfg, on) {
   const consent = h("div", { class: "notice" }, h("p", null, T("consent"), " ", notice),
     btn("primary", T("accept"), on.consent));
 
+  let dragging;
   const panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "cw-title",
     hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide(),
     // a file dropped anywhere on the panel, never opened by the browser in the host's tab;
-    // text dropped in the message box stays the browser's
-    ondragover: (e) => e.preventDefault(), ondrop: (e) => {
+    // text dropped in the message box stays the browser's. Files over it outline the panel
+    // until 0.2 s after the last dragover (dragleave fires on every child crossed).
+    ondragover: (e) => {
+      e.preventDefault();
+      if (!e.dataTransfer.types.includes("Files")) return;
+      panel.classList.add("drop");
+      clearTimeout(dragging);
+      dragging = setTimeout(() => panel.classList.remove("drop"), 200);
+    },
+    ondrop: (e) => {
       if (e.dataTransfer.files.length) {
         e.preventDefault();
         attach(e.dataTransfer.files);
