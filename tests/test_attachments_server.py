@@ -309,13 +309,17 @@ async def test_uploads_are_rate_limited_per_visitor(tmp_path: Path, clients: lis
         sara = await visitor(server, name="Sara")
         olga = await visitor(server, name="Olga")
         clients += [sara, olga]
-        for _ in range(2):
-            assert (await upload(server, token_of(sara), b"one\n", "a.txt")).status_code == 200
+        answers = [await upload(server, token_of(sara), b"one\n", "a.txt", f"line-{i}")
+                   for i in range(2)]
+        assert [a.status_code for a in answers] == [200, 200]
         limited = await upload(server, token_of(sara), b"three\n", "a.txt",
                                origin="https://shop.example")
         assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
         assert int(limited.headers["retry-after"]) > 0
         assert limited.headers["access-control-expose-headers"] == "Retry-After"
+        # A retry of a stored file is answered from the log: never limited, nothing read.
+        again = await upload(server, token_of(sara), b"", "a.txt", "line-1")
+        assert again.status_code == 200 and again.json() == answers[1].json()
         assert (await upload(server, token_of(olga), b"hers\n", "a.txt")).status_code == 200
         assert count(server) == 3
     finally:

@@ -56,14 +56,6 @@ class Accepted:
     def size(self) -> int:
         return len(self.data)
 
-    def describe(self, attachment_id: str) -> dict[str, object]:
-        """The attachment's fields in a chat line's payload (docs/protocol.md)."""
-        fields: dict[str, object] = {"id": attachment_id, "name": self.name,
-                                     "media_type": self.media_type, "size": self.size}
-        if self.width is not None:
-            fields["width"], fields["height"] = self.width, self.height
-        return fields
-
 
 def describe_type(media_type: str) -> str:
     return _NAMES.get(media_type, media_type)

@@ -188,23 +188,28 @@ async def _visitor_upload(request: Request, hub: Hub) -> dict[str, Any]:
     client_id, name = upload_fields(request)
     if hub.config.privacy.require_consent and not await hub.service.has_consented(visitor_id):
         raise Forbidden("please accept the privacy notice first")
-    verdict = uploads.per_visitor.hit(visitor_id, time.monotonic())
-    if not verdict.allowed:
-        raise Throttled("too many files sent", verdict.retry_after)
-    file = await uploads.accept(request, name)
-    conv = await open_conversation(request, hub, visitor_id, visitor)
-    event = await hub.service.attachments.visitor_file(conv, client_id, file, visitor["name"])
-    return {"conversation_id": event.conversation_id, "seq": event.seq,
-            "attachment": links_of(hub).visitor_fields(event.payload["attachment"],
-                                                       conv.visitor_id)}
+    opened = await hub.store.open_conversation_of(visitor_id)
+    earlier = None if opened is None else await hub.store.event_by_client_id(opened["id"],
+                                                                             client_id)
+    if earlier is None or "attachment" not in earlier.payload:  # else a retry: its answer
+        verdict = uploads.per_visitor.hit(visitor_id, time.monotonic())
+        if not verdict.allowed:
+            raise Throttled("too many files sent", verdict.retry_after)
+        file = await uploads.accept(request, name)
+        conv = await open_conversation(request, hub, visitor_id, visitor, opened)
+        earlier = await hub.service.attachments.visitor_file(conv, client_id, file,
+                                                             visitor["name"])
+    return {"conversation_id": earlier.conversation_id, "seq": earlier.seq,
+            "attachment": links_of(hub).visitor_fields(earlier.payload["attachment"],
+                                                       visitor_id)}
 
 
-async def open_conversation(request: Request, hub: Hub, visitor_id: str,
-                            visitor: Any) -> Conversation:
-    """The visitor's open conversation, started as a `message` would start it."""
-    row = await hub.store.open_conversation_of(visitor_id)
-    if row is not None:
-        return await hub.service.conversation(row["id"])
+async def open_conversation(request: Request, hub: Hub, visitor_id: str, visitor: Any,
+                            opened: Any) -> Conversation:
+    """The visitor's open conversation (`opened`, its row), or one started as a `message`
+    would start it."""
+    if opened is not None:
+        return await hub.service.conversation(opened["id"])
     if not hub.bus.healthy:
         raise Unavailable("chat is briefly unavailable; please try again in a moment")
     hub.abuse.conversation(request.client.host if request.client else None, time.monotonic())
