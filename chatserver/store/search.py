@@ -169,13 +169,14 @@ def _in(ids: Sequence[str]) -> str:
 
 
 async def _labels(store: Store, ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    """Each conversation's labels by name; a deleted label too, as it stays on its chats."""
     out: dict[str, list[dict[str, str]]] = {}
     if not ids:
         return out
     rows: list[Row] = await store.fetchall(
         "SELECT cl.conversation_id, lb.name, lb.colour FROM conversation_labels cl "  # noqa: S608
         f"JOIN labels lb ON lb.id = cl.label_id WHERE cl.conversation_id IN ({_in(ids)}) "
-        "AND lb.deleted = 0 ORDER BY lb.name", ids)
+        "ORDER BY lb.name", ids)
     for cid, name, colour in rows:
         out.setdefault(cid, []).append({"name": name, "colour": colour})
     return out
