@@ -207,6 +207,10 @@ async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
     ack = await sara.request("message", text="that is the error I get")
     assert ack["conversation_id"] == cid
     assert count(desk, "conversations") == 1
+    # A card number in the name is masked as in a message ([privacy] redact_cards).
+    carded = await upload(desk, token_of(sara), b"receipt\n", "card 4111 1111 1111 1111.txt")
+    assert "4111 1111 1111 1111" not in carded.json()["attachment"]["name"]
+    assert carded.json()["attachment"]["name"].endswith("1111.txt")
 
 
 # --- refusals ----------------------------------------------------------------------------------

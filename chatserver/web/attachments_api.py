@@ -195,7 +195,8 @@ async def _visitor_upload(request: Request, hub: Hub) -> dict[str, Any]:
         verdict = uploads.per_visitor.hit(visitor_id, time.monotonic())
         if not verdict.allowed:
             raise Throttled("too many files sent", verdict.retry_after)
-        file = await uploads.accept(request, name)
+        # The name is the visitor's words too: masked like a message (a card number in it).
+        file = await uploads.accept(request, hub.redactor(name))
         conv = await open_conversation(request, hub, visitor_id, visitor, opened)
         earlier = await hub.service.attachments.visitor_file(conv, client_id, file,
                                                              visitor["name"])
