@@ -4,7 +4,7 @@ database of its own, loaded with COPY) through the real schema and the real toke
 timed query by query through `chatserver.store.search.search` (the API's own call: the page
 of 20, its labels and snippets).
 
-Query kinds: a common word (in about a third of the chats), a rare word (a few chats), a
+Query kinds: a common word (in half of the chats), a rare word (a few chats), a
 two-character Chinese word, a Persian word typed without its ZWNJ, filters alone (agent and
 rating, label and dates), and text with a filter. Prints the median and p95 per kind; the
 target is p95 <= 200 ms.
@@ -85,7 +85,7 @@ def chat(number: int, start_ms: int, rng: random.Random) -> dict[str, Any]:
     lang = rng.choices([code for code, _ in LANGS], [w for _, w in LANGS])[0]
     agent = rng.randint(1, AGENTS) if rng.random() < 0.6 else None
     lines = [line(lang, rng) for _ in range(rng.randint(6, 14))]
-    if lang == "en" and rng.random() < 0.55:  # "order" in about a third of all chats
+    if lang == "en" and rng.random() < 0.55:  # with the vocabulary: "order" in half the chats
         lines[0] = "where is my order " + lines[0]
     if rng.random() < 0.001:
         lines[-1] += " " + rng.choice(RARE)

@@ -70,7 +70,7 @@ async def backfill(store: Store, batch: int = BACKFILL_BATCH, pause_s: float = 0
 # Matching lines counted before choosing how SQLite finds the newest conversations: below
 # it, from the matches (sorted after); from it on, newest conversation first, each checked
 # against the matches, stopping at a page. Measured on 100,000 chats (docs/performance.md):
-# "order" (in a third of them) 176 -> 34 ms, a rare word stays under 1 ms.
+# "order" (in half of them) 176 -> 36 ms, a rare word stays under 1 ms.
 COMMON_LINES = 2000
 
 
@@ -89,7 +89,7 @@ def _match(backend: str, common: bool) -> str:
 
 async def _common(store: Store, query: Query) -> bool:
     """Whether the query matches at least COMMON_LINES lines (SQLite only; one bounded
-    count, about 15 ms for a word in a third of 100,000 chats)."""
+    count, about 15 ms for a word in half of 100,000 chats)."""
     if store.backend.name == "postgres":
         return False
     row = await store.fetchone(
