@@ -213,6 +213,30 @@ async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
     assert carded.json()["attachment"]["name"].endswith("1111.txt")
 
 
+async def test_a_file_sent_to_the_bot_is_in_the_offer_and_the_transcript(
+        desk: Server, clients: list) -> None:
+    """The bot takes no turn on a file; the person the chat goes to finds it in the offer's
+    transcript and in the read-only transcript, with URLs of their own."""
+    carol = await agent(desk, "carol")
+    sara = await visitor(desk, name="Sara")
+    clients += [carol, sara]
+    sent = await upload(desk, token_of(sara), image_bytes("PNG"), "error.png")
+    cid = sent.json()["conversation_id"]
+    await sara.expect("message", where=lambda f: f.get("attachment"))
+    await sara.nothing("message", seconds=0.5)  # no bot line answers a file
+    await sara.request("request_human")
+    offer = await carol.expect("offer")
+    (line,) = [f for f in offer["conversation"]["transcript"] if f.get("attachment")]
+    assert line["attachment"]["thumbnail_url"] == (
+        f"/api/attachments/{sent.json()['attachment']['id']}/thumbnail")
+    await carol.request("accept", conversation_id=cid)
+    async with staff(desk, "carol") as console:
+        transcript = (await console.get(f"/api/conversations/{cid}/transcript")).json()
+        (again,) = [f for f in transcript["events"] if f.get("attachment")]
+        assert again["attachment"]["url"] == line["attachment"]["url"]
+        assert (await console.get(again["attachment"]["url"])).status_code == 200
+
+
 # --- refusals ----------------------------------------------------------------------------------
 
 async def test_every_refusal_is_clear_and_stores_nothing(desk: Server, clients: list) -> None:
