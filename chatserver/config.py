@@ -250,8 +250,8 @@ class AbuseConfig:
 # it re-encodes, PDF, and UTF-8 plain text. [attachments] allowed_types picks among them.
 ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
                     "text/plain")
-# Pillow refuses to open an image over 2 × 89,478,485 pixels and warns above that: our own
-# limit stays below its warning, so ours is the one that speaks.
+# The most attachments.max_pixels may allow: Pillow's own default bound (89,478,485 pixels,
+# about 270 MB decoded as RGB), which chatserver/attachments/images.py replaces with ours.
 MAX_ATTACHMENT_PIXELS = 89_000_000
 
 

@@ -286,3 +286,30 @@ def test_a_long_name_keeps_its_extension() -> None:
 
 def test_config_allows_exactly_the_types_the_policy_handles() -> None:
     assert frozenset(config_module.ATTACHMENT_TYPES) == policy.HANDLED
+
+
+# As the server does (images.py): damaged EXIF is skipped with a warning per tag.
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
+def test_mutated_images_are_kept_or_refused_never_a_crash() -> None:
+    """2,000 images with bytes changed, cut or inserted at random (seeded): each is kept or
+    refused with one of the policy's errors; no other exception reaches the server."""
+    import contextlib
+    import random
+
+    from chatserver.core.errors import ChatError
+
+    seeds = [image_bytes("PNG"), image_bytes("JPEG"), image_bytes("GIF", mode="L"),
+             image_bytes("WEBP"), image_bytes("JPEG", progressive=True), phone_photo()]
+    rng = random.Random(19)
+    for _ in range(2000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(data) + 1)
+            if rng.random() < 0.6 and at < len(data):
+                data[at] = rng.randrange(256)
+            elif rng.random() < 0.5:
+                del data[at:]
+            else:
+                data[at:at] = rng.randbytes(rng.randint(1, 16))
+        with contextlib.suppress(ChatError):
+            accept(bytes(data), "fuzz", LIMITS)

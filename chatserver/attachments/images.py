@@ -10,6 +10,7 @@ first frame of an animated GIF or WebP is kept: one still image, no frame-count 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -28,6 +29,13 @@ THUMBNAIL_PX = 320
 JPEG_QUALITY = 88
 WEBP_QUALITY = 85
 THUMBNAIL_QUALITY = 75
+# Our own limit (`max_pixels`, at most 89 million) is checked from the header before any pixel
+# is decoded, so Pillow's guard is switched off: above its 89 million pixels it would log a
+# DecompressionBombWarning for every stranger's bomb (noise), or raise before our message.
+Image.MAX_IMAGE_PIXELS = None
+# Damaged EXIF (a tag past the file's end...) is skipped with a UserWarning per tag: the image
+# is still kept, without that tag, and a stranger's broken file is no line in our log.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 # What Pillow can tell us went wrong while reading a file it was promised was this format.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, UnidentifiedImageError)
 
@@ -57,9 +65,6 @@ def reencode(data: bytes, media_type: str, max_pixels: int) -> Clean:
             pixels = _plain(upright)
     except TooManyPixels:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Pillow's own guard (89 million pixels) spoke first: past any limit we allow.
-        raise TooManyPixels(f"the image has more than {max_pixels:,} pixels") from None
     except _DECODE_ERRORS as error:
         raise DamagedFile(f"the image could not be read ({_reason(error)})") from None
     output = _OUTPUT[media_type]
