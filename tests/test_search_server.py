@@ -22,9 +22,10 @@ from chatserver.store.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from chatserver.store.schema_postgres import MIGRATIONS as PG_MIGRATIONS
 from chatserver.store.store import NewEvent, Store
 
-from .databases import BACKENDS, location
+from .databases import BACKENDS, db_location, location
 from .harness import PASSWORD, Server, add_user, sql, visitor
 
+__all__ = ["db_location"]  # the fixture: each test below runs on SQLite and PostgreSQL
 DAY = 86_400_000
 T0 = 1_772_323_200_000  # 2026-03-01 00:00 UTC
 # id: (visitor id, name, email, day after T0, agent, rating, labels, lines)
@@ -283,15 +284,10 @@ async def test_a_live_line_is_found_and_an_erased_visitor_is_not(desk: Server) -
                         "terms LIKE '%giraffe%'", (cid,)) == [(0,)]
 
 
-@pytest.fixture(params=BACKENDS)
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with location(request.param, tmp_path) as place:
-        yield place
-
-
 @pytest.mark.anyio
 async def test_the_retention_purge_takes_old_lines_out_of_the_index(
-        where: str, tmp_path: Path) -> None:
+        db_location: str, tmp_path: Path) -> None:
+    where = db_location
     add_user(where, "sue", "supervisor")
     store = Store(where)
     await store.open()
@@ -342,7 +338,9 @@ def old_desk(where: str) -> None:
             (seq, kind, json.dumps(payload, ensure_ascii=False), T0 + seq))
 
 
-def test_a_database_from_before_search_is_indexed_at_start(where: str, tmp_path: Path) -> None:
+def test_a_database_from_before_search_is_indexed_at_start(db_location: str,
+                                                          tmp_path: Path) -> None:
+    where = db_location
     old_desk(where)
     add_user(where, "sue", "supervisor")  # migrates to the newest schema: 11
     server = Server(tmp_path, database=where).start()
