@@ -276,9 +276,11 @@ async def test_every_refusal_is_clear_and_stores_nothing(desk: Server, clients: 
 async def test_a_file_is_refused_from_a_closed_chat_and_to_an_erased_visitor(
         desk: Server, clients: list) -> None:
     async with staff(desk, "carol") as console:
-        missing = await console.post("/api/conversations/nope/attachments", content=b"hi",
-                                     headers={"x-client-id": "a", "x-file-name": "a.txt"})
-        assert missing.status_code == 404
+        for cid in ("nope", "a%00b"):  # a NUL: no lookup (PostgreSQL's text cannot hold it)
+            missing = await console.post(f"/api/conversations/{cid}/attachments",
+                                         content=b"hi",
+                                         headers={"x-client-id": "a", "x-file-name": "a.txt"})
+            assert missing.status_code == 404, cid
     async with httpx.AsyncClient(base_url=desk.url) as anonymous:
         refused = await anonymous.post("/api/conversations/nope/attachments", content=b"hi",
                                        headers={"x-client-id": "a", "x-file-name": "a.txt"})

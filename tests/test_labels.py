@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -338,3 +339,111 @@ def test_a_chats_labels_are_the_fold_of_its_label_events() -> None:
     log = [Event("c", 1, "started", "system", {}, None, 0)] + [
         Event("c", i + 2, "label", "agent:1", p, None, i + 1) for i, p in enumerate(changes)]
     assert conversation_facts(log, "v").labels == ("1", "3")
+
+
+# --- defects found in review: each shown first by a failing test --------------------------
+
+def test_a_label_id_too_big_for_the_store_is_a_404(tmp_path, db_location: str) -> None:
+    """`/api/labels/{label_id:int}` takes any run of digits; SQLite cannot bind one past
+    2**63 (OverflowError) and the admin gets a 500 with a traceback in the log."""
+    server = desk(tmp_path, db_location)
+    try:
+        huge = "/api/labels/99999999999999999999"
+        with session(server, "root") as root:
+            assert root.patch(huge, json={"name": "x"}).status_code == 404
+        with session(server, "root") as root:
+            assert root.delete(huge).status_code == 404
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_a_nul_in_a_conversation_id_is_a_404(tmp_path, db_location: str) -> None:
+    """`/api/conversations/{id}/labels` passes the id to the store unchecked; PostgreSQL's
+    text cannot hold a NUL, so a stray %00 is a 500 (and a traceback) there, a 404 on SQLite."""
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "sue") as sue:
+            assert sue.get("/api/conversations/%00/labels").status_code == 404
+        with session(server, "sue") as sue:
+            assert sue.post("/api/conversations/a%00b/labels",
+                            json={"label_id": 1, "on": True}).status_code == 404
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_names_clash_the_same_way_on_both_backends(tmp_path, db_location: str) -> None:
+    """_name_taken compares casefold() ("both backends must agree on what clashes"), but the
+    unique index is on lower(name): PostgreSQL's lower('İ') is 'i', casefold gives 'i̇'.
+    So on PostgreSQL a new "İ" beside "i" is refused while SQLite takes it, and renaming a
+    label to "İ" breaks the index inside the UPDATE: a 500."""
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "root") as root:
+            assert root.post("/api/labels", json={"name": "i", "colour": "#000000"}
+                             ).status_code == 201
+            other = root.post("/api/labels", json={"name": "x", "colour": "#000000"}).json()
+            renamed = root.patch(f"/api/labels/{other['id']}", json={"name": "\u0130"})
+            assert renamed.status_code == 200, renamed.text  # casefold: no clash
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_names_that_look_the_same_are_one_label(tmp_path, db_location: str) -> None:
+    """clean_name refuses invisible characters so that "two names cannot look the same", but
+    does not normalise: "Café" typed precomposed and decomposed are two labels that render
+    identically in the picker, the report filter menu and the CSV."""
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "root") as root:
+            nfc = unicodedata.normalize("NFC", "Café")
+            nfd = unicodedata.normalize("NFD", "Café")
+            assert root.post("/api/labels", json={"name": nfc, "colour": "#000000"}
+                             ).status_code == 201
+            again = root.post("/api/labels", json={"name": nfd, "colour": "#000000"})
+            assert again.status_code == 422, again.text
+            assert [lab["name"] for lab in root.get("/api/labels").json()["labels"]] == [nfc]
+    finally:
+        server.stop()
+
+
+async def test_a_demoted_supervisor_cannot_label_or_watch_others_chats(
+        tmp_path, db_location: str, clients: list) -> None:
+    """An admin who demotes a supervisor to agent updates the live profile (service.agents),
+    the newest socket's object: the `label` handler read the role its socket opened with, so
+    an older console tab kept labelling any chat. Nor does that tab keep watching every chat."""
+    server = desk(tmp_path, db_location)
+    try:
+        with session(server, "root") as root:
+            billing = root.post("/api/labels", json={"name": "Billing",
+                                                     "colour": "#1a237e"}).json()
+        ana = await agent(server, "ana")
+        old_tab = await agent(server, "sue", online=False)
+        new_tab = await agent(server, "sue", online=False)
+        clients += [ana, old_tab, new_tab]
+        sara, cid = await _chat(server, clients, ana, "Sara")
+        await sara.request("message", text="my invoice is wrong")
+        for tab in (old_tab, new_tab):  # a supervisor watches every chat
+            await tab.expect("message", where=lambda f: f.get("conversation_id") == cid)
+        with session(server, "root") as root:
+            sue_id = next(u["id"] for u in root.get("/api/users").json()["users"]
+                          if u["username"] == "sue")
+            assert root.patch(f"/api/users/{sue_id}", json={"role": "agent"}).status_code == 200
+        # The live role already rules `resume` on the old tab: the chat is not Sue's to read.
+        await old_tab.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+        blocked = await old_tab.expect("error")
+        assert blocked["code"] == "not_found", blocked
+        refused = await new_tab.request("label", conversation_id=cid, label_id=billing["id"],
+                                        on=True)
+        assert (refused["type"], refused.get("code")) == ("error", "not_found")
+        stale = await old_tab.request("label", conversation_id=cid, label_id=billing["id"],
+                                      on=True)
+        assert (stale["type"], stale.get("code")) == ("error", "not_found"), stale
+        await sara.request("message", text="hello?")
+        await ana.expect("message", where=lambda f: f.get("text") == "hello?")
+        await old_tab.nothing("message")
+        await new_tab.nothing("message")
+    finally:
+        server.stop()

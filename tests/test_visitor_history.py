@@ -30,7 +30,8 @@ def test_first_line_is_one_line_cut_with_an_ellipsis() -> None:
 
 def test_a_cursor_is_read_back_or_refused() -> None:
     assert visitor_history.parse_cursor("1733480000000.abc_DEF-1") == (1733480000000, "abc_DEF-1")
-    for bad in ["", "yesterday", ".abc", "123.", "-5.abc", "1e3.abc", "1." + "x" * 120]:
+    for bad in ["", "yesterday", ".abc", "123.", "-5.abc", "1e3.abc", "1." + "x" * 120,
+                "9" * 20 + ".abc", "\u00b2.abc", "\u0663.abc"]:  # past 64 bits; not ASCII
         assert visitor_history.parse_cursor(bad) is None, bad
 
 
@@ -188,3 +189,26 @@ async def test_an_erased_visitor_has_no_history_and_no_external_id(history_serve
     clients.append(again)
     assert again.welcome["verified"] is True
     assert again.welcome["visitor_token"] != v.welcome["visitor_token"]
+
+
+async def test_ids_no_row_can_have_are_refused_before_the_store(history_server: Server,
+                                                                clients: list) -> None:
+    """A cursor past 64 bits cannot bind on SQLite, and PostgreSQL's text cannot hold a NUL:
+    each is a clear 400 or 404, not a 500 and a traceback (the fixture checks the log)."""
+    srv = history_server
+    v = await visitor(srv, name="Nul")
+    clients.append(v)
+    cid = (await v.request("message", text="hi"))["conversation_id"]
+    vid = sql(srv.db, "SELECT visitor_id FROM conversations WHERE id = ?", (cid,))[0][0]
+    as_sue = staff(srv, "sue")
+    try:
+        for cursor in ("9" * 20 + ".abc", "\u00b2.abc"):
+            assert as_sue.get(f"/api/visitors/{vid}/history",
+                              params={"cursor": cursor}).status_code == 400, cursor
+        for url in ("/api/visitors/%00/history", "/api/visitors/a%00b/history",
+                    "/api/conversations/%00/transcript", "/api/conversations/a%00b/transcript",
+                    f"/api/conversations/{cid}%C3%A9/transcript"):
+            assert as_sue.get(url).status_code == 404, url
+        assert as_sue.get(f"/api/conversations/{cid}/transcript").status_code == 200
+    finally:
+        as_sue.close()

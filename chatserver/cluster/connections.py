@@ -410,6 +410,13 @@ class Registry:
         if supervisor:
             self.supervisors.add(agent_id)
 
+    def watch_all(self, agent_id: int, supervisor: bool) -> None:
+        """A connected agent's role changed: every chat's events reach them, or no longer."""
+        if supervisor and agent_id in self.agents:
+            self.supervisors.add(agent_id)
+        else:
+            self.supervisors.discard(agent_id)
+
     def remove_agent(self, agent_id: int, conn: Connection) -> bool:
         """Forget one agent socket; True when it was that agent's last one."""
         conns = self.agents.get(agent_id)

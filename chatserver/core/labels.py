@@ -24,11 +24,13 @@ class LabelError(ValueError):
 
 
 def clean_name(value: Any) -> str:
-    """A label's name, trimmed: 1-40 characters, no control or invisible format characters
-    (a zero-width space would make two names look the same)."""
+    """A label's name, trimmed and NFC-normalised: 1-40 characters, no control or invisible
+    format characters. Two names that look the same would be two labels nobody can tell apart
+    in the picker, a report's filter or a CSV: "é" typed as one character or as e + U+0301
+    is one name, and a zero-width space is refused."""
     if not isinstance(value, str):
         raise LabelError("name", "must be text")
-    name = value.strip()
+    name = unicodedata.normalize("NFC", value.strip())
     if not 1 <= len(name) <= MAX_NAME:
         raise LabelError("name", f"must be 1-{MAX_NAME} characters")
     for i, char in enumerate(name):
@@ -36,6 +38,14 @@ def clean_name(value: Any) -> str:
             raise LabelError("name", f"contains an invisible or control character "
                                      f"(U+{ord(char):04X} at position {i})")
     return name
+
+
+def name_key(name: str) -> str:
+    """What two label names clash on: the name case-folded (Unicode's full folding: "Straße"
+    and "STRASSE" clash), NFC again after folding. Folded here, not by the database's lower():
+    SQLite's folds ASCII only and PostgreSQL's maps "İ" to "i", so the backends would
+    disagree; the unique index is on this stored key instead."""
+    return unicodedata.normalize("NFC", name.casefold())
 
 
 def clean_colour(value: Any) -> str:

@@ -90,6 +90,7 @@ class AgentSide:
                 conn.close(CLOSE_POLICY, "account disabled")
             return
         profile.display_name, profile.role = user["display_name"], user["role"]
+        self.registry.watch_all(profile.id, profile.role != "agent")  # a demoted one stops
         profile.skills, profile.capacity = skills_from_json(user["skills"]), user["capacity"]
         revoked = await self.router.upsert_agent(profile.id, capacity=profile.capacity,
                                                  skills=dict(profile.skills),

@@ -71,7 +71,9 @@ async def visitor_card(store: Store, visitor_id: str) -> dict[str, Any]:
 def parse_cursor(cursor: str) -> tuple[int, str] | None:
     """A page's `next` ("<created_ms>.<id>") back into its key; None when malformed."""
     created, _, cid = cursor.partition(".")
-    if not created.isdigit() or not cid or len(cursor) > 100:
+    # ASCII digits, 15 at most: a time in ms; more would not bind on SQLite (64 bits)
+    if not (created.isascii() and created.isdigit() and len(created) <= 15) or not cid or (
+            len(cursor) > 100):
         return None
     return int(created), cid
 

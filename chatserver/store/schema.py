@@ -207,15 +207,18 @@ MIGRATIONS: list[str] = [
     # 10: labels (issue 19): the list admins manage, and which conversations carry which.
     # Adding and removing are `label` events in the log (the truth); conversation_labels is
     # their projection, written in the same transaction, so reports can filter by it.
+    # `name_key` is what names clash on (core/labels.name_key: folded in Python, since the
+    # backends' lower() differ); the API always sets it, NULL clashes with nothing.
     """
     CREATE TABLE labels (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL,
+        name_key TEXT,
         colour TEXT NOT NULL,
         deleted INTEGER NOT NULL DEFAULT 0,
         created_ms INTEGER NOT NULL
     );
-    CREATE UNIQUE INDEX labels_name ON labels(lower(name)) WHERE deleted = 0;
+    CREATE UNIQUE INDEX labels_name ON labels(name_key) WHERE deleted = 0;
     CREATE TABLE conversation_labels (
         conversation_id TEXT NOT NULL REFERENCES conversations(id),
         label_id INTEGER NOT NULL REFERENCES labels(id),

@@ -111,7 +111,10 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                                              entry_id=frame.get("entry_id"))).ack
 
     async def label(frame: Frame) -> dict[str, Any] | None:
-        staff = Staff(agent_id, profile.role, profile.display_name)
+        # The live profile, as agent_view reads it: an admin may have changed the role since
+        # this socket opened, and the change lands on the newest tab's profile only.
+        live = service.agents.get(agent_id, profile)
+        staff = Staff(agent_id, live.role, live.display_name)
         return (await service.set_label(staff, frame["conversation_id"], frame["label_id"],
                                         frame["on"], frame.key, origin=conn)).ack
 

@@ -226,9 +226,7 @@ async def agent_upload(request: Request) -> Response:
     uploads = uploads_of(request)
     if not uploads.config.enabled:
         raise Forbidden("files cannot be sent in chats here")
-    cid = http_fields.path(request, "conversation_id")
-    if not _ID.fullmatch(cid):
-        raise NotFound("no such conversation")
+    cid = http_fields.path_id(request, "conversation_id", "conversation")
     client_id, name = upload_fields(request)
     file = await uploads.accept(request, name)
     event = await hub.service.attachments.agent_file(user, cid, client_id, file)

@@ -45,7 +45,7 @@ async def visitor_history(request: Request) -> Response:
     """`GET /api/visitors/{visitor_id}/history[?cursor=]`: who, at a glance, and a page."""
     user = await require(request, *STAFF)
     hub: Hub = request.app.state.hub
-    visitor_id = request.path_params["visitor_id"]
+    visitor_id = http_fields.path_id(request, "visitor_id", "visitor")
     cursor = http_fields.query(request).get("cursor", "")
     before = history.parse_cursor(cursor) if cursor else None
     if cursor and before is None:
@@ -64,7 +64,7 @@ async def transcript(request: Request) -> Response:
     frames (notes included: staff only), to show read-only."""
     user = await require(request, *STAFF)
     hub: Hub = request.app.state.hub
-    cid = request.path_params["conversation_id"]
+    cid = http_fields.path_id(request, "conversation_id", "conversation")
     row = await hub.store.fetchone(
         "SELECT c.id, c.visitor_id, c.state, c.agent_id, c.created_ms, c.closed_ms, c.topic, "
         "c.language, c.resolved, u.display_name AS agent FROM conversations c "

@@ -10,13 +10,17 @@ check is stricter where it must be.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 
 from chatserver.core import frames
-from chatserver.core.errors import BadFrame
+from chatserver.core.errors import BadFrame, NotFound
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # conversation and visitor ids (frames.CONVERSATION_ID)
+MAX_ROW_ID = 2**53  # the largest integer every JSON client holds exactly (frames._MAX_SEQ)
 
 
 def refused(fields: Iterable[tuple[str, object]]) -> str | None:
@@ -53,4 +57,22 @@ def path(request: Request, name: str) -> str:
     """A string path parameter, clean (400 naming it when not)."""
     value = str(request.path_params[name])
     _check([(name, value)])
+    return value
+
+
+def path_id(request: Request, name: str, what: str) -> str:
+    """A conversation or visitor id from the path. One not of the ids' shape names nothing:
+    a 404 like an unknown id, before any lookup (PostgreSQL's text cannot even hold a NUL)."""
+    value = str(request.path_params[name])
+    if not _ID.fullmatch(value):
+        raise NotFound(f"no such {what}")
+    return value
+
+
+def row_id(request: Request, name: str, what: str) -> int:
+    """An `{x:int}` path parameter, which takes any run of digits: outside 1..2**53 it names
+    no row, a 404 before SQLite fails to bind it (it holds 64 bits, OverflowError past them)."""
+    value = int(request.path_params[name])
+    if not 1 <= value <= MAX_ROW_ID:
+        raise NotFound(f"no such {what}")
     return value

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from chatserver.core.errors import NotFound
-from chatserver.core.labels import LabelError, clean_colour, clean_name
+from chatserver.core.labels import LabelError, clean_colour, clean_name, name_key
 from chatserver.privacy import audit
 from chatserver.service.labelling import Staff, label_json
 from chatserver.store.store import Conn
@@ -42,12 +42,14 @@ def invalid(error: LabelError) -> Response:
                         status_code=422)
 
 
-def _name_taken(conn: Conn, name: str, label_id: int | None) -> bool:
-    """Another label in use has this name, ignoring case. Compared in Python (casefold):
-    SQLite's lower() folds ASCII only, and both backends must agree on what clashes."""
-    wanted = name.casefold()
-    return any(str(other).casefold() == wanted and other_id != label_id for other_id, other in
-               conn.execute("SELECT id, name FROM labels WHERE deleted = 0").fetchall())
+TAKEN = LabelError("name", "another label has this name")
+_TAKEN_SQL = "SELECT 1 FROM labels WHERE name_key = ? AND deleted = 0 AND id <> ?"
+
+
+def _name_taken(conn: Conn, key: str, label_id: int | None) -> bool:
+    """Another label in use has this name_key (core/labels.name_key: what the unique index
+    is on, so this check and the index agree on both backends)."""
+    return conn.execute(_TAKEN_SQL, (key, label_id or 0)).fetchone() is not None
 
 
 async def list_labels(request: Request) -> Response:
@@ -69,19 +71,19 @@ async def create_label(request: Request) -> Response:
         name, colour = clean_name(body.get("name")), clean_colour(body.get("colour"))
     except LabelError as e:
         return invalid(e)
-    now = hub.service.clock()
+    now, key = hub.service.clock(), name_key(name)
 
     def job(conn: Conn) -> int | None:
-        if _name_taken(conn, name, None):
+        if _name_taken(conn, key, None):
             return None
-        row = conn.execute(
-            "INSERT INTO labels (name, colour, created_ms) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING RETURNING id", (name, colour, now)).fetchone()
+        row = conn.execute(  # ON CONFLICT: another process took the name since the check
+            "INSERT INTO labels (name, name_key, colour, created_ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING id", (name, key, colour, now)).fetchone()
         return None if row is None else int(row[0])
 
     label_id = await hub.store.write(job)
     if label_id is None:
-        return invalid(LabelError("name", "another label has this name"))
+        return invalid(TAKEN)
     await audit.record(hub.store, me, "label.create", f"label:{label_id}",
                        {"name": name, "colour": colour}, audit.address_of(request))
     row = await hub.store.fetchone(f"SELECT {_COLUMNS} FROM labels WHERE id = ?",  # noqa: S608
@@ -103,7 +105,7 @@ async def update_label(request: Request) -> Response:
     it was when put on, and reports show the current one."""
     me = await require(request, "admin")
     hub = hub_of(request)
-    label_id = int(request.path_params["label_id"])
+    label_id = http_fields.row_id(request, "label_id", "label")
     old = await _live_label(hub, label_id)
     body = await json_body(request)
     try:
@@ -111,16 +113,24 @@ async def update_label(request: Request) -> Response:
         colour = clean_colour(body["colour"]) if "colour" in body else old["colour"]
     except LabelError as e:
         return invalid(e)
+    key = name_key(name)
 
     def job(conn: Conn) -> bool:
-        if _name_taken(conn, name, label_id):
+        if _name_taken(conn, key, label_id):
             return False
-        conn.execute("UPDATE labels SET name = ?, colour = ? WHERE id = ?",
-                     (name, colour, label_id))
+        conn.execute("UPDATE labels SET name = ?, name_key = ?, colour = ? WHERE id = ?",
+                     (name, key, colour, label_id))
         return True
 
-    if not await hub.store.write(job):
-        return invalid(LabelError("name", "another label has this name"))
+    try:
+        renamed = await hub.store.write(job)
+    except hub.store.backend.errors:
+        # The unique index refused it: another process took the name since the check.
+        if not await hub.store.fetchone(_TAKEN_SQL, (key, label_id)):
+            raise
+        renamed = False
+    if not renamed:
+        return invalid(TAKEN)
     changed = {k: v for k, v in (("name", name), ("colour", colour)) if v != old[k]}
     await audit.record(hub.store, me, "label.update", f"label:{label_id}",
                        {"name": name, "changed": changed}, audit.address_of(request))
@@ -131,7 +141,7 @@ async def delete_label(request: Request) -> Response:
     """Hidden from new use; kept on the chats that carry it, for their reports."""
     me = await require(request, "admin")
     hub = hub_of(request)
-    label_id = int(request.path_params["label_id"])
+    label_id = http_fields.row_id(request, "label_id", "label")
     old = await _live_label(hub, label_id)
     await hub.store.write(lambda conn: conn.execute(
         "UPDATE labels SET deleted = 1 WHERE id = ?", (label_id,)))
@@ -146,7 +156,7 @@ def _staff(user: Any) -> Staff:
 
 async def conversation_labels(request: Request) -> Response:
     user = await require(request, *STAFF)
-    cid = request.path_params["conversation_id"]
+    cid = http_fields.path_id(request, "conversation_id", "conversation")
     labels = await hub_of(request).service.labels_of(_staff(user), cid)
     return JSONResponse({"conversation_id": cid, "labels": labels},
                         headers={"cache-control": "no-store"})
@@ -157,7 +167,7 @@ async def set_conversation_label(request: Request) -> Response:
     that is closed (or open in another tab); answers the chat's labels after it."""
     user = await require(request, *STAFF)
     hub = hub_of(request)
-    cid = request.path_params["conversation_id"]
+    cid = http_fields.path_id(request, "conversation_id", "conversation")
     body = await json_body(request)
     label_id, on = body.get("label_id"), body.get("on")
     if not isinstance(label_id, int) or isinstance(label_id, bool) or not (
