@@ -1,7 +1,8 @@
 /* Who the visitor is, beside their chat and on their offer: verified by the site (✓, with the
    site's customer id and email) or not (a name the visitor typed), returning or new, and their
    earlier conversations (/api/visitors/{id}/history), each opened read-only in a dialog
-   (/api/conversations/{id}/transcript, drawn by renderFrame). The staff strings are English and
+   (/api/conversations/{id}/transcript, drawn by renderFrame) with its labels (Labels.editor:
+   a closed chat is labelled from here). The staff strings are English and
    all here, in TEXT (issue 20 translates them). */
 
 import { view, $ } from "./console_state.js";
@@ -105,6 +106,8 @@ async function openTranscript(cid) {
     .filter(Boolean).join(" · ");
   const lines = result.data.events.map((f) => renderFrame(f)).filter(Boolean);
   $("history-transcript").replaceChildren(...lines);
+  // Its labels: read-only, or with the picker and × when this user may label it.
+  Labels.editor($("history-labels"), cid, result.data.events);
   $("history-dialog").showModal();
 }
 

@@ -43,7 +43,7 @@ const Labels = (() => {
   /** One chip; with `onRemove`, a × button (keyboard reachable) that takes it off. */
   function chip(label, onRemove) {
     const { id, name, colour } = describe(label);
-    const node = el("span", { class: "label-chip", dataset: { labelId: id } },
+    const node = el("span", { class: "label-chip", dataset: id === undefined ? null : { labelId: id } },
       el("span", { class: "label-name", dir: "auto" }, name));
     node.style.backgroundColor = colour;
     node.style.color = textColour(colour);
@@ -87,5 +87,44 @@ const Labels = (() => {
     return box;
   }
 
-  return { load, known, textColour, chip, fold, bar };
+  /** A chat's labels over HTTP, where no socket carries them (the history dialog, the search
+      page): chips folded from the transcript's `label` frames at once; then, when the server
+      says this user may label the chat (GET /api/conversations/{id}/labels answers), the
+      picker and × too, each change a POST. `changed(labels)` hears the chat's labels after
+      each change. `box` is reused for the next chat: a late answer for another is dropped. */
+  function editor(box, cid, frames, changed) {
+    const url = `/api/conversations/${encodeURIComponent(cid)}/labels`;
+    let labels = new Map();
+    for (const frame of frames) fold(labels, frame);
+    box.dataset.cid = cid;
+    const keep = (list) => {
+      labels = new Map(list.map((l) => [l.id, { id: l.id, name: l.name, colour: l.colour }]));
+    };
+    const draw = (editable) => {
+      if (box.dataset.cid !== cid) return;
+      // Keyboard users keep their place: focus goes back to the picker, or to the next ×.
+      const active = document.activeElement;
+      const had = box.contains(active) ? (active.classList.contains("label-remove") ? ".label-remove" : ".label-picker") : null;
+      box.replaceChildren(bar(labels, editable ? set : null));
+      if (had) (box.querySelector(had) || box.querySelector(".label-picker")).focus();
+    };
+    async function set(labelId, on) {
+      const result = await api("POST", url, { label_id: labelId, on });
+      if (!result.ok) {
+        toast((result.data && result.data.message) || "The label could not be changed.", "error");
+        return;
+      }
+      keep(result.data.labels);
+      draw(true);
+      if (changed) changed(result.data.labels);
+    }
+    draw(false);
+    Promise.all([load(), api("GET", url)]).then(([, result]) => {
+      if (!result.ok) return; // not this user's to label: the chips stay read-only
+      keep(result.data.labels);
+      draw(true);
+    });
+  }
+
+  return { load, known, textColour, chip, fold, bar, editor };
 })();

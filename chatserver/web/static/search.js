@@ -1,7 +1,9 @@
 /* The search page: every conversation by words, visitor, agent, label, dates and rating, with
    the hits marked in each snippet, and the read-only transcript of a result beside the list.
-   Snippets arrive as [{text, hit}] segments; they go in as text nodes and <mark> elements,
-   never as HTML. The form is mirrored in the address, so a search can be reloaded or shared. */
+   A result's labels are coloured chips (labels.js); the open one's can be changed there by
+   whoever may label it (Labels.editor). Snippets arrive as [{text, hit}] segments; they go
+   in as text nodes and <mark> elements, never as HTML. The form is mirrored in the address,
+   so a search can be reloaded or shared. */
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -49,7 +51,7 @@ function resultNode(c) {
     ` · ${TEXT.states[c.state] || c.state}`,
     c.agent ? el("span", { dir: "auto" }, ` · ${c.agent}`) : null,
     c.rating ? ` · ${TEXT.rating(c.rating)}` : null,
-    ...c.labels.map((l) => el("span", { class: "chip", dir: "auto" }, l.name)));
+    el("span", { class: "result-labels" }, ...c.labels.map((l) => Labels.chip(l))));
   return el("li", { class: "result", dataset: { id: c.id } }, open, facts, ...c.snippets.map(snippetNode));
 }
 
@@ -94,6 +96,12 @@ async function openTranscript(c) {
     const li = renderFrame(frame);
     if (li) list.append(li);
   }
+  // Its labels, changeable here by whoever may label it; the result's chips follow.
+  Labels.editor($("s-labels"), c.id, result.data.events, (labels) => {
+    c.labels = labels;
+    const chips = document.querySelector(`.result[data-id="${CSS.escape(c.id)}"] .result-labels`);
+    if (chips) chips.replaceChildren(...labels.map((l) => Labels.chip(l)));
+  });
   card.scrollIntoView({ block: "nearest" });
 }
 
