@@ -166,6 +166,39 @@ def test_every_query_parameter_and_form_is_read_through_the_rule() -> None:
     assert found == [("auth.py", "form = await request.form()")], found
 
 
+HUGE = "99999999999999999999"  # past 64 bits: SQLite cannot bind it (OverflowError)
+ROW_ID_ROUTES = [
+    ("GET", f"/api/kb/{HUGE}"), ("PUT", f"/api/kb/{HUGE}"), ("DELETE", f"/api/kb/{HUGE}"),
+    ("POST", f"/api/kb/{HUGE}/publish"), ("GET", f"/api/kb/{HUGE}/history"),
+    ("POST", f"/api/kb/{HUGE}/restore"), ("GET", f"/api/kb/{HUGE}/diff?from=1&to=2"),
+    ("PATCH", f"/api/users/{HUGE}"), ("POST", f"/api/users/{HUGE}/password"),
+    ("POST", f"/api/offline-messages/{HUGE}/answered"),
+    ("POST", f"/api/kb/proposals/{HUGE}/approve"), ("POST", f"/api/kb/proposals/{HUGE}/reject"),
+    ("PATCH", f"/api/labels/{HUGE}"), ("DELETE", f"/api/labels/{HUGE}"),
+    ("PATCH", f"/api/labels/{2**53 + 1}"), ("PATCH", "/api/labels/0"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROW_ID_ROUTES)
+def test_an_id_past_what_a_row_can_have_is_a_404(admin: tuple[httpx.Client, str], method: str,
+                                                 path: str) -> None:
+    """`{x:int}` takes any run of digits: outside 1..2**53 it names no row (http_fields.row_id),
+    a 404 before the store sees it."""
+    http, csrf = admin
+    answer = http.request(method, path, json={"version": 1}, headers={"x-csrf-token": csrf})
+    assert answer.status_code == 404, answer.text
+
+
+def test_every_path_parameter_is_read_through_the_rule() -> None:
+    """Path ids go through http_fields (path, path_id, row_id), so a new route cannot hand the
+    store a NUL or a number past 64 bits; the widget's module name is matched by its own list."""
+    found = [(path.name, line.strip())
+             for path in sorted((HERE.parent / "chatserver" / "web").glob("*.py"))
+             if path.name != "http_fields.py"
+             for line in path.read_text().splitlines() if "path_params[" in line]
+    assert found == [("widget_routes.py", 'name = request.path_params["name"]')], found
+
+
 def test_the_server_log_holds_no_traceback(desk: Server) -> None:
     """Last: everything above was hostile, and none of it may leave a traceback or an ERROR."""
     log = desk.log.read_text()

@@ -77,7 +77,7 @@ def invalid(error: EntryError) -> Response:
 
 
 def _id(request: Request) -> int:
-    return int(request.path_params["entry_id"])
+    return http_fields.row_id(request, "entry_id", "entry")
 
 
 def hub_of(request: Request) -> Hub:

@@ -24,7 +24,7 @@ STATUSES = ("pending", "approved", "rejected", "expired")
 
 
 def _id(request: Request) -> int:
-    return int(request.path_params["proposal_id"])
+    return http_fields.row_id(request, "proposal_id", "proposal")
 
 
 async def list_proposals(request: Request) -> Response:

@@ -211,7 +211,7 @@ async def update_user(request: Request) -> Response:
     """Edit a user; a connected agent sees the change at once. Disabling logs them out."""
     me = await require(request, "admin")
     hub = hub_of(request)
-    user_id = int(request.path_params["user_id"])
+    user_id = http_fields.row_id(request, "user_id", "user")
     if await hub.store.user(user_id) is None:
         raise NotFound("no such user")
     body = await json_body(request)
@@ -251,7 +251,7 @@ async def reset_password(request: Request) -> Response:
     """An admin sets a new password for someone; every session of theirs ends."""
     me = await require(request, "admin")
     hub = hub_of(request)
-    user_id = int(request.path_params["user_id"])
+    user_id = http_fields.row_id(request, "user_id", "user")
     if await hub.store.user(user_id) is None:
         raise NotFound("no such user")
     try:
@@ -292,7 +292,7 @@ async def kb_diff(request: Request) -> Response:
     """`?from=A&to=B`: field-level changes between two stored versions of an entry."""
     await require(request, "admin")
     hub = hub_of(request)
-    entry_id = int(request.path_params["entry_id"])
+    entry_id = http_fields.row_id(request, "entry_id", "entry")
     params = http_fields.query(request)
     try:
         old_v, new_v = (int(params[k]) for k in ("from", "to"))
@@ -324,7 +324,7 @@ async def offline_message_answered(request: Request) -> Response:
     """Someone replied by email: take it off everyone's list, noting who and when."""
     user = await require(request, *STAFF)
     hub = hub_of(request)
-    message_id = int(request.path_params["message_id"])
+    message_id = http_fields.row_id(request, "message_id", "message")
     now = hub.service.clock()
 
     def job(conn: Conn) -> int:
