@@ -171,3 +171,51 @@ def test_identify_after_the_chat_started_keeps_the_chat(shop: Server, browser, p
     eventually(lambda: sql(shop.db, "SELECT 1 FROM events WHERE conversation_id = ? AND "
                                     "payload LIKE '%and after%'", (cid[0],)))
     assert part(page, ".msg.mine").count() == 2  # nothing lost, nothing twice
+
+
+def test_the_console_follows_a_visitor_who_logs_in_mid_chat(shop: Server, browser,
+                                                             page) -> None:
+    """Carol serves an anonymous shopper, who then logs in as a customer known from another
+    device: the chat moves to that customer (a `rehomed` event), and Carol's panel follows at
+    once: ✓ Verified, the site's id and email, and the earlier chat (it was "The history could
+    not be loaded." under the anonymous id, and Unverified)."""
+    earlier_chat(shop)
+    log_in(page, shop, "carol")
+    page.wait_for_url("**/console")
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+    tablet = browser.new_context(locale="en-US")
+    try:
+        shop_page = tablet.new_page()
+        shop_page.goto(shop.url + "/demo")
+        eventually(lambda: shop_page.evaluate("() => !!window.ChatWidget && !window.ChatWidget._q"))
+        part(shop_page, ".launcher").click()
+        part(shop_page, ".prechat input[name=name]").fill("Guest")
+        part(shop_page, ".prechat button", has_text="Start chat").click()
+        box = part(shop_page, ".composer textarea")
+        box.fill("where is my refund")
+        box.press("Enter")
+        part(shop_page, "button", has_text="Talk to a person").click()
+        page.click(".offer .btn-primary")
+        expect(page.locator("#visitor-facts")).to_contain_text("Unverified")
+        expect(page.locator("#visitor-history")).to_contain_text("No earlier conversations.")
+
+        shop_page.evaluate("c => ChatWidget.identify(c)", CUSTOMER)
+        facts = page.locator("#visitor-facts")
+        expect(facts).to_contain_text("✓ Verified")
+        expect(facts).to_contain_text("cust-100")
+        expect(facts).to_contain_text("ann@example.com")
+        expect(page.locator('.tab[aria-selected="true"] .id-verified')).to_be_visible()
+        item = page.locator("#visitor-history .history-item")
+        expect(item).to_have_count(1)
+        expect(item).to_contain_text("My first order never came")
+        expect(page.locator(".transcript:not([hidden])")).to_contain_text(
+            "The visitor logged in: the chat moved to their verified identity")
+        screenshot(page, "identity-logged-in-mid-chat")
+        # The chat goes on both ways.
+        page.fill("#composer-text", "Found your refund")
+        page.press("#composer-text", "Enter")
+        expect(part(shop_page, ".msg.agent").last).to_contain_text("Found your refund")
+    finally:
+        tablet.close()

@@ -94,8 +94,10 @@ export async function boot({ script, api, base }) {
       if (p.email && EMAIL.test(p.email)) frame.email = p.email;
       if (p.topic) frame.topic = cut(p.topic, 60);
       // ChatWidget.identify's user: the server checks the site's hash (docs/widget.md)
-      if (/\S/.test(p.id ?? "")) {
+      if (/\S/.test(p.id ?? "")) { // with the site's name and email (not those typed)
         frame.identity = { id: cut(p.id, 200), hash: cut(p.hash || "", 128) };
+        if (p.siteName) frame.identity.name = cut(p.siteName, 100);
+        if (p.siteEmail && EMAIL.test(p.siteEmail)) frame.identity.email = p.siteEmail;
       }
       return frame;
     },
@@ -151,7 +153,7 @@ export async function boot({ script, api, base }) {
   let failed = 0;
   function withFiles(fn) {
     loading = loading || import("./attach.js" + (failed ? "?" + failed : "")).then((m) =>
-      m.create({ base, held, lang: () => shown, get: () => state,
+      m.create({ base, held, lang: () => lang, get: () => state,
         update: (change) => dispatch({ type: "apply", fn: change }) }), () => {
       loading = null;
       failed++;
@@ -191,12 +193,8 @@ export async function boot({ script, api, base }) {
     emit("close");
   }
   function identify(profile) {
-    // a field not given keeps the one stored: identify({id, hash}) keeps the name
-    for (const k in profile) if (profile[k] == null) delete profile[k];
-    const same = Object.keys(profile).every((k) => profile[k] === state.profile[k]);
     dispatch({ type: "identify", profile: { ...profile, done: true } });
-    // a new hello only when it changed: sites call identify() on every page
-    if (started && !same) transport.restart();
+    if (started) transport.restart();
   }
 
   function download() {
@@ -266,19 +264,8 @@ export async function boot({ script, api, base }) {
   css.href = new URL("widget.css", base).href;
   css.onload = css.onerror = () => pin("visibility", "visible");
   shadow.append(css);
-  // The view in the language whose strings came (its dir and lang too): English, left to
-  // right, while the visitor's file fails, tried again every 30 s.
-  let shown;
-  let view;
-  const build = () => loadStrings(lang).then((l) => {
-    if (l !== lang) setTimeout(build, 3e4);
-    if (l === shown) return;
-    if (view) view.destroy();
-    shown = l;
-    view = createView(shadow, l, cfg, handlers);
-    view.render(state);
-  });
-  await build();
+  await loadStrings(lang);
+  let view = createView(shadow, lang, cfg, handlers);
   (document.body || document.documentElement).append(host);
   view.render(state);
   if (state.conversationId || state.outbox.length || state.open) start();
@@ -305,13 +292,17 @@ export async function boot({ script, api, base }) {
     close: () => state.open && hide(),
     identify: (p) => {
       const { name, email, id, hash } = p || {};
-      identify({ name, email, id, hash });
+      identify({ name, email, id, hash, siteName: name, siteEmail: email });
     },
     setLanguage: (l) => {
       langOverride = l ? pickLanguage(l) : "";
       lang = language();
       save();
-      build();
+      loadStrings(lang).then(() => {
+        view.destroy();
+        view = createView(shadow, lang, cfg, handlers);
+        view.render(state);
+      });
       if (started) transport.restart();
     },
     on: (event, fn) => {

@@ -8,8 +8,7 @@
 
 // Kept in localStorage so a reload or another page of the site picks the chat up again.
 export const PERSISTED = ["token", "conversationId", "lastSeq", "readSent", "messages", "outbox",
-  "agent", "agentRead", "closed", "survey", "view", "profile", "open", "unread", "asked",
-  "ending"];
+  "agent", "agentRead", "closed", "survey", "view", "profile", "open", "unread", "asked"];
 
 // 200 lines is more than any support chat needs on screen; older ones stay on the server.
 const KEEP_MESSAGES = 200;
@@ -87,9 +86,7 @@ function onError(s, f) {
 }
 
 function onWelcome(s, f) {
-  // files: whether the server takes them (`attachments`: false, or its limits)
   s = { ...s, token: f.visitor_token, agentsOnline: !!f.agents_online, online: true,
-    files: f.attachments,
     consent: f.consent && !f.consent.given ? f.consent.notice_url || "" : null };
   if (s.rejected) {
     // The stored token was refused, so this is a new visitor: the old chat is not theirs.
@@ -181,8 +178,8 @@ const ACTIONS = {
     { type: "offline_message", id: a.id, email: a.email, text: a.text }),
   back: (s) => ({ ...s, view: "chat" }),
   consent: (s, a) => queueFrame({ ...s, consent: null }, { type: "consent", id: a.id }),
-  // `close` is queued by reduce() once the files attached before it went
-  end: (s, a) => (s.conversationId && !s.closed ? { ...s, ending: a.id } : s),
+  end: (s, a) => (s.conversationId && !s.closed
+    ? queueFrame(s, { type: "close", id: a.id }) : s),
   survey: (s, a) => {
     if (!s.survey || s.survey.done) return s;
     const frame = { type: "survey", id: a.id, conversation_id: s.survey.conversation_id,
@@ -210,15 +207,7 @@ export function startOver(s) {
 
 export function reduce(state, action) {
   const step = Object.hasOwn(ACTIONS, action.type) ? ACTIONS[action.type] : null;
-  let s = step ? step(state, action) : state;
-  // End chat waits for the files attached before it: they go over HTTP, beside the outbox,
-  // and belong to this chat
-  const id = s.ending;
-  if (id && !s.messages.some((m) => m.file && m.pending)) {
-    s = { ...s, ending: null };
-    if (!s.closed) s = queueFrame(s, { type: "close", id });
-  }
-  return s;
+  return step ? step(state, action) : state;
 }
 
 /** The highest seq of a line from someone else: what a `read` receipt should cover. */

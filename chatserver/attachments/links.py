@@ -2,9 +2,11 @@
 `<a href>` as they are (the widget resolves them against the chat server's origin).
 
 Staff read through their session cookie, so theirs are plain paths. A visitor's carry a
-signature over (visitor id, attachment id) made with a key of its own purpose: no header or
-cookie is needed (an `<img>` on another site's page sends none), and a URL shared with someone
-else still reads only this one file, never the visitor's others.
+signature over (conversation id, attachment id) made with a key of its own purpose: no header
+or cookie is needed (an `<img>` on another site's page sends none), and a URL shared with
+someone else still reads only this one file, never the visitor's others. Over the conversation,
+not the visitor: a chat moves to its visitor's verified id when they log in (identity.py), and
+the URLs already in their widget must keep opening; it is only ever sent to the chat's visitor.
 """
 
 from __future__ import annotations
@@ -33,19 +35,21 @@ class Links:
     def __init__(self, signer: Signer) -> None:
         self._signer = signer
 
-    def signature(self, visitor_id: str, attachment_id: str) -> str:
-        return self._signer.sign(f"{visitor_id}/{attachment_id}").rpartition(".")[2]
+    def signature(self, conversation_id: str, attachment_id: str) -> str:
+        return self._signer.sign(f"{conversation_id}/{attachment_id}").rpartition(".")[2]
 
-    def visitor_fields(self, attachment: Mapping[str, Any], visitor_id: str) -> dict[str, Any]:
-        """The attachment's fields plus URLs only this visitor's signature opens."""
-        sig = self.signature(visitor_id, str(attachment["id"]))
+    def visitor_fields(self, attachment: Mapping[str, Any],
+                       conversation_id: str) -> dict[str, Any]:
+        """The attachment's fields plus URLs for the visitor of its conversation."""
+        sig = self.signature(conversation_id, str(attachment["id"]))
         base = PATH + str(attachment["id"])
         fields = {**attachment, "url": f"{base}?sig={sig}"}
         if "width" in attachment:
             fields["thumbnail_url"] = f"{base}/thumbnail?sig={sig}"
         return fields
 
-    def may_read(self, visitor_id: str, attachment_id: str, sig: str) -> bool:
-        """Whether `sig` is this visitor's for this attachment (constant time, as bytes)."""
-        wanted = self.signature(visitor_id, attachment_id)
+    def may_read(self, conversation_id: str, attachment_id: str, sig: str) -> bool:
+        """Whether `sig` was made for this attachment of this conversation (constant time,
+        as bytes)."""
+        wanted = self.signature(conversation_id, attachment_id)
         return hmac.compare_digest(wanted.encode(), sig.encode("utf-8", "replace"))

@@ -192,6 +192,8 @@ def apply(conv: Conversation, event: Event) -> Conversation:
             return _with(conv, event, bot_failures=failures, waiting_since_ms=None)
         case "survey":
             return _with(conv, event, surveyed=True)
+        case "rehomed":  # the visitor proved who they are: the chat is that visitor's now
+            return _with(conv, event, visitor_id=p["visitor_id"])
         case _:
             return _with(conv, event)
 

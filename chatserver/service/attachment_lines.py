@@ -103,11 +103,13 @@ class AttachmentLines:
         return lambda conn: conn.execute(insert, row)
 
     async def stored(self, attachment_id: str, *, thumbnail: bool) -> Mapping[str, Any] | None:
-        """The file (or its thumbnail) with what decides who may read it: the conversation's
-        visitor now, not the uploader's id (a verified identity can move a chat)."""
+        """The file (or its thumbnail) with what decides who may read it: its conversation
+        (what a visitor's URL is signed for) and that conversation's visitor now, not the
+        uploader's id (a verified identity can move a chat)."""
         column = "attachments.thumbnail" if thumbnail else "attachments.data"
         return await self.journal.store.fetchone(
             f"SELECT attachments.name, attachments.media_type, {column} AS body, "  # noqa: S608
-            "conversations.visitor_id FROM attachments JOIN conversations ON "
-            "conversations.id = attachments.conversation_id WHERE attachments.id = ?",
+            "attachments.conversation_id, conversations.visitor_id FROM attachments "
+            "JOIN conversations ON conversations.id = attachments.conversation_id "
+            "WHERE attachments.id = ?",
             (attachment_id,))

@@ -26,11 +26,11 @@ def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
             "seq": event.seq}
 
 
-def event_frame(event: Event, *, for_visitor: bool, links: Links | None = None,
-                visitor_id: str = "") -> dict[str, Any] | None:
+def event_frame(event: Event, *, for_visitor: bool,
+                links: Links | None = None) -> dict[str, Any] | None:
     """The frame an audience receives for a stored event; None when it sees nothing. A line's
     attachment gets the URLs of its receiver: staff paths, or (with `links`) URLs signed for
-    the conversation's visitor, `visitor_id`."""
+    the conversation's visitor."""
     p = event.payload
     base = {"conversation_id": event.conversation_id, "seq": event.seq, "ts": event.ts}
     match event.type:
@@ -43,7 +43,8 @@ def event_frame(event: Event, *, for_visitor: bool, links: Links | None = None,
                     frame[key] = p[key]
             if "attachment" in p:
                 frame["attachment"] = (staff_fields(p["attachment"]) if not for_visitor
-                                       else links.visitor_fields(p["attachment"], visitor_id)
+                                       else links.visitor_fields(p["attachment"],
+                                                           event.conversation_id)
                                        if links is not None else dict(p["attachment"]))
             if not for_visitor:
                 for key in ("decision", "matches", "entry_id", "reason", "intent"):

@@ -3,14 +3,18 @@
 `ChatWidget.identify({id, hash})` with `hash = HMAC-SHA256(identity secret, id)` proves the
 visitor is that user of the site, so one visitor row holds each verified id and every device
 that proves it speaks for that row (docs/widget.md, "Verified identity"). Without a valid hash
-an identify only fills in the name and email of the visitor the socket already is: it never
-claims an id, verified or not, so a guesser learns nothing and takes nothing.
+an identify only fills in the name and email of an unverified visitor the socket already is
+(as typed): it never claims an id, verified or not, so a guesser learns nothing and takes
+nothing. A verified visitor's name and email are the site's, from a verified identify only;
+an erased visitor's row is never written again (a verified identify makes a new visitor).
 
 When a browser's anonymous visitor proves an id that another visitor row already holds, the
 browser becomes that visitor and brings its chats along: its closed conversations join the
 verified visitor's history, and its open one too unless the verified visitor already has one
 open (then it stays where it was, with the agent serving it, and the widget shows the
-verified visitor's). The emptied anonymous row is left to the retention purge.
+verified visitor's). The open one moves by a `rehomed` event in its log, so every process's
+projection (and the conversation row, in the event's transaction) follows it, and the agents
+watching the chat are told. The emptied anonymous row is left to the retention purge.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from chatserver.core.conversation import State
 from chatserver.store.backend import Conn
-from chatserver.store.store import Store
+from chatserver.store.store import NewEvent, Store
 from chatserver.tokens import new_id
 
 from .journal import Journal
@@ -48,7 +53,12 @@ class Claimed:
 
     visitor_id: str
     verified: bool
+    merged: bool = False  # an anonymous visitor joined the verified one: the same person
     moved: str | None = None  # the open conversation that followed the visitor here
+
+
+class _TheirsIsOpen(Exception):
+    """The verified visitor opened a chat of their own meanwhile: the open one stays."""
 
 
 async def claim(journal: Journal, current_id: str, identity: Mapping[str, Any], *,
@@ -60,15 +70,36 @@ async def claim(journal: Journal, current_id: str, identity: Mapping[str, Any], 
     if not is_signed(secret, identity["id"], identity.get("hash")):
         await store.write(lambda conn: _fill_unverified(conn, current_id, profile, now))
         return Claimed(current_id, verified=False)
-    open_row = await store.open_conversation_of(current_id)
-    if open_row is None:
-        return await _claim_once_more(store, current_id, identity["id"], profile, now)
-    cid = open_row["id"]
-    async with journal.lock(cid):  # no line lands on the conversation while it moves
-        claimed = await _claim_once_more(store, current_id, identity["id"], profile, now)
-        if claimed.moved == cid:
-            journal.rehome(cid, claimed.visitor_id)
+    claimed = await _claim_once_more(store, current_id, identity["id"], profile, now)
+    if claimed.merged:
+        open_row = await store.open_conversation_of(current_id)
+        if open_row is not None:
+            moved = await _rehome(journal, str(open_row["id"]), current_id, claimed.visitor_id)
+            claimed = replace(claimed, moved=moved)
     return claimed
+
+
+async def _rehome(journal: Journal, cid: str, from_id: str, to_id: str) -> str | None:
+    """Move the open conversation `cid` to `to_id` by a `rehomed` event (its files with it,
+    in the event's transaction); None when it did not move (closed, or the verified visitor
+    has an open chat of their own, checked in that transaction)."""
+    def files(conn: Conn) -> None:
+        if conn.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND "
+                        "state != 'closed' AND id != ?", (to_id, cid)).fetchone() is not None:
+            raise _TheirsIsOpen(cid)  # rolls the event back with the job
+        conn.execute("UPDATE attachments SET visitor_id = ? WHERE conversation_id = ?",
+                     (to_id, cid))
+
+    async with journal.lock(cid):
+        conv = await journal.conversation(cid, fresh=True)
+        if conv.state is State.CLOSED or conv.visitor_id != from_id:
+            return None
+        event = NewEvent("rehomed", "system", {"visitor_id": to_id, "from_visitor_id": from_id})
+        try:
+            await journal.append(conv, [event], also=files)
+        except _TheirsIsOpen:
+            return None
+    return cid
 
 
 async def _claim_once_more(store: Store, current_id: str, external_id: str,
@@ -88,31 +119,34 @@ async def _claim_once_more(store: Store, current_id: str, external_id: str,
 def _fill_unverified(conn: Conn, visitor_id: str, profile: Mapping[str, str],
                      now: int) -> None:
     """Name and email as typed: kept on an unverified visitor; a verified visitor's come
-    from the site (a verified identify) only."""
+    from the site (a verified identify) only, and an erased visitor's are gone for good."""
     for column, value in profile.items():  # column names from the fixed pair above
         conn.execute(f"UPDATE visitors SET {column} = ?, last_seen_ms = ? "  # noqa: S608
-                     "WHERE id = ? AND verified = 0", (value, now, visitor_id))
+                     "WHERE id = ? AND verified = 0 AND erased_ms IS NULL",
+                     (value, now, visitor_id))
 
 
 def _claim_job(conn: Conn, current_id: str, external_id: str, profile: Mapping[str, str],
                now: int) -> Claimed:
     """One transaction: find or make the verified visitor for `external_id`, bring the
-    anonymous visitor's chats to it, and store the profile the site gave."""
+    anonymous visitor's closed chats to it, and store the profile the site gave (only that:
+    what the anonymous visitor typed is not the site's word)."""
     holder = conn.execute("SELECT id FROM visitors WHERE external_id = ? AND verified = 1",
                           (external_id,)).fetchone()
-    current = conn.execute("SELECT verified FROM visitors WHERE id = ?",
+    current = conn.execute("SELECT verified, erased_ms FROM visitors WHERE id = ?",
                            (current_id,)).fetchone()
-    anonymous = current is not None and not current[0]
-    moved = None
+    anonymous = current is not None and not current[0] and current[1] is None
+    merged = False
     if holder is not None:
         target = str(holder[0])
-        if target != current_id and anonymous:
-            moved = _move_conversations(conn, current_id, target)
+        merged = target != current_id and anonymous
+        if merged:
+            _move_closed(conn, current_id, target)
     elif anonymous:  # the first device to prove this id: this visitor becomes it
         target = current_id
-        conn.execute("UPDATE visitors SET external_id = ?, verified = 1 WHERE id = ?",
-                     (external_id, target))
-    else:  # this browser is another verified user (an account switch): a visitor of its own
+        conn.execute("UPDATE visitors SET external_id = ?, verified = 1, name = '', "
+                     "email = '' WHERE id = ?", (external_id, target))  # typed: not the site's
+    else:  # another verified user (an account switch) or an erased visitor: a new visitor
         target = new_id()
         conn.execute(
             "INSERT INTO visitors (id, name, email, language, created_ms, last_seen_ms, "
@@ -122,20 +156,14 @@ def _claim_job(conn: Conn, current_id: str, external_id: str, profile: Mapping[s
     for column, value in profile.items():  # column names from the fixed pair in `claim`
         conn.execute(f"UPDATE visitors SET {column} = ? WHERE id = ?",  # noqa: S608
                      (value, target))
-    return Claimed(target, verified=True, moved=moved)
+    return Claimed(target, verified=True, merged=merged)
 
 
-def _move_conversations(conn: Conn, from_id: str, to_id: str) -> str | None:
-    """The anonymous visitor's chats become the verified visitor's; returns the open one
-    moved, if any (not when the verified visitor already has one open)."""
-    mine = conn.execute("SELECT id FROM conversations WHERE visitor_id = ? AND "
-                        "state != 'closed'", (from_id,)).fetchone()
-    theirs = conn.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND "
-                          "state != 'closed'", (to_id,)).fetchone()
-    moved = str(mine[0]) if mine is not None and theirs is None else None
+def _move_closed(conn: Conn, from_id: str, to_id: str) -> None:
+    """The anonymous visitor's closed chats (and their files) become the verified visitor's
+    history; the open one moves by its own event (`_rehome`)."""
     conn.execute("UPDATE attachments SET visitor_id = ? WHERE visitor_id = ? AND "
                  "conversation_id IN (SELECT id FROM conversations WHERE visitor_id = ? AND "
-                 "(state = 'closed' OR id = ?))", (to_id, from_id, from_id, moved or ""))
+                 "state = 'closed')", (to_id, from_id, from_id))
     conn.execute("UPDATE conversations SET visitor_id = ? WHERE visitor_id = ? AND "
-                 "(state = 'closed' OR id = ?)", (to_id, from_id, moved or ""))
-    return moved
+                 "state = 'closed'", (to_id, from_id))

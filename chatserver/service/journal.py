@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatserver.attachments.links import Links
@@ -50,7 +50,7 @@ def still_allowed(events: Sequence[NewEvent], before: Conversation,
         return True
     for event in events:
         sender = event.payload.get("from")
-        if event.type in ("note", "label"):  # fit any state, whoever holds the chat
+        if event.type in ("note", "label", "rehomed"):  # fit any state, whoever holds it
             continue
         if event.type != "message" or sender not in ("visitor", "agent"):
             return False
@@ -143,13 +143,6 @@ class Journal:
         """The projection if this process holds one (open chats only), without reading."""
         return self._convs.get(conversation_id)
 
-    def rehome(self, conversation_id: str, visitor_id: str) -> None:
-        """The conversation moved to another visitor (identity.py): its cached projection
-        follows, so lines go to the visitor's sockets by its new id."""
-        conv = self._convs.get(conversation_id)
-        if conv is not None:
-            self._convs[conversation_id] = replace(conv, visitor_id=visitor_id)
-
     def cached_all(self) -> list[Conversation]:
         """Every open conversation this process holds a projection of."""
         return list(self._convs.values())
@@ -231,8 +224,7 @@ class Journal:
         agent_text = None if agent_frame is None else encode(agent_frame)
         visitor_text = None
         if event.type in cv.VISITOR_EVENTS:
-            visitor_frame = event_frame(event, for_visitor=True, links=self.links,
-                                        visitor_id=conv.visitor_id)
+            visitor_frame = event_frame(event, for_visitor=True, links=self.links)
             if visitor_frame is not None:  # visitor and agent lines: one encoding
                 visitor_text = (agent_text if visitor_frame == agent_frame and agent_text
                                 else encode(visitor_frame))
@@ -267,24 +259,12 @@ class Journal:
         if events and events[-1].type == "closed" and not lock.locked():
             self._locks.pop(cid, None)  # final: no append will want it
         rows: list[tuple[int, str | None]] = []
-        visitor_id = ""  # read only when a line to the visitor carries a file
         for event in events:
             frame = None
             if not for_visitor or event.type in cv.VISITOR_EVENTS:
-                if for_visitor and not visitor_id and "attachment" in event.payload:
-                    visitor_id = await self._visitor_of(cid)
-                frame = event_frame(event, for_visitor=for_visitor, links=self.links,
-                                    visitor_id=visitor_id)
+                frame = event_frame(event, for_visitor=for_visitor, links=self.links)
             rows.append((event.seq, None if frame is None else encode(frame)))
         return rows
-
-    async def _visitor_of(self, cid: str) -> str:
-        """Whose conversation this is now (the visitor its file URLs are signed for)."""
-        cached = self._convs.get(cid)
-        if cached is not None:
-            return cached.visitor_id
-        row = await self.store.conversation_row(cid)
-        return "" if row is None else str(row["visitor_id"])
 
 
 def observe(t: Telemetry, before: Conversation, event: Event) -> None:

@@ -168,6 +168,8 @@ def _row_changes(kind: str, p: Mapping[str, Any], ts_ms: int) -> dict[str, Any]:
                 "closed_ms": ts_ms,
                 "resolved": None if resolved is None else int(resolved),
             }
+        case "rehomed":  # identity.py: the chat followed its visitor to their verified id
+            return {"visitor_id": p["visitor_id"]}
         case "survey":
             rating = p.get("rating")
             if isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5:
@@ -269,16 +271,6 @@ class Store:
         )
         return None if row is None else _event_from_row(tuple(row))
 
-    async def visitor_event_by_client_id(self, visitor_id: str, client_id: str) -> Event | None:
-        """The event a visitor's client id made in any of their conversations: a retried
-        upload is answered from it even after its chat ended (one index probe per chat)."""
-        row = await self.fetchone(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE client_id = ? AND conversation_id IN "
-            "(SELECT id FROM conversations WHERE visitor_id = ?) LIMIT 1",
-            (client_id, visitor_id),
-        )
-        return None if row is None else _event_from_row(tuple(row))
-
     # --- conversations and visitors ------------------------------------------------------
 
     async def create_conversation(
@@ -324,7 +316,8 @@ class Store:
     async def upsert_visitor(
         self, visitor_id: str, fields: Mapping[str, str], now_ms: int
     ) -> None:
-        """Create the visitor or update the profile fields the visitor just gave."""
+        """Create the visitor or update the profile fields the visitor just gave. A verified
+        visitor's name and email are the site's (identity.py): typed ones do not replace them."""
         allowed = {k: v for k, v in fields.items() if k in ("name", "email", "language")}
 
         def job(conn: Conn) -> None:
@@ -335,8 +328,9 @@ class Store:
             )
             for column, value in allowed.items():  # column names come from the fixed set above
                 conn.execute(
-                    f"UPDATE visitors SET {column} = ? WHERE id = ?",
-                    (value, visitor_id),
+                    f"UPDATE visitors SET {column} = ? WHERE id = ? AND (verified = 0 "
+                    "OR ? = 'language')",
+                    (value, visitor_id, column),
                 )
 
         await self.write(job)

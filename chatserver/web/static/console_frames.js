@@ -8,6 +8,7 @@ import { markRead, renderReceipts } from "./console_receipts.js";
 import { assist } from "./console_assist.js";
 import { notify } from "./console_alerts.js";
 import { labelFrame } from "./console_labels.js";
+import { visitorMoved } from "./console_visitor.js";
 
 /** Add one conversation frame to a chat, once (by seq), and keep the chat's facts current. */
 export function addFrame(chat, frame, { quiet = false } = {}) {
@@ -38,6 +39,10 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
     }
   }
   if (frame.type === "label") labelFrame(chat, frame);
+  if (frame.type === "event" && frame.event === "rehomed") { // the visitor logged in
+    visitorMoved(chat, (frame.payload || {}).visitor_id)
+      .then(() => { renderTab(chat); if (chat.id === view.activeId) renderHeader(chat); });
+  }
   const node = renderFrame(frame);
   if (node) insertBySeq(chat, node, frame.seq);
   if (node && frame.from === "agent") renderReceipts(chat);

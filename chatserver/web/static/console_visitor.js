@@ -2,7 +2,8 @@
    site's customer id and email) or not (a name the visitor typed), returning or new, and their
    earlier conversations (/api/visitors/{id}/history), each opened read-only in a dialog
    (/api/conversations/{id}/transcript, drawn by renderFrame) with its labels (Labels.editor:
-   a closed chat is labelled from here). The staff strings are English and
+   a closed chat is labelled from here). A visitor who logs in mid-chat (a `rehomed` event) is
+   followed to their verified visitor. The staff strings are English and
    all here, in TEXT (issue 20 translates them). */
 
 import { view, $ } from "./console_state.js";
@@ -17,7 +18,8 @@ export const TEXT = {
   firstVisit: "first visit",
   identity: "Identity",
   customerId: "Customer id",
-  email: "Email",
+  siteName: "Name (site)",
+  email: "Email (site)",
   history: "Earlier conversations",
   noHistory: "No earlier conversations.",
   loading: "Loading…",
@@ -52,7 +54,11 @@ export function identityFacts(chat) {
   const v = chat.visitor;
   if (!v) return [];
   const facts = [[TEXT.identity, mark(v)]];
-  if (v.verified) facts.push([TEXT.customerId, v.external_id || "–"], [TEXT.email, v.email || "–"]);
+  if (v.verified) {
+    facts.push([TEXT.customerId, v.external_id || "–"]);
+    if (v.name) facts.push([TEXT.siteName, v.name]);
+    facts.push([TEXT.email, v.email || "–"]);
+  }
   return facts;
 }
 
@@ -60,10 +66,12 @@ export function identityFacts(chat) {
    caller redraws what shows the visitor (tab, header) when it resolves. */
 export async function loadHistory(chat, cursor) {
   if (!chat.visitorId || (chat.history && !cursor) || chat.historyLoading) return;
+  const visitorId = chat.visitorId;
   chat.historyLoading = true;
   const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
-  const result = await api("GET", `/api/visitors/${encodeURIComponent(chat.visitorId)}/history${query}`);
+  const result = await api("GET", `/api/visitors/${encodeURIComponent(visitorId)}/history${query}`);
   chat.historyLoading = false;
+  if (chat.visitorId !== visitorId) { await loadHistory(chat); return; } // moved meanwhile
   if (!result.ok) {
     chat.history = chat.history || { failed: true, conversations: [] };
   } else {
@@ -72,6 +80,17 @@ export async function loadHistory(chat, cursor) {
     chat.visitor = { ...(chat.visitor || {}), ...result.data.visitor, ...result.data.summary };
   }
   if (chat.id === view.activeId) renderHistory(chat);
+}
+
+/** The visitor logged in mid-chat (a `rehomed` event): the chat is their verified visitor's
+   now, so who they are and their history are loaded afresh for that visitor. */
+export async function visitorMoved(chat, visitorId) {
+  if (!visitorId || visitorId === chat.visitorId) return;
+  chat.visitorId = visitorId;
+  chat.history = null;
+  chat.visitor = null;
+  if (chat.id === view.activeId) renderHistory(chat);
+  await loadHistory(chat);
 }
 
 /** The visitor panel's list of earlier conversations, for the open chat. */

@@ -110,6 +110,7 @@ function renderFrame(frame) {
       }
       if (frame.event === "survey") return systemLine(`Survey: rated ${p.rating ?? "–"}${p.comment ? ` — “${p.comment}”` : ""}`);
       if (frame.event === "started") return systemLine("Chat started");
+      if (frame.event === "rehomed") return systemLine("The visitor logged in: the chat moved to their verified identity");
       return null; // offered and future events: not shown
     }
     default:
