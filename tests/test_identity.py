@@ -149,7 +149,7 @@ async def test_an_unsigned_or_wrongly_signed_id_never_takes_a_verified_visitor(
         answer = await mallory.request("identify", identity=claimed)
         assert answer["type"] == "ack" and answer["verified"] is False
         assert answer["visitor_token"] == mallory.welcome["visitor_token"]
-        assert "conversation" not in answer
+        assert answer["conversation"] is None  # their own (none open), never the owner's
         mine = (await mallory.request("message", text="hello"))["conversation_id"]
         assert visitor_of(identity_server, mine) != owner_id
     # The verified visitor is untouched, and the unverified names stayed on their visitors.
@@ -171,7 +171,7 @@ async def test_identify_after_hello_proves_the_id_and_brings_the_open_chat(
                                                       "hash": signed("cust-9")})
     assert answer["verified"] is True
     assert answer["visitor_token"] == desk.welcome["visitor_token"]
-    assert "conversation" not in answer
+    assert answer["conversation"] is None
     desk_id = sql(identity_server.db, "SELECT id FROM visitors WHERE external_id = 'cust-9'")
 
     # Second device: chats anonymously, then logs in: it becomes the verified visitor and its

@@ -49,8 +49,8 @@ class VisitorSession:
     conversation_id: str | None = None
     last_conversation_id: str | None = None  # the one just closed, for the survey
     consented: bool = False
-    # Earlier visitor ids of this socket (before a verified identify switched it): lines
-    # a process still addresses to them reach it until it closes.
+    # Earlier visitor ids of this socket whose open chat followed it to a verified id (the
+    # same person): lines a process addressed to them before the move still reach it.
     former_ids: list[str] = field(default_factory=list)
 
 
@@ -184,8 +184,8 @@ class VisitorSocket:
         profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
         await hub.store.upsert_visitor(visitor_id, profile, service.clock())
         claimed = None
-        if frame.get("identity") is not None:  # hello's name and email stand in for its own
-            claimed = await self.claim(visitor_id, {**profile, **frame["identity"]})
+        if frame.get("identity") is not None:  # its own name and email: the site's word
+            claimed = await self.claim(visitor_id, frame["identity"])
             if claimed.visitor_id != visitor_id:
                 visitor_id, known = claimed.visitor_id, await hub.store.visitor(
                     claimed.visitor_id)
@@ -227,10 +227,6 @@ class VisitorSocket:
                    "conversation": conversation,
                    "agents_online": await self.service.agents_online(session.language,
                                                                         session.topic)}
-        # Whether files are taken, so the widget offers its paperclip only where they are.
-        files = hub.config.attachments
-        welcome["attachments"] = files.enabled and {"max_bytes": files.max_bytes,
-                                                    "types": list(files.allowed_types)}
         privacy = hub.config.privacy
         if privacy.require_consent:
             session.consented = known is not None and await self.service.has_consented(
@@ -246,22 +242,28 @@ class VisitorSocket:
         of the visitor this socket now speaks for, and whether the identity was proven."""
         session, hub = self.session, self.hub
         claimed = await self.claim(session.visitor_id, frame["identity"])
-        answer: dict[str, Any] = {"type": "ack", "id": frame.key, "verified": claimed.verified}
         if claimed.visitor_id != session.visitor_id:
-            session.former_ids.append(session.visitor_id)
+            if claimed.moved is not None:  # the same person's open chat came along
+                session.former_ids.append(session.visitor_id)
+            else:  # another customer (or a new visitor after erasure): nothing of the old
+                for former in {session.visitor_id, *session.former_ids}:
+                    hub.registry.remove_visitor(former, self.conn)
+                session.former_ids.clear()
             session.visitor_id = claimed.visitor_id
             hub.registry.add_visitor(claimed.visitor_id, self.conn)
-            open_row = await hub.store.open_conversation_of(claimed.visitor_id)
-            session.conversation_id = open_row["id"] if open_row is not None else None
             session.last_conversation_id = None
-            answer["conversation"] = None if open_row is None else {
-                "id": open_row["id"], "state": open_row["state"], "seq": open_row["last_seq"]}
             if hub.config.privacy.require_consent:
                 session.consented = await self.service.has_consented(claimed.visitor_id)
+        # The same answer however often it is sent: the open chat of whom the socket is now.
+        open_row = await hub.store.open_conversation_of(session.visitor_id)
+        session.conversation_id = open_row["id"] if open_row is not None else None
         row = await hub.store.visitor(session.visitor_id)  # the name lines are signed with
         session.name = row["name"] if row is not None and row["name"] else session.name
-        answer["visitor_token"] = hub.visitor_signer.sign(session.visitor_id)
-        return answer
+        return {"type": "ack", "id": frame.key, "verified": claimed.verified,
+                "conversation": None if open_row is None else {
+                    "id": open_row["id"], "state": open_row["state"],
+                    "seq": open_row["last_seq"]},
+                "visitor_token": hub.visitor_signer.sign(session.visitor_id)}
 
     async def consent(self, frame: Frame) -> dict[str, Any] | None:
         conv = await self.started()
