@@ -185,6 +185,8 @@ async def test_an_agents_pdf_reaches_the_visitor_as_a_download(desk: Server,
 
 async def test_a_retried_upload_is_one_line(desk: Server, clients: list) -> None:
     carol, sara, _cid = await chatting(desk, clients)
+    assert sara.welcome["attachments"] == {"max_bytes": 10 * 1024 * 1024, "types": [
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"]}
     first = await upload(desk, token_of(sara), b"order 4711 receipt\n", "r.txt", "same-id")
     second = await upload(desk, token_of(sara), b"order 4711 receipt\n", "r.txt", "same-id")
     assert first.status_code == second.status_code == 200
@@ -194,6 +196,47 @@ async def test_a_retried_upload_is_one_line(desk: Server, clients: list) -> None
     assert lines[0][0] == 1
     await carol.expect("message", where=lambda f: f.get("attachment"))
     await carol.nothing("message")
+
+
+async def test_a_retry_after_the_chat_ended_is_still_one_file(desk: Server,
+                                                             clients: list) -> None:
+    """The widget retries an upload whose answer it never got (network cut, 5xx) with the same
+    X-Client-Id, after 0.25 s to 30 s. If the chat ended meanwhile (the agent closed it, or the
+    visitor pressed End chat), the retry must get the stored line back, not store the file
+    again in a new conversation that it opens for it."""
+    carol, sara, cid = await chatting(desk, clients)
+    token = token_of(sara)
+    first = await upload(desk, token, b"order 4711 receipt\n", "r.txt", "retried-id")
+    assert first.status_code == 200 and first.json()["conversation_id"] == cid
+    # the answer was lost on the way to the widget; the chat ends before its retry
+    await carol.request("close", conversation_id=cid, resolved=True)
+    again = await upload(desk, token, b"order 4711 receipt\n", "r.txt", "retried-id")
+    assert again.status_code == 200, again.text
+    assert again.json()["conversation_id"] == cid, again.json()
+    assert count(desk) == 1
+    assert count(desk, "conversations") == 1
+    assert sql(desk.db, "SELECT count(*) FROM events WHERE client_id = ?",
+               ("retried-id",))[0][0] == 1
+
+
+async def test_a_file_bound_to_its_chat_goes_there_or_nowhere(desk: Server,
+                                                                clients: list) -> None:
+    """X-Conversation-Id (the widget sends the chat a file was attached in): once that chat
+    has ended, the file is refused (409), not put in a new chat nobody was offered."""
+    carol, sara, cid = await chatting(desk, clients)
+    token = token_of(sara)
+    sent = await upload(desk, token, b"first\n", "a.txt", x_conversation_id=cid)
+    assert (sent.status_code, sent.json()["conversation_id"]) == (200, cid)
+    other = await visitor(desk, name="Omar")
+    clients.append(other)
+    for bad, status in [(cid, 404), ("nope", 404), ("a b", 400)]:  # not Omar's, no such, bad
+        refused = await upload(desk, token_of(other), b"x\n", "b.txt", x_conversation_id=bad)
+        assert refused.status_code == status, (bad, refused.text)
+    await carol.request("close", conversation_id=cid, resolved=True)
+    late = await upload(desk, token, b"second\n", "c.txt", x_conversation_id=cid)
+    assert (late.status_code, late.json()["error"]) == (409, "conflict")
+    assert count(desk) == 1
+    assert count(desk, "conversations") == 1
 
 
 async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
@@ -305,7 +348,7 @@ async def test_cors_for_the_widgets_origins_only(tmp_path: Path, clients: list) 
             assert asked.status_code == 204
             assert asked.headers["access-control-allow-origin"] == "https://shop.example"
             allowed = asked.headers["access-control-allow-headers"].lower()
-            assert {"authorization", "x-client-id", "x-file-name"} <= {
+            assert {"authorization", "x-client-id", "x-file-name", "x-conversation-id"} <= {
                 h.strip() for h in allowed.split(",")}
             assert "POST" in asked.headers["access-control-allow-methods"]
             evil = await browser.options("/api/visitor/attachments", headers={
@@ -362,8 +405,9 @@ async def test_files_can_be_turned_off(tmp_path: Path, clients: list) -> None:
     try:
         sara = await visitor(server, name="Sara")
         clients.append(sara)
+        assert sara.welcome["attachments"] is False  # the widget offers no paperclip
         refused = await upload(server, token_of(sara), b"hi\n", "a.txt")
-        assert refused.status_code == 403
+        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
         assert count(server) == 0
     finally:
         server.stop()
@@ -468,7 +512,8 @@ async def test_a_file_waits_for_consent_like_a_message(tmp_path: Path, clients: 
         sara = await visitor(server, name="Sara")
         clients.append(sara)
         refused = await upload(server, token_of(sara), b"my order\n", "a.txt")
-        assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+        # not "forbidden" (files turned off): the widget keeps the file until she accepts
+        assert (refused.status_code, refused.json()["error"]) == (403, "consent_required")
         assert count(server) == 0
         assert (await sara.request("consent"))["type"] == "ack"
         assert (await upload(server, token_of(sara), b"my order\n", "a.txt")).status_code == 200

@@ -12,9 +12,11 @@ preflight and the cross-origin file links are exercised as on a customer's site.
 from __future__ import annotations
 
 import io
+import os
 import random
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +27,7 @@ from playwright.sync_api import expect
 
 from .browser import Site, screenshot
 from .harness import PASSWORD, Server, sql
-from .test_widget_browser import Agent, embed, host_page, part, staffed
+from .test_widget_browser import Agent, embed, host_page, part, say, staffed
 
 pytestmark = pytest.mark.browser
 
@@ -308,14 +310,13 @@ def test_offline_files_wait_and_a_cut_upload_is_sent_again_once(desk, site, page
     page.route(f"{server.url}/api/visitor/attachments", cut_once)
     part(page, ".composer input[type=file]").set_input_files(
         payload("twice.png", png(21, 21), "image/png"))
-    # The stored line reaches the visitor's socket at once; the answer was lost, so the
-    # widget sends the file again after its backoff (0.25-0.5 s), and the server answers it.
+    # The stored line reaches the visitor's socket at once; the answer was lost, and the
+    # retry due after the backoff (0.25-0.5 s) is not sent: the line is back. (Should the
+    # socket be slower than the backoff, the retry goes with the same id, answered from the
+    # stored line.)
     expect(part(page, ".msg.mine a img")).to_have_count(2)
-    for _ in range(100):
-        if len(ids) == 2:
-            break
-        page.wait_for_timeout(50)
-    assert len(ids) == 2 and ids[0] == ids[1]
+    page.wait_for_timeout(1000)
+    assert len(ids) in (1, 2) and set(ids) == {ids[0]}, ids
     expect(part(page, ".msg.mine .tick").last).to_have_text("✓")
     expect(part(page, ".msg.mine")).to_have_count(2)
     stored = sql(server.db, "SELECT count(*) FROM attachments WHERE name = 'twice.png'")
@@ -425,3 +426,193 @@ def test_a_file_waits_when_the_attachment_code_fails_to_load_then_goes(desk, sit
     expect(line.locator(".tick")).to_have_text("◷")
     expect(line.locator("a img")).to_be_visible(timeout=15000)
     assert len(tries) == 2 and tries[1].endswith("attach.js?1")
+
+
+# Review of issue 19 item 1: defects found, each a test first.
+
+
+def test_a_file_that_cannot_be_read_does_not_block_the_files_after_it(desk, site, page,
+                                                                     tmp_path: Path):
+    """A file changed on disk after it was picked (or on a removed USB stick) can never be
+    read: the browser fails the upload with no status, as it does a network cut. It must not
+    hold every later file behind it forever."""
+    server, _ = desk
+    open_chat(page, site, server, "/unreadable")
+    say(page, "hello")
+    expect(part(page, ".msg.bot")).to_have_count(1)
+    path = tmp_path / "draft.txt"
+    path.write_text("first version\n")
+    page.context.set_offline(True)
+    expect(part(page, ".status")).to_have_text("Reconnecting…")
+    part(page, ".composer input[type=file]").set_input_files(str(path))
+    part(page, ".composer input[type=file]").set_input_files(
+        payload("after.png", png(16, 16), "image/png"))
+    # the file changes after it was picked: the browser may no longer read it
+    path.write_text("second, longer version of the file\n")
+    os.utime(path, (1, 1))
+    page.context.set_offline(False)
+    # today: net::ERR_UPLOAD_FILE_CHANGED, status 0, read as a network cut and retried for
+    # ever ("Connection problem: trying again…"), with after.png waiting behind it
+    expect(part(page, ".msg.mine a img")).to_have_count(1, timeout=15000)
+
+
+def test_a_persian_visitor_whose_language_file_fails_gets_a_consistent_widget(desk, site,
+                                                                              page):
+    """i18n-fa.js answered 503 (a server or CDN hiccup): the strings fall back to English.
+    The widget must then not be laid out right to left and marked lang="fa" around English
+    text (screen readers read it with a Persian voice)."""
+    server, _ = desk
+    page.route(f"{server.url}/widget/i18n-fa.js*", lambda route: route.fulfill(
+        status=503, body="busy", content_type="text/plain"))
+    host_page(page, site, "/fa-broken", embed(server, lang="fa"))
+    part(page, ".launcher").click()
+    title = part(page, "#cw-title")
+    expect(title).to_be_visible()
+    shown = title.inner_text()
+    root = part(page, ".cw")
+    if shown == "Chat with us":
+        expect(root).to_have_attribute("dir", "ltr")
+        expect(root).to_have_attribute("lang", "en")
+
+
+def test_a_second_tab_does_not_call_an_upload_in_progress_lost(desk, site, page):
+    """The chat is shared by every tab of the site (localStorage). While one tab uploads a
+    file, opening another page of the site must not tell the visitor "Not sent … Please attach
+    the file again": she would, and the agent would get the file twice."""
+    server, _ = desk
+    held: list = []
+    page.route(f"{server.url}/api/visitor/attachments", lambda route: held.append(route)
+               if route.request.method == "POST" else route.continue_())
+    open_chat(page, site, server, "/tab-a")
+    say(page, "hello")
+    expect(part(page, ".msg.bot")).to_have_count(1)
+    part(page, ".composer input[type=file]").set_input_files(
+        payload("slow.png", png(30, 30), "image/png"))
+    expect(part(page, ".msg.mine progress")).to_be_visible()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1  # tab A is uploading it, and still is
+
+    other = page.context.new_page()
+    site.pages["/tab-b"] = site.pages["/tab-a"]
+    other.goto(site.url + "/tab-b")
+    line = part(other, ".msg.mine").last
+    expect(line).to_contain_text("slow.png")
+    other.wait_for_timeout(1500)  # attach.js loaded in tab B and looked at the line
+    assert line.locator(".error").count() == 0, line.inner_text()
+    expect(line.locator(".tick")).to_have_text("◷")
+    held[0].continue_()
+    expect(part(page, ".msg.mine a img")).to_have_count(1)
+
+
+def test_no_paperclip_when_the_server_takes_no_files(tmp_path, site, page):
+    """[attachments] enabled = false: every file the visitor picks is refused ("files cannot
+    be sent in this chat"), so the widget should not offer the paperclip at all."""
+    server = Server(tmp_path, CHATSERVER_ATTACHMENTS_ENABLED="false").start()
+    try:
+        open_chat(page, site, server, "/no-files")
+        say(page, "hello")
+        expect(part(page, ".msg.bot")).to_have_count(1)
+        expect(part(page, ".composer button[aria-label='Attach a file']")).to_be_hidden()
+    finally:
+        server.stop()
+
+
+def test_identify_on_every_page_does_not_reconnect_on_every_page(desk, site, page):
+    """docs/widget.md: "Call it on every page while the user is logged in". With a chat open,
+    each page view opens the socket, then drops it for a second one (transport.restart):
+    two hellos per page view for every logged-in visitor in a chat."""
+    server, _ = desk
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    snippet = ('<script>addEventListener("load", () => '
+               'ChatWidget.identify({ name: "Mina", email: "mina@example.com" }));</script>')
+    html = embed(server, body=snippet)
+    host_page(page, site, "/identified", html)
+    part(page, ".launcher").click()
+    say(page, "hello")
+    expect(part(page, ".msg.bot")).to_have_count(1)
+    sockets.clear()
+    page.reload()
+    expect(part(page, ".msg.bot")).to_have_count(1)
+    page.wait_for_timeout(1500)
+    assert len(sockets) == 1, sockets
+
+
+def test_a_file_attached_before_the_privacy_notice_was_shown_waits_for_consent(tmp_path,
+                                                                              site, page):
+    """A site that requires consent; the visitor opens the chat on a bad connection (no
+    welcome yet, so no notice yet) and attaches a screenshot. When the notice then shows and
+    she accepts it, her file goes: it is not refused as "files cannot be sent in this chat"."""
+    server = Server(tmp_path, CHATSERVER_PRIVACY_REQUIRE_CONSENT="true").start()
+    try:
+        host_page(page, site, "/consent-first", embed(server))
+        expect(part(page, ".launcher")).to_be_visible()
+        page.context.set_offline(True)
+        part(page, ".launcher").click()
+        part(page, ".composer input[type=file]").set_input_files(
+            payload("before-consent.png", png(14, 14), "image/png"))
+        page.context.set_offline(False)
+        accept = part(page, ".notice button", has_text="Accept")
+        expect(accept).to_be_visible(timeout=15000)
+        page.wait_for_timeout(6000)  # attach.js retried (5 s) and loaded
+        accept.click()
+        line = part(page, ".msg.mine").last
+        page.wait_for_timeout(1000)
+        assert line.locator(".error").count() == 0, line.inner_text()
+        expect(line.locator("a img")).to_have_count(1, timeout=15000)
+    finally:
+        server.stop()
+
+
+def test_files_attached_before_end_chat_go_to_that_chat(desk, site, page):
+    """The visitor attaches two screenshots and presses End chat while the first uploads.
+    Lines typed before End chat are stored in the chat before it closes (the outbox keeps
+    their order); her files must reach the agent of that chat too, not open a new
+    conversation behind her back that nobody was offered."""
+    server, agent = desk
+    open_chat(page, site, server, "/end")
+    cid = join(page, agent)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 200_000})
+    part(page, ".composer input[type=file]").set_input_files([
+        payload("first.png", png(300, 300, noise=True), "image/png"),
+        payload("second.png", png(301, 301, noise=True), "image/png")])
+    expect(part(page, ".msg.mine progress").first).to_be_visible()
+    part(page, "button", has_text="End chat").first.click()
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.wait_for_timeout(4000)
+    # today: first.png "The file could not be sent." (409 conflict: the chat closed under
+    # it), second.png stored in a new conversation in state bot, and the survey gone
+    mine = sql(server.db, "SELECT c.id, a.name FROM attachments a JOIN conversations c ON "
+               "c.id = a.conversation_id WHERE c.visitor_id = (SELECT visitor_id FROM "
+               "conversations WHERE id = ?) ORDER BY a.created_ms", (cid,))
+    assert mine == [(cid, "first.png"), (cid, "second.png")], mine
+    assert sql(server.db, "SELECT count(*) FROM conversations WHERE visitor_id = (SELECT "
+               "visitor_id FROM conversations WHERE id = ?)", (cid,)) == [(1,)]
+
+
+def test_a_file_waiting_when_the_agent_ends_the_chat_is_not_put_in_a_new_one(desk, site,
+                                                                           page):
+    """Attached offline in a chat the agent then closed: when the connection is back the
+    file is refused, saying why (X-Conversation-Id, 409), and no chat opens for it."""
+    server, agent = desk
+    open_chat(page, site, server, "/ended-meanwhile")
+    cid = join(page, agent)
+    page.context.set_offline(True)
+    expect(part(page, ".status")).to_have_text("Reconnecting…")
+    part(page, ".composer input[type=file]").set_input_files(
+        payload("late.png", png(15, 15), "image/png"))
+    agent.request("close", conversation_id=cid, resolved=True)
+    page.context.set_offline(False)
+    line = part(page, ".msg.mine").last
+    expect(line.locator(".error")).to_have_text(
+        "Not sent: this chat had ended. Start a new chat to send it.")
+    expect(line.locator(".tick")).to_have_text("!")
+    assert sql(server.db, "SELECT count(*) FROM conversations WHERE visitor_id = (SELECT "
+               "visitor_id FROM conversations WHERE id = ?)", (cid,)) == [(1,)]

@@ -344,3 +344,57 @@ def test_the_transcript_names_the_files(js):
         return r.transcript(s, 'You');
     }""", [PNG])
     assert text == "[T2] Alice: 📎 shot.png\n"  # a file not stored is not in it
+
+
+def test_end_chat_waits_for_the_files_attached_before_it(js):
+    """The files go over HTTP, beside the outbox: `close` follows once none is pending, so
+    they reach the chat they were attached in (review of issue 19)."""
+    s = uploads(js, [[WELCOME], [msg(2, "x")], attached("f1"), attached("f2"),
+                     [{"type": "end", "id": "e1"}]])
+    assert (s["outbox"], s["ending"]) == ([], "e1")
+    s = uploads(js, [["stored", "f1", {"conversation_id": "c1", "seq": 3, "attachment": PNG}]],
+                s)
+    assert s["outbox"] == []
+    s = uploads(js, [["refused", "f2", "too_large"]], s)
+    assert (s["outbox"], s["ending"]) == ([{"type": "close", "id": "e1"}], None)
+    # nothing pending: at once, as before
+    s = run(js, [msg(2, "x"), {"type": "end", "id": "e2"}])
+    assert s["outbox"] == [{"type": "close", "id": "e2"}]
+
+
+def test_a_late_upload_answer_does_not_reopen_an_ended_chat(js):
+    s = uploads(js, [[WELCOME], [msg(2, "x")], attached("f1"),
+                     [frame(type="closed", conversation_id="c1", seq=4, ts="t", by="agent")],
+                     ["stored", "f1", {"conversation_id": "c1", "seq": 3, "attachment": PNG}]])
+    assert (s["closed"], s["conversationId"], s["survey"]["conversation_id"]) == (
+        True, "c1", "c1")
+    s = uploads(js, [["stored", "f1", {"conversation_id": "c9", "seq": 2, "attachment": PNG}]],
+                s)
+    assert (s["closed"], s["conversationId"]) == (True, "c1")
+
+
+def test_only_an_upload_no_tab_holds_is_lost(js):
+    """Another tab's upload in progress (its heartbeat fresh, or attached a moment ago and
+    its attach.js still loading) is not this tab's to call lost."""
+    lost = js.evaluate("""async () => {
+        const r = await import('/widget/reducer.js');
+        const a = await import('/widget/attach.js');
+        const now = Date.parse('2026-12-06T12:00:00Z');
+        let s = r.initial({});
+        for (const [id, ts] of [['beating', '11:00'], ['young', '11:59:55'], ['left', '11:59:58'],
+                                ['stale', '11:00'], ['old', '11:00']]) {
+            s = r.reduce(s, {type: 'send', id, ts: `2026-12-06T${ts}Z`,
+                             file: {name: 'a.png', size: 1}});
+        }
+        s = a.orphaned(s, new Set(), {beating: now - 4000, left: -(now - 2000),
+                                      stale: now - 20000}, now);
+        return s.messages.filter((m) => m.failed).map((m) => m.id);
+    }""")
+    assert lost == ["left", "stale", "old"]
+
+
+def test_the_welcome_says_whether_files_are_taken(js):
+    off = frame(type="welcome", visitor_token="tok", conversation=None, agents_online=True,
+                attachments=False)
+    assert run(js, [off])["files"] is False
+    assert run(js, [WELCOME]).get("files") is None  # an older server: the paperclip stays

@@ -153,7 +153,7 @@ export async function boot({ script, api, base }) {
   let failed = 0;
   function withFiles(fn) {
     loading = loading || import("./attach.js" + (failed ? "?" + failed : "")).then((m) =>
-      m.create({ base, held, lang: () => lang, get: () => state,
+      m.create({ base, held, lang: () => shown, get: () => state,
         update: (change) => dispatch({ type: "apply", fn: change }) }), () => {
       loading = null;
       failed++;
@@ -193,8 +193,12 @@ export async function boot({ script, api, base }) {
     emit("close");
   }
   function identify(profile) {
+    // a field not given keeps the one stored: identify({id, hash}) keeps the name
+    for (const k in profile) if (profile[k] == null) delete profile[k];
+    const same = Object.keys(profile).every((k) => profile[k] === state.profile[k]);
     dispatch({ type: "identify", profile: { ...profile, done: true } });
-    if (started) transport.restart();
+    // a new hello only when it changed: sites call identify() on every page
+    if (started && !same) transport.restart();
   }
 
   function download() {
@@ -264,8 +268,19 @@ export async function boot({ script, api, base }) {
   css.href = new URL("widget.css", base).href;
   css.onload = css.onerror = () => pin("visibility", "visible");
   shadow.append(css);
-  await loadStrings(lang);
-  let view = createView(shadow, lang, cfg, handlers);
+  // The view in the language whose strings came (its dir and lang too): English, left to
+  // right, while the visitor's file fails, tried again every 30 s.
+  let shown;
+  let view;
+  const build = () => loadStrings(lang).then((l) => {
+    if (l !== lang) setTimeout(build, 3e4);
+    if (l === shown) return;
+    if (view) view.destroy();
+    shown = l;
+    view = createView(shadow, l, cfg, handlers);
+    view.render(state);
+  });
+  await build();
   (document.body || document.documentElement).append(host);
   view.render(state);
   if (state.conversationId || state.outbox.length || state.open) start();
@@ -298,11 +313,7 @@ export async function boot({ script, api, base }) {
       langOverride = l ? pickLanguage(l) : "";
       lang = language();
       save();
-      loadStrings(lang).then(() => {
-        view.destroy();
-        view = createView(shadow, lang, cfg, handlers);
-        view.render(state);
-      });
+      build();
       if (started) transport.restart();
     },
     on: (event, fn) => {

@@ -38,12 +38,18 @@ export function pickLanguage(...candidates) {
 
 export const isRtl = (lang) => RTL.includes(lang);
 
-/** Make `lang`'s strings available to t(). Should its file fail to load, t() says it in
- * English: the chat still works. */
-export const loadStrings = (lang) => STRINGS[lang] ? Promise.resolve()
-  : import(`./i18n-${lang}.js`).then((m) => {
+// A language file that hangs keeps the launcher away this long at most (3 s), then English.
+const WAIT_MS = 3000;
+let tries = 0;
+
+/** Make `lang`'s strings available to t(); resolves to the language whose strings there are:
+ * English should its file fail or hang (the chat still works). A new URL after a failure:
+ * browsers may remember a failed module fetch for the page's life. */
+export const loadStrings = (lang) => STRINGS[lang] ? Promise.resolve(lang) : Promise.race([
+  import(`./i18n-${lang}.js${tries ? "?" + tries : ""}`).then((m) => {
     STRINGS[lang] = m.default;
-  }, () => {});
+    return lang;
+  }, () => (tries++, "en")), new Promise((r) => setTimeout(r, WAIT_MS, "en"))]);
 
 /** The string `key` in `lang` with {placeholders} filled; English when a key is missing. */
 export function t(lang, key, vars) {

@@ -8,7 +8,8 @@
 
 // Kept in localStorage so a reload or another page of the site picks the chat up again.
 export const PERSISTED = ["token", "conversationId", "lastSeq", "readSent", "messages", "outbox",
-  "agent", "agentRead", "closed", "survey", "view", "profile", "open", "unread", "asked"];
+  "agent", "agentRead", "closed", "survey", "view", "profile", "open", "unread", "asked",
+  "ending"];
 
 // 200 lines is more than any support chat needs on screen; older ones stay on the server.
 const KEEP_MESSAGES = 200;
@@ -86,7 +87,9 @@ function onError(s, f) {
 }
 
 function onWelcome(s, f) {
+  // files: whether the server takes them (`attachments`: false, or its limits)
   s = { ...s, token: f.visitor_token, agentsOnline: !!f.agents_online, online: true,
+    files: f.attachments,
     consent: f.consent && !f.consent.given ? f.consent.notice_url || "" : null };
   if (s.rejected) {
     // The stored token was refused, so this is a new visitor: the old chat is not theirs.
@@ -178,8 +181,8 @@ const ACTIONS = {
     { type: "offline_message", id: a.id, email: a.email, text: a.text }),
   back: (s) => ({ ...s, view: "chat" }),
   consent: (s, a) => queueFrame({ ...s, consent: null }, { type: "consent", id: a.id }),
-  end: (s, a) => (s.conversationId && !s.closed
-    ? queueFrame(s, { type: "close", id: a.id }) : s),
+  // `close` is queued by reduce() once the files attached before it went
+  end: (s, a) => (s.conversationId && !s.closed ? { ...s, ending: a.id } : s),
   survey: (s, a) => {
     if (!s.survey || s.survey.done) return s;
     const frame = { type: "survey", id: a.id, conversation_id: s.survey.conversation_id,
@@ -207,7 +210,15 @@ export function startOver(s) {
 
 export function reduce(state, action) {
   const step = Object.hasOwn(ACTIONS, action.type) ? ACTIONS[action.type] : null;
-  return step ? step(state, action) : state;
+  let s = step ? step(state, action) : state;
+  // End chat waits for the files attached before it: they go over HTTP, beside the outbox,
+  // and belong to this chat
+  const id = s.ending;
+  if (id && !s.messages.some((m) => m.file && m.pending)) {
+    s = { ...s, ending: null };
+    if (!s.closed) s = queueFrame(s, { type: "close", id });
+  }
+  return s;
 }
 
 /** The highest seq of a line from someone else: what a `read` receipt should cover. */

@@ -67,7 +67,8 @@ export function createView(shadow, lang, cfg, on) {
 
   // Files go to on.attach (attach.js loads then): picked, dropped on the panel, or pasted
   // (a screenshot: files and no text, as copying an image gives; Office text carries both).
-  const attach = (list) => list.length && !composer.hidden && on.attach([...list]);
+  const attach = (list) => list.length && !clipBtn.hidden && !composer.hidden
+    && on.attach([...list]);
   const input = h("textarea", { rows: 1, "aria-label": T("message"), placeholder: T("placeholder"),
     maxlength: 4000, oninput: () => on.typing(val(input) !== ""),
     onpaste: (e) => e.clipboardData.getData("text") || attach(e.clipboardData.files),
@@ -91,8 +92,8 @@ export function createView(shadow, lang, cfg, on) {
   // a paperclip
   clip.append(svg("path", { d: "M16 7v9a4 4 0 0 1-8 0V5a3 3 0 0 1 6 0v10a1 1 0 0 1-2 0V7" }));
   // after the text box: opening the chat focuses the composer's first field
-  const composer = form("composer", submit, input, icon(clip, T("attach"), () => picker.click()),
-    picker, go(T("send")));
+  const clipBtn = icon(clip, T("attach"), () => picker.click());
+  const composer = form("composer", submit, input, clipBtn, picker, go(T("send")));
 
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", tabindex: 0,
     "aria-label": T("title") });
@@ -270,6 +271,8 @@ export function createView(shadow, lang, cfg, on) {
     if (/^https?:\/\//.test(s.consent || "")) notice.href = s.consent;
     notice.hidden = !notice.href;
     composer.hidden = view !== "chat" || s.closed || !consent.hidden;
+    // the server's welcome says whether it takes files
+    clipBtn.hidden = s.files === false;
     human.hidden = composer.hidden || s.asked || !!s.agent || !!s.queue;
     endBtn.hidden = !s.conversationId || s.closed;
     // A line's buttons go with the footer's: chat ended, a person asked for or here (css).

@@ -57,6 +57,13 @@ class PasswordChangeRequired(Forbidden):
     code = "password_change_required"
 
 
+class ConsentRequired(Forbidden):
+    """A visitor's upload before they accepted the privacy notice: it may wait and go once
+    they do, unlike a refusal for good (the widget tells the two apart)."""
+
+    code = "consent_required"
+
+
 class Conflict(ChatError):
     code = "conflict"
     http_status = 409

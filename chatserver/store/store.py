@@ -271,6 +271,16 @@ class Store:
         )
         return None if row is None else _event_from_row(tuple(row))
 
+    async def visitor_event_by_client_id(self, visitor_id: str, client_id: str) -> Event | None:
+        """The event a visitor's client id made in any of their conversations: a retried
+        upload is answered from it even after its chat ended (one index probe per chat)."""
+        row = await self.fetchone(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE client_id = ? AND conversation_id IN "
+            "(SELECT id FROM conversations WHERE visitor_id = ?) LIMIT 1",
+            (client_id, visitor_id),
+        )
+        return None if row is None else _event_from_row(tuple(row))
+
     # --- conversations and visitors ------------------------------------------------------
 
     async def create_conversation(

@@ -30,6 +30,8 @@ from chatserver.core.conversation import Conversation
 from chatserver.core.errors import (
     BadFrame,
     ChatError,
+    Conflict,
+    ConsentRequired,
     Forbidden,
     NotFound,
     TooLarge,
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from .hub import Hub
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-UPLOAD_HEADERS = "Authorization, Content-Type, X-Client-Id, X-File-Name"
+UPLOAD_HEADERS = "Authorization, Content-Type, X-Client-Id, X-File-Name, X-Conversation-Id"
 # Served files do nothing: no script, no plugin, no form, no frame; a direct visit to an image
 # shows it (its viewer needs inline style), anything else downloads.
 FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -123,6 +125,14 @@ def upload_fields(request: Request) -> tuple[str, str]:
     return client_id, name
 
 
+def bound_conversation(request: Request) -> str | None:
+    """The optional X-Conversation-Id: the chat the file was attached in."""
+    value = request.headers.get("x-conversation-id")
+    if value is not None and not _ID.fullmatch(value):
+        raise BadFrame("X-Conversation-Id: give the conversation's id from welcome or a line")
+    return value
+
+
 def error_response(error: ChatError, headers: dict[str, str]) -> Response:
     """The JSON error every API answers (app.chat_error's shape), with the CORS headers."""
     if isinstance(error, Throttled):
@@ -186,12 +196,14 @@ async def _visitor_upload(request: Request, hub: Hub) -> dict[str, Any]:
         raise Unauthorized("send the visitor token from welcome: Authorization: Bearer …")
     assert visitor_id is not None
     client_id, name = upload_fields(request)
+    bound = bound_conversation(request)
     if hub.config.privacy.require_consent and not await hub.service.has_consented(visitor_id):
-        raise Forbidden("please accept the privacy notice first")
-    opened = await hub.store.open_conversation_of(visitor_id)
-    earlier = None if opened is None else await hub.store.event_by_client_id(opened["id"],
-                                                                             client_id)
-    if earlier is None or "attachment" not in earlier.payload:  # else a retry: its answer
+        raise ConsentRequired("please accept the privacy notice first")
+    # A retry (its answer was lost) gets its stored line back, in whichever of the visitor's
+    # chats it went to: the chat may have ended since, and the retry opens no new one.
+    earlier = await hub.store.visitor_event_by_client_id(visitor_id, client_id)
+    if earlier is None or "attachment" not in earlier.payload:
+        opened = await chat_of(hub, visitor_id, bound)
         verdict = uploads.per_visitor.hit(visitor_id, time.monotonic())
         if not verdict.allowed:
             raise Throttled("too many files sent", verdict.retry_after)
@@ -203,6 +215,21 @@ async def _visitor_upload(request: Request, hub: Hub) -> dict[str, Any]:
     return {"conversation_id": earlier.conversation_id, "seq": earlier.seq,
             "attachment": links_of(hub).visitor_fields(earlier.payload["attachment"],
                                                        earlier.conversation_id)}
+
+
+async def chat_of(hub: Hub, visitor_id: str, bound: str | None) -> Any:
+    """The row of the chat the file goes to: the visitor's open one (None: one is started),
+    or with X-Conversation-Id that one or none, refused before the body is read. A file
+    attached in a chat that has ended since is refused, never put in a new chat that nobody
+    was offered for it."""
+    if bound is None:
+        return await hub.store.open_conversation_of(visitor_id)
+    row = await hub.store.conversation_row(bound)
+    if row is None or row["visitor_id"] != visitor_id:
+        raise NotFound("no such conversation")
+    if row["state"] == "closed":
+        raise Conflict("the chat this file was attached in has ended")
+    return row
 
 
 async def open_conversation(request: Request, hub: Hub, visitor_id: str, visitor: Any,

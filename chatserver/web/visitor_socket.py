@@ -227,6 +227,10 @@ class VisitorSocket:
                    "conversation": conversation,
                    "agents_online": await self.service.agents_online(session.language,
                                                                         session.topic)}
+        # Whether files are taken, so the widget offers its paperclip only where they are.
+        files = hub.config.attachments
+        welcome["attachments"] = files.enabled and {"max_bytes": files.max_bytes,
+                                                    "types": list(files.allowed_types)}
         privacy = hub.config.privacy
         if privacy.require_consent:
             session.consented = known is not None and await self.service.has_consented(
