@@ -116,7 +116,8 @@ class Server:
                 [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning"],
                 cwd=self.tmp, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
+        # 30 s: a start takes 2-9 s on two cores shared with a loaded test run
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
@@ -126,7 +127,8 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
+        self.stop()  # else the process outlives the test and fails a later one's teardown
+        raise RuntimeError(f"server did not become ready: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> None:
         assert self.proc is not None
