@@ -151,8 +151,8 @@ def _people(run: Any) -> None:
     run("INSERT INTO users (id, username, display_name, role, password_hash, created_ms) "
         "VALUES (?, ?, ?, 'agent', 'x', 0)",
         [(i, f"agent{i}", f"Agent {i:02d}") for i in range(1, AGENTS + 1)])
-    run("INSERT INTO labels (id, name, colour, created_ms) VALUES (?, ?, '#336699', 0)",
-        list(enumerate(LABELS, start=1)))
+    run("INSERT INTO labels (id, name, name_key, colour, created_ms) "
+        "VALUES (?, ?, ?, '#336699', 0)", [(i, name, name) for i, name in enumerate(LABELS, 1)])
 
 
 def fill_postgres(url: str, conversations: int, end_ms: int) -> None:

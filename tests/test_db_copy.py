@@ -19,6 +19,7 @@ from chatserver.privacy import audit
 from chatserver.store import copy
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.schema import MIGRATIONS
+from chatserver.store.search import index_named
 from chatserver.store.store import NewEvent, Store, migrate_file
 
 from .databases import postgres_database
@@ -72,6 +73,7 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
                                    client_id=f"c{i}")
             await store.append(cid, [NewEvent("closed", "system", {"resolved": True})],
                                now_ms=NOW + 9)
+        await index_named(store)  # the visitor filter's terms, as a search or start-up does
         await store.add_offline_message("visitor-0", "off-1", {"email": "v@x.io",
                                                               "text": "call me"}, NOW)
         await audit.record(store, {"id": admin, "username": "admin"}, "kb.create",

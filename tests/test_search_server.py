@@ -49,8 +49,8 @@ async def seed(where: str, agents: dict[str, int]) -> None:
     await store.open()
     try:
         await store.write(lambda conn: conn.executemany(
-            "INSERT INTO labels (name, colour, created_ms) VALUES (?, '#336699', ?)",
-            [("billing", T0), ("urgent", T0)]))
+            "INSERT INTO labels (name, name_key, colour, created_ms) "
+            "VALUES (?, ?, '#336699', ?)", [("billing", "billing", T0), ("urgent", "urgent", T0)]))
         for cid, (vid, name, email, day, agent, rating, labels, lines) in CHATS.items():
             start = T0 + day * DAY + 3_600_000
             await store.upsert_visitor(vid, {"name": name, "email": email}, start)

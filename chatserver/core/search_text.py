@@ -8,8 +8,15 @@ two-character query such as 退款 finds 我要退款. The store keeps them as o
 string per line; SQLite's FTS5 and PostgreSQL's tsvector both index exactly those tokens (no
 tokeniser of their own decides anything), so both backends find the same lines.
 
-A query matches a line holding every one of its terms; its last word also matches as a prefix
-(as-you-type: "refu" finds "refund"), unless it is a single character or Chinese.
+A query matches a conversation whose lines, together, hold every one of its terms ("refund
+4711" finds "I want a refund" ... "order 4711"); its last word also matches as a prefix
+(as-you-type: "refu" finds "refund"), unless it is a single character or Chinese. A prefix
+starting with an Arabic article or the Persian verbal prefix is also tried without it, as a
+line's words are indexed without them (الكت finds الكتاب, indexed کتاب).
+
+Only tokens SQLite's FTS5 keeps whole are emitted: its unicode61 tokeniser, with the categories
+migration 11 gives it, splits on nothing words() keeps but U+FFFE and U+FFFF (checked over every
+code point, tests/test_search.py), so those two are dropped before tokenising.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
-from bot.normalize import normalize, unspaced, words
+from bot.normalize import AR_ARTICLES, normalize, unspaced, words
 
 # A term longer than this is cut to it, on both sides alike: PostgreSQL refuses lexemes over
 # 2 KB, and no one types 64 characters of one word into a search box.
@@ -38,47 +45,76 @@ class BadSearch(ValueError):
     """A search parameter that cannot be used; the message says which and why."""
 
 
+# Noncharacters dropped before tokenising: FTS5's unicode61 splits a word on U+FFFE and
+# U+FFFF (words() keeps them in it), so "parcel\ufffeqzv" is one term on both backends; and
+# U+10FFFF, so that no term holds the top code point the visitor filter's ranges end with.
+_DROPPED = {0xFFFE: None, 0xFFFF: None, 0x10FFFF: None}
+
+
+def terms_of(text: str) -> list[str]:
+    """The distinct terms of a text, in order: the one tokeniser of lines, queries and the
+    visitor filter's names and e-mails."""
+    return list(dict.fromkeys(t[:MAX_TERM] for t in words(text.translate(_DROPPED))))
+
+
 def line_terms(text: str) -> str:
     """The index form of a line: its distinct terms, space-separated ('' for none)."""
-    return " ".join(dict.fromkeys(t[:MAX_TERM] for t in words(text)))
+    return " ".join(terms_of(text))
+
+
+_STRIPPED = (*AR_ARTICLES, "نمی", "می")  # the line's words are indexed without them
+
+
+def _fts5(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
 class Query:
-    """Terms a line must all hold, and the last word matched as a prefix (or None)."""
+    """Terms a conversation must all hold (in any of its lines), and the last word's forms
+    matched as a prefix: one of them must begin a term (empty: no prefix)."""
 
     terms: tuple[str, ...]
-    prefix: str | None
+    prefix: tuple[str, ...] = ()
 
-    def matches(self, line: Iterable[str]) -> bool:
-        """Whether a line with these index terms is a hit: the store's rule, in Python."""
-        held = set(line)
+    def holds_prefix(self, term: str) -> bool:
+        return any(term.startswith(p) for p in self.prefix)
+
+    def matches(self, held: Iterable[str]) -> bool:
+        """Whether a conversation whose lines hold these terms is a hit: the store's rule."""
+        held = set(held)
         return all(t in held for t in self.terms) and (
-            self.prefix is None or any(t.startswith(self.prefix) for t in held))
+            not self.prefix or any(self.holds_prefix(t) for t in held))
 
-    def fts5(self) -> str:
-        """The query in SQLite FTS5 syntax: each term a quoted string, the prefix starred."""
-        parts = ['"' + t.replace('"', '""') + '"' for t in self.terms]
-        if self.prefix is not None:
-            parts.append('"' + self.prefix.replace('"', '""') + '"*')
-        return " ".join(parts)
+    def touches(self, line: Iterable[str]) -> bool:
+        """Whether a line with these terms holds any word of the query (a snippet's line)."""
+        return any(t in self.terms or self.holds_prefix(t) for t in line)
 
-    def tsquery(self) -> str:
-        """The query as PostgreSQL tsquery input: quoted lexemes taken as they are."""
-        def quoted(term: str) -> str:
-            return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+    def fts5(self) -> list[str]:
+        """One SQLite FTS5 expression per word, each a line must match for the conversation
+        to hold that word: a quoted term, or the prefix's forms starred and OR-ed."""
+        parts = [_fts5(t) for t in self.terms]
+        if self.prefix:
+            parts.append(" OR ".join(_fts5(p) + "*" for p in self.prefix))
+        return parts
 
-        parts = [quoted(t) for t in self.terms]
-        if self.prefix is not None:
-            parts.append(quoted(self.prefix) + ":*")
-        return " & ".join(parts)
+    def tsquery(self) -> list[str]:
+        """The same per word as PostgreSQL tsquery input: quoted lexemes taken as they are."""
+        parts = [_lexeme(t) for t in self.terms]
+        if self.prefix:
+            parts.append(" | ".join(_lexeme(p) + ":*" for p in self.prefix))
+        return parts
 
 
 def parse_query(text: str) -> Query:
     """The text query as terms; BadSearch when it is too long or holds nothing to find."""
     if len(text) > MAX_QUERY:
         raise BadSearch(f"q: at most {MAX_QUERY} characters")
-    tokens = list(dict.fromkeys(t[:MAX_TERM] for t in words(text)))
+    tokens = terms_of(text)
     if not tokens:
         raise BadSearch("q: give a word or number to find (punctuation alone finds nothing)")
     # A Chinese character inside one of the query's bigrams adds nothing the bigram lacks.
@@ -89,8 +125,10 @@ def parse_query(text: str) -> Query:
         raise BadSearch(f"q: at most {MAX_TERMS} words")
     last = tokens[-1]
     if len(last) >= 2 and not unspaced(last):
-        return Query(tuple(tokens[:-1]), last)
-    return Query(tuple(tokens), None)
+        forms = [last] + [last[len(s):] for s in _STRIPPED
+                          if last.startswith(s) and len(last) - len(s) >= 2]
+        return Query(tuple(tokens[:-1]), tuple(dict.fromkeys(forms)))
+    return Query(tuple(tokens))
 
 
 @dataclass(frozen=True)
@@ -143,7 +181,10 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
         if found is None:
             raise BadSearch("cursor: give back the next_cursor of the previous page")
         before = (int(found.group(1)), found.group(2))
-    return Filters(query, _field(params, "visitor"), _field(params, "agent"),
+    visitor = _field(params, "visitor")
+    if visitor and not terms_of(visitor):
+        raise BadSearch("visitor: give a letter or digit of the name or e-mail")
+    return Filters(query, visitor, _field(params, "agent"),
                    _field(params, "label"), from_ms, to_ms, rating, before)
 
 
@@ -159,6 +200,8 @@ def cursor(started_ms: int, conversation_id: str) -> str:
 def _fold(ch: str) -> str | None:
     """One character in matching form: its folded text, '' when folding drops it (a mark,
     tatweel), None when it separates words (space, punctuation, ZWNJ)."""
+    if ord(ch) in _DROPPED:
+        return ""
     folded = normalize(ch)
     if folded:
         return folded
@@ -194,7 +237,7 @@ def hits(text: str, query: Query) -> list[bool]:
     for run, where in _runs(text):
         tokens = words(run)
         if any(not unspaced(t) and (t[:MAX_TERM] in wanted or (
-                query.prefix is not None and t.startswith(query.prefix))) for t in tokens):
+                query.holds_prefix(t))) for t in tokens):
             for i in where:
                 marked[i] = True
         for term in chinese:

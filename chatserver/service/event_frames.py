@@ -57,7 +57,8 @@ def event_frame(event: Event, *, for_visitor: bool,
                 frame["agent_id"] = p["agent_id"]
             return frame
         case "closed":
-            frame = {"type": "closed", **base, "by": p["by"]}
+            # `by` may be missing from a closed event written by an older version or by hand
+            frame = {"type": "closed", **base, "by": p.get("by", "system")}
             if not for_visitor and "resolved" in p:
                 frame["resolved"] = p["resolved"]
             return frame

@@ -234,6 +234,12 @@ MIGRATIONS: list[str] = [
     # PRIMARY KEY, which VACUUM never renumbers. Lines stored before this migration are
     # indexed at start-up in the background (store/search.py `backfill`, the meta mark says
     # where it is). `rating` is the survey's, a projection of the log like `resolved`.
+    # The visitor filter looks words up in `visitor_terms`: the terms of each visitor's name
+    # and e-mail (the same tokeniser), matched as prefixes through the primary key. They are
+    # folded in Python, so SQL cannot write them: a change of name or e-mail (or the erasure)
+    # deletes them and marks the visitor unindexed (search_key NULL, a partial index), and
+    # store/search.py indexes such visitors before it filters by visitor, and in the backfill.
+    # `events_assigned`: the agent filter finds every agent a chat had, transfers included.
     """
     ALTER TABLE conversations ADD COLUMN rating INTEGER;
     UPDATE conversations SET rating = (
@@ -262,5 +268,21 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO meta (key, value) SELECT 'search_backfill', '' WHERE EXISTS (
         SELECT 1 FROM events WHERE type = 'message');
+    CREATE TABLE visitor_terms (
+        term TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        PRIMARY KEY (term, visitor_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE visitors ADD COLUMN search_key TEXT;
+    CREATE INDEX visitors_unindexed ON visitors(id) WHERE search_key IS NULL;
+    CREATE INDEX events_assigned ON events(author, conversation_id) WHERE type = 'assigned';
+    CREATE TRIGGER visitors_renamed AFTER UPDATE OF name, email ON visitors
+    WHEN old.name IS NOT new.name OR old.email IS NOT new.email BEGIN
+        DELETE FROM visitor_terms WHERE visitor_id = old.id;
+        UPDATE visitors SET search_key = NULL WHERE id = new.id;
+    END;
+    CREATE TRIGGER visitors_removed AFTER DELETE ON visitors BEGIN
+        DELETE FROM visitor_terms WHERE visitor_id = old.id;
+    END;
     """,
 ]

@@ -217,6 +217,8 @@ MIGRATIONS: list[str] = [
     # 11: search and the survey's rating (see schema.py). The GIN index is over the same
     # tokens FTS5 indexes on SQLite, as lexemes taken verbatim (array_to_tsvector: no parser,
     # no dictionary), so both backends find the same lines; no extension is needed.
+    # visitor_terms as on SQLite; its terms in the "C" collation, so a prefix is a range of
+    # the primary key (code point order, like SQLite's) whatever the database's collation.
     """
     ALTER TABLE conversations ADD COLUMN rating BIGINT;
     UPDATE conversations c SET rating = s.rating FROM (
@@ -239,5 +241,27 @@ MIGRATIONS: list[str] = [
         USING gin (array_to_tsvector(string_to_array(terms, ' ')));
     INSERT INTO meta (key, value) SELECT 'search_backfill', '' WHERE EXISTS (
         SELECT 1 FROM events WHERE type = 'message');
+    CREATE TABLE visitor_terms (
+        term TEXT COLLATE "C" NOT NULL,
+        visitor_id TEXT NOT NULL,
+        PRIMARY KEY (term, visitor_id)
+    );
+    ALTER TABLE visitors ADD COLUMN search_key TEXT;
+    CREATE INDEX visitors_unindexed ON visitors(id) WHERE search_key IS NULL;
+    CREATE INDEX events_assigned ON events(author, conversation_id) WHERE type = 'assigned';
+    CREATE FUNCTION visitor_terms_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM visitor_terms WHERE visitor_id = OLD.id;
+        IF TG_OP = 'UPDATE' THEN
+            NEW.search_key := NULL;
+            RETURN NEW;
+        END IF;
+        RETURN OLD;
+    END $$;
+    CREATE TRIGGER visitors_renamed BEFORE UPDATE OF name, email ON visitors FOR EACH ROW
+        WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.email IS DISTINCT FROM NEW.email)
+        EXECUTE FUNCTION visitor_terms_stale();
+    CREATE TRIGGER visitors_removed AFTER DELETE ON visitors FOR EACH ROW
+        EXECUTE FUNCTION visitor_terms_stale();
     """,
 ]

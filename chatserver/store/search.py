@@ -7,8 +7,15 @@ PostgreSQL. SQLite indexes them with FTS5 (an external-content table kept by tri
 PostgreSQL with a GIN index over `array_to_tsvector` of the same tokens. Neither database's own
 tokeniser decides anything, so the two find the same lines (docs/console.md, "Search").
 
+A conversation matches when its lines, together, hold every word of the query: one condition
+per word (a set of conversations through the index), the page read newest first.
+
 An erased or retention-scrubbed line loses its row (`forget_lines`, called where the text is
 rewritten); conversations of an erased visitor are never answered.
+
+The visitor filter finds each of its words as the beginning of a term of the visitor's name or
+e-mail (`visitor_terms`, the same tokeniser, so "zoe" finds Zoë and علی finds علي), through the
+table's primary key on both backends; visitors named since the last search are indexed first.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from chatserver.core.search_text import Filters, Query, cursor, line_terms, snippet
+from chatserver.core.labels import name_key
+from chatserver.core.search_text import Filters, Query, cursor, snippet, terms_of
 
 from .backend import Conn, Row
-from .search_index import index_lines, text_of
+from .search_index import TOMBSTONE, index_lines, index_visitors, text_of
 from .store import Store
 
 log = logging.getLogger("chatserver.search")
@@ -30,9 +38,10 @@ BACKFILL_MARK = "search_backfill"  # in `meta` while lines stored before migrati
 BACKFILL_BATCH = 500
 PAGE = 20  # conversations per page of results
 SNIPPETS = 3  # matching lines shown per conversation
-# Lines read per conversation to find its snippets: the newest hits of a very long chat may
-# be past it; the conversation is still listed.
+# Lines read per conversation for the first visitor line shown when there is no text query.
 LINES_READ = 400
+VISITORS_BATCH = 2000  # visitors indexed per write turn
+MAX_VISITOR_TERMS = 8  # words of the visitor filter looked up (a name and an e-mail)
 
 
 def _backfill_batch(conn: Conn, limit: int) -> bool:
@@ -45,7 +54,10 @@ def _backfill_batch(conn: Conn, limit: int) -> bool:
         "SELECT conversation_id, seq, payload FROM events WHERE type = 'message' "
         "AND (conversation_id, seq) > (?, ?) ORDER BY conversation_id, seq LIMIT ?",
         (cid, int(seq or -1), limit)).fetchall()
-    index_lines(conn, ((r[0], r[1], text_of("message", json.loads(r[2]))) for r in rows))
+    # A line the retention purge or an erasure already emptied is not indexed: its tombstone
+    # is not the visitor's words (a line erased after migration 11 loses its row alike).
+    index_lines(conn, ((r[0], r[1], t) for r in rows
+                       if (t := text_of("message", json.loads(r[2]))) != TOMBSTONE))
     if len(rows) < limit:
         conn.execute("DELETE FROM meta WHERE key = ?", (BACKFILL_MARK,))
         return False
@@ -62,9 +74,17 @@ async def backfill(store: Store, batch: int = BACKFILL_BATCH, pause_s: float = 0
         while await store.write(  # noqa: ASYNC110 -- the pause lets the chats' writes in
                 lambda conn: _backfill_batch(conn, batch)):
             await asyncio.sleep(pause_s)
+        await index_named(store)
     except Exception as error:  # the database went away: the mark keeps the place
         log.warning("search: indexing earlier lines stopped (%s); the next start resumes it",
                     error)
+
+
+async def index_named(store: Store) -> None:
+    """Index every visitor named (or renamed, or created) since the last time, in batches."""
+    while await store.fetchone("SELECT 1 FROM visitors WHERE search_key IS NULL LIMIT 1"):
+        if not await store.write(lambda conn: index_visitors(conn, VISITORS_BATCH)):
+            return
 
 
 # Matching lines counted before choosing how SQLite finds the newest conversations: below
@@ -75,8 +95,9 @@ COMMON_LINES = 2000
 
 
 def _match(backend: str, common: bool) -> str:
-    """The SQL condition on `c` that one of its lines matches the query (one parameter).
-    `common`: written so that SQLite walks conversations newest first (the same answer)."""
+    """The SQL condition on `c` that one of its lines matches one word of the query (one
+    parameter). `common`: written so that SQLite walks conversations newest first, checking
+    each (the same answer)."""
     if backend == "postgres":  # its planner chooses from the index's statistics
         return ("c.id IN (SELECT l.conversation_id FROM search_lines l WHERE "
                 "array_to_tsvector(string_to_array(l.terms, ' ')) @@ CAST(? AS tsquery))")
@@ -87,43 +108,54 @@ def _match(backend: str, common: bool) -> str:
             "l.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))")
 
 
-async def _common(store: Store, query: Query) -> bool:
-    """Whether the query matches at least COMMON_LINES lines (SQLite only; one bounded
-    count, about 15 ms for a word in half of 100,000 chats)."""
+async def _words(store: Store, query: Query) -> list[tuple[str, bool]]:
+    """The query's words as (parameter, common), the rarest first. On SQLite, each word's
+    matching lines are counted up to COMMON_LINES (a bounded count, about 15 ms for a word in
+    half of 100,000 chats): the rarest drives the search, a common one is checked per
+    conversation. PostgreSQL's planner chooses from the index's statistics itself."""
     if store.backend.name == "postgres":
-        return False
-    row = await store.fetchone(
-        "SELECT count(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH ? "
-        "LIMIT ?)", (query.fts5(), COMMON_LINES))
-    return row is not None and row[0] >= COMMON_LINES
+        return [(w, False) for w in query.tsquery()]
+    counted = []
+    for word in query.fts5():
+        row = await store.fetchone(
+            "SELECT count(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH ? "
+            "LIMIT ?)", (word, COMMON_LINES))
+        counted.append((row[0] if row else 0, word))
+    counted.sort(key=lambda c: c[0])
+    rarest_common = counted[0][0] >= COMMON_LINES
+    return [(w, rarest_common or i > 0) for i, (_, w) in enumerate(counted)]
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _prefix_range(term: str) -> tuple[str, str]:
+    """The terms starting with `term`, as a range of the primary key: code point order on
+    both backends (the "C" collation on PostgreSQL), and no term holds U+10FFFF (a
+    noncharacter) to fall past the end."""
+    return term, term + "\U0010ffff"
 
 
-def _where(backend: str, f: Filters, only_agent: int | None, common: bool
-           ) -> tuple[str, list[Any]]:
+def _where(backend: str, f: Filters, words: list[tuple[str, bool]],
+           only_agent: int | None) -> tuple[str, list[Any]]:
     sql: list[str] = ["v.erased_ms IS NULL"]
     params: list[Any] = []
-    if f.query is not None:
+    for word, common in words:
         sql.append(_match(backend, common))
-        params.append(f.query.tsquery() if backend == "postgres" else f.query.fts5())
-    if f.visitor:  # the visitors first: then their conversations through visitor_id's index
-        sql.append("c.visitor_id IN (SELECT id FROM visitors WHERE name LIKE ? ESCAPE '\\' "
-                   "OR email LIKE ? ESCAPE '\\')")
-        params += [_like(f.visitor)] * 2
-    if f.agent:
-        sql.append("c.agent_id IN (SELECT id FROM users WHERE lower(username) = lower(?))")
+        params.append(word)
+    for term in terms_of(f.visitor)[:MAX_VISITOR_TERMS]:
+        sql.append("c.visitor_id IN (SELECT visitor_id FROM visitor_terms "
+                   "WHERE term >= ? AND term < ?)")
+        params += _prefix_range(term)
+    if f.agent:  # any agent it was assigned to, before a transfer too (events_assigned)
+        sql.append("c.id IN (SELECT e.conversation_id FROM events e WHERE e.type = 'assigned' "
+                   "AND e.author IN (SELECT 'agent:' || u.id FROM users u "
+                   "WHERE lower(u.username) = lower(?)))")
         params.append(f.agent)
     if only_agent is not None:
         sql.append("c.agent_id = ?")
         params.append(only_agent)
-    if f.label:
+    if f.label:  # on the key folded in Python (core/labels.py), as the backends' lower() differ
         sql.append("EXISTS (SELECT 1 FROM conversation_labels cl JOIN labels lb ON "
-                   "lb.id = cl.label_id WHERE cl.conversation_id = c.id AND "
-                   "lower(lb.name) = lower(?))")
-        params.append(f.label)
+                   "lb.id = cl.label_id WHERE cl.conversation_id = c.id AND lb.name_key = ?)")
+        params.append(name_key(f.label))
     if f.from_ms is not None:
         sql.append("c.created_ms >= ?")
         params.append(f.from_ms)
@@ -143,8 +175,10 @@ async def search(store: Store, f: Filters, *, only_agent: int | None = None,
                  page: int = PAGE) -> dict[str, Any]:
     """A page of conversations matching `f`, newest first, each with its snippets;
     `only_agent`: an agent's search covers the conversations they were assigned."""
-    common = f.query is not None and await _common(store, f.query)
-    where, params = _where(store.backend.name, f, only_agent, common)
+    words = await _words(store, f.query) if f.query is not None else []
+    if f.visitor:
+        await index_named(store)
+    where, params = _where(store.backend.name, f, words, only_agent)
     rows = await store.fetchall(
         "SELECT c.id, c.created_ms, c.state, c.rating, c.language, c.topic, "  # noqa: S608
         "v.name, v.email, u.display_name FROM conversations c JOIN visitors v ON "
@@ -184,27 +218,49 @@ async def _labels(store: Store, ids: Sequence[str]) -> dict[str, list[dict[str, 
 
 async def _snippets(store: Store, ids: Sequence[str], query: Query | None
                     ) -> dict[str, list[list[dict[str, object]]]]:
-    """Up to SNIPPETS lines of each conversation: those the query matches (by the index's own
-    rule, on their terms), or with no query its first visitor line."""
+    """Up to SNIPPETS lines of each conversation holding a word of the query (found from the
+    index's terms; only those lines are read), or with no query its first visitor line."""
     out: dict[str, list[list[dict[str, object]]]] = {}
     if not ids:
         return out
+    if query is not None:
+        return await _hit_lines(store, ids, query)
     rows = await store.fetchall(
         "SELECT conversation_id, seq, payload FROM events "  # noqa: S608
         f"WHERE type = 'message' AND conversation_id IN ({_in(ids)}) AND seq <= ? "
         "ORDER BY conversation_id, seq",
         (*ids, LINES_READ))
     for cid, _, raw in rows:
-        shown = out.setdefault(cid, [])
-        if len(shown) >= (SNIPPETS if query is not None else 1):
+        if cid in out:
             continue
         payload = json.loads(raw)
-        text = text_of("message", payload)
-        if not text:
-            continue
-        if query is None and payload.get("from") != "visitor":
-            continue
-        if query is None or query.matches(line_terms(text).split()):
-            shown.append(snippet(text, query))
+        if (text := text_of("message", payload)) and payload.get("from") == "visitor":
+            out[cid] = [snippet(text, None)]
+    return out
+
+
+async def _hit_lines(store: Store, ids: Sequence[str], query: Query
+                     ) -> dict[str, list[list[dict[str, object]]]]:
+    """The first SNIPPETS lines of each conversation holding a word of the query: their
+    seqs from search_lines' terms (no line re-read or re-tokenised to find them), then those
+    lines' text for the snippets."""
+    seqs: dict[str, list[int]] = {}
+    for cid, seq, terms in await store.fetchall(
+            "SELECT conversation_id, seq, terms FROM search_lines "  # noqa: S608
+            f"WHERE conversation_id IN ({_in(ids)}) ORDER BY conversation_id, seq", ids):
+        chosen = seqs.setdefault(cid, [])
+        if len(chosen) < SNIPPETS and query.touches(terms.split(" ")):
+            chosen.append(seq)
+    keys = [(cid, seq) for cid, chosen in seqs.items() for seq in chosen]
+    out: dict[str, list[list[dict[str, object]]]] = {}
+    if not keys:
+        return out
+    rows = await store.fetchall(
+        "SELECT conversation_id, seq, payload FROM events WHERE "  # noqa: S608
+        + " OR ".join("(conversation_id = ? AND seq = ?)" for _ in keys)
+        + " ORDER BY conversation_id, seq", [x for key in keys for x in key])
+    for cid, _, raw in rows:
+        if text := text_of("message", json.loads(raw)):
+            out.setdefault(cid, []).append(snippet(text, query))
     return out
 

@@ -1,5 +1,6 @@
 """The search index's rows: each `message` line's terms (core/search_text.py), written in the
-line's own transaction by the store's append, removed when the line's text is erased.
+line's own transaction by the store's append, removed when the line's text is erased; and each
+visitor's name and e-mail terms (`visitor_terms`), written after the fact (index_visitors).
 
 Apart from search.py because the store's append needs it and search.py needs the store.
 """
@@ -10,10 +11,14 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chatserver.core.search_text import line_terms
+from chatserver.core.search_text import line_terms, terms_of
 
 from .backend import Conn
 from .sqlite import secure_delete
+
+# What an erased line's text becomes (privacy/data_rights.TOMBSTONE, which the store may not
+# import; tests/test_search_server.py checks they agree): never indexed.
+TOMBSTONE = "[erased]"
 
 
 def text_of(kind: str, payload: Mapping[str, Any]) -> str:
@@ -28,6 +33,22 @@ def index_lines(conn: Conn, rows: Iterable[tuple[str, int, str]]) -> None:
     if terms:
         conn.executemany("INSERT INTO search_lines (conversation_id, seq, terms) "
                          "VALUES (?, ?, ?) ON CONFLICT (conversation_id, seq) DO NOTHING", terms)
+
+
+def index_visitors(conn: Conn, limit: int) -> int:
+    """Index up to `limit` visitors whose name or e-mail changed since they were indexed (or
+    never were): their terms into visitor_terms, the terms as their search_key. Returns how
+    many; a trigger of migration 11 unindexes a visitor on every change."""
+    rows = conn.execute("SELECT id, name, email FROM visitors WHERE search_key IS NULL "
+                        "LIMIT ?", (limit,)).fetchall()
+    for visitor_id, name, email in rows:
+        terms = terms_of(f"{name or ''} {email or ''}")
+        conn.executemany("INSERT INTO visitor_terms (term, visitor_id) VALUES (?, ?) "
+                         "ON CONFLICT (term, visitor_id) DO NOTHING",
+                         [(t, visitor_id) for t in terms])
+        conn.execute("UPDATE visitors SET search_key = ? WHERE id = ?",
+                     (" ".join(terms), visitor_id))
+    return len(rows)
 
 
 def forget_lines(conn: Conn, keys: Iterable[tuple[str, int]]) -> None:

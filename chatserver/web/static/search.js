@@ -3,7 +3,10 @@
    A result's labels are coloured chips (labels.js); the open one's can be changed there by
    whoever may label it (Labels.editor). Snippets arrive as [{text, hit}] segments; they go
    in as text nodes and <mark> elements, never as HTML. The form is mirrored in the address,
-   so a search can be reloaded or shared. */
+   so a search can be reloaded or shared. Each search and each transcript request is numbered:
+   an answer to one that a newer one replaced is dropped (a slow earlier search never mixes into
+   a newer one's list, a slow transcript never lands under another title), and "More results"
+   asks for one page at a time (a double click appends it once). */
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +25,9 @@ const TEXT = {
 const FIELDS = ["q", "visitor", "agent", "label", "from", "to", "rating"];
 let nextCursor = null;
 let shown = 0;
+let searchNumber = 0; // the search whose results the list shows (or will)
+let moreWaiting = false; // a "More results" page asked for and not yet answered
+let transcriptNumber = 0;
 
 function params(cursor) {
   const query = new URLSearchParams();
@@ -56,16 +62,30 @@ function resultNode(c) {
 }
 
 async function run(more) {
+  if (more && (moreWaiting || !nextCursor)) return;
   const error = $("s-error");
   error.hidden = true;
   const query = params(more ? nextCursor : null);
-  if (!more) {
+  if (more) {
+    moreWaiting = true;
+    $("s-more").disabled = true;
+  } else {
+    searchNumber += 1;
+    moreWaiting = false;
+    nextCursor = null;
+    $("s-more").hidden = true;
     history.replaceState(null, "", `${location.pathname}${query.toString() ? `?${query}` : ""}`);
     $("s-results").replaceChildren();
     shown = 0;
   }
+  const mine = searchNumber;
   $("s-status").textContent = TEXT.searching;
   const result = await api("GET", `/api/search?${query}`);
+  if (mine !== searchNumber) return; // a newer search replaced this one
+  if (more) {
+    moreWaiting = false;
+    $("s-more").disabled = false;
+  }
   if (!result.ok) {
     $("s-status").textContent = "";
     error.textContent = (result.data && result.data.message) || "Search failed";
@@ -87,7 +107,10 @@ async function openTranscript(c) {
   $("s-transcript-title").textContent = c.visitor.name || c.visitor.email || TEXT.noVisitor;
   $("s-transcript-facts").textContent = TEXT.loading;
   list.replaceChildren();
+  transcriptNumber += 1;
+  const mine = transcriptNumber;
   const result = await api("GET", `/api/conversations/${encodeURIComponent(c.id)}/transcript`);
+  if (mine !== transcriptNumber) return; // another result was opened meanwhile
   if (!result.ok) { $("s-transcript-facts").textContent = TEXT.failed; return; }
   const conv = result.data.conversation;
   $("s-transcript-facts").textContent = [new Date(conv.started_ms).toLocaleString(),
