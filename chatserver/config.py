@@ -264,9 +264,10 @@ class AttachmentsConfig:
     max_bytes: int = 10 * 1024 * 1024
     # Types decided by the bytes, never the name; GIFs keep their first frame (as PNG).
     allowed_types: tuple[str, ...] = ATTACHMENT_TYPES
-    # Largest image in pixels (width × height) decoded: 50 million covers a 50 MP phone photo;
+    # Largest image in pixels (width × height) decoded: 25 million covers a 24 MP phone photo
+    # (5712 × 4284) and costs at most ~250 MB while re-encoded (a 50 MP PNG was ~950 MB);
     # more is refused as a decompression bomb before any pixel is decoded.
-    max_pixels: int = 50_000_000
+    max_pixels: int = 25_000_000
     # Uploads per visitor per period (token bucket, per process); 0 turns the limit off.
     uploads_per_visitor: int = 20
     uploads_period_seconds: float = 600.0

@@ -7,6 +7,7 @@ head, a PDF behind a web page), SVG, empty and oversize files."""
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 import zlib
 
@@ -20,6 +21,7 @@ from chatserver.core.errors import (
     DamagedFile,
     EmptyFile,
     Polyglot,
+    ScriptedPdf,
     TooLarge,
     TooManyPixels,
     UnsupportedType,
@@ -214,14 +216,84 @@ def test_a_cameras_binary_trailer_is_dropped_not_refused() -> None:
     assert b"SEFT" not in kept.data and b"Image_UTC_Data" not in kept.data
 
 
+MP4 = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
+       + b"\x00\x00\x00\x10mdat" + bytes(range(256)) * 64)
+
+
 @pytest.mark.parametrize("trailer", [
-    b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom",  # a motion photo's video
+    MP4,  # a Pixel motion photo's video
+    b"MotionPhoto_Data" + MP4 + b"\x00\x00SEFH\x01\x00\x00\x00SEFT",  # Samsung's
+    image_bytes("JPEG", size=(20, 10)) + MP4,  # an Ultra HDR gain map, then the video
+])
+def test_a_phones_extra_parts_are_dropped_not_refused(trailer: bytes) -> None:
+    kept = accept(phone_photo() + trailer, "PXL_20261206_101010123.MP.jpg", LIMITS)
+    assert kept.media_type == "image/jpeg" and b"ftyp" not in kept.data
+    assert (kept.width, kept.height) == (60, 20)
+
+
+@pytest.mark.parametrize("trailer", [
     b"plain words after the image",  # text is a file too
     b"\x01\x02<iframe src=//evil>",  # markup inside binary
+    MP4 + zip_bytes(),  # a ZIP directory at the end of the video (and of the file)
+    MP4[:40] + b"<script>alert(1)</script>" + MP4[40:],  # markup at the video's head
+    b"\xff\xd8\xff\xe0\x00\x10" + b"<html>" * 3,  # a "gain map" that is markup
 ])
 def test_any_file_after_an_image_is_refused(trailer: bytes) -> None:
     with pytest.raises(Polyglot):
         accept(image_bytes("JPEG") + trailer, "x.jpg", LIMITS)
+
+
+def test_a_video_after_another_kind_of_image_is_refused() -> None:
+    with pytest.raises(Polyglot):  # only a JPEG camera adds a video
+        accept(image_bytes("PNG") + MP4, "x.png", LIMITS)
+
+
+@pytest.mark.parametrize("script", [
+    b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>",
+    b"/OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >>",  # names spelt with escapes
+    b"/Names << /JavaScript 9 0 R >>",
+])
+def test_a_pdf_that_runs_script_is_refused(script: bytes) -> None:
+    with pytest.raises(ScriptedPdf) as refused:
+        accept(SIMPLE_PDF.replace(b"/Type /Catalog", b"/Type /Catalog " + script), "a.pdf",
+               LIMITS)
+    assert refused.value.code == "pdf_script" and refused.value.http_status == 415
+
+
+def test_a_script_packed_in_an_object_stream_is_found() -> None:
+    packed = zlib.compress(b"3 0 << /S /JavaScript /JS (app.alert(1)) >>")
+    pdf = (b"%PDF-1.5\n5 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
+           + str(len(packed)).encode() + b" >>\nstream\n" + packed
+           + b"\nendstream\nendobj\n%%EOF\n")
+    with pytest.raises(ScriptedPdf):
+        accept(pdf, "packed.pdf", LIMITS)
+
+
+def test_js_in_a_pages_compressed_content_is_no_script() -> None:
+    # Three bytes turn up by chance in megabytes of compressed pages: streams are not read.
+    pdf = (b"%PDF-1.4\n4 0 obj\n<< /Length 12 /Filter /FlateDecode >>\nstream\n/JS (x) /JS \n"
+           b"endstream\nendobj\n" + SIMPLE_PDF[len(b"%PDF-1.4\n"):])
+    assert accept(pdf, "page.pdf", LIMITS).media_type == "application/pdf"
+
+
+def test_a_large_image_is_served_at_most_4096_px_and_a_large_jpeg_decoded_small() -> None:
+    wide = accept(image_bytes("PNG", size=(6000, 1000)), "wide.png", LIMITS)
+    assert (wide.width, wide.height) == (4096, 683)
+    photo = accept(image_bytes("JPEG", size=(8200, 3000)), "big.jpg", LIMITS)
+    assert (photo.width, photo.height) == (4096, 1499)  # decoded at half scale, then fitted
+    thumb = Image.open(io.BytesIO(photo.thumbnail or b""))
+    assert max(thumb.size) == 320
+
+
+def test_an_image_larger_once_re_encoded_is_refused() -> None:
+    # A GIF's frame becomes a PNG: 256 colours of noise, 56 kB as GIF, ~110 kB as PNG.
+    noise = random.Random(1).randbytes(200 * 200 * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (200, 200), noise).quantize(256).save(out, "GIF")
+    small = Limits(len(out.getvalue()) + 10, policy.HANDLED, 50_000_000)
+    with pytest.raises(TooLarge) as refused:
+        accept(out.getvalue(), "noise.gif", small)
+    assert "re-encoded" in refused.value.message
 
 
 @pytest.mark.parametrize("data", [
@@ -270,7 +342,10 @@ def test_text_with_nul_is_not_text() -> None:
     ("photo.JPEG", "image/jpeg", "photo.jpeg"),
     ("scan.png", "application/pdf", "scan.pdf"),
     ("v1.2 notes", "application/pdf", "v1.2 notes.pdf"),
-    ("notes.log", "text/plain", "notes.log"),
+    ("notes.log", "text/plain", "notes.log.txt"),
+    ("steps.html", "text/plain", "steps.txt"),  # text never keeps a page's or script's name
+    ("fix.js", "text/plain", "fix.js.txt"),
+    ("logo.svg", "text/plain", "logo.txt"),
     ("evil\u202egpj.exe", "image/png", "evil_gpj.exe.png"),
     ("", "image/png", "file.png"),
     ("گزارش.pdf", "application/pdf", "گزارش.pdf"),

@@ -170,16 +170,18 @@ async def test_an_agents_pdf_reaches_the_visitor_as_a_download(desk: Server,
         "attachment; filename*=UTF-8''" + quote("فاکتور.pdf"))
 
     # Only the agent holding the chat may post there: another agent is told it does not
-    # exist, a supervisor that only the agent in it may; any staff member may read.
+    # exist, a supervisor that only the agent in it may. Reading is the transcript's rule:
+    # a supervisor reads any file, another agent none of a chat not theirs (404).
     add_user(desk.db, "bob")
     add_user(desk.db, "sue", role="supervisor")
-    for who, status in (("bob", 404), ("sue", 403)):
+    for who, status, read in (("bob", 404, 404), ("sue", 403, 200)):
         async with staff(desk, who) as other:
             refused = await other.post(f"/api/conversations/{cid}/attachments",
                                        content=SIMPLE_PDF,
                                        headers={"x-client-id": "x1", "x-file-name": "a.pdf"})
             assert refused.status_code == status, (who, refused.text)
-            assert (await other.get(line["attachment"]["url"].split("?")[0])).status_code == 200
+            url = line["attachment"]["url"].split("?")[0]
+            assert (await other.get(url)).status_code == read, who
     assert count(desk) == 1
 
 
@@ -258,15 +260,17 @@ async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
 
 async def test_a_file_sent_to_the_bot_is_in_the_offer_and_the_transcript(
         desk: Server, clients: list) -> None:
-    """The bot takes no turn on a file; the person the chat goes to finds it in the offer's
-    transcript and in the read-only transcript, with URLs of their own."""
+    """The bot cannot read a file: it says so and offers a person; the person the chat goes
+    to finds the file in the offer's transcript and in the read-only transcript, with URLs of
+    their own."""
     carol = await agent(desk, "carol")
     sara = await visitor(desk, name="Sara")
     clients += [carol, sara]
     sent = await upload(desk, token_of(sara), image_bytes("PNG"), "error.png")
     cid = sent.json()["conversation_id"]
     await sara.expect("message", where=lambda f: f.get("attachment"))
-    await sara.nothing("message", seconds=0.5)  # no bot line answers a file
+    reply = await sara.expect("message", where=lambda f: f.get("from") == "bot")
+    assert reply["actions"] == ["human"] and "files" in reply["text"]
     await sara.request("request_human")
     offer = await carol.expect("offer")
     (line,) = [f for f in offer["conversation"]["transcript"] if f.get("attachment")]

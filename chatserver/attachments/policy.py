@@ -11,10 +11,22 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from chatserver.core.errors import EmptyFile, Polyglot, TooLarge, UnsupportedType
+from chatserver.core.errors import EmptyFile, Polyglot, ScriptedPdf, TooLarge, UnsupportedType
 
 from . import images
-from .sniff import GIF, IMAGE_TYPES, JPEG, PDF, PNG, SVG, TEXT, WEBP, second_type, sniff
+from .sniff import (
+    GIF,
+    IMAGE_TYPES,
+    JPEG,
+    PDF,
+    PNG,
+    SVG,
+    TEXT,
+    WEBP,
+    pdf_script,
+    second_type,
+    sniff,
+)
 
 # Every type the server knows how to keep safe; config's allowed_types is a subset.
 HANDLED = frozenset(IMAGE_TYPES | {PDF, TEXT})
@@ -75,8 +87,13 @@ def accept(data: bytes, name: str, limits: Limits) -> Accepted:
     hidden = second_type(data, kind)
     if hidden is not None:
         raise Polyglot(f"this file was refused: {hidden}")
+    if kind == PDF and (script := pdf_script(data)) is not None:
+        raise ScriptedPdf(f"PDFs that run script cannot be sent here ({script})")
     if kind in IMAGE_TYPES:
         clean = images.reencode(data, kind, limits.max_pixels)
+        if len(clean.data) > limits.max_bytes:  # a small GIF can become a large PNG
+            raise TooLarge(f"the image is larger than the {limits.max_bytes:,} bytes accepted "
+                           f"once re-encoded")
         return Accepted(file_name(name, clean.media_type), clean.media_type, clean.data,
                         clean.width, clean.height, clean.thumbnail)
     return Accepted(file_name(name, kind), kind, data)
@@ -85,15 +102,16 @@ def accept(data: bytes, name: str, limits: Limits) -> Accepted:
 def file_name(raw: str, media_type: str) -> str:
     """The name a download is offered under: the last path part, without control or
     direction characters or the ones file systems refuse, ending in the type's extension
-    (a wrong one of ours is replaced: "scan.png" holding a PDF becomes "scan.pdf")."""
+    (a wrong one of ours is replaced: "scan.png" holding a PDF becomes "scan.pdf"). Text
+    always ends in .txt: "steps.html" is "steps.txt" and "fix.js" "fix.js.txt", never a page
+    or script a double-click in the agent's Downloads would run."""
     name = unicodedata.normalize("NFC", raw.replace("\\", "/").rsplit("/", 1)[-1])
     name = _UNSAFE_IN_NAME.sub("_", name).strip(" .")
     stem, dot, extension = name.rpartition(".")
     extension = f".{extension}".lower() if dot and stem else ""
     stem = stem if extension else name
     wanted = EXTENSIONS[media_type]
-    if not extension or (media_type != TEXT
-                         and extension not in (wanted, *_ALSO.get(media_type, ()))):
+    if not extension or extension not in (wanted, *_ALSO.get(media_type, ())):
         if extension and extension not in _KNOWN:  # "v1.2 notes": the dot is the name's
             stem = name
         extension = wanted

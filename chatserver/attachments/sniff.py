@@ -9,6 +9,7 @@ last scan, GIF's trailer, the RIFF size of WebP): bytes after it are another fil
 from __future__ import annotations
 
 import re
+import zlib
 
 PNG, JPEG, GIF, WEBP = "image/png", "image/jpeg", "image/gif", "image/webp"
 PDF, TEXT = "application/pdf", "text/plain"
@@ -41,13 +42,25 @@ _ACTIVE = re.compile(rb"<(script|html|iframe|svg|!doctype\s+html|body|object|emb
                      re.IGNORECASE)
 # Another file's start, wherever it sits in what follows an image: a PDF, a ZIP, a video (an
 # MP4/MOV box), markup. A camera's own binary trailer (Samsung phones append one) holds none
-# of these and is dropped with the rest of the metadata when the image is re-encoded.
+# of these and is dropped with the rest of the metadata when the image is re-encoded; so are
+# the parts phones add after a JPEG photo (_camera_parts), a motion photo's video among them.
 _SIGNATURES = re.compile(rb"%PDF-|PK\x03\x04|PK\x05\x06|ftyp|<(script|html|iframe|svg|"
                          rb"!doctype|body|object|embed|\?xml)", re.IGNORECASE)
 # A PDF reader finds "%PDF-" anywhere in the first 1024 bytes; a ZIP reader finds the end of
 # central directory record within the last 65,557 bytes (22 + the longest comment).
 _PDF_WINDOW = 1024
 _ZIP_WINDOW = 65_557
+# A motion photo's video starts within this many bytes of the photo's end: at once (Pixel),
+# after Samsung's 16-byte "MotionPhoto_Data" marker, or after a little padding.
+_VIDEO_START = 64
+# PDF JavaScript: the /JS and /JavaScript names (a reader runs them from /OpenAction, a link,
+# a form field...), after the #xx escapes names may be spelt with are undone.
+_PDF_SCRIPT = re.compile(rb"/(JavaScript|JS)(?=[\s()<>\[\]{}/%]|$)")
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+# Object streams (PDF 1.5) pack objects, a script's among them, compressed: at most 16 MiB of
+# them is unpacked to look (ordinary ones are kilobytes; more is refused, not skipped).
+_PDF_UNPACKED = 16 * 1024 * 1024
 # Text: the C0 controls besides tab, line feed, form feed and carriage return mean binary.
 _BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -112,8 +125,8 @@ def second_type(data: bytes, kind: str) -> str | None:
         return "it holds web page markup"
     if kind in IMAGE_TYPES:
         end = logical_end(data, kind)
-        trailer = b"" if end is None else data[end:].strip(b"\x00\xff\r\n")
-        if trailer and (sniff(trailer) != UNKNOWN or _SIGNATURES.search(trailer)):
+        trailer = b"" if end is None else data[end:]
+        if trailer.strip(b"\x00\xff\r\n") and not _camera_parts(trailer, kind):
             return f"another file follows the end of the image ({len(trailer):,} bytes)"
     if kind == PDF:
         if b"PK\x05\x06" in data[-_ZIP_WINDOW:]:
@@ -122,6 +135,65 @@ def second_type(data: bytes, kind: str) -> str | None:
         if last < 0 or data[last + 5:].strip():
             return "bytes follow the end of the PDF"
     return None
+
+
+def _camera_parts(trailer: bytes, kind: str) -> bool:
+    """Whether what follows an image is only what cameras add: after a JPEG, the JPEGs of an
+    Ultra HDR gain map or a preview (each itself no polyglot) and a motion photo's video (an
+    MP4 after EOI as Pixel phones write it, or after Samsung's marker), with no PDF start, markup
+    or ZIP directory where a reader of those would look; Samsung's binary SEF records. None of
+    it is served: the image is re-encoded."""
+    rest = trailer
+    if kind == JPEG:
+        while rest.lstrip(b"\x00").startswith(b"\xff\xd8\xff"):
+            rest = rest.lstrip(b"\x00")
+            end = _jpeg_end(rest)
+            if end is None or second_type(rest[:end], JPEG) is not None:
+                return False
+            rest = rest[end:]
+        # The video's first box (ftyp), after padding or Samsung's marker.
+        box = rest.find(b"ftyp", 4, _VIDEO_START)
+        if box >= 4:
+            video = rest[box - 4:]
+            head = video[:_PDF_WINDOW]
+            return not (b"%PDF-" in head or _ACTIVE.search(head)
+                        or b"PK\x05\x06" in video[-_ZIP_WINDOW:])
+    rest = rest.strip(b"\x00\xff\r\n")
+    return not rest or (sniff(rest) == UNKNOWN and not _SIGNATURES.search(rest))
+
+
+def pdf_script(data: bytes) -> str | None:
+    """Why this PDF would run JavaScript in a reader, or None. Looked for outside streams
+    (megabytes of compressed pages hold any three bytes by chance) and inside the object
+    streams objects may be packed in (FlateDecode ones; others are not unpacked)."""
+    parts, pos, budget = [], 0, _PDF_UNPACKED
+    for found in _PDF_STREAM.finditer(data):
+        if found.start() < pos:
+            continue  # "stream" inside a stream skipped
+        before = data[pos:found.start()]
+        parts.append(before)
+        close = data.find(b"endstream", found.end())
+        close = len(data) if close < 0 else close
+        header = _PDF_NAME_ESCAPE.sub(_unescaped, before[before.rfind(b"obj"):])
+        if b"/ObjStm" in header and b"/FlateDecode" in header:
+            unpack = zlib.decompressobj()
+            try:
+                parts.append(unpack.decompress(data[found.end():close], budget + 1))
+            except zlib.error:
+                pass  # a reader cannot unpack it either
+            else:
+                budget -= len(parts[-1])
+                if budget < 0:
+                    return "its packed objects are too large to check"
+        pos = close + len(b"endstream")
+    parts.append(data[pos:])
+    if _PDF_SCRIPT.search(_PDF_NAME_ESCAPE.sub(_unescaped, b"\n".join(parts))):
+        return "it holds JavaScript"
+    return None
+
+
+def _unescaped(escape: re.Match[bytes]) -> bytes:
+    return bytes([int(escape.group(1), 16)])
 
 
 def _png_end(data: bytes) -> int | None:

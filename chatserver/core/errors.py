@@ -95,6 +95,13 @@ class Polyglot(ChatError):
     http_status = 415
 
 
+class ScriptedPdf(UnsupportedType):
+    """A PDF that runs JavaScript (an /OpenAction, a form's actions...): a reader would run it
+    on the agent's machine."""
+
+    code = "pdf_script"
+
+
 class DamagedFile(ChatError):
     """A file of an accepted type that cannot be read: truncated or undecodable."""
 

@@ -30,6 +30,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ar": "عذرًا، يبدو أن إجابتي لم تساعدك. هل تريد التحدث إلى أحد الموظفين؟",
         "zh": "抱歉，我的回答好像没能帮到您。需要为您转接人工客服吗？",
     },
+    "cannot_read_files": {  # the bot's answer to a file sent while it answers
+        "en": "I can't read files, but a person can. Would you like to talk to one?",
+        "fa": "من نمی‌توانم فایل‌ها را بخوانم، اما همکارانم می‌توانند. می‌خواهید با یکی از آن‌ها "
+              "صحبت کنید؟",
+        "ar": "لا أستطيع قراءة الملفات، لكن أحد الموظفين يستطيع. هل تريد التحدث إلى أحدهم؟",
+        "zh": "我无法读取文件，但人工客服可以。需要为您转接人工客服吗？",
+    },
     "offline_closed": {
         "en": "We're closed right now. Leave us a message and we'll reply by email.",
         "fa": "در حال حاضر خارج از ساعت کاری هستیم. پیام بگذارید تا از طریق ایمیل پاسخ دهیم.",

@@ -28,7 +28,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
@@ -41,12 +41,14 @@ log = logging.getLogger(__name__)
 TOMBSTONE = "[erased]"
 # Every table an erasure rewrites, for Store.after_erase.
 ERASED_TABLES = ("events", "conversations", "offline_messages", "visitors", "kb_proposals",
-                 "search_lines", "attachments")
+                 "search_lines", "visitor_terms", "attachments")
 # Files deleted per job: at most 50 MB (5 × the 10 MB limit) overwritten by secure_delete in
 # one write, so a visitor with many files is erased without holding up the chats.
 FILE_BATCH = 5
 VISITOR_AUTHOR = "Visitor"  # what a visitor's lines show as author once their name is gone
 FORMAT = "chatserver-visitor-export/1"
+# A file's bytes are base64-encoded 3 × 256 KiB at a time (a multiple of 3: no padding inside).
+EXPORT_CHUNK = 3 * 256 * 1024
 # Payload keys holding free text anyone may have typed: replaced by the tombstone.
 TEXT_KEYS = frozenset({"text", "markdown", "comment", "note"})
 # Payload keys that identify or locate the visitor: emptied.
@@ -186,7 +188,7 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
         "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
         (visitor_id,))
     files = await store.fetchall(
-        "SELECT id, conversation_id, author, name, media_type, size, width, height, data, "
+        "SELECT id, conversation_id, author, name, media_type, size, width, height, "
         "created_ms FROM attachments WHERE conversation_id IN "
         "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
         (visitor_id,))
@@ -198,11 +200,31 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
         "survey_answers": surveys,
         "offline_messages": [dict(r) for r in offline],
         "kb_proposals": [dict(r) for r in proposals],
-        # Files sent either way, the bytes in base64: one download holds everything.
-        "attachments": [{**{k: row[k] for k in dict(row) if k != "data"},
-                         "data_base64": base64.b64encode(bytes(row["data"])).decode()}
-                        for row in files],
+        # Files sent either way, without their bytes: export_json adds each file's, read
+        # one at a time as the download is written.
+        "attachments": [dict(row) for row in files],
     }
+
+
+async def export_json(store: Store, data: Mapping[str, Any]) -> AsyncIterator[bytes]:
+    """The export as one JSON document, written piece by piece: the records, then each file
+    with its bytes in `data_base64`, read from the store one file at a time and encoded in
+    chunks, so a visitor's files never sit in memory at once (nor several times over)."""
+    records = {k: v for k, v in data.items() if k != "attachments"}
+    head = json.dumps(records, ensure_ascii=False, separators=(",", ":"))
+    yield f'{head[:-1]},"attachments":['.encode()
+    for number, file in enumerate(data["attachments"]):
+        row = await store.fetchone("SELECT data FROM attachments WHERE id = ?", (file["id"],))
+        if row is None:  # erased or purged since the export began: left out
+            continue
+        fields = json.dumps(dict(file), ensure_ascii=False, separators=(",", ":"))
+        yield f'{"," if number else ""}{fields[:-1]},"data_base64":"'.encode()
+        body = memoryview(bytes(row["data"]))
+        del row
+        for start in range(0, len(body), EXPORT_CHUNK):
+            yield base64.b64encode(body[start:start + EXPORT_CHUNK])
+        yield b'"}'
+    yield b"]}"
 
 
 def export_counts(data: Mapping[str, Any]) -> dict[str, int]:

@@ -4,12 +4,13 @@ go into the `attachments` table in the same transaction (`Journal.append(also=..
 line never points at a file that was not kept, and a retried upload stores neither again.
 
 The bot does not read files: a file sent while the bot answers stays in the transcript for
-the person the chat goes to, and the bot takes no turn.
+the person the chat goes to, and the bot says it cannot read it and offers a person
+(`VisitorSide.file_turn`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,11 @@ class File:
 class AttachmentLines:
     """Posts files as lines, and finds a stored file for whoever may read it."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal,
+                 after_file: Callable[[Conversation], Awaitable[None]] | None = None) -> None:
         self.journal = journal
+        # What follows a visitor's new file under the chat's lock (the bot's word on it).
+        self.after_file = after_file
 
     async def visitor_file(self, conv: Conversation, client_id: str, file: File,
                            name: str) -> Event:
@@ -63,9 +67,13 @@ class AttachmentLines:
                                             "start a new one")
             line = {"from": "visitor", "author": name or "Visitor", "text": "",
                     "attachment": file.fields()}
-            _, events, _ = await journal.append(
+            conv, events, duplicate = await journal.append(
                 conv, [NewEvent("message", "visitor", line)], client_id,
                 also=self._keep(file, conv, "visitor"))
+            if duplicate:
+                return _a_file(events[0])
+            if self.after_file is not None:
+                await self.after_file(conv)
             return events[0]
 
     async def agent_file(self, user: Row, cid: str, client_id: str, file: File) -> Event:
@@ -86,14 +94,14 @@ class AttachmentLines:
             _, events, _ = await journal.append(
                 conv, [NewEvent("message", f"agent:{agent_id}", line)], client_id,
                 also=self._keep(file, conv, "agent"))
-            return events[0]
+            return _a_file(events[0])
 
     async def _replayed(self, conv: Conversation, client_id: str, refusal: str) -> Event:
         """A retry of a file stored before the chat moved on gets its line again."""
         replay = await self.journal.replayed(conv, client_id)
         if replay is None:
             raise Conflict(refusal)
-        return replay.events[0]
+        return _a_file(replay.events[0])
 
     def _keep(self, file: File, conv: Conversation, author: str) -> Callable[[Conn], object]:
         row = (file.id, conv.id, conv.visitor_id, author, file.name, file.media_type,
@@ -113,3 +121,11 @@ class AttachmentLines:
             "JOIN conversations ON conversations.id = attachments.conversation_id "
             "WHERE attachments.id = ?",
             (attachment_id,))
+
+
+def _a_file(event: Event) -> Event:
+    """The stored line a retry names, if it is a file's: a client id a text line (or another
+    frame) already used is a conflict, not that line's answer."""
+    if event.type != "message" or "attachment" not in event.payload:
+        raise Conflict("this id was used for another line")
+    return event

@@ -76,7 +76,8 @@ class ConversationService:
         # Agents the router sets away (missed offers) go into the presence log like any change.
         self.dispatcher.record_presence = self.agent_side.record_presence
         self.recovery = Recovery(journal, router, self.dispatcher, self.agents, registry)
-        self.attachments = AttachmentLines(journal)  # lines that carry a file
+        # Lines that carry a file; the bot answers a visitor's file it cannot read.
+        self.attachments = AttachmentLines(journal, after_file=self.visitors.file_turn)
         self.labelling = Labelling(journal)
         # What each socket catches up from (one callable per audience, not one per socket).
         self.visitor_backlog = partial(journal.backlog, for_visitor=True)
@@ -92,6 +93,7 @@ class ConversationService:
         # The visitor side's.
         visitors = self.visitors
         self.start = visitors.start
+        self.open_or_start = visitors.open_or_start
         self.visitor_message = visitors.visitor_message
         self.choose = visitors.choose
         self.request_human = visitors.request_human

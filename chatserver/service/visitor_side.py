@@ -8,6 +8,7 @@ the agent side are `handoff.Handoff`'s.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -51,6 +52,28 @@ class VisitorSide:
         # Encodes a visitor's message for the bot's semantic re-ranker before the bot reads it
         # (off the event loop); app.py sets it to embeddings.Embeddings.prepare when on.
         self.prepare_message: Callable[[str], Awaitable[None]] | None = None
+        # Per visitor starting a chat: its lock and how many wait on it (dropped at none).
+        self._starting: dict[str, list[Any]] = {}
+
+    async def open_or_start(self, visitor_id: str, profile: Mapping[str, str],
+                            may_start: Callable[[], None]) -> Conversation:
+        """The visitor's open conversation, or one started now (after `may_start`, which
+        raises to refuse): one step per visitor in this process, so the socket's first line
+        and the widget's upload of a file sent with it (or two files dropped at once) end up
+        in one chat, never two."""
+        entry = self._starting.setdefault(visitor_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                opened = await self.journal.store.open_conversation_of(visitor_id)
+                if opened is not None:
+                    return await self.journal.conversation(opened["id"])
+                may_start()
+                return await self.start(visitor_id, profile)
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._starting[visitor_id]
 
     async def start(self, visitor_id: str, profile: Mapping[str, str]) -> Conversation:
         """Open a new conversation for a visitor who has none open."""
@@ -83,6 +106,21 @@ class VisitorSide:
                 return outcome
             await self._bot_turn(conv, text, name)
         return outcome
+
+    async def file_turn(self, conv: Conversation) -> None:
+        """A visitor's file while the bot answers (the caller holds the chat's lock): the bot
+        cannot read it, says so and offers a person (a button, like a frustrated visitor's
+        offer, and no failed round); without a bot the chat goes to the queue as a line
+        would. With a person here or on the way, their answer is the answer: nothing."""
+        if conv.state is not State.BOT:
+            return
+        if self.bot is None:
+            await self.handoff.queue(conv, "no_bot", skill=None)
+            return
+        text = say("cannot_read_files", conv.language or "en")
+        line = {"from": "bot", "author": "Bot", "text": text,
+                "decision": "offer_human", "reason": "file", "actions": ["human"]}
+        await self.journal.append(conv, [NewEvent("message", "bot", line)])
 
     async def _earlier_lines(self, conv: Conversation) -> list[str]:
         """The visitor's lines before the one just stored, newest last (a repeated question)."""

@@ -34,15 +34,18 @@ from chatserver.core.errors import (
     ConsentRequired,
     Forbidden,
     NotFound,
+    PasswordChangeRequired,
     TooLarge,
     Unauthorized,
     Unavailable,
 )
 from chatserver.privacy.iplimits import KeyedLimiter, Throttled
 from chatserver.service.attachment_lines import File
+from chatserver.store.store import Row
 from chatserver.tokens import new_id
 
 from . import auth, http_fields
+from .history_api import may_read
 from .visitor_socket import origin_allowed
 
 if TYPE_CHECKING:
@@ -234,15 +237,21 @@ async def chat_of(hub: Hub, visitor_id: str, bound: str | None) -> Any:
 
 async def open_conversation(request: Request, hub: Hub, visitor_id: str, visitor: Any,
                             opened: Any) -> Conversation:
-    """The visitor's open conversation (`opened`, its row), or one started as a `message`
-    would start it."""
+    """The visitor's open conversation (`opened`, its row), or, after the decode, the one
+    they have now or one started as a `message` would start it: in the same serialized step
+    as the socket's, so a file sent with the first line (or two at once) makes one chat."""
     if opened is not None:
         return await hub.service.conversation(opened["id"])
-    if not hub.bus.healthy:
-        raise Unavailable("chat is briefly unavailable; please try again in a moment")
-    hub.abuse.conversation(request.client.host if request.client else None, time.monotonic())
-    return await hub.service.start(visitor_id, {"name": visitor["name"],
-                                                "language": visitor["language"]})
+
+    def may_start() -> None:
+        if not hub.bus.healthy:
+            raise Unavailable("chat is briefly unavailable; please try again in a moment")
+        hub.abuse.conversation(request.client.host if request.client else None,
+                               time.monotonic())
+
+    return await hub.service.open_or_start(visitor_id, {"name": visitor["name"],
+                                                        "language": visitor["language"]},
+                                           may_start)
 
 
 # --- the agent's upload ------------------------------------------------------------------------
@@ -265,7 +274,8 @@ async def agent_upload(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     """A file (or its thumbnail) for the conversation's visitor (`?sig=` from their line, or
-    their token) or any staff member (session cookie); nobody else learns it exists."""
+    their token) or a staff member who may read its chat (session cookie); nobody else learns
+    it exists."""
     hub = hub_of(request)
     headers = cors(request, hub) or {}
     try:
@@ -293,19 +303,49 @@ async def _download(request: Request, hub: Hub, headers: dict[str, str]) -> Resp
             else links_of(hub).may_read(str(found["conversation_id"]), attachment_id, sig))
         if not allowed:
             raise refused  # the same for a file that does not exist: no hint
+    elif not await staff_may_read(hub, staff, attachment_id):
+        raise NotFound("no such file")  # as for one that does not exist
     if found is None or found["body"] is None:
         raise NotFound("no such file")
     media_type = WEBP if thumbnail else str(found["media_type"])
     shown = media_type in IMAGE_TYPES
     disposition = "inline" if shown else "attachment"
     content_type = f"{media_type}; charset=utf-8" if media_type == TEXT else media_type
+    name = served_name(str(found["name"]), media_type)
     return Response(bytes(found["body"]), media_type=content_type, headers={
         **headers,
         "content-security-policy": FILE_POLICY,
         "x-content-type-options": "nosniff",
-        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(found['name'])}",
+        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
         "cache-control": "private, max-age=3600",
         "cross-origin-resource-policy": "cross-origin"})
+
+
+async def staff_may_read(hub: Hub, user: Row, attachment_id: str) -> bool:
+    """A staff member reads a file as they read its chat's transcript (history_api): an agent
+    the files of chats they hold or held last, or of a visitor whose chat is offered to or
+    held by them now; supervisors and admins any. A password still to change reads none."""
+    if user["must_change_password"]:
+        raise PasswordChangeRequired("choose your own password first (on /account)")
+    if user["role"] != "agent":
+        return True
+    row = await hub.store.fetchone(
+        "SELECT conversations.agent_id, conversations.visitor_id FROM attachments JOIN "
+        "conversations ON conversations.id = attachments.conversation_id "
+        "WHERE attachments.id = ?", (attachment_id,))
+    return row is not None and (row["agent_id"] == user["id"]
+                                or await may_read(hub.store, user, row["visitor_id"]))
+
+
+def served_name(stored: str, media_type: str) -> str:
+    """The name a download gets: a thumbnail's ends in its own extension (.webp), and text
+    in .txt whatever it was stored under (policy.file_name already does so for new files)."""
+    stem, dot, _ = stored.rpartition(".")
+    if media_type == WEBP and not stored.lower().endswith(".webp"):
+        return f"{stem if dot else stored}.webp"
+    if media_type == TEXT and not stored.lower().endswith(".txt"):
+        return f"{stored}.txt"
+    return stored
 
 
 routes = [

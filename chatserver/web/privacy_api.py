@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from chatserver.core.errors import BadFrame, NotFound
@@ -51,7 +51,9 @@ async def export_visitor(request: Request) -> Response:
         raise NotFound("no data is held about this visitor")
     await audit.record(hub.store, user, "privacy.export", visitor_id,
                        privacy.export_counts(data), audit.address_of(request), now_ms=now)
-    return JSONResponse(data, headers={
+    # Streamed: the files' bytes are read and encoded one file at a time as it is sent.
+    return StreamingResponse(privacy.export_json(hub.store, data),
+                             media_type="application/json", headers={
         "content-disposition": f'attachment; filename="visitor-{visitor_id}.json"',
         "cache-control": "no-store"})
 

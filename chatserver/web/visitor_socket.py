@@ -119,16 +119,16 @@ class VisitorSocket:
             session.last_conversation_id, session.conversation_id = conv.id, None
         if not start:
             return None
-        opened = await hub.store.open_conversation_of(session.visitor_id)
-        if opened is not None:  # started meanwhile over HTTP (the widget uploaded a file)
-            session.conversation_id = opened["id"]
-            return await service.conversation(opened["id"])
-        if not hub.bus.healthy:
-            raise Unavailable("chat is briefly unavailable; please try again in a moment")
-        hub.abuse.conversation(self.address, time.monotonic())
-        conv = await service.start(session.visitor_id, {
+
+        def may_start() -> None:
+            if not hub.bus.healthy:
+                raise Unavailable("chat is briefly unavailable; please try again in a moment")
+            hub.abuse.conversation(self.address, time.monotonic())
+
+        # Perhaps started meanwhile over HTTP (the widget uploaded a file): that one, then.
+        conv = await service.open_or_start(session.visitor_id, {
             "name": session.name, "language": session.language, "topic": session.topic,
-            "page_url": session.page_url})
+            "page_url": session.page_url}, may_start)
         session.conversation_id = conv.id
         return conv
 
