@@ -26,7 +26,9 @@ END = datetime(2026, 6, 1, tzinfo=UTC)
 def test_the_search_bench_runs_at_tiny_scale() -> None:
     figures = search_bench.run(conversations=300)
     assert set(figures["kinds"]) == {"common word", "rare word", "Chinese, 2 characters",
-                                     "Persian, no ZWNJ", "filters only", "text and filter"}
+                                     "Persian, no ZWNJ", "filters only", "text and filter",
+                                     "two words, any lines", "visitor only",
+                                     "text and visitor", "long chats"}
     for kind, f in figures["kinds"].items():
         assert 0 < f["median_s"] <= f["p95_s"] <= f["max_s"], kind
     assert figures["kinds"]["common word"]["mean_results"] == 20  # a full page

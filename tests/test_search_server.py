@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from chatserver.config import RetentionConfig
-from chatserver.privacy import retention
+from chatserver.privacy import data_rights, retention
+from chatserver.store import search_index
 from chatserver.store.postgres import connect as pg_connect
 from chatserver.store.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from chatserver.store.schema_postgres import MIGRATIONS as PG_MIGRATIONS
@@ -282,6 +283,14 @@ async def test_a_live_line_is_found_and_an_erased_visitor_is_not(desk: Server) -
     assert found(desk, q="parcel") == []
     assert sql(desk.db, "SELECT count(*) FROM search_lines WHERE conversation_id = ? AND "
                         "terms LIKE '%giraffe%'", (cid,)) == [(0,)]
+    # The name's terms went with the name (a trigger of migration 11), in the same erasure.
+    assert sql(desk.db, "SELECT term FROM visitor_terms WHERE visitor_id = ?", (vid,)) == []
+    assert sql(desk.db, "SELECT search_key FROM visitors WHERE id = ?", (vid,)) in (
+        [(None,)], [("",)])
+
+
+def test_the_index_skips_the_tombstone_the_privacy_code_writes() -> None:
+    assert search_index.TOMBSTONE == data_rights.TOMBSTONE
 
 
 @pytest.mark.anyio

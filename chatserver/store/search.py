@@ -41,6 +41,7 @@ SNIPPETS = 3  # matching lines shown per conversation
 # Lines read per conversation for the first visitor line shown when there is no text query.
 LINES_READ = 400
 VISITORS_BATCH = 2000  # visitors indexed per write turn
+SEARCH_BATCHES = 5  # of visitors a visitor search indexes first, at most
 MAX_VISITOR_TERMS = 8  # words of the visitor filter looked up (a name and an e-mail)
 
 
@@ -67,24 +68,32 @@ def _backfill_batch(conn: Conn, limit: int) -> bool:
 
 
 async def backfill(store: Store, batch: int = BACKFILL_BATCH, pause_s: float = 0.01) -> None:
-    """Index the lines a database held before search existed, a batch per writer turn, with
-    a pause between (the chats' own writes go first). Resumes where it stopped; several
-    processes may run it at once (a line is indexed once)."""
+    """At start-up: index the visitors not indexed yet, then the lines a database held
+    before search existed, a batch per writer turn, with a pause between (the chats' own
+    writes go first). Resumes where it stopped; several processes may run it at once (a line
+    or a visitor is indexed once)."""
     try:
+        await index_named(store, pause_s=pause_s)
         while await store.write(  # noqa: ASYNC110 -- the pause lets the chats' writes in
                 lambda conn: _backfill_batch(conn, batch)):
             await asyncio.sleep(pause_s)
-        await index_named(store)
     except Exception as error:  # the database went away: the mark keeps the place
         log.warning("search: indexing earlier lines stopped (%s); the next start resumes it",
                     error)
 
 
-async def index_named(store: Store) -> None:
-    """Index every visitor named (or renamed, or created) since the last time, in batches."""
-    while await store.fetchone("SELECT 1 FROM visitors WHERE search_key IS NULL LIMIT 1"):
+async def index_named(store: Store, *, batches: int | None = None,
+                      pause_s: float = 0.0) -> None:
+    """Index the visitors named (or renamed, or created) since the last time, a batch per
+    write turn: all of them, or up to `batches` (a search does not wait for the whole desk of
+    a database just upgraded, which start-up indexes meanwhile)."""
+    done = 0
+    while (batches is None or done < batches) and await store.fetchone(
+            "SELECT 1 FROM visitors WHERE search_key IS NULL LIMIT 1"):
         if not await store.write(lambda conn: index_visitors(conn, VISITORS_BATCH)):
             return
+        done += 1
+        await asyncio.sleep(pause_s)
 
 
 # Matching lines counted before choosing how SQLite finds the newest conversations: below
@@ -177,7 +186,7 @@ async def search(store: Store, f: Filters, *, only_agent: int | None = None,
     `only_agent`: an agent's search covers the conversations they were assigned."""
     words = await _words(store, f.query) if f.query is not None else []
     if f.visitor:
-        await index_named(store)
+        await index_named(store, batches=SEARCH_BATCHES)
     where, params = _where(store.backend.name, f, words, only_agent)
     rows = await store.fetchall(
         "SELECT c.id, c.created_ms, c.state, c.rating, c.language, c.topic, "  # noqa: S608
