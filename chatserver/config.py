@@ -265,7 +265,7 @@ class AttachmentsConfig:
     # Types decided by the bytes, never the name; GIFs keep their first frame (as PNG).
     allowed_types: tuple[str, ...] = ATTACHMENT_TYPES
     # Largest image in pixels (width × height) decoded: 25 million covers a 24 MP phone photo
-    # (5712 × 4284) and costs at most ~250 MB while re-encoded (a 50 MP PNG was ~950 MB);
+    # (5712 × 4284) and costs at most ~350 MB while re-encoded (a 50 MP PNG was ~950 MB);
     # more is refused as a decompression bomb before any pixel is decoded.
     max_pixels: int = 25_000_000
     # Uploads per visitor per period (token bucket, per process); 0 turns the limit off.

@@ -132,6 +132,64 @@ async def test_a_pixel_motion_photo_is_accepted_without_its_video(
     assert sent.json()["attachment"]["media_type"] == "image/jpeg"
 
 
+async def test_who_on_staff_reads_a_file_follows_the_transcript_rule(
+        desk: Server, clients: list) -> None:
+    """Supervisors and admins read any file; the agent who served a chat still reads its files
+    after it closed; a password still to change reads none. A thumbnail downloads as .webp."""
+    add_user(desk.db, "sue", role="supervisor")
+    add_user(desk.db, "newbie", role="supervisor")
+    sql(desk.db, "UPDATE users SET must_change_password = 1 WHERE username = 'newbie'")
+    carol, sara, cid = await chatting(desk, clients)
+    sent = await upload(desk, token_of(sara), image_bytes("PNG"), "screen.png")
+    url = f"/api/attachments/{sent.json()['attachment']['id']}"
+    await carol.request("close", conversation_id=cid, resolved=True)
+    for who, status in (("sue", 200), ("carol", 200), ("newbie", 403)):
+        async with staff(desk, who) as console:
+            got = await console.get(url)
+            assert got.status_code == status, (who, got.text)
+            if status == 403:
+                assert got.json()["error"] == "password_change_required"
+            else:
+                thumb = await console.get(url + "/thumbnail")
+                assert thumb.headers["content-disposition"].endswith("''screen.webp")
+
+
+async def test_the_bots_word_on_a_file_is_in_the_visitors_language_and_only_while_it_answers(
+        desk: Server, clients: list) -> None:
+    from chatserver.core.messages import MESSAGES
+
+    add_user(desk.db, "parisa", skills={"lang:fa": 5})
+    parisa = await agent(desk, "parisa")  # online: asking for a person offers her the chat
+    reza = await visitor(desk, name="Reza", language="fa")
+    clients += [parisa, reza]
+    sent = await upload(desk, token_of(reza), b"order 4711\n", "order.txt")
+    assert sent.status_code == 200, sent.text
+    reply = await reza.expect("message", where=lambda f: f.get("from") == "bot")
+    assert reply["text"] == MESSAGES["cannot_read_files"]["fa"]
+    assert reply["actions"] == ["human"]
+    queued = await reza.request("request_human")  # the offer is no failed round: asked now
+    assert queued["type"] == "ack", queued
+    await parisa.expect("offer")
+    again = await upload(desk, token_of(reza), b"order 4712\n", "order2.txt")
+    assert again.status_code == 200
+    await reza.expect("message", where=lambda f: f.get("attachment"))
+    with pytest.raises((AssertionError, TimeoutError)):  # a person is asked for: no bot line
+        await reza.expect("message", where=lambda f: f.get("from") == "bot", timeout=0.5)
+
+
+async def test_a_pdf_that_runs_script_is_refused_over_http(desk: Server,
+                                                          clients: list) -> None:
+    from .test_attachments import SIMPLE_PDF
+
+    _carol, sara, _cid = await chatting(desk, clients)
+    scripted = SIMPLE_PDF.replace(b"/Type /Catalog",
+                                  b"/Type /Catalog /OpenAction << /S /JavaScript /JS (x) >>")
+    sent = await upload(desk, token_of(sara), scripted, "invoice.pdf")
+    assert (sent.status_code, sent.json()["error"]) == (415, "pdf_script"), sent.text
+    assert "JavaScript" in sent.json()["message"]
+    assert sql(desk.db, "SELECT count(*) FROM attachments")[0][0] == 0
+
+
 def _peak_rss_mb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -162,6 +220,17 @@ async def test_a_small_png_does_not_cost_a_gigabyte_to_decode(
     assert sent.status_code in (200, 422), sent.text
     grew = _peak_rss_mb(desk.proc.pid) - before
     assert grew < 400, f"decoding one 200 KB upload raised the server's peak by {grew} MB"
+    # The largest image max_pixels lets through (25 million, with transparency) is decoded,
+    # served at 4096 px, within the same bound.
+    out = io.BytesIO()
+    Image.new("RGBA", (5000, 5000), (1, 2, 3, 4)).save(out, "PNG")
+    sent = await upload(desk, token_of(sara), out.getvalue(), "flat.png")
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["attachment"]["width"], sent.json()["attachment"]["height"]) == (
+        4096, 4096)
+    grew = _peak_rss_mb(desk.proc.pid) - before
+    print(f"peak growth after a 25 MP PNG: {grew} MB")
+    assert grew < 400, f"decoding a 25 MP upload raised the server's peak by {grew} MB"
 
 
 async def test_a_text_file_is_downloaded_as_text_not_under_its_claimed_extension(
@@ -208,6 +277,7 @@ async def test_an_export_does_not_hold_every_file_in_memory_several_times(
             assert export.status_code == 200
         grew = _peak_rss_mb(server.proc.pid) - before
         files_mb = 8 * per_file // (1024 * 1024)
+        print(f"export of {files_mb} MB of files: peak growth {grew} MB")
         assert grew < 2 * files_mb, f"{files_mb} MB of files: the export's peak grew {grew} MB"
     finally:
         server.stop()

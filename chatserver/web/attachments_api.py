@@ -56,7 +56,8 @@ UPLOAD_HEADERS = "Authorization, Content-Type, X-Client-Id, X-File-Name, X-Conve
 # Served files do nothing: no script, no plugin, no form, no frame; a direct visit to an image
 # shows it (its viewer needs inline style), anything else downloads.
 FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-# Images decoded at once per process: a 50-megapixel photo is 150-200 MB while re-encoded.
+# Images decoded at once per process: one of max_pixels' default 25 million is at most about
+# 350 MB while re-encoded (docs/deploy.md).
 DECODERS = 2
 
 
