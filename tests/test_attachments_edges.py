@@ -281,3 +281,40 @@ async def test_an_export_does_not_hold_every_file_in_memory_several_times(
         assert grew < 2 * files_mb, f"{files_mb} MB of files: the export's peak grew {grew} MB"
     finally:
         server.stop()
+
+
+async def test_the_streamed_export_is_one_json_document_even_when_a_file_goes_meanwhile(
+        db_location: str) -> None:
+    """export_json writes the records, then each file's bytes in base64 chunks; a file erased
+    or purged after the export was read is left out, and the document stays valid JSON."""
+    import base64
+    import json
+
+    from chatserver.privacy import data_rights as privacy
+    from chatserver.store.store import Store
+
+    store = Store(db_location)
+    await store.open()
+    try:
+        await store.upsert_visitor("vf", {"name": "Fay", "language": "en"}, 1)
+        await store.create_conversation("cf", "vf", {"language": "en"}, 1)
+        bodies = {f"f{i}": bytes([i]) * (privacy.EXPORT_CHUNK * 2 + i) for i in range(3)}
+        for i, (fid, body) in enumerate(bodies.items()):
+            row = (fid, "cf", "vf", "visitor", f"{fid}.txt", "text/plain", len(body), None,
+                   None, body, None, 10 + i)
+            await store.write(lambda conn, row=row: conn.execute(
+                "INSERT INTO attachments (id, conversation_id, visitor_id, author, name, "
+                "media_type, size, width, height, data, thumbnail, created_ms) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row))
+        data = await privacy.export_visitor(store, "vf", 100)
+        assert data is not None and [f["id"] for f in data["attachments"]] == list(bodies)
+        await store.write(lambda conn: conn.execute("DELETE FROM attachments WHERE id = 'f0'"))
+        text = b"".join([part async for part in privacy.export_json(store, data)])
+        exported = json.loads(text)
+        assert exported["visitor"]["name"] == "Fay" and exported["format"] == privacy.FORMAT
+        assert [f["id"] for f in exported["attachments"]] == ["f1", "f2"]
+        for file in exported["attachments"]:
+            assert base64.b64decode(file["data_base64"]) == bodies[file["id"]]
+            assert file["name"] == f"{file['id']}.txt"
+    finally:
+        await store.close()

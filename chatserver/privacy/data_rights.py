@@ -213,12 +213,14 @@ async def export_json(store: Store, data: Mapping[str, Any]) -> AsyncIterator[by
     records = {k: v for k, v in data.items() if k != "attachments"}
     head = json.dumps(records, ensure_ascii=False, separators=(",", ":"))
     yield f'{head[:-1]},"attachments":['.encode()
-    for number, file in enumerate(data["attachments"]):
+    comma = ""
+    for file in data["attachments"]:
         row = await store.fetchone("SELECT data FROM attachments WHERE id = ?", (file["id"],))
         if row is None:  # erased or purged since the export began: left out
             continue
         fields = json.dumps(dict(file), ensure_ascii=False, separators=(",", ":"))
-        yield f'{"," if number else ""}{fields[:-1]},"data_base64":"'.encode()
+        yield f'{comma}{fields[:-1]},"data_base64":"'.encode()
+        comma = ","
         body = memoryview(bytes(row["data"]))
         del row
         for start in range(0, len(body), EXPORT_CHUNK):
