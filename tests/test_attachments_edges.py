@@ -204,7 +204,8 @@ async def test_a_small_png_does_not_cost_a_gigabyte_to_decode(
     max_bytes, so it is decoded: ~190 MB of pixels, copied by exif_transpose, convert and the
     thumbnail, ~950 MB peak and ~5.5 s of a core in one decoder slot (DECODERS = 2). Two such
     uploads (any stranger, 20 per visitor per 10 min, visitors are free) hold every decoder
-    slot of the process and about 2 GB."""
+    slot of the process and about 2 GB. (Was: max_pixels 50 million. Now 25 million refuses
+    it from its header, and the largest it lets through stays within the bound.)"""
     import io
 
     from PIL import Image
