@@ -130,3 +130,28 @@ def test_lean_strips_every_widget_file_whole():
             for line in lean((WIDGET_DIR / name).read_text()).splitlines()
             if line[:1].isspace() or line.lstrip().startswith(("//", "/*"))]
     assert len(kept) <= 3, kept
+
+
+def test_every_refusal_of_a_file_has_a_sentence_in_each_language():
+    """A refusal code the widget does not know reads as the general "could not be sent": each
+    reason the server gives for refusing a file (the ChatErrors of chatserver/core/errors.py
+    an upload raises) must tell the visitor why, in their language."""
+    from chatserver.core import errors
+
+    server = WIDGET_DIR.parent / "chatserver"
+    upload_code = "".join(p.read_text() for p in [
+        *sorted((server / "attachments").glob("*.py")), server / "web" / "attachments_api.py",
+        server / "service" / "attachment_lines.py"])
+    file_codes = {cls.code for name, cls in vars(errors).items() if isinstance(cls, type)
+                  and issubclass(cls, errors.ChatError) and re.search(rf"\b{name}\b", upload_code)}
+    assert {"pdf_script", "polyglot", "damaged_file", "too_many_pixels", "too_large"} <= file_codes
+    # the widget's own mistakes (the general sentence fits), staff only, retried (503)
+    file_codes -= {"bad_frame", "not_found", "password_change_required", "unavailable"}
+    source = (WIDGET_DIR / "attach.js").read_text()
+    blocks = re.split(r"\n  (en|fa|ar|zh): \{", source)[1:]
+    languages = dict(zip(blocks[::2], blocks[1::2], strict=True))
+    assert set(languages) == {"en", "fa", "ar", "zh"}
+    for lang, block in languages.items():
+        block = block.split("\n  },")[0]
+        missing = sorted(code for code in file_codes if not re.search(rf"\b{code}:", block))
+        assert not missing, (lang, missing)
