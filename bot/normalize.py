@@ -25,7 +25,6 @@ Myanmar) give character unigrams and bigrams, because there is no word boundary 
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from functools import lru_cache
 
@@ -68,33 +67,40 @@ _ARABIC_MARKS = [
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
 
 
-def _build_table() -> dict[int, str | None]:
-    """One str.translate table for every per-character fold (fast: a single C-level pass)."""
-    table: dict[int, str | None] = {ord(k): v for k, v in _LETTER_FOLDS.items()}
-    for cp in _ARABIC_MARKS:
-        table[cp] = None
-    for cp in range(0x0300, 0x0370):  # combining diacritical marks (Latin, Greek, Cyrillic)
-        table[cp] = None
-    for ch in _APOSTROPHES:
-        table[ord(ch)] = None
-    table[ord(_ZWNJ)] = " "
-    for cp in (0x200B, 0x200D, 0x2060, 0xFEFF, 0x00AD):  # ZWSP, ZWJ, word joiner, BOM, SHY
-        table[cp] = None
-    for cp in range(sys.maxunicode + 1):
-        if cp in table:
-            continue
+class _Folds(dict[int, str | None]):
+    """One str.translate table for every per-character fold (a single C-level pass). The
+    explicit folds are entered up front; a character met for the first time is classified by
+    its Unicode category then and remembered (itself when unchanged), instead of classifying
+    all 1.1 million code points at import, which cost every server process half a second."""
+
+    def __init__(self) -> None:
+        super().__init__({ord(k): v for k, v in _LETTER_FOLDS.items()})
+        for cp in _ARABIC_MARKS:
+            self[cp] = None
+        for cp in range(0x0300, 0x0370):  # combining diacritical marks (Latin, Greek, Cyrillic)
+            self[cp] = None
+        for ch in _APOSTROPHES:
+            self[ord(ch)] = None
+        self[ord(_ZWNJ)] = " "
+        for cp in (0x200B, 0x200D, 0x2060, 0xFEFF, 0x00AD):  # ZWSP, ZWJ, word joiner, BOM, SHY
+            self[cp] = None
+        for trad, simp in TRADITIONAL_TO_SIMPLIFIED.items():
+            self[ord(trad)] = simp
+
+    def __missing__(self, cp: int) -> str | None:
         ch = chr(cp)
         cat = unicodedata.category(ch)
         if cat == "Nd":
-            table[cp] = str(unicodedata.decimal(ch))
+            folded: str | None = str(unicodedata.decimal(ch))
         elif cat[0] in "PSZ" or cat in ("Cc", "Cf"):
-            table[cp] = " "
-    for trad, simp in TRADITIONAL_TO_SIMPLIFIED.items():
-        table[ord(trad)] = simp
-    return table
+            folded = " "
+        else:
+            folded = ch
+        self[cp] = folded
+        return folded
 
 
-_TABLE = _build_table()
+_TABLE = _Folds()
 
 # Scripts written without spaces between words: tokenized as character uni+bigrams.
 _UNSPACED = (
