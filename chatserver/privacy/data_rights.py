@@ -9,10 +9,19 @@ the same scrubbing on everything older than its cut-off.
 Files sent in a visitor's chats (either way) are exported with their bytes and deleted by an
 erasure, bytes and thumbnails; their lines keep type and size, the name scrubbed with the text.
 
+A verified customer also covers the anonymous visitors merged into them (`visitors.merged_into`,
+set when a browser proves the customer's site user id, service/identity.py): what such a browser
+typed before logging in, and a chat of it that could not follow, are exported and erased with
+the customer.
+
 Phrasings proposed from a visitor's chat (`kb_proposals`, learning.py) hold the visitor's words:
 they are exported, and erasure tombstones them (a pending one can no longer be approved). A
 phrasing an admin already approved is knowledge-base content they reviewed (the inbox tells
 them to take out anything personal first) and stays in its entry.
+
+An erasure's first job marks the visitor (and the rows merged into it) erased and clears the
+site user id, so no login can merge a chat into it while it runs; at the end it walks again
+whatever chat or line reached the visitor meanwhile, until none is left unscrubbed.
 
 All writes are short jobs of at most `batch_size` rows through the store's single writer, so a
 visitor with years of chats is erased without holding up anyone's messages. Each job turns on
@@ -110,6 +119,17 @@ def rewrite_events(conn: Conn, rows: list[tuple[str, int, str, str]]) -> int:
 # --- finding ---------------------------------------------------------------------------------
 
 
+def _marks(values: list[str]) -> str:
+    return ", ".join("?" * len(values))
+
+
+async def merged_from(store: Store, visitor_id: str) -> list[str]:
+    """The anonymous visitors merged into `visitor_id` (browsers that proved its site user
+    id while another row held it): theirs is the same person's data."""
+    return [str(row[0]) for row in await store.fetchall(
+        "SELECT id FROM visitors WHERE merged_into = ? ORDER BY created_ms, id", (visitor_id,))]
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -134,18 +154,22 @@ async def find_visitors(
 
 
 async def summary(store: Store, visitor_id: str) -> dict[str, Any]:
-    """The profile and how much is held, for a search result; blank when no profile row."""
+    """The profile and how much is held, for a search result; blank when no profile row.
+    `merged_from`: the anonymous visitors whose data goes with this one's export and erasure;
+    `merged_into`: the verified visitor this one's goes with."""
     row = await store.fetchone(
         "SELECT v.name, v.email, v.language, v.created_ms, v.last_seen_ms, v.erased_ms, "
-        "v.external_id, v.verified, "
+        "v.external_id, v.verified, v.merged_into, "
         "(SELECT count(*) FROM conversations c WHERE c.visitor_id = k.id), "
         "(SELECT count(*) FROM offline_messages o WHERE o.visitor_id = k.id) "
         "FROM (SELECT ? AS id) AS k LEFT JOIN visitors v ON v.id = k.id", (visitor_id,))
     assert row is not None
-    name, email, language, created, seen, erased, external, verified, chats, offline = tuple(row)
+    (name, email, language, created, seen, erased, external, verified, merged, chats,
+     offline) = tuple(row)
     return {"id": visitor_id, "name": name or "", "email": email or "",
             "language": language or "", "created_ms": created, "last_seen_ms": seen,
             "erased_ms": erased, "external_id": external, "verified": bool(verified),
+            "merged_into": merged, "merged_from": await merged_from(store, visitor_id),
             "conversations": chats, "offline_messages": offline}
 
 
@@ -165,14 +189,18 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
     """Everything held about one visitor (profile, conversations with every event, survey
     answers, offline messages, files sent either way) as JSON-ready data; None when nothing
     is held. Internal notes are included: they are data about the visitor, which an access
-    request covers."""
+    request covers. So is what the anonymous visitors merged into them hold (their profiles
+    in `merged_visitors`, their chats, messages and files with the visitor's own)."""
     if not await _holds_anything(store, visitor_id):
         return None
     profile = await store.visitor(visitor_id)
+    group = [visitor_id, *await merged_from(store, visitor_id)]
+    merged = [{"id": vid, **dict(await store.visitor(vid) or {})} for vid in group[1:]]
+    within = f"IN ({_marks(group)})"
     conversations, surveys = [], []
     for conv in await store.fetchall(
-            "SELECT * FROM conversations WHERE visitor_id = ? ORDER BY created_ms, id",
-            (visitor_id,)):
+            f"SELECT * FROM conversations WHERE visitor_id {within} "  # noqa: S608
+            "ORDER BY created_ms, id", group):
         events = await store.events_after(conv["id"], 0, limit=1_000_000)
         conversations.append({**dict(conv), "events": [
             {"seq": e.seq, "type": e.type, "author": e.author, "ts_ms": e.ts_ms,
@@ -180,22 +208,24 @@ async def export_visitor(store: Store, visitor_id: str, now_ms: int) -> dict[str
         surveys += [{"conversation_id": e.conversation_id, "ts_ms": e.ts_ms, **dict(e.payload)}
                     for e in events if e.type == "survey"]
     offline = await store.fetchall(
-        "SELECT id, email, text, language, page_url, created_ms, handled_by, handled_ms "
-        "FROM offline_messages WHERE visitor_id = ? ORDER BY created_ms, id", (visitor_id,))
+        "SELECT id, email, text, language, page_url, created_ms, handled_by, handled_ms "  # noqa: S608
+        f"FROM offline_messages WHERE visitor_id {within} "
+        "ORDER BY created_ms, id", group)
     proposals = await store.fetchall(
-        "SELECT id, entry_id, conversation_id, language, text, source, status, created_ms, "
+        "SELECT id, entry_id, conversation_id, language, text, source, status, created_ms, "  # noqa: S608
         "decided_ms, added_text FROM kb_proposals WHERE conversation_id IN "
-        "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
-        (visitor_id,))
+        f"(SELECT id FROM conversations WHERE visitor_id {within}) ORDER BY created_ms, id",
+        group)
     files = await store.fetchall(
-        "SELECT id, conversation_id, author, name, media_type, size, width, height, "
+        "SELECT id, conversation_id, author, name, media_type, size, width, height, "  # noqa: S608
         "created_ms FROM attachments WHERE conversation_id IN "
-        "(SELECT id FROM conversations WHERE visitor_id = ?) ORDER BY created_ms, id",
-        (visitor_id,))
+        f"(SELECT id FROM conversations WHERE visitor_id {within}) ORDER BY created_ms, id",
+        group)
     return {
         "format": FORMAT,
         "exported_ms": now_ms,
         "visitor": {"id": visitor_id, **(dict(profile) if profile is not None else {})},
+        "merged_visitors": merged,
         "conversations": conversations,
         "survey_answers": surveys,
         "offline_messages": [dict(r) for r in offline],
@@ -258,26 +288,39 @@ class Erasure:
         return asdict(self)
 
 
-def _erase_events_batch(conn: Conn, visitor_id: str, after: tuple[str, int],
-                        limit: int) -> tuple[int, int, tuple[str, int]]:
+def _seal(conn: Conn, visitor_id: str, now_ms: int) -> None:
+    """The erasure's first job: the visitor and the rows merged into it are marked erased and
+    the site user id cleared, so no identify merges into them or writes them meanwhile (the
+    claim locks the holder's row first: on PostgreSQL one of the two waits for the other)."""
+    conn.execute("UPDATE visitors SET external_id = NULL, verified = 0, erased_ms = ? "
+                 "WHERE id = ? OR merged_into = ?", (now_ms, visitor_id, visitor_id))
+
+
+def _events_batch(conn: Conn, group: list[str], after: tuple[str, int], limit: int,
+                  only: str | None = None) -> tuple[list[tuple[str, int]], int]:
+    """Scrub up to `limit` events of the group's conversations after `after` (of the one
+    conversation `only`, when given); returns the (conversation_id, seq) read and how many
+    changed."""
+    where = ("e.conversation_id = ?", [only]) if only is not None else (
+        f"e.conversation_id IN (SELECT id FROM conversations WHERE visitor_id IN "  # noqa: S608
+        f"({_marks(group)}))", group)
     rows = conn.execute(
-        "SELECT e.conversation_id, e.seq, e.type, e.payload FROM events e "
-        "WHERE e.conversation_id IN (SELECT id FROM conversations WHERE visitor_id = ?) "
-        "AND (e.conversation_id, e.seq) > (?, ?) ORDER BY e.conversation_id, e.seq LIMIT ?",
-        (visitor_id, *after, limit)).fetchall()
+        "SELECT e.conversation_id, e.seq, e.type, e.payload FROM events e "  # noqa: S608
+        f"WHERE {where[0]} AND (e.conversation_id, e.seq) > (?, ?) "
+        "ORDER BY e.conversation_id, e.seq LIMIT ?",
+        (*where[1], *after, limit)).fetchall()
     with secure_delete(conn):
         changed = rewrite_events(conn, rows)
-    last = (rows[-1][0], rows[-1][1]) if rows else after
-    return len(rows), changed, last
+    return [(str(r[0]), int(r[1])) for r in rows], changed
 
 
-def _erase_files_batch(conn: Conn, visitor_id: str, limit: int) -> int:
-    """Delete up to `limit` of the files in the visitor's conversations (either way)."""
+def _erase_files_batch(conn: Conn, group: list[str], limit: int) -> int:
+    """Delete up to `limit` of the files in the group's conversations (either way)."""
     with secure_delete(conn):
         return int(conn.execute(
-            "DELETE FROM attachments WHERE id IN (SELECT id FROM attachments WHERE "
-            "conversation_id IN (SELECT id FROM conversations WHERE visitor_id = ?) LIMIT ?)",
-            (visitor_id, limit)).rowcount)
+            "DELETE FROM attachments WHERE id IN (SELECT id FROM attachments WHERE "  # noqa: S608
+            "conversation_id IN (SELECT id FROM conversations WHERE visitor_id IN "
+            f"({_marks(group)})) LIMIT ?)", (*group, limit)).rowcount)
 
 
 def scrub_proposals(conn: Conn, ids: list[int]) -> int:
@@ -290,48 +333,85 @@ def scrub_proposals(conn: Conn, ids: list[int]) -> int:
     return len(ids)
 
 
-def _erase_rest(conn: Conn, visitor_id: str, now_ms: int
+def _erase_rest(conn: Conn, group: list[str], now_ms: int
                 ) -> tuple[int, int, int, bool]:
+    within = f"IN ({_marks(group)})"
     with secure_delete(conn):
         proposals = scrub_proposals(conn, [r[0] for r in conn.execute(
-            "SELECT id FROM kb_proposals WHERE text != ? AND conversation_id IN "
-            "(SELECT id FROM conversations WHERE visitor_id = ?)", (TOMBSTONE, visitor_id))])
-        chats = conn.execute("UPDATE conversations SET page_url = '' WHERE visitor_id = ?",
-                             (visitor_id,)).rowcount
+            "SELECT id FROM kb_proposals WHERE text != ? AND conversation_id IN "  # noqa: S608
+            f"(SELECT id FROM conversations WHERE visitor_id {within})", (TOMBSTONE, *group))])
+        chats = conn.execute(
+            f"UPDATE conversations SET page_url = '' WHERE visitor_id {within}",  # noqa: S608
+            group).rowcount
         offline = conn.execute(
-            "UPDATE offline_messages SET email = '', text = ?, page_url = '' "
-            "WHERE visitor_id = ?", (TOMBSTONE, visitor_id)).rowcount
-        profile = conn.execute(
-            "UPDATE visitors SET name = '', email = '', external_id = NULL, verified = 0, "
-            "erased_ms = ? WHERE id = ?",
-            (now_ms, visitor_id)).rowcount
-    return chats, offline, proposals, profile == 1
+            "UPDATE offline_messages SET email = '', text = ?, page_url = '' "  # noqa: S608
+            f"WHERE visitor_id {within}", (TOMBSTONE, *group)).rowcount
+        conn.execute(
+            "UPDATE visitors SET name = '', email = '', external_id = NULL, "  # noqa: S608
+            f"verified = 0, erased_ms = ? WHERE id {within}", (now_ms, *group))
+        profile = conn.execute("SELECT 1 FROM visitors WHERE id = ?", (group[0],)).fetchone()
+    return chats, offline, proposals, profile is not None
+
+
+async def _walk_events(store: Store, group: list[str], walked: dict[str, int],
+                       batch_size: int, pause_s: float) -> tuple[int, int]:
+    """Scrub every event of the group's conversations not walked yet: all of them the first
+    time (one walk in (conversation, seq) order), then only the conversations that moved in
+    or grew since (`walked` holds each conversation's last seq scrubbed). Returns the events
+    read and changed."""
+    held = await store.fetchall(
+        f"SELECT id, last_seq FROM conversations WHERE visitor_id IN ({_marks(group)})",  # noqa: S608
+        group)
+    pending = [(str(cid), walked.get(str(cid), 0)) for cid, last in held
+               if int(last) > walked.get(str(cid), 0)]
+    if not walked:
+        pending = [("", 0)] if pending else []  # one walk over them all, from the start
+    read = changed = 0
+    for only, seq in pending:
+        after = (only, seq)
+        while True:
+            rows, done = await store.write(partial(
+                _events_batch, group=group, after=after, limit=batch_size, only=only or None))
+            for cid, number in rows:
+                walked[cid] = max(walked.get(cid, 0), number)
+            read, changed = read + len(rows), changed + done
+            if len(rows) < batch_size:
+                break
+            after = rows[-1]
+            await asyncio.sleep(pause_s)
+    return read, changed
 
 
 async def erase_visitor(
     store: Store, visitor_id: str, now_ms: int, *, batch_size: int = 500,
     pause_s: float = PAUSE_S,
 ) -> Erasure | None:
-    """Remove a visitor's personal data, keeping their conversations for metrics; None when
-    nothing is held. Idempotent: running it again (say after a crash) finishes the job. The
-    profile goes last, so a half-done erasure can still be found by email and re-run."""
+    """Remove a visitor's personal data (and that of the anonymous visitors merged into
+    them), keeping their conversations for metrics; None when nothing is held. Idempotent:
+    running it again (say after a crash) finishes the job. Name and email go last, so a
+    half-done erasure can still be found by email and re-run. Chats or lines that reached
+    the visitor while it ran are walked again at the end, until none is left."""
     if not await _holds_anything(store, visitor_id):
         return None
-    after, scrubbed = ("", -1), 0
+    await store.write(partial(_seal, visitor_id=visitor_id, now_ms=now_ms))
+    walked: dict[str, int] = {}
+    scrubbed = files = proposals = 0
     while True:
-        scanned, changed, after = await store.write(
-            partial(_erase_events_batch, visitor_id=visitor_id, after=after, limit=batch_size))
+        group = [visitor_id, *await merged_from(store, visitor_id)]
+        read, changed = await _walk_events(store, group, walked, batch_size, pause_s)
         scrubbed += changed
-        if scanned < batch_size:
-            break
-        await asyncio.sleep(pause_s)
-    files = 0
-    while (deleted := await store.write(
-            partial(_erase_files_batch, visitor_id=visitor_id, limit=FILE_BATCH))) > 0:
+        deleted = 0
+        while (batch := await store.write(
+                partial(_erase_files_batch, group=group, limit=FILE_BATCH))) > 0:
+            deleted += batch
+            await asyncio.sleep(pause_s)
         files += deleted
-        await asyncio.sleep(pause_s)
-    chats, offline, proposals, profile = await store.write(
-        lambda conn: _erase_rest(conn, visitor_id, now_ms))
+        chats, offline, scrubbed_proposals, profile = await store.write(
+            partial(_erase_rest, group=group, now_ms=now_ms))
+        proposals += scrubbed_proposals
+        if not read and not deleted and group == [visitor_id, *await merged_from(
+                store, visitor_id)]:
+            break  # a pass found nothing new: nothing reached the visitor meanwhile
     await store.after_erase(ERASED_TABLES)
     return Erasure(visitor_id, chats, scrubbed, offline, proposals, profile, now_ms,
                    attachments=files)

@@ -14,7 +14,11 @@ verified visitor's history, and its open one too unless the verified visitor alr
 open (then it stays where it was, with the agent serving it, and the widget shows the
 verified visitor's). The open one moves by a `rehomed` event in its log, so every process's
 projection (and the conversation row, in the event's transaction) follows it, and the agents
-watching the chat are told. The emptied anonymous row is left to the retention purge.
+watching the chat are told. The anonymous row keeps what it typed (name, e-mail, offline
+messages, a chat that could not move) and points at the verified one (`merged_into`), so
+finding, exporting or erasing that customer covers it (privacy/data_rights.py); the row
+itself is left to the retention purge. A visitor being erased is no holder: its erasure's
+first job marks it erased, so a login meanwhile makes a new visitor.
 """
 
 from __future__ import annotations
@@ -131,8 +135,13 @@ def _claim_job(conn: Conn, current_id: str, external_id: str, profile: Mapping[s
     """One transaction: find or make the verified visitor for `external_id`, bring the
     anonymous visitor's closed chats to it, and store the profile the site gave (only that:
     what the anonymous visitor typed is not the site's word)."""
-    holder = conn.execute("SELECT id FROM visitors WHERE external_id = ? AND verified = 1",
-                          (external_id,)).fetchone()
+    # An UPDATE, not a SELECT: it locks the holder's row, so on PostgreSQL an erasure's first
+    # job (which makes the holder unclaimable) either waits for this claim, whose chats it
+    # then walks, or commits first and this finds no holder (READ COMMITTED re-checks it).
+    held = conn.execute("UPDATE visitors SET last_seen_ms = ? WHERE external_id = ? AND "
+                        "verified = 1 AND erased_ms IS NULL RETURNING id",
+                        (now, external_id)).fetchall()  # all: the statement runs to its end
+    holder = held[0] if held else None
     current = conn.execute("SELECT verified, erased_ms FROM visitors WHERE id = ?",
                            (current_id,)).fetchone()
     anonymous = current is not None and not current[0] and current[1] is None
@@ -142,6 +151,8 @@ def _claim_job(conn: Conn, current_id: str, external_id: str, profile: Mapping[s
         merged = target != current_id and anonymous
         if merged:
             _move_closed(conn, current_id, target)
+            conn.execute("UPDATE visitors SET merged_into = ? WHERE id = ?",
+                         (target, current_id))
     elif anonymous:  # the first device to prove this id: this visitor becomes it
         target = current_id
         conn.execute("UPDATE visitors SET external_id = ?, verified = 1, name = '', "

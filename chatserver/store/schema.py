@@ -285,4 +285,11 @@ MIGRATIONS: list[str] = [
         DELETE FROM visitor_terms WHERE visitor_id = old.id;
     END;
     """,
+    # 12: an anonymous visitor that proved a verified id another visitor holds points at it,
+    # so finding, exporting and erasing that customer covers what the anonymous one kept
+    # (the name and e-mail it typed, an open chat that could not follow, offline messages)
+    """
+    ALTER TABLE visitors ADD COLUMN merged_into TEXT;
+    CREATE INDEX visitors_merged_into ON visitors(merged_into) WHERE merged_into IS NOT NULL;
+    """,
 ]

@@ -1,0 +1,354 @@
+"""Privacy review of issue 19's new data (verified identity, search index, files): what an
+export holds and what an erasure leaves behind, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .databases import db_location
+from .harness import Server, add_user, sql, visitor
+from .test_identity_moves import SECRET, signed
+from .test_kb_api import Session
+
+pytestmark = pytest.mark.anyio
+__all__ = ["db_location"]
+
+
+@pytest.fixture
+def srv(tmp_path: Path, db_location: str) -> Iterator[Server]:
+    server = Server(tmp_path, database=db_location, CHATSERVER_IDENTITY_SECRET=SECRET,
+                    CHATSERVER_LIMITS_FRAMES_PER_SECOND="200", CHATSERVER_LIMITS_FRAME_BURST="200")
+    add_user(server.db, "root", role="admin")
+    yield server.start()
+    server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+async def test_erasing_a_verified_customer_leaves_nothing_of_the_browser_they_merged_from(
+        srv: Server, clients: list) -> None:
+    """Zed is a verified customer (cust-9, from his laptop). On his phone he first chats
+    anonymously, typing his name and e-mail, then logs in: the phone's visitor merges into
+    cust-9 (its closed chat moves). He asks for erasure; the admin finds him by his site user
+    id (docs/privacy.md: "this finds all their chats") and erases every result. The name and
+    e-mail he typed on the phone must be gone too: they stay on the merged-from anonymous
+    visitor row (identity._claim_job never empties it), findable by his e-mail, and that row
+    is not in cust-9's export either. Now the row points at cust-9 (`merged_into`): found
+    under cust-9's `merged_from`, exported and erased with it."""
+    laptop = await visitor(srv, identity={"id": "cust-9", "hash": signed("cust-9")})
+    clients.append(laptop)
+    assert (await laptop.request("message", text="first chat"))["type"] == "ack"
+    assert (await laptop.request("close"))["type"] == "ack"
+    phone = await visitor(srv, name="Zed Quimby", email="zed.quimby@example.org")
+    clients.append(phone)
+    assert (await phone.request("message", text="purple giraffe"))["type"] == "ack"
+    assert (await phone.request("close"))["type"] == "ack"
+    merged = await phone.request("identify", identity={"id": "cust-9",
+                                                       "hash": signed("cust-9")})
+    assert merged["verified"] is True
+    root = Session(srv, "root")
+    try:
+        found = root.get("/api/privacy/visitors", params={"q": "cust-9"}).json()["visitors"]
+        assert found and all(v["conversations"] for v in found)
+        assert [len(v["merged_from"]) for v in found] == [1]  # the phone's row, listed
+        export = root.get(f"/api/privacy/visitors/{found[0]['id']}/export").json()
+        assert [v["email"] for v in export["merged_visitors"]] == ["zed.quimby@example.org"]
+        for person in found:
+            erased = root.send("POST", f"/api/privacy/visitors/{person['id']}/erase")
+            assert erased.status_code == 200, erased.text
+        left = root.get("/api/privacy/visitors",
+                        params={"q": "zed.quimby@example.org"}).json()["visitors"]
+    finally:
+        root.close()
+    # Nothing the phone typed is left after the erasure...
+    assert sql(srv.db, "SELECT id, name, email FROM visitors WHERE email = ? OR name = ?",
+               ("zed.quimby@example.org", "Zed Quimby")) == []
+    assert [v for v in left if not v["erased_ms"]] == []
+    # ...and it was in the export made before it.
+    assert "zed.quimby@example.org" in str(export), "the typed e-mail is not in the export"
+
+
+async def test_erasing_a_verified_customer_erases_the_chat_and_file_they_sent_before_login(
+        srv: Server, clients: list) -> None:
+    """Zed has a chat open on his laptop as verified customer cust-9. On his phone he asks,
+    anonymously, about a damaged parcel and sends a photo of it, then logs in: his laptop's
+    chat is open, so the phone's chat stays with the phone's anonymous visitor (identity.py)
+    and nothing links the two (no `rehomed` event, the anonymous row not marked). Found by
+    his site user id (docs/privacy.md: "this finds all their chats") and erased, the phone's
+    chat must be erased too: its words and the photo stay, searchable and served."""
+    from .test_attachments import image_bytes
+    from .test_attachments_server import upload
+
+    laptop = await visitor(srv, identity={"id": "cust-9", "hash": signed("cust-9")})
+    clients.append(laptop)
+    assert (await laptop.request("message", text="hello from the laptop"))["type"] == "ack"
+    phone = await visitor(srv, name="Zed Quimby", email="zed.quimby@example.org")
+    clients.append(phone)
+    line = await phone.request("message", text="my parcel 4711 came damaged giraffe")
+    assert line["type"] == "ack"
+    cid = line["conversation_id"]
+    sent = await upload(srv, phone.welcome["visitor_token"], image_bytes(), "parcel.png")
+    assert sent.status_code == 200, sent.text
+    merged = await phone.request("identify", identity={"id": "cust-9",
+                                                       "hash": signed("cust-9")})
+    assert merged["verified"] is True
+    root = Session(srv, "root")
+    try:
+        found = root.get("/api/privacy/visitors", params={"q": "cust-9"}).json()["visitors"]
+        for person in found:
+            erased = root.send("POST", f"/api/privacy/visitors/{person['id']}/erase")
+            assert erased.status_code == 200, erased.text
+    finally:
+        root.close()
+    assert sql(srv.db, "SELECT count(*) FROM events WHERE conversation_id = ? AND "
+                       "payload LIKE '%giraffe%'", (cid,)) == [(0,)], "the chat's text stayed"
+    assert sql(srv.db, "SELECT count(*) FROM attachments WHERE conversation_id = ?",
+               (cid,)) == [(0,)], "the photo stayed"
+
+
+async def test_erased_names_leave_no_copy_in_the_sqlite_files_index_pages(
+        tmp_path: Path) -> None:
+    """docs/privacy.md: erasure overwrites the old text (secure_delete), "so the text is gone
+    from the database file". visitor_terms is a WITHOUT ROWID b-tree keyed on (term,
+    visitor_id), with interior pages once a desk has a few hundred named visitors. SQLite's
+    index b-trees keep real entries (not copies) in interior cells, so erasing half of them
+    leaves none of their names in the file (a guard: this passes; PostgreSQL's B+tree does
+    not, see the next test)."""
+    from chatserver.privacy import data_rights as privacy
+    from chatserver.store.search import index_named
+    from chatserver.store.store import Store
+
+    db = tmp_path / "chat.db"
+    store = Store(str(db))
+    await store.open()
+    t0 = 1_700_000_000_000
+    names = {f"v{i:04d}": f"Person Zq{i:04d}xname" for i in range(600)}
+    try:
+        for vid, name in names.items():
+            await store.upsert_visitor(vid, {"name": name, "email": f"{vid}@example.org",
+                                             "language": "en"}, t0)
+            await store.create_conversation(f"c{vid}", vid, {"language": "en"}, t0)
+        await index_named(store)
+        erased = [vid for i, vid in enumerate(names) if i % 2]
+        for vid in erased:
+            assert await privacy.erase_visitor(store, vid, t0 + 1000) is not None
+    finally:
+        await store.close()
+    raw = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    kept = [n for n in (names[v].split()[1].lower() for v in erased) if n.encode() in raw]
+    assert kept == [], f"{len(kept)} erased visitors' names still in the file, e.g. {kept[:3]}"
+
+
+async def test_on_postgresql_erased_names_leave_no_live_copy_in_visitor_terms_index() -> None:
+    """docs/privacy.md "On PostgreSQL": after the erasure's VACUUM the text is in no row
+    version; only free space (bytes no query reaches) and empty GIN entries may hold it. A
+    B-tree's internal pages hold pivot tuples: copies of a key (the term) taken when a leaf
+    split, which VACUUM never removes while the leaf lives. visitor_terms' primary key is a
+    B-tree on (term, visitor_id): with a few hundred named visitors, erasing half of them
+    leaves some of their names as live index tuples, read back with pageinspect."""
+    from chatserver.privacy import data_rights as privacy
+    from chatserver.store.search import index_named
+    from chatserver.store.store import Store
+
+    from .databases import postgres_database
+    from .store_rows import connection
+
+    t0 = 1_700_000_000_000
+    names = {f"v{i:04d}": f"Person Zq{i:04d}xname" for i in range(600)}
+    with postgres_database() as url:
+        store = Store(url)
+        await store.open()
+        try:
+            for vid, name in names.items():
+                await store.upsert_visitor(vid, {"name": name, "email": f"{vid}@example.org",
+                                                 "language": "en"}, t0)
+                await store.create_conversation(f"c{vid}", vid, {"language": "en"}, t0)
+            await index_named(store)
+            erased = [vid for i, vid in enumerate(names) if i % 2]
+            for vid in erased:
+                assert await privacy.erase_visitor(store, vid, t0 + 1000) is not None
+        finally:
+            await store.close()
+        needles = {names[v].split()[1].lower().encode() for v in erased}
+        live: set[bytes] = set()
+        with connection(url) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+            for (index,) in conn.execute(
+                    "SELECT indexrelid::regclass::text FROM pg_index "
+                    "WHERE indrelid = 'visitor_terms'::regclass").fetchall():
+                pages = conn.execute(
+                    "SELECT pg_relation_size(?) / current_setting('block_size')::int",
+                    (index,)).fetchone()[0]
+                for page in range(1, pages):  # page 0 is the metapage
+                    kind = conn.execute("SELECT type FROM bt_page_stats(?, ?)",
+                                        (index, page)).fetchone()[0]
+                    for (data,) in conn.execute("SELECT data FROM bt_page_items(?, ?)",
+                                                (index, page)).fetchall():
+                        item = bytes.fromhex((data or "").replace(" ", ""))
+                        live |= {n + f" ({kind})".encode() for n in needles if n in item}
+        assert live == set(), f"{len(live)} erased names live in the index, e.g. {sorted(live)[:3]}"
+
+
+def test_the_postgresql_vacuum_the_docs_tell_operators_to_run_covers_every_erased_table() -> None:
+    """docs/privacy.md "On PostgreSQL": when a transaction older than the erasure kept its
+    VACUUM from removing the old row versions, the operator is told to run a VACUUM by hand
+    "to be sure", and the paragraph before names the tables an erasure vacuums. Both lists
+    predate issue 19: the hand-run VACUUM leaves out attachments (a file's bytes, in dead
+    TOAST chunks), search_lines and visitor_terms (the words and the name), so following the
+    docs leaves them in dead row versions until autovacuum gets round to it."""
+    import re
+
+    from chatserver.privacy import data_rights as privacy
+
+    text = (Path(__file__).parent.parent / "docs" / "privacy.md").read_text()
+    manual = re.search(r"run `VACUUM ([a-z_, ]+);`", text)
+    assert manual is not None
+    assert set(privacy.ERASED_TABLES) <= {t.strip() for t in manual.group(1).split(",")}
+    listed = re.search(r"Erasure runs `VACUUM` on the\s+tables it rewrote \(([a-z_,\s]+)\)",
+                       text)
+    assert listed is not None
+    assert set(privacy.ERASED_TABLES) <= {t.strip() for t in listed.group(1).split(",")}
+
+
+async def test_on_sqlite_an_erased_visitors_file_words_and_name_leave_the_files_bytes(
+        tmp_path: Path, clients: list) -> None:
+    """Through the real server on SQLite: a visitor's file (bytes past one page: overflow
+    pages), their words (search_lines, the FTS5 shadow tables) and their name's terms
+    (visitor_terms, after a visitor search indexed them) leave the database file and its WAL
+    when they are erased (secure_delete, the FTS5 optimize, the checkpoint)."""
+    import os
+
+    from .test_attachments_server import upload
+
+    server = Server(tmp_path)
+    add_user(server.db, "root", role="admin")
+    server.start()
+    try:
+        v = await visitor(server, name="Zebulon Quaxworth", email="zqx@example.org")
+        clients.append(v)
+        line = await v.request("message", text="the flibbertigibbet parcel came crushed")
+        cid = line["conversation_id"]
+        marker = os.urandom(6).hex() + "MARKERINFILE"
+        body = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+                + b"".join(f"% {marker} {i}\n".encode() for i in range(600))
+                + b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+                b"trailer << /Root 1 0 R >>\n%%EOF\n")
+        sent = await upload(server, v.welcome["visitor_token"], body, "quaxworth-claim.pdf")
+        assert sent.status_code == 200, sent.text
+        root = Session(server, "root")
+        try:
+            searched = root.get("/api/search", params={"visitor": "quaxworth"})
+            assert searched.status_code == 200 and searched.json()["conversations"]
+            db = Path(server.db)
+            raw = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal"))
+                           if p.exists())
+            needles = [marker.encode(), b"quaxworth", b"flibbertigibbet", b"zebulon"]
+            assert all(n in raw for n in needles)  # the scan sees them before
+            vid = sql(server.db, "SELECT visitor_id FROM conversations WHERE id = ?",
+                      (cid,))[0][0]
+            assert root.send("POST", f"/api/privacy/visitors/{vid}/erase").status_code == 200
+        finally:
+            root.close()
+        raw = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal"))
+                       if p.exists())
+        assert [n for n in needles if n in raw] == []
+    finally:
+        server.stop()
+
+
+async def test_a_login_while_a_visitor_is_being_erased_leaves_no_unscrubbed_chat_in_them(
+        srv: Server, clients: list) -> None:
+    """An erasure walks the visitor's conversations in batches (data_rights.erase_visitor).
+    Meanwhile the customer logs in on their phone. The review found identify moving the
+    phone's closed chat into the visitor being erased (external_id was cleared only in the
+    erasure's last step), whose words were then never scrubbed. Now the erasure's first job
+    makes the visitor unclaimable: the login after the erasure began is a new customer, the
+    phone's chat stays theirs with its words, and nothing unscrubbed joins the erased one."""
+    import asyncio
+
+    import httpx
+
+    laptop = await visitor(srv, identity={"id": "cust-9", "hash": signed("cust-9")})
+    clients.append(laptop)
+    first = await laptop.request("message", text="first chat")
+    assert (await laptop.request("close"))["type"] == "ack"
+    cid = first["conversation_id"]
+    vid = sql(srv.db, "SELECT visitor_id FROM conversations WHERE id = ?", (cid,))[0][0]
+    # A long history, so the erasure takes a while (as it does for a years-old customer),
+    # in a chat whose id sorts last: the erasure walks chats in id order, and the phone's
+    # chat, moved in while it walks this one, is behind it.
+    old = "zzzzzzzzzzzzzzzz"
+    sql(srv.db, "INSERT INTO conversations (id, visitor_id, state, last_seq, created_ms, "
+                "updated_ms, closed_ms) VALUES (?, ?, 'closed', 30000, 1, 1, 1)", (old, vid))
+    sql(srv.db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 30000) INSERT INTO events (conversation_id, seq, type, author, "
+                "payload, ts_ms) SELECT ?, i, 'message', 'visitor', "
+                "'{\"from\": \"visitor\", \"author\": \"Zed\", \"text\": \"old line\"}', 1 "
+                "FROM n", (old,))
+    phone = await visitor(srv)
+    clients.append(phone)
+    line = await phone.request("message", text="the flibbertigibbet parcel")
+    assert (await phone.request("close"))["type"] == "ack"
+    root = Session(srv, "root")
+    root.client.timeout = httpx.Timeout(120)
+    try:
+        erasing = asyncio.create_task(asyncio.to_thread(
+            root.send, "POST", f"/api/privacy/visitors/{vid}/erase"))
+        await asyncio.sleep(0.5)
+        assert not erasing.done(), "the erasure finished too soon for this test"
+        merged = await phone.request("identify", identity={"id": "cust-9",
+                                                           "hash": signed("cust-9")})
+        assert merged["verified"] is True
+        erased = await erasing
+        assert erased.status_code == 200, erased.text
+    finally:
+        root.close()
+    kept = line["conversation_id"]
+    holder = sql(srv.db, "SELECT visitor_id FROM conversations WHERE id = ?", (kept,))[0][0]
+    assert holder != vid
+    assert sql(srv.db, "SELECT external_id, verified, erased_ms FROM visitors WHERE id = ?",
+               (holder,)) == [("cust-9", 1, None)]
+    assert sql(srv.db, "SELECT count(*) FROM events e JOIN conversations c ON "
+                       "c.id = e.conversation_id WHERE c.visitor_id = ? AND e.payload "
+                       "LIKE '%flibbertigibbet%'", (vid,)) == [(0,)]
+
+
+async def test_a_line_sent_while_the_visitor_is_being_erased_is_erased_too(
+        srv: Server, clients: list) -> None:
+    """The erasure walks chats in id order; a line that reaches a chat it already walked (the
+    customer still typing on the laptop while the admin erases them) is walked again at the
+    end: nothing is left unscrubbed in an erased visitor."""
+    import asyncio
+
+    import httpx
+
+    laptop = await visitor(srv, identity={"id": "cust-9", "hash": signed("cust-9")})
+    clients.append(laptop)
+    first = await laptop.request("message", text="an open chat")
+    cid = first["conversation_id"]
+    vid = sql(srv.db, "SELECT visitor_id FROM conversations WHERE id = ?", (cid,))[0][0]
+    old = "zzzzzzzzzzzzzzzz"  # walked after the open chat, and long
+    sql(srv.db, "INSERT INTO conversations (id, visitor_id, state, last_seq, created_ms, "
+                "updated_ms, closed_ms) VALUES (?, ?, 'closed', 30000, 1, 1, 1)", (old, vid))
+    sql(srv.db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 30000) INSERT INTO events (conversation_id, seq, type, author, "
+                "payload, ts_ms) SELECT ?, i, 'message', 'visitor', "
+                "'{\"from\": \"visitor\", \"author\": \"Zed\", \"text\": \"old line\"}', 1 "
+                "FROM n", (old,))
+    root = Session(srv, "root")
+    root.client.timeout = httpx.Timeout(120)
+    try:
+        erasing = asyncio.create_task(asyncio.to_thread(
+            root.send, "POST", f"/api/privacy/visitors/{vid}/erase"))
+        await asyncio.sleep(0.5)
+        assert not erasing.done(), "the erasure finished too soon for this test"
+        await laptop.request("message", text="the flibbertigibbet parcel")  # any answer
+        erased = await erasing
+        assert erased.status_code == 200, erased.text
+    finally:
+        root.close()
+    assert sql(srv.db, "SELECT count(*) FROM events e JOIN conversations c ON "
+                       "c.id = e.conversation_id WHERE c.visitor_id = ? AND e.payload "
+                       "LIKE '%flibbertigibbet%'", (vid,)) == [(0,)]
