@@ -352,3 +352,35 @@ async def test_a_line_sent_while_the_visitor_is_being_erased_is_erased_too(
     assert sql(srv.db, "SELECT count(*) FROM events e JOIN conversations c ON "
                        "c.id = e.conversation_id WHERE c.visitor_id = ? AND e.payload "
                        "LIKE '%flibbertigibbet%'", (vid,)) == [(0,)]
+
+
+async def test_on_postgresql_a_rebuild_that_cannot_get_its_lock_gives_up_cleanly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The erasure's REINDEX CONCURRENTLY waits at most 5 s for its lock (another session
+    holding the table, say a long maintenance job): it gives up with a warning, leaves no
+    half-built index behind, and the erasure still answers."""
+    import time
+
+    from chatserver.store.store import Store
+
+    from .databases import postgres_database
+    from .store_rows import connection
+
+    with postgres_database() as url:
+        store = Store(url)
+        await store.open()
+        try:
+            with connection(url) as holder:
+                holder.execute("BEGIN")
+                holder.execute("LOCK TABLE visitors IN SHARE UPDATE EXCLUSIVE MODE")
+                started = time.monotonic()
+                assert await store.after_erase(("visitor_terms",)) is True
+                assert time.monotonic() - started < 15
+                holder.execute("COMMIT")
+            with connection(url) as conn:
+                invalid = conn.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid"
+                                       ).fetchone()
+        finally:
+            await store.close()
+    assert invalid is not None and invalid[0] == 0
+    assert "REINDEX after erasure failed" in caplog.text
