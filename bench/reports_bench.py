@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import sqlite3
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,7 +31,7 @@ from chatserver.store.postgres import PostgresBackend
 from chatserver.store.sqlite import SqliteBackend
 from chatserver.store.store import migrate_file
 
-from .servers import PostgresDatabase, cpu_since
+from .servers import PostgresDatabase, cpu_since, scratch_database
 
 DAY_MS = 86_400_000
 LANGS = [("en", 60), ("fa", 10), ("ar", 10), ("zh", 8), ("de", 7), ("es", 5)]
@@ -334,22 +332,6 @@ def _backend(db: str) -> SqliteBackend | PostgresBackend:
     return PostgresBackend(db) if _is_url(db) else SqliteBackend(db)
 
 
-@contextlib.contextmanager
-def _database(postgres: bool) -> Iterator[tuple[str, PostgresDatabase | None]]:
-    """A fresh SQLite file in a temporary folder, or a database of the run's own on the
-    PostgreSQL service (dropped after)."""
-    if not postgres:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield str(Path(tmp) / "chat.db"), None
-        return
-    database = PostgresDatabase()
-    try:
-        database.create()
-        yield database.url, database
-    finally:
-        database.drop()
-
-
 def run(quick: bool = False, postgres: bool = False) -> dict[str, float]:
     """Every figure in seconds (and the data's size); `quick` is a week of a small desk.
     `postgres`: the same log in a PostgreSQL database, read by the same code. The CPU figures
@@ -365,7 +347,7 @@ def run(quick: bool = False, postgres: bool = False) -> dict[str, float]:
 
     target = 20_000 if quick else 1_000_000
     now = datetime.now(UTC)
-    with _database(postgres) as (db, database):
+    with scratch_database(postgres) as (db, database):
         start = time.perf_counter()
         fill = generate_postgres if postgres else generate
         sizes = fill(db, target_events=target, end=now)  # type: ignore[operator]

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import sqlite3
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from chatserver.core.search_text import line_terms, parse_filters, terms_of
@@ -36,7 +33,7 @@ from chatserver.store.postgres import PostgresBackend
 from chatserver.store.search import search
 from chatserver.store.store import Store, migrate_file
 
-from .servers import PostgresDatabase, cpu_since
+from .servers import PostgresDatabase, cpu_since, scratch_database
 
 DAY_MS = 86_400_000
 DAYS = 365
@@ -281,24 +278,10 @@ async def measure(where: str, kinds: dict[str, list[dict[str, str]]],
     return out
 
 
-@contextlib.contextmanager
-def database(postgres: bool) -> Iterator[tuple[str, PostgresDatabase | None]]:
-    if not postgres:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield str(Path(tmp) / "chat.db"), None
-        return
-    db = PostgresDatabase()
-    try:
-        db.create()
-        yield db.url, db
-    finally:
-        db.drop()
-
-
 def run(conversations: int = 100_000, postgres: bool = False) -> dict[str, Any]:
     end = datetime.now(UTC)
     end_ms = int(end.timestamp() * 1000)
-    with database(postgres) as (where, db):
+    with scratch_database(postgres) as (where, db):
         start = time.perf_counter()
         (fill_postgres if postgres else fill_sqlite)(where, conversations, end_ms)
         loaded = time.perf_counter() - start

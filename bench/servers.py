@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,22 @@ class PostgresDatabase:
             self._admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
             self._admin.close()
             self._admin = None
+
+
+@contextlib.contextmanager
+def scratch_database(postgres: bool) -> Iterator[tuple[str, PostgresDatabase | None]]:
+    """A fresh SQLite file in a temporary folder, or a database of the run's own on the
+    PostgreSQL service (dropped after): where a bench writes its data."""
+    if not postgres:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield str(Path(tmp) / "chat.db"), None
+        return
+    database = PostgresDatabase()
+    try:
+        database.create()
+        yield database.url, database
+    finally:
+        database.drop()
 
 
 def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
