@@ -1,5 +1,7 @@
-"""Review of issue 19 item 5 (search): defects found against the real server, on SQLite and
-PostgreSQL alike (each test runs on both through the backend-parametrised fixture)."""
+"""Search at its edges (found by the issue 19 review): noncharacters, case and letter variants
+in the visitor and label filters, words spread over lines, the article in a prefix, upgraded
+databases — against the real server, on SQLite and PostgreSQL alike (each test runs on both
+through the backend-parametrised fixture)."""
 
 from __future__ import annotations
 

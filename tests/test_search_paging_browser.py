@@ -1,4 +1,4 @@
-"""Review of issue 19 item 5 (search), in Chromium: the page's "More results" button."""
+"""The search page in Chromium: "More results" and slow answers never mix pages or titles."""
 
 from __future__ import annotations
 
