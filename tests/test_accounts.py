@@ -5,7 +5,6 @@ against a PostgreSQL database, as on a desk of several machines."""
 from __future__ import annotations
 
 import asyncio
-import html.parser
 import os
 import sqlite3
 import subprocess
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import jinja2
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -25,7 +23,6 @@ from chatserver.store import schema_postgres
 from chatserver.store.schema import MIGRATIONS
 from chatserver.store.sqlite import migrate
 from chatserver.store.store import Store, migrate_file
-from chatserver.web import pages
 
 from .databases import db_location, postgres_database
 from .harness import PASSWORD, Server, add_user, agent
@@ -236,44 +233,6 @@ async def test_a_new_password_keeps_only_the_session_it_was_set_from(db_location
         assert await store.fetchall("SELECT id FROM sessions") == []
     finally:
         await store.close()
-
-
-class _Text(html.parser.HTMLParser):
-    """The text a person reads inside <main>, node by node."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.depth, self.texts = 0, []
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        self.depth += tag == "main" or bool(self.depth)
-
-    def handle_endtag(self, tag: str) -> None:
-        self.depth -= bool(self.depth)
-
-    def handle_data(self, data: str) -> None:
-        if self.depth and data.strip():
-            self.texts.append(data.strip())
-
-
-@pytest.mark.parametrize("must_change", [True, False])
-def test_every_string_on_the_account_page_goes_through_the_translation_catalogue(
-        must_change: bool) -> None:
-    # Staff pages are English today; a catalogue extracted from the templates (gettext `_()`
-    # and `{% trans %}`) must find every string a person reads on this page.
-    env = jinja2.Environment(loader=pages.ENV.loader, autoescape=True,
-                             undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"])
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda s: f"«{s}»", lambda s, p, n: f"«{s if n == 1 else p}»", newstyle=True)
-    user = {"username": "u", "display_name": "«U»", "role": "«agent»",
-            "must_change_password": int(must_change)}
-    html_text = env.get_template("account.html").render(
-        request_path="/account", nav=[], user=user, csrf="x", title="Account")
-    parser = _Text()
-    parser.feed(html_text)
-    untranslated = [t for t in parser.texts if not (t.startswith("«") and t.endswith("»"))
-                    and t != "u"]
-    assert parser.texts and not untranslated, untranslated
 
 
 async def test_two_processes_starting_on_a_fresh_database_both_start(db_location: str) -> None:

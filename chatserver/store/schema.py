@@ -292,4 +292,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE visitors ADD COLUMN merged_into TEXT;
     CREATE INDEX visitors_merged_into ON visitors(merged_into) WHERE merged_into IS NOT NULL;
     """,
+    # 13: each staff user's own language for the pages ('' = what the browser asks for) and
+    # their switches for alerts (JSON: sound, desktop, title), chosen on /account
+    """
+    ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '';
+    ALTER TABLE users ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}';
+    """,
 ]

@@ -400,6 +400,13 @@ class Store:
     async def user(self, user_id: int) -> Row | None:
         return await self.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
 
+    async def set_preferences(self, user_id: int, language: str | None,
+                              preferences: str) -> None:
+        """A user's own settings (/account): language None keeps the one stored."""
+        await self.write(lambda conn: conn.execute(
+            "UPDATE users SET language = COALESCE(?, language), preferences = ? WHERE id = ?",
+            (language, preferences, user_id)))
+
     async def users(self) -> list[Row]:
         return await self.fetchall("SELECT * FROM users ORDER BY id")
 

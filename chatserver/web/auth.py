@@ -23,12 +23,13 @@ from chatserver.store.store import Row
 from chatserver.tokens import new_id
 
 from . import http_fields
+from .catalogue import N_
 
 if TYPE_CHECKING:
     from .hub import Hub
 
 COOKIE = "chat_session"
-ROLES = ("agent", "supervisor", "admin")
+ROLES = (N_("agent"), N_("supervisor"), N_("admin"))  # translated where shown
 # Where each role lands after logging in.
 HOME = {"agent": "/console", "supervisor": "/console/supervisor", "admin": "/admin"}
 # All a user logged in with a one-time password may open until they choose their own.

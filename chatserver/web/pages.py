@@ -23,41 +23,49 @@ from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthoriz
 from chatserver.privacy import audit
 from chatserver.store.store import Row
 
-from . import http_fields, pages_api
+from . import catalogue, http_fields, pages_api
 from .auth import ACCOUNT, current_user, home, require
+from .catalogue import N_, Translator
 
 HERE = Path(__file__).resolve().parent
 ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,  # every value is text unless a template says otherwise (none does)
     undefined=jinja2.StrictUndefined,
-    # Staff pages are English; text marked `_("...")` is where a translation catalogue
-    # (pybabel extract) will find it. Untranslated until one is installed.
-    extensions=["jinja2.ext.i18n"],
 )
-ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 STAFF = ("agent", "supervisor", "admin")
 # The navigation each role sees: (path, label, roles allowed).
 NAV = (
-    ("/console", "Console", STAFF),
-    ("/console/search", "Search", STAFF),
-    ("/console/supervisor", "Supervisor", ("supervisor", "admin")),
-    ("/admin/reports", "Reports", ("supervisor", "admin")),
-    ("/admin", "Knowledge base", ("admin",)),
-    ("/admin/users", "Team", ("admin",)),
-    ("/admin/labels", "Labels", ("admin",)),
-    ("/admin/audit", "Audit log", ("admin",)),
+    ("/console", N_("Console"), STAFF),
+    ("/console/search", N_("Search"), STAFF),
+    ("/console/supervisor", N_("Supervisor"), ("supervisor", "admin")),
+    ("/admin/reports", N_("Reports"), ("supervisor", "admin")),
+    ("/admin", N_("Knowledge base"), ("admin",)),
+    ("/admin/users", N_("Team"), ("admin",)),
+    ("/admin/labels", N_("Labels"), ("admin",)),
+    ("/admin/audit", N_("Audit log"), ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.
 # (The CSP, nosniff and the referrer policy come from security_headers, for every response.)
 NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY"}
 
 
+def page_context(request: Request, user: Row | None) -> dict[str, Any]:
+    """What base.html needs on every page: the navigation this role sees, and the words and
+    direction of the user's language (their choice on /account, else their browser's)."""
+    chosen = user["language"] if user is not None else ""
+    translator = Translator(catalogue.choose(chosen, request.headers.get("accept-language", "")))
+    nav = [(path, translator(label)) for path, label, roles in NAV
+           if user is not None and user["role"] in roles]
+    return {"request_path": request.url.path, "nav": nav, "_": translator,
+            "lang": translator.language, "dir": translator.direction,
+            "i18n_messages": translator.script_messages(),
+            "languages": list(catalogue.NATIVE_NAMES.items())}
+
+
 def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-    user: Row | None = context.get("user")
-    nav = [(path, label) for path, label, roles in NAV if user is not None and
-           user["role"] in roles]
-    html = ENV.get_template(name).render(request_path=request.url.path, nav=nav, **context)
+    html = ENV.get_template(name).render(**page_context(request, context.get("user")),
+                                         **context)
     return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
@@ -117,7 +125,7 @@ async def audit_page(request: Request) -> Response:
     rows = [{**e, "when": datetime.fromtimestamp(e["ts_ms"] / 1000, UTC).strftime(
         "%Y-%m-%d %H:%M:%S"), "detail": json.dumps(e["detail"], ensure_ascii=False)}
         for e in found]
-    return render("audit.html", request, user=user, csrf=user["csrf"], title="Audit log",
+    return render("audit.html", request, user=user, csrf=user["csrf"], title=N_("Audit log"),
                   entries=rows, action=params.get("action", ""),
                   username=params.get("user", ""),
                   next_before=found[-1]["id"] if len(found) == AUDIT_PAGE else None)
@@ -126,14 +134,14 @@ async def audit_page(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/", root, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
-    Route("/console", _page("console.html", *STAFF, title="Console"), methods=["GET"]),
+    Route("/console", _page("console.html", *STAFF, title=N_("Console")), methods=["GET"]),
     Route("/console/supervisor", _page("supervisor.html", "supervisor", "admin",
-                                       title="Supervisor"), methods=["GET"]),
-    Route("/admin", _page("admin.html", "admin", title="Knowledge base"), methods=["GET"]),
-    Route("/admin/users", _page("users.html", "admin", title="Team"), methods=["GET"]),
-    Route("/admin/labels", _page("labels.html", "admin", title="Labels"), methods=["GET"]),
+                                       title=N_("Supervisor")), methods=["GET"]),
+    Route("/admin", _page("admin.html", "admin", title=N_("Knowledge base")), methods=["GET"]),
+    Route("/admin/users", _page("users.html", "admin", title=N_("Team")), methods=["GET"]),
+    Route("/admin/labels", _page("labels.html", "admin", title=N_("Labels")), methods=["GET"]),
     Route("/admin/audit", audit_page, methods=["GET"]),
-    Route("/account", _page("account.html", *STAFF, title="Account"), methods=["GET"]),
+    Route("/account", _page("account.html", *STAFF, title=N_("Account")), methods=["GET"]),
     *pages_api.routes,
     Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
 ]

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatserver import accounts
+from chatserver.core import staff_preferences
 from chatserver.core.errors import NotFound
 from chatserver.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 from chatserver.privacy import audit
@@ -285,6 +286,20 @@ async def change_own_password(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def set_own_preferences(request: Request) -> Response:
+    """The owner's language for the pages and alert switches; the reply is what is stored."""
+    me = await require(request, *STAFF)
+    hub = hub_of(request)
+    try:
+        language, stored = staff_preferences.changes(await json_body(request),
+                                                     me["preferences"])
+    except staff_preferences.PreferenceError as e:
+        return invalid(EntryError(e.field, e.message))
+    await hub.store.set_preferences(int(me["id"]), language, stored)
+    return JSONResponse({"language": me["language"] if language is None else language,
+                         "alerts": staff_preferences.alerts(stored)})
+
+
 # --- knowledge base: what changed between two versions ------------------------------------
 
 
@@ -351,5 +366,6 @@ routes = [
     Route("/api/users/{user_id:int}", update_user, methods=["PUT", "PATCH"]),
     Route("/api/users/{user_id:int}/password", reset_password, methods=["POST"]),
     Route("/api/account/password", change_own_password, methods=["POST"]),
+    Route("/api/account/preferences", set_own_preferences, methods=["POST"]),
     Route("/api/kb/{entry_id:int}/diff", kb_diff, methods=["GET"]),
 ]

@@ -14,9 +14,9 @@ from chatserver.reports import reports_svg as svg
 from chatserver.reports.reports_query import BadParameter, ReportQuery, parse
 
 from . import http_fields
-from .pages import ENV, NAV, NO_STORE, page_user
+from .catalogue import N_
+from .pages import ENV, NO_STORE, page_context, page_user
 
-REPORTS_NAV = ("/admin/reports", "Reports", ("supervisor", "admin"))
 PRESETS = (("7 days", 7), ("30 days", 30), ("90 days", 90), ("12 months", 365))
 
 
@@ -106,13 +106,6 @@ def staffing_chart(report: Mapping[str, Any]) -> Markup:
          for name, key in (("needed (Erlang C)", "erlang_c"), ("needed (Erlang A)", "erlang_a"))])
 
 
-def _nav(role: str) -> list[tuple[str, str]]:
-    entries = list(NAV)
-    if all(path != REPORTS_NAV[0] for path, _, _ in entries):
-        entries.insert(2, REPORTS_NAV)  # until pages.NAV lists it
-    return [(path, label) for path, label, roles in entries if role in roles]
-
-
 def presets(query: ReportQuery, today: date) -> list[tuple[str, str, bool]]:
     out = []
     for label, days in PRESETS:
@@ -139,8 +132,9 @@ async def page(request: Request, compute: Compute, options: Options, today: date
         query = parse({}, today)
     report = await compute(request, query)
     context = {
-        "user": user, "csrf": user["csrf"], "title": "Reports", "nav": _nav(user["role"]),
-        "request_path": request.url.path, "report": report, "query": query,
+        **page_context(request, user),
+        "user": user, "csrf": user["csrf"], "title": N_("Reports"), "report": report,
+        "query": query,
         "error": error, "options": await options(request), "charts": charts(report),
         "presets": presets(query, today), "fmt": fmt, "delta": delta,
         "qs": query.query_string(),

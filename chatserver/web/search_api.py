@@ -17,6 +17,7 @@ from chatserver.store.search import search
 
 from . import http_fields
 from .auth import require
+from .catalogue import N_
 from .pages import STAFF, page_user, render
 
 NO_STORE = {"cache-control": "no-store"}
@@ -44,7 +45,7 @@ async def search_page(request: Request) -> Response:
     user = await page_user(request, *STAFF)
     if isinstance(user, Response):
         return user
-    return render("search.html", request, user=user, csrf=user["csrf"], title="Search")
+    return render("search.html", request, user=user, csrf=user["csrf"], title=N_("Search"))
 
 
 routes = [

@@ -13,3 +13,15 @@ passwordForm.addEventListener("submit", async (e) => {
   if (result.ok && passwordForm.dataset.then) { window.location.assign(passwordForm.dataset.then); return; }
   if (result.ok) { passwordForm.reset(); document.getElementById("password-done").hidden = false; }
 });
+
+/* The pages' language: saved, then the page is drawn again in it. */
+const languageForm = document.getElementById("language-form");
+if (languageForm) {
+  languageForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const result = await api("POST", "/api/account/preferences", {
+      language: new FormData(languageForm).get("language") });
+    showErrors(languageForm, result.ok ? null : result.data);
+    if (result.ok) window.location.reload();
+  });
+}

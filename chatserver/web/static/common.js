@@ -1,8 +1,37 @@
-/* Shared by every page: the CSRF token, a JSON fetch helper, safe DOM building, toasts.
+/* Shared by every page: the CSRF token, the page language's words and formats, a JSON fetch
+   helper, safe DOM building, toasts.
    Data is only ever put in the page as text (textContent / createElement), never as HTML. */
 "use strict";
 
 const CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+/* The page's language (base.html sets <html lang dir> from the user's choice or browser) and its
+   messages: a JSON data block, not a script, so the CSP's script-src stays 'self'. English pages
+   carry none: a msgid is its own English text. */
+const LANG = document.documentElement.lang || "en";
+const MESSAGES = (() => {
+  const block = document.getElementById("i18n-messages");
+  try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
+})();
+/* Dates and numbers through Intl: Persian readers get the Persian calendar and digits. English
+   follows the browser's own conventions (12- or 24-hour clock). */
+const LOCALE = { fa: "fa-IR-u-ca-persian-nu-arabext", ar: "ar", zh: "zh-CN" }[LANG];
+
+/** The text of `msgid` in the page language, `{name}` placeholders filled from `values`. */
+function t(msgid, values) {
+  const text = Object.prototype.hasOwnProperty.call(MESSAGES, msgid) ? MESSAGES[msgid] : msgid;
+  if (!values) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
+}
+
+function fmtNumber(n, options) { return new Intl.NumberFormat(LOCALE, options).format(n); }
+function fmtDate(ts) {
+  return new Date(ts).toLocaleDateString(LOCALE, { year: "numeric", month: "short", day: "numeric" });
+}
+function fmtDateTime(ts) {
+  return new Date(ts).toLocaleString(LOCALE, { year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit" });
+}
 
 /** A fresh UUID for each changing frame (crypto.randomUUID needs a secure context). */
 function uuid() {
@@ -46,7 +75,7 @@ async function api(method, url, body, { raw = false } = {}) {
   try {
     response = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
   } catch (e) {
-    return { ok: false, status: 0, data: { error: "network", message: "The server cannot be reached. Check your connection." } };
+    return { ok: false, status: 0, data: { error: "network", message: t("The server cannot be reached. Check your connection.") } };
   }
   if (response.status === 401) { window.location.assign("/login"); }
   let data = null;
@@ -72,34 +101,36 @@ function showErrors(form, data, fallbackEl) {
   if (!data) return;
   const slot = data.field && form.querySelector(`.field-error[data-for="${CSS.escape(data.field)}"]`);
   if (slot) {
-    slot.textContent = data.message || "Not valid";
+    slot.textContent = data.message ? t(data.message) : t("Not valid");
     const input = form.querySelector(`[name="${CSS.escape(data.field)}"]`);
     if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
   } else if (fallbackEl) {
-    fallbackEl.textContent = data.message || "Something went wrong";
+    fallbackEl.textContent = data.message ? t(data.message) : t("Something went wrong");
     fallbackEl.hidden = false;
   } else {
-    toast(data.message || "Something went wrong", "error");
+    toast(data.message ? t(data.message) : t("Something went wrong"), "error");
   }
 }
 
 function fmtWait(seconds) {
   if (seconds === null || seconds === undefined) return "–";
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
+  const two = (n) => fmtNumber(n, { minimumIntegerDigits: 2 });
+  if (s < 60) return t("{s}s", { s: fmtNumber(s) });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+  if (m < 60) return t("{m}m {s}s", { m: fmtNumber(m), s: two(s % 60) });
+  return t("{h}h {m}m", { h: fmtNumber(Math.floor(m / 60)), m: two(m % 60) });
 }
 
 function fmtTime(ts) {
   const d = typeof ts === "number" ? new Date(ts) : new Date(ts || Date.now());
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return d.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
 }
 
-const LANGUAGES = { en: "English", fa: "Persian", ar: "Arabic", zh: "Chinese", de: "German", fr: "French", es: "Spanish", tr: "Turkish", ur: "Urdu", he: "Hebrew" };
+/** A language tag as its name in the page language: "Persian (fa-IR)", «فارسی (fa-IR)». */
 function languageName(tag) {
   if (!tag) return "–";
-  const base = tag.split("-")[0].toLowerCase();
-  return LANGUAGES[base] ? `${LANGUAGES[base]} (${tag})` : tag;
+  let name = "";
+  try { name = new Intl.DisplayNames(LOCALE || "en", { type: "language" }).of(tag.split("-")[0]); } catch (e) { name = ""; }
+  return name && name !== tag ? `${name} (${tag})` : tag;
 }
