@@ -118,8 +118,13 @@ class DeskConfig:
     # The service-level goal the staffing advice staffs for: this share answered within T.
     service_level_seconds: float = 20.0
     service_level_target: float = 0.8
+    # The language a canned response is shown in when it has no text in the visitor's.
+    language: str = "en"
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z]{2,3}", self.language):
+            raise ValueError(f"desk.language: must be a language tag such as en, fa, ar or zh "
+                             f"(2-3 lower-case letters), got {self.language!r}")
         if self.service_level_seconds <= 0:
             raise ValueError("desk.service_level_seconds: must be greater than 0, got "
                              f"{self.service_level_seconds}")

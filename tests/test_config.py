@@ -180,6 +180,7 @@ CHANGED_BY_HAND: dict[str, tuple[str, Any]] = {
     "desk.hours": ('{"sat": ["09:00-17:00"], "sun": ["09:00-13:00", "14:00-17:00"]}',
                    {"sat": ("09:00-17:00",), "sun": ("09:00-13:00", "14:00-17:00")}),
     "desk.closed_dates": ("2026-03-20,2026-03-21", ("2026-03-20", "2026-03-21")),
+    "desk.language": ("fa", "fa"),
     "metrics.token": ("scrape-token", "scrape-token"),
     "identity.secret": ("site-signing-secret", "site-signing-secret"),
     "cluster.backend": ("redis", "redis"),

@@ -16,6 +16,7 @@ import pytest
 from bot import Bot
 from chatserver.core.conversation import Event
 from chatserver.privacy import audit
+from chatserver.service.canned import CannedResponses
 from chatserver.store import copy
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.schema import MIGRATIONS
@@ -56,6 +57,7 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
     try:
         kb = KnowledgeBase(store, Bot())
         await kb.load(NOW)  # the shipped entries, their versions and the meta marks
+        await CannedResponses(store).seed(NOW)  # the team's canned responses, versions
         admin = await store.add_user("admin", role="admin", password_hash="h", display_name="A",
                                      skills={}, capacity=1, now_ms=NOW)
         agent = await store.add_user("sara", role="agent", password_hash="h", display_name="S",

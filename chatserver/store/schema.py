@@ -298,4 +298,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT '';
     ALTER TABLE users ADD COLUMN preferences TEXT NOT NULL DEFAULT '{}';
     """,
+    # 14: canned responses (issue 20): the team's (owner_id NULL, admins edit them) and each
+    # staff user's own, with their text per language (JSON {"en": ..., "fa": ...}) and every
+    # version kept as the knowledge base keeps its entries; deleting is soft, so history stays.
+    # A shortcut is unique among the team's and among each user's own (0 stands for the team).
+    """
+    CREATE TABLE canned_responses (
+        id INTEGER PRIMARY KEY,
+        owner_id INTEGER REFERENCES users(id),
+        shortcut TEXT NOT NULL,
+        title TEXT NOT NULL,
+        entry_id INTEGER REFERENCES kb_entries(id),
+        variants TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL,
+        updated_by INTEGER REFERENCES users(id)
+    );
+    CREATE UNIQUE INDEX canned_shortcuts ON canned_responses(coalesce(owner_id, 0), shortcut)
+        WHERE deleted = 0;
+    CREATE TABLE canned_versions (
+        response_id INTEGER NOT NULL REFERENCES canned_responses(id),
+        version INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        changed_by INTEGER REFERENCES users(id),
+        changed_ms INTEGER NOT NULL,
+        PRIMARY KEY (response_id, version)
+    ) WITHOUT ROWID;
+    """,
 ]

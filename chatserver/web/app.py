@@ -33,6 +33,7 @@ from chatserver.privacy import retention
 from chatserver.privacy.iplimits import AbuseLimits
 from chatserver.privacy.redaction import Redactor, install_log_redaction
 from chatserver.secrets_file import secret_key
+from chatserver.service.canned import CannedResponses
 from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
 from chatserver.store.kb_store import KnowledgeBase
@@ -44,6 +45,7 @@ from . import auth, kb_api, labels_api, learning_api, pages, privacy_api, report
 from .agent_socket import agent_endpoint
 from .attachments_api import Uploads
 from .attachments_api import routes as attachment_routes
+from .canned_api import routes as canned_routes
 from .history_api import routes as history_routes
 from .hub import Hub
 from .log_hygiene import database_unavailable, quiet_client_faults
@@ -190,6 +192,7 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.store.open()
         await hub.kb.load(hub.service.clock())
+        await CannedResponses(hub.store).seed(hub.service.clock())  # the team's set, once
         if hub.embeddings is not None:  # vectors in the background; BM25 alone until ready
             await hub.embeddings.start()
         await hub.bus.start()
@@ -225,6 +228,7 @@ def create_app(config: Config) -> Starlette:
         WebSocketRoute("/ws/agent", agent_endpoint),
         *attachment_routes,
         *kb_api.routes,
+        *canned_routes,
         *labels_api.routes,
         *history_routes,
         *learning_api.routes,
