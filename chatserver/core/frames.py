@@ -238,6 +238,14 @@ AGENT_FRAMES: Mapping[str, Spec] = {
         "label_id": (_integer(1, _MAX_SEQ), True),
         "on": (_boolean, True),
     },
+    # Supervisors and admins: a note only the agent holding the chat sees, and taking the
+    # chat over (docs/protocol.md, "Whisper and take-over").
+    "whisper": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "text": (_text, True),
+    },
+    "take_over": {"id": (CLIENT_ID, True), "conversation_id": (CONVERSATION_ID, True)},
 }
 
 

@@ -8,14 +8,16 @@ Actions are dotted names, grouped by their first part so `?action=kb.` lists a w
 kb.create, kb.update, kb.publish, kb.delete, kb.restore, kb.import, kb.export, kb.learn.approve,
 kb.learn.reject (a phrasing proposed from an agent's answer, learning_api.py); user.create,
 user.update, user.password; label.create, label.update, label.delete (labels_api.py);
-privacy.export, privacy.erase; retention.purge.
+privacy.export, privacy.erase; retention.purge; supervisor.whisper, supervisor.take_over (a
+supervisor's note to the agent holding a chat, and taking the chat over: agent_socket.py; the
+whisper's text stays in the conversation's log, never here).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -46,6 +48,14 @@ async def record(
     now_ms: int | None = None,
 ) -> int:
     """Append one entry (durable when this returns); `user` None means the server itself."""
+    return await store.write(entry_job(user, action, target, detail, address, now_ms=now_ms))
+
+
+def entry_job(user: Mapping[str, Any] | Row | None, action: str, target: str,
+              detail: Mapping[str, Any], address: str, *,
+              now_ms: int | None = None) -> Callable[[Conn], int]:
+    """The write of one entry, for a caller that commits it with its own change (a whisper's
+    event and its entry are stored together or not at all)."""
     user_id = None if user is None else int(user["id"])
     username = SYSTEM if user is None else str(user["username"])
     ts = _now_ms() if now_ms is None else now_ms
@@ -58,7 +68,7 @@ async def record(
             (ts, user_id, username, action, target, text, address or ""))
         return int(cursor.fetchone()[0])
 
-    return await store.write(job)
+    return job
 
 
 def entry_json(row: Row) -> dict[str, Any]:

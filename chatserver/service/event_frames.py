@@ -67,6 +67,10 @@ def event_frame(event: Event, *, for_visitor: bool,
     if event.type == "note":
         return {"type": "note", **base, "id": event.client_id, "author": p["author"],
                 "text": p["text"]}
+    if event.type == "whisper":  # a supervisor to the agent holding the chat (supervision.py)
+        return {"type": "whisper", **base, "id": event.client_id, "author": p["author"],
+                "author_id": p.get("author_id"), "to_agent": p.get("to_agent"),
+                "text": p["text"]}
     if event.type == "label":  # staff only: never in VISITOR_EVENTS
         return {"type": "label", **base, "id": event.client_id, "label_id": p["label_id"],
                 "name": p["name"], "colour": p.get("colour", ""), "on": p["on"],

@@ -8,6 +8,7 @@ with narrow dependencies rather than mixed in:
 - `visitor_side.VisitorSide` — start, lines and the bot's turn, hand-off asked, consent,
   close, survey, offline message;
 - `agent_side.AgentSide` — presence and status, accept, decline, lines, transfer, close;
+- `supervision.Supervision` — a supervisor's whisper to the agent, and taking a chat over;
 - `handoff.Handoff` — into the queue (or the offline line) and out of it at close;
 - `recovery.Recovery` — restore after a restart, resync and redelivery after a Redis outage;
 - `dispatcher.Dispatcher` — carries out the router's decisions; it sees the journal only
@@ -35,6 +36,7 @@ from .handoff import Handoff
 from .journal import Journal
 from .labelling import Labelling
 from .recovery import Recovery
+from .supervision import Supervision
 from .visitor_side import BotLike, VisitorSide
 
 
@@ -79,6 +81,7 @@ class ConversationService:
         # Lines that carry a file; the bot answers a visitor's file it cannot read.
         self.attachments = AttachmentLines(journal, after_file=self.visitors.file_turn)
         self.labelling = Labelling(journal)
+        self.supervision = Supervision(journal, router, self.dispatcher, self.agents)
         # What each socket catches up from (one callable per audience, not one per socket).
         self.visitor_backlog = partial(journal.backlog, for_visitor=True)
         self.agent_backlog = partial(journal.backlog, for_visitor=False)
@@ -117,6 +120,9 @@ class ConversationService:
         self.agent_message = agent_side.agent_message
         self.transfer = agent_side.transfer
         self.close_by_agent = agent_side.close_by_agent
+        # A supervisor's whisper and take-over.
+        self.whisper = self.supervision.whisper
+        self.take_over = self.supervision.take_over
         # Labels.
         self.set_label = self.labelling.set_label
         self.labels_of = self.labelling.labels_of

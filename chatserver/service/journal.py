@@ -204,7 +204,8 @@ class Journal:
             # own words need no copy besides the ack, what else it caused (an answer, a
             # system line, `assigned`) is sent to it too.
             first = appended.events[0]
-            own = first.type in ("message", "note") and first.author not in ("bot", "system")
+            own = (first.type in ("message", "note", "whisper")
+                   and first.author not in ("bot", "system"))
             ack = Ack(origin, client_id, encode(ack_for(client_id, first)), own)
         for event in appended.events:
             observe(self.telemetry, conv, event)
@@ -282,7 +283,7 @@ def observe(t: Telemetry, before: Conversation, event: Event) -> None:
             t.handoffs.inc(reason=p.get("reason", ""))
         case "queued" if p.get("reason") in ("declined", "offer_expired"):
             t.offers.inc(outcome=p["reason"])
-        case "assigned":
+        case "assigned" if not p.get("take_over"):  # a take-over answered no offer, no queue
             t.offers.inc(outcome="accepted")
             if before.queued_ms is not None:
                 t.queue_wait.observe(max(0, event.ts_ms - before.queued_ms) / 1000)

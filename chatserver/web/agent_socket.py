@@ -11,9 +11,11 @@ from chatserver.cluster.connections import Connection
 from chatserver.core import frames
 from chatserver.core.errors import CLOSE_POLICY, Unauthorized
 from chatserver.core.frames import Frame, encode
+from chatserver.privacy import audit
 from chatserver.service.agent_side import AgentProfile
 from chatserver.service.event_frames import skills_from_json
 from chatserver.service.labelling import Staff
+from chatserver.service.supervision import Record
 
 from .auth import current_user, same_origin
 from .sockets import receive_loop
@@ -118,6 +120,24 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         return (await service.set_label(staff, frame["conversation_id"], frame["label_id"],
                                         frame["on"], frame.key, origin=conn)).ack
 
+    def audited(action: str, cid: str) -> Record:
+        """The audit entry of a supervisor's change, written with its event (supervision.py)."""
+        address = audit.address_of(websocket)
+        return lambda detail: audit.entry_job(user, action, f"conversation:{cid}", detail,
+                                              address, now_ms=service.clock())
+
+    async def whisper(frame: Frame) -> dict[str, Any] | None:
+        cid = frame["conversation_id"]
+        return (await service.whisper(agent_id, cid, frame.key, hub.redactor(frame["text"]),
+                                      record=audited("supervisor.whisper", cid),
+                                      origin=conn)).ack
+
+    async def take_over(frame: Frame) -> dict[str, Any] | None:
+        cid = frame["conversation_id"]
+        return (await service.take_over(agent_id, cid, frame.key,
+                                        record=audited("supervisor.take_over", cid),
+                                        origin=conn)).ack
+
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
         await conn.resume(conv.id, await service.resume_point(conv, frame["after_seq"]))
@@ -127,7 +147,8 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                                 name=f"session:{agent_id}")
     handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,
                 "message": message, "note": note, "typing": signal, "read": signal,
-                "transfer": transfer, "close": close, "resume": resume, "label": label}
+                "transfer": transfer, "close": close, "resume": resume, "label": label,
+                "whisper": whisper, "take_over": take_over}
     try:
         await receive_loop(websocket, conn, frames.AGENT_FRAMES, handlers, hub.config.limits,
                            greeted=lambda: greeted, errors=service.telemetry.errors)
