@@ -318,20 +318,21 @@ def test_file_sizes_read_in_the_visitors_language(js):
 
 
 def test_every_language_has_every_string(js):
-    """The widget's strings and the attachment module's, in en, fa, ar and zh."""
+    """The widget's strings and those of the modules loaded on first use (attachments; the
+    survey and leave-a-message forms), in en, fa, ar and zh."""
     keys = js.evaluate("""async () => {
         const i = await import('/widget/i18n.js');
-        const a = await import('/widget/attach.js');
+        const lazy = [await import('/widget/attach.js'), await import('/widget/forms.js')];
         const out = {};
         for (const lang of i.LANGUAGES) {
             await i.loadStrings(lang);
-            out[lang] = [Object.keys(i.STRINGS[lang]).sort(), Object.keys(a.STRINGS[lang]).sort()];
+            out[lang] = [i, ...lazy].map((m) => Object.keys(m.STRINGS[lang]).sort());
         }
         return out;
     }""")
     assert list(keys) == ["en", "fa", "ar", "zh"]
-    for lang, (ui, files) in keys.items():
-        assert (ui, files) == tuple(keys["en"]), lang
+    for lang, tables in keys.items():
+        assert tables == keys["en"], lang
 
 
 def test_the_transcript_names_the_files(js):

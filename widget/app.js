@@ -123,7 +123,11 @@ export async function boot({ script, api, base }) {
     if (f.type === "message" && f.from !== "visitor" && !known) {
       emit("message", { from: f.from, author: f.author, text: f.text, ts: f.ts,
         attachment: f.attachment });
-    } else if (f.type === "assigned") emit("assigned", { agent: f.agent });
+    } else if (f.type === "assigned") {
+      emit("assigned", { agent: f.agent });
+      // a new agent (a transfer) learns what the visitor already read
+      if (state.readSent) transport.send({ type: "read", seq: state.readSent });
+    }
     else if (f.type === "closed") emit("closed", { by: f.by });
     else if (f.type === "error" && f.id && ["rate_limited", "unavailable"].includes(f.code)) {
       transport.forget(f.id);

@@ -10,10 +10,6 @@ export default {
   joined: "{a} 已加入对话", typing: "{a} 正在输入…", ended: "对话已结束",
   read: "已读", sent: "已发送", sending: "发送中", offline: "正在重新连接…",
   name: "姓名", email: "邮箱", topic: "主题", start: "开始聊天", skip: "跳过",
-  leave: "当前没有客服在线。请留言，我们会通过邮件回复您。",
-  message: "留言", leave_send: "提交留言", left: "谢谢！我们会尽快回复您。",
-  rate: "您对本次服务满意吗？", nps: "您有多大可能向朋友推荐我们？（0–10）",
-  comment: "意见（可选）", submit: "提交", thanks: "感谢您的反馈！",
-  stars: "{n} 星（共 5 星）", transcript: "下载聊天记录", new_chat: "新对话",
+  message: "留言", transcript: "下载聊天记录", new_chat: "新对话",
   end: "结束对话", attach: "添加附件",
 };

@@ -18,11 +18,7 @@ export const STRINGS = {
     joined: "{a} joined the chat", typing: "{a} is typing…", ended: "The chat has ended",
     read: "Read", sent: "Sent", sending: "Sending", offline: "Reconnecting…",
     name: "Name", email: "Email", topic: "Topic", start: "Start chat", skip: "Skip",
-    leave: "Nobody is available right now. Leave a message and we will email you.",
-    message: "Message", leave_send: "Send message", left: "Thanks! We will get back to you.",
-    rate: "How did we do?", nps: "How likely are you to recommend us? (0–10)",
-    comment: "Comment (optional)", submit: "Submit", thanks: "Thanks for your feedback!",
-    stars: "{n} of 5 stars", transcript: "Download transcript", new_chat: "New chat",
+    message: "Message", transcript: "Download transcript", new_chat: "New chat",
     end: "End chat", attach: "Attach a file",
   },
 };

@@ -40,6 +40,37 @@ export function rich(text, inner) {
   return out;
 }
 
+// Pieces the forms are made of, here and in forms.js.
+export const field = (label, input) => h("label", { class: "field" }, h("span", null, label),
+  input);
+export const btn = (cls, label, fn, attrs) => h("button", { type: "button", class: cls,
+  onclick: fn, ...attrs }, label);
+export const go = (label) => h("button", { type: "submit", class: "primary" }, label);
+export const form = (cls, fn, ...children) => h("form", { class: cls, onsubmit: (e) => {
+  e.preventDefault();
+  fn();
+} }, ...children);
+export const val = (el) => el.value.trim();
+export const options = (list) => [h("option", { value: "" }, "—"),
+  ...list.map(([v, label]) => h("option", { value: v }, label))];
+
+/** The custom properties for a site's own colour (data-color): the text on it black or white,
+ * whichever reads better by WCAG luminance (4.5:1 at least, for any colour); as a link, chip
+ * or focus outline the colour itself where it reads 4.5:1 on that scheme's backgrounds (light
+ * up to luminance 0.16, dark from 0.3), else the text colour. */
+export function brand(hex) {
+  const c = hex.slice(1);
+  const n = c.length < 5 ? 1 : 2;
+  const y = [0.2126, 0.7152, 0.0722].reduce((sum, w, i) => {
+    const v = parseInt(c.substr(i * n, n).repeat(3 - n), 16) / 255;
+    return sum + w * (v < 0.04 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  }, 0);
+  const vars = { "--accent": hex, "--on": y > 0.179 ? "#000" : "#fff" };
+  if (y > 0.16) vars["--link-light"] = "var(--ink)";
+  if (y < 0.3) vars["--link-dark"] = "var(--ink)";
+  return vars;
+}
+
 const time = (ts, lang) => {
   const d = ts ? new Date(ts) : null;
   return d && !isNaN(d) ? d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) : "";
@@ -48,16 +79,7 @@ const time = (ts, lang) => {
 export function createView(shadow, lang, cfg, on) {
   const T = (key, vars) => t(lang, key, vars);
   const num = (n) => Number(n).toLocaleString(lang);
-  const field = (label, input) => h("label", { class: "field" }, h("span", null, label), input);
-  const btn = (cls, label, fn, attrs) => h("button", { type: "button", class: cls, onclick: fn,
-    ...attrs }, label);
   const icon = (glyph, label, fn) => btn("icon", glyph, fn, { title: label, "aria-label": label });
-  const go = (label) => h("button", { type: "submit", class: "primary" }, label);
-  const form = (cls, fn, ...children) => h("form", { class: cls, onsubmit: (e) => {
-    e.preventDefault();
-    fn();
-  } }, ...children);
-  const val = (el) => el.value.trim();
   // Icons are SVG: emoji fonts are missing on many systems.
   const svg = (tag, attrs) => {
     const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
@@ -106,8 +128,6 @@ export function createView(shadow, lang, cfg, on) {
   // Pre-chat: name, email and (when the site lists some) a topic.
   const pName = h("input", { name: "name", autocomplete: "name", maxlength: 100 });
   const pEmail = h("input", { name: "email", type: "email", autocomplete: "email" });
-  const options = (list) => [h("option", { value: "" }, "—"),
-    ...list.map(([v, label]) => h("option", { value: v }, label))];
   const pTopic = cfg.topics.length
     ? h("select", { name: "topic" }, options(cfg.topics)) : null;
   const prechat = form("form prechat", () => on.prechat({ name: val(pName), email: val(pEmail),
@@ -115,29 +135,6 @@ export function createView(shadow, lang, cfg, on) {
   field(T("name"), pName), field(T("email"), pEmail), pTopic && field(T("topic"), pTopic),
   h("div", { class: "row" }, go(T("start")), btn("link", T("skip"), () => on.prechat({}))));
 
-  // Nobody online: leave a message to be answered by email.
-  const oEmail = h("input", { name: "email", type: "email", required: true,
-    autocomplete: "email" });
-  const oText = h("textarea", { name: "text", required: true, rows: 4, maxlength: 4000 });
-  const offline = form("form offline", () => val(oText) && on.leave(val(oEmail), val(oText)),
-    h("p", null, T("leave")), field(T("email"), oEmail), field(T("message"), oText),
-    h("div", { class: "row" }, go(T("leave_send")), btn("link", "←", on.back)));
-  const left = h("p", { class: "notice", role: "status" }, T("left"));
-
-  // After the chat: 1-5 stars, optional NPS 0-10 and a comment.
-  let rating = 0;
-  const stars = [1, 2, 3, 4, 5].map((n) => btn("star", "★", () => {
-    rating = n;
-    stars.forEach((b, i) => b.setAttribute("aria-pressed", String(i < n)));
-  }, { "aria-label": T("stars", { n: num(n) }), "aria-pressed": "false" }));
-  const nps = h("select", { name: "nps" }, options([...Array(11).keys()].map((i) => [i, num(i)])));
-  const npsField = field(T("nps"), nps);
-  const comment = h("textarea", { name: "comment", rows: 2, maxlength: 2000 });
-  const survey = form("form survey", () => (rating ? on.survey({ rating, comment: val(comment),
-    nps: nps.value === "" ? null : Number(nps.value) }) : stars[0].focus()),
-  h("fieldset", null, h("legend", null, T("rate")), h("div", { class: "stars" }, stars)),
-  npsField, field(T("comment"), comment), go(T("submit")));
-  const thanks = h("p", { class: "notice", role: "status" }, T("thanks"));
   const after = h("div", { class: "row" }, btn("link", T("transcript"), on.transcript),
     btn("primary", T("new_chat"), on.newChat));
 
@@ -166,7 +163,7 @@ export function createView(shadow, lang, cfg, on) {
     } },
   h("header", null, h("div", null, h("h2", { id: "cw-title" }, T("title")), status),
     icon("⤓", T("transcript"), on.transcript), icon("×", T("close"), on.hide)),
-  log, h("div", { class: "foot" }, typing, chips, consent, prechat, offline, left, survey, thanks, after,
+  log, h("div", { class: "foot" }, typing, chips, consent, prechat, after,
     h("div", { class: "row" }, human, endBtn), composer));
 
   const badge = h("span", { class: "badge", hidden: true });
@@ -182,8 +179,27 @@ export function createView(shadow, lang, cfg, on) {
 
   const root = h("div", { class: "cw", dir: isRtl(lang) ? "rtl" : "ltr", lang },
     bubble, panel, launcher);
-  if (cfg.color) root.style.setProperty("--accent", cfg.color);
+  for (const [k, v] of Object.entries(cfg.color ? brand(cfg.color) : {})) {
+    root.style.setProperty(k, v);
+  }
   shadow.append(root);
+
+  // The survey and the leave-a-message form: few visitors see either, so forms.js is imported
+  // when one is first due; after a failure, at a render 5 s on, under a new URL (see app.js).
+  let forms;
+  let loading;
+  let tries = 0;
+  let current;
+  const more = () => loading || (loading = import("./forms.js" + (tries ? "?" + tries : ""))
+    .then((m) => {
+      forms = m.create(lang, on);
+      after.before(forms.offline, forms.left, forms.survey, forms.thanks);
+      render(current);
+    }, () => {
+      tries++;
+      loading = null;
+      setTimeout(() => render(current), 5e3);
+    }));
 
   // message id -> its element, so a render touches only what changed
   const rows = new Map();
@@ -210,6 +226,7 @@ export function createView(shadow, lang, cfg, on) {
   }
 
   function render(s) {
+    current = s;
     const view = s.view;
     panel.hidden = !s.open;
     launcher.setAttribute("aria-expanded", String(s.open));
@@ -259,13 +276,13 @@ export function createView(shadow, lang, cfg, on) {
           : s.queue || s.asked ? T("connecting") : "";
     typing.textContent = s.agentTyping && s.agent ? T("typing", { a: s.agent }) : "";
 
-    const surveyDue = s.closed && s.survey && s.survey.conversation_id === s.conversationId;
+    const surveyDue = view === "chat" && s.closed && s.survey
+      && s.survey.conversation_id === s.conversationId;
+    // due and not here yet: focus waits for it
+    const waiting = !forms && (surveyDue || view === "offline" || view === "left");
+    if (forms) forms.render(s, surveyDue);
+    else if (waiting) more();
     prechat.hidden = view !== "prechat";
-    offline.hidden = view !== "offline";
-    left.hidden = view !== "left";
-    survey.hidden = !(view === "chat" && surveyDue && !s.survey.done);
-    npsField.hidden = !(s.survey && s.survey.nps);
-    thanks.hidden = !(view === "chat" && surveyDue && s.survey.done);
     after.hidden = !(view === "chat" && s.closed);
     consent.hidden = view !== "chat" || s.consent == null;
     if (/^https?:\/\//.test(s.consent || "")) notice.href = s.consent;
@@ -281,9 +298,9 @@ export function createView(shadow, lang, cfg, on) {
 
     // Focus follows what the panel shows: into the first field when it opens or switches (form
     // to chat, chat to survey), back to the button when it closes; never on page load.
-    const showing = s.open && [consent, prechat, offline, survey, after, composer]
-      .find((f) => !f.hidden);
-    if (focused !== undefined && showing !== focused) {
+    const showing = s.open && [consent, prechat, ...forms ? [forms.offline, forms.survey] : [],
+      after, composer].find((f) => !f.hidden);
+    if (focused !== undefined && showing !== focused && !waiting) {
       if (showing) {
         queueMicrotask(() => showing.querySelector("input,select,textarea,button").focus());
       } else if (s.open) {
@@ -292,8 +309,7 @@ export function createView(shadow, lang, cfg, on) {
         launcher.focus();
       }
     }
-    focused = showing;
-    if (view === "offline" && !oEmail.value) oEmail.value = s.profile.email || "";
+    if (!waiting) focused = showing;
     wasOpen = s.open;
   }
 

@@ -31,13 +31,14 @@ MODULES = {
     "widget.css": CSS,
     # A visitor loads one of these, in their language (English is in i18n.js).
     "i18n-fa.js": JS, "i18n-ar.js": JS, "i18n-zh.js": JS,
-    # Loaded on first use only (a file attached, or a line with one to show).
-    "attach.js": JS, "attach.css": CSS,
+    # Loaded on first use only (a file attached, or a line with one to show; the survey or the
+    # leave-a-message form due).
+    "attach.js": JS, "attach.css": CSS, "forms.js": JS,
 }
 # What a visitor does not load at start: the budget counts the largest language file and
 # none of the LAZY ones (tests/test_widget_files.py).
 LANGUAGE_FILES = {"i18n-fa.js", "i18n-ar.js", "i18n-zh.js"}
-LAZY = {"attach.js", "attach.css"}
+LAZY = {"attach.js", "attach.css", "forms.js"}
 # 5 min: the URLs are unversioned and sit in every site's HTML, so a fix must reach visitors
 # soon; the ETag makes the revalidation after that a cheap 304.
 CACHE = "public, max-age=300"
