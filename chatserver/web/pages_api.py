@@ -286,6 +286,13 @@ async def change_own_password(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def own_preferences(request: Request) -> Response:
+    """The owner's language and alert switches, as the console reads them at load."""
+    me = await require(request, *STAFF)
+    return JSONResponse({"language": me["language"],
+                         "alerts": staff_preferences.alerts(me["preferences"])})
+
+
 async def set_own_preferences(request: Request) -> Response:
     """The owner's language for the pages and alert switches; the reply is what is stored."""
     me = await require(request, *STAFF)
@@ -366,6 +373,7 @@ routes = [
     Route("/api/users/{user_id:int}", update_user, methods=["PUT", "PATCH"]),
     Route("/api/users/{user_id:int}/password", reset_password, methods=["POST"]),
     Route("/api/account/password", change_own_password, methods=["POST"]),
+    Route("/api/account/preferences", own_preferences, methods=["GET"]),
     Route("/api/account/preferences", set_own_preferences, methods=["POST"]),
     Route("/api/kb/{entry_id:int}/diff", kb_diff, methods=["GET"]),
 ]

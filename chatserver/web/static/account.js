@@ -25,3 +25,43 @@ if (languageForm) {
     if (result.ok) window.location.reload();
   });
 }
+
+/* Alerts (sound, desktop notification, the title's count): read, then saved as switched; an
+   open console tab hears of the change at once (the same BroadcastChannel it listens on). */
+const alertsForm = document.getElementById("alerts-form");
+if (alertsForm) {
+  const switches = document.getElementById("alert-switches");
+  const channel = "BroadcastChannel" in window ? new BroadcastChannel("helpdesk-preferences") : null;
+  const box = (name) => alertsForm.elements.namedItem(name);
+  const blocked = () => {
+    document.getElementById("desktop-blocked").hidden = !("Notification" in window)
+      || Notification.permission !== "denied" || !box("desktop").checked;
+  };
+  api("GET", "/api/account/preferences").then((result) => {
+    if (!result.ok) { showErrors(alertsForm, result.data); return; }
+    for (const [name, on] of Object.entries(result.data.alerts)) {
+      if (box(name)) box(name).checked = on;
+    }
+    switches.disabled = false;
+    blocked();
+  });
+  // Asked on this click: browsers ask for the permission only on a user's gesture.
+  box("desktop").addEventListener("change", () => {
+    document.getElementById("alerts-done").hidden = true;
+    if (box("desktop").checked && "Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().then(blocked);
+    }
+    blocked();
+  });
+  alertsForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    document.getElementById("alerts-done").hidden = true;
+    const alerts = {};
+    for (const name of ["sound", "desktop", "title"]) alerts[name] = box(name).checked;
+    const result = await api("POST", "/api/account/preferences", { alerts });
+    showErrors(alertsForm, result.ok ? null : result.data);
+    if (!result.ok) return;
+    document.getElementById("alerts-done").hidden = false;
+    if (channel) channel.postMessage({ alerts: result.data.alerts });
+  });
+}

@@ -1,7 +1,50 @@
-/* Read receipts: ours when the visitor's lines are on screen, theirs on our lines. */
+/* Read receipts, each way: we tell the visitor which of their lines the agent has seen (this
+   chat on screen, the tab visible), and mark our lines their widget has shown as "Read". A
+   visitor's line the agent has not seen counts as unread and raises the alerts.
 
-import { view } from "./console_state.js";
+   The server stores no receipts, it only passes them on; so each chat's two marks are kept in
+   this browser (localStorage), and a reload neither forgets that the visitor read our lines
+   nor counts lines the agent had read as unread again. A read that arrives before its chat is
+   drawn (the widget repeats its mark when a new agent joins, as the accept is still settling)
+   waits for it. */
+
+import { chats, me, view } from "./console_state.js";
 import { socket } from "./console_connection.js";
+import { lineBeep, notify } from "./console_alerts.js";
+
+const STORE = `helpdesk.receipts.${me.id}.`;
+// 7 days: longer than any chat stays in a console's list; older marks are dropped at load.
+const KEEP_MS = 7 * 24 * 3600 * 1000;
+const early = new Map(); // conversation id -> the visitor's read seq, for a chat not drawn yet
+
+function load(cid) {
+  try { return JSON.parse(localStorage.getItem(STORE + cid)) || {}; } catch (e) { return {}; }
+}
+
+function save(chat) {
+  try {
+    localStorage.setItem(STORE + chat.id, JSON.stringify({ readSent: chat.readSent,
+      visitorRead: chat.visitorRead, at: Date.now() }));
+  } catch (e) { /* storage full or refused: the marks last as long as the page */ }
+}
+
+(function prune() {
+  try {
+    for (const key of Object.keys(localStorage)) {
+      if (!key.startsWith(STORE)) continue;
+      const at = Number((JSON.parse(localStorage.getItem(key)) || {}).at) || 0;
+      if (Date.now() - at > KEEP_MS) localStorage.removeItem(key);
+    }
+  } catch (e) { /* nothing to tidy */ }
+}());
+
+/** A new chat's marks: what this browser remembers of it, and a read that came first. */
+export function restoreReceipts(cid) {
+  const kept = load(cid);
+  const visitorRead = Math.max(Number(kept.visitorRead) || 0, early.get(cid) || 0);
+  early.delete(cid);
+  return { readSent: Number(kept.readSent) || 0, visitorRead };
+}
 
 /** Tell the visitor we read their lines, only when they are on screen: this chat, tab visible. */
 export function markRead(chat) {
@@ -9,21 +52,42 @@ export function markRead(chat) {
   if (chat.lastVisitorSeq > chat.readSent
       && socket.raw({ type: "read", conversation_id: chat.id, seq: chat.lastVisitorSeq })) {
     chat.readSent = chat.lastVisitorSeq;
+    save(chat);
   }
 }
 
-export function visitorRead(chat, seq) {
-  chat.visitorRead = Math.max(chat.visitorRead, Number(seq) || 0);
+/** The visitor's widget showed our lines up to `seq` (in chat `cid`, if not drawn yet). */
+export function visitorRead(chat, seq, cid) {
+  if (!chat) { early.set(cid, Math.max(early.get(cid) || 0, Number(seq) || 0)); return; }
+  if (Number(seq) <= chat.visitorRead) return;
+  chat.visitorRead = Number(seq);
+  save(chat);
   renderReceipts(chat);
 }
 
 /** The agents' lines the visitor's widget has shown say "Read ✓✓" (the widget tells only what
-    was on screen: panel open, tab visible). */
+    was on screen: panel open, tab visible); the word is what a screen reader says. */
 export function renderReceipts(chat) {
   for (const li of chat.list.querySelectorAll(".line-agent:not(.pending):not(.failed)")) {
     const seq = Number(li.dataset.seq);
     if (!seq || seq > chat.visitorRead) continue;
     const state = li.querySelector(".delivery") || li.appendChild(el("div", { class: "delivery" }));
-    if (state.textContent !== "Read ✓✓") state.textContent = "Read ✓✓";
+    if (state.dataset.state === "read") continue;
+    state.dataset.state = "read";
+    state.replaceChildren(el("span", {}, t("Read")), " ", el("span", { "aria-hidden": "true" }, "✓✓"));
   }
+}
+
+/** A visitor's line: unread, with a soft beep and a desktop notification, unless the agent
+    sees it now (its chat on screen, the tab visible) or read it before a reload. `open` shows
+    its chat (a click on the notification). */
+export function visitorLine(chat, frame, open) {
+  if ((frame.seq && frame.seq <= chat.readSent) || (chat.id === view.activeId && !document.hidden)) return;
+  chat.unread += 1;
+  lineBeep();
+  const title = chat.visitorName ? t("New message from {name}", { name: chat.visitorName })
+    : t("New message from a visitor");
+  const said = frame.text || (frame.attachment ? t("Sent a file: {name}", { name: frame.attachment.name }) : "");
+  notify(title, said, { tag: `chat-${chat.id}`, always: true,
+    onclick: () => { if (chats.has(chat.id)) open(); } });
 }
