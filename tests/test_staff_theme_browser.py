@@ -17,7 +17,7 @@ import pytest
 from chatserver.web.pages import HERE
 
 from .browser import screenshot
-from .harness import Server, add_user
+from .harness import Server, add_user, sql
 from .test_console_browser import log_in, visitor
 
 STATIC = HERE / "static"
@@ -123,17 +123,21 @@ CONSOLE_TEXT = [
 
 @pytest.fixture(scope="module")
 def desk(shared_server: Server) -> Server:
+    """English Maryam and Root, Reza who chose Persian, Leila (an admin) who chose Arabic."""
     add_user(shared_server.db, "root", role="admin", display_name="Root")
     add_user(shared_server.db, "maryam", skills={"lang:en": 5}, display_name="Maryam")
+    add_user(shared_server.db, "reza", skills={"lang:fa": 5}, display_name="رضا")
+    add_user(shared_server.db, "leila", role="admin", display_name="ليلى")
+    for username, language in (("reza", "fa"), ("leila", "ar")):
+        sql(shared_server.db, "UPDATE users SET language = ? WHERE username = ?",
+            (language, username))
     return shared_server
 
 
-def go_online(page, desk: Server, *, rtl: bool = False) -> None:
-    """Maryam's console, Online (laid out right to left first if `rtl`)."""
-    log_in(page, desk, "maryam")
+def go_online(page, desk: Server, username: str = "maryam") -> None:
+    """`username`'s console, Online."""
+    log_in(page, desk, username)
     page.wait_for_selector('#conn[data-state="online"]')
-    if rtl:
-        page.evaluate("document.documentElement.dir = 'rtl'")
     page.click("#status-online")
     page.wait_for_selector('#status-online[aria-checked="true"]')
 
@@ -164,6 +168,7 @@ def test_the_console_in_the_dark_is_dark_and_readable_in_both_schemes(desk: Serv
         page.wait_for_selector("#visitor-card:not([hidden]) .facts dd")
         both_schemes(page, CONSOLE_TEXT, "console")
         page.click("#transfer-btn")
+        page.wait_for_selector("#transfer-dialog[open]")
         both_schemes(page, ["#transfer-dialog h2", "#transfer-dialog label",
                             "#transfer-agent", "#transfer-dialog .btn-primary",
                             "#transfer-dialog .btn:not(.btn-primary)"], "dialog")
@@ -232,8 +237,10 @@ def side(page, selector: str) -> tuple[float, float]:
 
 @pytest.mark.browser
 def test_right_to_left_the_console_mirrors_and_nothing_overflows(desk: Server, page) -> None:
-    go_online(page, desk, rtl=True)
-    with visitor(desk, "Reza", "سلام، رمزم را فراموش کرده‌ام"):
+    go_online(page, desk, "reza")
+    assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [
+        "fa", "rtl"]
+    with visitor(desk, "Sina", "سلام، رمزم را فراموش کرده‌ام", language="fa"):
         page.wait_for_selector(".offer")
         page.click(".offer .btn-primary")
         page.wait_for_selector(".transcript:not([hidden]) .bubble-visitor")
@@ -257,23 +264,37 @@ def test_right_to_left_the_console_mirrors_and_nothing_overflows(desk: Server, p
         assert agent_left - transcript_left < 40
         assert page.evaluate(OVERFLOW) == []
         screenshot(page, "theme_rtl_console")
-    for path in ("/console/supervisor", "/console/search", "/account"):
-        page.goto(desk.url + path)
-        page.evaluate("document.documentElement.dir = 'rtl'")
-        assert page.evaluate(OVERFLOW) == [], path
 
 
 @pytest.mark.browser
-def test_persian_arabic_and_chinese_pages_get_a_face_for_their_script(desk: Server,
-                                                                      page) -> None:
-    page.goto(desk.url + "/login")
-    for lang, face, leading in (("fa", "Vazirmatn", 1.7), ("ar", "Vazirmatn", 1.7),
-                                ("zh", "PingFang SC", 1.6), ("en", "system-ui", 1.5)):
-        page.evaluate(f"document.documentElement.lang = '{lang}'")
+def test_right_to_left_the_other_staff_pages_stay_inside_the_window(desk: Server, page) -> None:
+    log_in(page, desk, "leila")
+    page.wait_for_url("**/admin")
+    for path in ("/admin", "/admin/users", "/admin/labels", "/admin/audit", "/admin/reports",
+                 "/console/supervisor", "/console/search", "/account"):
+        page.goto(desk.url + path)
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        assert page.evaluate(OVERFLOW) == [], path
+    screenshot(page, "theme_rtl_account")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("locale", "face", "leading"), [
+    ("fa-IR", "Vazirmatn", 1.7), ("ar-EG", "Vazirmatn", 1.7), ("zh-CN", "PingFang SC", 1.6),
+    ("en-US", "system-ui", 1.5)])
+def test_persian_arabic_and_chinese_pages_get_a_face_for_their_script(
+        desk: Server, browser, locale: str, face: str, leading: float) -> None:
+    context = browser.new_context(locale=locale)
+    try:
+        page = context.new_page()
+        page.goto(desk.url + "/login")
+        assert page.evaluate("document.documentElement.lang") == locale[:2]
         family, line, size = page.evaluate("""() => { const s = getComputedStyle(document.body);
             return [s.fontFamily, parseFloat(s.lineHeight), parseFloat(s.fontSize)]; }""")
-        assert family.strip('"').startswith(face), (lang, family)
-        assert line / size >= leading, (lang, line, size)
+        assert family.strip('"').startswith(face), family
+        assert line / size >= leading, (line, size)
+    finally:
+        context.close()
 
 
 # Static guards over every staff stylesheet: a physical side does not mirror on fa/ar pages, and
