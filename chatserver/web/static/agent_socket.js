@@ -64,5 +64,5 @@ function showConnection(state) {
   const node = document.getElementById("conn");
   if (!node) return;
   node.dataset.state = state;
-  node.textContent = { connecting: "Connecting…", reconnecting: "Reconnecting…", online: "Connected" }[state] || state;
+  node.textContent = { connecting: t("Connecting…"), reconnecting: t("Reconnecting…"), online: t("Connected") }[state] || state;
 }

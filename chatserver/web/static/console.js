@@ -16,7 +16,8 @@
    visitor (verified mark, returning at a glance, history) · chats (tabs, header, select, end) ·
    frames (the transcript) · offers · status · canned · composer · dialogs (transfer, close) ·
    dispatch (socket frames) · shortcuts · left (messages left offline) · attach (files: the
-   button, drop and paste, upload progress). */
+   button, drop and paste, upload progress) · views (on a phone: list, chat, visitor, one at a
+   time; it imports only state, so chats and offers may use it). */
 
 import { connect } from "./console_connection.js";
 import { handleFrame, welcome } from "./console_dispatch.js";
@@ -30,6 +31,8 @@ import { watchVisibility } from "./console_chats.js";
 import { pollLeft } from "./console_left.js";
 import { wireVisitor } from "./console_visitor.js";
 import { wireAttach } from "./console_attach.js";
+import { wireViews } from "./console_views.js";
+import { watchSwitches } from "./console_alerts.js";
 
 connect({ onState: showConnection, onWelcome: welcome, onFrame: handleFrame });
 wireStatusSwitch();
@@ -42,3 +45,5 @@ watchVisibility();
 pollLeft();
 wireVisitor();
 wireAttach();
+wireViews();
+watchSwitches();

@@ -16,18 +16,18 @@ export async function assist(chat) {
 export function renderAssist(chat) {
   const matches = chat.assist || [];
   $("assist-card").hidden = !chat.lastVisitorText;
-  $("assist-for").textContent = chat.lastVisitorText ? `For “${chat.lastVisitorText.slice(0, 80)}”` : "";
+  $("assist-for").replaceChildren(...(chat.lastVisitorText ? tParts(t("For “{text}”"), { text: chat.lastVisitorText.slice(0, 80) }) : []));
   $("assist").replaceChildren(...(matches.length ? matches.map((m) => el("li", { class: "assist-item" },
     el("div", { class: "assist-title", dir: "auto" }, m.title),
     el("div", { class: "assist-row" }, el("span", { class: "score-bar" }, el("span", { style: `width:${Math.round(Math.min(1, m.score) * 100)}%` })),
-      el("span", { class: "score" }, Number(m.score).toFixed(2)),
-      el("button", { type: "button", class: "btn btn-small", onclick: () => insertEntry(m.entry_id, m.title) }, "Insert"))))
-    : [el("li", { class: "muted small" }, "No close match in the knowledge base.")]));
+      el("span", { class: "score" }, fmtNumber(Number(m.score), { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
+      el("button", { type: "button", class: "btn btn-small", onclick: () => insertEntry(m.entry_id, m.title) }, t("Insert")))))
+    : [el("li", { class: "muted small" }, t("No close match in the knowledge base."))]));
 }
 
 async function insertEntry(entryId, title) {
   const result = await api("GET", `/api/kb/${encodeURIComponent(entryId)}`);
-  if (!result.ok) { toast("That entry is gone.", "error"); return; }
+  if (!result.ok) { toast(t("That entry is gone."), "error"); return; }
   insertText(result.data.answer, false);
   usedEntry(entryId, title || result.data.title);
 }

@@ -8,15 +8,16 @@ import { chats, me, view, $ } from "./console_state.js";
 import { renderTab, scrollDown } from "./console_chats.js";
 import { markSent } from "./console_frames.js";
 
-// The staff strings of this part, in one place (issue 20 translates them).
+// The staff strings of this part, in one place, in the page language.
 const TEXT = {
-  uploading: "Uploading…",
-  failed: "Not sent",
-  noteMode: "Files go to the visitor: switch to Reply to send one",
-  notAssigned: "Files can be sent only in a chat you are in",
-  offline: "The server cannot be reached. Check your connection.",
-  progress: (name) => `Uploading ${name}`,
-  preview: (name) => `You: File: ${name}`,
+  uploading: t("Uploading…"),
+  noteMode: t("Files go to the visitor: switch to Reply to send one"),
+  notAssigned: t("Files can be sent only in a chat you are in"),
+  offline: t("The server cannot be reached. Check your connection."),
+  progress: (name) => t("Uploading {name}", { name: isolate(name) }),
+  preview: (name) => ({ who: "you", text: t("File: {name}", { name: isolate(name) }) }),
+  failedStatus: (status) => t("Not sent ({status})", { status }),
+  failed: (reason) => t("Not sent: {reason}", { reason }),
 };
 
 /** Send one file into the open chat, with a line showing its progress. */
@@ -30,7 +31,7 @@ export function upload(file) {
   const node = el("li", { class: "line line-agent pending", dataset: { id } },
     el("div", { class: "line-head" }, el("span", { class: "author" }, me.name), el("time", {}, fmtTime(Date.now()))),
     el("div", { class: "bubble bubble-agent uploading", dir: "auto" },
-      el("span", { class: "attachment-name" }, file.name), bar),
+      el("span", { class: "attachment-name", dir: "auto" }, file.name), bar),
     state);
   chat.list.append(node);
   scrollDown(chat, true);
@@ -46,7 +47,7 @@ export function upload(file) {
     let data = null;
     try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
     if (xhr.status !== 200 || !data || !data.attachment) {
-      refused(node, state, (data && data.message) || `${TEXT.failed} (${xhr.status})`);
+      refused(node, state, data && data.message ? t(data.message) : TEXT.failedStatus(xhr.status));
       return;
     }
     const line = renderFrame({ type: "message", from: "agent", author: me.name, text: "", id,
@@ -67,7 +68,7 @@ function refused(node, state, message) {
   node.classList.add("failed");
   const bar = node.querySelector("progress");
   if (bar) bar.remove();
-  state.textContent = `${TEXT.failed}: ${message}`;
+  state.textContent = TEXT.failed(message);
   toast(message, "error", 6000);
 }
 

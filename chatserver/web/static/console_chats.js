@@ -1,12 +1,13 @@
 /* My chats: one tab each in the rail, the open chat's header and side card, the visitor's typing
    indicator, and a chat's end (closed, transferred) and removal from the list. */
 
-import { chats, view, $ } from "./console_state.js";
+import { chats, languageShort, view, $ } from "./console_state.js";
 import { renderRail, updateTitle } from "./console_rail.js";
-import { markRead } from "./console_receipts.js";
+import { markRead, restoreReceipts } from "./console_receipts.js";
 import { assist, renderAssist } from "./console_assist.js";
 import { fetchLabels, renderLabels } from "./console_labels.js";
 import { identityFacts, loadHistory, mark, renderHistory } from "./console_visitor.js";
+import { showView } from "./console_views.js";
 
 const VISITOR_TYPING_MS = 8000; // hide the visitor's indicator if no "off" arrives
 
@@ -16,7 +17,7 @@ export function addChat({ id, visitorName = "", language = "", topic = "", skill
     visitor, visitorId: visitorId || (visitor && visitor.id) || "", history: null, // console_visitor.js
     lastSeq: 0, unread: 0, draft: "", list, typing: false, typingTimer: null,
     lastVisitorText: "", assistFor: null, preview: "",
-    lastVisitorSeq: 0, readSent: 0, visitorRead: 0, // read receipts, each way
+    lastVisitorSeq: 0, ...restoreReceipts(id), // read receipts, each way: readSent, visitorRead
     fromEntry: null, usedEntries: new Map() }; // entry id -> title, for the close dialog
   chat.tab = el("li", { role: "presentation" });
   chats.set(id, chat);
@@ -30,19 +31,25 @@ export function addChat({ id, visitorName = "", language = "", topic = "", skill
 }
 
 export function renderTab(chat) {
-  const badge = chat.unread ? el("span", { class: "unread", "aria-label": `${chat.unread} unread` }, String(chat.unread)) : null;
-  const meta = [chat.language ? chat.language.toUpperCase() : null, chat.topic || null,
-    chat.state === "closed" ? "closed" : null, chat.state === "transferred" ? "transferred" : null,
-    chat.state === "assigned" && chat.silent ? "waiting for your reply" : null]
+  const badge = chat.unread ? el("span", { class: "unread", "aria-label": t("{n} unread", { n: fmtNumber(chat.unread) }) }, fmtNumber(chat.unread)) : null;
+  const meta = [chat.language ? languageShort(chat.language) : null, chat.topic ? isolate(chat.topic) : null,
+    chat.state === "closed" ? t("closed") : null, chat.state === "transferred" ? t("transferred") : null,
+    chat.state === "assigned" && chat.silent ? t("waiting for your reply") : null]
     .filter(Boolean).join(" · ");
   const button = el("button", { type: "button", role: "tab", class: `tab tab-${chat.state}${chat.silent && chat.state === "assigned" ? " tab-silent" : ""}`,
     "aria-selected": String(chat.id === view.activeId), dataset: { cid: chat.id }, onclick: () => select(chat.id) },
   el("span", { class: "tab-top" }, el("span", { class: "avatar avatar-small", "aria-hidden": "true" }, (chat.visitorName || "V").slice(0, 1).toUpperCase()),
-    el("span", { class: "tab-name", dir: "auto" }, chat.visitorName || "Visitor"),
+    el("span", { class: "tab-name", dir: "auto" }, chat.visitorName || t("Visitor")),
     chat.visitor && chat.visitor.verified ? mark(chat.visitor) : null, badge),
   el("span", { class: "tab-meta" }, meta),
-  el("span", { class: "tab-preview", dir: "auto" }, chat.typing ? "typing…" : chat.preview));
+  chat.typing ? el("span", { class: "tab-preview" }, t("typing…")) : el("span", { class: "tab-preview", dir: "auto" }, ...previewParts(chat.preview)));
   chat.tab.replaceChildren(button);
+}
+
+/** A tab's last line: "You: …" and "Bot: …" in the page language, the line itself in its own. */
+function previewParts(preview) {
+  if (!preview || typeof preview === "string") return [preview || ""];
+  return tParts(preview.who === "bot" ? t("Bot: {text}") : t("You: {text}"), { text: preview.text });
 }
 
 export function select(cid) {
@@ -71,14 +78,14 @@ export function select(cid) {
 }
 
 export function renderHeader(chat) {
-  $("chat-name").textContent = chat.visitorName || "Visitor";
-  const meta = [languageName(chat.language), chat.topic ? `Topic: ${chat.topic}` : null,
-    chat.skills && chat.skills.length ? `Skills: ${chat.skills.join(", ")}` : null].filter(Boolean);
-  $("chat-meta").replaceChildren(...meta.map((m) => el("span", { class: "meta-item" }, m)));
+  $("chat-name").textContent = chat.visitorName || t("Visitor");
+  const meta = [[languageName(chat.language)], chat.topic ? tParts(t("Topic: {topic}"), { topic: chat.topic }) : null,
+    chat.skills && chat.skills.length ? tParts(t("Skills: {skills}"), { skills: chat.skills.join(t(", ")) }) : null].filter(Boolean);
+  $("chat-meta").replaceChildren(...meta.map((m) => el("span", { class: "meta-item" }, ...m)));
   renderLabels(chat);
-  const facts = [["Name", chat.visitorName || "–"], ...identityFacts(chat),
-    ["Language", languageName(chat.language)], ["Topic", chat.topic || "–"],
-    ["Conversation", chat.id.slice(0, 8)]];
+  const facts = [[t("Name"), chat.visitorName || "–"], ...identityFacts(chat),
+    [t("Language"), languageName(chat.language)], [t("Topic"), chat.topic || "–"],
+    [t("Conversation"), chat.id.slice(0, 8)]];
   $("visitor-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dir: "auto" }, v)]));
   const open = chat.state === "assigned";
   $("composer").hidden = !open;
@@ -86,8 +93,8 @@ export function renderHeader(chat) {
   $("close-btn").disabled = !open;
   $("closed-bar").hidden = open;
   if (!open) {
-    $("closed-bar").replaceChildren(el("span", {}, chat.endText || "This chat has ended."),
-      el("button", { type: "button", class: "btn btn-small", onclick: () => removeChat(chat.id) }, "Remove from list"));
+    $("closed-bar").replaceChildren(el("span", {}, ...[].concat(chat.endText || t("This chat has ended."))),
+      el("button", { type: "button", class: "btn btn-small", onclick: () => removeChat(chat.id) }, t("Remove from list")));
   }
   renderTyping(chat);
 }
@@ -102,6 +109,7 @@ function removeChat(cid) {
     view.activeId = null;
     const next = chats.keys().next();
     select(next.done ? null : next.value);
+    if (next.done) showView("list", { push: false });
   }
   renderRail();
 }
@@ -131,7 +139,8 @@ export function visitorTyping(chat, on) {
 
 function renderTyping(chat) {
   $("typing").hidden = !chat.typing;
-  $("typing-text").textContent = `${chat.visitorName || "The visitor"} is typing…`;
+  $("typing-text").replaceChildren(...(chat.visitorName ? tParts(t("{name} is typing…"), { name: chat.visitorName })
+    : [t("The visitor is typing…")]));
 }
 
 /** Back on the tab: the open chat's lines are now seen. */

@@ -13,8 +13,8 @@ export function setMode(next) {
   $("mode-reply").setAttribute("aria-selected", String(mode === "reply"));
   $("mode-note").setAttribute("aria-selected", String(mode === "note"));
   $("composer").classList.toggle("composer-note", mode === "note");
-  $("composer-text").placeholder = mode === "note" ? "Private note — only your team sees it" : "Write a reply… type / for canned responses";
-  $("send-btn").textContent = mode === "note" ? "Add note" : "Send";
+  $("composer-text").placeholder = mode === "note" ? t("Private note — only your team sees it") : t("Write a reply… type / for canned responses");
+  $("send-btn").textContent = mode === "note" ? t("Add note") : t("Send");
   if (mode === "note") stopTyping();
 }
 
@@ -37,10 +37,10 @@ function send() {
     ? renderFrame({ type: "note", author: me.name, text, id, ts: Date.now() })
     : renderFrame({ type: "message", from: "agent", author: me.name, text, id, ts: Date.now() });
   node.classList.add("pending");
-  node.append(el("div", { class: "delivery" }, "Sending…"));
+  node.append(el("div", { class: "delivery" }, t("Sending…")));
   chat.list.append(node);
   pending.set(id, { kind, cid: chat.id, node, text });
-  if (kind === "message") chat.preview = `You: ${text}`;
+  if (kind === "message") chat.preview = { who: "you", text };
   renderTab(chat);
   box.value = "";
   chat.draft = "";

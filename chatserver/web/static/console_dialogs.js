@@ -4,6 +4,9 @@
 import { chats, me, pending, view, $ } from "./console_state.js";
 import { socket } from "./console_connection.js";
 
+// A colleague's presence, as the transfer list shows it.
+const STATUS = { online: t("online"), away: t("away"), offline: t("offline") };
+
 export function wireDialogs() {
   $("transfer-btn").addEventListener("click", openTransfer);
   $("transfer-dialog").addEventListener("close", transferChosen);
@@ -16,7 +19,7 @@ async function openTransfer() {
   const agents = result.ok ? result.data.agents.filter((a) => a.id !== me.id) : [];
   const skills = result.ok ? result.data.skills : [];
   $("transfer-agent").replaceChildren(...agents.map((a) => el("option", { value: a.id },
-    `${a.display_name} (${a.status})`)));
+    t("{name} ({status})", { name: isolate(a.display_name), status: STATUS[a.status] || a.status }))));
   $("transfer-skill").replaceChildren(...skills.map((s) => el("option", { value: s }, s)));
   if (!agents.length) document.querySelector('#transfer-form input[value="skill"]').checked = true;
   $("transfer-note").value = "";
@@ -30,7 +33,7 @@ function transferChosen() {
   const fields = { conversation_id: chat.id };
   if (target === "agent" && $("transfer-agent").value) fields.to_agent = Number($("transfer-agent").value);
   else if (target === "skill" && $("transfer-skill").value) fields.to_skill = $("transfer-skill").value;
-  else { toast("Pick a colleague or a team first.", "error"); return; }
+  else { toast(t("Pick a colleague or a team first."), "error"); return; }
   const note = $("transfer-note").value.trim();
   if (note) fields.note = note;
   const id = socket.request("transfer", fields);
@@ -42,7 +45,7 @@ function openClose() {
   const chat = chats.get(view.activeId);
   const offered = new Map(chat ? chat.usedEntries : []);
   for (const m of (chat && chat.assist) || []) if (!offered.has(m.entry_id)) offered.set(m.entry_id, m.title);
-  $("close-entry").replaceChildren(el("option", { value: "" }, "None"),
+  $("close-entry").replaceChildren(el("option", { value: "" }, t("None")),
     ...Array.from(offered, ([id, title]) => el("option", { value: id, dir: "auto" }, title)));
   $("close-entry-row").hidden = offered.size === 0;
   $("close-dialog").showModal();

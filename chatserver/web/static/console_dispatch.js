@@ -9,6 +9,7 @@ import { addChat, finish, renderTab, visitorTyping } from "./console_chats.js";
 import { addFrame, markSent } from "./console_frames.js";
 import { markRead, visitorRead } from "./console_receipts.js";
 import { refreshLabels } from "./console_labels.js";
+import { supervised, takenOver } from "./console_whisper.js";
 
 /** (Re)connected: the server's view of my status, queue and chats; catch up on each open chat. */
 export function welcome(frame) {
@@ -42,16 +43,18 @@ export function handleFrame(frame) {
       if (frame.agent_id === me.id && !chat && offers.has(frame.conversation_id)) {
         takeOffer(frame.conversation_id);
       }
+      if (frame.agent_id === me.id && !chats.has(frame.conversation_id)) return takenOver(frame); // no offer: taken over
       break;
     case "typing":
       if (chat && frame.from === "visitor") visitorTyping(chat, frame.on);
       return;
     case "read":
-      if (chat && frame.from === "visitor") visitorRead(chat, frame.seq);
+      if (frame.from === "visitor") visitorRead(chat, frame.seq, frame.conversation_id);
       return;
     default:
       break;
   }
+  if (chat) supervised(chat, frame); // a whisper's alert, a take-over's end (console_whisper.js)
   if (chat) addFrame(chat, frame);
 }
 
@@ -63,25 +66,25 @@ function acked(frame) {
   if (item.kind === "accept") takeOffer(item.cid);
   if (item.node) markSent(item.node, frame.seq);
   if (chat && item.kind === "message" && chat.silent) { chat.silent = false; renderTab(chat); }
-  if (chat && item.kind === "close") finish(chat, "closed", "You closed this chat.");
-  if (chat && item.kind === "transfer") finish(chat, "transferred", "Transferred. The chat has left your list.");
+  if (chat && item.kind === "close") finish(chat, "closed", t("You closed this chat."));
+  if (chat && item.kind === "transfer") finish(chat, "transferred", t("Transferred. The chat has left your list."));
 }
 
 function failed(frame) {
   const item = frame.id && pending.get(frame.id);
-  if (!item) { if (frame.code !== "not_found") toast(frame.message || "Something went wrong", "error"); return; }
+  if (!item) { if (frame.code !== "not_found") toast(frame.message ? t(frame.message) : t("Something went wrong"), "error"); return; }
   pending.delete(frame.id);
   if (item.kind === "accept" || item.kind === "decline") {
     removeOffer(item.cid);
-    toast(item.kind === "accept" ? "That chat is no longer available." : frame.message, "info");
+    toast(item.kind === "accept" ? t("That chat is no longer available.") : t(frame.message || "Something went wrong"), "info");
     return;
   }
   if (item.node) {
     item.node.classList.remove("pending");
     item.node.classList.add("failed");
     const state = item.node.querySelector(".delivery");
-    if (state) state.textContent = `Not sent: ${frame.message}`;
+    if (state) state.textContent = t("Not sent: {reason}", { reason: t(frame.message || "Something went wrong") });
   } else {
-    toast(frame.message || "Refused", "error");
+    toast(frame.message ? t(frame.message) : t("Refused"), "error");
   }
 }

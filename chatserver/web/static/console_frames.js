@@ -2,9 +2,9 @@
    renderFrame (transcript.js), our own lines marked sent, and the chat's facts kept current. */
 
 import { chats, me, pending, view } from "./console_state.js";
-import { finish, renderHeader, renderTab, scrollDown, visitorTyping } from "./console_chats.js";
+import { finish, renderHeader, renderTab, scrollDown, select, visitorTyping } from "./console_chats.js";
 import { updateTitle } from "./console_rail.js";
-import { markRead, renderReceipts } from "./console_receipts.js";
+import { markRead, renderReceipts, visitorLine } from "./console_receipts.js";
 import { assist } from "./console_assist.js";
 import { notify } from "./console_alerts.js";
 import { labelFrame } from "./console_labels.js";
@@ -47,35 +47,37 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
   if (node) insertBySeq(chat, node, frame.seq);
   if (node && frame.from === "agent") renderReceipts(chat);
   if (frame.type === "message") {
-    const said = frame.text || (frame.attachment ? `File: ${frame.attachment.name}` : "");
-    chat.preview = `${frame.from === "visitor" ? "" : `${frame.from === "bot" ? "Bot" : "You"}: `}${said}`;
+    const said = frame.text || (frame.attachment ? t("File: {name}", { name: isolate(frame.attachment.name) }) : "");
+    chat.preview = frame.from === "visitor" ? said : { who: frame.from === "bot" ? "bot" : "you", text: said };
     if (frame.from === "visitor") {
       if (frame.text) chat.lastVisitorText = frame.text; // a file alone asks the assist nothing
       chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
       markRead(chat);
       visitorTyping(chat, false);
-      if (!quiet && (chat.id !== view.activeId || document.hidden)) chat.unread += 1;
+      if (!quiet) visitorLine(chat, frame, () => select(chat.id));
       if (chat.id === view.activeId && !quiet) assist(chat);
     }
   }
   if (frame.type === "closed" && chat.state === "assigned") {
-    finish(chat, "closed", frame.by === "visitor" ? `${chat.visitorName || "The visitor"} left the chat.` : "This chat was closed.");
+    finish(chat, "closed", frame.by !== "visitor" ? t("This chat was closed.")
+      : (chat.visitorName ? tParts(t("{name} left the chat."), { name: chat.visitorName }) : t("The visitor left the chat.")));
   }
   if (frame.type === "event" && frame.event === "transferred" && (frame.payload || {}).from_agent === me.id) {
-    finish(chat, "transferred", "Transferred. The chat has left your list.");
+    finish(chat, "transferred", t("Transferred. The chat has left your list."));
   }
   // Silent too long (docs/routing.md): a nudge, then (if the desk says so) the chat moves on.
   if (frame.type === "event" && frame.event === "silent" && (frame.payload || {}).agent_id === me.id) {
     chat.silent = true;
     if (!quiet) {
-      toast(`${chat.visitorName || "The visitor"} is waiting for your reply`, "info", 6000);
-      notify("A visitor is waiting for your reply", chat.visitorName || "");
+      toast(chat.visitorName ? t("{name} is waiting for your reply", { name: isolate(chat.visitorName) })
+        : t("The visitor is waiting for your reply"), "info", 6000);
+      notify(t("A visitor is waiting for your reply"), chat.visitorName || "");
     }
   }
   if (frame.type === "message" && frame.from === "agent") chat.silent = false;
   if (frame.type === "event" && frame.event === "queued" && (frame.payload || {}).reason === "silent_agent"
       && frame.payload.from_agent === me.id) {
-    finish(chat, "transferred", "No reply in time: the chat was offered to another agent.");
+    finish(chat, "transferred", t("No reply in time: the chat was offered to another agent."));
   }
   renderTab(chat);
   updateTitle();
@@ -96,7 +98,7 @@ export function markSent(node, seq) {
   node.classList.remove("pending");
   if (seq) node.dataset.seq = String(seq);
   const state = node.querySelector(".delivery");
-  if (state) state.textContent = "Sent ✓";
+  if (state) state.textContent = t("Sent ✓");
   const chat = chats.get(node.closest("ol").dataset.cid);
   if (chat && seq) { chat.seqs.add(seq); chat.lastSeq = Math.max(chat.lastSeq, seq); renderReceipts(chat); }
 }

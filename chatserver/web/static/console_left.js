@@ -11,16 +11,16 @@ async function loadLeft() {
   if (!result.ok) return;
   const items = result.data.messages;
   $("left-section").hidden = items.length === 0;
-  $("left-count").textContent = String(items.length);
+  $("left-count").textContent = fmtNumber(items.length);
   $("left-messages").replaceChildren(...items.map((m) => el("li", { class: "left-message" },
     el("div", { class: "left-head" },
       el("a", { href: `mailto:${m.email}`, text: m.email }),
-      el("time", { text: new Date(m.created_ms).toLocaleString() })),
+      el("time", { text: fmtDateTime(m.created_ms) })),
     el("p", { dir: "auto", text: m.text }),
-    el("button", { type: "button", class: "btn btn-small", text: "Mark answered",
+    el("button", { type: "button", class: "btn btn-small", text: t("Mark answered"),
       onclick: async () => {
         const done = await api("POST", `/api/offline-messages/${m.id}/answered`);
-        if (done.ok) loadLeft(); else toast(done.data.message || "Could not update", "error");
+        if (done.ok) loadLeft(); else toast(done.data && done.data.message ? t(done.data.message) : t("Could not update"), "error");
       } }))));
 }
 

@@ -1,13 +1,14 @@
 /* Offers: each waiting chat offered to me, with a countdown, accepted or declined; an accepted
    offer becomes a chat with the transcript it came with. */
 
-import { chats, offers, pending, $ } from "./console_state.js";
+import { chats, languageShort, offers, pending, $ } from "./console_state.js";
 import { socket } from "./console_connection.js";
 import { renderEmpty, updateTitle } from "./console_rail.js";
 import { beep, notify } from "./console_alerts.js";
 import { addChat, select } from "./console_chats.js";
 import { addFrame } from "./console_frames.js";
 import { glance, mark } from "./console_visitor.js";
+import { showView } from "./console_views.js";
 
 // 250 ms: the seconds shown step on time and the bar moves smoothly enough.
 const COUNTDOWN_TICK_MS = 250;
@@ -24,23 +25,24 @@ export function addOffer(frame) {
   if (offers.has(conv.id)) removeOffer(conv.id);
   const deadline = Date.now() + (frame.expires_in || 0) * 1000;
   const total = Math.max(1, frame.expires_in || 1);
-  const name = conv.visitor_name || "Visitor";
-  const countdown = el("span", { class: "countdown" }, `${frame.expires_in}s`);
+  const name = conv.visitor_name || t("Visitor");
+  const countdown = el("span", { class: "countdown" }, fmtWait(frame.expires_in || 0));
   const bar = el("span", { class: "countdown-bar" });
   const node = el("li", { class: "offer", dataset: { cid: conv.id } },
     el("div", { class: "offer-head" }, el("strong", { dir: "auto" }, name), countdown),
-    el("div", { class: "offer-meta" }, [languageName(conv.language), conv.topic].filter(Boolean).join(" · ")),
+    el("div", { class: "offer-meta" }, [languageShort(conv.language), conv.topic ? isolate(conv.topic) : ""].filter(Boolean).join(" · ")),
     conv.visitor ? el("div", { class: "offer-visitor" }, mark(conv.visitor), " ", glance(conv.visitor)) : null,
-    el("p", { class: "offer-preview", dir: "auto" }, lastVisitorLine(conv.transcript) || "Asked for a person"),
+    lastVisitorLine(conv.transcript) ? el("p", { class: "offer-preview", dir: "auto" }, lastVisitorLine(conv.transcript))
+      : el("p", { class: "offer-preview" }, t("Asked for a person")),
     el("div", { class: "countdown-track" }, bar),
     el("div", { class: "offer-actions" },
-      el("button", { type: "button", class: "btn btn-small", onclick: () => decline(conv.id) }, "Decline"),
-      el("button", { type: "button", class: "btn btn-primary btn-small", onclick: () => accept(conv.id) }, "Accept")));
+      el("button", { type: "button", class: "btn btn-small", onclick: () => decline(conv.id) }, t("Decline")),
+      el("button", { type: "button", class: "btn btn-primary btn-small", onclick: () => accept(conv.id) }, t("Accept"))));
   offers.set(conv.id, { conv, deadline, total, node, countdown, bar });
   $("offers").append(node);
   renderOffers();
   beep();
-  notify("New chat", `${name}: ${lastVisitorLine(conv.transcript) || "asked for a person"}`);
+  notify(t("New chat"), t("{name}: {text}", { name: isolate(name), text: lastVisitorLine(conv.transcript) || t("asked for a person") }));
 }
 
 export function removeOffer(cid, reason) {
@@ -49,12 +51,12 @@ export function removeOffer(cid, reason) {
   offer.node.remove();
   offers.delete(cid);
   renderOffers();
-  if (reason === "offer_expired") toast("An offer expired and went back to the queue.", "info");
+  if (reason === "offer_expired") toast(t("An offer expired and went back to the queue."), "info");
 }
 
 export function renderOffers() {
   $("offers-section").hidden = offers.size === 0;
-  $("offer-count").textContent = String(offers.size);
+  $("offer-count").textContent = fmtNumber(offers.size);
   renderEmpty();
   updateTitle();
 }
@@ -64,7 +66,7 @@ export function startCountdowns() {
     const now = Date.now();
     for (const offer of offers.values()) {
       const left = Math.max(0, Math.ceil((offer.deadline - now) / 1000));
-      offer.countdown.textContent = `${left}s`;
+      offer.countdown.textContent = fmtWait(left);
       offer.bar.style.width = `${Math.max(0, Math.min(100, (100 * (offer.deadline - now)) / (offer.total * 1000)))}%`;
       offer.node.classList.toggle("urgent", left <= 5);
     }
@@ -97,5 +99,6 @@ export function takeOffer(cid) {
   for (const frame of conv.transcript || []) addFrame(chat, frame, { quiet: true });
   removeOffer(cid);
   select(cid);
+  showView("chat");
   socket.raw({ type: "resume", conversation_id: cid, after_seq: chat.lastSeq });
 }

@@ -1,6 +1,7 @@
 /* What the page counts: the rail's chat count, the empty list and pane, the tab title's number. */
 
 import { chats, offers, view, $ } from "./console_state.js";
+import { showCount } from "./console_alerts.js";
 
 /** What the empty list and pane say: an offer to accept, nothing yet while online, or go online. */
 export function renderEmpty() {
@@ -9,7 +10,7 @@ export function renderEmpty() {
 }
 
 export function renderRail() {
-  $("chat-count").textContent = String(chats.size);
+  $("chat-count").textContent = fmtNumber(chats.size);
   $("rail-empty").hidden = chats.size > 0;
   updateTitle();
 }
@@ -18,5 +19,5 @@ export function updateTitle() {
   let unread = 0;
   for (const chat of chats.values()) unread += chat.unread;
   const waiting = unread + offers.size;
-  document.title = `${waiting ? `(${waiting}) ` : ""}Console · Helpdesk`;
+  showCount(waiting);
 }

@@ -5,6 +5,12 @@ const root = document.getElementById("console");
 export const me = { id: Number(root.dataset.userId), name: root.dataset.displayName, role: root.dataset.role };
 export const $ = (id) => document.getElementById(id);
 
+/** A language tag as its bare name in the page language ("Persian", «فارسی»), for tight spots. */
+export function languageShort(tag) {
+  if (!tag) return "";
+  try { return new Intl.DisplayNames(LOCALE || "en", { type: "language" }).of(tag.split("-")[0]) || tag; } catch (e) { return tag; }
+}
+
 export const chats = new Map();   // conversation id -> chat
 export const offers = new Map();  // conversation id -> {conv, deadline, node}
 export const pending = new Map(); // frame id -> {kind, cid, node}

@@ -6,7 +6,7 @@ import { renderEmpty } from "./console_rail.js";
 import { unlockAlerts } from "./console_alerts.js";
 
 export function setStatus(status, fromServer) {
-  if (fromServer && status === "away" && view.status === "online") toast("You are now Away.", "info");
+  if (fromServer && status === "away" && view.status === "online") toast(t("You are now Away."), "info");
   view.status = status;
   for (const button of document.querySelectorAll(".status-switch [data-status]")) {
     button.setAttribute("aria-checked", String(button.dataset.status === status));
@@ -27,6 +27,8 @@ export function wireStatusSwitch() {
 
 export function showQueue(queue) {
   if (!queue) return;
-  const text = queue.waiting ? `${queue.waiting} waiting · longest ${fmtWait(queue.oldest_wait_seconds)}` : "Queue empty";
+  const text = queue.waiting
+    ? t("{n} waiting · longest {wait}", { n: fmtNumber(queue.waiting), wait: fmtWait(queue.oldest_wait_seconds) })
+    : t("Queue empty");
   document.getElementById("queue-info").textContent = text;
 }

@@ -3,35 +3,36 @@
    earlier conversations (/api/visitors/{id}/history), each opened read-only in a dialog
    (/api/conversations/{id}/transcript, drawn by renderFrame) with its labels (Labels.editor:
    a closed chat is labelled from here). A visitor who logs in mid-chat (a `rehomed` event) is
-   followed to their verified visitor. The staff strings are English and
-   all here, in TEXT (issue 20 translates them). */
+   followed to their verified visitor. The staff strings are all here, in TEXT, in the page
+   language. */
 
 import { view, $ } from "./console_state.js";
 
 export const TEXT = {
-  verified: "✓ Verified",
-  verifiedTitle: "The site signed this visitor's identity: the same customer on every device",
-  unverified: "Unverified",
-  unverifiedTitle: "The name was typed by the visitor; nobody vouched for it",
-  returning: (n) => `returning visitor · ${n} chat${n === 1 ? "" : "s"}`,
-  lastRating: (r) => `last rating ★${r}`,
-  firstVisit: "first visit",
-  identity: "Identity",
-  customerId: "Customer id",
-  siteName: "Name (site)",
-  email: "Email (site)",
-  history: "Earlier conversations",
-  noHistory: "No earlier conversations.",
-  loading: "Loading…",
-  failed: "The history could not be loaded.",
-  more: "Show more",
-  botOnly: "bot only",
-  resolved: "resolved",
-  unresolved: "not resolved",
-  noFirstLine: "(no message)",
-  readOnly: "Earlier conversation (read-only)",
-  close: "Close",
-  transcriptFailed: "That conversation could not be opened.",
+  verified: t("✓ Verified"),
+  verifiedTitle: t("The site signed this visitor's identity: the same customer on every device"),
+  unverified: t("Unverified"),
+  unverifiedTitle: t("The name was typed by the visitor; nobody vouched for it"),
+  returning: (n) => (n === 1 ? t("returning visitor · {n} chat", { n: fmtNumber(n) })
+    : t("returning visitor · {n} chats", { n: fmtNumber(n) })),
+  lastRating: (r) => t("last rating ★{rating}", { rating: fmtNumber(r) }),
+  firstVisit: t("first visit"),
+  identity: t("Identity"),
+  customerId: t("Customer id"),
+  siteName: t("Name (site)"),
+  email: t("Email (site)"),
+  history: t("Earlier conversations"),
+  noHistory: t("No earlier conversations."),
+  loading: t("Loading…"),
+  failed: t("The history could not be loaded."),
+  more: t("Show more"),
+  botOnly: t("bot only"),
+  resolved: t("resolved"),
+  unresolved: t("not resolved"),
+  noFirstLine: t("(no message)"),
+  readOnly: t("Earlier conversation (read-only)"),
+  close: t("Close"),
+  transcriptFailed: t("That conversation could not be opened."),
 };
 
 /** "✓ Verified" or "Unverified", as a small mark with its reason on hover. */
@@ -103,10 +104,10 @@ export function renderHistory(chat) {
   if (h.failed) { box.replaceChildren(el("li", { class: "muted small" }, TEXT.failed)); return; }
   const items = h.conversations.map((c) => el("li", {},
     el("button", { type: "button", class: "history-item", dataset: { cid: c.id }, onclick: () => openTranscript(c.id) },
-      el("span", { class: "history-when" }, new Date(c.started_ms).toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" }),
-        c.topic ? ` · ${c.topic}` : "", ` · ${c.agent || TEXT.botOnly}`),
+      el("span", { class: "history-when" }, fmtDate(c.started_ms),
+        c.topic ? " · " : "", c.topic ? el("bdi", {}, c.topic) : "", " · ", c.agent ? el("bdi", {}, c.agent) : TEXT.botOnly),
       el("span", { class: "history-outcome" },
-        c.rating ? `★${c.rating}` : "", c.resolved === true ? ` ${TEXT.resolved}` : (c.resolved === false ? ` ${TEXT.unresolved}` : "")),
+        c.rating ? `★${fmtNumber(c.rating)}` : "", c.resolved === true ? ` ${TEXT.resolved}` : (c.resolved === false ? ` ${TEXT.unresolved}` : "")),
       el("span", { class: "history-first", dir: "auto" }, c.first_line || TEXT.noFirstLine))));
   if (!items.length) items.push(el("li", { class: "muted small" }, TEXT.noHistory));
   if (h.next) {
@@ -121,8 +122,8 @@ async function openTranscript(cid) {
   if (!result.ok) { toast(TEXT.transcriptFailed, "error"); return; }
   const c = result.data.conversation;
   $("history-title").textContent = TEXT.readOnly;
-  $("history-meta").textContent = [new Date(c.started_ms).toLocaleString(), c.topic, c.agent || TEXT.botOnly]
-    .filter(Boolean).join(" · ");
+  $("history-meta").textContent = [fmtDateTime(c.started_ms), c.topic ? isolate(c.topic) : "",
+    c.agent ? isolate(c.agent) : TEXT.botOnly].filter(Boolean).join(" · ");
   const lines = result.data.events.map((f) => renderFrame(f)).filter(Boolean);
   $("history-transcript").replaceChildren(...lines);
   // Its labels: read-only, or with the picker and × when this user may label it.

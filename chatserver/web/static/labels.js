@@ -48,8 +48,11 @@ const Labels = (() => {
     node.style.backgroundColor = colour;
     node.style.color = textColour(colour);
     if (onRemove) {
-      const remove = el("button", { type: "button", class: "label-remove", title: `Remove label ${name}`,
-        "aria-label": `Remove label ${name}`, onclick: () => onRemove(id) }, "×");
+      // A Persian label in an English page (or the reverse) keeps its place: FSI…PDI around it.
+      const says = t("Remove label {name}", { name: /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]/.test(name)
+        || document.documentElement.dir === "rtl" ? `\u2068${name}\u2069` : name });
+      const remove = el("button", { type: "button", class: "label-remove", title: says,
+        "aria-label": says, onclick: () => onRemove(id) }, "×");
       remove.style.color = "inherit";
       node.append(remove);
     }
@@ -69,13 +72,13 @@ const Labels = (() => {
   function bar(labels, onChange) {
     const chips = [...labels.values()].sort((a, b) => describe(a).name.localeCompare(describe(b).name))
       .map((label) => chip(label, onChange ? (id) => onChange(id, false) : null));
-    const box = el("div", { class: "label-bar", role: "group", "aria-label": "Labels" }, ...chips);
-    if (!chips.length && !onChange) box.append(el("span", { class: "muted small" }, "No labels"));
+    const box = el("div", { class: "label-bar", role: "group", "aria-label": t("Labels") }, ...chips);
+    if (!chips.length && !onChange) box.append(el("span", { class: "muted small" }, t("No labels")));
     if (onChange) {
       const free = [...known.values()].filter((l) => !l.deleted && !labels.has(l.id))
         .sort((a, b) => a.name.localeCompare(b.name));
-      const picker = el("select", { class: "label-picker", "aria-label": "Add a label", disabled: !free.length },
-        el("option", { value: "" }, free.length ? "+ Add label…" : (known.size ? "All labels added" : "No labels yet")),
+      const picker = el("select", { class: "label-picker", "aria-label": t("Add a label"), disabled: !free.length },
+        el("option", { value: "" }, free.length ? t("+ Add label…") : (known.size ? t("All labels added") : t("No labels yet"))),
         ...free.map((l) => el("option", { value: String(l.id) }, l.name)));
       picker.addEventListener("change", () => {
         const id = Number(picker.value);
@@ -111,7 +114,7 @@ const Labels = (() => {
     async function set(labelId, on) {
       const result = await api("POST", url, { label_id: labelId, on });
       if (!result.ok) {
-        toast((result.data && result.data.message) || "The label could not be changed.", "error");
+        toast(result.data && result.data.message ? t(result.data.message) : t("The label could not be changed."), "error");
         return;
       }
       keep(result.data.labels);
