@@ -8,8 +8,6 @@ session redirects to /login, a wrong role gets 403.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthorized
-from chatserver.privacy import audit
 from chatserver.store.store import Row
 
-from . import catalogue, http_fields, pages_api
+from . import audit_view, catalogue, http_fields, pages_api
 from .auth import ACCOUNT, current_user, home, require
 from .catalogue import N_, Translator
 
@@ -43,6 +40,7 @@ NAV = (
     ("/admin", N_("Knowledge base"), ("admin",)),
     ("/admin/users", N_("Team"), ("admin",)),
     ("/admin/labels", N_("Labels"), ("admin",)),
+    ("/admin/canned", N_("Canned responses"), ("admin",)),
     ("/admin/audit", N_("Audit log"), ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.
@@ -107,28 +105,13 @@ def _page(template: str, *roles: str, title: str) -> Any:
     return endpoint
 
 
-# Entries shown per page of the audit log: a screenful to scan, "Older entries" for more.
-AUDIT_PAGE = 100
-
-
 async def audit_page(request: Request) -> Response:
     """Every admin action, newest first, filterable by action group and user."""
     user = await page_user(request, "admin")
     if isinstance(user, Response):
         return user
-    params = http_fields.query(request)
-    before = params.get("before", "")
-    found = await audit.entries(
-        request.app.state.hub.store, action=params.get("action") or None,
-        username=params.get("user") or None,
-        before_id=int(before) if before.isdigit() else None, limit=AUDIT_PAGE)
-    rows = [{**e, "when": datetime.fromtimestamp(e["ts_ms"] / 1000, UTC).strftime(
-        "%Y-%m-%d %H:%M:%S"), "detail": json.dumps(e["detail"], ensure_ascii=False)}
-        for e in found]
     return render("audit.html", request, user=user, csrf=user["csrf"], title=N_("Audit log"),
-                  entries=rows, action=params.get("action", ""),
-                  username=params.get("user", ""),
-                  next_before=found[-1]["id"] if len(found) == AUDIT_PAGE else None)
+                  **await audit_view.context(request))
 
 
 routes: list[BaseRoute] = [
@@ -140,6 +123,8 @@ routes: list[BaseRoute] = [
     Route("/admin", _page("admin.html", "admin", title=N_("Knowledge base")), methods=["GET"]),
     Route("/admin/users", _page("users.html", "admin", title=N_("Team")), methods=["GET"]),
     Route("/admin/labels", _page("labels.html", "admin", title=N_("Labels")), methods=["GET"]),
+    Route("/admin/canned", _page("canned.html", "admin", title=N_("Canned responses")),
+          methods=["GET"]),
     Route("/admin/audit", audit_page, methods=["GET"]),
     Route("/account", _page("account.html", *STAFF, title=N_("Account")), methods=["GET"]),
     *pages_api.routes,
