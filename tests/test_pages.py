@@ -176,10 +176,10 @@ def test_pages_load_nothing_from_other_sites() -> None:
 
 
 def test_static_files_are_served(shared_server: Server) -> None:
-    for name in ("app.css", "common.js", "console.js", "admin.js", "canned.json"):
+    for name in ("app.css", "common.js", "console.js", "admin.js", "canned.css"):
         assert httpx.get(f"{shared_server.url}/static/{name}").status_code == 200, name
-    canned = httpx.get(f"{shared_server.url}/static/canned.json").json()
-    assert any("{visitor_name}" in c["text"] for c in canned)
+    # The canned responses are the database's now (/api/canned): the old file is gone.
+    assert httpx.get(f"{shared_server.url}/static/canned.json").status_code == 404
 
 
 # --- the team API -----------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Canned responses in Chromium against the real server: an admin writes one in English and
+Persian on /admin/canned (a misspelt placeholder is refused beside the Persian text), edits and
+restores it from its history; an agent inserts it with "/" in a chat with a Persian visitor and
+the visitor gets the Persian text with their name; an agent saves a reply of their own from the
+composer mid-chat, finds it first in the picker, and edits it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from .browser import screenshot
+from .harness import Server, add_user
+from .test_console_browser import log_in, next_frame, visitor
+
+pytestmark = pytest.mark.browser
+
+EN = "Your parcel is on its way, {visitor.name}. Quote {conversation.id} if you write to us."
+FA = ("{visitor.name} عزیز، بسته‌تان در راه است. اگر برایمان نوشتید، شماره {conversation.id} "
+      "را ذکر کنید.")
+
+
+def go_online(page, server: Server, username: str) -> None:
+    log_in(page, server, username)
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+
+
+def accept(page) -> str:
+    """Take the offer; the id of the chat it opens."""
+    page.wait_for_selector(".offer")
+    page.click(".offer .btn-primary")
+    return page.get_attribute('.tab[aria-selected="true"]', "data-cid")
+
+
+def test_an_admin_writes_a_response_in_two_languages_and_a_persian_visitor_gets_hers(
+        server: Server, browser) -> None:
+    add_user(server.db, "root", role="admin")
+    add_user(server.db, "maryam", skills={"lang:fa": 5, "lang:en": 5}, display_name="Maryam")
+    admin = browser.new_context(viewport={"width": 1280, "height": 900})
+    agent = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = admin.new_page()
+        log_in(page, server, "root")
+        page.wait_for_url("**/admin")
+        page.click('.nav a[href="/admin/canned"]')
+        page.wait_for_selector("#canned-list .kb-item-title >> text=Greeting")  # the seed
+        page.click("#canned-new")
+        page.fill("#canned-shortcut", "parcel")
+        page.fill("#canned-title", "Parcel on its way")
+        page.fill("#canned-text-en", EN)
+        page.click("#canned-tab-fa")
+        assert page.get_attribute("#canned-text-fa", "dir") == "rtl"
+        page.fill("#canned-text-fa", FA.replace("{visitor.name}", "{visitor.nam}"))
+        page.click("#canned-tab-en")
+        page.click("#canned-save")
+        # Refused beside the Persian text, its tab opened, naming the placeholder.
+        error = page.locator('.field-error[data-for="variants.fa"]')
+        error.wait_for()
+        page.wait_for_selector('#canned-tab-fa[aria-selected="true"]')
+        assert "{visitor.nam}" in error.inner_text()
+        page.fill("#canned-text-fa", FA)
+        page.click("#canned-save")
+        page.wait_for_selector("#canned-version >> text=version 1")
+        row = page.locator("#canned-list button", has_text="Parcel on its way")
+        row.wait_for()
+        assert row.locator(".canned-lang").all_inner_texts() == ["EN", "FA"]
+
+        # Edited, then version 1 restored from the history (as version 3).
+        page.fill("#canned-title", "Parcel shipped")
+        page.click("#canned-save")
+        page.wait_for_selector("#canned-version >> text=version 2")
+        page.click('#canned-versions button[data-version="1"]')
+        assert "Parcel on its way" in page.inner_text("#canned-version-view")
+        page.click("#canned-restore")
+        page.wait_for_selector("#canned-version >> text=version 3")
+        assert page.input_value("#canned-title") == "Parcel on its way"
+        screenshot(page, "canned_admin")
+
+        console = agent.new_page()
+        go_online(console, server, "maryam")
+        with visitor(server, "سارا", "بسته من کجاست؟", language="fa") as sara:
+            cid = accept(console)
+            console.click("#composer-text")
+            console.keyboard.type("/par")
+            option = console.locator('#canned-picker li[data-shortcut="parcel"]')
+            option.wait_for()
+            assert "سارا عزیز" in option.locator(".pick-text").inner_text()
+            console.keyboard.press("Enter")
+            text = console.input_value("#composer-text")
+            assert text == FA.replace("{visitor.name}", "سارا").replace("{conversation.id}", cid)
+            console.keyboard.press("Enter")
+            said = next_frame(sara, "message", **{"from": "agent"})
+            assert said["text"] == text and cid in said["text"]
+    finally:
+        admin.close()
+        agent.close()
+
+
+def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(server: Server, page) -> None:
+    add_user(server.db, "li", skills={"lang:zh": 5, "lang:en": 5}, display_name="Li")
+    go_online(page, server, "li")
+    with visitor(server, "", "我的订单在哪里？", language="zh") as wei:
+        accept(page)
+        # The seeded greeting, for a visitor who gave no name: Chinese, with its fallback.
+        page.click("#composer-text")
+        page.keyboard.type("/hi")
+        page.keyboard.press("Enter")
+        assert page.input_value("#composer-text").startswith("亲您好")
+
+        # A reply worth keeping: saved from the composer, in the chat's language.
+        page.fill("#composer-text", "我们的仓库周日休息，{visitor.name}。")
+        page.click("#canned-save-mine")
+        page.wait_for_selector("#canned-dialog[open]")
+        page.wait_for_selector('#mine-tab-zh[aria-selected="true"]')
+        assert page.input_value("#mine-text-zh") == "我们的仓库周日休息，{visitor.name}。"
+        page.fill("#mine-shortcut", "sunday two")
+        page.fill("#mine-title", "Closed on Sundays")
+        page.click("#mine-save")
+        page.locator('.field-error[data-for="shortcut"]').wait_for()
+        page.fill("#mine-shortcut", "周日")
+        page.click("#mine-save")
+        page.wait_for_selector("#canned-dialog:not([open])", state="attached")
+        mine = page.locator("#canned-list .canned-row").first  # one's own come first
+        mine.locator(".canned-mine").wait_for()
+        assert "/周日" in mine.inner_text()
+
+        page.fill("#composer-text", "")
+        page.click("#composer-text")
+        page.keyboard.type("/")
+        first = page.locator("#canned-picker li").first
+        first.wait_for()
+        assert first.get_attribute("data-shortcut") == "周日"
+        assert first.locator(".pick-text").inner_text() == "我们的仓库周日休息，亲。"
+        page.keyboard.press("Escape")
+
+        # Edited from the list; the picker has the new text at once.
+        mine.locator(".canned-edit").click()
+        page.wait_for_selector("#canned-dialog[open]")
+        page.fill("#mine-text-zh", "我们的仓库周日和节假日休息。")
+        page.click("#mine-save")
+        page.wait_for_selector("#canned-dialog:not([open])", state="attached")
+        page.fill("#composer-text", "")
+        page.keyboard.type("/周")
+        page.wait_for_selector("#canned-picker li .pick-text >> text=节假日")
+        screenshot(page, "canned_console_mine")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")
+        said = next_frame(wei, "message", **{"from": "agent"})
+        assert said["text"] == "我们的仓库周日和节假日休息。"
+        wei.send(json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": "谢谢"}))
