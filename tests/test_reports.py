@@ -273,7 +273,7 @@ def test_the_page_shows_tiles_charts_and_agents(desk: Server) -> None:
         "</main>")[0]
     assert '<div class="tile" data-key="csat"' in html and "100.0%" in html
     assert "=Ana آنا" in html and "Conversations CSV" in html
-    assert bad.status_code == 400 and "from: not a date" in bad.text
+    assert bad.status_code == 400 and "From: not a date" in bad.text
 
 
 @pytest.mark.parametrize("path", ["/admin/reports", "/api/reports",

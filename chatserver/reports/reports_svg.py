@@ -2,7 +2,9 @@
 
 Each chart is one `<svg role="img">` with a `<title>` and `<desc>` (the numbers in words, for
 screen readers), labelled axes, and a `<title>` per mark for the hover tooltip. Every text is
-escaped here; colours come from classes styled in reports.css with app.css's palette.
+escaped here; colours come from classes styled in reports.css with app.css's palette. The
+caller gives every word and number format in the reader's language (`Words`); the charts'
+own few words default to English.
 """
 
 from __future__ import annotations
@@ -18,6 +20,24 @@ W, H = 560, 220  # viewBox; the SVG scales to its card's width
 LEFT, RIGHT, TOP, BOTTOM = 44, 44, 26, 30  # room for axis titles above, ticks below
 _ids = count(1)
 Fmt = Callable[[float], str]
+
+
+def _plain(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Words:
+    """What a chart says besides its data: its numbers' digits and its own few words."""
+
+    number: Fmt = _plain  # ticks and counts
+    no_data: str = "No conversations in this range"
+    no_data_desc: str = "No data in this range."
+    target: str = "Target {value}"
+    online: str = "online"
+
+
+ENGLISH = Words()
 
 
 @dataclass(frozen=True)
@@ -117,68 +137,72 @@ def _bars(points: Sequence[Point], top: float, fmt: Fmt, name: str) -> list[str]
     return out
 
 
-def empty(title: str) -> Markup:
-    return _frame(title, "No data in this range.", [
+def empty(title: str, words: Words = ENGLISH) -> Markup:
+    return _frame(title, words.no_data_desc, [
         f'<text class="empty" x="{W / 2}" y="{H / 2}" text-anchor="middle">'
-        'No conversations in this range</text>'])
+        f'{escape(words.no_data)}</text>'])
 
 
 def bars_and_line(title: str, bars: Sequence[Point], bar_name: str, line: Sequence[Point],
-                  line_name: str, line_fmt: Fmt, every: int = 1) -> Markup:
+                  line_name: str, line_fmt: Fmt, every: int = 1,
+                  words: Words = ENGLISH) -> Markup:
     """Counts as bars on the left axis, a second measure as a line on the right axis."""
     if not any(p.value for p in bars):
-        return empty(title)
+        return empty(title, words)
     bar_top = _nice_max(max(p.value or 0 for p in bars))
     line_top = _nice_max(max((p.value for p in line if p.value is not None), default=1))
-    desc = "; ".join(f"{b.label}: {int(b.value or 0)} {bar_name}"
+    desc = "; ".join(f"{b.label}: {words.number(b.value or 0)} {bar_name}"
                      + (f", {line_name} {line_fmt(p.value)}" if p.value is not None else "")
                      for b, p in zip(bars, line, strict=True))
-    body = [*_axis(bar_top, lambda v: f"{v:g}", "left", bar_name),
+    body = [*_axis(bar_top, words.number, "left", bar_name),
             *_axis(line_top, line_fmt, "right", line_name),
-            *_bars(bars, bar_top, lambda v: f"{v:g}", bar_name),
+            *_bars(bars, bar_top, words.number, bar_name),
             *_line(line, line_top, line_fmt, "line line-2", line_name),
             *_x_labels(bars, every)]
     return _frame(title, desc, body)
 
 
 def lines(title: str, points: Sequence[Point], name: str, fmt: Fmt, *, top: float = 1.0,
-          target: float | None = None, every: int = 1) -> Markup:
+          target: float | None = None, every: int = 1, words: Words = ENGLISH) -> Markup:
     """One measure over time on a fixed scale (rates: 0..1), with an optional target line."""
     if all(p.value is None for p in points):
-        return empty(title)
+        return empty(title, words)
     desc = "; ".join(f"{p.label}: {fmt(p.value)}" for p in points if p.value is not None)
     body = [*_axis(top, fmt, "left", name)]
     if target is not None:
         y = _y(target, top)
         body.append(f'<line class="target" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" '
-                    f'y2="{y:.1f}"><title>{escape(f"Target {fmt(target)}")}</title></line>')
+                    f'y2="{y:.1f}"><title>{escape(words.target.format(value=fmt(target)))}</title>'
+                    '</line>')
     body += [*_line(points, top, fmt, "line", name), *_x_labels(points, every)]
     return _frame(title, desc, body)
 
 
-def histogram(title: str, points: Sequence[Point], name: str) -> Markup:
+def histogram(title: str, points: Sequence[Point], name: str,
+              words: Words = ENGLISH) -> Markup:
     if not any(p.value for p in points):
-        return empty(title)
+        return empty(title, words)
     top = _nice_max(max(p.value or 0 for p in points))
-    desc = "; ".join(f"{p.label}: {int(p.value or 0)}" for p in points)
-    body = [*_axis(top, lambda v: f"{v:g}", "left", name),
-            *_bars(points, top, lambda v: f"{v:g}", name), *_x_labels(points, 1)]
+    desc = "; ".join(f"{p.label}: {words.number(p.value or 0)}" for p in points)
+    body = [*_axis(top, words.number, "left", name),
+            *_bars(points, top, words.number, name), *_x_labels(points, 1)]
     return _frame(title, desc, body)
 
 
 def staffing(title: str, online: Sequence[Point], needed: Sequence[tuple[str, Sequence[Point]]],
-             every: int = 24) -> Markup:
+             every: int = 24, axis: str = "agents", words: Words = ENGLISH) -> Markup:
     """Agents online as bars and the agents each model says are needed as lines, one axis."""
     values = [p.value for p in online] + [p.value for _, pts in needed for p in pts]
     if not any(values):
-        return empty(title)
+        return empty(title, words)
     top = _nice_max(max(v for v in values if v is not None))
-    agents = lambda v: f"{v:g}"  # noqa: E731
+    agents = words.number
     desc = "; ".join(
-        f"{p.label}: {p.value or 0:g} online" + "".join(
-            f", {name} {pts[i].value:g}" for name, pts in needed if pts[i].value is not None)
+        f"{p.label}: {agents(p.value or 0)} {words.online}" + "".join(
+            f", {name} {agents(pts[i].value)}" for name, pts in needed
+            if pts[i].value is not None)
         for i, p in enumerate(online) if p.value or any(pts[i].value for _, pts in needed))
-    body = [*_axis(top, agents, "left", "agents"), *_bars(online, top, agents, "online")]
+    body = [*_axis(top, agents, "left", axis), *_bars(online, top, agents, words.online)]
     for n, (name, pts) in enumerate(needed, 2):
         body += _line(pts, top, agents, f"line line-{n}", name, dots=False)
     body += _x_labels(online, every)

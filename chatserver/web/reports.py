@@ -177,9 +177,10 @@ async def conversations_csv(request: Request) -> Response:
     return _csv("conversations", query, await reports.run(hub.store, job))
 
 
-async def options(request: Request) -> Mapping[str, list[tuple[str, str]]]:
-    """What the filter menus offer: the team, the desk's topics and skills, seen languages,
-    and every label (deleted ones last: past periods still carry them)."""
+async def options(request: Request) -> Mapping[str, list[tuple[str, str, bool]]]:
+    """What the filter menus offer, as (value, text, deleted): the team, the desk's topics and
+    skills, seen languages, and every label (deleted ones last: past periods still carry
+    them; the page says "deleted" in its language)."""
     hub = hub_of(request)
     users = await hub.store.fetchall(
         "SELECT id, display_name FROM users ORDER BY lower(display_name)")
@@ -190,12 +191,11 @@ async def options(request: Request) -> Mapping[str, list[tuple[str, str]]]:
     topics = hub.config.desk.topics
     langs = [r["language"] for r in languages]
     skills = sorted({*topics.values(), *(f"lang:{code}" for code in langs)})
-    return {"agent": [(str(r["id"]), r["display_name"]) for r in users],
-            "topic": [(t, t) for t in topics],
-            "skill": [(s, s) for s in skills],
-            "language": [(code, code) for code in langs],
-            "label": [(str(r["id"]), r["name"] + (" (deleted)" if r["deleted"] else ""))
-                      for r in labels]}
+    return {"agent": [(str(r["id"]), r["display_name"], False) for r in users],
+            "topic": [(t, t, False) for t in topics],
+            "skill": [(s, s, False) for s in skills],
+            "language": [(code, code, False) for code in langs],
+            "label": [(str(r["id"]), r["name"], bool(r["deleted"])) for r in labels]}
 
 
 async def page(request: Request) -> Response:

@@ -10,18 +10,28 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-// Every string this page shows (staff pages are English for now; issue 20 translates).
+// Every string this page shows, in the page language (common.js t(), fmtNumber, fmtDateTime).
 const TEXT = {
-  searching: "Searching…",
-  none: "No conversation matches.",
-  count: (n, more) => `${n} conversation${n === 1 ? "" : "s"}${more ? " (more below)" : ""}`,
-  scopeAgent: "You see the conversations you were assigned.",
-  noVisitor: "Visitor",
-  rating: (r) => `★${r}`,
-  loading: "Loading the conversation…",
-  failed: "Could not load the conversation.",
-  states: { bot: "with the bot", queued: "waiting", offered: "offered", assigned: "open", closed: "closed" },
+  count: (n, more) => {
+    const count = n === 1 ? t("1 conversation") : t("{n} conversations", { n: fmtNumber(n) });
+    return more ? t("{count} (more below)", { count }) : count;
+  },
+  rating: (r) => `★${fmtNumber(r)}`,
+  state: (state) => ({ bot: t("with the bot"), queued: t("waiting"), offered: t("offered"),
+    assigned: t("open"), closed: t("closed") })[state] || state,
 };
+// What the server calls a field in an error ("q: …"), by the form's own labels.
+const FIELD_NAMES = { q: () => t("Words or numbers"), visitor: () => t("Visitor"),
+  agent: () => t("Agent"), label: () => t("Label"), from: () => t("From"), to: () => t("To"),
+  rating: () => t("Rating") };
+
+/** A search error in the page language: "From: must not be after to" → «از: …». The reason
+    is the server's English text, which the search catalogue translates (t() falls back). */
+function problem(message) {
+  const found = /^(\w+): (.*)$/s.exec(message || "");
+  if (!found || !FIELD_NAMES[found[1]]) return message ? t(message) : t("Search failed");
+  return t("{field}: {reason}", { field: FIELD_NAMES[found[1]](), reason: t(found[2]) });
+}
 const FIELDS = ["q", "visitor", "agent", "label", "from", "to", "rating"];
 let nextCursor = null;
 let shown = 0;
@@ -47,14 +57,14 @@ function snippetNode(segments) {
 
 function resultNode(c) {
   const when = new Date(c.started_ms);
-  const who = c.visitor.name || c.visitor.email || TEXT.noVisitor;
+  const who = c.visitor.name || c.visitor.email || t("Visitor");
   const open = el("button", { type: "button", class: "result-open", dataset: { id: c.id },
     onclick: () => openTranscript(c) },
   el("span", { class: "result-who", dir: "auto" }, who),
   c.visitor.email && c.visitor.name ? el("span", { class: "hint", dir: "auto" }, ` ${c.visitor.email}`) : null);
   const facts = el("div", { class: "result-facts hint" },
-    el("time", { datetime: when.toISOString() }, when.toLocaleString()),
-    ` · ${TEXT.states[c.state] || c.state}`,
+    el("time", { datetime: when.toISOString() }, fmtDateTime(c.started_ms)),
+    ` · ${TEXT.state(c.state)}`,
     c.agent ? el("span", { dir: "auto" }, ` · ${c.agent}`) : null,
     c.rating ? ` · ${TEXT.rating(c.rating)}` : null,
     el("span", { class: "result-labels" }, ...c.labels.map((l) => Labels.chip(l))));
@@ -79,7 +89,7 @@ async function run(more) {
     shown = 0;
   }
   const mine = searchNumber;
-  $("s-status").textContent = TEXT.searching;
+  $("s-status").textContent = t("Searching…");
   const result = await api("GET", `/api/search?${query}`);
   if (mine !== searchNumber) return; // a newer search replaced this one
   if (more) {
@@ -88,7 +98,7 @@ async function run(more) {
   }
   if (!result.ok) {
     $("s-status").textContent = "";
-    error.textContent = (result.data && result.data.message) || "Search failed";
+    error.textContent = problem(result.data && result.data.message);
     error.hidden = false;
     return;
   }
@@ -97,24 +107,24 @@ async function run(more) {
   shown += found.length;
   nextCursor = result.data.next_cursor;
   $("s-more").hidden = !nextCursor;
-  $("s-status").textContent = shown ? TEXT.count(shown, Boolean(nextCursor)) : TEXT.none;
+  $("s-status").textContent = shown ? TEXT.count(shown, Boolean(nextCursor)) : t("No conversation matches.");
 }
 
 async function openTranscript(c) {
   const card = $("s-transcript-card");
   const list = $("s-transcript");
   card.hidden = false;
-  $("s-transcript-title").textContent = c.visitor.name || c.visitor.email || TEXT.noVisitor;
-  $("s-transcript-facts").textContent = TEXT.loading;
+  $("s-transcript-title").textContent = c.visitor.name || c.visitor.email || t("Visitor");
+  $("s-transcript-facts").textContent = t("Loading the conversation…");
   list.replaceChildren();
   transcriptNumber += 1;
   const mine = transcriptNumber;
   const result = await api("GET", `/api/conversations/${encodeURIComponent(c.id)}/transcript`);
   if (mine !== transcriptNumber) return; // another result was opened meanwhile
-  if (!result.ok) { $("s-transcript-facts").textContent = TEXT.failed; return; }
+  if (!result.ok) { $("s-transcript-facts").textContent = t("Could not load the conversation."); return; }
   const conv = result.data.conversation;
-  $("s-transcript-facts").textContent = [new Date(conv.started_ms).toLocaleString(),
-    TEXT.states[conv.state] || conv.state, conv.agent, conv.topic].filter(Boolean).join(" · ");
+  $("s-transcript-facts").textContent = [fmtDateTime(conv.started_ms),
+    TEXT.state(conv.state), conv.agent, conv.topic].filter(Boolean).join(" · ");
   for (const frame of result.data.events) {
     const li = renderFrame(frame);
     if (li) list.append(li);
@@ -131,7 +141,11 @@ async function openTranscript(c) {
 $("search-form").addEventListener("submit", (event) => { event.preventDefault(); run(false); });
 $("s-more").addEventListener("click", () => run(true));
 $("s-close").addEventListener("click", () => { $("s-transcript-card").hidden = true; });
-if (document.getElementById("search-script").dataset.role === "agent") $("s-scope").textContent = TEXT.scopeAgent;
+if (document.getElementById("search-script").dataset.role === "agent") $("s-scope").textContent = t("You see the conversations you were assigned.");
+// The ratings 5 to 1 in the page's digits.
+for (const option of $("s-rating").options) {
+  if (option.value) option.textContent = fmtNumber(Number(option.value));
+}
 (() => {
   const given = new URLSearchParams(location.search);
   let any = false;
