@@ -354,6 +354,27 @@ def test_nobody_online_leave_a_message(shared_server, site, page):
     assert rows == [("mina@example.com", "Please call me about order 1234")]
 
 
+def test_the_form_comes_when_its_file_failed_to_load_once(shared_server, site, page):
+    """The leave-a-message form and the survey are in forms.js, loaded when one is first due:
+    a server hiccup then (503) delays the form by a few seconds, it does not lose it."""
+    refused: list[str] = []
+
+    def once(route) -> None:
+        if refused:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="busy")
+
+    page.route(f"{shared_server.url}/widget/forms.js*", once)
+    host_page(page, site, "/contact-later", embed(shared_server))
+    part(page, ".launcher").click()
+    part(page, "button", has_text="Talk to a person").click()
+    email = part(page, ".offline input[name=email]")
+    expect(email).to_be_focused(timeout=10000)
+    assert len(refused) == 1
+
+
 def test_consent_comes_before_the_first_message_and_is_stored(tmp_path, site, page):
     srv = Server(tmp_path, CHATSERVER_PRIVACY_REQUIRE_CONSENT="true",
                  CHATSERVER_PRIVACY_NOTICE_URL="https://shop.example/privacy")

@@ -4,7 +4,8 @@
 // loadStrings() imports for the visitor who reads it: one language each instead of all four at
 // start, which were a sixth of the widget's 15 KB.
 
-const RTL = ["fa", "ar", "he", "ur"];
+// of LANGUAGES, those written right to left
+const RTL = ["fa", "ar"];
 export const LANGUAGES = ["en", "fa", "ar", "zh"];
 
 export const STRINGS = {
