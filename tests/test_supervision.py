@@ -17,6 +17,7 @@ import pytest
 from .databases import db_location
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .test_labels import _chat as handed_to  # a visitor asks for a person; Ana accepts
+from .test_labels import session
 
 pytestmark = pytest.mark.anyio
 __all__ = ["db_location"]
@@ -129,6 +130,16 @@ async def test_a_whisper_reaches_the_agent_and_supervisors_never_the_visitor(
         assert (late["type"], late["seq"]) == ("ack", ack["seq"])
         assert len(rows(server, "SELECT 1 FROM events WHERE type = 'whisper'")) == 1
         assert len(audit_rows(server, "supervisor.whisper")) == 1
+
+        # An access request exports it with the chat (staff notes are data about the visitor,
+        # docs/privacy.md); an erasure replaces its words like every other text.
+        ((vid,),) = rows(server, "SELECT visitor_id FROM conversations WHERE id = ?", cid)
+        with session(server, "root") as http:
+            exported = http.get(f"/api/privacy/visitors/{vid}/export")
+            assert exported.status_code == 200 and SECRET_WORDS in exported.text
+            assert http.post(f"/api/privacy/visitors/{vid}/erase").status_code == 200
+        ((payload,),) = rows(server, "SELECT payload FROM events WHERE type = 'whisper'")
+        assert json.loads(payload)["text"] == "[erased]"
     finally:
         server.stop()
     assert "Traceback" not in server.log.read_text()
