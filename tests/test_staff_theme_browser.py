@@ -182,6 +182,10 @@ def test_the_console_in_the_dark_is_dark_and_readable_in_both_schemes(desk: Serv
                             "#transfer-agent", "#transfer-dialog .btn-primary",
                             "#transfer-dialog .btn:not(.btn-primary)"], "dialog")
         page.keyboard.press("Escape")
+        page.evaluate("() => { toast('Saved', 'info', 60000); toast('Not sent', 'error', 60000); }")
+        page.wait_for_function("() => [...document.querySelectorAll('.toast')]"
+                               ".every(n => n.getAnimations().length == 0)")
+        both_schemes(page, [".toast-info", ".toast-error"], "toast")
         # Marks one must see, not read: the focus ring and the field's edge, 3:1.
         page.focus("#transfer-btn")
         page.keyboard.press("Shift+Tab")
