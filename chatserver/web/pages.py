@@ -48,10 +48,11 @@ NAV = (
 NO_STORE = {"cache-control": "no-store", "x-frame-options": "DENY"}
 
 
-def page_context(request: Request, user: Row | None) -> dict[str, Any]:
+def page_context(request: Request, user: Row | None, signed_out: str = "") -> dict[str, Any]:
     """What base.html needs on every page: the navigation this role sees, and the words and
-    direction of the user's language (their choice on /account, else their browser's)."""
-    chosen = user["language"] if user is not None else ""
+    direction of the user's language (their choice on /account, else their browser's; signed
+    out, `signed_out` if the login page's links chose one)."""
+    chosen = user["language"] if user is not None else signed_out
     translator = Translator(catalogue.choose(chosen, request.headers.get("accept-language", "")))
     nav = [(path, translator(label)) for path, label, roles in NAV
            if user is not None and user["role"] in roles]
@@ -61,9 +62,10 @@ def page_context(request: Request, user: Row | None) -> dict[str, Any]:
             "languages": list(catalogue.NATIVE_NAMES.items())}
 
 
-def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-    html = ENV.get_template(name).render(**page_context(request, context.get("user")),
-                                         **context)
+def render(name: str, request: Request, status: int = 200, *, signed_out: str = "",
+           **context: Any) -> HTMLResponse:
+    html = ENV.get_template(name).render(
+        **page_context(request, context.get("user"), signed_out), **context)
     return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
@@ -81,12 +83,26 @@ async def page_user(request: Request, *roles: str) -> Row | Response:
                       csrf=user["csrf"] if user is not None else "")
 
 
+# The login page's language links (?lang=fa) hold on /login alone, through a wrong password's
+# redirect: a cookie with that path. Signed in, the user's choice on /account decides.
+LOGIN_LANGUAGE = "login_lang"
+
+
 async def login_page(request: Request) -> Response:
-    failed = "failed" in http_fields.query(request)
+    params = http_fields.query(request)
+    failed = "failed" in params
     user = await current_user(request)
     if user is not None and not failed:
         return RedirectResponse(home(user), status_code=303)
-    return render("login.html", request, user=None, csrf="", failed=failed)
+    picked = params.get("lang", "")
+    remembered = request.cookies.get(LOGIN_LANGUAGE, "")
+    response = render("login.html", request, user=None, csrf="", failed=failed,
+                      signed_out=picked if picked in catalogue.LANGUAGES else remembered)
+    if picked in catalogue.LANGUAGES:
+        response.set_cookie(LOGIN_LANGUAGE, picked, max_age=365 * 86_400, path="/login",
+                            httponly=True, samesite="strict",
+                            secure=request.app.state.hub.config.server.secure_cookies)
+    return response
 
 
 async def root(request: Request) -> Response:
