@@ -81,7 +81,7 @@ export function lineBeep() { play(LINE_TONES); }
 
 /** A desktop notification; `onclick` brings the console to what it is about. One per `tag`:
     a chat's newer line replaces its older one. `always`: also while the console has focus. */
-export function notify(title, body, { tag = "chat-offer", onclick = null, always = false } = {}) {
+export function notify(title, body, { tag = "", onclick = null, always = false } = {}) {
   if (!switches.desktop || !("Notification" in window) || Notification.permission !== "granted") return;
   if (!always && document.hasFocus() && !document.hidden) return;
   const text = body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS - 1)}…` : body;
