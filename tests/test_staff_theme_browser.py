@@ -341,3 +341,14 @@ def test_staff_colours_live_in_custom_properties_with_a_dark_value() -> None:
                for n, line in enumerate(path.read_text().splitlines(), 1)
                if HEX.search(line) and not re.match(r"\s*--[\w-]+\s*:", line)]
     assert outside == []
+
+
+def test_every_custom_property_a_stylesheet_uses_is_defined() -> None:
+    """A misspelt `var(--name)` falls back to nothing, in light and dark alike: each one comes
+    from app.css's palette or is set by a page script (style.setProperty)."""
+    defined = set(re.findall(r"^\s*(--[\w-]+)\s*:", (STATIC / "app.css").read_text(), re.M))
+    defined |= {name for path in STATIC.glob("*.js")
+                for name in re.findall(r"setProperty\(\"(--[\w-]+)\"", path.read_text())}
+    used = {f"{path.name}: {name}" for path in staff_css()
+            for name in re.findall(r"var\((--[\w-]+)", path.read_text()) if name not in defined}
+    assert used == set()
