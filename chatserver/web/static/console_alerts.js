@@ -33,9 +33,15 @@ async function loadSwitches() {
   if (result.ok && result.data) apply(result.data.alerts);
 }
 
-/** Read the switches now, whenever the tab is back in view, and when /account saves them. */
+/** Read the switches now, whenever the tab is back in view, and when /account saves them; let
+    sounds play from the first gesture on. */
 export function watchSwitches() {
   loadSwitches();
+  // After a reload the status stays Online without a click on it: the first click or key
+  // anywhere lets the page play sounds again.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, unlockAudio, { once: true, capture: true });
+  }
   document.addEventListener("visibilitychange", () => { if (!document.hidden) loadSwitches(); });
   if ("BroadcastChannel" in window) {
     const channel = new BroadcastChannel("helpdesk-preferences");
@@ -44,9 +50,13 @@ export function watchSwitches() {
   }
 }
 
+function unlockAudio() {
+  try { audio = audio || new AudioContext(); audio.resume(); } catch (e) { audio = null; }
+}
+
 /** Called on a click (going Online): browsers start audio and ask for notifications only then. */
 export function unlockAlerts() {
-  try { audio = audio || new AudioContext(); audio.resume(); } catch (e) { audio = null; }
+  unlockAudio();
   if (switches.desktop && "Notification" in window && Notification.permission === "default") {
     Notification.requestPermission();
   }
