@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from .browser import screenshot
-from .harness import Server, add_user
+from .harness import Server, add_user, sql
 from .test_console_browser import log_in, next_frame, visitor
 
 pytestmark = pytest.mark.browser
@@ -152,3 +152,36 @@ def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(server: Server, p
         said = next_frame(wei, "message", **{"from": "agent"})
         assert said["text"] == "我们的仓库周日和节假日休息。"
         wei.send(json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": "谢谢"}))
+
+
+def test_the_editor_in_persian_on_a_phone_in_the_dark(server: Server, browser) -> None:
+    """An admin who chose Persian edits the team's greeting at 390x844 in dark mode: the page is
+    right to left, the Persian text opens first in a right-to-left box, nothing is wider than
+    the screen, and every control is big enough to tap."""
+    add_user(server.db, "root", role="admin")
+    sql(server.db, "UPDATE users SET language = 'fa' WHERE username = 'root'")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark",
+                                  has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        log_in(page, server, "root")
+        page.goto(server.url + "/admin/canned")
+        assert page.get_attribute("html", "dir") == "rtl"
+        assert page.inner_text("#canned-new") == "پاسخ جدید"
+        page.locator("#canned-list button", has_text="Greeting").tap()
+        page.wait_for_selector('#canned-tab-fa[aria-selected="true"]')
+        box = page.locator("#canned-text-fa")
+        assert box.get_attribute("dir") == "rtl"
+        assert box.input_value().startswith("سلام {visitor.name}، ")
+        assert page.inner_text("#canned-version") == "نسخهٔ ۱"  # Persian digits
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        small = page.evaluate("""() => [...document.querySelectorAll(
+            '.canned-admin button, .canned-admin select, .canned-admin textarea')]
+          .filter((el) => el.checkVisibility()).map((el) => [el.id || el.className,
+            el.getBoundingClientRect().height]).filter(([, h]) => h > 0 && h < 43.5)""")
+        assert small == [], small
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert sum(int(c) for c in background[4:-1].split(",")[:3]) < 200  # dark
+        screenshot(page, "canned_admin_fa_phone_dark")
+    finally:
+        context.close()

@@ -46,7 +46,7 @@ $("canned-scope").addEventListener("change", () => { current = null; showEmpty()
 
 function edit(response) {
   current = response;
-  editor.load(response);
+  editor.load(response, document.documentElement.lang); // the tab of the page language first
   $("canned-editor").hidden = false;
   $("canned-empty").hidden = true;
   $("canned-heading").textContent = response.id ? `/${response.shortcut} · ${response.title}` : t("New response");

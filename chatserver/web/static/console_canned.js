@@ -82,6 +82,8 @@ export async function loadCanned() {
 function renderList() {
   const list = $("canned-list");
   if (!list.previousElementSibling || !list.previousElementSibling.classList.contains("canned-tools")) {
+    // The list's tools, marks and the dialog are styled in canned.css (console.html links app.css).
+    document.head.append(el("link", { rel: "stylesheet", href: "/static/canned.css" }));
     list.before(el("p", { class: "canned-tools" }, el("button", { type: "button", class: "btn btn-small", id: "canned-save-mine", onclick: () => openDialog(null) }, t("Save as my response"))));
   }
   list.replaceChildren(...canned.map((c) => el("li", { class: "canned-row" },
@@ -98,8 +100,6 @@ let editor = null;
 let editing = null; // the response being edited (as loaded), or null for a new one
 
 function buildDialog() {
-  // The editor's tabs and chips are styled in canned.css; console.html links app.css only.
-  if (!document.querySelector('link[href="/static/canned.css"]')) document.head.append(el("link", { rel: "stylesheet", href: "/static/canned.css" }));
   editor = cannedEditor({ placeholders, idPrefix: "mine" });
   const remove = el("button", { type: "button", class: "btn btn-danger-quiet", id: "mine-delete", onclick: removeMine }, t("Delete"));
   dialog = el("dialog", { class: "dialog dialog-wide canned-dialog", id: "canned-dialog", "aria-labelledby": "canned-dialog-title" },
