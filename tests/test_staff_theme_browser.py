@@ -9,10 +9,13 @@ own lines and the Send button on the left, and nothing sticks out of a 1280 px w
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from chatserver.web.pages import HERE
 
@@ -132,7 +135,8 @@ CONSOLE_TEXT = [
 
 @pytest.fixture(scope="module")
 def desk(shared_server: Server) -> Server:
-    """English Maryam and Root, Reza who chose Persian, Leila (an admin) who chose Arabic."""
+    """English Maryam and Root, Reza who chose Persian, Leila (an admin) who chose Arabic, and
+    a visitor who talked to the bot today."""
     add_user(shared_server.db, "root", role="admin", display_name="Root")
     add_user(shared_server.db, "maryam", skills={"lang:en": 5}, display_name="Maryam")
     add_user(shared_server.db, "reza", skills={"lang:fa": 5}, display_name="رضا")
@@ -140,6 +144,10 @@ def desk(shared_server: Server) -> Server:
     for username, language in (("reza", "fa"), ("leila", "ar")):
         sql(shared_server.db, "UPDATE users SET language = ? WHERE username = ?",
             (language, username))
+    with connect(shared_server.ws + "/ws/visitor") as ws:  # a chat today: the reports have charts
+        ws.send(json.dumps({"type": "hello", "name": "Ana", "language": "en"}))
+        ws.send(json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": "hello"}))
+        next_frame(ws, "message", **{"from": "bot"})
     return shared_server
 
 
@@ -231,6 +239,10 @@ def test_supervisor_knowledge_base_reports_and_sign_in_are_dark_and_readable(
     both_schemes(page, ["body", ".kb-item-title", ".kb-item-meta", ".kb-list .badge",
                         ".kb-filters select", ".editor-head h1", ".try-pane h2",
                         ".try-pane .muted", ".nav a[aria-current]"], "admin")
+    page.goto(desk.url + "/admin/canned")
+    page.wait_for_selector("#canned-list li button")
+    both_schemes(page, ["body", "#canned-list li button", ".canned-lang", "#canned-q"],
+                 "canned")
     page.goto(desk.url + "/console/supervisor")
     page.wait_for_selector('#conn[data-state="online"]')
     both_schemes(page, ["body", ".stat-label", ".stat-value", ".table th", ".card h2",
@@ -281,12 +293,10 @@ def test_right_to_left_the_console_mirrors_and_nothing_overflows(desk: Server, p
 
 @pytest.mark.browser
 def test_right_to_left_the_other_staff_pages_stay_inside_the_window(desk: Server, page) -> None:
-    with visitor(desk, "Sara", "hello") as sara:  # a chat today, so the reports draw charts
-        next_frame(sara, "message", **{"from": "bot"})
     log_in(page, desk, "leila")
     page.wait_for_url("**/admin")
-    for path in ("/admin", "/admin/users", "/admin/labels", "/admin/audit", "/admin/reports",
-                 "/console/supervisor", "/console/search", "/account"):
+    for path in ("/admin", "/admin/users", "/admin/labels", "/admin/canned", "/admin/audit",
+                 "/admin/reports", "/console/supervisor", "/console/search", "/account"):
         page.goto(desk.url + path)
         assert page.evaluate("document.documentElement.dir") == "rtl"
         assert page.evaluate(OVERFLOW) == [], path
