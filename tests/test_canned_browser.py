@@ -14,6 +14,7 @@ import pytest
 from .browser import screenshot
 from .harness import Server, add_user, sql
 from .test_console_browser import log_in, next_frame, visitor
+from .test_kb_api import Session
 
 pytestmark = pytest.mark.browser
 
@@ -81,6 +82,7 @@ def test_an_admin_writes_a_response_in_two_languages_and_a_persian_visitor_gets_
         screenshot(page, "canned_admin")
 
         console = agent.new_page()
+        console.clock.install()  # to move the console's clock a minute on, below
         go_online(console, server, "maryam")
         with visitor(server, "سارا", "بسته من کجاست؟", language="fa") as sara:
             cid = accept(console)
@@ -95,6 +97,17 @@ def test_an_admin_writes_a_response_in_two_languages_and_a_persian_visitor_gets_
             console.keyboard.press("Enter")
             said = next_frame(sara, "message", **{"from": "agent"})
             assert said["text"] == text and cid in said["text"]
+
+            # An admin's edit reaches the open console when its picker next opens a minute on.
+            root = Session(server, "root")
+            parcel = root.get("/api/canned", params={"q": "parcel"}).json()["responses"][0]
+            changed = root.send("PUT", f"/api/canned/{parcel['id']}", json={
+                "variants": {"fa": "بسته‌تان امروز ارسال شد، {visitor.name}."}, "version": 3})
+            root.close()
+            assert changed.status_code == 200, changed.text
+            console.clock.fast_forward(61_000)
+            console.keyboard.type("/par")
+            console.wait_for_selector("#canned-picker li .pick-text >> text=امروز ارسال شد، سارا")
     finally:
         admin.close()
         agent.close()

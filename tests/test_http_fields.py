@@ -28,6 +28,7 @@ QUERY_PARAMETERS: dict[str, tuple[str, ...]] = {
     "/api/audit": ("action", "user", "target", "since", "until", "before", "limit"),
     "/api/privacy/visitors": ("q",),
     "/api/kb": ("q", "language", "status"),
+    "/api/canned": ("scope", "q"),
     "/api/kb/export": ("format",),
     "/api/kb/import": ("format",),
     "/api/kb/proposals": ("status",),
@@ -176,6 +177,9 @@ ROW_ID_ROUTES = [
     ("POST", f"/api/kb/proposals/{HUGE}/approve"), ("POST", f"/api/kb/proposals/{HUGE}/reject"),
     ("PATCH", f"/api/labels/{HUGE}"), ("DELETE", f"/api/labels/{HUGE}"),
     ("PATCH", f"/api/labels/{2**53 + 1}"), ("PATCH", "/api/labels/0"),
+    ("GET", f"/api/canned/{HUGE}"), ("PUT", f"/api/canned/{HUGE}"),
+    ("DELETE", f"/api/canned/{2**53 + 1}"), ("GET", f"/api/canned/{HUGE}/history"),
+    ("POST", "/api/canned/0/restore"),
 ]
 
 

@@ -14,6 +14,10 @@ let defaultLanguage = "en";
 let placeholders = [];
 let pickIndex = 0;
 let picks = [];
+let loadedAt = 0;
+// An admin's edit reaches a console when its picker next opens after this long (ms): a
+// console stays open all shift, and one list read a minute per agent costs nothing.
+const STALE_MS = 60_000;
 
 /** The response's text for this chat and its language: the visitor's, the desk's, or any. */
 export function variantFor(response, chat) {
@@ -27,6 +31,7 @@ export function updatePicker() {
   const value = $("composer-text").value;
   const match = /^\/(\S*)$/.exec(value);
   if (!match) { hidePicker(); return; }
+  if (Date.now() - loadedAt > STALE_MS) { loadedAt = Date.now(); loadCanned().then(() => { if (!$("canned-picker").hidden) updatePicker(); }); }
   const q = match[1].toLowerCase();
   // The shortcut typed whole first, then shortcuts it begins, then titles holding it; each
   // group keeps the list's order (the agent's own first).
@@ -69,6 +74,7 @@ function use(response, replaceAll) {
 }
 
 export async function loadCanned() {
+  loadedAt = Date.now();
   const result = await api("GET", "/api/canned");
   if (result.ok) {
     canned = result.data.responses;
