@@ -8,6 +8,8 @@ Actions are dotted names, grouped by their first part so `?action=kb.` lists a w
 kb.create, kb.update, kb.publish, kb.delete, kb.restore, kb.import, kb.export, kb.learn.approve,
 kb.learn.reject (a phrasing proposed from an agent's answer, learning_api.py); user.create,
 user.update, user.password; label.create, label.update, label.delete (labels_api.py);
+canned.create, canned.update, canned.delete, canned.restore (the team's canned responses,
+canned_api.py; one's own are not audited);
 privacy.export, privacy.erase; retention.purge; supervisor.whisper, supervisor.take_over (a
 supervisor's note to the agent holding a chat, and taking the chat over: agent_socket.py; the
 whisper's text stays in the conversation's log, never here).
