@@ -115,6 +115,13 @@ def test_an_admin_writes_a_response_in_two_languages_and_a_persian_visitor_gets_
 
 def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(server: Server, page) -> None:
     add_user(server.db, "li", skills={"lang:zh": 5, "lang:en": 5}, display_name="Li")
+    add_user(server.db, "root", role="admin")
+    root = Session(server, "root")  # a team response with no Chinese: the desk's English
+    assert root.send("POST", "/api/canned", json={"scope": "team", "shortcut": "track",
+                     "title": "Tracking", "variants": {"ar": "تتبع طلبك هنا.",
+                                                       "en": "Hi {visitor.name}, track it here."}
+                     }).status_code == 201
+    root.close()
     go_online(page, server, "li")
     with visitor(server, "", "我的订单在哪里？", language="zh") as wei:
         accept(page)
@@ -123,6 +130,10 @@ def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(server: Server, p
         page.keyboard.type("/hi")
         page.keyboard.press("Enter")
         assert page.input_value("#composer-text").startswith("亲您好")
+        page.fill("#composer-text", "")
+        page.keyboard.type("/track")
+        page.keyboard.press("Enter")
+        assert page.input_value("#composer-text") == "Hi there, track it here."
 
         # A reply worth keeping: saved from the composer, in the chat's language.
         page.fill("#composer-text", "我们的仓库周日休息，{visitor.name}。")
