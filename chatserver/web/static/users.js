@@ -24,18 +24,18 @@ async function load() {
   const result = await api("GET", "/api/users");
   users = result.ok ? result.data.users : [];
   $("users-table").tBodies[0].replaceChildren(...users.map((u) => el("tr", { class: u.disabled ? "disabled-row" : null },
-    el("td", { dir: "auto" }, el("strong", {}, u.display_name), u.disabled ? el("div", { class: "small" }, "disabled") : null),
-    el("td", {}, u.username),
-    el("td", {}, u.role),
-    el("td", {}, el("span", { class: "skills" }, ...Object.entries(u.skills).map(([k, v]) => el("span", { class: "chip" }, `${k} ${v}`)))),
-    el("td", {}, String(u.capacity)),
-    el("td", {}, el("button", { type: "button", class: "btn btn-small", onclick: () => edit(u) }, "Edit")))));
+    el("td", { "data-label": t("Name") }, el("strong", { dir: "auto" }, u.display_name), u.disabled ? el("div", { class: "small" }, t("disabled")) : null),
+    el("td", { "data-label": t("Username") }, el("bdi", {}, u.username)),
+    el("td", { "data-label": t("Role") }, t(u.role)),
+    el("td", { "data-label": t("Skills") }, el("span", { class: "skills" }, ...Object.entries(u.skills).map(([k, v]) => el("span", { class: "chip", dir: "ltr" }, `${k} ${fmtNumber(v)}`)))),
+    el("td", { "data-label": t("Capacity") }, fmtNumber(u.capacity)),
+    el("td", {}, el("button", { type: "button", class: "btn btn-small", onclick: () => edit(u) }, t("Edit"))))));
 }
 
 function edit(user) {
   editing = user;
   showErrors(userForm, null);
-  $("user-form-title").textContent = user ? `Edit ${user.display_name}` : "Add a person";
+  $("user-form-title").textContent = user ? t("Edit {name}", { name: user.display_name }) : t("Add a person");
   $("u-username").value = user ? user.username : "";
   $("u-username").disabled = Boolean(user);
   $("u-display").value = user ? user.display_name : "";
@@ -46,7 +46,7 @@ function edit(user) {
   $("u-password-label").hidden = Boolean(user);
   $("u-disabled-label").hidden = !user;
   $("u-disabled").checked = Boolean(user && user.disabled);
-  $("u-save").textContent = user ? "Save changes" : "Add person";
+  $("u-save").textContent = user ? t("Save changes") : t("Add person");
   $("u-cancel").hidden = !user;
   $("u-reset").hidden = !user;
 }
@@ -61,9 +61,9 @@ userForm.addEventListener("submit", async (e) => {
   } else {
     result = await api("POST", "/api/users", { ...body, username: $("u-username").value.trim(), password: $("u-password").value });
   }
-  showErrors(userForm, result.ok ? null : result.data);
+  showErrors(userForm, result.ok ? null : localized(result.data));
   if (!result.ok) return;
-  toast(editing ? "Saved. Changes apply at their next sign-in." : `${result.data.display_name} can now sign in.`);
+  toast(editing ? t("Saved. Changes apply at their next sign-in.") : t("{name} can now sign in.", { name: result.data.display_name }));
   edit(null);
   load();
 });
@@ -71,11 +71,11 @@ userForm.addEventListener("submit", async (e) => {
 $("u-cancel").addEventListener("click", () => edit(null));
 $("u-reset").addEventListener("click", async () => {
   if (!editing) return;
-  const password = window.prompt(`New password for ${editing.display_name} (at least 8 characters):`);
+  const password = window.prompt(t("New password for {name} (at least 8 characters):", { name: editing.display_name }));
   if (!password) return;
   const result = await api("POST", `/api/users/${editing.id}/password`, { password });
-  if (result.ok) toast("Password reset. Their sessions were signed out.");
-  else toast(result.data ? result.data.message : "Could not reset", "error");
+  if (result.ok) toast(t("Password reset. Their sessions were signed out."));
+  else toast(result.data ? serverText(result.data.message) : t("Could not reset"), "error");
 });
 
 load();
