@@ -49,7 +49,8 @@ READ = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const p = n.parentElement;
-    if (!p || !n.textContent.trim() || p.closest('script, style') || p.closest(data) || !shown(p)) continue;
+    if (!p || !n.textContent.trim() || p.closest('script, style') || p.closest(data)) continue;
+    if (!shown(p)) continue;
     out.push([n.textContent.trim(), `${p.tagName.toLowerCase()}.${p.className}`]);
   }
   for (const el of document.body.querySelectorAll('[aria-label], [title], [placeholder]')) {
@@ -143,7 +144,7 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
         assert page.locator("#console").get_attribute("data-view") == "list"
         for control in ("#status-online", "#status-away", "#queue-info"):
             place = box(page, control)
-            assert 0 <= place["x"] and place["x"] + place["width"] <= PHONE["width"], control
+            assert place["x"] >= 0 and place["x"] + place["width"] <= PHONE["width"], control
         no_overflow(page)
 
         with visitor(desk, "رضا", "سلام، سفارش 4711 من نرسیده", language="fa") as reza:
@@ -153,6 +154,7 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
             assert english_left(page, "4711") == []
             no_overflow(page)
             assert page.evaluate(SMALL_TARGETS) == []
+            screenshot(page, "console_fa_phone_offer")
             page.tap(".offer .btn-primary")
 
             # The chat is the view now, with the way back on the right (right to left).
@@ -166,7 +168,7 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
             times = page.locator(".transcript:not([hidden]) .line-head time").all_inner_texts()
             assert times and all(re.fullmatch(r"[۰-۹]{2}:[۰-۹]{2}", t) for t in times), times
             composer = box(page, "#composer")
-            assert composer["y"] + composer["height"] <= PHONE["height"], "the composer is off screen"
+            assert composer["y"] + composer["height"] <= PHONE["height"], "composer off screen"
 
             # Reply; the visitor receives it.
             page.tap("#composer-text")
@@ -197,7 +199,7 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
             no_overflow(page)
             assert english_left(page, "4711") == []
             assert page.evaluate(SMALL_TARGETS) == []
-            shoot(page, "console-fa-phone-visitor")
+            screenshot(page, "console_fa_phone_visitor")
             page.locator(".canned-item", has_text="/wait").tap()
             page.wait_for_selector('#console[data-view="chat"]')
             assert page.input_value("#composer-text").startswith("رضا، هنوز در خدمتتان هستم")
@@ -301,7 +303,8 @@ def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
             page.keyboard.type("您好，我马上为您查询。")
             page.tap("#send-btn")
             page.wait_for_selector(".line-agent .delivery >> text=已发送 ✓")
-            assert next_frame(wang, "message", **{"from": "agent"})["text"] == "您好，我马上为您查询。"
+            said = next_frame(wang, "message", **{"from": "agent"})
+            assert said["text"] == "您好，我马上为您查询。"
             page.tap("#composer-text")
             page.keyboard.type("/")
             page.wait_for_selector("#canned-picker:not([hidden]) li")
@@ -319,6 +322,15 @@ def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
             page.tap("#close-resolved")
             page.wait_for_selector("#closed-bar:not([hidden]) >> text=你已结束此会话")
             assert next_frame(wang, "closed")["by"] == "agent"
+            # A tablet: the list beside the chat, and the visitor panel in the chat's place.
+            page.set_viewport_size({"width": 900, "height": 800})
+            assert page.locator(".rail").is_visible() and page.locator("#chat-pane").is_visible()
+            page.tap("#visitor-btn")
+            page.wait_for_selector("#visitor-card .facts dd")
+            assert not page.locator("#chat-pane").is_visible()
+            page.tap("#side-back")
+            page.wait_for_selector("#chat-pane", state="visible")
+            no_overflow(page)
         go_away(page)
     finally:
         context.close()

@@ -32,6 +32,7 @@ import { pollLeft } from "./console_left.js";
 import { wireVisitor } from "./console_visitor.js";
 import { wireAttach } from "./console_attach.js";
 import { wireViews } from "./console_views.js";
+import { renderRail } from "./console_rail.js";
 import { watchSwitches } from "./console_alerts.js";
 
 connect({ onState: showConnection, onWelcome: welcome, onFrame: handleFrame });
@@ -46,4 +47,5 @@ pollLeft();
 wireVisitor();
 wireAttach();
 wireViews();
+renderRail(); // the counts in the page's digits before the first chat arrives
 watchSwitches();

@@ -23,9 +23,9 @@ export function showView(name, { push = true } = {}) {
   if (next === "chat" && chat) chat.list.scrollTop = chat.list.scrollHeight;
 }
 
-/** Back one view: through history when the step in made an entry there. */
+/** Back one view: through history when the step into this view made an entry there. */
 function back(to) {
-  if (history.state && history.state.consoleView) history.back();
+  if (history.state && history.state.consoleView === $("console").dataset.view) history.back();
   else showView(to, { push: false });
 }
 
