@@ -1,8 +1,8 @@
 """The admin pages on a 390 x 844 phone in Persian, Chinese and Arabic, in Chromium against the
 real server: an admin writes a knowledge-base entry and reads its history in Persian (right to
-left), adds a person to the team in Chinese, and reads the audit log in Arabic. On each page
-nothing is wider than the screen, and no English is left in what the page shows: the only Latin
-letters are the data the test put there (usernames, codes)."""
+left), adds a person to the team in Chinese, reads the audit log and keeps labels in Arabic. On
+each page nothing is wider than the screen, and no English is left in what the page shows: the
+only Latin letters are the data the test put there (usernames, codes)."""
 
 from __future__ import annotations
 
@@ -221,3 +221,29 @@ def test_audit_log_in_arabic_on_a_phone(server: Server, browser) -> None:
     finally:
         context.close()
         admin.client.close()
+
+
+def test_labels_page_in_arabic_on_a_phone(server: Server, browser) -> None:
+    add_user(server.db, "root", role="admin", display_name="Rana")
+    context, page = open_phone(browser, server, "ar")
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    try:
+        page.goto(server.url + "/admin/labels")
+        page.wait_for_selector("#labels-table >> text=لا توجد تصنيفات بعد")
+        page.fill("#l-name", "استرداد")
+        page.click("#l-save")
+        page.wait_for_selector(".toast >> text=أُضيف «استرداد».")
+        page.fill("#l-name", "استرداد")
+        page.click("#l-save")
+        page.wait_for_selector('.field-error[data-for="name"] >> text=يوجد تصنيف آخر بهذا الاسم')
+        row = page.locator("#labels-table tbody tr", has_text="استرداد")
+        assert row.locator("td[data-label='اللون'] code").inner_text() == "#1a73e8"
+        assert_fits_the_phone(page)
+        assert english_left(page, [".label-chip"]) == []
+        row.locator(".btn-danger-quiet").click()
+        page.wait_for_selector(".toast >> text=حُذف «استرداد».")
+        assert asked == ["هل تريد حذف التصنيف «استرداد»؟ تحتفظ به المحادثات التي تحمله، "
+                         "ولن يستطيع أحد إضافته مجددًا."]
+    finally:
+        context.close()

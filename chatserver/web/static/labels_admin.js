@@ -29,7 +29,7 @@ async function load() {
 function edit(label) {
   editing = label;
   showErrors(labelForm, null);
-  $("label-form-title").textContent = label ? t("Edit {name}", { name: label.name }) : t("Add a label");
+  $("label-form-title").textContent = label ? t("Edit {name}", { name: label.name }) : t("New label");
   $("l-name").value = label ? label.name : "";
   $("l-colour").value = label ? label.colour : "#1a73e8";
   $("l-save").textContent = label ? t("Save changes") : t("Add label");
