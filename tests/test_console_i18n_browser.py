@@ -1,6 +1,7 @@
-"""The agent console in Persian and Chinese, on a phone and in the dark, in Chromium against the
-real server with real visitor sockets: go online, accept an offer, read the transcript, reply
-(the visitor receives it), insert a canned response (the "/" picker and the side list), close.
+"""The agent console in Persian, Chinese and Arabic, on a phone and in the dark, in Chromium
+against the real server with real visitor sockets: go online, accept an offer, read the
+transcript, reply (the visitor receives it), insert a canned response (the "/" picker and the
+side list), close.
 
 Each view is checked as a reader would: nothing wider than the window, no English left in what
 the page shows (text and the aria-label/title/placeholder of visible elements; Latin letters
@@ -36,7 +37,7 @@ DESKTOP = {"width": 1280, "height": 800}
 # (Enter, Shift, Alt: the desktop's shortcut help and composer hint; both hidden on a phone),
 # PDF (a file format's name, in the attach button's title) and the visitor's language tag in
 # "فارسی (fa)" (languageName, common.js, so that staff see the code the widget sent).
-ALLOWED = {"Enter", "Shift", "Alt", "PDF", "fa", "zh", "CN"}
+ALLOWED = {"Enter", "Shift", "Alt", "PDF", "fa", "ar", "zh", "CN"}
 
 # Every piece of text a reader meets on the page as it is: visible text nodes, and the
 # aria-label, title and placeholder of visible elements, with the element's class for the
@@ -127,6 +128,7 @@ def go_away(page) -> None:
 def desk(shared_server: Server) -> Server:
     add_user(shared_server.db, "maryam", skills={"lang:fa": 5}, display_name="مریم")
     add_user(shared_server.db, "lin", skills={"lang:zh": 5}, display_name="林晓")
+    add_user(shared_server.db, "huda", skills={"lang:ar": 5}, display_name="هدى")
     return shared_server
 
 
@@ -235,8 +237,8 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
         context.close()
 
 
-def test_persian_on_a_desktop_mirrors_with_persian_dates_and_digits(desk: Server,
-                                                                     browser) -> None:
+def test_persian_on_a_desktop_mirrors_with_persian_dates_and_digits(desk: Server, browser,
+                                                                     tmp_path: Path) -> None:
     context = browser.new_context(viewport=DESKTOP, locale="fa-IR")
     try:
         page = context.new_page()
@@ -268,10 +270,16 @@ def test_persian_on_a_desktop_mirrors_with_persian_dates_and_digits(desk: Server
             assert english_left(page, "1043") == []
             no_overflow(page)
             shoot(page, "console-fa")
+            # A refused file says why in Persian, though the server's sentence is English.
+            svg = tmp_path / "logo.svg"
+            svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"></svg>')
+            page.set_input_files("#attach-input", str(svg))
+            refused = page.wait_for_selector(".line-agent.failed .delivery")
+            assert refused.inner_text() == "ارسال نشد: این نوع فایل پذیرفته نمی‌شود"
             # The transfer dialog too.
             page.click("#transfer-btn")
             page.wait_for_selector("#transfer-dialog[open]")
-            assert english_left(page, "1043") == []
+            assert english_left(page, "1043", "logo.svg") == []
             page.keyboard.press("Escape")
             page.click("#close-btn")
             page.click("#close-unresolved")
@@ -331,6 +339,34 @@ def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
             page.tap("#side-back")
             page.wait_for_selector("#chat-pane", state="visible")
             no_overflow(page)
+        go_away(page)
+    finally:
+        context.close()
+
+
+def test_arabic_on_a_desktop_from_offer_to_close(desk: Server, browser) -> None:
+    context = browser.new_context(viewport=DESKTOP, locale="ar-EG")
+    try:
+        page = context.new_page()
+        go_online(page, desk, "huda")
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        with visitor(desk, "خالد", "مرحبا، طلبي رقم 8812 لم يصل", language="ar") as khalid:
+            page.wait_for_selector(".offer")
+            page.click(".offer .btn-primary")
+            page.wait_for_selector(".transcript:not([hidden]) .bubble-visitor")
+            page.fill("#composer-text", "مرحبا خالد، سأتحقق من الطلب 8812 الآن.")
+            page.keyboard.press("Enter")
+            page.wait_for_selector(".line-agent .delivery >> text=أُرسلت ✓")
+            assert "8812" in next_frame(khalid, "message", **{"from": "agent"})["text"]
+            page.wait_for_selector("#visitor-card:not([hidden]) .facts dd")
+            assert english_left(page, "8812") == []
+            no_overflow(page)
+            page.click("#close-btn")
+            page.wait_for_selector("#close-dialog[open]")
+            assert english_left(page, "8812") == []
+            page.click("#close-resolved")
+            page.wait_for_selector("#closed-bar:not([hidden]) >> text=لقد أغلقت هذه المحادثة")
+            assert next_frame(khalid, "closed")["by"] == "agent"
         go_away(page)
     finally:
         context.close()

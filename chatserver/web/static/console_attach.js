@@ -20,6 +20,28 @@ const TEXT = {
   failed: (reason) => t("Not sent: {reason}", { reason }),
 };
 
+// Why the server refused a file, by its error code (docs/protocol.md, Attachments). English
+// pages show the server's own sentence, which names the type it found ("SVG"); others these.
+const REFUSALS = {
+  too_large: t("the file is too large"),
+  unsupported_type: t("files of this type are not accepted"),
+  pdf_script: t("PDFs that contain scripts are not accepted"),
+  polyglot: t("the file hides another file inside it"),
+  damaged_file: t("the file seems damaged"),
+  too_many_pixels: t("the image has too many pixels"),
+  empty_file: t("the file is empty"),
+  rate_limited: t("too many files at once: try again in a moment"),
+  forbidden: t("files cannot be sent in this chat"),
+  conflict: t("this chat has ended"),
+  unavailable: t("the server cannot store it now: try again in a moment"),
+};
+
+/** The reason a refused upload gives, in the page language. */
+function refusal(data, status) {
+  if (data && LANG !== "en" && REFUSALS[data.error]) return REFUSALS[data.error];
+  return data && data.message ? t(data.message) : TEXT.failedStatus(status);
+}
+
 /** Send one file into the open chat, with a line showing its progress. */
 export function upload(file) {
   const chat = chats.get(view.activeId);
@@ -47,7 +69,7 @@ export function upload(file) {
     let data = null;
     try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
     if (xhr.status !== 200 || !data || !data.attachment) {
-      refused(node, state, data && data.message ? t(data.message) : TEXT.failedStatus(xhr.status));
+      refused(node, state, refusal(data, xhr.status));
       return;
     }
     const line = renderFrame({ type: "message", from: "agent", author: me.name, text: "", id,
