@@ -1,8 +1,9 @@
 """The admin pages on a 390 x 844 phone in Persian, Chinese and Arabic, in Chromium against the
 real server: an admin writes a knowledge-base entry and reads its history in Persian (right to
-left), adds a person to the team in Chinese, reads the audit log and keeps labels in Arabic. On
-each page nothing is wider than the screen, and no English is left in what the page shows: the
-only Latin letters are the data the test put there (usernames, codes)."""
+left) and works through the learning inbox, adds a person to the team in Chinese, reads the
+audit log and keeps labels in Arabic. On each page nothing is wider than the screen, and no
+English is left in what the page shows: the only Latin letters are the data the test put there
+(usernames, codes)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from .browser import screenshot
 from .harness import Server, add_user, sql
 from .test_admin_browser import log_in
+from .test_learning_browser import seed as seed_proposals
 from .test_pages import Session
 
 pytestmark = pytest.mark.browser
@@ -245,5 +247,31 @@ def test_labels_page_in_arabic_on_a_phone(server: Server, browser) -> None:
         page.wait_for_selector(".toast >> text=حُذف «استرداد».")
         assert asked == ["هل تريد حذف التصنيف «استرداد»؟ تحتفظ به المحادثات التي تحمله، "
                          "ولن يستطيع أحد إضافته مجددًا."]
+    finally:
+        context.close()
+
+
+def test_learning_inbox_in_persian_on_a_phone(server: Server, browser) -> None:
+    add_user(server.db, "root", role="admin", display_name="Rana")
+    seed_proposals(server)
+    context, page = open_phone(browser, server, "fa")
+    try:
+        page.wait_for_selector("#proposals .proposal >> nth=1")
+        assert page.locator("#learn-count").inner_text() == "۲"
+        meta = page.locator(".proposal-meta").first.inner_text()
+        assert "یک کارشناس، در پاسخی به کار رفت" in meta and re.search("[۰-۹]", meta)
+        assert meta.startswith("← ")  # towards the entry's name, which follows on the left
+        group = page.locator(".unanswered-group", has_text="llama")
+        assert group.locator(".group-meta").inner_text().startswith("۲ بازدیدکننده · انگلیسی · ")
+        page.locator("#learn-card").scroll_into_view_if_needed()
+        screenshot(page, "admin_phone_fa_learning")
+        assert_fits_the_phone(page)
+        assert english_left(page, [".kb-item-title", ".proposal-entry", ".unanswered-group ul"],
+                            {"JSON", "CSV"}) == []
+        page.locator(".proposal").first.locator('[data-action="reject"]').click()
+        page.wait_for_selector(".toast >> text=رد شد: به مدخل افزوده نمی‌شود.")
+        page.locator(".proposal").first.locator('[data-action="approve"]').click()
+        page.wait_for_selector(".toast >> text=ربات اکنون آن را می‌داند")
+        page.wait_for_selector("#proposals >> text=چیزی برای بررسی نیست.")
     finally:
         context.close()

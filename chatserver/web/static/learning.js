@@ -25,7 +25,7 @@ function renderProposal(p) {
   const problem = el("p", { class: "field-error", role: "alert" });
   const item = el("li", { class: "proposal", dataset: { id: p.id } },
     text,
-    el("div", { class: "proposal-meta" }, "→ ",
+    el("div", { class: "proposal-meta" }, document.dir === "rtl" ? "← " : "→ ",
       el("button", { type: "button", class: "proposal-entry", dir: "auto", onclick: () => openEntry(p.entry_id) },
         p.entry_title || t("Entry {id}", { id: fmtNumber(p.entry_id, { useGrouping: false }) })),
       " · ", t("{agent}, {source}", { agent: p.agent_name || t("an agent"), source: SOURCES[p.source] || p.source }), ` · ${fmtDateTime(p.created_ms)}`),
