@@ -20,7 +20,10 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,18 +113,36 @@ def say(ws, text: str) -> None:
     ws.send(json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": text}))
 
 
-def go_online(page, server: Server, username: str) -> None:
-    log_in(page, server, username)
-    page.wait_for_url("**/console")
-    page.wait_for_selector('#conn[data-state="online"]')
-    page.click("#status-online")
-    page.wait_for_selector('#status-online[aria-checked="true"]')
+@contextmanager
+def online(browser, server: Server, username: str, **options: Any) -> Iterator[Any]:
+    """`username`'s console, Online, in a browser context with `options` (viewport, locale,
+    colour scheme); Away again before the context goes, as a closed tab stays online for the
+    grace period and would be offered the next test's visitor."""
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        log_in(page, server, username)
+        page.wait_for_url("**/console")
+        page.wait_for_selector('#conn[data-state="online"]')
+        page.click("#status-online")
+        page.wait_for_selector('#status-online[aria-checked="true"]')
+        yield page
+        page.click("#status-away")
+        page.wait_for_selector('#status-away[aria-checked="true"]')
+    finally:
+        context.close()
 
 
-def go_away(page) -> None:
-    """Away before the page goes: a closed tab stays online for the grace period."""
-    page.click("#status-away")
-    page.wait_for_selector('#status-away[aria-checked="true"]')
+def close_resolved(page, ws, said: str, *data: str) -> None:
+    """Close the open chat as resolved: the dialog in the page language, `said` in the bar
+    afterwards, the visitor told."""
+    page.click("#close-btn")
+    page.wait_for_selector("#close-dialog[open]")
+    assert english_left(page, *data) == []
+    no_overflow(page)
+    page.click("#close-resolved")
+    page.wait_for_selector(f"#closed-bar:not([hidden]) >> text={said}")
+    assert next_frame(ws, "closed")["by"] == "agent"
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +154,8 @@ def desk(shared_server: Server) -> Server:
 
 
 def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browser) -> None:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                  locale="fa-IR", color_scheme="dark")
-    try:
-        page = context.new_page()
-        go_online(page, desk, "maryam")
+    with online(browser, desk, "maryam", viewport=PHONE, is_mobile=True, has_touch=True,
+                locale="fa-IR", color_scheme="dark") as page:
         assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") \
             == ["fa", "rtl"]
         # Dark: the page's background is the dark palette's, not white.
@@ -218,31 +236,18 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
             page.emulate_media(color_scheme="dark")
 
             # Close: the dialog in Persian, the visitor told.
-            page.tap("#close-btn")
-            page.wait_for_selector("#close-dialog[open]")
-            assert english_left(page, "4711") == []
-            no_overflow(page)
-            page.tap("#close-resolved")
-            page.wait_for_selector("#closed-bar:not([hidden])")
-            assert page.locator("#closed-bar").inner_text().startswith("شما این گفت‌وگو را بستید")
-            assert next_frame(reza, "closed")["by"] == "agent"
+            close_resolved(page, reza, "شما این گفت‌وگو را بستید", "4711")
 
             # Back to the list: the chat is there, closed.
             page.tap("#back-btn")
             page.wait_for_selector('#console[data-view="list"]')
             assert page.locator(".tab-meta").first.inner_text().endswith(" · بسته")
             assert english_left(page, "4711") == []
-        go_away(page)
-    finally:
-        context.close()
 
 
 def test_persian_on_a_desktop_mirrors_with_persian_dates_and_digits(desk: Server, browser,
                                                                      tmp_path: Path) -> None:
-    context = browser.new_context(viewport=DESKTOP, locale="fa-IR")
-    try:
-        page = context.new_page()
-        go_online(page, desk, "maryam")
+    with online(browser, desk, "maryam", viewport=DESKTOP, locale="fa-IR") as page:
         assert english_left(page) == []
         with visitor(desk, "سارا", "سلام، می‌خواهم سفارش 1043 را لغو کنم",
                      language="fa") as sara:
@@ -287,17 +292,11 @@ def test_persian_on_a_desktop_mirrors_with_persian_dates_and_digits(desk: Server
             assert next_frame(sara, "closed")["by"] == "agent"
         # The Persian calendar: this year is 14xx there, not 20xx.
         assert re.search("۱۴[۰-۹]{2}$", page.evaluate("fmtDate(Date.now())"))
-        go_away(page)
-    finally:
-        context.close()
 
 
 def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                  locale="zh-CN")
-    try:
-        page = context.new_page()
-        go_online(page, desk, "lin")
+    with online(browser, desk, "lin",
+                viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN") as page:
         assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") \
             == ["zh", "ltr"]
         assert page.locator("#status-online").inner_text().strip() == "在线"
@@ -324,12 +323,7 @@ def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
             assert english_left(page, "A-2231") == []
             assert page.evaluate(SMALL_TARGETS) == []
             screenshot(page, "console_zh_phone")
-            page.tap("#close-btn")
-            page.wait_for_selector("#close-dialog[open]")
-            assert english_left(page, "A-2231") == []
-            page.tap("#close-resolved")
-            page.wait_for_selector("#closed-bar:not([hidden]) >> text=你已结束此会话")
-            assert next_frame(wang, "closed")["by"] == "agent"
+            close_resolved(page, wang, "你已结束此会话", "A-2231")
             # A tablet: the list beside the chat, and the visitor panel in the chat's place.
             page.set_viewport_size({"width": 900, "height": 800})
             assert page.locator(".rail").is_visible() and page.locator("#chat-pane").is_visible()
@@ -339,16 +333,10 @@ def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
             page.tap("#side-back")
             page.wait_for_selector("#chat-pane", state="visible")
             no_overflow(page)
-        go_away(page)
-    finally:
-        context.close()
 
 
 def test_arabic_on_a_desktop_from_offer_to_close(desk: Server, browser) -> None:
-    context = browser.new_context(viewport=DESKTOP, locale="ar-EG")
-    try:
-        page = context.new_page()
-        go_online(page, desk, "huda")
+    with online(browser, desk, "huda", viewport=DESKTOP, locale="ar-EG") as page:
         assert page.evaluate("document.documentElement.dir") == "rtl"
         with visitor(desk, "خالد", "مرحبا، طلبي رقم 8812 لم يصل", language="ar") as khalid:
             page.wait_for_selector(".offer")
@@ -361,12 +349,4 @@ def test_arabic_on_a_desktop_from_offer_to_close(desk: Server, browser) -> None:
             page.wait_for_selector("#visitor-card:not([hidden]) .facts dd")
             assert english_left(page, "8812") == []
             no_overflow(page)
-            page.click("#close-btn")
-            page.wait_for_selector("#close-dialog[open]")
-            assert english_left(page, "8812") == []
-            page.click("#close-resolved")
-            page.wait_for_selector("#closed-bar:not([hidden]) >> text=لقد أغلقت هذه المحادثة")
-            assert next_frame(khalid, "closed")["by"] == "agent"
-        go_away(page)
-    finally:
-        context.close()
+            close_resolved(page, khalid, "لقد أغلقت هذه المحادثة", "8812")
