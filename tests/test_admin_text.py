@@ -7,6 +7,7 @@ name on the audit page."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -94,6 +95,33 @@ def test_a_message_with_values_is_matched_by_a_pattern(admin: Session, method: s
     assert 400 <= response.status_code < 500, response.text
     message = response.json()["message"]
     assert any(p.search(message) for p in js_patterns()), message
+
+
+# An import's problems: (format, file) -> each problem's message is translated or patterned.
+IMPORTS = [
+    ("json", b""),
+    ("json", b"{not json"),
+    ("json", b'{"version": 1, "entries": 5}'),
+    ("json", json.dumps([{**ENTRY, "questions": ["same question"]},
+                         {**ENTRY, "title": "Other", "questions": ["same question"]}]).encode()),
+    ("json", json.dumps([{**ENTRY, "id": 7}, {**ENTRY, "id": 7, "questions": ["b"]}]).encode()),
+    ("csv", b"title,title\n"),
+    ("csv", b"title,colour\n"),
+    ("csv", b"k,en,A,q,answer\n"),
+    ("csv", b"entry_key,language,title,question,answer\nk,en,A,q\n"),
+]
+
+
+@pytest.mark.parametrize(("kind", "body"), IMPORTS)
+def test_an_import_problem_is_translated_or_patterned(admin: Session, kind: str,
+                                                      body: bytes) -> None:
+    response = admin.send("POST", f"/api/kb/import?format={kind}", content=body)
+    assert response.status_code == 422, response.text
+    problems = response.json()["problems"]
+    assert problems
+    for problem in problems:
+        message = problem["message"]
+        assert message in PERSIAN or any(p.search(message) for p in js_patterns()), message
 
 
 def test_the_last_admin_cannot_demote_themselves_and_is_told_in_their_language(

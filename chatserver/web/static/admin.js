@@ -125,7 +125,7 @@ $("kb-delete").addEventListener("click", async () => {
 const ACTIONS = { create: t("Created"), update: t("Edited"), publish: t("Published"), restore: t("Restored"), import: t("Imported"), delete: t("Deleted"), learn: t("Learned a phrasing") };
 const STATUSES = { draft: t("draft"), published: t("published") };
 // The diff names each field as the editor's form does.
-const FIELDS = { title: t("Title"), questions: t("Questions"), answer: t("Answer"), language: t("Language"), tags: t("Tags"), skill: t("Skill"), status: t("Status") };
+const FIELDS = { title: t("Title"), questions: t("Questions"), question: t("Question"), answer: t("Answer"), language: t("Language"), tags: t("Tags"), skill: t("Skill"), status: t("Status") };
 
 function statusText(status) { return STATUSES[status] || status; }
 function versionText(n) { return t("v{n}", { n: fmtNumber(n) }); }

@@ -24,6 +24,18 @@ const SERVER_PATTERNS = [
   [/^this proposal was already expired$/, () => t("This phrasing expired.")],
   [/^entry \d+ has no version \d+$/, () => t("That version is gone.")],
   [/^no knowledge-base entry \d+$/, () => t("That entry is gone.")],
+  // An import's problems (knowledge_base/formats.py), each shown after its line number.
+  [/^not valid JSON: .* \(column (\d+)\)$/, (m) => t("not valid JSON (column {column})", { column: fmtNumber(+m[1]) })],
+  [/^has (\d+) fields but the header has (\d+)$/,
+    (m) => t("has {count} fields but the header has {header}", { count: fmtNumber(+m[1]), header: fmtNumber(+m[2]) })],
+  [/^(['"])(.*)\1 is also a question of the entry at line (\d+)$/,
+    (m) => t("“{question}” is also a question of the entry at line {line}", { question: m[2], line: fmtNumber(+m[3]) })],
+  [/^unknown column (['"])(.*)\1; columns are (.*)$/,
+    (m) => t("unknown column “{name}”; the columns are {columns}", { name: m[2], columns: m[3] })],
+  [/^missing header row: the first line must name the columns, e\.g\. (.*)$/,
+    (m) => t("no header row: the first line must name the columns, such as {example}", { example: m[1] })],
+  [/^id (\d+) is also used by the entry at line (\d+)$/,
+    (m) => t("id {id} is also used by the entry at line {line}", { id: m[1], line: fmtNumber(+m[2]) })],
 ];
 
 /** The server's `message` in the page language. */
