@@ -3,7 +3,7 @@
 
 import { chats, languageShort, view, $ } from "./console_state.js";
 import { renderRail, updateTitle } from "./console_rail.js";
-import { markRead, restoreReceipts } from "./console_receipts.js";
+import { markRead, onScreen, restoreReceipts } from "./console_receipts.js";
 import { assist, renderAssist } from "./console_assist.js";
 import { fetchLabels, renderLabels } from "./console_labels.js";
 import { identityFacts, loadHistory, mark, renderHistory } from "./console_visitor.js";
@@ -77,6 +77,12 @@ export function select(cid) {
   markRead(chat);
 }
 
+/** Select a chat and bring it on screen (a phone shows it instead of the list). */
+export function openChat(cid) {
+  select(cid);
+  showView("chat");
+}
+
 export function renderHeader(chat) {
   $("chat-name").textContent = chat.visitorName || t("Visitor");
   const meta = [[languageName(chat.language)], chat.topic ? tParts(t("Topic: {topic}"), { topic: chat.topic }) : null,
@@ -143,10 +149,13 @@ function renderTyping(chat) {
     : [t("The visitor is typing…")]));
 }
 
-/** Back on the tab: the open chat's lines are now seen. */
+/** Back on the tab, or (on a narrow screen) back on the chat's view: its lines are now seen. */
 export function watchVisibility() {
-  document.addEventListener("visibilitychange", () => {
+  const seen = () => {
     const chat = chats.get(view.activeId);
-    if (!document.hidden && chat) { chat.unread = 0; renderTab(chat); updateTitle(); markRead(chat); }
-  });
+    if (chat && onScreen(chat)) { chat.unread = 0; renderTab(chat); updateTitle(); markRead(chat); }
+  };
+  document.addEventListener("visibilitychange", seen);
+  // On a narrow screen the open chat comes on screen with its view (console_views.js).
+  new MutationObserver(seen).observe($("console"), { attributes: true, attributeFilter: ["data-view"] });
 }

@@ -2,7 +2,7 @@
    renderFrame (transcript.js), our own lines marked sent, and the chat's facts kept current. */
 
 import { chats, me, pending, view } from "./console_state.js";
-import { finish, renderHeader, renderTab, scrollDown, select, visitorTyping } from "./console_chats.js";
+import { finish, openChat, renderHeader, renderTab, scrollDown, visitorTyping } from "./console_chats.js";
 import { updateTitle } from "./console_rail.js";
 import { markRead, renderReceipts, visitorLine } from "./console_receipts.js";
 import { assist } from "./console_assist.js";
@@ -54,7 +54,7 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
       chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
       markRead(chat);
       visitorTyping(chat, false);
-      if (!quiet) visitorLine(chat, frame, () => select(chat.id));
+      if (!quiet) visitorLine(chat, frame, () => openChat(chat.id));
       if (chat.id === view.activeId && !quiet) assist(chat);
     }
   }

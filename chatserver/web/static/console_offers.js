@@ -5,10 +5,9 @@ import { chats, languageShort, offers, pending, $ } from "./console_state.js";
 import { socket } from "./console_connection.js";
 import { renderEmpty, updateTitle } from "./console_rail.js";
 import { beep, notify } from "./console_alerts.js";
-import { addChat, select } from "./console_chats.js";
+import { addChat, openChat } from "./console_chats.js";
 import { addFrame } from "./console_frames.js";
 import { glance, mark } from "./console_visitor.js";
-import { showView } from "./console_views.js";
 
 // 250 ms: the seconds shown step on time and the bar moves smoothly enough.
 const COUNTDOWN_TICK_MS = 250;
@@ -98,7 +97,6 @@ export function takeOffer(cid) {
     topic: conv.topic, skills: conv.skills, visitor: conv.visitor });
   for (const frame of conv.transcript || []) addFrame(chat, frame, { quiet: true });
   removeOffer(cid);
-  select(cid);
-  showView("chat");
+  openChat(cid);
   socket.raw({ type: "resume", conversation_id: cid, after_seq: chat.lastSeq });
 }

@@ -1,7 +1,7 @@
 /* Keyboard shortcuts: Alt+1..9 switch chat, Alt+A accept, Alt+D decline, Alt+N reply/note. */
 
 import { chats, offers, view, $ } from "./console_state.js";
-import { select } from "./console_chats.js";
+import { openChat } from "./console_chats.js";
 import { accept, decline } from "./console_offers.js";
 import { setMode } from "./console_composer.js";
 
@@ -11,7 +11,7 @@ export function wireShortcuts() {
     const digit = /^Digit([1-9])$/.exec(e.code);
     if (digit) {
       const cid = Array.from(chats.keys())[Number(digit[1]) - 1];
-      if (cid) { e.preventDefault(); select(cid); }
+      if (cid) { e.preventDefault(); openChat(cid); }
     } else if (e.code === "KeyA" && offers.size) {
       e.preventDefault(); accept(offers.keys().next().value);
     } else if (e.code === "KeyD" && offers.size) {
