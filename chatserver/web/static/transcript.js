@@ -101,7 +101,7 @@ function attachmentNode(a) {
     link.append(img);
     return link;
   }
-  const kind = a.media_type === "application/pdf" ? "PDF" : a.media_type === "text/plain" ? "TXT" : "FILE";
+  const kind = a.media_type === "application/pdf" ? "PDF" : a.media_type === "text/plain" ? "TXT" : t("file");
   return el("a", { class: "attachment attachment-file", href: a.url, download: a.name || true, rel: "noopener" },
     el("span", { class: "attachment-kind", "aria-hidden": "true" }, kind),
     el("span", { class: "attachment-name", dir: "auto" }, a.name || t("file")),
@@ -154,7 +154,7 @@ function renderFrame(frame) {
       if (frame.event === "transferred" && p.take_over) return systemLine(tParts(t("{name} took over the chat"), { name: p.by || t("A supervisor") }));
       if (frame.event === "transferred") {
         const target = p.to_skill ? tParts(t("Transferred to the {skill} team"), { skill: p.to_skill })
-          : (p.to_agent ? tParts(t("Transferred to agent #{id}"), { id: p.to_agent }) : t("Transferred to the queue"));
+          : (p.to_agent ? tParts(t("Transferred to agent #{id}"), { id: fmtNumber(p.to_agent) }) : t("Transferred to the queue"));
         return systemLine(target, p.note ? el("div", { class: "bubble bubble-note", dir: "auto" }, p.note) : null);
       }
       if (frame.event === "silent") {
