@@ -14,7 +14,7 @@ async function loadLeft() {
   $("left-count").textContent = fmtNumber(items.length);
   $("left-messages").replaceChildren(...items.map((m) => el("li", { class: "left-message" },
     el("div", { class: "left-head" },
-      el("a", { href: `mailto:${m.email}`, text: m.email }),
+      el("a", { href: `mailto:${m.email}`, text: m.email, dir: "ltr" }), // an address reads left to right
       el("time", { text: fmtDateTime(m.created_ms) })),
     el("p", { dir: "auto", text: m.text }),
     el("button", { type: "button", class: "btn btn-small", text: t("Mark answered"),
