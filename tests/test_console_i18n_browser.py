@@ -30,6 +30,7 @@ import pytest
 from .browser import screenshot
 from .harness import Server, add_user
 from .test_console_browser import log_in, next_frame, visitor
+from .test_offline_messages import leave_message
 
 pytestmark = pytest.mark.browser
 
@@ -247,8 +248,16 @@ def test_persian_on_a_phone_in_the_dark_from_offer_to_close(desk: Server, browse
 
 def test_persian_on_a_desktop_mirrors_with_persian_dates_and_digits(desk: Server, browser,
                                                                      tmp_path: Path) -> None:
+    leave_message(desk, "sara.k@example.com", "لطفاً درباره سفارش 1043 با من تماس بگیرید")
     with online(browser, desk, "maryam", viewport=DESKTOP, locale="fa-IR") as page:
-        assert english_left(page) == []
+        # A message left offline: the address left to right, the date in Persian digits.
+        left = page.locator(".left-message")
+        left.wait_for()
+        assert left.locator("a").evaluate("a => getComputedStyle(a).direction") == "ltr"
+        assert re.search("[۰-۹]", left.locator("time").inner_text())
+        assert english_left(page, "sara.k@example.com", "1043") == []
+        left.get_by_role("button", name="علامت‌گذاری به‌عنوان پاسخ‌داده‌شده").click()
+        page.locator("#left-section").wait_for(state="hidden")
         with visitor(desk, "سارا", "سلام، می‌خواهم سفارش 1043 را لغو کنم",
                      language="fa") as sara:
             page.wait_for_selector(".offer")
