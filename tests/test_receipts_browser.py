@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .harness import Server, add_user
-from .test_alerts_browser import accept, alerting, go_online, taken
+from .test_alerts_browser import accept, alerting, go_online, read_by_agent, taken, unread_by_agent
 from .test_console_handoff_browser import visitor
 
 pytestmark = pytest.mark.browser
@@ -132,5 +132,45 @@ def test_in_persian_the_marks_and_alerts_are_persian(server: Server, browser) ->
             assert [(n["title"], n["body"]) for n in notes] == [
                 ("پیام تازه از Sara", "سفارش ۱۰۴۳ کجاست؟")]
             assert omar
+    finally:
+        context.close()
+
+
+def test_on_a_phone_a_line_is_read_when_its_chat_is_the_view_on_screen(server: Server,
+                                                                       browser) -> None:
+    """390 × 844: the open chat behind the chat list (or the visitor panel) is not on screen."""
+    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    context = alerting(browser, server, viewport={"width": 390, "height": 844},
+                       is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        go_online(page, server, "nadia")
+        with visitor(server, "Sara") as sara:
+            page.wait_for_selector(".offer")
+            page.click(".offer .btn-primary")
+            page.wait_for_selector("#console[data-view='chat']")
+            page.click("#back-btn")  # the list: Sara's chat is still the open one
+            page.wait_for_selector("#console[data-view='list']")
+            seq = sara.say("still there?")
+            tab = page.locator(".tab:has-text('Sara')")
+            tab.locator(".unread").wait_for()
+            assert page.title() == "(1) Console · Helpdesk"
+            assert [n["body"] for n in taken(page, "notes")] == ["still there?"]
+            assert unread_by_agent(sara, seq)
+
+            tab.click()
+            page.wait_for_selector("#console[data-view='chat']")
+            read_by_agent(sara, seq)
+            assert page.title() == "Console · Helpdesk"
+
+            page.click("#visitor-btn")  # the visitor panel takes the chat's place
+            page.wait_for_selector("#console[data-view='visitor']")
+            seq = sara.say("my order is 1043")
+            page.wait_for_function("document.title.startsWith('(1)')")
+            assert unread_by_agent(sara, seq)
+            page.click("#side-back")
+            page.wait_for_selector("#console[data-view='chat']")
+            read_by_agent(sara, seq)
+            page.wait_for_function("document.title === 'Console · Helpdesk'")
     finally:
         context.close()

@@ -46,9 +46,15 @@ export function restoreReceipts(cid) {
   return { readSent: Number(kept.readSent) || 0, visitorRead };
 }
 
-/** Tell the visitor we read their lines, only when they are on screen: this chat, tab visible. */
+/** The chat is on screen: the open one, the tab in view, and its transcript laid out (on a
+    phone or tablet the chat's view rather than the list's or the visitor panel's). */
+export function onScreen(chat) {
+  return chat.id === view.activeId && !document.hidden && chat.list.getClientRects().length > 0;
+}
+
+/** Tell the visitor we read their lines, only when they are on screen. */
 export function markRead(chat) {
-  if (!chat || chat.id !== view.activeId || document.hidden || chat.state !== "assigned") return;
+  if (!chat || chat.state !== "assigned" || !onScreen(chat)) return;
   if (chat.lastVisitorSeq > chat.readSent
       && socket.raw({ type: "read", conversation_id: chat.id, seq: chat.lastVisitorSeq })) {
     chat.readSent = chat.lastVisitorSeq;
@@ -82,7 +88,7 @@ export function renderReceipts(chat) {
     sees it now (its chat on screen, the tab visible) or read it before a reload. `open` shows
     its chat (a click on the notification). */
 export function visitorLine(chat, frame, open) {
-  if ((frame.seq && frame.seq <= chat.readSent) || (chat.id === view.activeId && !document.hidden)) return;
+  if ((frame.seq && frame.seq <= chat.readSent) || onScreen(chat)) return;
   chat.unread += 1;
   lineBeep();
   const title = chat.visitorName ? t("New message from {name}", { name: chat.visitorName })
