@@ -332,6 +332,12 @@ def test_chinese_on_a_phone_from_offer_to_close(desk: Server, browser) -> None:
             assert english_left(page, "A-2231") == []
             assert page.evaluate(SMALL_TARGETS) == []
             screenshot(page, "console_zh_phone")
+            # The phone's own Back goes back to the list, not away from the console.
+            page.go_back()
+            page.wait_for_selector('#console[data-view="list"]')
+            assert page.url.endswith("/console")
+            page.tap(".tab")
+            page.wait_for_selector('#console[data-view="chat"]')
             close_resolved(page, wang, "你已结束此会话", "A-2231")
             # A tablet: the list beside the chat, and the visitor panel in the chat's place.
             page.set_viewport_size({"width": 900, "height": 800})
