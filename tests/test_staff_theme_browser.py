@@ -308,6 +308,23 @@ def test_right_to_left_the_other_staff_pages_stay_inside_the_window(desk: Server
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("user", ["leila", "root"])
+def test_on_a_phone_every_staff_page_fits_its_width(desk: Server, page, user: str) -> None:
+    """At 390 px the top bar (brand, menu, the user's name and Log out) and each page's own
+    content stay inside the screen: an Arabic supervisor view was 455 px wide, /account 423."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, desk, user)
+    page.wait_for_url("**/admin")
+    for path in ("/admin", "/admin/users", "/admin/labels", "/admin/canned", "/admin/audit",
+                 "/admin/reports", "/console", "/console/supervisor", "/console/search",
+                 "/account"):
+        page.goto(desk.url + path)
+        assert page.evaluate(OVERFLOW) == [], path
+        assert page.locator(".topbar-user button").is_visible(), path
+    screenshot(page, f"phone_account_{user}")
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize(("locale", "face", "leading"), [
     ("fa-IR", "Vazirmatn", 1.7), ("ar-EG", "Vazirmatn", 1.7), ("zh-CN", "PingFang SC", 1.6),
     ("en-US", "system-ui", 1.5)])

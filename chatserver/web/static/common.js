@@ -134,3 +134,8 @@ function languageName(tag) {
   try { name = new Intl.DisplayNames(LOCALE || "en", { type: "language" }).of(tag.split("-")[0]); } catch (e) { name = ""; }
   return name && name !== tag ? `${name} (${tag})` : tag;
 }
+
+/* On a phone the menu is a row that scrolls sideways: keep the current page's link in view
+   (on right-to-left pages it would start off screen). */
+const currentNav = document.querySelector('.nav a[aria-current="page"]');
+if (currentNav) currentNav.scrollIntoView({ block: "nearest", inline: "nearest" });
