@@ -25,12 +25,13 @@ CHUNK = 500  # ids per `IN (…)`: below SQLite's default limit of 999 bound par
 # Past this many uncached chats one pass over the whole range beats lookups by id.
 RANGE_PASS_OVER = 2000
 
-# No metric reads `offered` or `note` events, and a message counts only by who wrote it, so the
-# text and the bot's match list (most of a log's bytes) are never sent to Python, let alone parsed.
+# No metric reads `offered`, `note` or `whisper` events, and a message counts only by who wrote
+# it, so the text and the bot's match list (most of a log's bytes) are never sent to Python, let
+# alone parsed.
 _EVENTS = (
     "SELECT conversation_id, seq, type, author, "
     "CASE type WHEN 'message' THEN json_extract(payload, '$.from') ELSE payload END, ts_ms "
-    "FROM events WHERE type NOT IN ('offered', 'note') AND "
+    "FROM events WHERE type NOT IN ('offered', 'note', 'whisper') AND "
 )
 
 

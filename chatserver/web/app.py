@@ -46,6 +46,7 @@ from .agent_socket import agent_endpoint
 from .attachments_api import Uploads
 from .attachments_api import routes as attachment_routes
 from .canned_api import routes as canned_routes
+from .catalogue import N_
 from .history_api import routes as history_routes
 from .hub import Hub
 from .log_hygiene import database_unavailable, quiet_client_faults
@@ -174,8 +175,10 @@ async def chat_error(request: Request, exc: Exception) -> Response:
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """503 with a retry hint, and one log line per interval: an outage is not a bug."""
     database_unavailable(log, str(exc))
-    return JSONResponse({"error": "unavailable", "message": "the database is unavailable; "
-                         "retry in a few seconds"}, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(
+        {"error": "unavailable",
+         "message": N_("the database is unavailable; retry in a few seconds")},
+        status_code=503, headers={"Retry-After": "5"})
 
 
 class App(Starlette):

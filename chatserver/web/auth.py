@@ -64,14 +64,14 @@ async def require(request: Request, *roles: str) -> Row:
     """The user, if logged in with one of `roles`; state-changing methods also need CSRF."""
     user = await current_user(request)
     if user is None:
-        raise Unauthorized("log in first")
+        raise Unauthorized(N_("log in first"))
     if user["must_change_password"] and request.url.path not in PASSWORD_CHANGE_PATHS:
-        raise PasswordChangeRequired("choose your own password first (on /account)")
+        raise PasswordChangeRequired(N_("choose your own password first (on /account)"))
     if roles and user["role"] not in roles:
-        raise Forbidden("your role may not do this")
+        raise Forbidden(N_("your role may not do this"))
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         if not same_origin(request):
-            raise Forbidden("cross-site request refused")
+            raise Forbidden(N_("cross-site request refused"))
         sent = request.headers.get("x-csrf-token")
         if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -79,7 +79,7 @@ async def require(request: Request, *roles: str) -> Row:
             sent = str((await http_fields.form(request)).get("csrf_token", ""))
         # As bytes: compare_digest raises TypeError on a str beyond ASCII (a header is Latin-1).
         if not sent or not secrets.compare_digest(sent.encode(), user["csrf"].encode()):
-            raise Forbidden("missing or wrong CSRF token")
+            raise Forbidden(N_("missing or wrong CSRF token"))
     return user
 
 

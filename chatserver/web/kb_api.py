@@ -17,6 +17,7 @@ from knowledge_base.model import Entry, EntryError
 
 from . import http_fields
 from .auth import require
+from .catalogue import N_
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -48,11 +49,11 @@ async def json_body(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(await read_body(request))
     except (ValueError, UnicodeDecodeError):
-        raise BadFrame("body must be a JSON object") from None
+        raise BadFrame(N_("body must be a JSON object")) from None
     except RecursionError:  # thousands of brackets: the parser runs out of stack
         raise BadJSON("body is nested too deeply") from None
     if not isinstance(data, dict):
-        raise BadFrame("body must be a JSON object")
+        raise BadFrame(N_("body must be a JSON object"))
     _refuse_hostile_strings(data)
     return data
 
