@@ -88,8 +88,6 @@ export async function loadCanned() {
 function renderList() {
   const list = $("canned-list");
   if (!list.previousElementSibling || !list.previousElementSibling.classList.contains("canned-tools")) {
-    // The list's tools, marks and the dialog are styled in canned.css (console.html links app.css).
-    document.head.append(el("link", { rel: "stylesheet", href: "/static/canned.css" }));
     list.before(el("p", { class: "canned-tools" }, el("button", { type: "button", class: "btn btn-small", id: "canned-save-mine", onclick: () => openDialog(null) }, t("Save as my response"))));
   }
   list.replaceChildren(...canned.map((c) => el("li", { class: "canned-row" },
