@@ -16,7 +16,9 @@ import pytest
 from bot import Bot
 from chatserver.core.conversation import Event
 from chatserver.privacy import audit
+from chatserver.service import webhook_outbox
 from chatserver.service.canned import CannedResponses
+from chatserver.service.webhook_client import Answer
 from chatserver.store import copy
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.schema import MIGRATIONS
@@ -66,6 +68,10 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
         entry = await kb.create({"title": "Refunds", "questions": ["how do I get a refund"],
                                  "answer": "Within 30 days.", "language": "en"}, admin, NOW)
         await kb.update(entry.id or 0, {"answer": "Within 60 days.", "version": 1}, admin, NOW)
+        # a webhook before the chats: their appends write its outbox rows
+        hook = await webhook_outbox.create(store, "https://hooks.example/chat", "CRM",
+                                           "whsec_0123456789abcdef", ["message"], admin,
+                                           NOW)
         for n in range(3):
             cid, visitor = f"conv-{n}", f"visitor-{n}"
             await store.upsert_visitor(visitor, {"name": f"Visitor {n}", "email": "v@x.io"}, NOW)
@@ -76,6 +82,9 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
             await store.append(cid, [NewEvent("closed", "system", {"resolved": True})],
                                now_ms=NOW + 9)
         await index_named(store)  # the visitor filter's terms, as a search or start-up does
+        first = (await webhook_outbox.due(store, hook, NOW + DAY, 1))[0]
+        await webhook_outbox.settle(store, hook, [webhook_outbox.Outcome(
+            first, Answer(200, 12))], NOW, DAY, prune=True)  # one delivered, logged
         await store.add_offline_message("visitor-0", "off-1", {"email": "v@x.io",
                                                               "text": "call me"}, NOW)
         await audit.record(store, {"id": admin, "username": "admin"}, "kb.create",

@@ -119,6 +119,11 @@ WITH dup AS (
     SELECT %(cid)s, moved.last_seq - %(count)s + e.ord, e.terms
     FROM moved, unnest(%(terms)s::text[]) WITH ORDINALITY AS e(terms, ord)
     WHERE e.terms <> ''
+), hooked AS (
+    INSERT INTO webhook_outbox (endpoint_id, conversation_id, seq, next_ms)
+    SELECT s.endpoint_id, %(cid)s, moved.last_seq - %(count)s + e.ord, %(now)s
+    FROM moved CROSS JOIN unnest(%(types)s::text[]) WITH ORDINALITY AS e(type, ord)
+         JOIN webhook_subscriptions s ON s.type = e.type
 )
 SELECT (SELECT seq FROM dup), (SELECT last_seq FROM moved)
 """
@@ -154,10 +159,10 @@ class PgConnection:
                       ) -> tuple[int | None, int | None]:
         """The store's append in one statement, one round trip instead of three: look up the
         client id, move the conversation's row (allocating the seqs under its lock) and insert
-        the (type, author, payload) rows with their search terms (search.py; '' for none),
-        unless the client id was seen. Returns (the seen
-        line's seq, None) for a repeat, (None, the new last seq), or (None, None) when there
-        is no such conversation."""
+        the (type, author, payload) rows with their search terms (search.py; '' for none)
+        and their webhook outbox rows (store.py `_OUTBOX`), unless the client id was seen.
+        Returns (the seen line's seq, None) for a repeat, (None, the new last seq), or
+        (None, None) when there is no such conversation."""
         sets = "".join(f", {column} = %(set_{column})s" for column in changes)
         params = {"cid": conversation_id, "client_id": client_id, "count": len(rows),
                   "now": now_ms, "types": [r[0] for r in rows],

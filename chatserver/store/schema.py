@@ -327,4 +327,51 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (response_id, version)
     ) WITHOUT ROWID;
     """,
+    # 15: webhooks (issue 21): endpoints admins register, the event types each takes, an
+    # outbox row per (endpoint, event) written in the event's own transaction (store.py
+    # `_append`), so nothing committed is skipped whatever order transactions commit in, and
+    # the recent deliveries each endpoint got. The lease (owner, expiry) makes one process
+    # deliver an endpoint's events at a time.
+    """
+    CREATE TABLE webhook_endpoints (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        secret TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT NOT NULL DEFAULT '',
+        disabled_ms INTEGER,
+        failing_since_ms INTEGER,
+        lease_owner TEXT NOT NULL DEFAULT '',
+        lease_expires_ms INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        created_by INTEGER REFERENCES users(id)
+    );
+    CREATE TABLE webhook_subscriptions (
+        type TEXT NOT NULL,
+        endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+        PRIMARY KEY (type, endpoint_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE webhook_outbox (
+        endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+        conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms INTEGER NOT NULL,
+        PRIMARY KEY (endpoint_id, conversation_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX webhook_outbox_due ON webhook_outbox(endpoint_id, next_ms);
+    CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status INTEGER,
+        duration_ms INTEGER NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+    """,
 ]

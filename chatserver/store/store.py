@@ -57,6 +57,11 @@ def _event_from_row(row: Sequence[Any]) -> Event:
 
 
 _EVENT_COLUMNS = "conversation_id, seq, type, author, payload, client_id, ts_ms"
+# Webhooks: a row per endpoint that takes the event's type, in the event's own transaction,
+# so delivery never skips a committed line whatever order transactions commit in (migration
+# 15; postgres.py's append does the same in its one statement; service/webhooks.py delivers).
+_OUTBOX = ("INSERT INTO webhook_outbox (endpoint_id, conversation_id, seq, next_ms) "
+           "SELECT endpoint_id, ?, ?, ? FROM webhook_subscriptions WHERE type = ?")
 
 
 def _append(
@@ -106,6 +111,8 @@ def _append(
         [(conversation_id, e.seq, e.type, e.author, text, e.client_id, now_ms)
          for e, text in zip(appended.events, payloads, strict=True)],
     )
+    conn.executemany(_OUTBOX, [(conversation_id, e.seq, now_ms, e.type)
+                               for e in appended.events])
     _project_labels(conn, conversation_id, events, now_ms)
     index_lines(conn, [(conversation_id, e.seq, text_of(e.type, e.payload))
                        for e in appended.events])  # search, in the line's transaction

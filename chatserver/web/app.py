@@ -36,6 +36,7 @@ from chatserver.secrets_file import secret_key
 from chatserver.service.canned import CannedResponses
 from chatserver.service.facade import ConversationService
 from chatserver.service.learning import Learning
+from chatserver.service.webhooks import Webhooks
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.search import backfill as search_backfill
 from chatserver.store.store import Store, StoreUnavailable
@@ -53,6 +54,7 @@ from .log_hygiene import database_unavailable, quiet_client_faults
 from .search_api import routes as search_api_routes
 from .security_headers import SecurityHeaders
 from .visitor_socket import visitor_endpoint
+from .webhooks_api import routes as webhook_routes
 
 if TYPE_CHECKING:  # needs numpy: imported only with [bot] semantic = true
     from chatserver.service.embeddings import Embeddings
@@ -190,6 +192,7 @@ class App(Starlette):
 
 def create_app(config: Config) -> Starlette:
     hub = build_hub(config)
+    webhooks = Webhooks(hub.store, config.webhooks, hub.service.clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -204,6 +207,7 @@ def create_app(config: Config) -> Starlette:
         dispatcher = asyncio.create_task(hub.service.dispatcher.run(), name="dispatcher")
         purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
         indexer = asyncio.create_task(search_backfill(hub.store), name="search backfill")
+        await webhooks.start()  # off the chat path: its own tasks, one per endpoint
         if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
             for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
                 install_log_redaction(hub.redactor, logging.getLogger(name))
@@ -216,6 +220,7 @@ def create_app(config: Config) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await webhooks.stop()
             if hub.embeddings is not None:
                 await hub.embeddings.stop()
             await hub.bus.stop()
@@ -238,6 +243,7 @@ def create_app(config: Config) -> Starlette:
         *privacy_api.routes,
         *reports.routes,
         *search_api_routes,
+        *webhook_routes,
         *pages.routes,
         *widget_routes.routes,
     ]
@@ -245,6 +251,7 @@ def create_app(config: Config) -> Starlette:
               exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable})
     app.state.hub = hub
     app.state.uploads = Uploads(config.attachments)
+    app.state.webhooks = webhooks
     return app
 
 

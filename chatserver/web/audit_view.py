@@ -44,6 +44,13 @@ GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("canned.update", N_("Canned response changed")),
         ("canned.delete", N_("Canned response deleted")),
         ("canned.restore", N_("Canned response restored")))),
+    ("webhook.", N_("Webhooks"), (
+        ("webhook.create", N_("Webhook added")),
+        ("webhook.update", N_("Webhook changed")),
+        ("webhook.enable", N_("Webhook enabled")),
+        ("webhook.disable", N_("Webhook disabled")),
+        ("webhook.secret", N_("Webhook secret replaced")),
+        ("webhook.delete", N_("Webhook deleted")))),
     ("privacy.", N_("Visitors' data"), (
         ("privacy.export", N_("Visitor's data exported")),
         ("privacy.erase", N_("Visitor's data erased")))),
@@ -56,7 +63,8 @@ GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 ACTIONS = {code: label for _prefix, _group, actions in GROUPS for code, label in actions}
 # What a target's prefix names; privacy entries name the visitor by id alone.
 TARGETS = {"kb": N_("Entry"), "user": N_("Person"), "label": N_("Label"),
-           "canned": N_("Canned response"), "conversation": N_("Chat")}
+           "canned": N_("Canned response"), "webhook": N_("Webhook"),
+           "conversation": N_("Chat")}
 WHOLE_KB = N_("the whole knowledge base")
 VISITOR = N_("Visitor")
 SERVER = N_("the server")
@@ -78,6 +86,8 @@ DETAILS = {
     "cutoffs_ms": N_("cut-off times"), "message_text": N_("message texts"),
     "offline_message": N_("offline messages"), "visitor_profile": N_("visitors' names"),
     "presence": N_("status changes"),
+    "url": N_("URL"), "event_types": N_("event types"),
+    "description": N_("description"),
 }
 YES, NO = N_("yes"), N_("no")
 # Values that are one of the server's own words, shown translated.

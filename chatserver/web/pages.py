@@ -41,6 +41,7 @@ NAV = (
     ("/admin/users", N_("Team"), ("admin",)),
     ("/admin/labels", N_("Labels"), ("admin",)),
     ("/admin/canned", N_("Canned responses"), ("admin",)),
+    ("/admin/webhooks", N_("Webhooks"), ("admin",)),
     ("/admin/audit", N_("Audit log"), ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.
@@ -140,6 +141,8 @@ routes: list[BaseRoute] = [
     Route("/admin/users", _page("users.html", "admin", title=N_("Team")), methods=["GET"]),
     Route("/admin/labels", _page("labels.html", "admin", title=N_("Labels")), methods=["GET"]),
     Route("/admin/canned", _page("canned.html", "admin", title=N_("Canned responses")),
+          methods=["GET"]),
+    Route("/admin/webhooks", _page("webhooks.html", "admin", title=N_("Webhooks")),
           methods=["GET"]),
     Route("/admin/audit", audit_page, methods=["GET"]),
     Route("/account", _page("account.html", *STAFF, title=N_("Account")), methods=["GET"]),
