@@ -172,12 +172,11 @@ async def context(request: Request) -> dict[str, Any]:
     """What audit.html shows for this request's filter: `?action=` (an action or a group's
     prefix), `?user=`, and `?before=` (an entry id) to page back."""
     params = http_fields.query(request)
-    before = params.get("before", "")
     action = params.get("action", "")
     found = await audit.entries(
         request.app.state.hub.store, action=action or None,
         username=params.get("user") or None,
-        before_id=int(before) if before.isdigit() else None, limit=AUDIT_PAGE)
+        before_id=http_fields.whole_number(params, "before"), limit=AUDIT_PAGE)
     known = action == "" or action in ACTIONS or any(action == g[0] for g in GROUPS)
     return {"entries": [row(e) for e in found], "action": action, "groups": GROUPS,
             "other_action": None if known else action, "username": params.get("user", ""),

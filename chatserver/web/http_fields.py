@@ -20,6 +20,8 @@ from chatserver.core import frames
 from chatserver.core.errors import BadFrame, NotFound
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # conversation and visitor ids (frames.CONVERSATION_ID)
+# ASCII digits only: str.isdigit() also takes '²' and '٧', which int() refuses or reads.
+_DIGITS = re.compile(r"[0-9]{1,20}")
 MAX_ROW_ID = 2**53  # the largest integer every JSON client holds exactly (frames._MAX_SEQ)
 
 
@@ -44,6 +46,18 @@ def query(request: Request) -> QueryParams:
     """The query parameters, every one of them clean (400 naming the first that is not)."""
     _check(request.query_params.multi_items())
     return request.query_params
+
+
+def whole_number(params: QueryParams, name: str, low: int = 1,
+                 high: int = MAX_ROW_ID) -> int | None:
+    """A query parameter holding a whole number from `low` to `high` (by default a row id),
+    None when absent or empty; anything else is a 400 naming it."""
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise BadFrame(f"{name}: a whole number from {low} to {high}")
+    return int(value)
 
 
 async def form(request: Request) -> FormData:
