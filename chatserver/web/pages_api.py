@@ -27,6 +27,7 @@ from knowledge_base.model import EntryError, diff, validate
 
 from . import http_fields
 from .auth import ROLES, require
+from .catalogue import N_
 from .kb_api import invalid, json_body
 
 if TYPE_CHECKING:
@@ -272,13 +273,13 @@ async def change_own_password(request: Request) -> Response:
     body = await json_body(request)
     current = body.get("current_password")
     if not isinstance(current, str) or not verify_password(current, me["password_hash"]):
-        return invalid(EntryError("current_password", "is not your current password"))
+        return invalid(EntryError("current_password", N_("is not your current password")))
     try:
         password = _check_password(body.get("new_password"), "new_password")
     except EntryError as e:
         return invalid(e)
     if secrets.compare_digest(password.encode(), current.encode()):
-        return invalid(EntryError("new_password", "must differ from the current one"))
+        return invalid(EntryError("new_password", N_("must differ from the current one")))
     await accounts.set_password(hub.store, int(me["id"]), password,
                                 keep_session=me["session_id"])
     await audit.record(hub.store, me, "user.password", f"user:{me['id']}", {"own": True},
