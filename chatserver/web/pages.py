@@ -81,6 +81,7 @@ async def page_user(request: Request, *roles: str) -> Row | Response:
     except Forbidden:
         user = await current_user(request)
         return render("forbidden.html", request, status=403, user=user,
+                      title=N_("Not for your role"),
                       csrf=user["csrf"] if user is not None else "")
 
 
