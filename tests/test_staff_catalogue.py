@@ -20,8 +20,11 @@ from chatserver.web import catalogue
 WEB = Path(__file__).resolve().parents[1] / "chatserver" / "web"
 TEMPLATES = sorted((WEB / "templates").glob("*.html"))
 SCRIPTS = sorted((WEB / "static").glob("*.js"))
-SERVER = sorted(WEB.glob("*.py"))
+# N_ marks server text in any layer (a refusal raised in chatserver/service or core).
+SERVER = sorted(p for p in WEB.parent.rglob("*.py") if "__pycache__" not in p.parts)
 _LITERAL = r'"((?:[^"\\]|\\.)*)"'
+# The calls that take a msgid: `_(` in templates, `t(` in page scripts, `N_(` on the server.
+CALLS = [(TEMPLATES, r"\b_\(\s*"), (SCRIPTS, r"(?<![\w.$])t\(\s*"), (SERVER, r"\bN_\(\s*")]
 # Templates not yet translated: each leaves this list when its strings go through _(); the
 # list must end empty.
 UNTRANSLATED: set[str] = set()
@@ -35,15 +38,21 @@ def areas(language: str) -> dict[str, dict[str, str]]:
 def used_msgids() -> dict[str, str]:
     """msgid → the first file using it."""
     found: dict[str, str] = {}
-    patterns = [(TEMPLATES, re.compile(r"\b_\(\s*" + _LITERAL)),
-                (SCRIPTS, re.compile(r"(?<![\w.$])t\(\s*" + _LITERAL)),
-                (SERVER, re.compile(r"\bN_\(\s*" + _LITERAL))]
-    for files, pattern in patterns:
+    for files, call in CALLS:
+        pattern = re.compile(call + _LITERAL)
         for path in files:
             for match in pattern.finditer(path.read_text(encoding="utf-8")):
                 msgid = json.loads(f'"{match[1]}"')
                 found.setdefault(msgid, path.name)
     return found
+
+
+def other_quotes(call: str, source: str) -> list[str]:
+    """Calls of `call` whose msgid is a single-quoted or backtick literal. The scan reads only
+    double-quoted ones: those decode as JSON in every file kind, while a single-quoted string's
+    escapes differ between JavaScript, Jinja and Python, and a template literal may hold ${…},
+    which no msgid can. One form, refused otherwise, keeps every msgid in the scan."""
+    return [m[0] for m in re.finditer(call + r"['`][^'`\n]*['`]?", source)]
 
 
 def placeholders(text: str) -> set[str]:
@@ -88,7 +97,11 @@ def test_every_msgid_the_pages_use_is_in_the_catalogue() -> None:
 class _BareText(HTMLParser):
     """Letters a template shows outside `_()`: text, and the attributes people read."""
 
-    READ = frozenset({"title", "placeholder", "aria-label", "alt", "label", "aria-description"})
+    READ = frozenset({"title", "placeholder", "aria-label", "alt", "label", "aria-description",
+                      "aria-valuetext", "aria-roledescription", "aria-placeholder"})
+    # These inputs show their value as their caption; a <button>'s value is what it submits
+    # (a dialog's returnValue), its caption is its content, and other inputs' values are data.
+    CAPTION_INPUTS = frozenset({"submit", "button", "reset"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -98,8 +111,10 @@ class _BareText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self.skip += 1
+        caption = tag == "input" and (dict(attrs).get("type") or "").lower() in self.CAPTION_INPUTS
         for name, value in attrs:
-            if name in self.READ and value and _has_letters(value):
+            read = name in self.READ or (name == "value" and caption)
+            if read and value and _has_letters(value):
                 self.found.append(f"<{tag} {name}={value!r}>")
 
     def handle_endtag(self, tag: str) -> None:
@@ -144,3 +159,39 @@ def test_the_bare_text_check_sees_text_and_read_attributes(tmp_path: Path) -> No
     page.write_text('{% block body_class %}page page-app{% endblock %}'
                     '<p>{{ _("Fine") }} · – 3</p><script>let a = "b";</script>')
     assert bare_text(page) == []
+
+
+def test_the_bare_text_check_sees_a_buttons_value(tmp_path: Path) -> None:
+    """`<input type="submit" value="Send">` shows "Send" on the button, and an English
+    `aria-roledescription` / `aria-valuetext` / `aria-placeholder` is read aloud to a Persian
+    screen-reader user; test_staff_catalogue._BareText.READ checks none of them, so a template
+    can put English on screen and the catalogue test stays green."""
+    page = tmp_path / "x.html"
+    page.write_text('<form><input type="submit" value="Send"></form>')
+    assert bare_text(page) != [], "value= on a button escapes the catalogue test"
+    page.write_text('<div role="slider" aria-valuetext="Medium" '
+                    'aria-roledescription="Chat list"></div>')
+    assert bare_text(page) != [], "aria-valuetext / aria-roledescription escape it"
+    page.write_text('<div role="textbox" aria-placeholder="Search"></div>')
+    assert bare_text(page) != [], "aria-placeholder escapes it"
+    # A <button>'s value is what it submits (a dialog's returnValue), not what it shows.
+    page.write_text('<button value="cancel">{{ _("Cancel") }}</button>'
+                    '<input type="text" name="q" value="hello">')
+    assert bare_text(page) == []
+
+
+def test_msgids_are_double_quoted_literals() -> None:
+    """The msgid scan only reads double-quoted literals: a `t('Not sent')`, t(`Retry`) or
+    `_('Sign in')` would never be checked against the catalogue and could show English on a
+    Persian page, so those forms are refused."""
+    found = {path.name: calls for files, call in CALLS for path in files
+             if (calls := other_quotes(call, path.read_text(encoding="utf-8")))}
+    assert not found, found
+
+
+def test_the_quote_check_sees_single_quoted_and_template_literal_calls() -> None:
+    template, script, server = (call for _files, call in CALLS)
+    assert other_quotes(script, "toast(t('Retry')); t(`Retry`); x.t('y'); t(\"Fine\")") == [
+        "t('Retry'", "t(`Retry`"]
+    assert other_quotes(template, "{{ _('Sign in') }} {{ _(\"Fine\") }}") == ["_('Sign in'"]
+    assert other_quotes(server, "N_('log in first')") == ["N_('log in first'"]
