@@ -33,7 +33,10 @@ NAME_FALLBACK: dict[str, str] = {"en": "there", "fa": "دوست عزیز", "ar":
 # Limits: each bounds a picker row or a chat line.
 MAX_SHORTCUT = 32  # typed after "/" mid-sentence: a word, not a phrase
 MAX_TITLE = 100  # a picker row and a list row
-MAX_TEXT = 4000  # one chat line (limits.max_text_chars' default)
+# One chat line: limits.max_text_chars' default; the desk's own limit is passed to validate().
+# The raw text is measured, placeholders as written: a name filled in may make the line a few
+# characters longer or shorter (the console shows the filled line, the server's limit decides).
+MAX_TEXT = 4000
 MAX_VARIANTS = 20  # languages one response is written in
 MAX_ROW_ID = 2**53  # the largest integer every JSON client holds exactly
 FIELDS = ("shortcut", "title", "entry_id", "variants")
@@ -46,6 +49,8 @@ _SHORTCUT_EXTRA = frozenset("-_.\u200c")
 _REFUSED_FORMAT = frozenset("\u202a\u202b\u202c\u202d\u202e\u2028\u2029")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
 _WHITESPACE_RUN = re.compile(r"\s+")
+# What shows on screen: letters, digits, punctuation, symbols (not marks, spaces, format chars).
+_VISIBLE = frozenset("LNPS")
 
 
 class CannedError(ValueError):
@@ -104,12 +109,33 @@ def convert_legacy(text: str) -> str:
     return text
 
 
+def folded(text: str) -> str:
+    """`text` as compared, not shown: compatibility forms (full-width ｈｉ, superscript ᴴᴵ) and
+    every script's capitals folded (NFKC_Casefold), so what reads the same matches."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def matches(canned: Canned, query: str) -> bool:
+    """Every word of `query` is in the shortcut, the title or a text (folded, as typed:
+    quotes included), never in how the response is stored."""
+    words = folded(query).split()
+    haystack = folded("\n".join((canned.shortcut, canned.title, *canned.variants.values())))
+    return all(word in haystack for word in words)
+
+
+def _shows_something(text: str) -> bool:
+    return any(unicodedata.category(char)[0] in _VISIBLE for char in text)
+
+
 def _shortcut(value: object) -> str:
     if not isinstance(value, str):
         raise CannedError("shortcut", "must be text")
-    text = unicodedata.normalize("NFC", value.strip().removeprefix("/")).lower()
+    # Folded: /ｈｉ from a full-width IME is /hi, as typed shortcuts are compared (console).
+    text = folded(value.strip().removeprefix("/"))
     if not 1 <= len(text) <= MAX_SHORTCUT:
         raise CannedError("shortcut", f"must be 1-{MAX_SHORTCUT} characters")
+    if not _shows_something(text):
+        raise CannedError("shortcut", "must hold a letter or a digit")
     for char in text:
         if char not in _SHORTCUT_EXTRA and unicodedata.category(char)[0] not in "LNM":
             raise CannedError("shortcut", f"{char!r} is not allowed: use letters, digits, "
@@ -125,6 +151,8 @@ def _title(value: object) -> str:
     text = _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", value)).strip()
     if not 1 <= len(text) <= MAX_TITLE:
         raise CannedError("title", f"must be 1-{MAX_TITLE} characters")
+    if not _shows_something(text):  # a zero-width space alone is an empty picker row
+        raise CannedError("title", "must hold a visible character")
     if refused := _REFUSED_FORMAT.intersection(text):
         raise CannedError("title", f"must not hold U+{ord(min(refused)):04X} (a bidi override "
                           "or line separator)")
@@ -139,16 +167,16 @@ def _entry_id(value: object) -> int | None:
     return value
 
 
-def _text(language: str, value: object) -> str:
+def _text(language: str, value: object, max_text: int) -> str:
     name = f"variants.{language}"
     if not isinstance(value, str):
         raise CannedError(name, "must be text")
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
-    if not text:
+    if not _shows_something(text):
         raise CannedError(name, "must not be empty (leave the language out instead)")
-    if len(text) > MAX_TEXT:
-        raise CannedError(name, f"must be at most {MAX_TEXT} characters (one chat line)")
+    if len(text) > max_text:
+        raise CannedError(name, f"must be at most {max_text} characters (one chat line)")
     if refused := _REFUSED_FORMAT.intersection(text):
         raise CannedError(name, f"must not hold U+{ord(min(refused)):04X} (a bidi override "
                           "or line separator)")
@@ -159,7 +187,7 @@ def _text(language: str, value: object) -> str:
     return text
 
 
-def _variants(value: object) -> dict[str, str]:
+def _variants(value: object, max_text: int) -> dict[str, str]:
     if not isinstance(value, Mapping) or not value:
         raise CannedError("variants", "must hold the text in at least one language, e.g. "
                           '{"en": "Hi {visitor.name}"}')
@@ -171,13 +199,15 @@ def _variants(value: object) -> dict[str, str]:
             shown = str(language) if str(language).isprintable() else ascii(language)
             raise CannedError("variants", f"'{shown}' is not a language tag: 2-3 lower-case "
                               "letters such as en, fa, ar, zh")
-        out[language] = _text(language, text)
+        out[language] = _text(language, text, max_text)
     return dict(sorted(out.items()))
 
 
 def validate(data: Mapping[str, object], *, owner_id: int | None = None,
-             response_id: int | None = None, version: int = 1) -> Canned:
-    """A Canned from untrusted data; unknown keys are errors so a typo is not lost."""
+             response_id: int | None = None, version: int = 1,
+             max_text: int = MAX_TEXT) -> Canned:
+    """A Canned from untrusted data; unknown keys are errors so a typo is not lost.
+    `max_text`: the desk's limits.max_text_chars, since a text is sent as one chat line."""
     for key in data:
         if key not in FIELDS:
             shown = key if key.isprintable() else ascii(key)
@@ -186,5 +216,6 @@ def validate(data: Mapping[str, object], *, owner_id: int | None = None,
         if key not in data:
             raise CannedError(key, "is required")
     return Canned(shortcut=_shortcut(data["shortcut"]), title=_title(data["title"]),
-                  variants=_variants(data["variants"]), entry_id=_entry_id(data.get("entry_id")),
+                  variants=_variants(data["variants"], max_text),
+                  entry_id=_entry_id(data.get("entry_id")),
                   owner_id=owner_id, id=response_id, version=version)

@@ -11,19 +11,33 @@ snapshot in one transaction; an update applies only to the version the editor st
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from chatserver.core.canned import Canned, CannedError, convert_legacy, validate
+from chatserver.core.canned import (
+    MAX_TEXT,
+    Canned,
+    CannedError,
+    convert_legacy,
+    matches,
+    validate,
+)
 from chatserver.core.canned_seed import SEED
 from chatserver.core.errors import Conflict, Forbidden, NotFound
 from chatserver.store.store import Conn, Row, Store
 
 SEEDED = "canned_default_loaded"  # the meta mark: the team's set was seeded once
 _COLUMNS = "id, owner_id, shortcut, title, entry_id, variants, version, updated_ms"
+# The most rows a list shows, and so the most a search looks through.
+MAX_LISTED = 2000
 _TAKEN_SQL = ("SELECT 1 FROM canned_responses WHERE coalesce(owner_id, 0) = ? AND shortcut = ? "
               "AND deleted = 0 AND id <> ?")
+
+
+# The audit entry of a change to a team response, given it as stored: written in the change's
+# transaction (privacy/audit.py entry_job), so neither is kept without the other.
+Record = Callable[[Canned], Callable[[Conn], object]]
 
 
 def _taken_error() -> CannedError:
@@ -56,8 +70,10 @@ def _taken_params(canned: Canned) -> tuple[int, str, int]:
     return (canned.owner_id or 0, canned.shortcut, canned.id or 0)
 
 
-def _write(conn: Conn, canned: Canned, action: str, user_id: int | None, now_ms: int) -> Canned:
-    """Insert or conditionally update the row and record the version (kb_store._write)."""
+def _write(conn: Conn, canned: Canned, action: str, user_id: int | None, now_ms: int,
+           record: Record | None = None) -> Canned:
+    """Insert or conditionally update the row and record the version (kb_store._write), and
+    for a team response the audit entry `record` makes."""
     if canned.entry_id is not None and conn.execute(
             "SELECT 1 FROM kb_entries WHERE id = ? AND deleted = 0",
             (canned.entry_id,)).fetchone() is None:
@@ -86,6 +102,8 @@ def _write(conn: Conn, canned: Canned, action: str, user_id: int | None, now_ms:
         "INSERT INTO canned_versions (response_id, version, action, snapshot, changed_by, "
         "changed_ms) VALUES (?, ?, ?, ?, ?, ?)",
         (canned.id, canned.version, action, _snapshot(canned), user_id, now_ms))
+    if record is not None and canned.owner_id is None:  # one's own are not audited
+        record(canned)(conn)
     return canned
 
 
@@ -108,16 +126,12 @@ def _may_change(owner_id: int | None, user: Mapping[str, Any]) -> None:
         raise Forbidden("only admins change the team's canned responses")
 
 
-def _like(query: str) -> str:
-    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 class CannedResponses:
     """The canned responses in the store, as each staff user may see and change them."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_text: int = MAX_TEXT) -> None:
         self.store = store
+        self.max_text = max_text  # the desk's limits.max_text_chars: a text is one chat line
 
     async def seed(self, now_ms: int) -> int:
         """At start-up: the team's set, once per database (how many were added). The meta
@@ -144,7 +158,10 @@ class CannedResponses:
     async def visible(self, user_id: int, *, scope: str | None = None,
                       query: str | None = None) -> list[dict[str, Any]]:
         """The team's and the user's own (`scope` "team" or "personal" for one list), own
-        first, each list by shortcut; `query` finds words in the shortcut, title or texts."""
+        first, each list by shortcut; `query` finds words in the shortcut, title or texts.
+
+        The search is Python's (core.canned.matches): SQL's lower() folds ASCII only on
+        SQLite, and LIKE over the variants' JSON would find its keys and escapes."""
         sql = f"SELECT {_COLUMNS} FROM canned_responses WHERE deleted = 0 AND "  # noqa: S608
         params: list[Any] = []
         if scope == "team":
@@ -153,12 +170,10 @@ class CannedResponses:
             sql, params = sql + "owner_id = ?", [user_id]
         else:
             sql, params = sql + "(owner_id IS NULL OR owner_id = ?)", [user_id]
-        if query:
-            sql += (" AND (lower(shortcut) LIKE ? ESCAPE '\\' OR lower(title) LIKE ? "
-                    "ESCAPE '\\' OR lower(variants) LIKE ? ESCAPE '\\')")
-            params += [_like(query)] * 3
         rows = await self.store.fetchall(
-            sql + " ORDER BY owner_id IS NULL, shortcut, id LIMIT 2000", params)
+            sql + f" ORDER BY owner_id IS NULL, shortcut, id LIMIT {MAX_LISTED}", params)
+        if query:
+            rows = [row for row in rows if matches(_from_row(row), query)]
         return [to_json(row) for row in rows]
 
     async def _row(self, response_id: int, user: Mapping[str, Any], *,
@@ -188,16 +203,16 @@ class CannedResponses:
     # --- changing ------------------------------------------------------------------------
 
     async def create(self, data: Mapping[str, Any], user: Mapping[str, Any], *, team: bool,
-                     now_ms: int) -> dict[str, Any]:
+                     now_ms: int, record: Record | None = None) -> dict[str, Any]:
         """A new response: the team's (admins only) or the user's own."""
         owner_id = None if team else int(user["id"])
         _may_change(owner_id, user)
-        canned = validate(data, owner_id=owner_id)
-        stored = await self._store(canned, "create", user, now_ms)
+        canned = validate(data, owner_id=owner_id, max_text=self.max_text)
+        stored = await self._store(canned, "create", user, now_ms, record)
         return await self.get(stored, user)
 
     async def update(self, response_id: int, data: Mapping[str, Any], user: Mapping[str, Any],
-                     now_ms: int) -> dict[str, Any]:
+                     now_ms: int, record: Record | None = None) -> dict[str, Any]:
         """Change a response; `data["version"]` must be the version the editor started from.
         Fields left out keep their value."""
         row = await self._row(response_id, user)
@@ -215,21 +230,21 @@ class CannedResponses:
         if unknown:
             raise CannedError(unknown[0], "unknown field")
         canned = validate(merged, owner_id=row["owner_id"], response_id=response_id,
-                          version=version + 1)
-        await self._store(canned, "update", user, now_ms)
+                          version=version + 1, max_text=self.max_text)
+        await self._store(canned, "update", user, now_ms, record)
         return await self.get(response_id, user)
 
     async def delete(self, response_id: int, user: Mapping[str, Any],
-                     now_ms: int) -> dict[str, Any]:
+                     now_ms: int, record: Record | None = None) -> dict[str, Any]:
         """Soft: the history stays readable and restorable. Returns what was deleted."""
         row = await self._row(response_id, user)
         _may_change(row["owner_id"], user)
         gone = replace(_from_row(row), version=row["version"] + 1)
-        await self._store(gone, "delete", user, now_ms)
+        await self._store(gone, "delete", user, now_ms, record)
         return to_json(row)
 
     async def restore(self, response_id: int, version: int, user: Mapping[str, Any],
-                      now_ms: int) -> dict[str, Any]:
+                      now_ms: int, record: Record | None = None) -> dict[str, Any]:
         """Make an earlier version current again, as a new version (a deleted one revives)."""
         row = await self._row(response_id, user, deleted=True)
         _may_change(row["owner_id"], user)
@@ -239,16 +254,18 @@ class CannedResponses:
         if old is None:
             raise NotFound(f"canned response {response_id} has no version {version}")
         canned = validate(json.loads(old["snapshot"]), owner_id=row["owner_id"],
-                          response_id=response_id, version=row["version"] + 1)
-        await self._store(canned, "restore", user, now_ms)
+                          response_id=response_id, version=row["version"] + 1,
+                          max_text=self.max_text)
+        await self._store(canned, "restore", user, now_ms, record)
         return await self.get(response_id, user)
 
     async def _store(self, canned: Canned, action: str, user: Mapping[str, Any],
-                     now_ms: int) -> int:
+                     now_ms: int, record: Record | None = None) -> int:
         """Write it; a shortcut another process took since the check is a 422 too."""
         user_id = int(user["id"])
         try:
-            stored = await self.store.write(lambda c: _write(c, canned, action, user_id, now_ms))
+            stored = await self.store.write(
+                lambda c: _write(c, canned, action, user_id, now_ms, record))
         except self.store.backend.errors:
             if action == "delete" or await self.store.fetchone(
                     _TAKEN_SQL, _taken_params(canned)) is None:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from chatserver.core.canned import NAME_FALLBACK, PLACEHOLDERS, CannedError
 from chatserver.core.errors import BadFrame
 from chatserver.privacy import audit
-from chatserver.service.canned import CannedResponses
+from chatserver.service.canned import CannedResponses, Record
 
 from . import http_fields
 from .auth import require
@@ -33,20 +33,22 @@ def invalid(error: CannedError) -> Response:
 
 
 def _canned(request: Request) -> CannedResponses:
-    return CannedResponses(hub_of(request).store)
+    hub = hub_of(request)
+    return CannedResponses(hub.store, max_text=hub.config.limits.max_text_chars)
 
 
 def _id(request: Request) -> int:
     return http_fields.row_id(request, "response_id", "canned response")
 
 
-async def _audit(request: Request, user: Any, action: str, response: dict[str, Any],
-                 **extra: Any) -> None:
-    """Team responses only: a user's own are theirs, like a draft."""
-    if response["scope"] == "team":
-        await audit.record(hub_of(request).store, user, action, f"canned:{response['id']}",
-                           {"version": response["version"], "shortcut": response["shortcut"],
-                            **extra}, audit.address_of(request))
+def _audit(request: Request, user: Any, action: str, **extra: Any) -> Record:
+    """The audit entry of a change, written with it; the service writes it for team responses
+    only (a user's own are theirs, like a draft)."""
+    address, clock = audit.address_of(request), hub_of(request).service.clock
+    return lambda canned: audit.entry_job(
+        user, action, f"canned:{canned.id}",
+        {"version": canned.version, "shortcut": canned.shortcut, **extra}, address,
+        now_ms=clock())
 
 
 async def list_responses(request: Request) -> Response:
@@ -75,10 +77,10 @@ async def create_response(request: Request) -> Response:
         return invalid(CannedError("scope", "must be team or personal"))
     try:
         made = await _canned(request).create(body, user, team=scope == "team",
-                                             now_ms=hub_of(request).service.clock())
+                                             now_ms=hub_of(request).service.clock(),
+                                             record=_audit(request, user, "canned.create"))
     except CannedError as e:
         return invalid(e)
-    await _audit(request, user, "canned.create", made)
     return JSONResponse(made, status_code=201)
 
 
@@ -92,17 +94,17 @@ async def update_response(request: Request) -> Response:
     body = await json_body(request)
     try:
         changed = await _canned(request).update(_id(request), body, user,
-                                                hub_of(request).service.clock())
+                                                hub_of(request).service.clock(),
+                                                _audit(request, user, "canned.update"))
     except CannedError as e:
         return invalid(e)
-    await _audit(request, user, "canned.update", changed)
     return JSONResponse(changed)
 
 
 async def delete_response(request: Request) -> Response:
     user = await require(request, *STAFF)
-    gone = await _canned(request).delete(_id(request), user, hub_of(request).service.clock())
-    await _audit(request, user, "canned.delete", {**gone, "version": gone["version"] + 1})
+    await _canned(request).delete(_id(request), user, hub_of(request).service.clock(),
+                                  _audit(request, user, "canned.delete"))
     return Response(status_code=204)
 
 
@@ -117,11 +119,11 @@ async def restore_response(request: Request) -> Response:
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
         return invalid(CannedError("version", "must be a version number from the history"))
     try:
-        restored = await _canned(request).restore(_id(request), version, user,
-                                                  hub_of(request).service.clock())
+        restored = await _canned(request).restore(
+            _id(request), version, user, hub_of(request).service.clock(),
+            _audit(request, user, "canned.restore", restored_version=version))
     except CannedError as e:
         return invalid(e)
-    await _audit(request, user, "canned.restore", restored, restored_version=version)
     return JSONResponse(restored)
 
 

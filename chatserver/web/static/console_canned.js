@@ -32,7 +32,8 @@ export function updatePicker() {
   const match = /^\/(\S*)$/.exec(value);
   if (!match) { hidePicker(); return; }
   if (Date.now() - loadedAt > STALE_MS) { loadedAt = Date.now(); loadCanned().then(() => { if (!$("canned-picker").hidden) updatePicker(); }); }
-  const q = match[1].toLowerCase();
+  // Folded as the server stores shortcuts (NFKC, lower case): a full-width ｈｉ finds /hi.
+  const q = match[1].normalize("NFKC").toLowerCase();
   // The shortcut typed whole first, then shortcuts it begins, then titles holding it; each
   // group keeps the list's order (the agent's own first).
   const rank = (c) => (c.shortcut === q ? 0 : c.shortcut.startsWith(q) ? 1 : c.title.toLowerCase().includes(q) ? 2 : 3);
