@@ -97,6 +97,9 @@ class LimitsConfig:
     send_queue: int = 256
     # Seconds a new socket may take to send `hello` before it is closed.
     hello_timeout_seconds: float = 10.0
+    # Requests per minute per API token and process (a token bucket; 0 = off), and the burst.
+    api_requests_per_minute: int = 600
+    api_burst: int = 60
 
 
 @dataclass(frozen=True)
@@ -421,11 +424,14 @@ def _check(config: Config) -> None:
         "limits.flood_close_after": lim.flood_close_after,
         "limits.send_queue": lim.send_queue,
         "limits.hello_timeout_seconds": lim.hello_timeout_seconds,
+        "limits.api_burst": lim.api_burst,
         "survey.window_hours": config.survey.window_hours,
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {value}")
+    if lim.api_requests_per_minute < 0:
+        raise ConfigError("limits.api_requests_per_minute: must be 0 (no limit) or more")
     bot = config.bot
     if not 0 <= bot.suggest_threshold <= bot.answer_threshold <= 1:
         raise ConfigError("bot.suggest_threshold and bot.answer_threshold: need "

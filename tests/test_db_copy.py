@@ -17,6 +17,7 @@ from bot import Bot
 from chatserver.core.conversation import Event
 from chatserver.privacy import audit
 from chatserver.service import webhook_outbox
+from chatserver.service.api_tokens import ApiTokens
 from chatserver.service.canned import CannedResponses
 from chatserver.service.webhook_client import Answer
 from chatserver.store import copy
@@ -108,6 +109,7 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
         await store.write(lambda conn: conn.execute(
             "INSERT INTO conversation_labels (conversation_id, label_id, added_ms) "
             "SELECT 'conv-0', id, ? FROM labels", (NOW,)))
+        await ApiTokens(store, lambda: NOW).create("CRM", ("read", "write"), admin)
         return {cid: await store.events_after(cid, 0) for cid in ("conv-0", "conv-1", "conv-2")}
     finally:
         await store.close()

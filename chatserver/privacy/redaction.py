@@ -19,6 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chatserver.core.api_tokens import PREFIX
+from chatserver.core.api_tokens import mask as mask_api_token
+
 if TYPE_CHECKING:
     from chatserver.config import PrivacyConfig
 
@@ -156,11 +159,13 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        # An API token, whatever the settings: a logged one is a leaked one (core/api_tokens).
+        masked = mask_api_token(message) if PREFIX in message else message
         if self.redactor.enabled:
-            message = record.getMessage()
-            masked = self.redactor(message)
-            if masked != message:
-                record.msg, record.args = masked, None
+            masked = self.redactor(masked)
+        if masked != message:
+            record.msg, record.args = masked, None
         return True
 
 

@@ -374,4 +374,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
     """,
+    # 16: API tokens (issue 21): a named token with its scopes ("read write admin"), found by
+    # its id kept in clear (token_id) and checked against the SHA-256 of its secret (digest);
+    # the secret itself is never stored. Revoked tokens stay, so the audit log's names resolve.
+    """
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        token_id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_by INTEGER REFERENCES users(id),
+        created_ms INTEGER NOT NULL,
+        last_used_ms INTEGER,
+        revoked_ms INTEGER,
+        revoked_by INTEGER REFERENCES users(id)
+    );
+    """,
 ]

@@ -33,8 +33,10 @@ from chatserver.privacy import retention
 from chatserver.privacy.iplimits import AbuseLimits
 from chatserver.privacy.redaction import Redactor, install_log_redaction
 from chatserver.secrets_file import secret_key
+from chatserver.service.api_tokens import ApiTokens
 from chatserver.service.canned import CannedResponses
 from chatserver.service.facade import ConversationService
+from chatserver.service.integrations import Integrations
 from chatserver.service.learning import Learning
 from chatserver.service.webhooks import Webhooks
 from chatserver.store.kb_store import KnowledgeBase
@@ -42,10 +44,23 @@ from chatserver.store.search import backfill as search_backfill
 from chatserver.store.store import Store, StoreUnavailable
 from chatserver.tokens import Signer
 
-from . import auth, kb_api, labels_api, learning_api, pages, privacy_api, reports, widget_routes
+from . import (
+    auth,
+    conversations_api,
+    kb_api,
+    labels_api,
+    learning_api,
+    openapi,
+    pages,
+    privacy_api,
+    reports,
+    tokens_api,
+    widget_routes,
+)
 from .agent_socket import agent_endpoint
 from .attachments_api import Uploads
 from .attachments_api import routes as attachment_routes
+from .bearer import TokenLimits
 from .canned_api import routes as canned_routes
 from .catalogue import N_
 from .history_api import routes as history_routes
@@ -171,7 +186,7 @@ async def metrics(request: Request) -> Response:
 async def chat_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChatError)
     return JSONResponse({"error": exc.code, "message": exc.message},
-                        status_code=exc.http_status)
+                        status_code=exc.http_status, headers=getattr(exc, "headers", None))
 
 
 async def store_unavailable(request: Request, exc: Exception) -> Response:
@@ -208,9 +223,10 @@ def create_app(config: Config) -> Starlette:
         purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
         indexer = asyncio.create_task(search_backfill(hub.store), name="search backfill")
         await webhooks.start()  # off the chat path: its own tasks, one per endpoint
-        if hub.redactor.enabled:  # uvicorn's loggers have their own handlers, not the root's
-            for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
-                install_log_redaction(hub.redactor, logging.getLogger(name))
+        # Always: API tokens are masked whatever the settings. uvicorn's loggers have their
+        # own handlers, not the root's.
+        for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+            install_log_redaction(hub.redactor, logging.getLogger(name))
         quiet_client_faults()  # a client's invalid UTF-8: one WARNING line, no traceback
         log.info("chatserver ready, database %s", hub.store.backend.describe())
         try:
@@ -243,6 +259,9 @@ def create_app(config: Config) -> Starlette:
         *privacy_api.routes,
         *reports.routes,
         *search_api_routes,
+        *conversations_api.routes,
+        *tokens_api.routes,
+        Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
         *webhook_routes,
         *pages.routes,
         *widget_routes.routes,
@@ -251,6 +270,9 @@ def create_app(config: Config) -> Starlette:
               exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable})
     app.state.hub = hub
     app.state.uploads = Uploads(config.attachments)
+    app.state.api_tokens = ApiTokens(hub.store, hub.service.clock)
+    app.state.token_limits = TokenLimits(config.limits)
+    app.state.integrations = Integrations(hub.service.journal, hub.service.handoff)
     app.state.webhooks = webhooks
     return app
 

@@ -56,6 +56,8 @@ GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         ("privacy.erase", N_("Visitor's data erased")))),
     ("retention.", N_("Data retention"), (
         ("retention.purge", N_("Old data purged")),)),
+    ("token.", N_("API tokens"), (
+        ("token.create", N_("API token created")), ("token.revoke", N_("API token revoked")))),
     ("supervisor.", N_("Supervision"), (
         ("supervisor.whisper", N_("Whisper to an agent")),
         ("supervisor.take_over", N_("Chat taken over")))),
@@ -63,7 +65,7 @@ GROUPS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 ACTIONS = {code: label for _prefix, _group, actions in GROUPS for code, label in actions}
 # What a target's prefix names; privacy entries name the visitor by id alone.
 TARGETS = {"kb": N_("Entry"), "user": N_("Person"), "label": N_("Label"),
-           "canned": N_("Canned response"), "webhook": N_("Webhook"),
+           "canned": N_("Canned response"), "webhook": N_("Webhook"), "token": N_("API token"),
            "conversation": N_("Chat")}
 WHOLE_KB = N_("the whole knowledge base")
 VISITOR = N_("Visitor")
@@ -88,6 +90,7 @@ DETAILS = {
     "presence": N_("status changes"),
     "url": N_("URL"), "event_types": N_("event types"),
     "description": N_("description"),
+    "scopes": N_("scopes"), "prefix": N_("token id"),
 }
 YES, NO = N_("yes"), N_("no")
 # Values that are one of the server's own words, shown translated.

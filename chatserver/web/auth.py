@@ -16,13 +16,14 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from chatserver.core import api_tokens
 from chatserver.core.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from chatserver.passwords import verify_password
 from chatserver.privacy.iplimits import Throttled
 from chatserver.store.store import Row
 from chatserver.tokens import new_id
 
-from . import http_fields
+from . import bearer, http_fields
 from .catalogue import N_
 
 if TYPE_CHECKING:
@@ -61,7 +62,11 @@ async def current_user(conn: HTTPConnection) -> Row | None:
 
 
 async def require(request: Request, *roles: str) -> Row:
-    """The user, if logged in with one of `roles`; state-changing methods also need CSRF."""
+    """The user, if logged in with one of `roles`; state-changing methods also need CSRF.
+    An `Authorization: Bearer` API token decides alone instead (bearer.py: scope, no CSRF)."""
+    sent = api_tokens.bearer(request.headers.get("authorization"))
+    if sent is not False and bearer.applies(request):
+        return await bearer.authenticate(request, sent)  # type: ignore[return-value]
     user = await current_user(request)
     if user is None:
         raise Unauthorized(N_("log in first"))

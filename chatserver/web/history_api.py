@@ -22,6 +22,7 @@ from chatserver.store.store import Row, Store
 
 from . import http_fields
 from .auth import require
+from .openapi import Param, api
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -41,6 +42,8 @@ async def may_read(store: Store, user: Row, visitor_id: str) -> bool:
     return row is not None
 
 
+@api("A visitor's earlier conversations, a page at a time", scope="read",
+     params=(Param("cursor", "the `next` of the previous page"),))
 async def visitor_history(request: Request) -> Response:
     """`GET /api/visitors/{visitor_id}/history[?cursor=]`: who, at a glance, and a page."""
     user = await require(request, *STAFF)
@@ -59,6 +62,7 @@ async def visitor_history(request: Request) -> Response:
                          "conversations": page, "next": after}, headers=NO_STORE)
 
 
+@api("A conversation's transcript: every event as the console's frames", scope="read")
 async def transcript(request: Request) -> Response:
     """`GET /api/conversations/{conversation_id}/transcript`: every event as the console's
     frames (notes included: staff only), to show read-only."""

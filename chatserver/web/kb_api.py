@@ -18,6 +18,7 @@ from knowledge_base.model import Entry, EntryError
 from . import http_fields
 from .auth import require
 from .catalogue import N_
+from .openapi import OBJECT, Param, api
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -92,6 +93,9 @@ async def _audit(request: Request, user: Any, action: str, entry: Entry, **extra
                        audit.address_of(request))
 
 
+@api("List knowledge-base entries", scope="read", params=(
+    Param("status", "draft or published"), Param("language", "a language tag such as en"),
+    Param("q", "words in the question or answer")))
 async def list_entries(request: Request) -> Response:
     await require(request, *STAFF)
     params = http_fields.query(request)
@@ -103,11 +107,14 @@ async def list_entries(request: Request) -> Response:
     return JSONResponse({"entries": [entry_json(e) for e in entries]})
 
 
+@api("Read one entry", scope="read")
 async def get_entry(request: Request) -> Response:
     await require(request, *STAFF)
     return JSONResponse(entry_json(await hub_of(request).kb.get(_id(request))))
 
 
+@api("Create an entry (a draft unless published)", scope="admin", body=OBJECT, status=201,
+     responses={422: "A field is not valid (named)"})
 async def create_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
@@ -119,6 +126,8 @@ async def create_entry(request: Request) -> Response:
     return JSONResponse(entry_json(entry), status_code=201)
 
 
+@api("Change an entry (a new version)", scope="admin", body=OBJECT,
+     responses={422: "A field is not valid (named)"})
 async def update_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
@@ -131,6 +140,7 @@ async def update_entry(request: Request) -> Response:
     return JSONResponse(entry_json(entry))
 
 
+@api("Publish an entry: the bot answers with it", scope="admin")
 async def publish_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
@@ -139,6 +149,7 @@ async def publish_entry(request: Request) -> Response:
     return JSONResponse(entry_json(entry))
 
 
+@api("Delete an entry", scope="admin", status=204)
 async def delete_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
@@ -148,11 +159,15 @@ async def delete_entry(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@api("Every version of an entry", scope="read")
 async def entry_history(request: Request) -> Response:
     await require(request, "admin")
     return JSONResponse({"versions": await hub_of(request).kb.history(_id(request))})
 
 
+@api("Restore an earlier version as the newest", scope="admin",
+     body={"type": "object", "required": ["version"],
+           "properties": {"version": {"type": "integer"}}})
 async def restore_entry(request: Request) -> Response:
     user = await require(request, "admin")
     hub = hub_of(request)
@@ -165,6 +180,9 @@ async def restore_entry(request: Request) -> Response:
     return JSONResponse(entry_json(entry))
 
 
+@api("Import entries from JSON or CSV: all or nothing", scope="admin",
+     params=(Param("format", "json or csv"),), body=OBJECT, status=201,
+     responses={422: "The file has problems (each listed); nothing was stored"})
 async def import_entries(request: Request) -> Response:
     """`?format=json|csv`; the whole file is checked first and nothing is stored on any error."""
     user = await require(request, "admin")
@@ -187,6 +205,8 @@ async def import_entries(request: Request) -> Response:
                         status_code=201)
 
 
+@api("Export every entry as JSON or CSV", scope="admin",
+     params=(Param("format", "json or csv"),), response_type="application/octet-stream")
 async def export_entries(request: Request) -> Response:
     user = await require(request, "admin")
     kind = http_fields.query(request).get("format", "json")

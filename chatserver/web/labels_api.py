@@ -24,6 +24,7 @@ from chatserver.store.store import Conn
 from . import http_fields
 from .auth import require
 from .kb_api import json_body
+from .openapi import OBJECT, Param, api
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -52,6 +53,8 @@ def _name_taken(conn: Conn, key: str, label_id: int | None) -> bool:
     return conn.execute(_TAKEN_SQL, (key, label_id or 0)).fetchone() is not None
 
 
+@api("Every label in use (`?all=1`: deleted ones too)", scope="read",
+     params=(Param("all", "1 to list deleted labels too"),))
 async def list_labels(request: Request) -> Response:
     """Every label in use by name; `?all=1` adds deleted ones (still on old chats)."""
     await require(request, *STAFF)
@@ -63,6 +66,8 @@ async def list_labels(request: Request) -> Response:
                         headers={"cache-control": "no-store"})
 
 
+@api("Add a label", scope="admin", body=OBJECT, status=201,
+     responses={422: "A field is not valid (named)"})
 async def create_label(request: Request) -> Response:
     me = await require(request, "admin")
     hub = hub_of(request)
@@ -100,6 +105,8 @@ async def _live_label(hub: Hub, label_id: int) -> Any:
     return row
 
 
+@api("Rename or recolour a label", scope="admin", body=OBJECT,
+     responses={422: "A field is not valid (named)"})
 async def update_label(request: Request) -> Response:
     """Rename or recolour. Chats keep the label (by id); their logs keep the old name as
     it was when put on, and reports show the current one."""
@@ -137,6 +144,7 @@ async def update_label(request: Request) -> Response:
     return JSONResponse(label_json(await _live_label(hub, label_id)))
 
 
+@api("Delete a label (it stays on the chats that carry it)", scope="admin", status=204)
 async def delete_label(request: Request) -> Response:
     """Hidden from new use; kept on the chats that carry it, for their reports."""
     me = await require(request, "admin")
@@ -154,6 +162,7 @@ def _staff(user: Any) -> Staff:
     return Staff(int(user["id"]), str(user["role"]), str(user["display_name"]))
 
 
+@api("The labels on a conversation", scope="read")
 async def conversation_labels(request: Request) -> Response:
     user = await require(request, *STAFF)
     cid = http_fields.path_id(request, "conversation_id", "conversation")
@@ -162,6 +171,9 @@ async def conversation_labels(request: Request) -> Response:
                         headers={"cache-control": "no-store"})
 
 
+@api("Put a label on a conversation or take it off", scope="write",
+     body={"type": "object", "required": ["label_id", "on"], "properties": {
+         "label_id": {"type": "integer"}, "on": {"type": "boolean"}}})
 async def set_conversation_label(request: Request) -> Response:
     """`{label_id, on}`: the same change as the agent socket's `label` frame, for a chat
     that is closed (or open in another tab); answers the chat's labels after it."""

@@ -42,6 +42,7 @@ NAV = (
     ("/admin/labels", N_("Labels"), ("admin",)),
     ("/admin/canned", N_("Canned responses"), ("admin",)),
     ("/admin/webhooks", N_("Webhooks"), ("admin",)),
+    ("/admin/tokens", N_("API tokens"), ("admin",)),
     ("/admin/audit", N_("Audit log"), ("admin",)),
 )
 # Pages are private and change with every deploy: never cache them anywhere.

@@ -29,11 +29,17 @@ from chatserver.store.store import Conn, Store
 
 from . import http_fields, reports_page
 from .auth import require
+from .openapi import Param, api
 
 if TYPE_CHECKING:
     from .hub import Hub
 
 ROLES = ("supervisor", "admin")
+# The query every report and CSV takes (reports_query.parse).
+PERIOD = (Param("from", "first day, YYYY-MM-DD (30 days before `to` by default)"),
+          Param("to", "last day, YYYY-MM-DD (today in the desk's time zone by default)"),
+          *(Param(name, f"only this {name}") for name in ("agent", "skill", "topic",
+                                                          "language", "label")))
 
 
 @dataclass
@@ -121,6 +127,8 @@ async def _query(request: Request) -> ReportQuery | Response:
         return bad_parameter(e)
 
 
+@api("The report of a period: volumes, times, agents, labels, staffing", scope="read",
+     params=PERIOD)
 async def api_report(request: Request) -> Response:
     query = await _query(request)
     if isinstance(query, Response):
@@ -135,6 +143,8 @@ def _csv(name: str, query: ReportQuery, body: str) -> Response:
         "cache-control": "no-store"})
 
 
+@api("Download the agents' table of a period as CSV", scope="read", params=PERIOD,
+     response_type="text/csv")
 async def agents_csv(request: Request) -> Response:
     query = await _query(request)
     if isinstance(query, Response):
@@ -146,6 +156,8 @@ async def agents_csv(request: Request) -> Response:
     return _csv("agents", query, reports_csv.table(header, rows))
 
 
+@api("Download the staffing table of a period as CSV", scope="read", params=PERIOD,
+     response_type="text/csv")
 async def staffing_csv(request: Request) -> Response:
     query = await _query(request)
     if isinstance(query, Response):
@@ -155,6 +167,8 @@ async def staffing_csv(request: Request) -> Response:
                                                      reports_staffing.csv_rows(report)))
 
 
+@api("Download every conversation of a period as CSV, a row each", scope="read",
+     params=PERIOD, response_type="text/csv")
 async def conversations_csv(request: Request) -> Response:
     query = await _query(request)
     if isinstance(query, Response):

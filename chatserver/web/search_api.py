@@ -18,12 +18,19 @@ from chatserver.store.search import search
 from . import http_fields
 from .auth import require
 from .catalogue import N_
+from .openapi import Param, api
 from .pages import STAFF, page_user, render
 
 NO_STORE = {"cache-control": "no-store"}
 PARAMS = frozenset({"q", "visitor", "agent", "label", "from", "to", "rating", "cursor"})
 
 
+@api("Search conversations: words, visitor, agent, label, dates, rating", scope="read",
+     params=tuple(Param(name, text) for name, text in (
+         ("q", "words the conversation holds"), ("visitor", "a visitor's name or e-mail"),
+         ("agent", "an agent's id"), ("label", "a label's name"),
+         ("from", "first day, YYYY-MM-DD"), ("to", "last day, YYYY-MM-DD"),
+         ("rating", "the survey's rating, 1-5"), ("cursor", "the `next` of the previous page"))))
 async def search_conversations(request: Request) -> Response:
     """`?q=&visitor=&agent=&label=&from=&to=&rating=&cursor=`: a page of conversations, newest
     first, each with up to 3 snippets as [{"text", "hit"}] segments; 400 for a bad parameter."""
