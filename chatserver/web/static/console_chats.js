@@ -20,6 +20,8 @@ export function addChat({ id, visitorName = "", language = "", topic = "", skill
     lastVisitorSeq: 0, ...restoreReceipts(id), // read receipts, each way: readSent, visitorRead
     fromEntry: null, usedEntries: new Map() }; // entry id -> title, for the close dialog
   chat.tab = el("li", { role: "presentation" });
+  // Scrolled down to lines that came below the fold: now they are read.
+  list.addEventListener("scroll", () => markRead(chat), { passive: true });
   chats.set(id, chat);
   fetchLabels(chat);
   $("transcripts").append(list);

@@ -52,7 +52,6 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
     if (frame.from === "visitor") {
       if (frame.text) chat.lastVisitorText = frame.text; // a file alone asks the assist nothing
       chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
-      markRead(chat);
       visitorTyping(chat, false);
       if (!quiet) visitorLine(chat, frame, () => openChat(chat.id));
       if (chat.id === view.activeId && !quiet) assist(chat);
@@ -82,6 +81,8 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
   renderTab(chat);
   updateTitle();
   if (chat.id === view.activeId) scrollDown(chat);
+  // after the scroll: a visitor's line is read only once it is in the transcript's view
+  if (frame.type === "message" && frame.from === "visitor") markRead(chat);
 }
 
 function insertBySeq(chat, node, seq) {

@@ -52,12 +52,32 @@ export function onScreen(chat) {
   return chat.id === view.activeId && !document.hidden && chat.list.getClientRects().length > 0;
 }
 
-/** Tell the visitor we read their lines, only when they are on screen. */
+/** Whether a line shows in the transcript's view, enough to read (its first 24 px, or all of
+    it): at or above the bottom edge of the transcript and of the window. A line scrolled past
+    above counts: the agent saw it on the way up or chose to skip it. */
+function inView(node, box) {
+  const r = node.getBoundingClientRect();
+  const bottom = Math.min(box.getBoundingClientRect().bottom, window.innerHeight);
+  return r.height > 0 && Math.min(r.bottom, r.top + 24) <= bottom + 1;
+}
+
+/** The last visitor line the agent can see in the chat's transcript (its seq; 0: none). */
+function seenUpTo(chat) {
+  const lines = chat.list.querySelectorAll(".line-visitor[data-seq]");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (Number(lines[i].dataset.seq) && inView(lines[i], chat.list)) return Number(lines[i].dataset.seq);
+  }
+  return 0;
+}
+
+/** Tell the visitor we read their lines, only those on screen: the chat on screen and each line
+    in the transcript's view (scrolled up, a new line below waits until the agent scrolls to it:
+    the transcript calls this on scroll). */
 export function markRead(chat) {
-  if (!chat || chat.state !== "assigned" || !onScreen(chat)) return;
-  if (chat.lastVisitorSeq > chat.readSent
-      && socket.raw({ type: "read", conversation_id: chat.id, seq: chat.lastVisitorSeq })) {
-    chat.readSent = chat.lastVisitorSeq;
+  if (!chat || chat.state !== "assigned" || !onScreen(chat) || chat.lastVisitorSeq <= chat.readSent) return;
+  const seq = Math.min(chat.lastVisitorSeq, seenUpTo(chat));
+  if (seq > chat.readSent && socket.raw({ type: "read", conversation_id: chat.id, seq })) {
+    chat.readSent = seq;
     save(chat);
   }
 }

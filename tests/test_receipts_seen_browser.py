@@ -1,0 +1,50 @@
+"""Read receipts cover only what was seen (issue 20 review): a line below the reader's fold, in
+the console's transcript or in the visitor's widget, is not told read until the reader scrolls
+to it; and what the agent read on one device is not counted unread, nor notified, on another
+(the server keeps the agent side's read position per conversation)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Server, add_user
+from .test_alerts_browser import go_online, read_by_agent, unread_by_agent
+from .test_console_handoff_browser import visitor
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_a_line_below_the_fold_is_not_told_read(server: Server, browser, page) -> None:
+    """The agent scrolled up in a long chat to read what the visitor said earlier; the visitor
+    writes again. The new line is drawn below, out of view (the transcript does not follow
+    when scrolled up), yet the console at once told the visitor's widget "Read" (markRead
+    only asked whether the chat is the open one and the tab visible). The visitor must not be
+    told "read" for a line the agent has not seen: the receipt waits until the agent scrolls
+    down to it."""
+    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    go_online(page, server, "nadia")
+    page.set_viewport_size(PHONE)
+    with visitor(server, "Sara") as sara:
+        page.click(".offer .btn-primary")
+        page.wait_for_selector("#console[data-view='chat'] .transcript:not([hidden])")
+        story = "and then the parcel went back to the depot again, " * 6
+        for i in range(6):
+            sara.say(f"part {i}: {story}")
+        page.locator(".transcript:not([hidden]) >> text=part 5:").wait_for()
+        sara.reads(0.5)
+        page.locator(".transcript:not([hidden])").evaluate("t => { t.scrollTop = 0; }")
+        page.wait_for_timeout(200)
+        seq = sara.say("the important new question")
+        line = page.locator(".transcript:not([hidden]) >> text=the important new question")
+        line.wait_for()
+        in_view = line.evaluate("""(n) => {
+            const t = n.closest('.transcript').getBoundingClientRect();
+            const r = n.getBoundingClientRect(); return r.top < t.bottom && r.bottom > t.top; }""")
+        assert not in_view, "the test meant the line to be out of view"
+        assert unread_by_agent(sara, seq), "the visitor was told Read for a line below the fold"
+
+        # The agent scrolls down to it: now it is read.
+        line.scroll_into_view_if_needed()
+        read_by_agent(sara, seq)
