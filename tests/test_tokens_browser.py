@@ -5,15 +5,16 @@ revokes it; the token works over HTTP until then and is refused after."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 import pytest
 
 from chatserver.core.api_tokens import TOKEN
 
-from .harness import Server, add_user
+from .harness import PASSWORD, Server, add_user
 from .test_admin_phone_browser import LOCALES, PHONE, assert_fits_the_phone, english_left
-from .test_console_browser import log_in
+from .test_console_browser import log_in, next_frame, visitor
 
 pytestmark = pytest.mark.browser
 
@@ -76,5 +77,39 @@ def test_an_admin_makes_copies_and_revokes_a_token_in_persian_on_a_phone(
                             headers={"authorization": f"Bearer {token}"})
         assert refused.status_code == 401
         assert_fits_the_phone(page)
+    finally:
+        context.close()
+
+
+def test_a_line_an_integration_posts_shows_in_the_console_under_its_name(
+        server: Server, browser) -> None:
+    add_user(server.db, "root", role="admin")
+    add_user(server.db, "maryam", skills={"lang:en": 5}, display_name="Maryam")
+    with httpx.Client(base_url=server.url) as admin:
+        login = admin.post("/login", data={"username": "root", "password": PASSWORD},
+                           headers={"accept": "application/json"})
+        made = admin.post("/api/tokens", json={"name": "Order system", "scopes": ["write"]},
+                          headers={"x-csrf-token": login.json()["csrf_token"]})
+        token = made.json()["token"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        log_in(page, server, "maryam")
+        page.wait_for_selector('#conn[data-state="online"]')
+        page.click("#status-online")
+        page.wait_for_selector('#status-online[aria-checked="true"]')
+        with visitor(server, "Sara", "where is my parcel?") as sara:
+            page.click(".offer .btn-primary")
+            cid = next_frame(sara, "assigned")["conversation_id"]
+            posted = httpx.post(f"{server.url}/api/conversations/{cid}/messages",
+                                headers={"authorization": f"Bearer {token}"},
+                                json={"id": str(uuid.uuid4()), "text": "Parcel 4711 left today"})
+            assert posted.status_code == 201, posted.text
+            seen = next_frame(sara, "message", **{"from": "integration"})
+            assert (seen["author"], seen["text"]) == ("Order system", "Parcel 4711 left today")
+            line = page.locator(".transcript:not([hidden]) .line-integration")
+            line.wait_for()
+            assert line.locator(".author").inner_text() == "Order system"
+            assert line.locator(".bubble-integration").inner_text() == "Parcel 4711 left today"
     finally:
         context.close()
