@@ -42,7 +42,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
                       "attachments"}),
     # top-level modules: configuration, secrets and the command line
     "config_values": frozenset(),
-    "config": frozenset({"core", "config_values"}),
+    "config": frozenset({"core", "config_values", "config_email"}),
+    "config_email": frozenset({"core", "config_values"}),
     "config_reference": frozenset({"config"}),
     "secrets_file": frozenset({"config"}),
     "passwords": frozenset(),

@@ -189,6 +189,14 @@ CHANGED_BY_HAND: dict[str, tuple[str, Any]] = {
     "privacy.notice_url": ("https://shop.example/privacy", "https://shop.example/privacy"),
     "abuse.exempt_addresses": ("10.0.0.1", ("10.0.0.1",)),
     "attachments.allowed_types": ("image/png,application/pdf", ("image/png", "application/pdf")),
+    "email.host": ("smtp.shop.example", "smtp.shop.example"),
+    "email.security": ("tls", "tls"),
+    "email.user": ("mailer", "mailer"),
+    "email.password": ("app-password", "app-password"),
+    "email.from_address": ("Support <support@shop.example>", "Support <support@shop.example>"),
+    "email.team_address": ("team@shop.example", "team@shop.example"),
+    "email.topic_addresses": ('{"billing": "billing@shop.example"}',
+                              {"billing": "billing@shop.example"}),
 }
 
 

@@ -178,9 +178,9 @@ async def test_zero_days_keeps_everything(store: Store) -> None:
     await store.upsert_visitor("v", {"name": "Kim"}, T0)
     await chat(store, "c", "v", T0, T0 + 1)
     await store.add_offline_message("v", "o", {"email": "k@x.io", "text": "t"}, T0)
-    report = await retention.purge(store, RetentionConfig(0, 0, 0, 0), NOW)
+    report = await retention.purge(store, RetentionConfig(0, 0, 0, 0, sent_mail_days=0), NOW)
     assert report.removed == 0 and report.batches == 0
-    assert not retention.enabled(RetentionConfig(0, 0, 0, 0))
+    assert not retention.enabled(RetentionConfig(0, 0, 0, 0, sent_mail_days=0))
 
 
 async def test_batches_are_short_and_chat_writes_go_through_while_a_purge_runs(
@@ -222,7 +222,7 @@ async def test_purge_loop_runs_on_schedule_records_the_audit_and_stops(store: St
     await asyncio.wait_for(loop, 2)
     # With every period at 0 the loop does not even start.
     await asyncio.wait_for(retention.purge_loop(store, Config(
-        retention=RetentionConfig(0, 0, 0, 0)), asyncio.Event()), 1)
+        retention=RetentionConfig(0, 0, 0, 0, sent_mail_days=0)), asyncio.Event()), 1)
 
 
 def test_the_purge_command_reports_what_it_removed(db_location: str,

@@ -10,10 +10,12 @@ import pytest
 from .harness import Server, add_user
 from .test_alerts_browser import go_online, read_by_agent, unread_by_agent
 from .test_console_handoff_browser import visitor
+from .test_receipts_browser import open_widget_chat
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+TOUCH = {"is_mobile": True, "has_touch": True}
 
 
 def test_a_line_below_the_fold_is_not_told_read(server: Server, browser, page) -> None:
@@ -48,3 +50,52 @@ def test_a_line_below_the_fold_is_not_told_read(server: Server, browser, page) -
         # The agent scrolls down to it: now it is read.
         line.scroll_into_view_if_needed()
         read_by_agent(sara, seq)
+
+
+def test_the_console_says_read_only_for_a_line_the_visitor_could_see(server: Server,
+                                                                     browser) -> None:
+    """The visitor, on a 390x844 phone, scrolled up in the widget to find the order number the
+    agent asked about earlier; the agent writes again. The widget does not scroll to a new
+    line while scrolled up (view.js: `stick`), so the line is below the visitor's fold, yet
+    the widget told the console "read" at once (app.js markRead asked only: panel open, chat
+    view, tab visible) and the agent's line said "Read ✓✓". The console must show Read only
+    for a line the widget showed: the receipt waits until the visitor scrolls to it."""
+    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    desk = browser.new_context(viewport={"width": 1280, "height": 800})
+    shop = browser.new_context(viewport=PHONE, **TOUCH, color_scheme="dark")
+    try:
+        page = desk.new_page()
+        go_online(page, server, "nadia")
+        part = open_widget_chat(shop, server)
+        page.click(".offer:has-text('Sara') .btn-primary")
+        page.wait_for_selector(".tab[aria-selected='true'] >> text=Sara")
+        story = "Here is what I found about your parcel and the depot it went back to. " * 4
+        for i in range(6):
+            page.fill("#composer-text", f"{i}: {story}")
+            page.keyboard.press("Enter")
+        part(".msg:has-text('5: Here is')").wait_for()
+        last = page.locator(".transcript:not([hidden]) .line-agent").last
+        last.locator(".delivery >> text=Read").wait_for()
+
+        part(".log").evaluate("log => { log.scrollTop = 0; }")
+        page.wait_for_timeout(300)
+        page.fill("#composer-text", "Could you check the number on the label once more?")
+        page.keyboard.press("Enter")
+        mine = page.locator(".transcript:not([hidden]) .line-agent").last
+        shown = part(".msg:has-text('number on the label')")
+        shown.wait_for(state="attached")
+        in_view = shown.evaluate("""(m) => {
+            const box = m.closest('.log').getBoundingClientRect();
+            const r = m.getBoundingClientRect();
+            return r.top < box.bottom && r.bottom > box.top; }""")
+        assert not in_view, "the test meant the line to be below the visitor's fold"
+        page.wait_for_timeout(1000)
+        said = mine.locator(".delivery").inner_text()
+        assert "Read" not in said, f"the console says {said!r} for a line the visitor cannot see"
+
+        # The visitor scrolls down to it: now the console says Read.
+        shown.scroll_into_view_if_needed()
+        mine.locator(".delivery >> text=Read").wait_for()
+    finally:
+        desk.close()
+        shop.close()

@@ -17,8 +17,9 @@ from chatserver.web.widget_routes import LANGUAGE_FILES, LAZY, MODULES, WIDGET_D
 
 BUDGET = 15 * 1024  # issue 5: every widget file a visitor downloads at start, gzipped, together
 # What is loaded on first use, kept small too, as a visitor waits for it then: the attachment
-# code, and the survey and leave-a-message forms.
-LAZY_BUDGETS = {("attach.js", "attach.css"): 5 * 1024, ("forms.js",): 2 * 1024}
+# code, and the survey, leave-a-message and e-mail-me-this-chat forms (forms.js: 1,834 bytes
+# before that offer, 2,261 with it on 6 Dec 2026, its words coming from the server).
+LAZY_BUDGETS = {("attach.js", "attach.css"): 5 * 1024, ("forms.js",): 2560}
 
 
 @pytest.fixture

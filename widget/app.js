@@ -166,10 +166,11 @@ export async function boot({ script, api, base }) {
     loading.then((a) => a && fn(a));
   }
 
-  // A read receipt only for what the visitor can actually see: panel open, tab visible.
+  // A read receipt only for what the visitor can actually see: panel open, tab visible, the
+  // line in the log's view (scrolled up, a new line waits until the visitor scrolls to it).
   function markRead() {
     if (!state.open || state.view !== "chat" || document.visibilityState !== "visible") return;
-    const seq = lastIncomingSeq(state);
+    const seq = lastIncomingSeq(state, view.shown);
     if (seq > state.readSent && transport.send({ type: "read", seq })) {
       dispatch({ type: "seen", seq });
     }
@@ -217,7 +218,7 @@ export async function boot({ script, api, base }) {
   }
 
   const handlers = {
-    show, hide, typing,
+    show, hide, typing, scroll: markRead,
     toggle: () => (state.open ? hide() : show()),
     send: (text) => {
       typing(false);

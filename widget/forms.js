@@ -63,9 +63,38 @@ export function create(lang, on) {
   npsField, field(S.comment, comment), go(S.submit));
   const thanks = h("p", { class: "notice", role: "status" }, S.thanks);
 
+  // After the chat: its transcript by email, to the address the visitor gave (the server
+  // sends it nowhere else; docs/email.md). Shown once the server said where it would go; its
+  // words come with that answer, in `lang`, so this lazy file does not carry them.
+  const api = new URL("../api/visitor/transcript-email", import.meta.url);
+  const mail = btn("link", "", () => ask("POST"), { "aria-live": "polite", hidden: true });
+  // the conversation the server was asked about, the state last rendered, the server's words
+  // (offer, sent, later, failed)
+  let asked, now, W;
+  const ask = (method) => fetch(method === "GET" ? `${api}?lang=${lang}` : api, { method,
+    headers: { authorization: `Bearer ${now.token}`, "x-conversation-id": now.conversationId },
+  }).then(async (r) => {
+    if (method === "GET") {
+      W = r.ok && (await r.json()).words;
+      mail.hidden = !W;
+      if (W) mail.textContent = W.offer;
+    } else {
+      mail.disabled = r.ok;
+      mail.textContent = W[r.ok ? "sent" : r.status === 429 ? "later" : "failed"];
+    }
+  }).catch(() => W && (mail.textContent = W.failed));
+
   return {
-    offline, left, survey, thanks,
+    offline, left, survey, thanks, mail,
     render(s, surveyDue) {
+      now = s;
+      const ended = s.view === "chat" && s.closed && s.token && s.conversationId;
+      if (ended && asked !== s.conversationId) {
+        asked = s.conversationId;
+        mail.disabled = false;
+        ask("GET");
+      }
+      if (!ended) mail.hidden = true;
       offline.hidden = s.view !== "offline";
       left.hidden = s.view !== "left";
       survey.hidden = !(surveyDue && !s.survey.done);

@@ -221,11 +221,12 @@ export function reduce(state, action) {
   return s;
 }
 
-/** The highest seq of a line from someone else: what a `read` receipt should cover. */
-export function lastIncomingSeq(s) {
+/** The highest seq of a line from someone else that `shown` says the visitor can see: what a
+    `read` receipt should cover. */
+export function lastIncomingSeq(s, shown) {
   let seq = 0;
   for (const m of s.messages) {
-    if (m.from !== "visitor" && m.seq && m.conversationId === s.conversationId) seq = m.seq;
+    if (m.from !== "visitor" && m.seq && m.conversationId === s.conversationId && shown(m)) seq = m.seq;
   }
   return seq;
 }

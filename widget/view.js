@@ -118,7 +118,7 @@ export function createView(shadow, lang, cfg, on) {
   const composer = form("composer", submit, input, clipBtn, picker, go(T("send")));
 
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", tabindex: 0,
-    "aria-label": T("title") });
+    "aria-label": T("title"), onscroll: on.scroll });
   const status = h("p", { class: "status", role: "status" });
   const typing = h("p", { class: "typing", "aria-live": "polite" });
   const chips = h("div", { class: "chips" });
@@ -193,7 +193,7 @@ export function createView(shadow, lang, cfg, on) {
   const more = () => loading || (loading = import("./forms.js" + (tries ? "?" + tries : ""))
     .then((m) => {
       forms = m.create(lang, on);
-      after.before(forms.offline, forms.left, forms.survey, forms.thanks);
+      after.before(forms.offline, forms.left, forms.survey, forms.thanks, forms.mail);
       render(current);
     }, () => {
       tries++;
@@ -279,7 +279,7 @@ export function createView(shadow, lang, cfg, on) {
     const surveyDue = view === "chat" && s.closed && s.survey
       && s.survey.conversation_id === s.conversationId;
     // due and not here yet: focus waits for it
-    const waiting = !forms && (surveyDue || view === "offline" || view === "left");
+    const waiting = !forms && (s.closed || view === "offline" || view === "left");
     if (forms) forms.render(s, surveyDue);
     else if (waiting) more();
     prechat.hidden = view !== "prechat";
@@ -315,6 +315,11 @@ export function createView(shadow, lang, cfg, on) {
 
   return {
     render,
+    // a line shows in the log's view: its first 24 px (or all of it) above the log's bottom
+    shown(m) {
+      const r = rows.get(m.id)?.getBoundingClientRect();
+      return r && r.height && Math.min(r.bottom, r.top + 24) <= log.getBoundingClientRect().bottom + 1;
+    },
     showGreeting(show) {
       bubble.hidden = !show;
     },

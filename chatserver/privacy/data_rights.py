@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
+from chatserver.store import mail_outbox as outbox
 from chatserver.store.search_index import forget_lines
 from chatserver.store.store import Conn, Store, secure_delete
 
@@ -49,8 +50,8 @@ log = logging.getLogger(__name__)
 
 TOMBSTONE = "[erased]"
 # Every table an erasure rewrites, for Store.after_erase.
-ERASED_TABLES = ("events", "conversations", "offline_messages", "visitors", "kb_proposals",
-                 "search_lines", "visitor_terms", "attachments")
+ERASED_TABLES = ("events", "conversations", "offline_messages", "mail_outbox", "visitors",
+                 "kb_proposals", "search_lines", "visitor_terms", "attachments")
 # Files deleted per job: at most 50 MB (5 × the 10 MB limit) overwritten by secure_delete in
 # one write, so a visitor with many files is erased without holding up the chats.
 FILE_BATCH = 5
@@ -346,6 +347,7 @@ def _erase_rest(conn: Conn, group: list[str], now_ms: int
         offline = conn.execute(
             "UPDATE offline_messages SET email = '', text = ?, page_url = '' "  # noqa: S608
             f"WHERE visitor_id {within}", (TOMBSTONE, *group)).rowcount
+        outbox.erase(conn, group)  # their mails, queued or kept: never sent after this
         conn.execute(
             "UPDATE visitors SET name = '', email = '', external_id = NULL, "  # noqa: S608
             f"verified = 0, erased_ms = ? WHERE id {within}", (now_ms, *group))

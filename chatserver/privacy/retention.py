@@ -13,6 +13,8 @@
   conversation left is deleted outright.
 - Agents' status changes (`agent_presence`, read by the staffing report) older than
   `presence_days` are deleted.
+- E-mails sent or given up on (`mail_outbox`) more than `sent_mail_days` ago are deleted;
+  queued ones stay until sent (store/outbox.py).
 
 Runs on a schedule inside the server (`purge_loop`) and on demand (`chatserver purge`), in jobs
 of `batch_size` rows through the store's writer, so chats are never held up. A run that removed
@@ -37,6 +39,7 @@ from functools import partial
 from typing import Any
 
 from chatserver.config import Config, RetentionConfig
+from chatserver.store import mail_outbox as outbox
 from chatserver.store.store import Conn, Store, secure_delete
 
 from . import audit
@@ -71,6 +74,7 @@ class PurgeReport:
     visitors_deleted: int = 0  # no conversation left to keep them for
     presence_rows: int = 0  # agents' status changes deleted
     attachments: int = 0  # files deleted with their bytes
+    mails: int = 0  # e-mails sent or given up on, deleted
     batches: int = 0
     cutoffs_ms: dict[str, int] = field(default_factory=dict)
 
@@ -78,7 +82,7 @@ class PurgeReport:
     def removed(self) -> int:
         return (self.message_texts + self.proposal_texts + self.offline_messages
                 + self.visitors_anonymised + self.visitors_deleted + self.presence_rows
-                + self.attachments)
+                + self.attachments + self.mails)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +142,11 @@ def _presence_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
         return conn.execute(
             "DELETE FROM agent_presence WHERE rowid IN (SELECT rowid FROM agent_presence "
             "WHERE ts_ms < ? ORDER BY ts_ms LIMIT ?)", (cutoff_ms, limit)).rowcount
+
+
+def _mail_batch(conn: Conn, cutoff_ms: int, limit: int) -> int:
+    with secure_delete(conn):
+        return outbox.purge_batch(conn, cutoff_ms, limit)
 
 
 def _visitors_batch(conn: Conn, after: tuple[int, str], cutoff_ms: int,
@@ -214,6 +223,12 @@ async def purge(store: Store, retention: RetentionConfig, now_ms: int, *,
         while (deleted := await run(lambda c: _presence_batch(c, cutoff, size))) == size:
             report.presence_rows += deleted
         report.presence_rows += deleted
+    mail_cutoff = now_ms - retention.sent_mail_days * DAY_MS
+    if retention.sent_mail_days and await outbox.any_done_before(store, mail_cutoff):
+        cutoff = report.cutoffs_ms["sent_mail"] = mail_cutoff
+        while (deleted := await run(lambda c: _mail_batch(c, cutoff, size))) == size:
+            report.mails += deleted
+        report.mails += deleted
     if report.removed > report.presence_rows:  # personal text was scrubbed or deleted
         await store.after_erase(ERASED_TABLES)
     return report
@@ -239,7 +254,8 @@ async def run_purge(store: Store, config: Config, now_ms: int, *, address: str =
 
 def enabled(retention: RetentionConfig) -> bool:
     return bool(retention.message_text_days or retention.offline_message_days
-                or retention.visitor_profile_days or retention.presence_days)
+                or retention.visitor_profile_days or retention.presence_days
+                or retention.sent_mail_days)
 
 
 async def purge_loop(store: Store, config: Config, stop: asyncio.Event | None = None, *,
@@ -294,5 +310,6 @@ def command(args: argparse.Namespace, config: Config) -> int:
               f"offline messages deleted: {report.offline_messages}\n"
               f"visitor profiles anonymised: {report.visitors_anonymised}\n"
               f"visitor profiles deleted: {report.visitors_deleted}\n"
-              f"agent presence rows deleted: {report.presence_rows}")
+              f"agent presence rows deleted: {report.presence_rows}\n"
+              f"e-mails deleted: {report.mails}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from chatserver.cluster.connections import Connection
@@ -18,6 +19,7 @@ from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.errors import Conflict, NotFound
 from chatserver.core.messages import say
+from chatserver.store import mail_outbox as outbox
 from chatserver.store.store import NewEvent
 from chatserver.tokens import new_id
 
@@ -52,6 +54,10 @@ class VisitorSide:
         # Encodes a visitor's message for the bot's semantic re-ranker before the bot reads it
         # (off the event loop); app.py sets it to embeddings.Embeddings.prepare when on.
         self.prepare_message: Callable[[str], Awaitable[None]] | None = None
+        # The team's e-mail for an offline message (mail.Mailer, set by app.py when [email] is
+        # on): composed here, queued in the message's own transaction, then the sender woken.
+        self.offline_mail: Callable[[str, str, Mapping[str, str], int], Any] | None = None
+        self.mail_queued: Callable[[], None] | None = None
         # Per visitor starting a chat: its lock and how many wait on it (dropped at none).
         self._starting: dict[str, list[Any]] = {}
 
@@ -239,8 +245,13 @@ class VisitorSide:
     async def offline_message(
         self, visitor_id: str, client_id: str, fields: Mapping[str, str]
     ) -> Outcome:
-        await self.journal.store.add_offline_message(visitor_id, client_id, fields,
-                                                     self.journal.clock())
+        now = self.journal.clock()
+        mail = self.offline_mail(visitor_id, client_id, fields, now) if self.offline_mail else None
+        queue = None if mail is None else partial(outbox.enqueue, mail=mail, now_ms=now)
+        stored = await self.journal.store.add_offline_message(visitor_id, client_id, fields,
+                                                              now, also=queue)
+        if stored and queue is not None and self.mail_queued is not None:
+            self.mail_queued()
         return Outcome({"type": "ack", "id": client_id})
 
     async def agents_online(self, language: str, topic: str) -> bool:

@@ -391,4 +391,35 @@ MIGRATIONS: list[str] = [
         revoked_by INTEGER REFERENCES users(id)
     );
     """,
+    # 17: e-mail (issue 21): the outbox. A mail is composed and written in the transaction of
+    # what causes it (an offline message, a visitor's transcript request), `key` naming that
+    # cause (one mail each), whole (subject, text and HTML parts, Message-ID), so every retry
+    # sends the same bytes. A sender claims due rows with a lease (owner, until) so processes
+    # never send one row at once; a sent or failed row is kept `retention.sent_mail_days`.
+    # `visitor_id`: whose personal data it holds (erasure deletes their mails).
+    """
+    CREATE TABLE mail_outbox (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        visitor_id TEXT NOT NULL DEFAULT '',
+        recipient TEXT NOT NULL,
+        reply_to TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL,
+        body_text TEXT NOT NULL,
+        body_html TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms INTEGER NOT NULL,
+        lease_owner TEXT NOT NULL DEFAULT '',
+        lease_until_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        done_ms INTEGER
+    );
+    CREATE INDEX mail_outbox_due ON mail_outbox(next_ms) WHERE state = 'queued';
+    CREATE INDEX mail_outbox_done ON mail_outbox(done_ms) WHERE state != 'queued';
+    CREATE INDEX mail_outbox_visitor ON mail_outbox(visitor_id, kind, created_ms);
+    """,
 ]

@@ -356,9 +356,11 @@ class Store:
         return await self.fetchone("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
 
     async def add_offline_message(
-        self, visitor_id: str, client_id: str, fields: Mapping[str, str], now_ms: int
+        self, visitor_id: str, client_id: str, fields: Mapping[str, str], now_ms: int,
+        also: Callable[[Conn], Any] | None = None,
     ) -> bool:
-        """Store a message left while nobody could answer; False when the id was seen before."""
+        """Store a message left while nobody could answer; False when the id was seen before.
+        `also` runs in the same transaction when it was stored (the team's e-mail, queued)."""
 
         def job(conn: Conn) -> bool:
             cursor = conn.execute(
@@ -370,6 +372,8 @@ class Store:
                     fields.get("language", ""), fields.get("page_url", ""), now_ms,
                 ),
             )
+            if cursor.rowcount == 1 and also is not None:
+                also(conn)
             return cursor.rowcount == 1
 
         return await self.write(job)

@@ -30,7 +30,7 @@ from chatserver.cluster.router import LocalRouter, Router
 from chatserver.config import CONFIG_FILE_ENV, Config, ConfigError
 from chatserver.core.errors import ChatError
 from chatserver.privacy import retention
-from chatserver.privacy.iplimits import AbuseLimits
+from chatserver.privacy.iplimits import AbuseLimits, KeyedLimiter
 from chatserver.privacy.redaction import Redactor, install_log_redaction
 from chatserver.secrets_file import secret_key
 from chatserver.service.api_tokens import ApiTokens
@@ -38,6 +38,7 @@ from chatserver.service.canned import CannedResponses
 from chatserver.service.facade import ConversationService
 from chatserver.service.integrations import Integrations
 from chatserver.service.learning import Learning
+from chatserver.service.mail import Mailer
 from chatserver.service.webhooks import Webhooks
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.search import backfill as search_backfill
@@ -50,6 +51,7 @@ from . import (
     kb_api,
     labels_api,
     learning_api,
+    mail_api,
     openapi,
     pages,
     privacy_api,
@@ -208,6 +210,10 @@ class App(Starlette):
 def create_app(config: Config) -> Starlette:
     hub = build_hub(config)
     webhooks = Webhooks(hub.store, config.webhooks, hub.service.clock)
+    mailer = Mailer(config.email, hub.store, desk_language=config.desk.language,
+                    clock=hub.service.clock)
+    hub.service.visitors.offline_mail = mailer.offline_alert
+    hub.service.visitors.mail_queued = mailer.wake
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -223,6 +229,7 @@ def create_app(config: Config) -> Starlette:
         purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
         indexer = asyncio.create_task(search_backfill(hub.store), name="search backfill")
         await webhooks.start()  # off the chat path: its own tasks, one per endpoint
+        sender = asyncio.create_task(mailer.run(), name="e-mail")
         # Always: API tokens are masked whatever the settings. uvicorn's loggers have their
         # own handlers, not the root's.
         for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -232,7 +239,7 @@ def create_app(config: Config) -> Starlette:
         try:
             yield
         finally:
-            for task in (indexer, purger, dispatcher):
+            for task in (sender, indexer, purger, dispatcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -259,10 +266,11 @@ def create_app(config: Config) -> Starlette:
         *privacy_api.routes,
         *reports.routes,
         *search_api_routes,
+        *webhook_routes,
+        *mail_api.routes,
         *conversations_api.routes,
         *tokens_api.routes,
         Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
-        *webhook_routes,
         *pages.routes,
         *widget_routes.routes,
     ]
@@ -270,10 +278,12 @@ def create_app(config: Config) -> Starlette:
               exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable})
     app.state.hub = hub
     app.state.uploads = Uploads(config.attachments)
+    app.state.webhooks = webhooks
+    app.state.mailer = mailer
+    app.state.transcripts_per_ip = KeyedLimiter(config.email.transcripts_per_ip, 3600.0)
     app.state.api_tokens = ApiTokens(hub.store, hub.service.clock)
     app.state.token_limits = TokenLimits(config.limits)
     app.state.integrations = Integrations(hub.service.journal, hub.service.handoff)
-    app.state.webhooks = webhooks
     return app
 
 

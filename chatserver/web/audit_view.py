@@ -87,7 +87,7 @@ DETAILS = {
     "visitors_deleted": N_("visitors deleted"), "presence_rows": N_("status changes"),
     "cutoffs_ms": N_("cut-off times"), "message_text": N_("message texts"),
     "offline_message": N_("offline messages"), "visitor_profile": N_("visitors' names"),
-    "presence": N_("status changes"),
+    "presence": N_("status changes"), "mails": N_("e-mails"), "sent_mail": N_("e-mails"),
     "url": N_("URL"), "event_types": N_("event types"),
     "description": N_("description"),
     "scopes": N_("scopes"), "prefix": N_("token id"),

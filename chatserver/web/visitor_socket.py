@@ -341,6 +341,7 @@ class VisitorSocket:
     async def offline_message(self, frame: Frame) -> dict[str, Any] | None:
         self.needs_consent()
         fields = {"email": frame["email"], "text": self.hub.redactor(frame["text"]),
-                  "language": self.session.language, "page_url": self.session.page_url}
+                  "language": self.session.language, "page_url": self.session.page_url,
+                  "topic": self.session.topic}
         return (await self.service.offline_message(self.session.visitor_id, frame.key,
                                                    fields)).ack
