@@ -15,12 +15,13 @@ import pytest
 
 from bot import Bot
 from chatserver.core.conversation import Event
+from chatserver.core.mail_content import offline_alert
 from chatserver.privacy import audit
 from chatserver.service import webhook_outbox
 from chatserver.service.api_tokens import ApiTokens
 from chatserver.service.canned import CannedResponses
 from chatserver.service.webhook_client import Answer
-from chatserver.store import copy
+from chatserver.store import copy, mail_outbox
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.schema import MIGRATIONS
 from chatserver.store.search import index_named
@@ -110,6 +111,10 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
             "INSERT INTO conversation_labels (conversation_id, label_id, added_ms) "
             "SELECT 'conv-0', id, ? FROM labels", (NOW,)))
         await ApiTokens(store, lambda: NOW).create("CRM", ("read", "write"), admin)
+        await mail_outbox.add(store, offline_alert(  # the team's e-mail, queued
+            visitor_id="visitor-0", client_id="off-1", email="v@x.io", text="call me", topic="",
+            visitor_language="en", page_url="", ts_ms=NOW, to="team@shop.example",
+            sender="support@shop.example", language="en"), NOW)
         return {cid: await store.events_after(cid, 0) for cid in ("conv-0", "conv-1", "conv-2")}
     finally:
         await store.close()
