@@ -150,6 +150,12 @@ async def test_a_line_from_an_integration_reaches_the_visitor_once_however_retri
         events = call(server, "GET", f"/api/conversations/{cid}/transcript", token).json()
         assert [e["author"] for e in events["events"] if e.get("from") == "integration"] == [
             "Order bot"]
+        # a card number is masked as in an agent's line
+        card = call(server, "POST", f"/api/conversations/{cid}/messages", token,
+                    json={"id": "card", "text": "charged to 4111 1111 1111 1111"})
+        assert card.status_code == 201
+        masked = await guest.expect("message", where=lambda f: f.get("id") == "card")
+        assert "4111 1111 1111 1111" not in masked["text"] and masked["text"].endswith("1111")
         # close: the visitor hears it, a retry changes nothing, a new close is a conflict
         close = {"id": str(uuid.uuid4()), "resolved": True}
         closed = call(server, "POST", f"/api/conversations/{cid}/close", token, json=close)

@@ -189,7 +189,8 @@ async def post_message(request: Request) -> Response:
     if not isinstance(author, str) or not 1 <= len(author.strip()) <= MAX_AUTHOR:
         raise BadFrame(f"author: 1-{MAX_AUTHOR} characters")
     integrations: Integrations = request.app.state.integrations
-    outcome = await integrations.post(cid, client_id, text, author.strip(),
+    # Masked as an agent's line is (card numbers, and what [privacy] turns on).
+    outcome = await integrations.post(cid, client_id, hub.redactor(text), author.strip(),
                                       token_id)
     return JSONResponse(_ack(outcome.ack), status_code=201)
 
