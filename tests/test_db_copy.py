@@ -84,7 +84,7 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
             await store.append(cid, [NewEvent("closed", "system", {"resolved": True})],
                                now_ms=NOW + 9)
         await index_named(store)  # the visitor filter's terms, as a search or start-up does
-        first = (await webhook_outbox.due(store, hook, NOW + DAY, 1))[0]
+        first = (await webhook_outbox.due(store, hook, NOW + DAY, 1))[0][0]
         await webhook_outbox.settle(store, hook, [webhook_outbox.Outcome(
             first, Answer(200, 12))], NOW, DAY, prune=True)  # one delivered, logged
         await store.add_offline_message("visitor-0", "off-1", {"email": "v@x.io",

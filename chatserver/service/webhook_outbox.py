@@ -6,8 +6,9 @@ only once its endpoint answered 2xx: the outbox is each endpoint's cursor, and a
 point delivers a row again rather than never (at least once; receivers de-duplicate on the
 event id).
 
-Order per conversation: only a conversation's lowest outstanding seq is due, so seq n+1 is
-never sent before seq n was delivered (it waits behind n's retries).
+Order per conversation: a round starts each conversation at its lowest outstanding row and
+sends its rows one after another, stopping at the first failure, so seq n+1 is never sent
+before seq n was delivered (it waits behind n's retries).
 """
 
 from __future__ import annotations
@@ -79,23 +80,41 @@ async def release(store: Store, owner: str) -> None:
         "WHERE lease_owner = ?", (owner,)))
 
 
-async def due(store: Store, endpoint_id: int, now_ms: int, limit: int,
-              busy: Sequence[str] = ()) -> list[Due]:
-    """The endpoint's due rows, oldest first, each the lowest outstanding seq of its
-    conversation (`busy`: conversations with a request in flight, left out)."""
-    rows = await store.fetchall(
-        "SELECT o.conversation_id, o.seq, o.attempts, e.type, e.author, e.payload, e.ts_ms "
-        "FROM webhook_outbox o LEFT JOIN events e "
-        "ON e.conversation_id = o.conversation_id AND e.seq = o.seq "
+_DUE_COLUMNS = ("o.conversation_id, o.seq, o.attempts, e.type, e.author, e.payload, e.ts_ms "
+                "FROM webhook_outbox o LEFT JOIN events e "
+                "ON e.conversation_id = o.conversation_id AND e.seq = o.seq ")
+
+
+def _due_row(r: Row) -> Due:
+    return Due(str(r[0]), int(r[1]), int(r[2]), r[3], r[4] or "",
+               json.loads(r[5]) if r[5] else {}, int(r[6] or 0))
+
+
+async def due(store: Store, endpoint_id: int, now_ms: int, chats: int,
+              chain: int = 1) -> list[list[Due]]:
+    """Up to `chats` conversations whose lowest outstanding row is due, oldest first, each
+    with up to `chain` of its rows in seq order from that lowest one: sent one after another,
+    stopping at the first failure, they keep the conversation's order."""
+    heads = [_due_row(r) for r in await store.fetchall(
+        f"SELECT {_DUE_COLUMNS}"  # noqa: S608 (fixed columns)
         "WHERE o.endpoint_id = ? AND o.next_ms <= ? AND NOT EXISTS ("
         " SELECT 1 FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id"
         " AND p.conversation_id = o.conversation_id AND p.seq < o.seq) "
-        "ORDER BY o.next_ms, o.conversation_id, o.seq LIMIT ?",
-        (endpoint_id, now_ms, limit + len(busy)))
-    found = [Due(str(r[0]), int(r[1]), int(r[2]), r[3], r[4] or "",
-                 json.loads(r[5]) if r[5] else {}, int(r[6] or 0))
-             for r in rows if r[0] not in busy]
-    return found[:limit]
+        "ORDER BY o.next_ms, o.conversation_id, o.seq LIMIT ?", (endpoint_id, now_ms, chats))]
+    if chain <= 1 or not heads:
+        return [[head] for head in heads]
+    marks = ", ".join("?" * len(heads))
+    rest: dict[str, list[Due]] = {head.conversation_id: [] for head in heads}
+    for r in await store.fetchall(
+            f"SELECT {_DUE_COLUMNS}WHERE o.endpoint_id = ? "
+            f"AND o.conversation_id IN ({marks}) ORDER BY o.conversation_id, o.seq",
+            (endpoint_id, *rest)):
+        rows = rest[str(r[0])]
+        if len(rows) < chain:
+            rows.append(_due_row(r))
+    # What follows each head (a row written since the first query is simply left for later).
+    return [[head, *(row for row in rest[head.conversation_id] if row.seq > head.seq)][:chain]
+            for head in heads]
 
 
 async def settle(store: Store, endpoint_id: int, outcomes: Sequence[Outcome], now_ms: int,
@@ -170,7 +189,7 @@ def endpoint_json(row: Row) -> dict[str, Any]:
 
 
 async def create(store: Store, url: str, description: str, secret: str, events: list[str],
-                 user_id: int, now_ms: int) -> int:
+                 user_id: int | None, now_ms: int) -> int:
     def job(conn: Conn) -> int:
         row = conn.execute(
             "INSERT INTO webhook_endpoints (url, description, secret, created_ms, created_by) "

@@ -2,8 +2,9 @@
 
 Off the chat path entirely: appends only write outbox rows (store.py); this runs in its own
 tasks, one per leased endpoint, so a slow or dead endpoint holds up nothing but itself. Each
-endpoint's task takes up to `concurrency` due rows (each the next of a different
-conversation), sends them at once, and settles the round in one write.
+endpoint's task takes up to `concurrency` x ROUND conversations with a due row and up to
+CHAIN rows of each, sends each conversation's rows in order (conversations in parallel,
+`concurrency` requests at a time), and settles the round in one write.
 
 Several processes: each renews its leases every third of `lease_seconds`; an endpoint is
 delivered by the one process holding its lease, and a process that died loses its leases when
@@ -29,7 +30,12 @@ from .webhook_client import post
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 60.0  # the delivery log is cut to its last KEPT_DELIVERIES this often
-ERROR_PAUSE_S = 1.0  # after the database failed a round (an outage): try again this soon
+ERROR_PAUSE_S = 1.0
+# A round takes this many conversations per request in flight, and up to CHAIN rows of each
+# (sent in order). One write settles the round, so the writer sees one job per round rather
+# than one per event, and a busy chat's lines are not held to one per round.
+ROUND = 8
+CHAIN = 32  # after the database failed a round (an outage): try again this soon
 
 
 def _now_ms() -> int:
@@ -96,16 +102,18 @@ class Webhooks:
 
     async def _endpoint_loop(self, endpoint: outbox.Leased) -> None:
         where = rules.destination(endpoint.url)
+        gate = asyncio.Semaphore(self.config.concurrency)
         pruned = time.monotonic()
         while True:
             try:
-                rows = await outbox.due(self.store, endpoint.id, self.clock(),
-                                        self.config.concurrency)
-                if not rows:
+                chains = await outbox.due(self.store, endpoint.id, self.clock(),
+                                          self.config.concurrency * ROUND, CHAIN)
+                if not chains:
                     await asyncio.sleep(self.config.poll_ms / 1000)
                     continue
-                outcomes = await asyncio.gather(*(self._send(endpoint, where, row)
-                                                  for row in rows))
+                sent = await asyncio.gather(*(self._chain(endpoint, where, rows, gate)
+                                              for rows in chains))
+                outcomes = [outcome for done in sent for outcome in done]
                 prune = time.monotonic() - pruned > PRUNE_EVERY_S
                 pruned = time.monotonic() if prune else pruned
                 disabled = await outbox.settle(
@@ -124,8 +132,19 @@ class Webhooks:
                 self._tasks.pop(endpoint.id, None)
                 return
 
+    async def _chain(self, endpoint: outbox.Leased, where: rules.Destination,
+                     rows: list[outbox.Due], gate: asyncio.Semaphore) -> list[outbox.Outcome]:
+        """One conversation's rows in order, up to the first that fails."""
+        outcomes = []
+        for row in rows:
+            outcomes.append(await self._send(endpoint, where, row, gate))
+            answer = outcomes[-1].answer
+            if answer is not None and not answer.ok:
+                break
+        return outcomes
+
     async def _send(self, endpoint: outbox.Leased, where: rules.Destination,
-                    row: outbox.Due) -> outbox.Outcome:
+                    row: outbox.Due, gate: asyncio.Semaphore) -> outbox.Outcome:
         if row.kind is None:  # erased from the log since it was written: nothing to send
             return outbox.Outcome(row, None)
         body = rules.body(row.conversation_id, row.seq, row.kind, row.author, row.payload,
@@ -135,9 +154,10 @@ class Webhooks:
             rules.EVENT_ID_HEADER: rules.event_id(row.conversation_id, row.seq),
             rules.EVENT_TYPE_HEADER: row.kind,
         }
-        answer = await post(where, body, headers, allow_private=self.config.allow_private,
-                            connect_timeout=self.config.connect_timeout_seconds,
-                            timeout=self.config.timeout_seconds)
+        async with gate:
+            answer = await post(where, body, headers, allow_private=self.config.allow_private,
+                                connect_timeout=self.config.connect_timeout_seconds,
+                                timeout=self.config.timeout_seconds)
         if answer.ok:
             self.delivered += 1
             return outbox.Outcome(row, answer)
