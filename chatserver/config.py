@@ -24,7 +24,7 @@ from typing import Any
 from bot import BotSettings
 from chatserver.core.routing import RoutingRules, Schedule
 
-from .config_email import EmailConfig, check_email
+from .config_email import EmailConfig, refuse_file_password
 from .config_values import ConfigError, apply_env, build
 
 ENV_PREFIX = "CHATSERVER_"
@@ -209,9 +209,7 @@ class RetentionConfig:
     # Minutes between purge runs, and rows changed per write (short jobs never block chats).
     purge_interval_minutes: int = 60
     batch_size: int = 500
-    # E-mails sent (or given up on) are kept this long, for "did it go out?", then deleted:
-    # they hold the visitor's words. Queued ones are never purged; erasure deletes both.
-    sent_mail_days: int = 30
+    sent_mail_days: int = 30  # e-mails sent or failed (queued ones stay until sent)
 
     def __post_init__(self) -> None:
         _positive("retention", {"message_text_days": self.message_text_days,
@@ -370,9 +368,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             raise ConfigError(f"{path}: file not found") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    if isinstance(raw.get("email"), dict) and raw["email"].get("password"):
-        raise ConfigError(f"email.password: not in {path}; set CHATSERVER_EMAIL_PASSWORD in "
-                          "the environment (a file is copied, backed up and read by many)")
+    refuse_file_password(raw, path)
     environ = os.environ if environ is None else environ
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and name not in NOT_SETTINGS:
@@ -455,7 +451,6 @@ def _check(config: Config) -> None:
     if config.storage.synchronous not in ("full", "normal"):
         raise ConfigError("storage.synchronous: must be 'full' or 'normal'")
     _check_storage(config.storage)
-    check_email(config.email)
     cluster = config.cluster
     if cluster.backend not in ("local", "redis"):
         raise ConfigError("cluster.backend: must be 'local' or 'redis'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from chatserver.core.mail_content import BadAddress, mailbox
 
@@ -47,34 +48,42 @@ class EmailConfig:
     transcripts_per_visitor: int = 3
     transcripts_per_ip: int = 10
 
+    def __post_init__(self) -> None:
+        """Ranges, and every address a mail is sent from or to when mail is on (a ValueError
+        here stops start-up as a ConfigError, config_values.build)."""
+        if self.security not in EMAIL_SECURITY:
+            raise ValueError(f"email.security: must be one of {', '.join(EMAIL_SECURITY)}")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"email.port: {self.port} is not a TCP port")
+        for key in ("timeout_seconds", "retry_base_seconds", "retry_max_seconds", "give_up_hours",
+                    "poll_seconds"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"email.{key}: must be greater than 0")
+        if self.transcripts_per_visitor < 0 or self.transcripts_per_ip < 0:
+            raise ValueError("email.transcripts_per_visitor and transcripts_per_ip: 0 or more")
+        if not self.enabled:
+            return
+        if self.security == "none" and self.password and self.host not in (
+                "localhost", "127.0.0.1", "::1"):
+            raise ValueError("email.security = 'none' would send the password in clear to "
+                             f"{self.host}: use starttls or tls")
+        if self.password and not self.user:
+            raise ValueError("email.user: a password is set (CHATSERVER_EMAIL_PASSWORD) but no "
+                             "user")
+        addresses = {"email.from_address": self.from_address,
+                     "email.team_address": self.team_address,
+                     **{f"email.topic_addresses.{t}": a for t, a in self.topic_addresses.items()}}
+        for key, value in addresses.items():
+            if key == "email.team_address" and not value:
+                continue  # offline messages stay on the console only
+            try:
+                mailbox(value, key)
+            except BadAddress as error:
+                raise ValueError(f"{error} (email.enabled = true)") from None
 
-def check_email(email: EmailConfig) -> None:
-    """Range checks, and every address a mail is sent from or to, when mail is on."""
-    if email.security not in EMAIL_SECURITY:
-        raise ConfigError(f"email.security: must be one of {', '.join(EMAIL_SECURITY)}")
-    if not 0 < email.port < 65536:
-        raise ConfigError(f"email.port: {email.port} is not a TCP port")
-    for key in ("timeout_seconds", "retry_base_seconds", "retry_max_seconds", "give_up_hours",
-                "poll_seconds"):
-        if getattr(email, key) <= 0:
-            raise ConfigError(f"email.{key}: must be greater than 0")
-    if email.transcripts_per_visitor < 0 or email.transcripts_per_ip < 0:
-        raise ConfigError("email.transcripts_per_visitor and transcripts_per_ip: 0 or more")
-    if not email.enabled:
-        return
-    if email.security == "none" and email.password and email.host not in (
-            "localhost", "127.0.0.1", "::1"):
-        raise ConfigError("email.security = 'none' would send the password in clear to "
-                          f"{email.host}: use starttls or tls")
-    if email.password and not email.user:
-        raise ConfigError("email.user: a password is set (CHATSERVER_EMAIL_PASSWORD) but no user")
-    addresses = {"email.from_address": email.from_address,
-                 "email.team_address": email.team_address,
-                 **{f"email.topic_addresses.{t}": a for t, a in email.topic_addresses.items()}}
-    for key, value in addresses.items():
-        if key == "email.team_address" and not value:
-            continue  # offline messages stay on the console only
-        try:
-            mailbox(value, key)
-        except BadAddress as error:
-            raise ConfigError(f"{error} (email.enabled = true)") from None
+
+def refuse_file_password(raw: Mapping[str, Any], path: object) -> None:
+    """A password written in the config file stops start-up: only the environment has it."""
+    if isinstance(raw.get("email"), dict) and raw["email"].get("password"):
+        raise ConfigError(f"email.password: not in {path}; set CHATSERVER_EMAIL_PASSWORD in "
+                          "the environment (a file is copied, backed up and read by many)")
