@@ -18,6 +18,7 @@ from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
 from chatserver.core.frames import encode
+from chatserver.core.msgids import N_
 from chatserver.store.store import NewEvent, Row
 
 from .dispatcher import Dispatcher
@@ -26,6 +27,29 @@ from .handoff import Handoff
 from .journal import Journal, Outcome
 
 log = logging.getLogger(__name__)
+
+# Why an agent's line (text or file) or transfer, or a supervisor's whisper or take-over (of a
+# chat another agent must hold), does not fit the chat's state (None: any state not named):
+# fixed sentences, so the console and the supervisor view show them in their language.
+_NOT_NOW: dict[tuple[str, State | None], str] = {
+    ("send", State.CLOSED): N_("cannot send: this chat has ended"),
+    ("send", State.OFFERED): N_("cannot send: accept the chat first"),
+    ("send", None): N_("cannot send: the chat is waiting for an agent"),
+    ("transfer", State.CLOSED): N_("cannot transfer: this chat has ended"),
+    ("transfer", State.OFFERED): N_("cannot transfer: accept the chat first"),
+    ("transfer", None): N_("cannot transfer: the chat is waiting for an agent"),
+    ("whisper", State.ASSIGNED): N_("cannot whisper: you hold this chat yourself"),
+    ("whisper", State.CLOSED): N_("cannot whisper: the conversation is closed"),
+    ("whisper", None): N_("cannot whisper: no agent holds this chat yet"),
+    ("take over", State.ASSIGNED): N_("cannot take over: you hold this chat yourself"),
+    ("take over", State.CLOSED): N_("cannot take over: the conversation is closed"),
+    ("take over", None): N_("cannot take over: no agent holds this chat yet"),
+}
+
+
+def not_now(action: str, state: State) -> str:
+    """Why `action` ("send", "transfer", "whisper", "take over") is refused in `state`."""
+    return _NOT_NOW.get((action, state)) or _NOT_NOW[(action, None)]
 
 
 @dataclass
@@ -130,7 +154,7 @@ class AgentSide:
                             or (profile is not None and profile.role != "agent"))
         )
         if not allowed:
-            raise NotFound("no such conversation")  # never reveal others' conversations
+            raise NotFound(N_("no such conversation"))  # never reveal others' conversations
         return conv
 
     async def open_conversations_of(self, agent_id: int) -> list[dict[str, Any]]:
@@ -151,7 +175,7 @@ class AgentSide:
         one already stored gets its ack again; anything else is a conflict."""
         replay = await self.journal.replayed(conv, client_id)
         if replay is None:
-            raise Conflict("this offer is no longer yours", frame_id=client_id)
+            raise Conflict(N_("this offer is no longer yours"), frame_id=client_id)
         return replay
 
     async def accept(self, agent_id: int, cid: str, client_id: str,
@@ -196,8 +220,7 @@ class AgentSide:
                 replay = await journal.replayed(conv, client_id)
                 if replay is not None:
                     return replay
-                raise Conflict(f"cannot send to a conversation that is {conv.state}",
-                               frame_id=client_id)
+                raise Conflict(not_now("send", conv.state), frame_id=client_id)
             profile = self.agents[agent_id]
             kind = "note" if note else "message"
             line: dict[str, Any] = {"from": "agent", "author": profile.display_name,
@@ -247,10 +270,9 @@ class AgentSide:
                 replay = await journal.replayed(conv, client_id)
                 if replay is not None:
                     return replay
-                raise Conflict(f"cannot transfer a conversation that is {conv.state}",
-                               frame_id=client_id)
+                raise Conflict(not_now("transfer", conv.state), frame_id=client_id)
             if to_agent is not None and await journal.store.user(to_agent) is None:
-                raise NotFound("no such agent", frame_id=client_id)
+                raise NotFound(N_("no such agent"), frame_id=client_id)
             skills = [to_skill] if to_skill else list(conv.skills)
             moved = {"from_agent": agent_id, "to_agent": to_agent, "to_skill": to_skill,
                      "note": note or ""}
@@ -277,10 +299,10 @@ class AgentSide:
             held = conv.state is State.ASSIGNED and conv.agent_id == agent_id
             if self.agents[agent_id].role == "agent" and not held:
                 if conv.agent_id != agent_id:
-                    raise Forbidden("only the agent holding the chat may close it",
+                    raise Forbidden(N_("only the agent holding the chat may close it"),
                                     frame_id=client_id)
                 if conv.state is State.OFFERED:  # never accepted: not theirs to end
-                    raise Conflict("this chat is only offered to you: decline it instead",
+                    raise Conflict(N_("this chat is only offered to you: decline it instead"),
                                    frame_id=client_id)
             cv.transition(conv.state, "close")
             entry_id = await self._fitting(cid, entry_id)

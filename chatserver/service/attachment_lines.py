@@ -17,8 +17,10 @@ from typing import Any
 from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import Conflict, Forbidden, NotFound
+from chatserver.core.msgids import N_
 from chatserver.store.store import Conn, NewEvent, Row
 
+from .agent_side import not_now
 from .journal import Journal
 
 _COLUMNS = ("id, conversation_id, visitor_id, author, name, media_type, size, width, height, "
@@ -83,12 +85,10 @@ class AttachmentLines:
             conv = await journal.conversation(cid)
             if conv.agent_id != agent_id or conv.state not in (State.ASSIGNED, State.CLOSED):
                 if user["role"] == "agent":
-                    raise NotFound("no such conversation")  # never reveal others' chats
-                raise Forbidden("only the agent in this chat may send files in it")
+                    raise NotFound(N_("no such conversation"))  # never reveal others' chats
+                raise Forbidden(N_("only the agent in this chat may send files in it"))
             if not cv.can_post(conv.state, "agent"):
-                return await self._replayed(conv, client_id,
-                                            f"cannot send to a conversation that is "
-                                            f"{conv.state}")
+                return await self._replayed(conv, client_id, not_now("send", conv.state))
             line = {"from": "agent", "author": user["display_name"], "text": "",
                     "attachment": file.fields()}
             _, events, _ = await journal.append(
@@ -127,5 +127,5 @@ def _a_file(event: Event) -> Event:
     """The stored line a retry names, if it is a file's: a client id a text line (or another
     frame) already used is a conflict, not that line's answer."""
     if event.type != "message" or "attachment" not in event.payload:
-        raise Conflict("this id was used for another line")
+        raise Conflict(N_("this id was used for another line"))
     return event

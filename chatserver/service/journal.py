@@ -22,6 +22,7 @@ from chatserver.core import conversation as cv
 from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import Conflict, NotFound, Unavailable
 from chatserver.core.frames import encode
+from chatserver.core.msgids import N_
 from chatserver.store.store import Conn, NewEvent, StaleState, Store
 from chatserver.telemetry import Telemetry, log_event
 
@@ -102,7 +103,7 @@ class Journal:
             self._stale.discard(conversation_id)
             row = await self.store.conversation_row(conversation_id)
             if row is None:
-                raise NotFound("no such conversation")
+                raise NotFound(N_("no such conversation"))
             events = await self.store.events_after(conversation_id, 0)
             conv = cv.replay(conversation_id, row["visitor_id"], events)
             self.keep(conv)
@@ -190,11 +191,11 @@ class Journal:
             except StaleState:
                 newer = await self.conversation(conv.id, fresh=True)
                 if not still_allowed(events, conv, newer):
-                    raise Conflict("the conversation changed meanwhile; look again",
+                    raise Conflict(N_("the conversation changed meanwhile; look again"),
                                    frame_id=client_id) from None
                 conv = newer
         else:
-            raise Unavailable("too busy to store this now; retry with the same id",
+            raise Unavailable(N_("too busy to store this now; retry with the same id"),
                               frame_id=client_id)
         if appended.duplicate:
             return conv, appended.events, True

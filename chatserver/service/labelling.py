@@ -15,6 +15,7 @@ from chatserver.cluster.connections import Connection
 from chatserver.core.conversation import Conversation
 from chatserver.core.errors import NotFound
 from chatserver.core.labels import text_colour
+from chatserver.core.msgids import N_
 from chatserver.store.store import NewEvent
 
 from .event_frames import ack_for
@@ -51,7 +52,7 @@ class Labelling:
     async def _visible(self, staff: Staff, cid: str, client_id: str | None) -> Conversation:
         conv = await self.journal.conversation(cid)
         if not may_label(staff, conv):
-            raise NotFound("no such conversation", frame_id=client_id)  # never reveal it
+            raise NotFound(N_("no such conversation"), frame_id=client_id)  # never reveal it
         return conv
 
     async def set_label(self, staff: Staff, cid: str, label_id: int, on: bool,
@@ -67,7 +68,7 @@ class Labelling:
             label = await store.fetchone(
                 "SELECT id, name, colour, deleted FROM labels WHERE id = ?", (label_id,))
             if label is None or (on and label["deleted"]):  # deleted: no new use
-                raise NotFound("no such label", frame_id=client_id)
+                raise NotFound(N_("no such label"), frame_id=client_id)
             present = await store.fetchone(
                 "SELECT 1 FROM conversation_labels WHERE conversation_id = ? AND label_id = ?",
                 (cid, label_id))

@@ -24,9 +24,10 @@ from chatserver.cluster.router import Router
 from chatserver.core import routing
 from chatserver.core.conversation import Conversation, State
 from chatserver.core.errors import Conflict, Forbidden
+from chatserver.core.msgids import N_
 from chatserver.store.store import Conn, NewEvent
 
-from .agent_side import AgentProfile
+from .agent_side import AgentProfile, not_now
 from .dispatcher import Dispatcher, needs
 from .event_frames import ack_for
 from .journal import Journal, Outcome
@@ -38,15 +39,13 @@ Record = Callable[[Detail], Callable[[Conn], object]]
 Build = Callable[[AgentProfile, Conversation], tuple[list[NewEvent], Detail]]
 
 
+_NOT_YOURS = {"whisper": N_("only supervisors and admins may whisper"),
+              "take over": N_("only supervisors and admins may take over")}
+
+
 def _refusal(conv: Conversation, verb: str, client_id: str) -> Conflict:
-    """Why a supervisor cannot whisper to or take over this chat."""
-    if conv.state is State.ASSIGNED:
-        why = "you hold this chat yourself"
-    elif conv.state is State.CLOSED:
-        why = "the conversation is closed"
-    else:
-        why = f"no agent holds this chat yet (it is {conv.state})"
-    return Conflict(f"cannot {verb}: {why}", frame_id=client_id)
+    """Why a supervisor cannot whisper to or take over this chat (a fixed sentence)."""
+    return Conflict(not_now(verb, conv.state), frame_id=client_id)
 
 
 class Supervision:
@@ -63,7 +62,7 @@ class Supervision:
         """The live profile (an admin may have changed the role since the socket opened)."""
         profile = self.agents.get(staff_id)
         if profile is None or profile.role not in ("supervisor", "admin"):
-            raise Forbidden(f"only supervisors and admins may {verb}", frame_id=client_id)
+            raise Forbidden(_NOT_YOURS[verb], frame_id=client_id)
         return profile
 
     async def _change(self, staff_id: int, cid: str, client_id: str, verb: str,

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
+from chatserver.core.msgids import N_ as N_  # web modules mark page titles and refusals
 from chatserver.core.staff_preferences import LANGUAGES
 
 RIGHT_TO_LEFT = frozenset({"fa", "ar"})
@@ -71,12 +72,6 @@ def negotiate(accept_language: str) -> str:
 def choose(preferred: str, accept_language: str) -> str:
     """The user's own choice if they made one, else what their browser asks for."""
     return preferred if preferred in LANGUAGES else negotiate(accept_language)
-
-
-def N_(msgid: str) -> str:
-    """Marks English text that is translated where it is shown (a page title, a menu label),
-    so that the catalogue test finds it."""
-    return msgid
 
 
 class Translator:

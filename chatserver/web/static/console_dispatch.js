@@ -70,21 +70,29 @@ function acked(frame) {
   if (chat && item.kind === "transfer") finish(chat, "transferred", t("Transferred. The chat has left your list."));
 }
 
+/** Why the server refused a frame, in the page language: its refusals are fixed sentences in
+   the catalogue, but the text checks name a limit or a position (core/frames.py). */
+function reasonOf(frame) {
+  if (frame.code === "too_large") return t("the text is too long to send");
+  if (/^field '\w+' contains /.test(frame.message || "")) return t("the text holds a character that cannot be sent");
+  return t(frame.message || "Something went wrong");
+}
+
 function failed(frame) {
   const item = frame.id && pending.get(frame.id);
-  if (!item) { if (frame.code !== "not_found") toast(frame.message ? t(frame.message) : t("Something went wrong"), "error"); return; }
+  if (!item) { if (frame.code !== "not_found") toast(reasonOf(frame), "error"); return; }
   pending.delete(frame.id);
   if (item.kind === "accept" || item.kind === "decline") {
     removeOffer(item.cid);
-    toast(item.kind === "accept" ? t("That chat is no longer available.") : t(frame.message || "Something went wrong"), "info");
+    toast(item.kind === "accept" ? t("That chat is no longer available.") : reasonOf(frame), "info");
     return;
   }
   if (item.node) {
     item.node.classList.remove("pending");
     item.node.classList.add("failed");
     const state = item.node.querySelector(".delivery");
-    if (state) state.textContent = t("Not sent: {reason}", { reason: t(frame.message || "Something went wrong") });
+    if (state) state.textContent = t("Not sent: {reason}", { reason: reasonOf(frame) });
   } else {
-    toast(frame.message ? t(frame.message) : t("Refused"), "error");
+    toast(frame.message ? reasonOf(frame) : t("Refused"), "error");
   }
 }
