@@ -177,11 +177,12 @@ async def test_a_visitor_gets_their_transcript_without_notes_or_whispers(
         server.stop()
 
 
-async def test_transcripts_are_refused_clearly(tmp_path: Path, sink: SmtpSink,
+async def test_transcripts_are_refused_clearly(tmp_path: Path, db_location: str, sink: SmtpSink,
                                                clients: list[Client]) -> None:
     """No address, an open chat, a mailbox the SMTP server refuses, and the limits per
     visitor (a day) and per address (an hour)."""
-    server = mail_server(tmp_path, None, sink, CHATSERVER_EMAIL_TRANSCRIPTS_PER_VISITOR="1",
+    server = mail_server(tmp_path, db_location, sink,
+                         CHATSERVER_EMAIL_TRANSCRIPTS_PER_VISITOR="1",
                          CHATSERVER_EMAIL_TRANSCRIPTS_PER_IP="4")
     server.start()
     try:
