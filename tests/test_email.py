@@ -68,7 +68,8 @@ def parts(message: Any) -> dict[str, str]:
 async def test_an_offline_message_reaches_the_team_with_the_visitor_as_reply_to(
         tmp_path: Path, db_location: str, sink: SmtpSink) -> None:
     server = mail_server(tmp_path, db_location, sink,
-                         CHATSERVER_EMAIL_TOPIC_ADDRESSES='{"billing": "billing@shop.example"}')
+                         CHATSERVER_EMAIL_TOPIC_ADDRESSES='{"billing": "billing@shop.example"}',
+                         CHATSERVER_METRICS_TOKEN="scrape")
     server.start()
     try:
         await leave(server, "reza@example.com", "سلام، سفارش <b>۷۷</b> کجاست؟\nلطفاً ایمیل بزنید",
@@ -96,6 +97,8 @@ async def test_an_offline_message_reaches_the_team_with_the_visitor_as_reply_to(
         assert [r[:2] for r in rows] == [("offline_alert", "team@shop.example"),
                                          ("offline_alert", "billing@shop.example")]
         assert len(sink.ids()) == len(set(sink.ids())) == 2
+        scraped = httpx.get(server.url + "/metrics", headers={"authorization": "Bearer scrape"})
+        assert "\nchat_mail_sent 2" in scraped.text and "\nchat_mail_failed 0" in scraped.text
     finally:
         server.stop()
 

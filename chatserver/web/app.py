@@ -214,6 +214,11 @@ def create_app(config: Config) -> Starlette:
                     clock=hub.service.clock)
     hub.service.visitors.offline_mail = mailer.offline_alert
     hub.service.visitors.mail_queued = mailer.wake
+    hub.service.telemetry.gauge("chat_mail_sent", "E-mails this process handed to the SMTP "
+                                "server.", lambda: [((), mailer.sent)])
+    hub.service.telemetry.gauge("chat_mail_failed", "E-mails this process gave up on (refused "
+                                "for good, or unsent past give_up_hours).",
+                                lambda: [((), mailer.failed)])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
