@@ -281,8 +281,8 @@ async def test_two_processes_never_send_one_mail_twice(tmp_path: Path, db_locati
         sink.stop()
 
 
-async def test_erasing_a_visitor_removes_their_mails(tmp_path: Path, db_location: str,
-                                                    clients: list[Client]) -> None:
+async def test_a_visitors_export_lists_their_mails_and_erasure_removes_them(
+        tmp_path: Path, db_location: str, clients: list[Client]) -> None:
     sink = SmtpSink()  # down: the mail stays queued
     server = mail_server(tmp_path, db_location, sink)
     add_user(server.db, "root", role="admin")
@@ -296,6 +296,11 @@ async def test_erasing_a_visitor_removes_their_mails(tmp_path: Path, db_location
         vid = sql(server.db, "SELECT visitor_id FROM offline_messages WHERE email = ?",
                   ("gone@example.com",))[0][0]
         admin = Session(server, "root")
+        # Their export lists the mail that holds their words; then the erasure deletes it.
+        exported = admin.get(f"/api/privacy/visitors/{vid}/export").json()
+        assert [(m["kind"], m["recipient"], m["state"]) for m in exported["emails"]] == [
+            ("offline_alert", "team@shop.example", "queued")]
+        assert "erase me later" in exported["emails"][0]["body_text"]
         erased = admin.send("POST", f"/api/privacy/visitors/{vid}/erase")
         admin.close()
         assert erased.status_code == 200, erased.text
