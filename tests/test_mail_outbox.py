@@ -1,4 +1,5 @@
-"""The e-mail outbox in the store on both backends, and the mails' content (pure).
+"""The e-mail outbox in the store on both backends, its sender against a real SMTP server, and
+the mails' content (pure).
 
 Two stores on one database stand for two processes: their claims never share a row; a row
 whose sender died comes back when its lease ends; the back-off pushes a retry out; retention
@@ -10,12 +11,13 @@ config file refused with messages that name the key."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from chatserver import config as config_module
-from chatserver.config import ConfigError, RetentionConfig
+from chatserver.config import ConfigError, EmailConfig, RetentionConfig
 from chatserver.core.mail_content import (
     BadAddress,
     Line,
@@ -26,10 +28,12 @@ from chatserver.core.mail_content import (
     transcript,
 )
 from chatserver.privacy.retention import purge
+from chatserver.service.mail import Mailer
 from chatserver.store import mail_outbox as outbox
 from chatserver.store.store import Store
 
 from .databases import db_location
+from .smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.anyio
 __all__ = ["db_location"]
@@ -104,6 +108,49 @@ async def test_retention_purges_old_sent_mails_and_erasure_a_visitors(db_locatio
         assert erased == 1 and await store.fetchall("SELECT * FROM mail_outbox") == []
     finally:
         await store.close()
+
+
+async def test_the_sender_marks_each_mail_by_what_became_of_it(db_location: str) -> None:
+    """Sent; refused for good (550: failed at once); a header no mail may carry (failed, the
+    others still go); the SMTP server down (queued, due again after the back-off); too old."""
+    sink = SmtpSink().start()
+    store = Store(db_location)
+    await store.open()
+    now = [1_000_000]
+    settings = EmailConfig(enabled=True, host="127.0.0.1", port=sink.port, security="none",
+                           from_address=SENDER, timeout_seconds=5, retry_base_seconds=30,
+                           give_up_hours=1)
+    mailer = Mailer(settings, store, clock=lambda: now[0])
+    try:
+        good, refused = alert(1), dataclasses.replace(alert(2), recipient="x@refuse.invalid")
+        broken = dataclasses.replace(alert(3), recipient="a@b.example\r\nBcc: c@d.example")
+        for mail in (good, refused, broken):
+            await outbox.add(store, mail, now[0])
+        assert await mailer.send_due() == 3
+        states = {r[0]: (r[1], r[2]) for r in await store.fetchall(
+            "SELECT key, state, last_error FROM mail_outbox")}
+        assert states[good.key] == ("sent", "")
+        assert states[refused.key][0] == "failed" and "550" in states[refused.key][1]
+        assert states[broken.key][0] == "failed" and "cannot be written" in states[broken.key][1]
+        assert [str(m["Message-ID"]) for _, m in sink.messages] == [good.message_id]
+        assert (mailer.sent, mailer.failed) == (1, 2)
+
+        sink.stop()  # down: the mail waits, due again 30 s on, then 60 s after the next try
+        later = alert(4)
+        await outbox.add(store, later, now[0])
+        assert await mailer.send_due() == 1
+        assert await outbox.next_due_ms(store) == now[0] + 30_000
+        now[0] += 30_000
+        assert await mailer.send_due() == 1
+        assert await outbox.next_due_ms(store) == now[0] + 60_000
+        now[0] += 3_600_001  # past give_up_hours: failed, with the last reason
+        assert await mailer.send_due() == 1
+        (row,) = await store.fetchall("SELECT state, attempts, last_error FROM mail_outbox "
+                                      "WHERE key = ?", (later.key,))
+        assert (row[0], row[1]) == ("failed", 3) and "127.0.0.1" in row[2]
+    finally:
+        await store.close()
+        sink.stop()
 
 
 def test_an_offline_alert_is_text_and_escaped_html_each_line_in_its_direction() -> None:

@@ -164,10 +164,18 @@ class Mailer:
         """Claim and send one batch of due mails; returns how many were claimed."""
         now = self.clock()
         rows = await outbox.claim(self.store, self.owner, now, self._lease_ms(), BATCH)
+        claimed = len(rows)
         if not rows:
             return 0
-        sender = self.config.from_address
-        messages = [mime(_mail(row), sender, int(row["created_ms"])) for row in rows]
+        sender, messages = self.config.from_address, []
+        for row in list(rows):
+            try:
+                messages.append(mime(_mail(row), sender, int(row["created_ms"])))
+            except (ValueError, TypeError) as error:  # a header no mail may carry: never sendable
+                rows.remove(row)
+                await self._give_up(row, f"cannot be written as a mail: {error}")
+        if not rows:
+            return claimed
         outcomes, reason = None, ""
         try:
             outcomes = await asyncio.to_thread(send_all, self.config, messages)
@@ -185,14 +193,17 @@ class Mailer:
             problem = result.error if result is not None else reason
             too_old = now - int(row["created_ms"]) > self.config.give_up_hours * 3_600_000
             if (result is not None and result.permanent) or too_old:
-                log.warning("e-mail %s to %s not sent: %s", row["message_id"],
-                            masked(row["recipient"]), problem)
-                await outbox.give_up(self.store, row_id, self.owner, now, problem)
-                self.failed += 1
+                await self._give_up(row, problem)
             else:
                 await outbox.retry(self.store, row_id, self.owner,
                                    now + self._backoff_ms(attempts), problem)
-        return len(rows)
+        return claimed
+
+    async def _give_up(self, row: dict[str, Any], problem: str) -> None:
+        log.warning("e-mail %s to %s not sent: %s", row["message_id"], masked(row["recipient"]),
+                    problem)
+        await outbox.give_up(self.store, int(row["id"]), self.owner, self.clock(), problem)
+        self.failed += 1
 
     async def run(self) -> None:
         """Send until cancelled; a failure (the database away) is logged and tried again."""
