@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from knowledge_base.model import LANGUAGE_PATTERN
 
+from .msgids import N_
+
 # What a desk's replies name, and what each is filled with (docs/console.md lists them).
 PLACEHOLDERS: dict[str, str] = {
     "visitor.name": "the visitor's name; an empty one reads as the language's fallback",
@@ -47,6 +49,11 @@ _SHORTCUT_EXTRA = frozenset("-_.\u200c")
 # Bidi embeddings and overrides can make shown text differ from what is sent ("Trojan
 # Source"); U+2028/U+2029 break lines in transcripts. Marks, isolates and ZWNJ/ZWJ stay.
 _REFUSED_FORMAT = frozenset("\u202a\u202b\u202c\u202d\u202e\u2028\u2029")
+# A fixed sentence (the editor shows it translated): text pasted from a word processor often
+# carries an embedding, invisible to the person who pasted it.
+_BIDI_REFUSAL = N_("must not hold a bidi embedding, override or line separator")
+# The console's picker ends a shortcut at a space.
+_SPACE_REFUSAL = N_("must not hold spaces: a shortcut ends at one")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
 _WHITESPACE_RUN = re.compile(r"\s+")
 # What shows on screen: letters, digits, punctuation, symbols (not marks, spaces, format chars).
@@ -129,33 +136,36 @@ def _shows_something(text: str) -> bool:
 
 def _shortcut(value: object) -> str:
     if not isinstance(value, str):
-        raise CannedError("shortcut", "must be text")
+        raise CannedError("shortcut", N_("must be text"))
     # Folded: /ｈｉ from a full-width IME is /hi, as typed shortcuts are compared (console).
     text = folded(value.strip().removeprefix("/"))
-    if not 1 <= len(text) <= MAX_SHORTCUT:
+    if not text:
+        raise CannedError("shortcut", N_("must not be empty"))
+    if len(text) > MAX_SHORTCUT:
         raise CannedError("shortcut", f"must be 1-{MAX_SHORTCUT} characters")
     if not _shows_something(text):
-        raise CannedError("shortcut", "must hold a letter or a digit")
+        raise CannedError("shortcut", N_("must hold a letter or a digit"))
     for char in text:
         if char not in _SHORTCUT_EXTRA and unicodedata.category(char)[0] not in "LNM":
-            raise CannedError("shortcut", f"{char!r} is not allowed: use letters, digits, "
-                              "- _ or . (no spaces: the picker ends a shortcut at one)")
+            raise CannedError("shortcut", _SPACE_REFUSAL if char.isspace()
+                              else N_("may hold only letters, digits, - _ or ."))
     return text
 
 
 def _title(value: object) -> str:
     if not isinstance(value, str):
-        raise CannedError("title", "must be text")
+        raise CannedError("title", N_("must be text"))
     if "\n" in value or "\r" in value or "\t" in value:
-        raise CannedError("title", "must be one line")
+        raise CannedError("title", N_("must be one line"))
     text = _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFC", value)).strip()
-    if not 1 <= len(text) <= MAX_TITLE:
+    if not text:
+        raise CannedError("title", N_("must not be empty"))
+    if len(text) > MAX_TITLE:
         raise CannedError("title", f"must be 1-{MAX_TITLE} characters")
     if not _shows_something(text):  # a zero-width space alone is an empty picker row
-        raise CannedError("title", "must hold a visible character")
-    if refused := _REFUSED_FORMAT.intersection(text):
-        raise CannedError("title", f"must not hold U+{ord(min(refused)):04X} (a bidi override "
-                          "or line separator)")
+        raise CannedError("title", N_("must hold a visible character"))
+    if _REFUSED_FORMAT.intersection(text):
+        raise CannedError("title", _BIDI_REFUSAL)
     return text
 
 
@@ -163,23 +173,22 @@ def _entry_id(value: object) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ROW_ID:
-        raise CannedError("entry_id", "must be a knowledge-base entry's id, or null")
+        raise CannedError("entry_id", N_("must be a knowledge-base entry's id, or null"))
     return value
 
 
 def _text(language: str, value: object, max_text: int) -> str:
     name = f"variants.{language}"
     if not isinstance(value, str):
-        raise CannedError(name, "must be text")
+        raise CannedError(name, N_("must be text"))
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
     if not _shows_something(text):
-        raise CannedError(name, "must not be empty (leave the language out instead)")
+        raise CannedError(name, N_("must not be empty (leave the language out instead)"))
     if len(text) > max_text:
         raise CannedError(name, f"must be at most {max_text} characters (one chat line)")
-    if refused := _REFUSED_FORMAT.intersection(text):
-        raise CannedError(name, f"must not hold U+{ord(min(refused)):04X} (a bidi override "
-                          "or line separator)")
+    if _REFUSED_FORMAT.intersection(text):
+        raise CannedError(name, _BIDI_REFUSAL)
     try:
         placeholders(text)
     except CannedError as error:
@@ -189,8 +198,7 @@ def _text(language: str, value: object, max_text: int) -> str:
 
 def _variants(value: object, max_text: int) -> dict[str, str]:
     if not isinstance(value, Mapping) or not value:
-        raise CannedError("variants", "must hold the text in at least one language, e.g. "
-                          '{"en": "Hi {visitor.name}"}')
+        raise CannedError("variants", N_("must hold the text in at least one language"))
     if len(value) > MAX_VARIANTS:
         raise CannedError("variants", f"at most {MAX_VARIANTS} languages")
     out = {}

@@ -25,6 +25,7 @@ from chatserver.core.canned import (
 )
 from chatserver.core.canned_seed import SEED
 from chatserver.core.errors import Conflict, Forbidden, NotFound
+from chatserver.core.msgids import N_
 from chatserver.store.store import Conn, Row, Store
 
 SEEDED = "canned_default_loaded"  # the meta mark: the team's set was seeded once
@@ -41,7 +42,7 @@ Record = Callable[[Canned], Callable[[Conn], object]]
 
 
 def _taken_error() -> CannedError:
-    return CannedError("shortcut", "another response of the same list has this shortcut")
+    return CannedError("shortcut", N_("another response of the same list has this shortcut"))
 
 
 def _from_row(row: Row) -> Canned:
@@ -123,7 +124,7 @@ def _changed(response_id: int, version: int) -> Conflict:
 
 def _may_change(owner_id: int | None, user: Mapping[str, Any]) -> None:
     if owner_id is None and user["role"] != "admin":
-        raise Forbidden("only admins change the team's canned responses")
+        raise Forbidden(N_("only admins change the team's canned responses"))
 
 
 class CannedResponses:

@@ -7,6 +7,15 @@
 export const LANGUAGES = ["en", "fa", "ar", "zh"];
 const RIGHT_TO_LEFT = new Set(["fa", "ar", "ur", "he", "ps", "ckb", "dv", "yi"]);
 const TAG = /^[a-z]{2,3}$/;
+// The server's refusals that carry a number or an id, in the page language (core/canned.py,
+// service/canned.py); its fixed sentences go through t() as they are.
+const SERVER_PATTERNS = [
+  [/^must be 1-(\d+) characters$/, (m) => t("must be 1-{limit} characters", { limit: fmtNumber(+m[1]) })],
+  [/^must be at most (\d+) characters \(one chat line\)$/,
+    (m) => t("must be at most {limit} characters (one chat line)", { limit: fmtNumber(+m[1]) })],
+  [/^no canned response \d+$/, () => t("This response no longer exists.")],
+  [/^no knowledge-base entry \d+$/, () => t("That entry is gone.")],
+];
 
 /** The tag's name in the page language ("Persian", «فارسی», «波斯语»). */
 export function languageLabel(tag) {
@@ -135,9 +144,10 @@ export function cannedEditor({ entries = null, placeholders = [], idPrefix = "ca
     const general = form.querySelector(".form-error");
     general.hidden = true;
     // A placeholder's refusal in the page language; the server's sentence names the known ones.
+    const pattern = data && data.message && SERVER_PATTERNS.find(([re]) => re.test(data.message));
     const shown = data && data.placeholder
       ? { ...data, message: t("Unknown or malformed placeholder: {placeholder}", { placeholder: data.placeholder }) }
-      : data;
+      : pattern ? { ...data, message: pattern[1](pattern[0].exec(data.message)) } : data;
     showErrors(form, shown, general);
   }
 
