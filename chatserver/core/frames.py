@@ -245,7 +245,12 @@ AGENT_FRAMES: Mapping[str, Spec] = {
         "conversation_id": (CONVERSATION_ID, True),
         "text": (_text, True),
     },
-    "take_over": {"id": (CLIENT_ID, True), "conversation_id": (CONVERSATION_ID, True)},
+    # `from_agent`: the agent the supervisor saw holding the chat; taken only from them.
+    "take_over": {
+        "id": (CLIENT_ID, True),
+        "conversation_id": (CONVERSATION_ID, True),
+        "from_agent": (_integer(1, _MAX_SEQ), False),
+    },
 }
 
 

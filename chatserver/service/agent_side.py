@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from chatserver.cluster.connections import Connection, Registry
+from chatserver.cluster.connections import Backlog, Connection, Registry
 from chatserver.cluster.router import Router
 from chatserver.core import conversation as cv
-from chatserver.core.conversation import Conversation, State
+from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import CLOSE_POLICY, Conflict, Forbidden, NotFound
 from chatserver.core.frames import encode
 from chatserver.core.msgids import N_
 from chatserver.store.store import NewEvent, Row
 
 from .dispatcher import Dispatcher
-from .event_frames import ack_for, event_frame, skills_from_json
+from .event_frames import ack_for, event_frame, shown_to_staff, skills_from_json
 from .handoff import Handoff
 from .journal import Journal, Outcome
 
@@ -120,6 +121,36 @@ class AgentSide:
                                                  skills=dict(profile.skills),
                                                  now=self._now(), status=profile.status)
         self.dispatcher.requeue_all(revoked, "revoke", "agent_status")
+
+    async def refresh_profile(self, user: Row) -> None:
+        """What the store says of a connected user, read by another process's socket (its
+        periodic session check, a supervisor's frame): an admin's change made through
+        another process reaches this one's live profile (role, name, routing) too."""
+        profile = self.agents.get(int(user["id"]))
+        if profile is not None and (
+                user["disabled"] or (profile.role, profile.display_name, profile.capacity,
+                                     profile.skills) != (user["role"], user["display_name"],
+                                                         user["capacity"],
+                                                         skills_from_json(user["skills"]))):
+            await self.update_profile(user)
+
+    async def reload_profile(self, agent_id: int) -> bool:
+        """Read the user again and refresh the live profile; False when the account is gone
+        or disabled (its sockets are closing)."""
+        user = await self.journal.store.user(agent_id)
+        if user is None:
+            return False
+        await self.refresh_profile(user)
+        return not user["disabled"]
+
+    def backlog_for(self, agent_id: int) -> Backlog:
+        """What this agent's sockets catch up from: every staff frame, a whisper only when
+        it was for them or they oversee the desk (their live role, at the time of reading)."""
+        def shown(event: Event) -> bool:
+            profile = self.agents.get(agent_id)
+            return shown_to_staff(event, agent_id, "agent" if profile is None else profile.role)
+
+        return partial(self.journal.backlog, for_visitor=False, shown=shown)
 
     async def agent_disconnected(self, agent_id: int) -> None:
         """The agent's last socket closed: offers go back now, chats after the grace period."""

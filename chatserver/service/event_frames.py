@@ -26,6 +26,14 @@ def ack_for(client_id: str | None, event: Event) -> dict[str, Any]:
             "seq": event.seq}
 
 
+def shown_to_staff(event: Event, staff_id: int, role: str) -> bool:
+    """May this staff member read the event? All of them, but a whisper: only the agent it
+    was sent to (`to_agent`) and supervisors and admins, never the next agent to hold or
+    read the chat (a transfer, the visitor's history)."""
+    return (event.type != "whisper" or role in ("supervisor", "admin")
+            or event.payload.get("to_agent") == staff_id)
+
+
 def event_frame(event: Event, *, for_visitor: bool,
                 links: Links | None = None) -> dict[str, Any] | None:
     """The frame an audience receives for a stored event; None when it sees nothing. A line's

@@ -81,7 +81,8 @@ class ConversationService:
         # Lines that carry a file; the bot answers a visitor's file it cannot read.
         self.attachments = AttachmentLines(journal, after_file=self.visitors.file_turn)
         self.labelling = Labelling(journal)
-        self.supervision = Supervision(journal, router, self.dispatcher, self.agents)
+        self.supervision = Supervision(journal, router, self.dispatcher, self.agents,
+                                       reload=self.agent_side.reload_profile)
         # What each socket catches up from (one callable per audience, not one per socket).
         self.visitor_backlog = partial(journal.backlog, for_visitor=True)
         self.agent_backlog = partial(journal.backlog, for_visitor=False)
@@ -110,6 +111,8 @@ class ConversationService:
         agent_side = self.agent_side
         self.agent_connected = agent_side.agent_connected
         self.update_profile = agent_side.update_profile
+        self.refresh_profile = agent_side.refresh_profile
+        self.agent_backlog_for = agent_side.backlog_for
         self.agent_disconnected = agent_side.agent_disconnected
         self.set_status = agent_side.set_status
         self.record_presence = agent_side.record_presence

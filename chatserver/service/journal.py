@@ -249,10 +249,12 @@ class Journal:
         event = await self.store.event_by_client_id(conv.id, client_id)
         return None if event is None else Outcome(ack_for(client_id, event), [event])
 
-    async def backlog(self, cid: str, after_seq: int, *, for_visitor: bool
+    async def backlog(self, cid: str, after_seq: int, *, for_visitor: bool,
+                      shown: Callable[[Event], bool] | None = None
                       ) -> list[tuple[int, str | None]]:
         """Every stored event after `after_seq` in order, each with the frame this audience
-        is shown (None when it sees nothing of it): what a socket catches up from."""
+        is shown (None when it sees nothing of it): what a socket catches up from. `shown`:
+        whether this reader may see a staff event (a whisper is for its addressee)."""
         # Under the chat's lock: never between an append's commit and its ack, which stands
         # for the sender's copy of its own line (the log must not send it that line again).
         lock = self.lock(cid)
@@ -263,7 +265,8 @@ class Journal:
         rows: list[tuple[int, str | None]] = []
         for event in events:
             frame = None
-            if not for_visitor or event.type in cv.VISITOR_EVENTS:
+            if (event.type in cv.VISITOR_EVENTS if for_visitor
+                    else shown is None or shown(event)):
                 frame = event_frame(event, for_visitor=for_visitor, links=self.links)
             rows.append((event.seq, None if frame is None else encode(frame)))
         return rows

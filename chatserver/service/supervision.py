@@ -15,6 +15,7 @@ that a person joined, and the chat is in the supervisor's console at once (no of
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any
@@ -52,11 +53,15 @@ class Supervision:
     """Whisper and take-over, for the agent socket of a supervisor or admin."""
 
     def __init__(self, journal: Journal, router: Router, dispatcher: Dispatcher,
-                 agents: dict[int, AgentProfile]) -> None:
+                 agents: dict[int, AgentProfile],
+                 reload: Callable[[int], Awaitable[bool]] | None = None) -> None:
         self.journal = journal
         self.router = router
         self.dispatcher = dispatcher
         self.agents = agents  # connected agents' live profiles, shared with the service
+        # Reads a user's row again into their live profile (AgentSide.reload_profile): False
+        # when the account is disabled or gone.
+        self.reload = reload
 
     def _supervisor(self, staff_id: int, verb: str, client_id: str) -> AgentProfile:
         """The live profile (an admin may have changed the role since the socket opened)."""
@@ -67,19 +72,31 @@ class Supervision:
 
     async def _change(self, staff_id: int, cid: str, client_id: str, verb: str,
                       build: Build, record: Record, origin: Connection | None,
-                      then: Callable[[Conversation], Awaitable[None]] | None = None) -> Outcome:
+                      then: Callable[[Conversation], Awaitable[None]] | None = None,
+                      check: Callable[[Conversation], Awaitable[Conflict | None]] | None = None
+                      ) -> Outcome:
         """Check, store with its audit entry, publish, then (only when new) `then`, under the
-        chat's lock. Only a chat another agent holds may be changed; a retry of a frame stored
-        before the chat moved on gets its ack again; anything else is a refusal."""
+        chat's lock. Only a chat another agent holds may be changed (and `check` may refuse
+        more); a retry of a frame stored before the chat moved on gets its ack again; anything
+        else is a refusal."""
+        # The role as stored, not as this process last heard it: an admin's change made
+        # through another process reaches the live profile here (rare frames: one read each).
+        if self.reload is not None and not await self.reload(staff_id):
+            raise Forbidden("this account is disabled", frame_id=client_id)
         profile = self._supervisor(staff_id, verb, client_id)
         journal = self.journal
         async with journal.lock(cid):
             conv = await journal.conversation(cid)
+            refusal = None
             if conv.state is not State.ASSIGNED or conv.agent_id in (None, staff_id):
+                refusal = _refusal(conv, verb, client_id)
+            elif check is not None:
+                refusal = await check(conv)
+            if refusal is not None:
                 replay = await journal.replayed(conv, client_id)
                 if replay is not None:
                     return replay
-                raise _refusal(conv, verb, client_id)
+                raise refusal
             events, detail = build(profile, conv)
             conv, stored, duplicate = await journal.append(
                 conv, events, client_id, origin, also=record({"conversation_id": cid, **detail}))
@@ -99,8 +116,20 @@ class Supervision:
         return await self._change(staff_id, cid, client_id, "whisper", build, record, origin)
 
     async def take_over(self, staff_id: int, cid: str, client_id: str, *, record: Record,
-                        origin: Connection | None = None) -> Outcome:
-        """Transfer the chat to the sender, who holds it from now on."""
+                        origin: Connection | None = None,
+                        from_agent: int | None = None) -> Outcome:
+        """Transfer the chat to the sender, who holds it from now on: only from `from_agent`,
+        the agent they saw holding it, so that of two supervisors pressing Take over at once
+        one wins. Without it (an older client) never from someone who took it over."""
+        async def check(conv: Conversation) -> Conflict | None:
+            if from_agent is not None and conv.agent_id != from_agent:
+                return Conflict("cannot take over: someone else holds this chat now",
+                                frame_id=client_id)
+            if from_agent is None and await self._taken_over(conv):
+                return Conflict("cannot take over: a supervisor has just taken this chat over",
+                                frame_id=client_id)
+            return None
+
         def build(profile: AgentProfile, conv: Conversation) -> tuple[list[NewEvent], Detail]:
             moved = {"from_agent": conv.agent_id, "to_agent": staff_id, "to_skill": None,
                      "note": "", "take_over": True, "by": profile.display_name}
@@ -110,7 +139,15 @@ class Supervision:
                     {"from_agent": conv.agent_id})
 
         return await self._change(staff_id, cid, client_id, "take over", build, record,
-                                  origin, then=lambda conv: self._route_to(conv, staff_id))
+                                  origin, then=lambda conv: self._route_to(conv, staff_id),
+                                  check=check)
+
+    async def _taken_over(self, conv: Conversation) -> bool:
+        """Whether the chat's holder took it over (the last `assigned` event says so)."""
+        row = await self.journal.store.fetchone(
+            "SELECT payload FROM events WHERE conversation_id = ? AND type = 'assigned' "
+            "ORDER BY seq DESC LIMIT 1", (conv.id,))
+        return row is not None and bool(json.loads(row["payload"]).get("take_over"))
 
     async def _route_to(self, conv: Conversation, staff_id: int) -> None:
         """The router's hold moves from the previous agent to the supervisor: released (their

@@ -44,7 +44,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     agent_id = int(user["id"])
     service = hub.service
     conn = Connection(websocket, hub.config.limits.send_queue, f"agent:{agent_id}",
-                      service.agent_backlog)
+                      service.agent_backlog_for(agent_id))
     profile = AgentProfile(  # the status is service.agent_connected's to decide
         id=agent_id, username=user["username"], display_name=user["display_name"],
         role=user["role"], skills=skills_from_json(user["skills"]), capacity=user["capacity"],
@@ -136,7 +136,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
         cid = frame["conversation_id"]
         return (await service.take_over(agent_id, cid, frame.key,
                                         record=audited("supervisor.take_over", cid),
-                                        origin=conn)).ack
+                                        origin=conn, from_agent=frame.get("from_agent"))).ack
 
     async def resume(frame: Frame) -> dict[str, Any] | None:
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=False)
@@ -161,8 +161,13 @@ async def agent_endpoint(websocket: WebSocket) -> None:
 
 async def _close_when_session_ends(hub: Hub, conn: Connection, session_id: str) -> None:
     """Close the console once its login is gone: logged out, expired, a new password, or the
-    account disabled (perhaps by `chatserver user disable`, in another process)."""
+    account disabled (perhaps by `chatserver user disable`, in another process). Else the
+    user as stored reaches the live profile: an admin's change made through another process
+    (a supervisor demoted stops receiving every chat here too)."""
     while not conn.closed:
         await asyncio.sleep(hub.config.server.session_check_seconds)
-        if await hub.store.session(session_id, hub.service.clock()) is None:
+        user = await hub.store.session(session_id, hub.service.clock())
+        if user is None:
             conn.close(CLOSE_POLICY, "session ended")
+        else:
+            await hub.service.refresh_profile(user)

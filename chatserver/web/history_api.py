@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from chatserver.core.errors import BadFrame, NotFound
 from chatserver.service import visitor_history as history
-from chatserver.service.event_frames import event_frame
+from chatserver.service.event_frames import event_frame, shown_to_staff
 from chatserver.store.store import Row, Store
 
 from . import http_fields
@@ -65,7 +65,8 @@ async def visitor_history(request: Request) -> Response:
 @api("A conversation's transcript: every event as the console's frames", scope="read")
 async def transcript(request: Request) -> Response:
     """`GET /api/conversations/{conversation_id}/transcript`: every event as the console's
-    frames (notes included: staff only), to show read-only."""
+    frames (notes included: staff only; a whisper for its addressee and supervisors), to
+    show read-only."""
     user = await require(request, *STAFF)
     hub: Hub = request.app.state.hub
     cid = http_fields.path_id(request, "conversation_id", "conversation")
@@ -78,7 +79,10 @@ async def transcript(request: Request) -> Response:
     if row["agent_id"] != user["id"] and not await may_read(hub.store, user, row["visitor_id"]):
         raise NotFound("no such conversation")
     events = await hub.store.events_after(cid, 0, limit=100_000)
-    frames = [f for f in (event_frame(e, for_visitor=False) for e in events) if f is not None]
+    # A whisper only for the agent it was sent to and supervisors (event_frames.shown_to_staff).
+    shown = (event_frame(e, for_visitor=False) for e in events
+             if shown_to_staff(e, int(user["id"]), user["role"]))
+    frames = [f for f in shown if f is not None]
     return JSONResponse({"conversation": {
         "id": row["id"], "visitor_id": row["visitor_id"], "state": row["state"],
         "started_ms": row["created_ms"], "closed_ms": row["closed_ms"], "topic": row["topic"],
