@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from .harness import free_port
 
@@ -45,10 +51,29 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, and its key (openssl, as an operator would)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = folder / "smtp.crt", folder / "smtp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 class SmtpSink:
-    def __init__(self, port: int | None = None, slow_s: float = 0.0) -> None:
+    """`tls`: (certificate, key) to offer STARTTLS and require it; `login`: (user, password)
+    it then requires (AUTH PLAIN or LOGIN, only over TLS)."""
+
+    def __init__(self, port: int | None = None, slow_s: float = 0.0,
+                 tls: tuple[Path, Path] | None = None,
+                 login: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.slow_s = slow_s
+        self.tls, self.login = tls, login
+        self.logins: list[str] = []  # users who authenticated, in order
         self.messages: list[tuple[list[str], EmailMessage]] = []
         self.lock = threading.Lock()
         self.controller: Controller | None = None
@@ -63,8 +88,25 @@ class SmtpSink:
                 "CHATSERVER_EMAIL_RETRY_BASE_SECONDS": "0.2",
                 "CHATSERVER_EMAIL_RETRY_MAX_SECONDS": "1", **more}
 
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                      data: Any) -> AuthResult:
+        ok = (isinstance(data, LoginPassword) and self.login is not None
+              and (data.login.decode(), data.password.decode()) == self.login)
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok, handled=False)
+
     def start(self) -> SmtpSink:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*map(str, self.tls))
+            options.update(tls_context=context, require_starttls=True)
+        if self.login is not None:
+            options.update(authenticator=self._authenticate, auth_required=True,
+                           auth_require_tls=True)
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                     **options)
         self.controller.start()
         return self
 

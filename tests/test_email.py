@@ -16,7 +16,7 @@ import pytest
 
 from .databases import db_location
 from .harness import Client, Server, add_user, agent, sql, visitor
-from .smtp_sink import REFUSED_DOMAIN, SmtpSink
+from .smtp_sink import REFUSED_DOMAIN, SmtpSink, self_signed
 from .test_kb_api import Session
 
 pytestmark = pytest.mark.anyio
@@ -310,3 +310,33 @@ async def test_a_visitors_export_lists_their_mails_and_erasure_removes_them(
     finally:
         server.stop()
 
+
+
+async def test_starttls_and_a_password_from_the_environment(tmp_path: Path) -> None:
+    """The SMTP server requires STARTTLS and a login; the password reaches it only through
+    CHATSERVER_EMAIL_PASSWORD (the certificate is trusted through SSL_CERT_FILE, as a private
+    CA would be). A wrong password keeps the mail queued with the server's answer."""
+    cert, key = self_signed(tmp_path)
+    sink = SmtpSink(tls=(cert, key), login=("mailer", "s3cret pass")).start()
+    tls = {"CHATSERVER_EMAIL_HOST": "localhost", "CHATSERVER_EMAIL_SECURITY": "starttls",
+           "CHATSERVER_EMAIL_USER": "mailer", "SSL_CERT_FILE": str(cert)}
+    (tmp_path / "wrong").mkdir()
+    wrong = mail_server(tmp_path / "wrong", None, sink, **tls,
+                        CHATSERVER_EMAIL_PASSWORD="guess").start()
+    try:
+        await leave(wrong, "reza@example.com", "over TLS, please")
+        rows = wait_rows(wrong, lambda r: r and r[0][3] >= 1 and r[0][4])
+        assert rows[0][2] == "queued" and "535" in rows[0][4]
+    finally:
+        wrong.stop()
+    (tmp_path / "right").mkdir()
+    right = mail_server(tmp_path / "right", None, sink, **tls,
+                        CHATSERVER_EMAIL_PASSWORD="s3cret pass").start()
+    try:
+        await leave(right, "reza@example.com", "over TLS, please")
+        (mail,) = sink.wait_for(1)
+        assert mail["Reply-To"] == "reza@example.com" and sink.logins == ["mailer"]
+        assert "s3cret" not in (tmp_path / "right" / "server.log").read_text()
+    finally:
+        right.stop()
+        sink.stop()
