@@ -97,15 +97,17 @@ class Receiver:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Requests one after another on a kept-alive connection, each answered 204."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            event = json.loads(await reader.readexactly(length))
-            text = event["data"].get("text", "")
-            if text.startswith("t"):
-                self.recorder.delivered(int(text[1:].split(" ", 1)[0], 16))
-            writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-            await writer.drain()
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                event = json.loads(await reader.readexactly(length))
+                text = event["data"].get("text", "")
+                if text.startswith("t"):
+                    self.recorder.delivered(int(text[1:].split(" ", 1)[0], 16))
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
             pass
         finally:

@@ -1,6 +1,7 @@
 """A real HTTP receiver for webhook tests: an asyncio server on a free local port that keeps
 every request it gets (headers, body) and answers with the status the test sets, or never
-(`hang`: accepts the connection, reads, answers nothing)."""
+(`hang`: accepts the connection, reads, answers nothing). Connections are kept alive, as
+most receivers' servers do."""
 
 from __future__ import annotations
 
@@ -55,19 +56,20 @@ class Receiver:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            assert lines[0].startswith("POST /hooks/chat?source=test HTTP/1.1"), lines[0]
-            headers = {k.strip().lower(): v.strip() for k, _, v in
-                       (line.partition(":") for line in lines[1:] if line)}
-            body = await reader.readexactly(int(headers["content-length"]))
-            if self.hang:
-                await asyncio.sleep(3600)
-            self.got.append(Received(headers, body))
-            self._arrived.set()
-            writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 2\r\n"
-                         "Connection: close\r\n\r\nno".encode())
-            await writer.drain()
+            while True:  # requests one after another on a kept-alive connection
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                assert lines[0].startswith("POST /hooks/chat?source=test HTTP/1.1"), lines[0]
+                headers = {k.strip().lower(): v.strip() for k, _, v in
+                           (line.partition(":") for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers["content-length"]))
+                if self.hang:
+                    await asyncio.sleep(3600)
+                self.got.append(Received(headers, body))
+                self._arrived.set()
+                writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 2\r\n\r\n"
+                             "no".encode())
+                await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

@@ -26,7 +26,7 @@ from chatserver.core import webhooks as rules
 from chatserver.store.store import Store
 
 from . import webhook_outbox as outbox
-from .webhook_client import post
+from .webhook_client import Pool
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 60.0  # the delivery log is cut to its last KEPT_DELIVERIES this often
@@ -103,6 +103,16 @@ class Webhooks:
     async def _endpoint_loop(self, endpoint: outbox.Leased) -> None:
         where = rules.destination(endpoint.url)
         gate = asyncio.Semaphore(self.config.concurrency)
+        pool = Pool(where, allow_private=self.config.allow_private,
+                    connect_timeout=self.config.connect_timeout_seconds,
+                    size=self.config.concurrency)
+        try:
+            await self._rounds(endpoint, where, gate, pool)
+        finally:
+            pool.close()
+
+    async def _rounds(self, endpoint: outbox.Leased, where: rules.Destination,
+                      gate: asyncio.Semaphore, pool: Pool) -> None:
         pruned = time.monotonic()
         while True:
             try:
@@ -111,7 +121,7 @@ class Webhooks:
                 if not chains:
                     await asyncio.sleep(self.config.poll_ms / 1000)
                     continue
-                sent = await asyncio.gather(*(self._chain(endpoint, where, rows, gate)
+                sent = await asyncio.gather(*(self._chain(endpoint, rows, gate, pool)
                                               for rows in chains))
                 outcomes = [outcome for done in sent for outcome in done]
                 prune = time.monotonic() - pruned > PRUNE_EVERY_S
@@ -132,19 +142,19 @@ class Webhooks:
                 self._tasks.pop(endpoint.id, None)
                 return
 
-    async def _chain(self, endpoint: outbox.Leased, where: rules.Destination,
-                     rows: list[outbox.Due], gate: asyncio.Semaphore) -> list[outbox.Outcome]:
+    async def _chain(self, endpoint: outbox.Leased, rows: list[outbox.Due],
+                     gate: asyncio.Semaphore, pool: Pool) -> list[outbox.Outcome]:
         """One conversation's rows in order, up to the first that fails."""
         outcomes = []
         for row in rows:
-            outcomes.append(await self._send(endpoint, where, row, gate))
+            outcomes.append(await self._send(endpoint, row, gate, pool))
             answer = outcomes[-1].answer
             if answer is not None and not answer.ok:
                 break
         return outcomes
 
-    async def _send(self, endpoint: outbox.Leased, where: rules.Destination,
-                    row: outbox.Due, gate: asyncio.Semaphore) -> outbox.Outcome:
+    async def _send(self, endpoint: outbox.Leased, row: outbox.Due, gate: asyncio.Semaphore,
+                    pool: Pool) -> outbox.Outcome:
         if row.kind is None:  # erased from the log since it was written: nothing to send
             return outbox.Outcome(row, None)
         body = rules.body(row.conversation_id, row.seq, row.kind, row.author, row.payload,
@@ -155,9 +165,7 @@ class Webhooks:
             rules.EVENT_TYPE_HEADER: row.kind,
         }
         async with gate:
-            answer = await post(where, body, headers, allow_private=self.config.allow_private,
-                                connect_timeout=self.config.connect_timeout_seconds,
-                                timeout=self.config.timeout_seconds)
+            answer = await pool.post(body, headers, timeout=self.config.timeout_seconds)
         if answer.ok:
             self.delivered += 1
             return outbox.Outcome(row, answer)
