@@ -82,7 +82,7 @@ class Supervision:
         # The role as stored, not as this process last heard it: an admin's change made
         # through another process reaches the live profile here (rare frames: one read each).
         if self.reload is not None and not await self.reload(staff_id):
-            raise Forbidden("this account is disabled", frame_id=client_id)
+            raise Forbidden(N_("this account is disabled"), frame_id=client_id)
         profile = self._supervisor(staff_id, verb, client_id)
         journal = self.journal
         async with journal.lock(cid):
@@ -123,10 +123,10 @@ class Supervision:
         one wins. Without it (an older client) never from someone who took it over."""
         async def check(conv: Conversation) -> Conflict | None:
             if from_agent is not None and conv.agent_id != from_agent:
-                return Conflict("cannot take over: someone else holds this chat now",
+                return Conflict(N_("cannot take over: someone else holds this chat now"),
                                 frame_id=client_id)
             if from_agent is None and await self._taken_over(conv):
-                return Conflict("cannot take over: a supervisor has just taken this chat over",
+                return Conflict(N_("cannot take over: a supervisor has just taken this chat over"),
                                 frame_id=client_id)
             return None
 
