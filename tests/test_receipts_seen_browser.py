@@ -6,9 +6,11 @@ to it; and what the agent read on one device is not counted unread, nor notified
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from .harness import Server, add_user
-from .test_alerts_browser import go_online, read_by_agent, unread_by_agent
+from .test_alerts_browser import alerting, go_online, read_by_agent, taken, unread_by_agent
+from .test_console_browser import log_in
 from .test_console_handoff_browser import visitor
 from .test_receipts_browser import open_widget_chat
 
@@ -99,3 +101,54 @@ def test_the_console_says_read_only_for_a_line_the_visitor_could_see(server: Ser
     finally:
         desk.close()
         shop.close()
+
+
+def test_a_second_device_does_not_count_lines_already_read(server: Server, browser) -> None:
+    """Nadia reads Sara's lines at her desk (the console told Sara "read"), then picks up her
+    phone and opens the console there. The phone counted every visitor line of the chat as
+    unread, "(n)" in the title and a badge on Sara's tab, and raised a desktop notification
+    for each old line, though she read them all minutes ago: what was read lived only in the
+    desk browser's localStorage, and the catch-up `resume` from seq 0 replayed them as new.
+    Lines read on one device should not count (or notify) on another."""
+    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    desk = alerting(browser, server)
+    try:
+        page = desk.new_page()
+        go_online(page, server, "nadia")
+        with visitor(server, "Sara") as sara:
+            page.wait_for_selector(".offer")
+            page.click(".offer .btn-primary")
+            page.wait_for_selector(".tab[aria-selected='true'] >> text=Sara")
+            seq = sara.say("my order 1043 never came")
+            page.locator(".transcript:not([hidden]) >> text=1043").wait_for()
+            read_by_agent(sara, seq)  # read at the desk: the visitor was told so
+
+            phone = alerting(browser, server, viewport=PHONE, **TOUCH)
+            try:
+                mobile = phone.new_page()
+                log_in(mobile, server, "nadia")
+                mobile.wait_for_url("**/console")
+                mobile.wait_for_selector(".tab:has-text('Sara')")
+                mobile.locator(".line-visitor >> text=1043").wait_for(state="attached")
+                mobile.wait_for_timeout(500)
+                counted = [mobile.title(), mobile.locator(".tab .unread").all_inner_texts(),
+                           [n["body"] for n in taken(mobile, "notes")]]
+                assert counted == ["Console · Helpdesk", [], []], f"title, badges, notes: {counted}"
+
+                # Both open: a line the desk reads (its chat on screen there) is not left
+                # unread on the phone, whichever comes first there, the line or the receipt.
+                seq = sara.say("the parcel number is 7781")
+                read_by_agent(sara, seq)
+                mobile.locator(".line-visitor >> text=7781").wait_for(state="attached")
+                expect(mobile).to_have_title("Console · Helpdesk")
+                expect(mobile.locator(".tab .unread")).to_have_count(0)
+
+                # The desk closed, a new line is read nowhere: the phone counts it.
+                page.close()
+                sara.say("are you still there?")
+                expect(mobile).to_have_title("(1) Console · Helpdesk")
+                expect(mobile.locator(".tab:has-text('Sara') .unread")).to_have_text("1")
+            finally:
+                phone.close()
+    finally:
+        desk.close()

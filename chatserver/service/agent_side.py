@@ -191,13 +191,16 @@ class AgentSide:
     async def open_conversations_of(self, agent_id: int) -> list[dict[str, Any]]:
         """The chats an agent holds or has been offered, for the console after a reconnect."""
         rows = await self.journal.store.fetchall(
-            "SELECT id, visitor_id, state, last_seq, language, topic FROM conversations "
+            "SELECT id, visitor_id, state, last_seq, language, topic, agent_read_seq "
+            "FROM conversations "
             "WHERE agent_id = ? AND state IN ('offered', 'assigned') ORDER BY created_ms",
             (agent_id,),
         )
+        # read_seq: how far the agent side has read it (on any device: the console counts and
+        # alerts only the visitor's lines after it)
         return [{"id": r["id"], "state": r["state"], "seq": r["last_seq"],
                  "language": r["language"], "topic": r["topic"],
-                 "visitor_id": r["visitor_id"]} for r in rows]
+                 "visitor_id": r["visitor_id"], "read_seq": r["agent_read_seq"]} for r in rows]
 
     # --- changes ------------------------------------------------------------------------------
 

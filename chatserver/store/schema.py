@@ -422,4 +422,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX mail_outbox_done ON mail_outbox(done_ms) WHERE state != 'queued';
     CREATE INDEX mail_outbox_visitor ON mail_outbox(visitor_id, kind, created_ms);
     """,
+    # 18: read receipts (issue 20): the seq up to which the agent side has read the chat (the
+    # highest `read` an agent holding it sent), so a console on another device, or after a
+    # reload, counts and alerts only the visitor's lines after it
+    """
+    ALTER TABLE conversations ADD COLUMN agent_read_seq INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

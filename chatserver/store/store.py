@@ -318,6 +318,20 @@ class Store:
     async def conversation_row(self, conversation_id: str) -> Row | None:
         return await self.fetchone("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
 
+    async def mark_agent_read(self, conversation_id: str, seq: int) -> bool:
+        """The agent side read the chat up to `seq` (a read receipt): kept when it moves the
+        mark forward and names a seq the chat has; True when it did (migration 18)."""
+
+        def job(conn: Conn) -> bool:
+            cursor = conn.execute(
+                "UPDATE conversations SET agent_read_seq = ? "
+                "WHERE id = ? AND agent_read_seq < ? AND last_seq >= ?",
+                (seq, conversation_id, seq, seq),
+            )
+            return cursor.rowcount == 1
+
+        return await self.write(job, conversation_id)
+
     async def open_conversation_of(self, visitor_id: str) -> Row | None:
         return await self.fetchone(
             "SELECT * FROM conversations WHERE visitor_id = ? AND state != 'closed' "

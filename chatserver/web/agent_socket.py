@@ -94,12 +94,24 @@ async def agent_endpoint(websocket: WebSocket) -> None:
                                             hub.redactor(frame["text"]), note=True,
                                             origin=conn)).ack
 
-    async def signal(frame: Frame) -> dict[str, Any] | None:
-        """Typing and read receipts go to the visitor of a chat this agent holds."""
+    async def typing(frame: Frame) -> dict[str, Any] | None:
+        """Typing goes to the visitor of a chat this agent holds."""
         conv = await service.agent_view(agent_id, frame["conversation_id"], holder=True)
-        out = {"type": frame.type, "conversation_id": conv.id, "from": "agent"}
-        out.update({k: v for k, v in frame.fields.items() if k in ("on", "seq")})
-        hub.bus.to_visitor(conv.visitor_id, encode(out))
+        hub.bus.to_visitor(conv.visitor_id, encode({
+            "type": "typing", "conversation_id": conv.id, "from": "agent", "on": frame["on"]}))
+        return None
+
+    async def read(frame: Frame) -> dict[str, Any] | None:
+        """A read receipt in a chat this agent holds is kept as the chat's read position (the
+        agent's other devices count from it) and goes to the visitor and to this agent's
+        consoles (the sender's own too: nothing to do there); one that moves nothing on
+        (another device told it already) goes nowhere."""
+        conv = await service.agent_view(agent_id, frame["conversation_id"], holder=True)
+        if await hub.store.mark_agent_read(conv.id, frame["seq"]):
+            text = encode({"type": "read", "conversation_id": conv.id, "from": "agent",
+                           "seq": frame["seq"]})
+            hub.bus.to_visitor(conv.visitor_id, text)
+            hub.bus.to_agents([agent_id], text)
         return None
 
     async def transfer(frame: Frame) -> dict[str, Any] | None:
@@ -146,7 +158,7 @@ async def agent_endpoint(websocket: WebSocket) -> None:
     watch = asyncio.create_task(_close_when_session_ends(hub, conn, user["session_id"]),
                                 name=f"session:{agent_id}")
     handlers = {"hello": hello, "status": status, "accept": accept, "decline": decline,
-                "message": message, "note": note, "typing": signal, "read": signal,
+                "message": message, "note": note, "typing": typing, "read": read,
                 "transfer": transfer, "close": close, "resume": resume, "label": label,
                 "whisper": whisper, "take_over": take_over}
     try:

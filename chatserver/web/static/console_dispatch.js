@@ -7,7 +7,8 @@ import { setStatus, showQueue } from "./console_status.js";
 import { addOffer, removeOffer, renderOffers, takeOffer } from "./console_offers.js";
 import { addChat, finish, renderTab, visitorTyping } from "./console_chats.js";
 import { addFrame, markSent } from "./console_frames.js";
-import { markRead, visitorRead } from "./console_receipts.js";
+import { markRead, readUpTo, visitorRead } from "./console_receipts.js";
+import { updateTitle } from "./console_rail.js";
 import { refreshLabels } from "./console_labels.js";
 import { supervised, takenOver } from "./console_whisper.js";
 
@@ -23,6 +24,7 @@ export function welcome(frame) {
     if (conv.state === "assigned" && !chats.has(conv.id)) {
       addChat({ id: conv.id, language: conv.language, topic: conv.topic, visitorId: conv.visitor_id });
     }
+    readElsewhere(chats.get(conv.id), conv.read_seq); // before the resume replays its lines
   }
   for (const chat of chats.values()) {
     if (chat.state === "assigned") socket.raw({ type: "resume", conversation_id: chat.id, after_seq: chat.lastSeq });
@@ -50,12 +52,18 @@ export function handleFrame(frame) {
       return;
     case "read":
       if (frame.from === "visitor") visitorRead(chat, frame.seq, frame.conversation_id);
+      else readElsewhere(chat, frame.seq); // ours, from another of our consoles
       return;
     default:
       break;
   }
   if (chat) supervised(chat, frame); // a whisper's alert, a take-over's end (console_whisper.js)
   if (chat) addFrame(chat, frame);
+}
+
+/** Our side read a chat up to `seq` on another device or before this page: its count follows. */
+function readElsewhere(chat, seq) {
+  if (chat && readUpTo(chat, seq)) { renderTab(chat); updateTitle(); }
 }
 
 function acked(frame) {

@@ -2,11 +2,12 @@
    chat on screen, the tab visible), and mark our lines their widget has shown as "Read". A
    visitor's line the agent has not seen counts as unread and raises the alerts.
 
-   The server stores no receipts, it only passes them on; so each chat's two marks are kept in
-   this browser (localStorage), and a reload neither forgets that the visitor read our lines
-   nor counts lines the agent had read as unread again. A read that arrives before its chat is
-   drawn (the widget repeats its mark when a new agent joins, as the accept is still settling)
-   waits for it. */
+   The server keeps how far the agent side has read each chat (the welcome's read_seq) and
+   passes each of our receipts on to our other consoles, so lines read on one device are not
+   unread, nor alerted, on another. The visitor's mark it only passes on; both marks are also
+   kept in this browser (localStorage), so a reload does not forget that the visitor read our
+   lines. A read that arrives before its chat is drawn (the widget repeats its mark when a new
+   agent joins, as the accept is still settling) waits for it. */
 
 import { chats, me, view } from "./console_state.js";
 import { socket } from "./console_connection.js";
@@ -80,6 +81,20 @@ export function markRead(chat) {
     chat.readSent = seq;
     save(chat);
   }
+}
+
+/** The agent side read the chat up to `seq` elsewhere: on another device (the server passes
+    each receipt on to the agent's other consoles) or before this page (the welcome's
+    read_seq). Those lines are not unread here either; true when the count went down. */
+export function readUpTo(chat, seq) {
+  if (!(Number(seq) > chat.readSent)) return false;
+  chat.readSent = Number(seq);
+  save(chat);
+  const left = Array.from(chat.list.querySelectorAll(".line-visitor[data-seq]"))
+    .filter((li) => Number(li.dataset.seq) > chat.readSent).length;
+  if (chat.unread <= left) return false;
+  chat.unread = left;
+  return true;
 }
 
 /** The visitor's widget showed our lines up to `seq` (in chat `cid`, if not drawn yet). */
