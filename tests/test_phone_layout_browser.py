@@ -5,6 +5,8 @@ open is seen. Real server, real visitor sockets, Chromium's mobile emulation."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from .harness import Server, add_user
@@ -41,48 +43,65 @@ def page_width(page, device: int = PHONE["width"]) -> tuple[int, int, list[str]]
     return width, window, wider
 
 
+@contextmanager
+def signed_in(browser, server: Server, username: str, path: str, ready: str, **options):
+    """`username`'s `path` on a phone (390x844 and touch unless `options` say otherwise), once
+    `ready` is drawn."""
+    context = browser.new_context(**{"viewport": PHONE, **TOUCH, **options})
+    try:
+        page = context.new_page()
+        log_in(page, server, username)
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.goto(server.url + path)
+        page.wait_for_selector(ready)
+        yield page
+    finally:
+        context.close()
+
+
+@contextmanager
+def in_a_chat(context, server: Server):
+    """Nadia online in `context`, Sara's chat accepted and on screen: the page and Sara."""
+    try:
+        page = context.new_page()
+        go_online(page, server, "nadia")
+        with visitor(server, "Sara") as sara:
+            page.wait_for_selector(".offer")
+            page.tap(".offer .btn-primary")
+            page.wait_for_selector(".transcript:not([hidden]) .bubble-visitor")
+            yield page, sara
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize(("role", "scheme", "locale"),
                          [("admin", "light", "en-US"), ("admin", "dark", "ar"),
                           ("supervisor", "dark", "fa-IR")])
 def test_the_supervisor_view_fits_a_phone(server: Server, browser, role: str, scheme: str,
                                           locale: str) -> None:
-    """A supervisor opens the supervisor view on a 390x844 phone: the page is 430-515 px
-    wide, so the agents table's name column and the first stat cards are cut off at the screen's
-    edge and the whole page slides sideways under a finger. It should fit 390 px like the
-    console and the admin pages (which take admin_phone.css; supervisor.html does not)."""
+    """A supervisor opens the supervisor view on a 390x844 phone: the page was 430-515 px
+    wide, so the agents table's name column and the first stat cards were cut off at the
+    screen's edge and the whole page slid sideways under a finger. It fits 390 px like the
+    console and the admin pages."""
     add_user(server.db, "sue", role=role, display_name="Sue")
     add_user(server.db, "maryam", skills={"lang:en": 5}, display_name="Maryam")
-    context = browser.new_context(viewport=PHONE, **TOUCH, color_scheme=scheme, locale=locale)
-    try:
-        page = context.new_page()
-        log_in(page, server, "sue")
-        page.wait_for_url("**/console/supervisor" if role == "supervisor" else "**/admin")
-        page.goto(server.url + "/console/supervisor")
-        page.wait_for_selector('#conn[data-state="online"]')
+    with signed_in(browser, server, "sue", "/console/supervisor", '#conn[data-state="online"]',
+                   color_scheme=scheme, locale=locale) as page:
         page.wait_for_timeout(500)
         width, window, wider = page_width(page)
         assert width <= window, f"the supervisor view is {width} px wide in {window}: {wider}"
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("role", ["agent", "admin"])
 def test_the_account_page_fits_a_phone_and_its_buttons_can_be_tapped(server: Server, browser,
                                                                       role: str) -> None:
     """An agent opens /account on a 390x844 phone to turn the sound off: Save language, Save
-    alerts, Change password and Log out are 34 px high buttons (account.html takes neither
-    console_phone.css nor admin_phone.css), and for an admin the page is wider than the screen
-    (400 px in Persian, 453 px in English: the top bar's menu neither wraps nor scrolls in a
-    row of its own as on the admin pages). The page should fit the screen and its buttons be
+    alerts, Change password were 34 px high buttons, and for an admin the page was wider than
+    the screen (the top bar's menu). The page fits the screen and its buttons and switches are
     44 px targets, as on the console and the admin pages."""
     add_user(server.db, "nadia", role=role, skills={"lang:en": 5}, display_name="Nadia")
-    context = browser.new_context(viewport=PHONE, **TOUCH, color_scheme="dark", locale="fa-IR")
-    try:
-        page = context.new_page()
-        log_in(page, server, "nadia")
-        page.wait_for_timeout(500)
-        page.goto(server.url + "/account")
-        page.wait_for_selector("#alert-switches:not([disabled])")
+    with signed_in(browser, server, "nadia", "/account", "#alert-switches:not([disabled])",
+                   color_scheme="dark", locale="fa-IR") as page:
         width, window, wider = page_width(page)
         problems = [] if width <= window else [f"page {width} px wide in {window}: {wider}"]
         # A switch is tapped on its label (the label wraps the box): the label's height counts.
@@ -95,77 +114,47 @@ def test_the_account_page_fits_a_phone_and_its_buttons_can_be_tapped(server: Ser
         small = [s for s in page.evaluate(SMALL_TARGETS) if "btn" in str(s[0])]
         problems += [f"button {s[0]}: {round(s[1])} px high" for s in small]
         assert problems == [], "; ".join(problems)
-    finally:
-        context.close()
 
 
 def test_the_canned_responses_editor_fits_a_phone(server: Server, browser) -> None:
-    """An admin opens Canned responses (/admin/canned) on a 390x844 phone: the page is 453 px
+    """An admin opens Canned responses (/admin/canned) on a 390x844 phone: the page was 453 px
     wide (in Arabic 429 px), the top bar's menu running off the side and pulling the page
-    sideways. It should fit the screen like the other admin pages (canned.html is not one of
-    the admin-pages that admin_phone.css lays out for a phone)."""
+    sideways. It fits the screen like the other admin pages."""
     add_user(server.db, "ada", role="admin", display_name="Ada")
-    context = browser.new_context(viewport=PHONE, **TOUCH)
-    try:
-        page = context.new_page()
-        log_in(page, server, "ada")
-        page.wait_for_timeout(500)
-        page.goto(server.url + "/admin/canned")
-        page.wait_for_selector("#canned-new")
+    with signed_in(browser, server, "ada", "/admin/canned", "#canned-new") as page:
         page.wait_for_timeout(300)
         width, window, wider = page_width(page)
         assert width <= window, f"/admin/canned is {width} px wide in {window}: {wider}"
-    finally:
-        context.close()
-
-
-def landscape_chat(browser, server: Server, locale: str = "en-US"):
-    """Nadia's console on a phone held sideways (844x390), a chat accepted and answered."""
-    context = browser.new_context(viewport=LANDSCAPE, **TOUCH, color_scheme="dark", locale=locale)
-    page = context.new_page()
-    go_online(page, server, "nadia")
-    return context, page
 
 
 def test_on_a_landscape_phone_the_transcript_can_be_read(server: Server, browser) -> None:
-    """An agent turns the phone sideways (844x390) in a chat: the top bar (two rows), the chat's
-    header and the composer take nearly all the height, and the transcript, what the agent
-    is there to read, is a strip some 30 px high: one line's tail at best. At least a few lines
-    (here 120 px) should stay in view above the composer."""
+    """An agent turns the phone sideways (844x390) in a chat: the top bar, the chat's header
+    and the composer took nearly all the height, and the transcript, what the agent is there
+    to read, was a strip some 37 px high: one line's tail at best. At least a few lines (here
+    120 px) stay in view above the composer."""
     add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
-    context, page = landscape_chat(browser, server, "fa-IR")
-    try:
-        with visitor(server, "Sara") as sara:
-            page.wait_for_selector(".offer")
-            page.tap(".offer .btn-primary")
-            page.wait_for_selector(".transcript:not([hidden]) .bubble-visitor")
-            sara.say("my order 1043 never came")
-            page.locator(".transcript:not([hidden]) >> text=1043").wait_for()
-            height = page.locator(".transcript:not([hidden])").evaluate(
-                "t => Math.round(t.getBoundingClientRect().height)")
-            assert height >= 120, f"the transcript is {height} px high on a 390 px high screen"
-    finally:
-        context.close()
+    context = browser.new_context(viewport=LANDSCAPE, **TOUCH, color_scheme="dark", locale="fa-IR")
+    with in_a_chat(context, server) as (page, sara):
+        sara.say("my order 1043 never came")
+        page.locator(".transcript:not([hidden]) >> text=1043").wait_for()
+        height = page.locator(".transcript:not([hidden])").evaluate(
+            "t => Math.round(t.getBoundingClientRect().height)")
+        assert height >= 120, f"the transcript is {height} px high on a 390 px high screen"
 
 
 def test_on_a_landscape_phone_the_console_controls_are_touch_targets(server: Server,
                                                                      browser) -> None:
-    """The same phone held sideways (844x390, a touch screen): console_phone.css gives 44 px
-    targets only up to 700 px wide, so here Accept and Decline are 28 px high, Send, Transfer,
-    Close chat, Online/Away 33-34 px, the label picker 24 px. A phone is a phone either way up:
-    the targets should be 44 px (e.g. by (pointer: coarse) as well as by width)."""
+    """The same phone held sideways (844x390, a touch screen), in Sara's chat when Omar's
+    offer comes: console_phone.css gave 44 px targets only up to 700 px wide, so here Accept
+    and Decline were 28 px high, Send, Transfer, Close chat, Online/Away 33-34 px, the label
+    picker 24 px. A phone is a phone either way up: the targets are 44 px by (pointer: coarse)
+    as well as by width."""
     add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
-    context, page = landscape_chat(browser, server)
-    try:
-        with visitor(server, "Sara"):
-            page.wait_for_selector(".offer")
-            small = page.evaluate(SMALL_TARGETS)
-            page.tap(".offer .btn-primary")
-            page.wait_for_selector(".transcript:not([hidden]) .bubble-visitor")
-            small += page.evaluate(SMALL_TARGETS)
-            assert small == [], f"under 44 px at 844x390: {small}"
-    finally:
-        context.close()
+    context = browser.new_context(viewport=LANDSCAPE, **TOUCH, color_scheme="dark")
+    with in_a_chat(context, server) as (page, _), visitor(server, "Omar"):
+        page.wait_for_selector(".offer:has-text('Omar') .btn-primary")
+        small = page.evaluate(SMALL_TARGETS)
+        assert small == [], f"under 44 px at 844x390: {small}"
 
 
 def test_on_a_phone_an_offer_that_comes_while_a_chat_is_open_is_seen(server: Server,
@@ -173,75 +162,82 @@ def test_on_a_phone_an_offer_that_comes_while_a_chat_is_open_is_seen(server: Ser
     """On a 390x844 phone the agent is in Sara's chat (the chat view) when Omar's offer comes.
     The offer is drawn in the chat list, which is not on screen; the title's count is not
     shown by a phone's browser; the desktop notification for an offer is skipped while the
-    page has focus (console_alerts.notify without `always`). So nothing on the screen says a
-    visitor is waiting, and the offer runs out. Something in view (the offer, a badge on the
-    back button, a banner) or a notification should tell of it."""
+    page has focus. So nothing on the screen said a visitor was waiting, and the offer ran
+    out. A banner in the chat tells of it, and its Accept opens Omar's chat."""
     add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = alerting(browser, server, viewport=PHONE, **TOUCH)
-    page = context.new_page()
-    try:
-        go_online(page, server, "nadia")
-        with visitor(server, "Sara"):
-            page.wait_for_selector(".offer")
-            page.tap(".offer .btn-primary")
-            page.wait_for_selector("#console[data-view='chat']")
-            taken(page, "notes")
-            with visitor(server, "Omar"):
-                page.wait_for_selector(".offer:has-text('Omar')", state="attached")
-                page.wait_for_timeout(300)
-                assert page.locator("#console").get_attribute("data-view") == "chat"
-                # The words a reader sees: text nodes drawn inside the screen.
-                seen = page.evaluate("""() => {
-                  const out = [];
-                  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-                  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-                    const p = n.parentElement;
-                    const shown = p.checkVisibility({ visibilityProperty: true });
-                    if (!n.textContent.trim() || !shown) continue;
-                    const r = document.createRange(); r.selectNodeContents(n);
-                    const b = r.getBoundingClientRect();
-                    const inside = b.width && b.bottom > 0 && b.top < innerHeight;
-                    if (inside) out.push(n.textContent.trim());
-                  }
-                  return out.join(' | ');
-                }""")
-                notes = taken(page, "notes")
-                assert page.evaluate("document.hasFocus()")  # the agent is looking at the page
-                told = ["Omar" in seen or "Incoming" in seen or "Accept" in seen, bool(notes)]
-                assert any(told), f"nothing on screen or notified tells of Omar's offer: {seen!r}"
-    finally:
-        context.close()
+    with in_a_chat(context, server) as (page, _):
+        assert page.locator("#console").get_attribute("data-view") == "chat"
+        taken(page, "notes")
+        with visitor(server, "Omar"):
+            page.wait_for_selector(".offer:has-text('Omar')", state="attached")
+            page.wait_for_timeout(300)
+            assert page.locator("#console").get_attribute("data-view") == "chat"
+            # The words a reader sees: text nodes drawn inside the screen.
+            seen = page.evaluate("""() => {
+              const out = [];
+              const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+              for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+                const p = n.parentElement;
+                const shown = p.checkVisibility({ visibilityProperty: true });
+                if (!n.textContent.trim() || !shown) continue;
+                const r = document.createRange(); r.selectNodeContents(n);
+                const b = r.getBoundingClientRect();
+                const inside = b.width && b.bottom > 0 && b.top < innerHeight;
+                if (inside) out.push(n.textContent.trim());
+              }
+              return out.join(' | ');
+            }""")
+            notes = taken(page, "notes")
+            assert page.evaluate("document.hasFocus()")  # the agent is looking at the page
+            told = ["Omar" in seen or "Incoming" in seen or "Accept" in seen, bool(notes)]
+            assert any(told), f"nothing on screen or notified tells of Omar's offer: {seen!r}"
+
+            # Accepted from where the agent is: Omar's chat on screen, nothing left waiting.
+            page.tap("#offer-banner-accept")
+            page.wait_for_selector(".tab[aria-selected='true'] >> text=Omar", state="attached")
+            assert page.locator("#console").get_attribute("data-view") == "chat"
+            assert page.locator("#chat-name").inner_text() == "Omar"
+            assert not page.locator("#offer-banner").is_visible()
+
+
+def test_on_a_phone_offers_waiting_are_counted_in_the_chat_in_persian(server: Server,
+                                                                      browser) -> None:
+    """A Persian agent on a phone, in Sara's chat, when Omar and Reza both ask for a person:
+    the chat says (in Persian, with Persian digits) that two visitors are waiting, offers no
+    Accept that would pick one blindly, and its button goes to the list where both offers are."""
+    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    context = browser.new_context(viewport=PHONE, **TOUCH, locale="fa-IR", color_scheme="dark")
+    with in_a_chat(context, server) as (page, _), visitor(server, "Omar"), \
+            visitor(server, "Reza"):
+        page.locator("#offer-banner >> text=۲ بازدیدکننده منتظر شما هستند").wait_for()
+        assert not page.locator("#offer-banner-accept").is_visible()
+        page.tap("#offer-banner-show")
+        page.wait_for_selector("#console[data-view='list']")
+        assert page.locator(".offer:visible").count() == 2
 
 
 def test_on_a_phone_the_transfer_dialogs_choices_are_touch_targets(server: Server,
                                                                    browser) -> None:
     """On a 390x844 phone the agent opens Transfer: "To a colleague" and "To a team (skill)"
-    are 13x13 px radio buttons whose labels are a line of text high, well under the 44 px the
-    rest of the phone console keeps. Each choice (its label) should be a 44 px target."""
+    were 13x13 px radio buttons whose labels were a line of text (23 px) high, well under the
+    44 px the rest of the phone console keeps. Each choice (its label) is a 44 px target."""
     add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = browser.new_context(viewport=PHONE, **TOUCH, locale="ar", color_scheme="dark")
-    page = context.new_page()
-    try:
-        go_online(page, server, "nadia")
-        with visitor(server, "Sara"):
-            page.wait_for_selector(".offer")
-            page.tap(".offer .btn-primary")
-            page.wait_for_selector("#console[data-view='chat']")
-            page.tap("#transfer-btn")
-            page.wait_for_selector("input[name='target'][value='skill']")
-            sizes = page.locator("input[name='target']").evaluate_all(
-                "bs => bs.map(b => { const r = (b.closest('label') || b).getBoundingClientRect();"
-                " return [b.value, Math.round(r.width), Math.round(r.height)]; })")
-            assert [s for s in sizes if s[2] < 43.5] == [], f"choices (label w x h): {sizes}"
-    finally:
-        context.close()
+    with in_a_chat(context, server) as (page, _):
+        page.tap("#transfer-btn")
+        page.wait_for_selector("input[name='target'][value='skill']")
+        sizes = page.locator("input[name='target']").evaluate_all(
+            "bs => bs.map(b => { const r = (b.closest('label') || b).getBoundingClientRect();"
+            " return [b.value, Math.round(r.width), Math.round(r.height)]; })")
+        assert [s for s in sizes if s[2] < 43.5] == [], f"choices (label w x h): {sizes}"
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_widget_on_a_phone_has_touch_targets(server: Server, browser, scheme: str) -> None:
-    """A visitor on a 390x844 phone opens the widget: its close (x) and minimise buttons are
+    """A visitor on a 390x844 phone opens the widget: its close (x) and download buttons were
     32x32 px, "Talk to a person" and "End chat" 28 px high, Send 36 px. The widget fills the
-    phone's screen there; its controls should be 44 px targets like the console's."""
+    phone's screen there; its controls are 44 px targets like the console's."""
     context = browser.new_context(viewport=PHONE, **TOUCH, color_scheme=scheme)
     try:
         page = context.new_page()

@@ -22,7 +22,7 @@
 import { connect } from "./console_connection.js";
 import { handleFrame, welcome } from "./console_dispatch.js";
 import { wireStatusSwitch } from "./console_status.js";
-import { startCountdowns } from "./console_offers.js";
+import { startCountdowns, wireOfferBanner } from "./console_offers.js";
 import { wireComposer } from "./console_composer.js";
 import { loadCanned } from "./console_canned.js";
 import { wireDialogs } from "./console_dialogs.js";
@@ -38,6 +38,7 @@ import { watchSwitches } from "./console_alerts.js";
 connect({ onState: showConnection, onWelcome: welcome, onFrame: handleFrame });
 wireStatusSwitch();
 startCountdowns();
+wireOfferBanner();
 wireComposer();
 loadCanned();
 wireDialogs();

@@ -8,6 +8,7 @@ import { beep, notify } from "./console_alerts.js";
 import { addChat, openChat } from "./console_chats.js";
 import { addFrame } from "./console_frames.js";
 import { glance, mark } from "./console_visitor.js";
+import { showView } from "./console_views.js";
 
 // 250 ms: the seconds shown step on time and the bar moves smoothly enough.
 const COUNTDOWN_TICK_MS = 250;
@@ -58,6 +59,40 @@ export function renderOffers() {
   $("offer-count").textContent = fmtNumber(offers.size);
   renderEmpty();
   updateTitle();
+  renderBanner();
+}
+
+/** The offers still to answer, oldest first. */
+const waiting = () => [...offers.values()].filter((offer) => !offer.accepting);
+
+/** Text changed only when it differs: the chat pane is a live region, told of each change. */
+function say(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** On a phone the chat list, where offers are drawn, is off screen while a chat is open: a
+    banner in the chat says who is waiting, with Accept for one offer and the way to the list
+    for any (console_phone.css shows it only when the list is not on screen). The countdown
+    is the offer's own, out of the live region's hearing (aria-hidden). */
+function renderBanner() {
+  const left = waiting();
+  $("offer-banner").hidden = left.length === 0;
+  if (!left.length) return;
+  const one = left.length === 1;
+  say($("offer-banner-text"), one
+    ? t("{name} is waiting for you", { name: isolate(left[0].conv.visitor_name || t("Visitor")) })
+    : t("{n} visitors are waiting for you", { n: fmtNumber(left.length) }));
+  $("offer-banner-accept").hidden = !one;
+  $("offer-banner-wait").hidden = !one;
+  if (one) say($("offer-banner-wait"), left[0].countdown.textContent);
+}
+
+export function wireOfferBanner() {
+  $("offer-banner-show").addEventListener("click", () => showView("list"));
+  $("offer-banner-accept").addEventListener("click", () => {
+    const left = waiting();
+    if (left.length === 1) accept(left[0].conv.id);
+  });
 }
 
 export function startCountdowns() {
@@ -69,6 +104,7 @@ export function startCountdowns() {
       offer.bar.style.width = `${Math.max(0, Math.min(100, (100 * (offer.deadline - now)) / (offer.total * 1000)))}%`;
       offer.node.classList.toggle("urgent", left <= 5);
     }
+    renderBanner();
   }, COUNTDOWN_TICK_MS);
 }
 
@@ -77,6 +113,7 @@ export function accept(cid) {
   if (!offer || offer.accepting) return;
   offer.accepting = true;
   offer.node.classList.add("accepting");
+  renderBanner();
   const id = socket.request("accept", { conversation_id: cid });
   pending.set(id, { kind: "accept", cid });
 }
