@@ -307,3 +307,15 @@ def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
         token = make_token(admin, "Probe", "read")["token"]
     yield server, token
     server.stop()
+
+
+@pytest.mark.parametrize("query", ["agent=\u00b2", "agent=" + "9" * 25, "since=-1",
+                                   "limit=\u0667", "limit=0"])
+def test_a_listing_filter_that_is_not_a_number_is_a_400_naming_it(
+        shared_api: tuple[Server, str], query: str) -> None:
+    """`?agent=²` passed isdigit() and then failed int(): a 500 and a traceback."""
+    server, token = shared_api
+    answer = call(server, "GET", "/api/conversations?" + query, token)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"].startswith(query.split("=")[0] + ":")
+    assert "Traceback" not in server.log.read_text()

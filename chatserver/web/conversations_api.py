@@ -72,15 +72,6 @@ _SELECT = ("SELECT c.id, c.visitor_id, c.state, c.agent_id, c.language, c.topic,
            "JOIN visitors v ON v.id = c.visitor_id WHERE v.erased_ms IS NULL")
 
 
-def _int(params: Any, name: str, low: int, high: int) -> int | None:
-    value = params.get(name)
-    if value is None or value == "":
-        return None
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise BadFrame(f"{name}: a whole number from {low} to {high}")
-    return int(value)
-
-
 @api("List conversations, newest first, a page at a time", scope="read", params=(
     Param("state", "only conversations in this state", {"type": "string",
                                                         "enum": [*STATES, "open"]}),
@@ -110,17 +101,17 @@ async def list_conversations(request: Request) -> Response:
     if params.get("visitor"):
         sql += " AND c.visitor_id = ?"
         args.append(params["visitor"])
-    agent = _int(params, "agent", 1, 2**53)
+    agent = http_fields.whole_number(params, "agent")
     if user["role"] == "agent":
         agent = int(user["id"])
     if agent is not None:
         sql += " AND c.agent_id = ?"
         args.append(agent)
-    since = _int(params, "since", 0, 2**53)
+    since = http_fields.whole_number(params, "since", 0, 2**53)
     if since is not None:
         sql += " AND c.updated_ms >= ?"
         args.append(since)
-    limit = _int(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+    limit = http_fields.whole_number(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     cursor = params.get("cursor")
     if cursor:
         found = _CURSOR.fullmatch(cursor)

@@ -22,6 +22,7 @@ from chatserver.core.mail_words import offer_words
 from chatserver.privacy.iplimits import KeyedLimiter, Throttled, address_key
 from chatserver.service.mail import Mailer, masked
 
+from . import http_fields
 from .attachments_api import bound_conversation, cors, error_response, hub_of, preflight
 from .attachments_api import visitor_of as token_visitor
 
@@ -58,7 +59,7 @@ async def where(request: Request) -> Response:
             return JSONResponse({"error": "not_found", "message": "this server sends no e-mail"},
                                 status_code=404, headers=headers)
         shown = masked(await mailer.address_of(visitor_id))
-        words = offer_words(request.query_params.get("lang", ""), shown)
+        words = offer_words(http_fields.query(request).get("lang", ""), shown)
         return JSONResponse({"email": shown, "words": words}, headers=headers)
     except ChatError as error:
         return error_response(error, headers)
