@@ -109,10 +109,7 @@ $("kb-publish").addEventListener("click", async () => {
 
 $("kb-delete").addEventListener("click", async () => {
   if (!current || !current.id) return;
-  // The title isolated (FSI…PDI): a dialog takes its direction from its first strong letter,
-  // and a Latin title must not make a Persian or Arabic question read left to right.
-  const title = `\u2068${current.title}\u2069`;
-  if (!window.confirm(t("Delete “{title}”? Its history is kept.", { title }))) return;
+  if (!window.confirm(t("Delete “{title}”? Its history is kept.", { title: isolate(current.title) }))) return;
   const result = await api("DELETE", `/api/kb/${current.id}`);
   if (!result.ok) { showErrors(form, localized(result.data), $("kb-form-error")); return; }
   toast(t("Deleted."));

@@ -24,6 +24,22 @@ function t(msgid, values) {
   return text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
 }
 
+/* User data inside a translated sentence (a visitor's name, a label, an order number, a URL)
+   keeps its own direction: a Persian name in an English line, or a Latin one in a Persian line,
+   would otherwise take the words around it along (Unicode bidi). In the DOM each value is a
+   <bdi> (transcript.js tParts); in plain strings (titles, toasts, notifications, confirm()) it
+   is wrapped in FSI…PDI where the two directions can meet, so English pages with Latin names
+   read exactly as before. A dialog takes its direction from its first strong letter: a name
+   that starts a Persian question must be isolated or the question reads left to right. */
+const RTL_PAGE = document.documentElement.dir === "rtl";
+const RTL_CHAR = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]/;
+
+/** `text` isolated from the sentence around it, when its direction may differ from the page's. */
+function isolate(text) {
+  const s = String(text ?? "");
+  return s && (RTL_PAGE || RTL_CHAR.test(s)) ? `\u2068${s}\u2069` : s;
+}
+
 function fmtNumber(n, options) { return new Intl.NumberFormat(LOCALE, options).format(n); }
 function fmtDate(ts) {
   return new Date(ts).toLocaleDateString(LOCALE, { year: "numeric", month: "short", day: "numeric" });

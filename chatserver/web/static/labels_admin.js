@@ -29,7 +29,7 @@ async function load() {
 function edit(label) {
   editing = label;
   showErrors(labelForm, null);
-  $("label-form-title").textContent = label ? t("Edit {name}", { name: label.name }) : t("New label");
+  $("label-form-title").textContent = label ? t("Edit {name}", { name: isolate(label.name) }) : t("New label");
   $("l-name").value = label ? label.name : "";
   $("l-colour").value = label ? label.colour : "#1a73e8";
   $("l-save").textContent = label ? t("Save changes") : t("Add label");
@@ -39,10 +39,10 @@ function edit(label) {
 }
 
 async function remove(label) {
-  if (!window.confirm(t("Delete the label “{name}”? Chats that carry it keep it; nobody can add it again.", { name: label.name }))) return;
+  if (!window.confirm(t("Delete the label “{name}”? Chats that carry it keep it; nobody can add it again.", { name: isolate(label.name) }))) return;
   const result = await api("DELETE", `/api/labels/${label.id}`);
   if (!result.ok) { toast(result.data ? serverText(result.data.message) : t("Could not delete"), "error"); return; }
-  toast(t("Deleted “{name}”.", { name: label.name }));
+  toast(t("Deleted “{name}”.", { name: isolate(label.name) }));
   if (editing && editing.id === label.id) edit(null);
   load();
 }

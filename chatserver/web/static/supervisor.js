@@ -104,7 +104,7 @@ function whisper(event) {
 function takeOver() {
   if (!watching || !watched) return;
   const agent = watched.agent || t("the agent");
-  if (!window.confirm(t("Take this chat over from {agent}? It leaves their list and opens in your console.", { agent }))) return;
+  if (!window.confirm(t("Take this chat over from {agent}? It leaves their list and opens in your console.", { agent: isolate(agent) }))) return;
   // The agent we saw holding it: if someone else took it meanwhile, the server refuses.
   const id = socket.request("take_over", { conversation_id: watching, from_agent: watched.agent_id });
   asked.set(id, { kind: "take_over", cid: watching });

@@ -25,10 +25,10 @@ async function load() {
 }
 
 async function revoke(token) {
-  if (!window.confirm(t("Revoke the token “{name}”? Integrations using it are refused from the next request on.", { name: token.name }))) return;
+  if (!window.confirm(t("Revoke the token “{name}”? Integrations using it are refused from the next request on.", { name: isolate(token.name) }))) return;
   const result = await api("DELETE", `/api/tokens/${token.id}`);
   if (!result.ok) { toast(result.data ? t(result.data.message) : t("Could not revoke"), "error"); return; }
-  toast(t("Revoked “{name}”.", { name: token.name }));
+  toast(t("Revoked “{name}”.", { name: isolate(token.name) }));
   load();
 }
 

@@ -2,20 +2,6 @@
    view. Every frame becomes one <li>; all data goes in as text. */
 "use strict";
 
-/* User data inside a translated sentence (a visitor's name, a label, an order number) keeps its
-   own direction: a Persian name in an English line, or a Latin one in a Persian line, would
-   otherwise take the words around it along (Unicode bidi). In the DOM each value is a <bdi>;
-   in plain strings (titles, toasts, notifications) it is wrapped in FSI…PDI where the two
-   directions can meet, so English pages with Latin names read exactly as before. */
-const RTL_PAGE = document.documentElement.dir === "rtl";
-const RTL_CHAR = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]/;
-
-/** `text` isolated from the sentence around it, when its direction may differ from the page's. */
-function isolate(text) {
-  const s = String(text ?? "");
-  return s && (RTL_PAGE || RTL_CHAR.test(s)) ? `\u2068${s}\u2069` : s;
-}
-
 /** A translated sentence as nodes for el(): `text` is what t() gave, its {placeholders} left
     in, each filled from `values` as a <bdi> (a Node value as it is). */
 function tParts(text, values) {

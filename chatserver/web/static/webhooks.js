@@ -67,14 +67,14 @@ async function toggle(endpoint) {
 }
 
 async function newSecret(endpoint) {
-  if (!window.confirm(t("Replace the secret of {url}? Requests are signed with the new one at once.", { url: endpoint.url }))) return;
+  if (!window.confirm(t("Replace the secret of {url}? Requests are signed with the new one at once.", { url: isolate(endpoint.url) }))) return;
   const result = await api("POST", `/api/webhooks/${endpoint.id}/secret`, {});
   if (!result.ok) { toast(t("Something went wrong"), "error"); return; }
   showSecret(result.data.secret);
 }
 
 async function remove(endpoint) {
-  if (!window.confirm(t("Delete the webhook {url}? Events waiting for it are dropped.", { url: endpoint.url }))) return;
+  if (!window.confirm(t("Delete the webhook {url}? Events waiting for it are dropped.", { url: isolate(endpoint.url) }))) return;
   const result = await api("DELETE", `/api/webhooks/${endpoint.id}`);
   if (!result.ok) { toast(t("Could not delete"), "error"); return; }
   toast(t("Deleted."));
