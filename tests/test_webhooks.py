@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from chatserver.core.webhooks import destination
+from chatserver.service.webhook_client import Pool
+
 from .databases import db_location
 from .harness import PASSWORD, Server, add_user, sql, visitor
 from .webhook_receiver import Receiver
@@ -349,3 +352,28 @@ async def test_a_secret_is_shown_once_and_every_change_is_audited(tmp_path: Path
         assert all(secret not in r[1] and new["secret"] not in r[1] for r in rows)
     finally:
         server.stop()
+
+
+async def test_each_connection_is_checked_and_kept_alive_between_events() -> None:
+    """The client the deliverer uses: a connection is opened to an address checked when it is
+    opened (a loopback one refused without connecting, unless allowed), then reused; one the
+    receiver closed meanwhile is replaced without losing the event."""
+    receiver = await Receiver().start()
+    try:
+        where = destination(receiver.url)
+        refused = Pool(where, allow_private=False, connect_timeout=5, size=2)
+        answer = await refused.post(b"{}", {}, timeout=5)
+        assert answer.status is None and "127.0.0.1 is a loopback address" in answer.error
+        assert receiver.connections == 0
+        pool = Pool(where, allow_private=True, connect_timeout=5, size=2)
+        for n in range(3):
+            answer = await pool.post(b'{"id": "c:%d"}' % n, {}, timeout=5)
+            assert answer.ok, answer
+        assert receiver.connections == 1 and len(receiver.got) == 3
+        receiver.drop_connections()  # as a server does with an idle one
+        await asyncio.sleep(0.1)
+        assert (await pool.post(b'{"id": "c:3"}', {}, timeout=5)).ok
+        assert receiver.connections == 2 and len(receiver.got) == 4
+        pool.close()
+    finally:
+        await receiver.stop()

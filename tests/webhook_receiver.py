@@ -31,6 +31,7 @@ class Receiver:
     status: int = 200
     hang: bool = False
     got: list[Received] = field(default_factory=list)
+    connections: int = 0  # connections accepted
     _server: asyncio.Server | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -55,6 +56,7 @@ class Receiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
+        self.connections += 1
         try:
             while True:  # requests one after another on a kept-alive connection
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -74,6 +76,11 @@ class Receiver:
             pass
         finally:
             self._open.discard(writer)
+            writer.close()
+
+    def drop_connections(self) -> None:
+        """Close every open connection, as a server does with idle ones."""
+        for writer in list(self._open):
             writer.close()
 
     def ids(self) -> list[str]:

@@ -23,7 +23,7 @@ function state(endpoint) {
 
 function notices(endpoints) {
   $("wh-notices").replaceChildren(...endpoints.filter((e) => !e.enabled && e.disabled_reason === "failing").map((e) =>
-    el("p", { class: "wh-notice" }, t("{url} was disabled on {time}: it failed for too long. {count} events wait for it; enable it once it works again and they are sent in order.", { url: e.url, time: fmtDateTime(e.disabled_ms), count: fmtNumber(e.waiting) }))));
+    el("p", { class: "wh-notice" }, t("{url} was disabled on {time}: it failed for too long. {count} events wait for it; enable it once it works again and they are sent in order.", { url: isolate(e.url), time: fmtDateTime(e.disabled_ms), count: fmtNumber(e.waiting) }))));
 }
 
 async function load() {
