@@ -300,37 +300,29 @@ class AttachmentsConfig:
 class WebhooksConfig:
     """Signed HTTP callbacks of chat events to endpoints admins register (docs/api.md)."""
 
-    # Let endpoints resolve to loopback, private, link-local, multicast or reserved addresses
-    # (IPv4 and IPv6): off, the server cannot be turned on its own network (SSRF). Tests and
-    # intranet receivers turn it on.
+    # Allow endpoints on loopback, private, link-local, multicast or reserved addresses (v4
+    # and v6); off, the server cannot be turned on its own network (SSRF).
     allow_private: bool = False
     # Seconds to connect, and for the whole request (no answer within it: a failed attempt).
     connect_timeout_seconds: float = 5.0
     timeout_seconds: float = 10.0
-    # Requests in flight per endpoint at once, each for a different conversation (one
-    # conversation's events go one after another, in order).
+    # Requests in flight per endpoint (each chat's events go one after another, in order).
     concurrency: int = 8
     # How often an idle endpoint's outbox is looked at (ms): the floor of delivery latency.
     poll_ms: int = 100
-    # Back-off after a failed attempt: doubling from the first wait up to the longest, half
-    # of each wait random (jitter).
+    # Back-off after a failure: doubling from the first wait to the longest, half random.
     retry_first_seconds: float = 1.0
     retry_max_seconds: float = 600.0
-    # An endpoint failing for this long with no success is disabled, with a notice on
-    # /admin/webhooks and one log line; its events keep waiting until it is enabled again.
+    # Failing this long with no success disables an endpoint (a notice, one log line).
     disable_after_hours: float = 24.0
-    # One process delivers an endpoint at a time, holding a lease in the store this long
-    # (renewed every third of it): a process that died hands its endpoints on within it.
+    # One process delivers an endpoint at a time, under a lease in the store this long.
     lease_seconds: float = 15.0
 
     def __post_init__(self) -> None:
-        _positive("webhooks", {"connect_timeout_seconds": self.connect_timeout_seconds,
-                               "timeout_seconds": self.timeout_seconds,
-                               "concurrency": self.concurrency, "poll_ms": self.poll_ms,
-                               "retry_first_seconds": self.retry_first_seconds,
-                               "retry_max_seconds": self.retry_max_seconds,
-                               "disable_after_hours": self.disable_after_hours,
-                               "lease_seconds": self.lease_seconds})
+        _positive("webhooks", {key: getattr(self, key) for key in (
+            "connect_timeout_seconds", "timeout_seconds", "concurrency", "poll_ms",
+            "retry_first_seconds", "retry_max_seconds", "disable_after_hours",
+            "lease_seconds")})
 
 
 @dataclass(frozen=True)
