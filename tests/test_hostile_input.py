@@ -39,7 +39,7 @@ SAMPLES: dict[str, Any] = {
     "topic": "orders", "on": True, "seq": 1, "entry_id": 1, "conversation_id": "c1",
     "after_seq": 0, "rating": 5, "nps": 9, "comment": "thanks", "status": "online",
     "resolved": True, "to_agent": 1, "to_skill": "billing", "note": "over to you",
-    "label_id": 1,
+    "label_id": 1, "from_agent": 2,
     # an object: its own string fields are walked by test_identity.py's bad identities
     "identity": {"id": "cust-1", "name": "Ann", "email": "ann@example.com", "hash": "ab12"},
 }
