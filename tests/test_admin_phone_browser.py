@@ -250,8 +250,9 @@ def test_labels_page_in_arabic_on_a_phone(server: Server, browser) -> None:
         assert_fits_the_phone(page)
         assert english_left(page, [".label-chip"]) == []
         row.locator(".btn-danger-quiet").click()
-        page.wait_for_selector(".toast >> text=حُذف «استرداد».")
-        assert asked == ["هل تريد حذف التصنيف «استرداد»؟ تحتفظ به المحادثات التي تحمله، "
+        name = "\u2068استرداد\u2069"  # isolated inside the Arabic sentence
+        page.wait_for_selector(f".toast >> text=حُذف «{name}».")
+        assert asked == [f"هل تريد حذف التصنيف «{name}»؟ تحتفظ به المحادثات التي تحمله، "
                          "ولن يستطيع أحد إضافته مجددًا."]
     finally:
         context.close()

@@ -69,8 +69,9 @@ def test_an_admin_makes_copies_and_revokes_a_token_in_persian_on_a_phone(
         assert token not in page.content()
 
         row.locator(".btn-danger-quiet").click()
-        page.wait_for_selector(".toast >> text=«CRM فروش» باطل شد.")
-        assert asked == ["توکن «CRM فروش» باطل شود؟ سامانه‌هایی که از آن استفاده می‌کنند از "
+        name = "\u2068CRM فروش\u2069"  # isolated inside the Persian sentence
+        page.wait_for_selector(f".toast >> text=«{name}» باطل شد.")
+        assert asked == [f"توکن «{name}» باطل شود؟ سامانه‌هایی که از آن استفاده می‌کنند از "
                          "درخواست بعدی رد می‌شوند."]
         page.wait_for_selector("#tokens-table tr.token-revoked >> text=باطل‌شده در")
         refused = httpx.get(server.url + "/api/conversations",
