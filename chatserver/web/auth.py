@@ -63,10 +63,14 @@ async def current_user(conn: HTTPConnection) -> Row | None:
 
 async def require(request: Request, *roles: str) -> Row:
     """The user, if logged in with one of `roles`; state-changing methods also need CSRF.
-    An `Authorization: Bearer` API token decides alone instead (bearer.py: scope, no CSRF)."""
+    An `Authorization: Bearer` API token instead: its scope, then the role that scope stands
+    for against `roles`, as a session's role is (bearer.py; no CSRF)."""
     sent = api_tokens.bearer(request.headers.get("authorization"))
     if sent is not False and bearer.applies(request):
-        return await bearer.authenticate(request, sent)  # type: ignore[return-value]
+        token = await bearer.authenticate(request, sent)
+        if roles and token["role"] not in roles:
+            raise Forbidden(N_("your role may not do this"))
+        return token  # type: ignore[return-value]
     user = await current_user(request)
     if user is None:
         raise Unauthorized(N_("log in first"))

@@ -80,13 +80,18 @@ def applies(request: Request) -> bool:
         request.scope.get("endpoint")) is not None
 
 
-def principal(row: Any) -> dict[str, Any]:
+# The role each scope stands for: a token on a route acts as a session of this role would,
+# never more (auth.require checks the route's roles against it).
+ROLE_OF_SCOPE = {"read": "supervisor", "write": "supervisor", "admin": "admin"}
+
+
+def principal(row: Any, scope: str) -> dict[str, Any]:
     """The token as the handlers see a user: its name, the id of the admin who made it (who
-    stays the author of record of what it changes), and a role wide enough for any scope:
-    the scope, checked here, is what limits it."""
+    stays the author of record of what it changes), and the role of the scope this route
+    takes (a token holding admin too reads a `read` route as a supervisor would)."""
     scopes = row["scopes"].split()
     return {"id": row["created_by"], "username": f"token:{row['name']}",
-            "display_name": row["name"], "role": "admin" if "admin" in scopes else "supervisor",
+            "display_name": row["name"], "role": ROLE_OF_SCOPE[scope],
             "token_id": row["id"], "scopes": scopes, "must_change_password": 0, "csrf": "",
             "language": "", "preferences": "{}"}
 
@@ -109,4 +114,4 @@ async def authenticate(request: Request, sent: tuple[str, str] | None) -> dict[s
         raise Forbidden("this route takes a staff session, not an API token")
     if operation.scope not in row["scopes"].split():
         raise ScopeTooSmall(operation.scope)
-    return principal(row)
+    return principal(row, operation.scope)

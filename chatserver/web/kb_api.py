@@ -159,7 +159,7 @@ async def delete_entry(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@api("Every version of an entry", scope="read")
+@api("Every version of an entry (earlier drafts and their editors)", scope="admin")
 async def entry_history(request: Request) -> Response:
     await require(request, "admin")
     return JSONResponse({"versions": await hub_of(request).kb.history(_id(request))})
