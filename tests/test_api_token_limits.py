@@ -23,12 +23,15 @@ def _users(admin: httpx.Client) -> dict[str, int]:
     return {u["username"]: u["id"] for u in rows}
 
 
+@pytest.mark.parametrize("change", [{"disabled": True}, {"role": "agent"}],
+                         ids=["disabled", "demoted"])
 async def test_a_token_made_by_an_admin_who_is_later_disabled_stops_working(
-        tmp_path: Path, db_location: str, clients: list) -> None:
+        tmp_path: Path, db_location: str, clients: list, change: dict) -> None:
     """An admin leaves the company; another admin disables the account. The departed admin's
     sessions end at once, but an API token they made (perhaps with the admin scope, or a
     personal script token) keeps working, acting in their name as the author of record.
-    A disabled (or deleted) creator's tokens should be refused (401) like their sessions."""
+    A disabled (or deleted) creator's tokens should be refused (401) like their sessions; so
+    should the tokens of one who is no longer an admin (only an admin may make one)."""
     from .harness import add_user
     server = Server(tmp_path, database=db_location)
     add_user(server.db, "root", role="admin")
@@ -40,11 +43,11 @@ async def test_a_token_made_by_an_admin_who_is_later_disabled_stops_working(
         assert call(server, "GET", "/api/conversations", token).status_code == 200
         with session(server) as root:
             uid = _users(root)["leaver"]
-            done = root.patch(f"/api/users/{uid}", json={"disabled": True})
+            done = root.patch(f"/api/users/{uid}", json=change)
             assert done.status_code == 200, done.text
         after = call(server, "GET", "/api/conversations", token)
         assert after.status_code == 401, (
-            f"disabled creator's token still answered {after.status_code}")
+            f"{change}: the creator's token still answered {after.status_code}")
     finally:
         server.stop()
 

@@ -80,11 +80,13 @@ class ApiTokens:
 
     async def authenticate(self, token_id: str, secret: str) -> Row | None:
         """The live token's row when the secret is right; None otherwise (unknown, revoked
-        and wrong look alike to the caller)."""
+        and wrong look alike to the caller). A token acts for the admin who made it, so it
+        works only while they are an enabled admin: disabled, deleted or no longer an admin,
+        their tokens are refused as their sessions are."""
         row = await self.store.fetchone(
             "SELECT t.id, t.token_id, t.name, t.digest, t.scopes, t.created_by, t.revoked_ms, "
-            "u.username AS creator FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by "
-            "WHERE t.token_id = ?", (token_id,))
+            "u.username AS creator FROM api_tokens t JOIN users u ON u.id = t.created_by "
+            "AND u.disabled = 0 AND u.role = 'admin' WHERE t.token_id = ?", (token_id,))
         # Compared even for an unknown id, so timing does not tell which ids exist.
         stored = row["digest"] if row is not None else "0" * 64
         if not shape.matches(secret, stored) or row is None or row["revoked_ms"] is not None:
