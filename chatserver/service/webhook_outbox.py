@@ -90,17 +90,36 @@ def _due_row(r: Row) -> Due:
                json.loads(r[5]) if r[5] else {}, int(r[6] or 0))
 
 
-async def due(store: Store, endpoint_id: int, now_ms: int, chats: int,
-              chain: int = 1) -> list[list[Due]]:
+# The endpoint as a task leased it: still enabled, still this process's lease, still the same
+# URL and secret (an admin's change, or a delete and a new endpoint with the same id, made
+# through another process is seen at the task's next round, not at the next lease renewal).
+_HELD = ("SELECT 1 FROM webhook_endpoints w WHERE w.id = ? AND w.enabled = 1 "
+         "AND w.lease_owner = ? AND w.url = ? AND w.secret = ?")
+
+
+async def due(store: Store, endpoint_id: int, now_ms: int, chats: int, chain: int = 1,
+              held: tuple[str, Leased] | None = None) -> list[list[Due]] | None:
     """Up to `chats` conversations whose lowest outstanding row is due, oldest first, each
     with up to `chain` of its rows in seq order from that lowest one: sent one after another,
-    stopping at the first failure, they keep the conversation's order."""
+    stopping at the first failure, they keep the conversation's order.
+
+    `held`: (owner, endpoint) of the task asking; None is returned, and nothing is sent,
+    once that endpoint is no longer held as it was leased (disabled, lease lost, URL or secret
+    changed, deleted): the task stops and the leases are looked at again."""
+    check, values = "", (endpoint_id, now_ms, chats)
+    if held is not None:
+        owner, leased = held
+        check = f"AND EXISTS ({_HELD}) "
+        values = (endpoint_id, now_ms, endpoint_id, owner, leased.url, leased.secret, chats)
     heads = [_due_row(r) for r in await store.fetchall(
         f"SELECT {_DUE_COLUMNS}"  # noqa: S608 (fixed columns)
         "WHERE o.endpoint_id = ? AND o.next_ms <= ? AND NOT EXISTS ("
         " SELECT 1 FROM webhook_outbox p WHERE p.endpoint_id = o.endpoint_id"
-        " AND p.conversation_id = o.conversation_id AND p.seq < o.seq) "
-        "ORDER BY o.next_ms, o.conversation_id, o.seq LIMIT ?", (endpoint_id, now_ms, chats))]
+        f" AND p.conversation_id = o.conversation_id AND p.seq < o.seq) {check}"
+        "ORDER BY o.next_ms, o.conversation_id, o.seq LIMIT ?", values)]
+    if not heads and held is not None and await store.fetchone(
+            _HELD, (endpoint_id, held[0], held[1].url, held[1].secret)) is None:
+        return None
     if chain <= 1 or not heads:
         return [[head] for head in heads]
     marks = ", ".join("?" * len(heads))
@@ -230,6 +249,13 @@ async def update(store: Store, endpoint_id: int, changes: dict[str, Any],
                          (*sets.values(), endpoint_id))
         if events is not None:
             _subscribe(conn, endpoint_id, events)
+            # The waiting rows of the types taken off go too: they are not sent afterwards.
+            marks = ", ".join("?" * len(events))
+            conn.execute(
+                "DELETE FROM webhook_outbox WHERE endpoint_id = ? AND EXISTS (SELECT 1 FROM "  # noqa: S608
+                "events e WHERE e.conversation_id = webhook_outbox.conversation_id AND "
+                f"e.seq = webhook_outbox.seq AND e.type NOT IN ({marks}))",
+                (endpoint_id, *events))
         return True
 
     return await store.write(job)

@@ -117,7 +117,11 @@ class Webhooks:
         while True:
             try:
                 chains = await outbox.due(self.store, endpoint.id, self.clock(),
-                                          self.config.concurrency * ROUND, CHAIN)
+                                          self.config.concurrency * ROUND, CHAIN,
+                                          held=(self.owner, endpoint))
+                if chains is None:  # changed, disabled or deleted since it was leased
+                    self.changed()  # the leases are looked at now; this task ends
+                    return
                 if not chains:
                     await asyncio.sleep(self.config.poll_ms / 1000)
                     continue
