@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .msgids import N_
+
 # The event types an endpoint may take: the chat's life as the log records it. Offers, ETAs
 # and silence timers are routing noise, left out.
 EVENT_TYPES = ("started", "message", "queued", "assigned", "transferred", "closed", "survey",
@@ -34,11 +36,12 @@ SECRET_MIN, SECRET_MAX = 16, 200
 
 
 class WebhookError(ValueError):
-    """A field an admin sent that cannot be used, naming the field."""
+    """A field an admin sent that cannot be used, naming the field. `message` is a fixed
+    msgid (the page translates it) with {placeholders} filled from `values`."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.message = field, message
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.field, self.message, self.values = field, message, values
 
 
 def event_id(conversation_id: str, seq: int) -> str:
@@ -117,24 +120,48 @@ def destination(url: object) -> Destination:
     if parts.fragment:
         raise WebhookError("url", "the URL must not have a #fragment")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Destination(parts.scheme, parts.hostname, port, target)
+    return Destination(parts.scheme, ascii_host(parts.hostname), port, target)
+
+
+def ascii_host(host: str) -> str:
+    """An internationalised host name in its IDNA ("xn--") form, as DNS, the Host header and
+    TLS's server name carry it."""
+    if host.isascii():
+        return host
+    try:
+        return ".".join(label.encode("idna").decode("ascii") if label else label
+                        for label in host.split("."))
+    except UnicodeError:
+        raise WebhookError("url", N_("the URL's host name is not a valid domain name")) from None
 
 
 def refused_address(address: str) -> str | None:
     """Why an address may not be called unless private destinations are allowed, or None.
-    IPv4 inside IPv6 (mapped, 6to4, Teredo) is judged as the IPv4 address it carries."""
+    IPv4 inside IPv6 (mapped, 6to4, Teredo, and NAT64's well-known prefix 64:ff9b::/96) is
+    judged as the IPv4 address it carries: on an IPv6-only host behind DNS64 every IPv4-only
+    receiver has a NAT64 address, so refusing the prefix as "reserved" would refuse them all,
+    while 64:ff9b::7f00:1 still reaches 127.0.0.1 through the gateway and is refused as such.
+    IPv6 site-local (fec0::/10, deprecated but still routed inside some networks) is refused
+    like the unique-local fc00::/7, though Python calls it global."""
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
         address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and ip in _NAT64:
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if inner is not None:
             ip = inner
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
     for reason, hit in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
                         ("multicast", ip.is_multicast), ("unspecified", ip.is_unspecified),
+                        ("site-local", site_local),
                         ("reserved", ip.is_reserved), ("private", ip.is_private)):
         if hit:
             return reason
     return None if ip.is_global else "not public"
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
 
 
 def events_of(value: object) -> list[str]:
@@ -143,7 +170,8 @@ def events_of(value: object) -> list[str]:
         raise WebhookError("events", "pick at least one event type")
     unknown = sorted(set(value) - set(EVENT_TYPES))
     if unknown:
-        raise WebhookError("events", f"unknown event type: {', '.join(unknown)}")
+        raise WebhookError("events", N_("unknown event type: {types}"),
+                           types=", ".join(unknown))
     return [kind for kind in EVENT_TYPES if kind in value]
 
 
@@ -151,7 +179,8 @@ def description_of(value: object) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value.strip()) > DESCRIPTION_MAX:
-        raise WebhookError("description", f"at most {DESCRIPTION_MAX} characters")
+        raise WebhookError("description", N_("at most {limit} characters"),
+                           limit=DESCRIPTION_MAX)
     return value.strip()
 
 

@@ -18,6 +18,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
+from chatserver.core.msgids import N_
 from chatserver.core.webhooks import Destination, refused_address
 
 HEAD_MAX = 16 * 1024  # status line and headers
@@ -29,8 +30,27 @@ KEEP_SECONDS = 60.0
 _TLS = ssl.create_default_context()
 
 
+# Why a destination is refused, as the admin page words it (refused_address's reasons).
+REFUSALS = {
+    "loopback": N_("refused: {address} is a loopback address"),
+    "link-local": N_("refused: {address} is a link-local address"),
+    "multicast": N_("refused: {address} is a multicast address"),
+    "unspecified": N_("refused: {address} is an unspecified address"),
+    "site-local": N_("refused: {address} is a site-local address"),
+    "reserved": N_("refused: {address} is a reserved address"),
+    "private": N_("refused: {address} is a private address"),
+    "not public": N_("refused: {address} is not a public address"),
+}
+UNRESOLVED = N_("refused: the host name does not resolve ({error})")
+
+
 class Refused(Exception):
-    """The destination may not be called (its address, or its name does not resolve)."""
+    """The destination may not be called (its address, or its name does not resolve):
+    `message` is a msgid with {placeholders} filled from `values`."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.message, self.values = message, values
 
 
 @dataclass(frozen=True)
@@ -51,14 +71,14 @@ async def checked_address(where: Destination, allow_private: bool) -> str:
     try:
         found = await loop.getaddrinfo(where.host, where.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise Refused(f"the host name does not resolve ({error})") from None
+        raise Refused(UNRESOLVED, error=str(error)) from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
     if not addresses:
-        raise Refused("the host name does not resolve")
+        raise Refused(UNRESOLVED, error="no address")
     if not allow_private:
         for address in addresses:
             if reason := refused_address(address):
-                raise Refused(f"{address} is a {reason} address")
+                raise Refused(REFUSALS[reason], address=address)
     return addresses[0]
 
 

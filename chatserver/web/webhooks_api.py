@@ -34,8 +34,10 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def invalid(error: rules.WebhookError) -> Response:
-    return JSONResponse({"error": "invalid", "field": error.field, "message": error.message},
-                        status_code=422)
+    """A refused field: `message` is a fixed msgid, its {placeholders} filled by the page
+    from `values` (fmt), so it reads in the admin's language."""
+    return JSONResponse({"error": "invalid", "field": error.field, "message": error.message,
+                         "values": error.values, "text": str(error)}, status_code=422)
 
 
 def _hub(request: Request) -> Hub:
@@ -55,7 +57,7 @@ async def _checked_url(request: Request, value: object) -> str:
     try:
         await checked_address(where, _hub(request).config.webhooks.allow_private)
     except Refused as error:
-        raise rules.WebhookError("url", f"refused: {error}") from None
+        raise rules.WebhookError("url", error.message, **error.values) from None
     return str(value).strip()
 
 

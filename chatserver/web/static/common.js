@@ -110,6 +110,14 @@ function toast(message, kind = "info", ms = 2600) {
   setTimeout(() => item.remove(), ms);
 }
 
+/** A refusal's {message, values}: the msgid translated, numbers in the page's digits and
+    other values (an address, a name) isolated so a Latin one keeps a right-to-left line in order. */
+function refusalText(data) {
+  const values = {};
+  for (const [key, value] of Object.entries(data.values || {})) values[key] = typeof value === "number" ? fmtNumber(value) : isolate(value);
+  return t(data.message, values);
+}
+
 /** Show a 422 {field, message} beside the named field; anything else as a form error. */
 function showErrors(form, data, fallbackEl) {
   form.querySelectorAll(".field-error").forEach((n) => { n.textContent = ""; });
@@ -117,14 +125,14 @@ function showErrors(form, data, fallbackEl) {
   if (!data) return;
   const slot = data.field && form.querySelector(`.field-error[data-for="${CSS.escape(data.field)}"]`);
   if (slot) {
-    slot.textContent = data.message ? t(data.message) : t("Not valid");
+    slot.textContent = data.message ? refusalText(data) : t("Not valid");
     const input = form.querySelector(`[name="${CSS.escape(data.field)}"]`);
     if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
   } else if (fallbackEl) {
-    fallbackEl.textContent = data.message ? t(data.message) : t("Something went wrong");
+    fallbackEl.textContent = data.message ? refusalText(data) : t("Something went wrong");
     fallbackEl.hidden = false;
   } else {
-    toast(data.message ? t(data.message) : t("Something went wrong"), "error");
+    toast(data.message ? refusalText(data) : t("Something went wrong"), "error");
   }
 }
 

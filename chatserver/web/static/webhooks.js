@@ -61,7 +61,7 @@ function showSecret(secret) {
 
 async function toggle(endpoint) {
   const result = await api("PATCH", `/api/webhooks/${endpoint.id}`, { enabled: !endpoint.enabled });
-  if (!result.ok) { toast(result.data ? t(result.data.message) : t("Something went wrong"), "error"); return; }
+  if (!result.ok) { toast(result.data && result.data.message ? refusalText(result.data) : t("Something went wrong"), "error"); return; }
   toast(endpoint.enabled ? t("Disabled.") : t("Enabled: waiting events are being sent."));
   load();
 }
