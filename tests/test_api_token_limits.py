@@ -72,6 +72,15 @@ async def test_close_with_an_id_used_earlier_for_a_line_really_closes(
         state = call(server, "GET", f"/api/conversations/{cid}", token).json()["state"]
         assert closed.status_code != 200 or state == "closed", (
             f"close answered {closed.status_code} {closed.json()} but the state is {state}")
+        assert closed.status_code == 409 and "ticket-42" in closed.json()["message"]
+        # with an id of its own the close goes through, and its retry is answered alike
+        again = {"id": "ticket-42-close", "resolved": True}
+        first = call(server, "POST", f"/api/conversations/{cid}/close", token, json=again)
+        assert first.status_code == 200, first.text
+        assert call(server, "POST", f"/api/conversations/{cid}/close", token,
+                    json=again).json() == first.json()
+        assert call(server, "GET", f"/api/conversations/{cid}", token).json()[
+            "state"] == "closed"
     finally:
         server.stop()
 

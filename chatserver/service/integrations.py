@@ -3,15 +3,19 @@
 The same path as a person's change: the conversation's lock, the state machine's check, the
 journal (stored, then applied and published), so a line is durable before the API answers,
 and a retry with the same client id stores and sends nothing twice (the store's unique
-client id per conversation) but gets the first answer again.
+client id per conversation) but gets the first answer again. Only a retry does: an id that
+holds another request (another kind, another text or author, another token's line) is a
+conflict naming it, never an answer for a request that was not carried out.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatserver.core import conversation as cv
 from chatserver.core.conversation import State
 from chatserver.core.errors import Conflict
-from chatserver.store.store import NewEvent
+from chatserver.store.store import Event, NewEvent
 
 from .event_frames import ack_for
 from .handoff import Handoff
@@ -36,7 +40,8 @@ class Integrations:
             conv = await journal.conversation(cid)
             replay = await journal.replayed(conv, client_id)
             if replay is not None:
-                return replay
+                return _same(replay, client_id, "message", f"{FROM}:{token_id}",
+                             {"author": author, "text": text})
             if not cv.can_post(conv.state, FROM):
                 raise Conflict(f"cannot send to a conversation that is {conv.state}")
             line = {"from": FROM, "author": author, "text": text}
@@ -51,7 +56,18 @@ class Integrations:
             conv = await self.journal.conversation(cid)
             replay = await self.journal.replayed(conv, client_id)
             if replay is not None:
-                return replay
+                return _same(replay, client_id, "closed", FROM, {"resolved": resolved})
             if conv.state is State.CLOSED:
                 raise Conflict("the conversation is already closed")
             return await self.handoff.close(conv, client_id, by=FROM, resolved=resolved)
+
+
+def _same(replay: Outcome, client_id: str, kind: str, author: str,
+          fields: dict[str, Any]) -> Outcome:
+    """The stored answer when the event under `client_id` is this very request again."""
+    event: Event = replay.events[0]
+    if (event.type != kind or event.author != author
+            or any(event.payload.get(k) != v for k, v in fields.items())):
+        raise Conflict(f"id {client_id!r} was already used in this conversation for another "
+                       "request: choose a new id for a new request")
+    return replay
