@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from chatserver.service import identity
+
 from .databases import db_location
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .smtp_sink import REFUSED_DOMAIN, SmtpSink, self_signed
@@ -33,8 +35,20 @@ def sink() -> Any:
     smtp.stop()
 
 
+IDENTITY_SECRET = "site-identity-secret-for-mail-7c2e"
+
+
 def mail_server(tmp_path: Path, database: str | None, sink: SmtpSink, **env: str) -> Server:
-    return Server(tmp_path, database=database, **sink.env(**env))
+    return Server(tmp_path, database=database,
+                  **sink.env(CHATSERVER_IDENTITY_SECRET=IDENTITY_SECRET, **env))
+
+
+async def customer(server: Server, user_id: str, email: str, **hello: Any) -> Client:
+    """A visitor signed in on the site: a verified identity whose e-mail the site gave (the
+    only address a transcript goes to)."""
+    return await visitor(server, identity={"id": user_id, "email": email,
+                                           "hash": identity.signature(IDENTITY_SECRET, user_id)},
+                         **hello)
 
 
 async def leave(server: Server, email: str, text: str, **hello: Any) -> None:
@@ -109,7 +123,7 @@ async def closed_chat_with_note(server: Server, clients: list[Client], *, email:
     the visitor ends the chat."""
     ana = await agent(server, "ana")
     sue = await agent(server, "sue", online=False)
-    guest = await visitor(server, name="Sara", email=email, language=language)
+    guest = await customer(server, "cust-sara", email, name="Sara", language=language)
     clients += [ana, sue, guest]
     cid = (await guest.request("request_human"))["conversation_id"]
     await ana.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
@@ -186,7 +200,8 @@ async def test_transcripts_are_refused_clearly(tmp_path: Path, db_location: str,
     visitor (a day) and per address (an hour)."""
     server = mail_server(tmp_path, db_location, sink,
                          CHATSERVER_EMAIL_TRANSCRIPTS_PER_VISITOR="1",
-                         CHATSERVER_EMAIL_TRANSCRIPTS_PER_IP="4")
+                         CHATSERVER_EMAIL_TRANSCRIPTS_PER_IP="4",
+                         CHATSERVER_ABUSE_EXEMPT_ADDRESSES="")
     server.start()
     try:
         nameless = await visitor(server)
@@ -194,11 +209,16 @@ async def test_transcripts_are_refused_clearly(tmp_path: Path, db_location: str,
         token = nameless.welcome["visitor_token"]  # type: ignore[attr-defined]
         nothing = ask(server, token, None, "GET")
         assert nothing.status_code == 409 and nothing.json()["error"] == "no_address"
+        # An address typed in hello (or the pre-chat form) is nobody's proof: no transcript.
+        typed = await visitor(server, email="victim@example.com")
+        clients.append(typed)
+        unproven = ask(server, typed.welcome["visitor_token"], None, "GET")  # type: ignore[attr-defined]
+        assert unproven.status_code == 409 and unproven.json()["error"] == "no_address"
         open_cid = (await nameless.request("message", text="hello"))["conversation_id"]
         still_open = ask(server, token, open_cid)  # 1st from this address
         assert still_open.status_code == 409 and "still open" in still_open.json()["message"]
 
-        bounced = await visitor(server, email=f"nobody@{REFUSED_DOMAIN}")
+        bounced = await customer(server, "cust-bounced", f"nobody@{REFUSED_DOMAIN}")
         clients.append(bounced)
         cid = (await bounced.request("message", text="hello"))["conversation_id"]
         await bounced.request("close")
@@ -214,7 +234,7 @@ async def test_transcripts_are_refused_clearly(tmp_path: Path, db_location: str,
         limited = ask(server, btoken, cid2)  # 3rd
         assert limited.status_code == 429 and "a day" in limited.json()["message"]
 
-        fine = await visitor(server, email="ok@example.com")
+        fine = await customer(server, "cust-fine", "ok@example.com")
         clients.append(fine)
         cid3 = (await fine.request("message", text="hi"))["conversation_id"]
         await fine.request("close")

@@ -63,8 +63,8 @@ export function create(lang, on) {
   npsField, field(S.comment, comment), go(S.submit));
   const thanks = h("p", { class: "notice", role: "status" }, S.thanks);
 
-  // After the chat: its transcript by email, to the address the visitor gave (the server
-  // sends it nowhere else; docs/email.md). Shown once the server said where it would go; its
+  // After the chat: its transcript by email, to a signed-in visitor's verified address (the
+  // server sends it nowhere else, never to a typed one; docs/email.md). Shown once the server said where it would go; its
   // words come with that answer, in `lang`, so this lazy file does not carry them.
   const api = new URL("../api/visitor/transcript-email", import.meta.url);
   const mail = btn("link", "", () => ask("POST"), { "aria-live": "polite", hidden: true });

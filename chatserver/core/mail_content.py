@@ -34,7 +34,9 @@ class BadAddress(ValueError):
 
 def mailbox(value: str, what: str) -> str:
     """`value` as one checked address ("Name <a@b.c>" or "a@b.c"), or BadAddress naming
-    `what`: no line breaks (header injection), exactly one address, a domain with a dot."""
+    `what`: no line breaks (header injection), exactly one address, a domain with a dot. An
+    international domain is written in its ASCII form (bücher.de -> xn--bcher-kva.de), which
+    every SMTP server and every Reply-To takes; only a non-ASCII local part needs SMTPUTF8."""
     if "\r" in value or "\n" in value:
         raise BadAddress(f"{what}: an address cannot hold a line break")
     found = getaddresses([value])
@@ -44,6 +46,11 @@ def mailbox(value: str, what: str) -> str:
     local, _, domain = address.rpartition("@")
     if not local or "." not in domain.strip(".") or any(c.isspace() for c in address):
         raise BadAddress(f"{what}: {address!r} is not an e-mail address (name@example.com)")
+    if not domain.isascii():
+        try:
+            address = f"{local}@{domain.encode('idna').decode('ascii')}"
+        except UnicodeError:
+            raise BadAddress(f"{what}: {domain!r} is not a domain name") from None
     try:
         Address(display_name=name, addr_spec=address)
     except (ValueError, IndexError) as error:

@@ -2,7 +2,8 @@
 queued in the store's outbox with what causes it, and the sender that empties the outbox.
 
 The sender is one task per process. It claims due mails under a lease (store/outbox.py), sends
-them over one SMTP session in a thread (smtp.py), and marks each sent, due again after a
+them over one SMTP session in a thread (smtp.py), renewing the lease on the rows still to go
+before each mail, and marks each, as soon as its mail is done, sent, due again after a
 back-off (the server down, a 4xx), or failed (a 5xx refusal, or older than give_up_hours). It
 wakes when this process queues a mail and every `poll_seconds` for the others' and for retries.
 """
@@ -23,6 +24,7 @@ from chatserver.core.mail_content import (
     BadAddress,
     Line,
     OutboxMail,
+    address_only,
     mailbox,
     mime,
     offline_alert,
@@ -32,12 +34,14 @@ from chatserver.store import mail_outbox as outbox
 from chatserver.store.store import Store
 from chatserver.tokens import new_id
 
+from . import smtp
 from .event_frames import event_frame
-from .smtp import Unreachable, send_all
 
 log = logging.getLogger(__name__)
 
 BATCH = 10  # mails per SMTP session and claim
+SESSION_COMMANDS = 6  # connect, EHLO, STARTTLS, EHLO, AUTH and its continuation
+MAIL_COMMANDS = 4  # MAIL FROM, RCPT TO, DATA, the data's end
 DAY_MS = 86_400_000
 MIN_WAIT_S = 0.05  # between looks at the outbox, however soon a retry is due
 
@@ -52,7 +56,7 @@ class NoAddress(ChatError):
 def masked(address: str) -> str:
     """An address shown back to the visitor who gave it, not to whoever reads over a shoulder:
     'reza@example.com' -> 'r***@example.com'."""
-    local, _, domain = address.rpartition("@")
+    local, _, domain = address_only(address).rpartition("@")
     return f"{local[:1]}***@{domain}"
 
 
@@ -96,14 +100,16 @@ class Mailer:
             sender=config.from_address, language=self.desk_language)
 
     async def address_of(self, visitor_id: str) -> str:
-        """The address a visitor's transcript goes to: the one on their profile (typed in the
-        pre-chat form or hello, or the site's for a verified visitor); NoAddress otherwise."""
-        row = await self.store.fetchone("SELECT email, erased_ms FROM visitors WHERE id = ?",
-                                        (visitor_id,))
+        """The address a visitor's transcript goes to: the e-mail of their verified identity
+        (the site's own login, ChatWidget.identify with the site's signature), never one typed
+        in the pre-chat form or hello, which nobody proved: a script could type anyone's and
+        have its own text mailed to them from the shop's domain. NoAddress otherwise."""
+        row = await self.store.fetchone(
+            "SELECT email, erased_ms, verified FROM visitors WHERE id = ?", (visitor_id,))
         if row is None or row["erased_ms"] is not None:
             raise NotFound("no such visitor")
-        if not row["email"]:
-            raise NoAddress("give your e-mail address in the chat's form first")
+        if not row["verified"] or not row["email"]:
+            raise NoAddress("transcripts go only to the e-mail address of a signed-in customer")
         try:
             return mailbox(row["email"], "your e-mail address")
         except BadAddress as error:
@@ -111,7 +117,9 @@ class Mailer:
 
     async def request_transcript(self, visitor_id: str, conversation_id: str) -> dict[str, Any]:
         """Queue a visitor's own chat to their own address, once per chat (asking again
-        answers the same) and at most `transcripts_per_visitor` a day."""
+        answers the same while it is queued or sent; one that failed, a bounce, is queued
+        again to the address the visitor has now) and at most `transcripts_per_visitor` a
+        day."""
         if not self.config.enabled:
             raise NotFound("this server sends no e-mail")
         conv = await self.store.conversation_row(conversation_id)
@@ -122,17 +130,19 @@ class Mailer:
         to = await self.address_of(visitor_id)
         now = self.clock()
         done = await outbox.by_key(self.store, f"transcript:{conversation_id}")
-        if done is not None:
-            return {"status": "queued", "email": masked(to)}
+        if done is not None and done["state"] != "failed":
+            return {"status": "queued", "email": masked(done["recipient"])}
         limit = self.config.transcripts_per_visitor
-        if limit and await outbox.sent_recently(self.store, visitor_id, TRANSCRIPT,
-                                                now - DAY_MS) >= limit:
+        # a failed one of this chat counts once, as the one that replaces it
+        counted = await outbox.sent_recently(self.store, visitor_id, TRANSCRIPT, now - DAY_MS,
+                                             except_key=f"transcript:{conversation_id}")
+        if limit and counted >= limit:
             raise RateLimited(f"at most {limit} transcripts a day; try again tomorrow")
         lines = await self._lines(conversation_id)
         mail = transcript(visitor_id=visitor_id, conversation_id=conversation_id, lines=lines,
                           started_ms=int(conv["created_ms"]), to=to,
                           sender=self.config.from_address, language=conv["language"] or "en")
-        if await outbox.add(self.store, mail, now):
+        if await outbox.add(self.store, mail, now, replace_failed=True):
             self.wake()
         return {"status": "queued", "email": masked(to)}
 
@@ -152,8 +162,12 @@ class Mailer:
     # --- sending --------------------------------------------------------------------------
 
     def _lease_ms(self) -> int:
-        """Long enough for a whole batch at the timeout, connect included."""
-        return int(self.config.timeout_seconds * (BATCH + 2) * 1000)
+        """How long rows are held without news: a session's opening (connect, EHLO,
+        STARTTLS, EHLO, AUTH and its answer) and one mail's commands (MAIL, RCPT, DATA, the
+        data's end), each allowed the whole timeout, with one to spare. The lease on the rows
+        still to go is renewed before each mail, and each row is marked as soon as its mail
+        is done, so a slow server never lets another process claim a row being sent."""
+        return int(self.config.timeout_seconds * (SESSION_COMMANDS + MAIL_COMMANDS + 1) * 1000)
 
     def _backoff_ms(self, attempts: int) -> int:
         config = self.config
@@ -165,39 +179,56 @@ class Mailer:
         now = self.clock()
         rows = await outbox.claim(self.store, self.owner, now, self._lease_ms(), BATCH)
         claimed = len(rows)
-        if not rows:
-            return 0
-        sender, messages = self.config.from_address, []
-        for row in list(rows):
+        sender, ready = self.config.from_address, []
+        for row in rows:
             try:
-                messages.append(mime(_mail(row), sender, int(row["created_ms"])))
+                ready.append((row, mime(_mail(row), sender, int(row["created_ms"]))))
             except (ValueError, TypeError) as error:  # a header no mail may carry: never sendable
-                rows.remove(row)
                 await self._give_up(row, f"cannot be written as a mail: {error}")
-        if not rows:
+        if not ready:
             return claimed
-        outcomes, reason = None, ""
         try:
-            outcomes = await asyncio.to_thread(send_all, self.config, messages)
-        except Unreachable as error:
-            log.warning("e-mail: SMTP server unreachable (%d mails wait): %s", len(rows), error)
-            reason = str(error)
-        for index, row in enumerate(rows):
-            now = self.clock()
-            row_id, attempts = int(row["id"]), int(row["attempts"])
-            result = outcomes[index] if outcomes is not None else None
-            if result is not None and result.sent:
-                await outbox.sent(self.store, row_id, self.owner, now)
-                self.sent += 1
-                continue
-            problem = result.error if result is not None else reason
-            too_old = now - int(row["created_ms"]) > self.config.give_up_hours * 3_600_000
-            if (result is not None and result.permanent) or too_old:
-                await self._give_up(row, problem)
-            else:
-                await outbox.retry(self.store, row_id, self.owner,
-                                   now + self._backoff_ms(attempts), problem)
+            client = await asyncio.to_thread(smtp.open_session, self.config)
+        except smtp.Unreachable as error:
+            log.warning("e-mail: SMTP server unreachable (%d mails wait): %s", len(ready), error)
+            for row, _ in ready:
+                await self._settle(row, None, str(error))
+            return claimed
+        lost = ""
+        try:
+            for index, (row, message) in enumerate(ready):
+                if lost:
+                    await self._settle(row, None, lost)
+                    continue
+                held = await outbox.renew(self.store, [int(r["id"]) for r, _ in ready[index:]],
+                                          self.owner, self.clock() + self._lease_ms())
+                if int(row["id"]) not in held:  # our lease ended and another process has it
+                    continue
+                try:
+                    outcome = await asyncio.to_thread(smtp.send_one, client, message)
+                except smtp.SessionLost as error:
+                    lost = f"session lost: {error}"
+                    await self._settle(row, None, lost)
+                    continue
+                await self._settle(row, outcome, outcome.error)
+        finally:
+            await asyncio.to_thread(smtp.close, client)
         return claimed
+
+    async def _settle(self, row: dict[str, Any], outcome: smtp.Outcome | None,
+                      problem: str) -> None:
+        """Mark one claimed row: sent, failed for good (refused, or too old), or due again."""
+        now, row_id = self.clock(), int(row["id"])
+        if outcome is not None and outcome.sent:
+            await outbox.sent(self.store, row_id, self.owner, now)
+            self.sent += 1
+            return
+        too_old = now - int(row["created_ms"]) > self.config.give_up_hours * 3_600_000
+        if (outcome is not None and outcome.permanent) or too_old:
+            await self._give_up(row, problem)
+        else:
+            await outbox.retry(self.store, row_id, self.owner,
+                               now + self._backoff_ms(int(row["attempts"])), problem)
 
     async def _give_up(self, row: dict[str, Any], problem: str) -> None:
         log.warning("e-mail %s to %s not sent: %s", row["message_id"], masked(row["recipient"]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -30,14 +29,23 @@ class Unreachable(Exception):
     """No session with the SMTP server (down, refused, TLS or login failed): retry all."""
 
 
-def _session(config: EmailConfig) -> smtplib.SMTP:
+class SessionLost(Exception):
+    """The session broke mid-mail (disconnected, timed out): this mail and the rest wait."""
+
+
+def open_session(config: EmailConfig) -> smtplib.SMTP:
+    """Connect, say EHLO, STARTTLS and log in (blocking: call it in a thread); Unreachable
+    when no session could be opened."""
     context = ssl.create_default_context()
     client: smtplib.SMTP
-    if config.security == "tls":
-        client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_seconds,
-                                  context=context)
-    else:
-        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
+    try:
+        if config.security == "tls":
+            client = smtplib.SMTP_SSL(config.host, config.port,
+                                      timeout=config.timeout_seconds, context=context)
+        else:
+            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
+    except (OSError, smtplib.SMTPException) as error:
+        raise Unreachable(f"{config.host}:{config.port}: {error}") from None
     try:
         client.ehlo()
         if config.security == "starttls":
@@ -45,45 +53,41 @@ def _session(config: EmailConfig) -> smtplib.SMTP:
             client.ehlo()
         if config.user:
             client.login(config.user, config.password)
+    except (OSError, smtplib.SMTPException) as error:
+        client.close()
+        raise Unreachable(f"{config.host}:{config.port}: {error}") from None
     except BaseException:
         client.close()
         raise
     return client
 
 
-def _one(client: smtplib.SMTP, message: EmailMessage) -> Outcome:
+def send_one(client: smtplib.SMTP, message: EmailMessage) -> Outcome:
+    """Send one message over an open session (blocking). A refusal or a mail this server
+    cannot take (an address needing SMTPUTF8 it does not offer) is this mail's outcome
+    alone; SessionLost when the connection broke, so the rest wait for the next session."""
     try:
         refused = client.send_message(message)
+    except smtplib.SMTPServerDisconnected as error:
+        raise SessionLost(str(error)) from None
+    except smtplib.SMTPNotSupportedError as error:  # nothing was sent: the session is fine
+        return Outcome(False, f"not sendable through this server: {error}", permanent=True)
     except smtplib.SMTPRecipientsRefused as error:
         code, reply = next(iter(error.recipients.values()))
         return Outcome(False, f"recipient refused: {code} {reply!r}", permanent=code >= 500)
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
         return Outcome(False, f"refused: {error.smtp_code} {error.smtp_error!r}",
                        permanent=error.smtp_code >= 500)
+    except (OSError, smtplib.SMTPException) as error:
+        raise SessionLost(str(error)) from None
     if refused:  # several recipients, some refused: ours has one, so this does not happen
         return Outcome(False, f"refused: {refused!r}", permanent=True)
     return Outcome(True)
 
 
-def send_all(config: EmailConfig, messages: Sequence[EmailMessage]) -> list[Outcome]:
-    """Send each message over one session (blocking: call it in a thread). Raises Unreachable
-    when no session could be opened; a session lost midway fails the rest as temporary."""
+def close(client: smtplib.SMTP) -> None:
+    """QUIT, or just drop the connection when the session is already broken."""
     try:
-        client = _session(config)
-    except (OSError, smtplib.SMTPException) as error:
-        raise Unreachable(f"{config.host}:{config.port}: {error}") from None
-    outcomes: list[Outcome] = []
-    try:
-        for message in messages:
-            try:
-                outcomes.append(_one(client, message))
-            except (OSError, smtplib.SMTPException) as error:
-                outcomes += [Outcome(False, f"session lost: {error}")] * (
-                    len(messages) - len(outcomes))
-                break
-    finally:
-        try:
-            client.quit()
-        except (OSError, smtplib.SMTPException):
-            client.close()
-    return outcomes
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()

@@ -34,9 +34,18 @@ def enqueue(conn: Conn, mail: OutboxMail, now_ms: int) -> bool:
     return bool(cursor.rowcount == 1)
 
 
-async def add(store: Store, mail: OutboxMail, now_ms: int) -> bool:
-    """Queue `mail` in a transaction of its own (its cause is the request itself)."""
-    return bool(await store.write(lambda conn: enqueue(conn, mail, now_ms)))
+async def add(store: Store, mail: OutboxMail, now_ms: int, *,
+              replace_failed: bool = False) -> bool:
+    """Queue `mail` in a transaction of its own (its cause is the request itself); with
+    `replace_failed`, a mail of the same cause that failed (a bounce) gives way to it."""
+
+    def job(conn: Conn) -> bool:
+        if replace_failed:
+            conn.execute("DELETE FROM mail_outbox WHERE key = ? AND state = 'failed'",
+                         (mail.key,))
+        return enqueue(conn, mail, now_ms)
+
+    return bool(await store.write(job))
 
 
 async def claim(store: Store, owner: str, now_ms: int, lease_ms: int,
@@ -57,6 +66,20 @@ async def claim(store: Store, owner: str, now_ms: int, lease_ms: int,
 
     claimed: list[dict[str, Any]] = await store.write(job)
     return claimed
+
+
+async def renew(store: Store, row_ids: Sequence[int], owner: str,
+                until_ms: int) -> set[int]:
+    """Hold `owner`'s still-queued rows among `row_ids` until `until_ms`; returns the ids it
+    still holds (a row whose lease ended and another sender claimed is not among them)."""
+    if not row_ids:
+        return set()
+    marks = ", ".join("?" for _ in row_ids)
+    rows = await store.write(lambda conn: conn.execute(
+        f"UPDATE mail_outbox SET lease_until_ms = ? WHERE id IN ({marks}) "  # noqa: S608
+        "AND lease_owner = ? AND state = 'queued' RETURNING id",
+        (until_ms, *row_ids, owner)).fetchall())
+    return {int(row[0]) for row in rows}
 
 
 async def sent(store: Store, row_id: int, owner: str, now_ms: int) -> None:
@@ -89,12 +112,13 @@ async def next_due_ms(store: Store) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-async def sent_recently(store: Store, visitor_id: str, kind: str, since_ms: int) -> int:
+async def sent_recently(store: Store, visitor_id: str, kind: str, since_ms: int, *,
+                        except_key: str = "") -> int:
     """How many mails of `kind` this visitor caused since `since_ms` (the durable per-visitor
-    limit: every process counts the same rows)."""
+    limit: every process counts the same rows), leaving out the one of `except_key`."""
     row = await store.fetchone(
-        "SELECT count(*) FROM mail_outbox WHERE visitor_id = ? AND kind = ? AND created_ms >= ?",
-        (visitor_id, kind, since_ms))
+        "SELECT count(*) FROM mail_outbox WHERE visitor_id = ? AND kind = ? AND created_ms >= ? "
+        "AND key != ?", (visitor_id, kind, since_ms, except_key))
     return int(row[0]) if row else 0
 
 
