@@ -226,3 +226,14 @@ def test_no_route_gives_a_token_more_than_a_session_of_its_scopes_role(tmp_path:
         assert more == [], more
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("name", ["Support\u202e nimdA", "\u200b", "\u200f\u200e", "\u202bName"])
+def test_a_token_name_is_held_to_the_authors_rule(name: str) -> None:
+    """A token's name is the author its lines show by default: the same rule applies."""
+    from chatserver.core import api_tokens
+    with pytest.raises(api_tokens.TokenFieldError) as refused:
+        api_tokens.clean_name(name)
+    assert refused.value.field == "name"
+    assert api_tokens.clean_name("  Order\n system ") == "Order system"
+    assert api_tokens.clean_name("سامانهٔ سفارش\u200cها") == "سامانهٔ سفارش\u200cها"

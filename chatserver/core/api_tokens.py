@@ -62,12 +62,27 @@ def bearer(header: str | None) -> tuple[str, str] | bool | None:
     return None if found is None else (found.group(1), found.group(2))
 
 
-def clean_name(value: object) -> str:
+# Bidi embeddings and overrides make a shown name differ from what was sent (an integration
+# could pass for another sender); U+2028/2029 break lines. As canned titles refuse them.
+_REFUSED_FORMAT = frozenset("\u202a\u202b\u202c\u202d\u202e\u2028\u2029")
+_VISIBLE = frozenset("LNPS")  # letters, digits, punctuation, symbols: what shows on screen
+
+
+def clean_name(value: object, field: str = "name") -> str:
+    """A token's name, or the `author` a line is shown under (the visitor reads it as the
+    sender's name): one line with a visible character, no bidi embedding or override."""
     if not isinstance(value, str):
-        raise TokenFieldError("name", "must be text")
+        raise TokenFieldError(field, "must be text")
+    if field != "name" and any(c in value for c in "\r\n\t"):
+        raise TokenFieldError(field, "must be one line")
     name = unicodedata.normalize("NFC", " ".join(value.split()))
     if not 1 <= len(name) <= MAX_NAME:
-        raise TokenFieldError("name", f"must be 1-{MAX_NAME} characters")
+        raise TokenFieldError(field, f"must be 1-{MAX_NAME} characters")
+    if not any(unicodedata.category(c)[0] in _VISIBLE for c in name):
+        raise TokenFieldError(field, "must hold a visible character")
+    if _REFUSED_FORMAT.intersection(name):
+        raise TokenFieldError(field, "must not hold a bidi embedding, override or line "
+                                     "separator")
     return name
 
 

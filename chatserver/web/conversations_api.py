@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from chatserver.core import api_tokens
 from chatserver.core.conversation import State
 from chatserver.core.errors import BadFrame, Forbidden, NotFound
 from chatserver.service.integrations import Integrations
@@ -35,7 +36,7 @@ STATES = tuple(s.value for s in State)
 MAX_LIMIT, DEFAULT_LIMIT = 200, 50
 _CURSOR = re.compile(r"(\d{1,15}):([A-Za-z0-9_-]{1,64})")  # created_ms:id of the last row
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as the sockets' frame ids (core/frames.py)
-MAX_AUTHOR = 60
+MAX_AUTHOR = api_tokens.MAX_NAME
 
 CONVERSATION = {"type": "object", "properties": {
     "id": {"type": "string"}, "visitor_id": {"type": "string"},
@@ -176,13 +177,13 @@ async def post_message(request: Request) -> Response:
     if not isinstance(text, str) or not text.strip() or (
             len(text) > hub.config.limits.max_text_chars):
         raise BadFrame(f"text: 1-{hub.config.limits.max_text_chars} characters")
-    author = body.get("author", user["display_name"])
-    if not isinstance(author, str) or not 1 <= len(author.strip()) <= MAX_AUTHOR:
-        raise BadFrame(f"author: 1-{MAX_AUTHOR} characters")
+    try:  # the visitor reads it as the sender's name: no bidi override, nothing invisible
+        author = api_tokens.clean_name(body.get("author", user["display_name"]), "author")
+    except api_tokens.TokenFieldError as refused:
+        raise BadFrame(f"author: {refused.message}") from None
     integrations: Integrations = request.app.state.integrations
     # Masked as an agent's line is (card numbers, and what [privacy] turns on).
-    outcome = await integrations.post(cid, client_id, hub.redactor(text), author.strip(),
-                                      token_id)
+    outcome = await integrations.post(cid, client_id, hub.redactor(text), author, token_id)
     return JSONResponse(_ack(outcome.ack), status_code=201)
 
 
