@@ -51,6 +51,7 @@ export function renderTab(chat) {
 /** A tab's last line: "You: …" and "Bot: …" in the page language, the line itself in its own. */
 function previewParts(preview) {
   if (!preview || typeof preview === "string") return [preview || ""];
+  if (preview.who === "name") return tParts(t("{name}: {text}"), { name: preview.name, text: preview.text });
   return tParts(preview.who === "bot" ? t("Bot: {text}") : t("You: {text}"), { text: preview.text });
 }
 

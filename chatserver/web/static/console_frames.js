@@ -48,7 +48,9 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
   if (node && frame.from === "agent") renderReceipts(chat);
   if (frame.type === "message") {
     const said = frame.text || (frame.attachment ? t("File: {name}", { name: isolate(frame.attachment.name) }) : "");
-    chat.preview = frame.from === "visitor" ? said : { who: frame.from === "bot" ? "bot" : "you", text: said };
+    // An integration's line is under its own name: never "You", which the agent did not say.
+    const who = frame.from === "bot" ? "bot" : frame.from === "integration" ? "name" : "you";
+    chat.preview = frame.from === "visitor" ? said : { who, name: frame.author || "", text: said };
     if (frame.from === "visitor") {
       if (frame.text) chat.lastVisitorText = frame.text; // a file alone asks the assist nothing
       chat.lastVisitorSeq = Math.max(chat.lastVisitorSeq, frame.seq || 0);
