@@ -10,27 +10,35 @@ from pathlib import Path
 
 import pytest
 
-from .harness import add_user, agent, visitor
+from .harness import Client, Server, add_user, agent, visitor
 from .test_cluster import Redis, pair, redis
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 __all__ = ["redis"]
 
 
+async def una_with_sara(una_at: Server, sue_at: Server, clients: list[Client]
+                        ) -> tuple[Client, Client, Client, str, int]:
+    """Una (one chat at a time, on `una_at`) holds Sara's chat; Sue's supervisor view is on
+    `sue_at`. (una, sara, sue, chat, Sue's user id)."""
+    add_user(una_at.db, "una", skills={"lang:en": 5}, capacity=1)
+    sue_id = add_user(una_at.db, "sue", role="supervisor", display_name="Sue")
+    una = await agent(una_at, "una")
+    sara = await visitor(una_at, name="Sara", language="en")
+    clients += [una, sara]
+    cid = (await sara.request("request_human"))["conversation_id"]
+    await una.expect("offer")
+    assert (await una.request("accept", conversation_id=cid))["type"] == "ack"
+    await sara.expect("assigned")
+    sue = await agent(sue_at, "sue", online=False)
+    clients.append(sue)
+    return una, sara, sue, cid, sue_id
+
+
 async def test_a_whisper_and_a_take_over_cross_processes(tmp_path: Path, redis: Redis,
                                                          clients: list) -> None:
     with pair(tmp_path, redis) as (a, b):
-        add_user(a.db, "una", skills={"lang:en": 5}, capacity=1)  # one chat at a time
-        add_user(a.db, "sue", role="supervisor", display_name="Sue")
-        una = await agent(b, "una")
-        sara = await visitor(a, name="Sara", language="en")
-        clients += [una, sara]
-        cid = (await sara.request("request_human"))["conversation_id"]
-        await una.expect("offer")
-        assert (await una.request("accept", conversation_id=cid))["type"] == "ack"
-        await sara.expect("assigned")
-        sue = await agent(a, "sue", online=False)
-        clients.append(sue)
+        una, sara, sue, cid, _ = await una_with_sara(b, a, clients)
 
         said = await sue.request("whisper", conversation_id=cid, text="ask for the order number")
         assert said["type"] == "ack", said

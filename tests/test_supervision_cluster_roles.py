@@ -4,35 +4,16 @@ no whisper, no take-over, and no longer every chat's live events (issue 20's rev
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from .harness import PASSWORD, Client, Server, add_user, agent, visitor
+from .harness import PASSWORD, Client, Server, add_user
 from .test_cluster import Redis, pair, redis
+from .test_supervision_cluster import una_with_sara
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 __all__ = ["redis"]
-
-
-async def una_with_sara(a: Server, b: Server, clients: list[Client]
-                        ) -> tuple[Any, Client, Client, str, int]:
-    """Una (on A) holds Sara's chat; Sue's supervisor view is on B. (una, sara, sue, chat,
-    Sue's user id)."""
-    add_user(a.db, "root", role="admin")
-    add_user(a.db, "una", skills={"lang:en": 5}, capacity=1)
-    sue_id = add_user(a.db, "sue", role="supervisor", display_name="Sue")
-    una = await agent(a, "una")
-    sara = await visitor(a, name="Sara", language="en")
-    clients += [una, sara]
-    cid = (await sara.request("request_human"))["conversation_id"]
-    await una.expect("offer")
-    assert (await una.request("accept", conversation_id=cid))["type"] == "ack"
-    await sara.expect("assigned")
-    sue = await agent(b, "sue", online=False)
-    clients.append(sue)
-    return una, sara, sue, cid, sue_id
 
 
 def demote(a: Server, user_id: int) -> None:
@@ -61,6 +42,7 @@ async def test_a_supervisor_demoted_on_another_process_can_no_longer_supervise(
     next session check, and both frames are refused."""
     # 0.3 s: B's session check reads the user again well within the test's waits.
     with pair(tmp_path, redis, CHATSERVER_SERVER_SESSION_CHECK_SECONDS="0.3") as (a, b):
+        add_user(a.db, "root", role="admin")
         una, sara, sue, cid, sue_id = await una_with_sara(a, b, clients)
         # As a supervisor she follows Una's chat live (the feed the demotion must end).
         await sara.request("message", text="first line")
@@ -84,6 +66,7 @@ async def test_a_supervisor_demoted_on_another_process_is_refused_at_once(
     """The same demotion with the default session check (30 s): Sue's whisper and take-over on
     B right after it are refused, the role being read from the store for these frames."""
     with pair(tmp_path, redis) as (a, b):
+        add_user(a.db, "root", role="admin")
         una, sara, sue, cid, sue_id = await una_with_sara(a, b, clients)
         demote(a, sue_id)
         await refused_both(sue, cid)
