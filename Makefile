@@ -16,8 +16,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/chatserver serve
 
+# axe-core for the accessibility tests, at the version tests/axe/package-lock.json pins (npm ci
+# checks its hash). Without npm the accessibility tests are skipped, saying why.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "installing axe-core (pinned in tests/axe/package-lock.json) for the accessibility tests"; \
+	  npm ci --prefix tests/axe --silent --no-audit --no-fund && touch $(AXE); \
+	else echo "npm is missing: the accessibility tests (axe-core) will be skipped"; fi
+
 # Two workers, each taking a whole test file at a time (module-scoped servers stay shared).
-test: $(STAMP) system-deps postgres-check
+test: $(STAMP) system-deps postgres-check $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile
@@ -33,7 +42,7 @@ bench: $(STAMP)
 # own redis-server. Whichever is missing is named with the tests that need it; as root it is
 # then installed with apt-get, otherwise those tests are skipped. `make test SYSTEM_DEPS=`
 # skips this step: nothing is installed, tests whose package is missing are skipped.
-SYSTEM_DEPS := chromium:chromium redis-server:redis-server
+SYSTEM_DEPS := chromium:chromium redis-server:redis-server npm:npm
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
@@ -43,6 +52,7 @@ system-deps:
 	  for package in $$missing; do case $$package in \
 	    chromium) echo "  chromium      the browser tests drive it headless (widget, console, admin pages)";; \
 	    redis-server) echo "  redis-server  the cluster tests start their own Redis servers";; \
+	    npm) echo "  npm           installs axe-core, pinned, for the accessibility tests";; \
 	    *) echo "  $$package";; esac; done; \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "  (make test SYSTEM_DEPS= skips this and those tests)"; \
@@ -60,4 +70,4 @@ postgres-check: $(STAMP)
 	  "cases of the store tests will be skipped (see tests/databases.py)"
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache tests/axe/node_modules

@@ -42,7 +42,9 @@ def test_as_root_it_names_each_package_and_why_before_installing(tmp_path: Path)
     redis = next(line for line in out.splitlines() if "redis-server" in line)
     assert "browser tests" in chromium and "cluster tests" in redis
     assert "SYSTEM_DEPS=" in out  # how to skip it next time
-    assert "install -y -qq chromium redis-server" in apt
+    npm = next(line for line in out.splitlines() if line.strip().startswith("npm"))
+    assert "accessibility tests" in npm
+    assert "install -y -qq chromium redis-server npm" in apt
 
 
 def test_not_root_it_names_what_is_missing_and_installs_nothing(tmp_path: Path) -> None:
