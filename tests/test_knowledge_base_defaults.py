@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 
 from knowledge_base.defaults import DEFAULT_LANGUAGES, DEFAULT_SKILLS, load_default_entries
-from knowledge_base.markdown import parse, to_plain_text
+from knowledge_base.markdown import to_html, to_plain_text
 from knowledge_base.model import Entry, duplicate_questions, validate
 
 ALL = load_default_entries()
@@ -66,7 +66,7 @@ def test_answers_use_only_well_formed_markdown() -> None:
         text = to_plain_text(entry.answer)
         assert "**" not in text and "](" not in text and "`" not in text, entry.title
         assert not re.search(r"(^|\s)\*\S", text), entry.title
-        assert parse(entry.answer), entry.title
+        assert to_html(entry.answer).startswith(("<p>", "<ul>", "<ol>")), entry.title
 
 
 def _script_letters(entries: list[Entry]) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import json
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,75 +19,32 @@ def link(url: str, text: str) -> str:
     return f'<a href="{url}" {LINK_ATTRIBUTES}>{text}</a>'
 
 
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        ("plain text", "<p>plain text</p>"),
-        ("one\ntwo", "<p>one<br>\ntwo</p>"),
-        ("one\n\n\ntwo", "<p>one</p>\n<p>two</p>"),
-        ("**bold** and *italic*", "<p><strong>bold</strong> and <em>italic</em></p>"),
-        ("`a < b` **`x`**", "<p><code>a &lt; b</code> <strong><code>x</code></strong></p>"),
-        ("`**not bold**`", "<p><code>**not bold**</code></p>"),
-        ("**a *b* c**", "<p><strong>a <em>b</em> c</strong></p>"),
-        ("- a\n* b\n+ c", "<ul><li>a</li><li>b</li><li>c</li></ul>"),
-        ("1. a\n2) b", "<ol><li>a</li><li>b</li></ol>"),
-        ("3. c\n4. d", '<ol start="3"><li>c</li><li>d</li></ol>'),
-        (
-            "Steps:\n1. a\n   more\nDone.",
-            "<p>Steps:</p>\n<ol><li>a<br>\nmore</li></ol>\n<p>Done.</p>",
-        ),
-        ("- a\n1. b", "<ul><li>a</li></ul>\n<ol><li>b</li></ol>"),
-        ("[Orders](https://x.example/o)", "<p>" + link("https://x.example/o", "Orders") + "</p>"),
-        ("[Mail](mailto:help@x.example)", "<p>" + link("mailto:help@x.example", "Mail") + "</p>"),
-        (
-            "[**B**](http://x.example)",
-            "<p>" + link("http://x.example", "<strong>B</strong>") + "</p>",
-        ),
-        ("# Not a heading", "<p># Not a heading</p>"),
-        ("2 * 3 * 4 = 24", "<p>2 * 3 * 4 = 24</p>"),
-        ("snake_case_name", "<p>snake_case_name</p>"),
-        ("", ""),
-    ],
-)
-def test_renders_the_subset(source: str, expected: str) -> None:
-    assert to_html(source) == expected
+CORPUS = json.loads((Path(__file__).parent / "data" / "markdown_corpus.json").read_text())
 
 
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
-        ('<img src=x onerror="alert(1)">', "<p>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</p>"),
-        ("**<b>x</b>**", "<p><strong>&lt;b&gt;x&lt;/b&gt;</strong></p>"),
-        ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
-        ("[x](JaVaScRiPt:alert)", "<p>[x](JaVaScRiPt:alert)</p>"),
-        ("[x](data:text/html,hi)", "<p>[x](data:text/html,hi)</p>"),
-        ("[x](//evil.example)", "<p>[x](//evil.example)</p>"),
-        ("[x](/relative)", "<p>[x](/relative)</p>"),
-        ("[x](javascript&#58;alert)", "<p>[x](javascript&amp;#58;alert)</p>"),
-        (
-            "![img](https://x.example/a.png)",
-            "<p>!" + link("https://x.example/a.png", "img") + "</p>",
-        ),
-        ("&lt;already&gt;", "<p>&amp;lt;already&amp;gt;</p>"),
-        ("nul\x00byte", "<p>nul\ufffdbyte</p>"),
-    ],
-)
-def test_hostile_input_stays_text(source: str, expected: str) -> None:
-    assert to_html(source) == expected
+@pytest.mark.parametrize("case", CORPUS, ids=[c["why"] for c in CORPUS])
+def test_renders_the_shared_corpus(case: dict[str, str]) -> None:
+    """The same cases test_widget_view checks the widget's rich() against."""
+    assert to_html(case["source"]) == case["html"]
+
+
+def test_a_title_or_autolink_adds_nothing() -> None:
+    assert to_html('[x](https://x.example "t")') == "<p>" + link("https://x.example", "x") + "</p>"
+    assert to_html("<https://x.example>") == "<p>&lt;https://x.example&gt;</p>"
 
 
 def test_quotes_in_a_url_cannot_break_out_of_the_attribute() -> None:
     rendered = to_html('[x](https://x.example/"onmouseover="alert\'&q=1)')
     assert rendered == (
-        "<p>" + link("https://x.example/&quot;onmouseover=&quot;alert&#x27;&amp;q=1", "x") + "</p>"
+        "<p>" + link("https://x.example/%22onmouseover=%22alert'&amp;q=1", "x") + "</p>"
     )
 
 
 def test_unbalanced_and_crossed_markers_give_well_nested_html() -> None:
     assert to_html("**open and *half") == "<p>**open and *half</p>"
-    assert to_html("*a **b** c*") == "<p>*a <strong>b</strong> c*</p>"
-    assert to_html("***x***") == "<p><strong>*x</strong>*</p>"
+    assert to_html("*a **b** c*") == "<p><em>a <strong>b</strong> c</em></p>"
+    assert to_html("***x***") == "<p><em><strong>x</strong></em></p>"
+    assert to_html("**a *b**") == "<p>*<em>a <em>b</em></em></p>"
     assert to_html("`unclosed **code") == "<p>`unclosed **code</p>"
     assert (
         to_html("[a [b](https://x.example)") == "<p>[a " + link("https://x.example", "b") + "</p>"
@@ -130,7 +89,7 @@ def test_unsafe_urls(url: str) -> None:
 
 
 @pytest.mark.parametrize("target", ["/\\evil.example/phish", "//evil.example/phish",
-                                    "https://good.example\\@evil.example/"])
+                                    "https://good.example/a\\b"])
 def test_a_backslash_or_protocol_relative_target_stays_text(target: str) -> None:
     source = f"[x]({target})"
     assert to_html(source) == f"<p>{html.escape(source)}</p>"
@@ -152,13 +111,23 @@ def test_plain_text() -> None:
     )
 
 
-def test_hostile_repetition_renders_in_linear_time() -> None:
-    # Patterns that make naive regex Markdown renderers backtrack quadratically or worse.
+def test_a_backslash_escape_in_a_url_is_the_character_it_escapes() -> None:
+    """CommonMark reads \\@ as "@": the href has no backslash, so browsers and other URL
+    parsers agree on its host (the one after the "@", as for any user@host URL)."""
+    assert to_html("[x](https://good.example\\@evil.example/)") == (
+        "<p>" + link("https://good.example@evil.example/", "x") + "</p>")
+
+
+def test_hostile_repetition_at_the_answer_limit_renders_in_time() -> None:
+    # Patterns that make naive regex Markdown renderers backtrack quadratically or worse, at
+    # MAX_ANSWER (10,000 characters). markdown-it-py is near-quadratic on runs of "[" (0.19 s
+    # at 10,000 here, 0.62 s at 20,000), so the bound is 2 s a source (2 shared cores), not a
+    # linear-time one: answers are written by admins, and plain text is cached per answer.
     for source in ("**a " * 2500, "*a " * 3300, "[a](" * 2500, "`" * 10_000, "[" * 10_000):
         started = time.perf_counter()
         to_html(source)
         to_plain_text(source)
-        assert time.perf_counter() - started < 0.5, source[:10]
+        assert time.perf_counter() - started < 2.0, source[:10]
 
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "ul", "ol", "li", "a"}

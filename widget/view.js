@@ -15,25 +15,28 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-// Bot answers are in the knowledge base's Markdown subset (knowledge_base/markdown.py): **bold**,
-// *italic*, `code`, [links](…) and "-", "*", "+" bullets (nested ones flattened, as the server
-// does); paragraphs, line breaks and numbered lists read right as typed. Nothing else is
-// interpreted. The patterns are the server's, so both read a marker alike.
-// Links only to http(s), mailto or a path on the site, and no backslash: browsers read it as "/",
-// so "/" + backslash would be "//evil.example". A backtick is \x60 here: lean() (the server)
-// counts backticks to tell template literals apart.
-const MARKS = /\x60([^\x60]+)\x60|\[([^[\]]+)\]\(((?:https?:\/\/|mailto:|\/(?!\/))[^()\s\\]+)\)|\*\*(?=\S)((?:[^*]|\*(?!\*))+?)(?<=\S)\*\*|\*(?=[^\s*])([^*]+?)(?<=\S)\*/gi;
+// Bot answers are in the knowledge base's Markdown subset, whose renderer of record is the
+// server's (knowledge_base/markdown.py, CommonMark by markdown-it-py); this reads the same
+// answers alike in a few hundred bytes: **bold** or __bold__, *italic* or _italic_ (not
+// inside a word for "_", nested as the server nests them), `code` (not backslash escapes),
+// [links](…) with one level of (parentheses) in the URL, "-", "*", "+" bullets (nested ones
+// flattened); paragraphs, line breaks and numbered lists read right as typed. Nothing else is
+// interpreted. tests/data/markdown_corpus.json holds what both show, where they differ too.
+// Links only to http(s) or mailto, and no backslash: browsers read it as "/", so "/" +
+// backslash would be "//evil.example". rel=noreferrer implies noopener. A backtick is \x60
+// here: lean() (the server) counts backticks to tell template literals apart. Bullets are
+// spaces then "-", "*" or "+" then spaces (the server also takes tabs).
+const MARKS = /\x60([^\x60]+)\x60|\[([^[\]]+)\]\(((?:https?:\/\/|mailto:)(?:[^()\s\\]|\([^()\s\\]*\))*)\)|(?<!\w)(\*\*?|__?)(?=\S)(.+?)(?<=[^\s*_])\4(?![*_\w])/gi;
 
-// Strings and elements; inside a construct (`inner`) only inline marks apply, and none can nest
-// in itself: link text holds no "[", bold no "**", italic no "*".
-export function rich(text, inner) {
+// Strings and elements: the text around the marks, and an element for each.
+export function rich(text) {
   const out = [];
   let last = 0;
-  if (!inner) text = text.replace(/^[ \t]*[-*+][ \t]+(?=\S)/gm, "• ");
+  text = text.replace(/^ *[-*+] +(?=\S)/gm, "• ");
   for (const m of text.matchAll(MARKS)) {
     out.push(text.slice(last, m.index), m[1] ? h("code", null, m[1])
-      : m[2] ? h("a", { href: m[3], target: "_blank", rel: "noopener noreferrer" }, rich(m[2], 1))
-        : h(m[4] ? "strong" : "em", null, rich(m[4] || m[5], 1)));
+      : m[2] ? h("a", { href: m[3], target: "_blank", rel: "noreferrer" }, rich(m[2]))
+        : h(m[4][1] ? "strong" : "em", null, rich(m[5])));
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));
