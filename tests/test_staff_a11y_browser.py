@@ -1,0 +1,254 @@
+"""Every staff page passes axe-core's WCAG 2.1 A/AA rules, with real content, in Chromium.
+
+One server and one browser for the module; each user signs in once and later pages reuse the
+session (Playwright's storage state). Each page is audited as a person meets it: the sign-in
+form and its error, the console with a visitor's bot answer, an offer, a chat open and its
+transfer and close dialogs, the supervisor view watching it, the knowledge base with an entry's
+history and the learning inbox, and every admin page with something on it. English at desktop
+and phone size (375 x 667), light and dark; Persian and Arabic (right to left) and Chinese on a
+representative set. A failure lists each rule, where, and the elements to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from .axe_check import describe, violations
+from .harness import PASSWORD, Server, add_user, sql
+from .test_console_browser import log_in, next_frame, visitor
+from .test_learning_browser import seed
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 667}
+
+
+@pytest.fixture(scope="module")
+def desk(shared_server: Server) -> Server:
+    """Admins in four languages, agents, a supervisor; a chat the bot answered, a label, a
+    canned response, a token, a webhook, an entry with history and proposals to review."""
+    server = shared_server
+    add_user(server.db, "root", role="admin", display_name="Root", skills={"lang:en": 5})
+    add_user(server.db, "maryam", skills={"lang:en": 5, "billing": 3}, display_name="Maryam")
+    add_user(server.db, "omid", skills={"lang:en": 5, "billing": 3}, display_name="Omid")
+    add_user(server.db, "sofia", role="supervisor", display_name="Sofia")
+    for username, language, name in (("reza", "fa", "رضا"), ("leila", "ar", "ليلى"),
+                                     ("wei", "zh", "伟")):
+        add_user(server.db, username, role="admin", display_name=name,
+                 skills={f"lang:{language}": 5})
+        sql(server.db, "UPDATE users SET language = ? WHERE username = ?", (language, username))
+    seed(server)
+    with connect(server.ws + "/ws/visitor") as ws:  # a chat today: the reports have charts
+        ws.send(json.dumps({"type": "hello", "name": "Ana", "language": "en"}))
+        ws.send(json.dumps({"type": "message", "id": str(uuid.uuid4()),
+                            "text": "How do I reset my password?"}))
+        next_frame(ws, "message", **{"from": "bot"})
+    with httpx.Client(base_url=server.url) as root:
+        login = root.post("/login", data={"username": "root", "password": PASSWORD},
+                          headers={"accept": "application/json"})
+        root.headers["x-csrf-token"] = login.json()["csrf_token"]
+        assert root.post("/api/labels", json={"name": "Billing", "colour": "#ffeb3b"}
+                         ).status_code == 201
+        assert root.post("/api/tokens", json={"name": "Order system", "scopes": ["write"]}
+                         ).status_code == 201
+        entry = root.post("/api/kb", json={
+            "title": "Gift wrapping", "language": "en",
+            "questions": ["can you gift wrap my order"],
+            "answer": "We wrap gifts on Tuesdays."}).json()
+        root.post(f"/api/kb/{entry['id']}/publish", json={"version": entry["version"]})
+    return server
+
+
+@pytest.fixture(scope="module")
+def sessions(desk: Server, browser) -> dict[str, Any]:
+    """Each user's signed-in storage state, made once: scrypt is slow on purpose."""
+    states: dict[str, Any] = {}
+    for username in ("root", "maryam", "sofia", "reza", "leila", "wei"):
+        context = browser.new_context()
+        page = context.new_page()
+        log_in(page, desk, username)
+        page.wait_for_url(lambda url: "/login" not in url)
+        states[username] = context.storage_state()
+        context.close()
+    return states
+
+
+@pytest.fixture
+def signed_in(browser, sessions) -> Iterator[Any]:
+    """`signed_in(user)` is a page in a fresh context holding `user`'s session."""
+    contexts: list[Any] = []
+
+    def open_as(username: str) -> Any:
+        context = browser.new_context(viewport=DESKTOP, storage_state=sessions[username])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def audit(page: Any, state: str, found: list[str], *, sizes: tuple[dict[str, int], ...] = (
+        DESKTOP, PHONE), schemes: tuple[str, ...] = ("light", "dark"),
+          within: str | None = None) -> None:
+    """axe over `page` at each size in each scheme; what it finds is added to `found`."""
+    for size in sizes:
+        page.set_viewport_size(size)
+        for scheme in schemes:
+            page.emulate_media(color_scheme=scheme)
+            seen = violations(page, within)
+            if seen:
+                found.append(f"{state} at {size['width']} px, {scheme}:\n{describe(seen)}")
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="light")
+
+
+def settled(page: Any, selector: str) -> None:
+    """`selector` is on the page and done animating in (it arrives at opacity 0)."""
+    page.wait_for_selector(selector)
+    page.wait_for_function("s => [...document.querySelectorAll(s)].every(n => "
+                           "n.getAnimations().length == 0)", arg=selector)
+
+
+@pytest.mark.parametrize("language", ["en", "fa", "ar", "zh"])
+def test_sign_in_and_its_error(desk: Server, page, language: str) -> None:
+    found: list[str] = []
+    page.goto(f"{desk.url}/login?lang={language}")
+    audit(page, f"/login ({language})", found)
+    page.fill('input[name="username"]', "root")
+    page.fill('input[name="password"]', "not the password")
+    page.click('button[type="submit"]')
+    page.wait_for_selector('[role="alert"]')
+    audit(page, f"/login refused ({language})", found,
+          sizes=(DESKTOP, PHONE) if language == "en" else (DESKTOP,))
+    assert found == [], "\n".join(found)
+
+
+def test_console_from_offer_to_the_close_dialog(desk: Server, signed_in) -> None:
+    found: list[str] = []
+    page = signed_in("maryam")
+    page.goto(desk.url + "/console")
+    page.wait_for_selector('#conn[data-state="online"]')
+    audit(page, "/console away", found, sizes=(DESKTOP,))
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+    cookie = "; ".join(f"{k}={v}" for k, v in desk.login("omid").items())
+    with connect(desk.ws + "/ws/agent", additional_headers={"Cookie": cookie}) as omid, \
+            visitor(desk, "Sara", "How do I reset my password?"):
+        settled(page, ".offer")
+        audit(page, "/console with an offer", found)
+        page.click(".offer .btn-primary")
+        page.wait_for_selector(".transcript:not([hidden]) .line-bot")
+        page.fill("#composer-text", "Let me check that for you.")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".line-agent .delivery")
+        with visitor(desk, "Tom", "where is my parcel"):
+            settled(page, ".offer")
+            omid.send(json.dumps({"type": "hello"}))  # online once Tom is Maryam's offer
+            omid.send(json.dumps({"type": "status", "status": "online"}))
+            page.wait_for_selector("#visitor-card:not([hidden]) .facts dd")
+            audit(page, "/console with a chat open and an offer waiting", found)
+            supervisor = signed_in("sofia")
+            supervisor.goto(desk.url + "/console/supervisor")
+            supervisor.wait_for_selector("#agents-table >> text=Maryam")
+            supervisor.click("#convs-table tbody tr:has-text('Sara')")
+            supervisor.wait_for_selector("#watch-transcript .line-bot")
+            audit(supervisor, "/console/supervisor watching a chat", found)
+            page.click("#transfer-btn")
+            page.wait_for_selector("#transfer-dialog[open]")
+            audit(page, "the transfer dialog", found, sizes=(DESKTOP,))
+            page.keyboard.press("Escape")
+            page.click("#close-btn")
+            page.wait_for_selector("#close-dialog[open]")
+            audit(page, "the close dialog", found, sizes=(DESKTOP,))
+            page.keyboard.press("Escape")
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize(("user", "language", "line"), [
+    ("reza", "fa", "سلام، رمزم را فراموش کرده‌ام"), ("leila", "ar", "نسيت كلمة المرور"),
+    ("wei", "zh", "我忘记密码了")])
+def test_console_in_persian_arabic_and_chinese(desk: Server, signed_in, user: str,
+                                               language: str, line: str) -> None:
+    found: list[str] = []
+    page = signed_in(user)
+    page.goto(desk.url + "/console")
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+    with visitor(desk, "Sina", line, language=language):
+        settled(page, ".offer")
+        page.click(".offer .btn-primary")
+        page.wait_for_selector(".transcript:not([hidden]) .bubble-visitor")
+        audit(page, f"/console ({language})", found)
+        page.click("#close-btn")
+        page.click("#close-resolved")
+        page.wait_for_selector("#closed-bar:not([hidden])")
+    assert found == [], "\n".join(found)
+
+
+def open_entry_history(page: Any) -> None:
+    """The knowledge base with 'Gift wrapping' open and its first change shown."""
+    page.wait_for_selector("#proposals .proposal")
+    page.click("#kb-list li button:has-text('Gift wrapping')")
+    page.wait_for_selector("#versions li >> nth=1")
+    page.click("#versions button >> nth=0")
+    page.wait_for_selector("#diff .diff-field .add")
+
+
+ADMIN_PAGES = [
+    ("/admin", open_entry_history),
+    ("/admin/canned", lambda page: page.wait_for_selector("#canned-list li button")),
+    ("/admin/users", lambda page: page.wait_for_selector("#users-table >> text=Maryam")),
+    ("/admin/labels", lambda page: page.wait_for_selector("text=Billing")),
+    ("/admin/audit", lambda page: page.wait_for_selector("table tbody tr")),
+    ("/admin/reports", lambda page: page.wait_for_selector("svg.chart")),
+    ("/console/search?q=password", lambda page: page.wait_for_selector("mark")),
+    ("/account", lambda page: page.wait_for_selector("form")),
+    ("/admin/tokens", lambda page: page.wait_for_selector("text=Order system")),
+    ("/admin/webhooks", lambda page: page.wait_for_selector("form")),
+    ("/console/supervisor", lambda page: page.wait_for_selector('#conn[data-state="online"]')),
+]
+
+
+@pytest.mark.parametrize(("path", "ready"), ADMIN_PAGES, ids=[p for p, _ in ADMIN_PAGES])
+def test_admin_pages(desk: Server, signed_in, path: str, ready: Any) -> None:
+    found: list[str] = []
+    page = signed_in("root")
+    page.goto(desk.url + path)
+    ready(page)
+    audit(page, path, found)
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("user", ["reza", "leila", "wei"])
+def test_admin_pages_in_persian_arabic_and_chinese(desk: Server, signed_in, user: str) -> None:
+    found: list[str] = []
+    page = signed_in(user)
+    for path, ready in ADMIN_PAGES:
+        if path in ("/admin/canned", "/admin/labels", "/admin/tokens", "/admin/webhooks"):
+            continue
+        page.goto(desk.url + path.replace("q=password", "q=Ana"))
+        if path not in ("/admin/users", "/admin/labels", "/console/search?q=password"):
+            ready(page)
+        audit(page, f"{path} ({user})", found, sizes=(DESKTOP,),
+              schemes=("light", "dark") if path == "/admin" else ("light",))
+    assert found == [], "\n".join(found)
+
+
+def test_the_forbidden_page(desk: Server, signed_in) -> None:
+    found: list[str] = []
+    page = signed_in("maryam")
+    page.goto(desk.url + "/admin/users")
+    audit(page, "forbidden", found)
+    assert found == [], "\n".join(found)
