@@ -6,6 +6,7 @@ reads as "/", so "/" + backslash is "//evil.example")."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -110,6 +111,14 @@ def test_the_shared_corpus_shows_as_the_corpus_says(view) -> None:
         assert re.findall(r"<(\w+)", widget) == re.findall(r"<(\w+)", inline), case["why"]
         assert re.findall(r'href="([^"]*)"', widget) == [
             h.replace("%22", '"') for h in re.findall(r'href="([^"]*)"', inline)], case["why"]
+        assert _text(case["widget"]) == _text(case["html"]).replace("\ufffd", "\x00"), case["why"]
+
+
+def _text(markup: str) -> str:
+    """What a reader sees, less line breaks, indentation, bullets and the numbers of numbered
+    lists (the widget shows them as typed, the server's list element makes them)."""
+    text = re.sub(r"<[^>]+>|^ *((\d+\.|•) )?", "", markup.replace("<br>", ""), flags=re.MULTILINE)
+    return html.unescape(text.replace("\n", ""))
 
 
 INLINE = re.compile(r"<(strong|em|code|a)\b")
