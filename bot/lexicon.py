@@ -3,9 +3,11 @@
 Knowledge bases are written in the standard language; visitors write the way they speak:
 colloquial Persian (میخوام، کجاس، نمیخوره، بگین), Egyptian, Gulf, Levantine and Maghrebi
 Arabic (عايز، ابغى، بدي، وين، لسه، شلون، كيفاش، ليش، هلق), Taiwan and Hong Kong Chinese
-(保固, 禮物卡, 電子郵件, 登入, 帳號, 網路; Cantonese 點樣, 幾時, 冇); in Arabic also country names
-(each followed by "country") and English shop nouns inside an Arabic sentence.  The folding of
+(保固, 禮物卡, 電子郵件, 宅配; Cantonese 點樣, 幾時, 冇); in Arabic also country names (each
+followed by "country") and English shop nouns inside an Arabic sentence.  The folding of
 :mod:`bot.normalize` (ي→ی, traditional→simplified) cannot reach these: they are other words.
+Chinese first goes through OpenCC's Taiwan-to-mainland conversion (:func:`bot.hanzi.mainland`,
+which knows 登入, 網路, 軟體, 設定), so the table holds only the words OpenCC leaves alone.
 
 :func:`standardize` rewrites a text of one language with that language's table, after the
 usual folding.  The bot applies it to every entry text and every query of the language's index
@@ -24,6 +26,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from bot.hanzi import mainland
 from bot.normalize import AR_ARTICLES, normalize
 
 __all__ = ["AR", "AR_COUNTRIES", "AR_ENGLISH", "FA", "FA_VERBS", "ZH", "standardize"]
@@ -149,14 +152,13 @@ _COUNTRY = "دولة"
 # n-grams already match those, and it cost xSID ar 2 of 835 queries (docs/bot.md).
 _AR_NEGATED = re.compile(r"^ما?(.{3,})ش$")
 
-# Taiwan, Hong Kong and Cantonese -> mainland usage, after traditional->simplified folding.
+# Taiwan, Hong Kong and Cantonese -> mainland usage, after OpenCC's tw2sp (keys are folded so).
 ZH: dict[str, str] = {
-    # Taiwan vocabulary
+    # Taiwan vocabulary OpenCC's tw2sp leaves as it is (登入, 網路, 簡訊, 軟體 it converts).
     "保固": "保修", "禮物卡": "礼品卡", "禮券": "礼品卡", "電子郵件": "邮件", "電郵": "邮件",
-    "信箱": "邮箱", "登入": "登录", "登出": "退出", "帐号": "账号",
-    "網路": "网络", "線上": "在线", "簡訊": "短信", "追蹤": "查询", "出貨": "发货",
+    "信箱": "邮箱", "追蹤": "查询", "出貨": "发货",
     "寄錯": "发错", "運送": "配送", "宅配": "配送", "退費": "退款", "刷退": "退款",
-    "折價券": "优惠券", "個資": "个人信息", "資料": "信息", "瑕疵": "损坏",
+    "折價券": "优惠券", "個資": "个人信息", "瑕疵": "损坏",
     "客服人員": "客服", "行動電話": "手机",
     # Cantonese (Hong Kong)
     "點樣": "怎么", "點解": "为什么", "幾時": "什么时候", "幾多錢": "多少钱", "幾多": "多少",
@@ -173,10 +175,16 @@ _ARABIC_WORD = re.compile(r"[\u0600-\u06ff]+")
 @cache
 def _folded(language: str) -> dict[str, str]:
     """The table with keys and values folded as the bot folds text."""
-    table = {normalize(k): normalize(v) for k, v in _TABLES[language].items()}
+    fold = _zh_fold if language == "zh" else normalize
+    table = {fold(k): fold(v) for k, v in _TABLES[language].items()}
     if language == "ar":
         table.update({normalize(c): normalize(f"{c} {_COUNTRY}") for c in AR_COUNTRIES})
     return table
+
+
+def _zh_fold(text: str) -> str:
+    """Chinese folded with Taiwan variants and words in their mainland form (OpenCC tw2sp)."""
+    return normalize(mainland(text))
 
 
 @cache
@@ -228,10 +236,11 @@ def standardize(text: str, language: str) -> str:
     """*text* folded, with *language*'s dialect and regional words in their standard form."""
     if language not in ("fa", "ar", "zh"):
         return text
-    folded = normalize(text)
     if language == "zh":
+        folded = _zh_fold(text)
         table = _folded("zh")
         return _han_pattern().sub(lambda m: table[m.group()], folded)
+    folded = normalize(text)
     if language == "fa":
         # A prefix written apart (می خوام, ZWNJ already a space) joins its verb for the lookup.
         folded = re.sub(r"\b(نمی|می) (?=\S)", r"\1", folded)

@@ -16,7 +16,7 @@ as the same features.  What counts as "the same" is decided here, once:
 * Digits of every script (Arabic-Indic, Persian, Devanagari, ...) become ASCII.
 * Punctuation and symbols of every script become spaces; apostrophes inside words vanish
   (``don't`` = ``dont``).
-* Traditional Chinese folds to simplified (table in :mod:`bot.hanzi`).
+* Traditional Chinese folds to simplified characters (OpenCC, :func:`bot.hanzi.simplified`).
 
 Tokenization: spaced scripts give words; runs of unspaced scripts (Han, Kana, Thai, Lao, Khmer,
 Myanmar) give character unigrams and bigrams, because there is no word boundary to trust.
@@ -28,7 +28,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from bot.hanzi import TRADITIONAL_TO_SIMPLIFIED
+from bot.hanzi import simplified
 
 __all__ = ["AR_ARTICLES", "char_ngrams", "features", "normalize", "unspaced", "words"]
 
@@ -84,8 +84,6 @@ class _Folds(dict[int, str | None]):
         self[ord(_ZWNJ)] = " "
         for cp in (0x200B, 0x200D, 0x2060, 0xFEFF, 0x00AD):  # ZWSP, ZWJ, word joiner, BOM, SHY
             self[cp] = None
-        for trad, simp in TRADITIONAL_TO_SIMPLIFIED.items():
-            self[ord(trad)] = simp
 
     def __missing__(self, cp: int) -> str | None:
         ch = chr(cp)
@@ -127,7 +125,7 @@ _MIN_STEM = 3  # letters left after a split; shorter stems are more often whole 
 
 def normalize(text: str) -> str:
     """Fold *text* to its matching form: one space between words, no punctuation."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = simplified(unicodedata.normalize("NFKC", text).casefold())
     # NFD exposes Latin accents as combining marks for the table to drop; NFC puts back what
     # must stay composed (Hangul, and Indic vowel signs the table leaves alone).
     text = unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).translate(_TABLE))

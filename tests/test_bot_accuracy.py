@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import opencc
 import pytest
 
 from bot.evaluate import Row, build_kb, load_rows
-from bot.hanzi import TRADITIONAL_TO_SIMPLIFIED
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -36,15 +36,15 @@ def top1(train: list[Row], test: list[Row], held_out_same_file: bool = False) ->
 def test_xsid_chinese_simplified_and_traditional_queries() -> None:
     rows = load_rows(DATASETS / "xsid_zh.valid.jsonl")
     simplified = top1(rows, rows, held_out_same_file=True)
-    to_traditional = {s: t for t, s in TRADITIONAL_TO_SIMPLIFIED.items()}
-    traditional = [
-        Row("".join(to_traditional.get(c, c) for c in r.text), r.label, r.lang) for r in rows
-    ]
+    # Taiwan standard with Taiwan words (OpenCC s2twp): 設定, 新增, 鬧鐘 as Taiwan writes them.
+    to_taiwan = opencc.OpenCC("s2twp").convert
+    traditional = [Row(to_taiwan(r.text), r.label, r.lang) for r in rows]
     changed = sum(t.text != r.text for t, r in zip(traditional, rows, strict=True))
     assert changed > len(rows) // 2  # the rewrite really produced traditional text
     assert simplified >= 0.85
-    # The KB is built from the simplified rows; only the queries are traditional.
-    assert top1(rows, traditional, held_out_same_file=True) >= simplified - 0.02
+    # The KB is built from the simplified rows; only the queries are traditional.  Measured:
+    # equal (0.922); the 758-character table it replaced reached 0.892 (docs/bot.md).
+    assert top1(rows, traditional, held_out_same_file=True) >= simplified - 0.01
 
 
 @needs_data

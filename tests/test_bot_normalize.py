@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.hanzi import TRADITIONAL_TO_SIMPLIFIED
+from bot.hanzi import mainland, simplified
 from bot.normalize import char_ngrams, normalize, words
 
 
@@ -49,10 +49,28 @@ def test_traditional_chinese_folds_to_simplified() -> None:
     assert normalize("鬧鐘") == "闹钟"
 
 
-def test_hanzi_table_never_rewrites_a_simplified_character() -> None:
-    simplified = set(TRADITIONAL_TO_SIMPLIFIED.values())
-    assert not simplified & set(TRADITIONAL_TO_SIMPLIFIED)
-    assert len(TRADITIONAL_TO_SIMPLIFIED) > 500
+def test_characters_the_old_hand_written_table_lacked_fold_too() -> None:
+    # 襪, 錶, 廚, 擺, 飾 were not among the 758 characters of the table OpenCC replaced.
+    assert normalize("襪子 錶帶 廚具 擺飾") == "袜子 表带 厨具 摆饰"
+
+
+def test_simplified_text_is_left_as_it_is() -> None:
+    from knowledge_base.defaults import load_default_entries
+
+    texts = [t for e in load_default_entries(["zh"]) for t in (e.title, *e.questions, e.answer)]
+    assert all(simplified(t) == t for t in texts)
+    assert simplified("order 4711 نه") == "order 4711 نه"  # no Han character: not converted
+
+
+def test_zhang_is_written_as_shops_write_it() -> None:
+    # OpenCC writes 帳 as 帐; the knowledge base (and the table before it) writes 账.
+    assert normalize("帳號 帐号 账号") == "账号 账号 账号"
+
+
+def test_taiwan_words_become_the_mainland_ones_only_for_chinese_matching() -> None:
+    assert mainland("設定鬧鐘，新增這首歌，軟體登入") == "设置闹钟，添加这首歌，软件登录"
+    # normalize (which staff search indexes with) changes characters, never words.
+    assert normalize("設定鬧鐘") == "设定闹钟"
 
 
 def test_unspaced_scripts_give_character_unigrams_and_bigrams() -> None:
