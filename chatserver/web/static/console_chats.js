@@ -123,13 +123,20 @@ function removeChat(cid) {
   renderRail();
 }
 
+/** The chat has left the agent's hands. Its composer and buttons go; a focus on them (or
+    already lost to the page) moves to the ended chat's bar, so the keyboard is not left on
+    nothing (a screen reader would start again from the top of the page). */
 export function finish(chat, state, text) {
   if (chat.state !== "assigned") return;
   chat.state = state;
   chat.endText = text;
   chat.typing = false;
   renderTab(chat);
-  if (chat.id === view.activeId) renderHeader(chat);
+  if (chat.id !== view.activeId) return;
+  const focus = document.activeElement;
+  const stranded = !focus || focus === document.body || $("chat").contains(focus);
+  renderHeader(chat);
+  if (stranded) $("closed-bar").querySelector("button").focus();
 }
 
 export function scrollDown(chat, force) {
