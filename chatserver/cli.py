@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -25,6 +27,8 @@ from .passwords import generate_password, hash_password
 
 ROLES = ("agent", "supervisor", "admin")
 DEFAULT_CONFIG = "config.toml"
+# prometheus_client's multiprocess switch: the workers' metrics files (chatserver/telemetry.py)
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def parse_skills(text: str) -> dict[str, int]:
@@ -87,6 +91,9 @@ async def bootstrap(config: Config) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    # One process counts in memory; an inherited directory would mix in another run's files.
+    # Before prometheus_client's import, which reads it.
+    os.environ.pop(METRICS_DIR_ENV, None)
     import uvicorn
 
     from chatserver.web.app import create_app
@@ -99,19 +106,28 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     app: object = create_app(config)
+    metrics_dir = None
     if args.workers > 1:  # uvicorn starts the workers, each building the app from the file
         os.environ[CONFIG_FILE_ENV] = str(Path(args.config_path).resolve()) \
             if args.config_path else ""
         app = "chatserver.web.app:app_from_environment"
-    uvicorn.run(
-        app, host=host, port=port, log_level=args.log_level, workers=args.workers,
-        factory=args.workers > 1,
-        ws_max_size=config.limits.max_frame_bytes,
-        ws_per_message_deflate=config.server.permessage_deflate,
-        # 20 s pings: below the 60 s idle cut of common proxies, finds dead peers quickly.
-        ws_ping_interval=20.0, ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=5,
-    )
+        # The workers' metrics files (telemetry.py): new and empty for every start, so a
+        # scrape sums this run's workers and never a dead run's counts; removed at the end.
+        metrics_dir = tempfile.mkdtemp(prefix="chatserver-metrics-")
+        os.environ[METRICS_DIR_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            app, host=host, port=port, log_level=args.log_level, workers=args.workers,
+            factory=args.workers > 1,
+            ws_max_size=config.limits.max_frame_bytes,
+            ws_per_message_deflate=config.server.permessage_deflate,
+            # 20 s pings: below the 60 s idle cut of common proxies, finds dead peers quickly.
+            ws_ping_interval=20.0, ws_ping_timeout=20.0,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -1,129 +1,173 @@
-"""Live counters and histograms in the Prometheus text format, and the structured event log.
+"""Live counters, gauges and histograms for Prometheus, and the structured event log.
 
-Small on purpose: the exposition format is a few lines of text, so we write it rather than
-add a client library. Every instrument is declared here, once, with its help text. The
-figures managers read (CSAT, service level, FCR…) come from the event log via `metrics`;
-these are the operational signals an on-call engineer graphs and alerts on.
+`prometheus_client` writes the exposition format and, with several worker processes
+(`serve --workers N`), merges them: the command line gives the workers one fresh
+`PROMETHEUS_MULTIPROC_DIR`, every process writes its figures to its own files there, and a
+scrape of any worker reads them all (counters summed, histograms merged, each gauge by the
+rule `across` names). Every instrument is declared here, once, with its help text. The figures
+managers read (CSAT, service level, FCR…) come from the event log via `metrics`; these are the
+operational signals an on-call engineer graphs and alerts on.
 """
 
 from __future__ import annotations
 
-import bisect
+import asyncio
+import glob
 import json
 import logging
-from collections import defaultdict
+import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from chatserver.core.metrics import HANDLE_TIME_BUCKETS_S, RESPONSE_TIME_BUCKETS_S
 
 # One JSON object per line: response times and closed conversations as they happen.
 events_log = logging.getLogger("chatserver.events")
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's switch, read at its import
+# 1 s: a worker's gauges reach the other workers' scrapes at most this late; a refresh sets a
+# dozen values (microseconds), and scrapes come every 15-60 s.
+PUBLISH_INTERVAL_S = 1.0
+
+# The `_created` series would double every counter's series for a start time nobody graphs
+# (and multiprocess mode has none): both modes print the same series.
+prometheus_client.disable_created_metrics()
+
 Labels = tuple[tuple[str, str], ...]
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+# How a gauge's per-process values become one figure (prometheus_client's multiprocess_mode):
+# livesum: add up the live processes (each counts its own sockets);
+# livemax: every live process reads the same shared state, take the highest reading;
+# sum: a per-process running total, kept for exited workers as a counter's would be;
+# liveall: one series per live process, with a `pid` label.
+Across = Literal["livesum", "livemax", "sum", "liveall"]
 
 
 class Counter:
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name, self.help = name, help_text
-        self.values: defaultdict[Labels, float] = defaultdict(float)
+    """A counter whose labels are named where it is counted: `errors.inc(code="…")`."""
+
+    def __init__(self, name: str, help_text: str, labels: Sequence[str],
+                 registry: CollectorRegistry) -> None:
+        self.metric = prometheus_client.Counter(name, help_text, labels, registry=registry)
+        # Children by the call's labels: labels() checks its names on every call (2.5 µs).
+        self.children: dict[tuple[tuple[str, str], ...], prometheus_client.Counter] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        self.values[tuple(sorted(labels.items()))] += amount
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        lines += [f"{self.name}{_labels(k)} {v:g}" for k, v in sorted(self.values.items())]
-        return lines
+        key = tuple(labels.items())
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = self.metric.labels(**labels) if labels else self.metric
+        child.inc(amount)
 
 
 class Gauge:
-    """A value read when scraped (connections, queue length), so it can never drift."""
+    """A value read from live state (connections, queue length), so it can never drift; set
+    when scraped and, with several workers, every PUBLISH_INTERVAL_S for the others' scrapes."""
 
     def __init__(self, name: str, help_text: str,
-                 read: Callable[[], Sequence[tuple[Labels, float]]]) -> None:
-        self.name, self.help, self.read = name, help_text, read
+                 read: Callable[[], Sequence[tuple[Labels, float]]], labels: Sequence[str],
+                 across: Across, registry: CollectorRegistry) -> None:
+        self.read = read
+        self.metric = prometheus_client.Gauge(name, help_text, labels, registry=registry,
+                                              multiprocess_mode=across)
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
-        lines += [f"{self.name}{_labels(k)} {v:g}" for k, v in self.read()]
-        return lines
-
-
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: Sequence[float]) -> None:
-        self.name, self.help = name, help_text
-        self.buckets = tuple(sorted(buckets))
-        self.counts = [0] * (len(self.buckets) + 1)
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.total += value
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        running = 0
-        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            lines.append(f'{self.name}_bucket{{le="{le}"}} {running}')
-        lines += [f"{self.name}_sum {self.total:g}", f"{self.name}_count {running}"]
-        return lines
+    def refresh(self) -> None:
+        for labels, value in self.read():
+            (self.metric.labels(**dict(labels)) if labels else self.metric).set(value)
 
 
 class Telemetry:
     """Every instrument the server exports; gauges read live state through callbacks."""
 
     def __init__(self) -> None:
-        self.messages = Counter("chat_messages_total", "Chat lines stored, by sender.")
+        # Set by the command line for `--workers N`; prometheus_client read it at import.
+        self.multiproc_dir = os.environ.get(MULTIPROC_ENV) or None
+        # A registry of its own: two services in one process (tests) never share a name.
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.messages = Counter("chat_messages_total", "Chat lines stored, by sender.",
+                                ["sender"], r)
         self.conversations = Counter("chat_conversations_started_total",
-                                     "Conversations started.")
+                                     "Conversations started.", [], r)
         self.closed = Counter("chat_conversations_closed_total",
-                              "Conversations closed, by who closed them and outcome.")
+                              "Conversations closed, by who closed them and outcome.",
+                              ["by", "resolved"], r)
         self.handoffs = Counter("chat_handoffs_total",
-                                "Conversations sent to the queue for a person, by reason.")
-        self.offers = Counter("chat_offers_total", "Offers made to agents, by outcome.")
+                                "Conversations sent to the queue for a person, by reason.",
+                                ["reason"], r)
+        self.offers = Counter("chat_offers_total", "Offers made to agents, by outcome.",
+                              ["outcome"], r)
         self.offline = Counter("chat_offline_total",
-                               "Requests for a person nobody could take, by reason.")
-        self.surveys = Counter("chat_surveys_total", "Survey answers, by rating.")
+                               "Requests for a person nobody could take, by reason.",
+                               ["reason"], r)
+        self.surveys = Counter("chat_surveys_total", "Survey answers, by rating.", ["rating"], r)
         self.errors = Counter("chat_client_errors_total",
-                              "Frames refused with an error, by code.")
-        self.response = Histogram("chat_agent_response_seconds",
-                                  "Visitor line to the next agent line.",
-                                  RESPONSE_TIME_BUCKETS_S)
-        self.queue_wait = Histogram("chat_queue_wait_seconds",
-                                    "Request for a person to a person accepting.",
-                                    RESPONSE_TIME_BUCKETS_S)
-        self.handle = Histogram("chat_handle_seconds",
-                                "A person accepting to the conversation closing.",
-                                HANDLE_TIME_BUCKETS_S)
+                              "Frames refused with an error, by code.", ["code"], r)
+        self.response = prometheus_client.Histogram(
+            "chat_agent_response_seconds", "Visitor line to the next agent line.",
+            buckets=RESPONSE_TIME_BUCKETS_S, registry=r)
+        self.queue_wait = prometheus_client.Histogram(
+            "chat_queue_wait_seconds", "Request for a person to a person accepting.",
+            buckets=RESPONSE_TIME_BUCKETS_S, registry=r)
+        self.handle = prometheus_client.Histogram(
+            "chat_handle_seconds", "A person accepting to the conversation closing.",
+            buckets=HANDLE_TIME_BUCKETS_S, registry=r)
         self.gauges: list[Gauge] = []
 
     def gauge(self, name: str, help_text: str,
-              read: Callable[[], Sequence[tuple[Labels, float]]]) -> None:
-        self.gauges.append(Gauge(name, help_text, read))
+              read: Callable[[], Sequence[tuple[Labels, float]]], *,
+              labels: Sequence[str] = (), across: Across) -> None:
+        """Declare a gauge and how several processes' values combine (docs/metrics.md)."""
+        self.gauges.append(Gauge(name, help_text, read, labels, across, self.registry))
 
-    def render(self) -> str:
-        lines: list[str] = []
-        instruments: list[Counter | Histogram | Gauge] = [
-            self.messages, self.conversations, self.closed, self.handoffs, self.offers,
-            self.offline, self.surveys, self.errors, self.response, self.queue_wait,
-            self.handle, *self.gauges]
-        for instrument in instruments:
-            lines += instrument.render()
-        return "\n".join(lines) + "\n"
+    def publish(self) -> None:
+        """Set every gauge from the live state it reads."""
+        for gauge in self.gauges:
+            gauge.refresh()
+
+    async def publish_loop(self) -> None:
+        """With several workers: keep this process's gauges current for the others' scrapes
+        (alone, the scrape sets them)."""
+        while self.multiproc_dir is not None:
+            self.publish()
+            await asyncio.sleep(PUBLISH_INTERVAL_S)
+
+    def render(self) -> bytes:
+        """The scrape: this process alone, or every worker of this server start."""
+        self.publish()
+        if self.multiproc_dir is None:
+            return generate_latest(self.registry)
+        forget_dead_workers(self.multiproc_dir)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.multiproc_dir)
+        return generate_latest(merged)
+
+    def close(self) -> None:
+        """A worker stopping: its live gauges leave the machine's figures (counters stay)."""
+        if self.multiproc_dir is not None:
+            mark_process_dead(os.getpid(), self.multiproc_dir)
+
+
+def forget_dead_workers(path: str) -> None:
+    """Drop the live gauges of workers that died without `close` (killed; uvicorn starts
+    another in their place), so their last connection counts do not stay in the sum."""
+    pids = {os.path.basename(f).rsplit("_", 1)[1].removesuffix(".db")
+            for f in glob.glob(os.path.join(path, "gauge_live*_*.db"))}
+    for pid in pids:
+        if pid.isdigit() and not process_alive(int(pid)):
+            mark_process_dead(int(pid), path)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def log_event(kind: str, **fields: Any) -> None:

@@ -79,10 +79,12 @@ class Server:
 
     `database`: a `postgresql://` URL to run on PostgreSQL, or a SQLite file (by default
     chat.db in `tmp`).
-    `db` is where the data is, either way (a Path or the URL)."""
+    `db` is where the data is, either way (a Path or the URL).
+    `args`: more `serve` options, e.g. ("--workers", "2")."""
 
-    def __init__(self, tmp: Path, database: str | None = None, **env: str) -> None:
-        self.tmp = tmp
+    def __init__(self, tmp: Path, database: str | None = None, *, args: tuple[str, ...] = (),
+                 **env: str) -> None:
+        self.tmp, self.args = tmp, args
         if database and database.startswith("postgresql://"):
             self.db: Path | str = database
             storage = {"CHATSERVER_STORAGE_BACKEND": "postgres",
@@ -113,7 +115,8 @@ class Server:
         migrate_file(str(self.db))
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning"],
+                [sys.executable, "-m", "chatserver", "serve", "--log-level", "warning",
+                 *self.args],
                 cwd=self.tmp, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
         # 30 s: a start takes 2-9 s on two cores shared with a loaded test run

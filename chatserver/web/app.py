@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
@@ -43,6 +44,7 @@ from chatserver.service.webhooks import Webhooks
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.search import backfill as search_backfill
 from chatserver.store.store import Store, StoreUnavailable
+from chatserver.telemetry import Labels
 from chatserver.tokens import Signer
 
 from . import (
@@ -80,25 +82,36 @@ log = logging.getLogger(__name__)
 
 
 def register_gauges(hub: Hub) -> None:
-    """Gauges read live state when scraped, so they can never drift from it."""
+    """Gauges read live state when scraped, so they can never drift from it. `across`: how
+    several workers' values make one figure (docs/metrics.md)."""
     service, registry, telemetry = hub.service, hub.registry, hub.service.telemetry
-    telemetry.gauge("chat_connections", "Open sockets, by role.", lambda: [
-        ((("role", "visitor"),), sum(len(c) for c in registry.visitors.values())),
-        ((("role", "agent"),), sum(len(c) for c in registry.agents.values()))])
+
+    def sockets() -> list[tuple[Labels, float]]:
+        return [((("role", "visitor"),), sum(len(c) for c in registry.visitors.values())),
+                ((("role", "agent"),), sum(len(c) for c in registry.agents.values()))]
+
+    telemetry.gauge("chat_connections", "Open sockets, by role.", sockets, labels=["role"],
+                    across="livesum")
+    telemetry.gauge("chat_process_connections", "Open sockets of each server process, by "
+                    "role (a pid label with several workers: do they share the load?).",
+                    sockets, labels=["role"], across="liveall")
     telemetry.gauge("chat_agents", "Connected agents, by status.", lambda: [
         ((("status", s),), sum(1 for a in service.agents.values() if a.status == s
                                and registry.agent_online(a.id)))
-        for s in ("online", "away", "offline")])
+        for s in ("online", "away", "offline")], labels=["status"], across="livesum")
+    # Every process reads the one shared queue (Redis): the highest live reading is the newest.
     telemetry.gauge("chat_queue_waiting", "Conversations waiting for a person.", lambda: [
-        ((), service.queue_summary[0])])
+        ((), service.queue_summary[0])], across="livemax")
     telemetry.gauge("chat_queue_oldest_wait_seconds", "Longest current wait.", lambda: [
-        ((), service.queue_summary[1])])
+        ((), service.queue_summary[1])], across="livemax")
     telemetry.gauge("chat_store_commits", "Transactions the store writer committed "
-                    "(each holds a group of events).", lambda: [((), hub.store.writer.commits)])
+                    "(each holds a group of events).", lambda: [((), hub.store.writer.commits)],
+                    across="sum")
     telemetry.gauge("chat_store_lock_wait_seconds", "Time the store writer waited for another "
-                    "process's write lock.", lambda: [((), hub.store.writer.lock_wait_seconds)])
+                    "process's write lock.", lambda: [((), hub.store.writer.lock_wait_seconds)],
+                    across="sum")
     telemetry.gauge("chat_slow_clients_closed", "Sockets closed because they could not "
-                    "keep up.", lambda: [((), SLOW_CLOSED.value)])
+                    "keep up.", lambda: [((), SLOW_CLOSED.value)], across="sum")
 
 
 def semantic_worker(bot: Bot) -> Embeddings:
@@ -181,8 +194,7 @@ async def metrics(request: Request) -> Response:
     sent = request.headers.get("authorization", "")
     if not (token and secrets.compare_digest(sent.encode(), f"Bearer {token}".encode())):
         await auth.require(request, "admin")
-    return PlainTextResponse(hub.service.telemetry.render(),
-                             media_type="text/plain; version=0.0.4")
+    return Response(hub.service.telemetry.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 async def chat_error(request: Request, exc: Exception) -> Response:
@@ -215,10 +227,10 @@ def create_app(config: Config) -> Starlette:
     hub.service.visitors.offline_mail = mailer.offline_alert
     hub.service.visitors.mail_queued = mailer.wake
     hub.service.telemetry.gauge("chat_mail_sent", "E-mails this process handed to the SMTP "
-                                "server.", lambda: [((), mailer.sent)])
+                                "server.", lambda: [((), mailer.sent)], across="sum")
     hub.service.telemetry.gauge("chat_mail_failed", "E-mails this process gave up on (refused "
                                 "for good, or unsent past give_up_hours).",
-                                lambda: [((), mailer.failed)])
+                                lambda: [((), mailer.failed)], across="sum")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -235,6 +247,8 @@ def create_app(config: Config) -> Starlette:
         indexer = asyncio.create_task(search_backfill(hub.store), name="search backfill")
         await webhooks.start()  # off the chat path: its own tasks, one per endpoint
         sender = asyncio.create_task(mailer.run(), name="e-mail")
+        telemetry = hub.service.telemetry
+        gauges = asyncio.create_task(telemetry.publish_loop(), name="gauges")
         # Always: API tokens are masked whatever the settings. uvicorn's loggers have their
         # own handlers, not the root's.
         for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -244,10 +258,11 @@ def create_app(config: Config) -> Starlette:
         try:
             yield
         finally:
-            for task in (sender, indexer, purger, dispatcher):
+            for task in (gauges, sender, indexer, purger, dispatcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            telemetry.close()
             await webhooks.stop()
             if hub.embeddings is not None:
                 await hub.embeddings.stop()
