@@ -151,7 +151,9 @@ def test_console_from_offer_to_the_close_dialog(desk: Server, signed_in) -> None
         page.wait_for_selector(".transcript:not([hidden]) .line-bot")
         page.fill("#composer-text", "Let me check that for you.")
         page.keyboard.press("Enter")
-        page.wait_for_selector(".line-agent .delivery")
+        page.wait_for_selector(".line-agent .delivery >> text=Sent")
+        # What a screen reader says for the tick: the word, not "check mark".
+        assert page.locator(".line-agent .delivery").last.aria_snapshot() == "- text: Sent"
         with visitor(desk, "Tom", "where is my parcel"):
             settled(page, ".offer")
             omid.send(json.dumps({"type": "hello"}))  # online once Tom is Maryam's offer

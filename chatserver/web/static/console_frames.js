@@ -101,7 +101,8 @@ export function markSent(node, seq) {
   node.classList.remove("pending");
   if (seq) node.dataset.seq = String(seq);
   const state = node.querySelector(".delivery");
-  if (state) state.textContent = t("Sent ✓");
+  // The word is what a screen reader says; the tick is for the eye (as "Read ✓✓" is).
+  if (state) state.replaceChildren(el("span", {}, t("Sent")), " ", el("span", { "aria-hidden": "true" }, "✓"));
   const chat = chats.get(node.closest("ol").dataset.cid);
   if (chat && seq) { chat.seqs.add(seq); chat.lastSeq = Math.max(chat.lastSeq, seq); renderReceipts(chat); }
 }
