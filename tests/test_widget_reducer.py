@@ -191,7 +191,7 @@ def test_transcript_is_plain_text_with_every_line(js):
         s = r.reduce(s, {type: 'send', id: 'm1', text: '<b>hi</b>', ts: 'T1'});
         s = r.reduce(s, {type: 'frame', frame: {type: 'message', conversation_id: 'c', seq: 3,
             ts: 'T2', id: 'x', from: 'agent', author: 'Alice', text: 'hello'}});
-        return r.transcript(s, 'You');
+        return (await import('/widget/forms.js')).transcript(s, 'You');
     }""")
     assert text == "[T1] You: <b>hi</b>\n[T2] Alice: hello\n"
 
@@ -342,7 +342,7 @@ def test_the_transcript_names_the_files(js):
         s = r.reduce(s, {type: 'frame', frame: {type: 'message', conversation_id: 'c', seq: 3,
             ts: 'T2', id: 'x', from: 'agent', author: 'Alice', text: '', attachment: png}});
         s = r.reduce(s, {type: 'send', id: 'f1', ts: 'T3', file: {name: 'lost.png', size: 1}});
-        return r.transcript(s, 'You');
+        return (await import('/widget/forms.js')).transcript(s, 'You');
     }""", [PNG])
     assert text == "[T2] Alice: 📎 shot.png\n"  # a file not stored is not in it
 

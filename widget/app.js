@@ -1,8 +1,8 @@
 // Wires the parts: state (reducer) + storage, the socket (transport), the DOM (view), and the
 // public `ChatWidget` API that the loader created. Side effects live here and nowhere else.
 
-import { loadStrings, pickLanguage, t } from "./i18n.js";
-import { initial, lastIncomingSeq, PERSISTED, reduce, transcript } from "./reducer.js";
+import { loadStrings, pickLanguage } from "./i18n.js";
+import { initial, lastIncomingSeq, PERSISTED, reduce } from "./reducer.js";
 import { createTransport } from "./transport.js";
 import { createView } from "./view.js";
 
@@ -206,17 +206,6 @@ export async function boot({ script, api, base }) {
     if (started && !same) transport.restart();
   }
 
-  function download() {
-    const text = transcript(state, t(lang, "you"), t(lang, "bot"));
-    // The BOM makes Windows editors read the file as UTF-8 (Persian, Arabic, Chinese).
-    const url = URL.createObjectURL(new Blob(["\ufeff", text], { type: "text/plain" }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `chat-${new Date().toISOString().slice(0, 10)}.txt`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  }
-
   const handlers = {
     show, hide, typing, scroll: markRead,
     toggle: () => (state.open ? hide() : show()),
@@ -244,7 +233,6 @@ export async function boot({ script, api, base }) {
       emit("survey", answer);
     },
     newChat: () => dispatch({ type: "new_chat" }),
-    transcript: download,
     dismissGreeting: () => hideGreeting(),
     attach: (list) => {
       for (const file of list) {

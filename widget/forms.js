@@ -1,6 +1,7 @@
-// The survey after a chat and the leave-a-message form for when nobody is online: few visitors
-// see either, so view.js imports this module the first time one is due, and the 15 KB every
-// visitor loads at start does not carry them (tests/test_widget_files.py).
+// The survey after a chat, the leave-a-message form for when nobody is online and the chat's
+// transcript: few visitors use any, so view.js imports this module the first time one is due
+// (or asked for), and the 15 KB every visitor loads at start does not carry them
+// (tests/test_widget_files.py).
 
 import { t } from "./i18n.js";
 import { btn, field, form, go, h, options, val } from "./view.js";
@@ -32,6 +33,15 @@ export const STRINGS = {
     thanks: "感谢您的反馈！", stars: "{n} 星（共 5 星）",
   },
 };
+
+/** The conversation as plain text, for the visitor's own download. */
+export function transcript(s, you, bot) {
+  return s.messages.filter((m) => m.text || m.attachment).map((m) => {
+    const who = { visitor: you, bot }[m.from] || m.author || m.from;
+    // a file by its name (the links are signed for this visitor, not for sharing)
+    return `[${m.ts || ""}] ${who}: ${m.text || `📎 ${m.attachment.name}`}\n`;
+  }).join("");
+}
 
 /** The forms in `lang`, each an element for the panel's footer, and render(state, surveyDue)
  * to show the one the state asks for. `on` is the view's handlers (leave, back, survey). */
@@ -86,6 +96,13 @@ export function create(lang, on) {
 
   return {
     offline, left, survey, thanks, mail,
+    // the chat as a text file; the BOM makes Windows editors read it as UTF-8
+    download() {
+      const url = URL.createObjectURL(new Blob(["\ufeff", transcript(now, t(lang, "you"),
+        t(lang, "bot"))], { type: "text/plain" }));
+      h("a", { href: url, download: `chat-${new Date().toISOString().slice(0, 10)}.txt` }).click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    },
     render(s, surveyDue) {
       now = s;
       const ended = s.view === "chat" && s.closed && s.token && s.conversationId;

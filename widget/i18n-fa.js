@@ -13,4 +13,5 @@ export default {
   name: "نام", email: "ایمیل", topic: "موضوع", start: "شروع گفتگو", skip: "رد کردن",
   message: "پیام", transcript: "دریافت متن گفتگو", new_chat: "گفتگوی تازه",
   end: "پایان گفتگو", attach: "پیوست فایل",
+  unread: "گفتگو با ما، {n} پیام تازه",
 };

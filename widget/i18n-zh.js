@@ -12,4 +12,5 @@ export default {
   name: "姓名", email: "邮箱", topic: "主题", start: "开始聊天", skip: "跳过",
   message: "留言", transcript: "下载聊天记录", new_chat: "新对话",
   end: "结束对话", attach: "添加附件",
+  unread: "在线客服，{n} 条新消息",
 };

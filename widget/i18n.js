@@ -21,6 +21,7 @@ export const STRINGS = {
     name: "Name", email: "Email", topic: "Topic", start: "Start chat", skip: "Skip",
     message: "Message", transcript: "Download transcript", new_chat: "New chat",
     end: "End chat", attach: "Attach a file",
+    unread: "Chat with us, {n} new message|Chat with us, {n} new messages",
   },
 };
 

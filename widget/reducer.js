@@ -230,12 +230,3 @@ export function lastIncomingSeq(s, shown) {
   }
   return seq;
 }
-
-/** The conversation as plain text, for the visitor's own download. */
-export function transcript(s, you, bot) {
-  return s.messages.filter((m) => m.text || m.attachment).map((m) => {
-    const who = m.from === "visitor" ? you : m.from === "bot" ? bot : m.author || m.from;
-    // a file by its name (the links are signed for this visitor, not for sharing)
-    return `[${m.ts || ""}] ${who}: ${m.text || `📎 ${m.attachment.name}`}`;
-  }).join("\n") + "\n";
-}

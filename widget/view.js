@@ -139,7 +139,9 @@ export function createView(shadow, lang, cfg, on) {
   field(T("name"), pName), field(T("email"), pEmail), pTopic && field(T("topic"), pTopic),
   h("div", { class: "row" }, go(T("start")), btn("link", T("skip"), () => on.prechat({}))));
 
-  const after = h("div", { class: "row" }, btn("link", T("transcript"), on.transcript),
+  // the transcript's file is made by forms.js
+  const save = () => more().then(() => forms && forms.download());
+  const after = h("div", { class: "row" }, btn("link", T("transcript"), save),
     btn("primary", T("new_chat"), on.newChat));
 
   const notice = h("a", { target: "_blank", rel: "noopener noreferrer" }, T("privacy"));
@@ -148,7 +150,7 @@ export function createView(shadow, lang, cfg, on) {
 
   let dragging;
   const panel = h("section", { class: "panel", role: "dialog", "aria-labelledby": "cw-title",
-    hidden: true, onkeydown: (e) => e.key === "Escape" && on.hide(),
+    hidden: true,
     // a file dropped anywhere on the panel, never opened by the browser in the host's tab;
     // text dropped in the message box stays the browser's. Files over it outline the panel
     // until 0.2 s after the last dragover (dragleave fires on every child crossed).
@@ -166,7 +168,7 @@ export function createView(shadow, lang, cfg, on) {
       }
     } },
   h("header", null, h("div", null, h("h2", { id: "cw-title" }, T("title")), status),
-    icon("⤓", T("transcript"), on.transcript), icon("×", T("close"), on.hide)),
+    icon("⤓", T("transcript"), save), icon("×", T("close"), on.hide)),
   log, h("div", { class: "foot" }, typing, chips, consent, prechat, after,
     h("div", { class: "row" }, human, endBtn), composer));
 
@@ -176,20 +178,32 @@ export function createView(shadow, lang, cfg, on) {
     "aria-hidden": "true", fill: "currentColor" });
   bubbleIcon.append(svg("path", {
     d: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z" }));
-  const launcher = btn("launcher", [bubbleIcon, badge], on.toggle,
-    { "aria-label": T("title"), "aria-expanded": "false" });
+  const launcher = btn("launcher", [bubbleIcon, badge], on.toggle, { "aria-expanded": "false" });
+  // A reply while the panel is closed: said here, as the panel's log is hidden then.
+  const news = h("p", { class: "sr", role: "status" });
   const bubble = h("div", { class: "bubble", hidden: true },
     btn("greet", cfg.greeting, on.show), icon("×", T("close"), on.dismissGreeting));
 
-  const root = h("div", { class: "cw", dir: isRtl(lang) ? "rtl" : "ltr", lang },
-    bubble, panel, launcher);
+  // Open, the panel keeps the keyboard as a dialog would: Tab goes round its controls and the
+  // launcher (which closes it), never out to the host page; Escape closes it (docs/widget.md).
+  const root = h("div", { class: "cw", dir: isRtl(lang) ? "rtl" : "ltr", lang, onkeydown: (e) => {
+    if (panel.hidden) return;
+    if (e.key === "Escape") return on.hide();
+    const stops = [...root.querySelectorAll("*")].filter((el) => el.tabIndex >= 0
+      && !el.disabled && el.getClientRects().length);
+    if (e.key === "Tab" && shadow.activeElement === stops.at(e.shiftKey ? 0 : -1)) {
+      e.preventDefault();
+      stops.at(e.shiftKey ? -1 : 0).focus();
+    }
+  } }, bubble, panel, launcher, news);
   for (const [k, v] of Object.entries(cfg.color ? brand(cfg.color) : {})) {
     root.style.setProperty(k, v);
   }
   shadow.append(root);
 
-  // The survey and the leave-a-message form: few visitors see either, so forms.js is imported
-  // when one is first due; after a failure, at a render 5 s on, under a new URL (see app.js).
+  // The survey, the leave-a-message form and the transcript: few visitors use any, so
+  // forms.js is imported when one is first due or asked for; after a failure, at a render 5 s
+  // on, under a new URL (see app.js).
   let forms;
   let loading;
   let tries = 0;
@@ -226,16 +240,23 @@ export function createView(shadow, lang, cfg, on) {
       m.actions && h("div", { class: "chips" }, m.actions.map((a) => (a === "human"
         ? btn("chip", T(a), on.human) : a === "close" && btn("chip", T("end"), on.end)))),
       h("span", { class: "meta" }, h("time", null, time(m.ts, lang)),
-        mine && h("span", { class: "tick" })));
+        mine && h("span", { class: "tick", role: "img" })));
   }
 
   function render(s) {
     current = s;
+    // the control focused before: it may go now (asked for a person, the button hides)
+    const had = shadow.activeElement;
     const view = s.view;
     panel.hidden = !s.open;
     launcher.setAttribute("aria-expanded", String(s.open));
     badge.hidden = s.open || !s.unread;
     badge.textContent = num(s.unread);
+    // "…, 1 new message|…, {n} new messages": a language gives the forms its words take for
+    // one and for more (English two, the others one)
+    const said = T("unread", { n: num(s.unread) }).split("|");
+    news.textContent = badge.hidden ? "" : said[Math.min(s.unread, said.length) - 1];
+    launcher.setAttribute("aria-label", news.textContent || T("title"));
 
     const ids = new Set(s.messages.map((m) => m.id));
     for (const [id, el] of rows) {
@@ -304,7 +325,9 @@ export function createView(shadow, lang, cfg, on) {
     // to chat, chat to survey), back to the button when it closes; never on page load.
     const showing = s.open && [consent, prechat, ...forms ? [forms.offline, forms.survey] : [],
       after, composer].find((f) => !f.hidden);
-    if (focused !== undefined && showing !== focused && !waiting) {
+    // and from a control that went to that first field
+    if (focused !== undefined && !waiting && (showing !== focused
+      || s.open && had && !had.getClientRects().length)) {
       if (showing) {
         queueMicrotask(() => showing.querySelector("input,select,textarea,button").focus());
       } else if (s.open) {
