@@ -156,6 +156,9 @@ def test_console_from_offer_to_the_close_dialog(desk: Server, signed_in) -> None
         assert page.locator(".line-agent .delivery").last.aria_snapshot() == "- text: Sent"
         with visitor(desk, "Tom", "where is my parcel"):
             settled(page, ".offer")
+            # With a chat open the offer is out of the chat pane's hearing: a status says it.
+            page.get_by_role("status").filter(has_text="New chat: Tom").wait_for(
+                state="attached")
             omid.send(json.dumps({"type": "hello"}))  # online once Tom is Maryam's offer
             omid.send(json.dumps({"type": "status", "status": "online"}))
             page.wait_for_selector("#visitor-card:not([hidden]) .facts dd")

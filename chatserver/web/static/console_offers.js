@@ -41,6 +41,8 @@ export function addOffer(frame) {
   offers.set(conv.id, { conv, deadline, total, node, countdown, bar });
   $("offers").append(node);
   renderOffers();
+  // Said by a screen reader wherever the agent is: the list and the chat pane may be far away.
+  $("offer-news").textContent = t("New chat: {name}", { name: isolate(name) });
   beep();
   notify(t("New chat"), t("{name}: {text}", { name: isolate(name), text: lastVisitorLine(conv.transcript) || t("asked for a person") }));
 }
