@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import importlib.metadata
+import json
 import re
 import statistics
 import subprocess
@@ -23,9 +24,10 @@ from typing import Any
 
 from knowledge_base import markdown
 from knowledge_base.defaults import load_default_entries
-from tests.test_knowledge_base_markdown import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
+# The cases the server's and the widget's renderers are tested against (source -> HTML).
+CORPUS = json.loads((ROOT / "tests" / "data" / "markdown_corpus.json").read_text())
 HAND_WRITTEN = "6c415c1"  # the last commit with the hand-written knowledge_base/markdown.py
 ALLOWED = {"p", "br", "strong", "em", "code", "ul", "ol", "li", "a"}
 # Every payload an XSS test in tests/ uses, and the link targets a hostile author would try.
@@ -76,7 +78,7 @@ def shape(rendered: str) -> str:
     """The HTML as a reader sees it: tags, hrefs and text, not spacing or attribute order."""
     rendered = re.sub(r"<br ?/?>", "<br>", rendered)
     rendered = re.sub(r'<a [^>]*href="([^"]*)"[^>]*>', r'<a href="\1">', rendered)
-    return re.sub(r">\s+<", "><", rendered.replace("%22", "&quot;")).strip()
+    return re.sub(r"\s*\n\s*", "", rendered.replace("%22", "&quot;")).strip()
 
 
 def literal_markers(rendered: str) -> bool:
@@ -129,11 +131,14 @@ def measure(render: Callable[[str], str], answers: list[str]) -> dict[str, Any]:
     kb = sum(not literal_markers(render(a)) for a in answers)
     refused = sum(not unsafe(render(p)) for p in PAYLOADS)
     timings = []
-    for answer in answers:
-        started = time.perf_counter_ns()
-        for _ in range(20):
-            render(answer)
-        timings.append((time.perf_counter_ns() - started) / 20 / 1000)
+    for answer in answers:  # each answer's best of 5 rounds of 10: the machine is shared
+        rounds = []
+        for _ in range(5):
+            started = time.perf_counter_ns()
+            for _ in range(10):
+                render(answer)
+            rounds.append((time.perf_counter_ns() - started) / 10 / 1000)
+        timings.append(min(rounds))
     return {"corpus": corpus, "kb": kb, "refused": refused,
             "us": round(statistics.median(timings), 1)}
 
