@@ -7,12 +7,12 @@ nothing past the edge re-checks input. Errors name the field and keep the client
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import json_text
 from .errors import BadFrame, BadJSON, TooLarge, UnknownType
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -262,7 +262,7 @@ def parse(raw: str | bytes, table: Mapping[str, Spec], limits: Limits) -> Frame:
         except UnicodeDecodeError:
             raise BadFrame("frames must be UTF-8 encoded JSON text") from None
     try:
-        obj = json.loads(raw)
+        obj = json_text.loads(raw)
     except ValueError:
         raise BadJSON("frame is not valid JSON", frame_id=_top_level_id(raw)) from None
     except RecursionError:  # thousands of brackets: the parser runs out of stack
@@ -314,4 +314,4 @@ def _top_level_id(raw: str) -> str | None:
 
 def encode(frame: Mapping[str, Any]) -> str:
     """The one place frames become text: compact, UTF-8 kept readable (no \\u escapes)."""
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return json_text.dumps(frame)

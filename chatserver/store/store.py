@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from chatserver.core import json_text
 from chatserver.core.conversation import Event
 from chatserver.core.search_text import line_terms
 
@@ -53,7 +54,7 @@ class StaleState(Exception):
 
 def _event_from_row(row: Sequence[Any]) -> Event:
     cid, seq, kind, author, payload, client_id, ts_ms = row
-    return Event(cid, seq, kind, author, json.loads(payload), client_id, ts_ms)
+    return Event(cid, seq, kind, author, json_text.loads(payload), client_id, ts_ms)
 
 
 _EVENT_COLUMNS = "conversation_id, seq, type, author, payload, client_id, ts_ms"
@@ -75,7 +76,7 @@ def _append(
     changes: dict[str, Any] = {}
     for new in events:  # the projection columns depend on the events, not on their seqs
         changes.update(_row_changes(new.type, new.payload, now_ms))
-    payloads = [json.dumps(new.payload, ensure_ascii=False) for new in events]
+    payloads = [json_text.dumps(new.payload) for new in events]
     in_one_statement = getattr(conn, "append_events", None)  # PostgreSQL: see postgres.py
     if in_one_statement is not None:
         seen, last = in_one_statement(
