@@ -114,6 +114,17 @@ class Telemetry:
         self.handle = prometheus_client.Histogram(
             "chat_handle_seconds", "A person accepting to the conversation closing.",
             buckets=HANDLE_TIME_BUCKETS_S, registry=r)
+        # The live forms of the report's headline figures (docs/deploy.md has their queries).
+        self.first_response = prometheus_client.Histogram(
+            "chat_first_response_seconds",
+            "Request for a person to the first accepting agent's first line.",
+            buckets=RESPONSE_TIME_BUCKETS_S, registry=r)
+        self.abandoned = prometheus_client.Histogram(
+            "chat_queue_abandoned_seconds",
+            "Request for a person to the visitor leaving before anyone accepted.",
+            buckets=RESPONSE_TIME_BUCKETS_S, registry=r)
+        self.contained = Counter("chat_bot_contained_total",
+                                 "Conversations closed that never asked for a person.", [], r)
         self.gauges: list[Gauge] = []
 
     def gauge(self, name: str, help_text: str,

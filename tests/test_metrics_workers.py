@@ -117,6 +117,12 @@ async def test_every_scrape_of_either_worker_reports_the_whole_server(
         await v.request("message", text="still there?")
         await ana.request("message", conversation_id=cid, text="Yes, looking now.")
         await v.expect("message", where=lambda f: f.get("from") == "agent")
+    leaver = visitors[3]  # asks, and leaves before Ana accepts
+    cid = (await leaver.request("request_human"))["conversation_id"]
+    await ana.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
+    await leaver.request("close")
+    for v in visitors[4:]:  # the bot's
+        await v.request("close")
 
     scrapes = [scrape(workers) for _ in range(6)]
     first = scrapes[0]
@@ -126,12 +132,31 @@ async def test_every_scrape_of_either_worker_reports_the_whole_server(
     for sender in ("visitor", "bot", "agent"):
         assert value(first, "chat_messages_total", sender=sender) \
             == log["message:" + sender] > 0, sender
-    assert value(first, "chat_handoffs_total", reason="asked") == 3
+    assert value(first, "chat_handoffs_total", reason="asked") == log["queued"] == 4
     assert value(first, "chat_offers_total", outcome="accepted") == log["assigned"] == 3
     assert value(first, "chat_queue_wait_seconds_count") == 3
     assert value(first, "chat_queue_wait_seconds_bucket", le="+Inf") == 3
     assert value(first, "chat_agent_response_seconds_count") == 3
     assert value(first, "chat_store_commits") > 0
+    # The headline figures' live forms (docs/deploy.md), against the log's definitions.
+    assert value(first, "chat_first_response_seconds_count") == asked_and_answered(workers) == 3
+    assert value(first, "chat_queue_abandoned_seconds_count") == 1
+    assert value(first, "chat_bot_contained_total") == never_queued(workers) \
+        == len(visitors) - 4
+
+
+def asked_and_answered(server: Server) -> int:
+    """Conversations with a request for a person and an agent line, from the log."""
+    return len(sql(server.db, "SELECT DISTINCT conversation_id FROM events WHERE type = "
+                   "'message' AND json_extract(payload, '$.from') = 'agent' AND conversation_id IN "
+                   "(SELECT conversation_id FROM events WHERE type = 'queued')"))
+
+
+def never_queued(server: Server) -> int:
+    """Closed conversations without a `queued` event: the bot's."""
+    return len(sql(server.db, "SELECT conversation_id FROM events WHERE type = 'closed' AND "
+                   "conversation_id NOT IN (SELECT conversation_id FROM events "
+                   "WHERE type = 'queued')"))
 
 
 async def test_a_killed_worker_keeps_its_counts_and_loses_its_sockets(

@@ -283,6 +283,12 @@ def observe(t: Telemetry, before: Conversation, event: Event) -> None:
                 t.response.observe(seconds)
                 log_event("response_time", conversation_id=event.conversation_id,
                           agent_id=before.agent_id, seconds=seconds)
+            # TTFR's live form: the first agent's first line, from the request (queued_ms
+            # keeps the request through re-queues until someone accepts).
+            if (p["from"] == "agent" and before.replied_ms is None
+                    and before.queued_ms is not None
+                    and before.participants == {before.agent_id}):
+                t.first_response.observe(max(0, event.ts_ms - before.queued_ms) / 1000)
         case "queued" if p.get("reason") not in cv.REQUEUE_REASONS:
             t.handoffs.inc(reason=p.get("reason", ""))
         case "queued" if p.get("reason") in ("declined", "offer_expired"):
@@ -297,6 +303,10 @@ def observe(t: Telemetry, before: Conversation, event: Event) -> None:
             if before.assigned_ms is not None:
                 handle = max(0, event.ts_ms - before.assigned_ms) / 1000
                 t.handle.observe(handle)
+            if before.state is State.BOT:  # never queued: the bot's (docs/metrics.md)
+                t.contained.inc()
+            elif not before.participants and before.queued_ms is not None:
+                t.abandoned.observe(max(0, event.ts_ms - before.queued_ms) / 1000)
             log_event("conversation_closed", conversation_id=event.conversation_id,
                       by=p["by"], resolved=p.get("resolved"), agent_id=before.agent_id,
                       handle_seconds=handle, language=before.language,
