@@ -13,6 +13,7 @@ still to the address checked when it was opened.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 import time
@@ -27,7 +28,13 @@ USER_AGENT = "chatserver-webhooks/1"
 # 60 s: a kept connection is not reused past this, so a changed DNS answer is looked up (and
 # checked) again within a minute.
 KEEP_SECONDS = 60.0
-_TLS = ssl.create_default_context()
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The system's CA certificates, loaded at the first https connection rather than at import:
+    loading them was 30-45 ms of CPU in every start, also of servers that send no webhook."""
+    return ssl.create_default_context()
 
 
 # Why a destination is refused, as the admin page words it (refused_address's reasons).
@@ -110,7 +117,7 @@ class Pool:
         address = await checked_address(where, self.allow_private)
         tls = where.scheme == "https"
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
-            address, where.port, ssl=_TLS if tls else None,
+            address, where.port, ssl=tls_context() if tls else None,
             server_hostname=where.host if tls else None, limit=HEAD_MAX), self.connect_timeout)
         return _Connection(reader, writer, time.monotonic())
 
