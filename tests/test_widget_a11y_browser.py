@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import expect
 
 from .axe_check import assert_accessible
+from .browser import widget_modules
 from .harness import Server
 from .test_widget_browser import Agent, embed, eventually, host_page, part, query, say, staffed
 
@@ -255,3 +257,40 @@ def test_a_visitor_chats_from_open_to_close_with_the_keyboard_alone(desk, site, 
     page.keyboard.press("Tab")  # closed, the widget is one stop: on to the page
     assert focused(page) in ("nothing", "page a"), focused(page)
 
+
+
+# widget/i18n*.js: a line refused, on its way, stored, read by the agent
+MARKS = {"en": ["Not sent", "Sending", "Sent", "Read"],
+         "fa": ["ارسال نشد", "در حال ارسال", "ارسال شد", "خوانده شد"],
+         "ar": ["لم تُرسل", "جارٍ الإرسال", "أُرسلت", "مقروءة"],
+         "zh": ["发送失败", "发送中", "已发送", "已读"]}
+LINES = [{"id": "a", "from": "visitor", "text": "a", "failed": True},
+         {"id": "b", "from": "visitor", "text": "b", "pending": True},
+         {"id": "c", "from": "visitor", "text": "c", "seq": 3},
+         {"id": "d", "from": "visitor", "text": "d", "seq": 2}]
+
+
+def test_each_delivery_mark_is_named_by_its_word_in_each_language(page):
+    """The view alone (no server): the four marks a visitor's line can carry, in each language,
+    named as a screen reader reads them."""
+    widget_modules(page)
+    page.evaluate("""async ([langs, lines]) => {
+        const { createView } = await import("/widget/view.js");
+        const { loadStrings } = await import("/widget/i18n.js");
+        const { initial } = await import("/widget/reducer.js");
+        const on = new Proxy({}, { get: () => () => {} });
+        for (const lang of langs) {
+            await loadStrings(lang);
+            const host = document.body.appendChild(document.createElement("div"));
+            host.id = lang;
+            createView(host.attachShadow({ mode: "open" }), lang,
+                       { topics: [], greeting: "", color: "" }, on)
+                .render(initial({ open: true, agentRead: 2, messages: lines }));
+        }
+    }""", [list(MARKS), LINES])
+    for lang, words in MARKS.items():
+        ticks = page.locator(f"#{lang} .tick")
+        expect(ticks).to_have_count(4)
+        for i, word in enumerate(words):
+            expect(ticks.nth(i)).to_have_role("img")
+            expect(ticks.nth(i)).to_have_accessible_name(word)

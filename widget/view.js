@@ -189,8 +189,9 @@ export function createView(shadow, lang, cfg, on) {
   const root = h("div", { class: "cw", dir: isRtl(lang) ? "rtl" : "ltr", lang, onkeydown: (e) => {
     if (panel.hidden) return;
     if (e.key === "Escape") return on.hide();
+    // (the first and last are never disabled)
     const stops = [...root.querySelectorAll("*")].filter((el) => el.tabIndex >= 0
-      && !el.disabled && el.getClientRects().length);
+      && el.getClientRects().length);
     if (e.key === "Tab" && shadow.activeElement === stops.at(e.shiftKey ? 0 : -1)) {
       e.preventDefault();
       stops.at(e.shiftKey ? -1 : 0).focus();
@@ -277,12 +278,12 @@ export function createView(shadow, lang, cfg, on) {
       if (file) on.file(file, m);
       const tick = el.querySelector(".tick");
       if (tick) {
-        const [mark, label] = m.failed ? ["!", "error"] : m.pending ? ["◷", T("sending")]
-          : m.seq && m.seq <= s.agentRead ? ["✓✓", T("read")] : ["✓", T("sent")];
+        // an image named by its word (role img: the title is its name)
+        const [mark, label] = m.failed ? ["!", "failed"] : m.pending ? ["◷", "sending"]
+          : m.seq && m.seq <= s.agentRead ? ["✓✓", "read"] : ["✓", "sent"];
         if (tick.textContent !== mark) {
           tick.textContent = mark;
-          tick.setAttribute("aria-label", label);
-          tick.title = label;
+          tick.title = T(label);
         }
       }
     }
