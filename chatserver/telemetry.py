@@ -53,7 +53,7 @@ class Counter:
                  registry: CollectorRegistry) -> None:
         self.metric = prometheus_client.Counter(name, help_text, labels, registry=registry)
         # Children by the call's labels: labels() checks its names on every call (2.5 µs).
-        self.children: dict[tuple[tuple[str, str], ...], prometheus_client.Counter] = {}
+        self.children: dict[Labels, prometheus_client.Counter] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         key = tuple(labels.items())
