@@ -24,7 +24,7 @@ from chatserver.service.webhook_client import Answer
 from chatserver.store import copy, mail_outbox
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.schema import MIGRATIONS
-from chatserver.store.search import index_named
+from chatserver.store.search import index_named, index_waiting_lines
 from chatserver.store.store import NewEvent, Store, migrate_file
 
 from .databases import postgres_database
@@ -83,6 +83,8 @@ async def build_desk(path: Path) -> dict[str, list[Event]]:
                                    client_id=f"c{i}")
             await store.append(cid, [NewEvent("closed", "system", {"resolved": True})],
                                now_ms=NOW + 9)
+            if n == 1:  # two chats' lines indexed, the third's waiting for the indexer
+                await index_waiting_lines(store)
         await index_named(store)  # the visitor filter's terms, as a search or start-up does
         first = (await webhook_outbox.due(store, hook, NOW + DAY, 1))[0][0]
         await webhook_outbox.settle(store, hook, [webhook_outbox.Outcome(

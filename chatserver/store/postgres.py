@@ -114,11 +114,11 @@ WITH dup AS (
            CASE WHEN e.ord = 1 THEN %(client_id)s END, %(now)s
     FROM moved, unnest(%(types)s::text[], %(authors)s::text[], %(payloads)s::text[])
          WITH ORDINALITY AS e(type, author, payload, ord)
-), indexed AS (
-    INSERT INTO search_lines (conversation_id, seq, terms)
-    SELECT %(cid)s, moved.last_seq - %(count)s + e.ord, e.terms
-    FROM moved, unnest(%(terms)s::text[]) WITH ORDINALITY AS e(terms, ord)
-    WHERE e.terms <> ''
+), pending AS (
+    INSERT INTO search_pending (conversation_id, seq)
+    SELECT %(cid)s, moved.last_seq - %(count)s + e.ord
+    FROM moved, unnest(%(searchable)s::bool[]) WITH ORDINALITY AS e(searchable, ord)
+    WHERE e.searchable
 ), hooked AS (
     INSERT INTO webhook_outbox (endpoint_id, conversation_id, seq, next_ms)
     SELECT s.endpoint_id, %(cid)s, moved.last_seq - %(count)s + e.ord, %(now)s
@@ -154,20 +154,21 @@ class PgConnection:
     def close(self) -> None:
         self.raw.close()
 
-    def append_events(self, conversation_id: str, rows: Sequence[tuple[str, str, str, str]],
+    def append_events(self, conversation_id: str, rows: Sequence[tuple[str, str, str, bool]],
                       client_id: str | None, changes: dict[str, Any], now_ms: int
                       ) -> tuple[int | None, int | None]:
         """The store's append in one statement, one round trip instead of three: look up the
         client id, move the conversation's row (allocating the seqs under its lock) and insert
-        the (type, author, payload) rows with their search terms (search.py; '' for none)
-        and their webhook outbox rows (store.py `_OUTBOX`), unless the client id was seen.
+        the (type, author, payload, searchable) rows, the searchable ones' keys for the search
+        indexer (search.py) and their webhook outbox rows (store.py `_OUTBOX`), unless the
+        client id was seen.
         Returns (the seen line's seq, None) for a repeat, (None, the new last seq), or
         (None, None) when there is no such conversation."""
         sets = "".join(f", {column} = %(set_{column})s" for column in changes)
         params = {"cid": conversation_id, "client_id": client_id, "count": len(rows),
                   "now": now_ms, "types": [r[0] for r in rows],
                   "authors": [r[1] for r in rows], "payloads": [r[2] for r in rows],
-                  "terms": [r[3] for r in rows],
+                  "searchable": [r[3] for r in rows],
                   **{f"set_{column}": value for column, value in changes.items()}}
         row = self.raw.execute(_APPEND.format(sets=sets), params).fetchone()
         return (None, None) if row is None else (row[0], row[1])

@@ -1,11 +1,15 @@
-"""Search on both backends: the query, and the background indexing of lines stored before
-search existed. The index itself (`search_lines`, migration 11) is written by search_index.py.
+"""Search on both backends: the query, and the background indexing of lines. The index itself
+(`search_lines`, migration 11) is written by search_index.py.
 
-Each stored `message` line's terms (core/search_text.py, one pure tokeniser) are written in the
-same transaction as the line: by `_append` on SQLite, inside the one-statement append on
-PostgreSQL. SQLite indexes them with FTS5 (an external-content table kept by triggers);
-PostgreSQL with a GIN index over `array_to_tsvector` of the same tokens. Neither database's own
-tokeniser decides anything, so the two find the same lines (docs/console.md, "Search").
+The store's append leaves each `message` line's key in `search_pending`, in the line's own
+transaction, so no line is ever left out; `index_new_lines` turns waiting keys into terms
+(core/search_text.py, one pure tokeniser) a second later, thousands per transaction, and a
+search first indexes whatever waits, so it finds every line stored before it. (Indexing a line
+at a time inside its own transaction cost the writer more than everything else the line needs:
+docs/performance.md.) SQLite indexes the terms with FTS5 (an external-content table kept by
+triggers); PostgreSQL with a GIN index over `array_to_tsvector` of the same tokens. Neither
+database's own tokeniser decides anything, so the two find the same lines (docs/console.md,
+"Search").
 
 A conversation matches when its lines, together, hold every word of the query: one condition
 per word (a set of conversations through the index), the page read newest first.
@@ -30,12 +34,14 @@ from chatserver.core.labels import name_key
 from chatserver.core.search_text import Filters, Query, cursor, snippet, terms_of
 
 from .backend import Conn, Row
-from .search_index import TOMBSTONE, index_lines, index_visitors, text_of
+from .search_index import TOMBSTONE, index_lines, index_visitors, index_waiting, text_of
 from .store import Store
 
 log = logging.getLogger("chatserver.search")
 BACKFILL_MARK = "search_backfill"  # in `meta` while lines stored before migration 11 wait
 BACKFILL_BATCH = 500
+WAITING_BATCH = 5000  # waiting lines indexed per write turn
+INDEX_INTERVAL_S = 1.0  # how long a new line waits for the indexer, unless someone searches
 PAGE = 20  # conversations per page of results
 SNIPPETS = 3  # matching lines shown per conversation
 # Lines read per conversation for the first visitor line shown when there is no text query.
@@ -80,6 +86,25 @@ async def backfill(store: Store, batch: int = BACKFILL_BATCH, pause_s: float = 0
     except Exception as error:  # the database went away: the mark keeps the place
         log.warning("search: indexing earlier lines stopped (%s); the next start resumes it",
                     error)
+
+
+async def index_new_lines(store: Store, interval_s: float = INDEX_INTERVAL_S) -> None:
+    """For the server's life: every `interval_s`, index the lines stored since (several
+    processes may run it at once: a line is indexed once, its key deleted once). A failed
+    turn (the database away) is tried again at the next."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await index_waiting_lines(store)
+        except Exception as error:  # the keys stay; the next turn takes them
+            log.warning("search: indexing new lines failed (%s); retrying", error)
+
+
+async def index_waiting_lines(store: Store) -> None:
+    """Index every line waiting now, a batch per write turn."""
+    while await store.fetchone("SELECT 1 FROM search_pending LIMIT 1"):
+        if await store.write(lambda conn: index_waiting(conn, WAITING_BATCH)) < WAITING_BATCH:
+            return
 
 
 async def index_named(store: Store, *, batches: int | None = None,
@@ -184,6 +209,8 @@ async def search(store: Store, f: Filters, *, only_agent: int | None = None,
                  page: int = PAGE) -> dict[str, Any]:
     """A page of conversations matching `f`, newest first, each with its snippets;
     `only_agent`: an agent's search covers the conversations they were assigned."""
+    if f.query is not None:
+        await index_waiting_lines(store)  # every line stored before this search is found
     words = await _words(store, f.query) if f.query is not None else []
     if f.visitor:
         await index_named(store, batches=SEARCH_BATCHES)

@@ -1,12 +1,14 @@
-"""The search index's rows: each `message` line's terms (core/search_text.py), written in the
-line's own transaction by the store's append, removed when the line's text is erased; and each
-visitor's name and e-mail terms (`visitor_terms`), written after the fact (index_visitors).
+"""The search index's rows: each `message` line's terms (core/search_text.py), written in bulk
+from the keys the store's append leaves in `search_pending` (index_waiting), removed when the
+line's text is erased; and each visitor's name and e-mail terms (`visitor_terms`), written after
+the fact (index_visitors).
 
 Apart from search.py because the store's append needs it and search.py needs the store.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -33,6 +35,21 @@ def index_lines(conn: Conn, rows: Iterable[tuple[str, int, str]]) -> None:
     if terms:
         conn.executemany("INSERT INTO search_lines (conversation_id, seq, terms) "
                          "VALUES (?, ?, ?) ON CONFLICT (conversation_id, seq) DO NOTHING", terms)
+
+
+def index_waiting(conn: Conn, limit: int) -> int:
+    """Index up to `limit` of the lines waiting in `search_pending`, oldest first; returns how
+    many keys it took. A line erased meanwhile (its text is the tombstone) or purged (no row)
+    is not indexed. Each key is deleted by its id, not by a range: on PostgreSQL a smaller id
+    can commit after a larger one, and must still be found by the next turn."""
+    rows = conn.execute(
+        "SELECT p.id, e.conversation_id, e.seq, e.payload FROM search_pending p "
+        "LEFT JOIN events e ON e.conversation_id = p.conversation_id AND e.seq = p.seq "
+        "ORDER BY p.id LIMIT ?", (limit,)).fetchall()
+    index_lines(conn, ((r[1], r[2], text) for r in rows if r[1] is not None
+                       and (text := text_of("message", json.loads(r[3]))) != TOMBSTONE))
+    conn.executemany("DELETE FROM search_pending WHERE id = ?", [(r[0],) for r in rows])
+    return len(rows)
 
 
 def index_visitors(conn: Conn, limit: int) -> int:

@@ -22,10 +22,9 @@ from typing import Any, TypeVar
 
 from chatserver.core import json_text
 from chatserver.core.conversation import Event
-from chatserver.core.search_text import line_terms
 
 from .backend import Backend, Conn, Row, StoreUnavailable
-from .search_index import compact_search_index, index_lines, text_of
+from .search_index import compact_search_index, text_of
 from .sqlite import SqliteBackend
 from .sqlite import secure_delete as sqlite_secure_delete
 from .store_writer import Writer
@@ -63,6 +62,7 @@ _EVENT_COLUMNS = "conversation_id, seq, type, author, payload, client_id, ts_ms"
 # 15; postgres.py's append does the same in its one statement; service/webhooks.py delivers).
 _OUTBOX = ("INSERT INTO webhook_outbox (endpoint_id, conversation_id, seq, next_ms) "
            "SELECT endpoint_id, ?, ?, ? FROM webhook_subscriptions WHERE type = ?")
+_PENDING = "INSERT INTO search_pending (conversation_id, seq) VALUES (?, ?)"  # search.py
 
 
 def _append(
@@ -80,8 +80,7 @@ def _append(
     in_one_statement = getattr(conn, "append_events", None)  # PostgreSQL: see postgres.py
     if in_one_statement is not None:
         seen, last = in_one_statement(
-            conversation_id, [(new.type, new.author, text, line_terms(text_of(new.type,
-                                                                               new.payload)))
+            conversation_id, [(new.type, new.author, text, bool(text_of(new.type, new.payload)))
                               for new, text in zip(events, payloads, strict=True)],
             client_id, changes, now_ms)
         duplicate = None if seen is None else _duplicate(conn, conversation_id, client_id)
@@ -115,8 +114,9 @@ def _append(
     conn.executemany(_OUTBOX, [(conversation_id, e.seq, now_ms, e.type)
                                for e in appended.events])
     _project_labels(conn, conversation_id, events, now_ms)
-    index_lines(conn, [(conversation_id, e.seq, text_of(e.type, e.payload))
-                       for e in appended.events])  # search, in the line's transaction
+    if searchable := [(conversation_id, e.seq) for e in appended.events  # indexed in bulk
+                      if text_of(e.type, e.payload)]:
+        conn.executemany(_PENDING, searchable)
     return appended
 
 

@@ -43,6 +43,7 @@ from chatserver.service.mail import Mailer
 from chatserver.service.webhooks import Webhooks
 from chatserver.store.kb_store import KnowledgeBase
 from chatserver.store.search import backfill as search_backfill
+from chatserver.store.search import index_new_lines
 from chatserver.store.store import Store, StoreUnavailable
 from chatserver.telemetry import Labels
 from chatserver.tokens import Signer
@@ -245,6 +246,7 @@ def create_app(config: Config) -> Starlette:
         dispatcher = asyncio.create_task(hub.service.dispatcher.run(), name="dispatcher")
         purger = asyncio.create_task(retention.purge_loop(hub.store, config), name="retention")
         indexer = asyncio.create_task(search_backfill(hub.store), name="search backfill")
+        new_lines = asyncio.create_task(index_new_lines(hub.store), name="search indexer")
         await webhooks.start()  # off the chat path: its own tasks, one per endpoint
         sender = asyncio.create_task(mailer.run(), name="e-mail")
         telemetry = hub.service.telemetry
@@ -258,7 +260,7 @@ def create_app(config: Config) -> Starlette:
         try:
             yield
         finally:
-            for task in (gauges, sender, indexer, purger, dispatcher):
+            for task in (gauges, sender, new_lines, indexer, purger, dispatcher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
