@@ -1,6 +1,6 @@
 """An agent works the console with the keyboard alone, in Chromium against the real server.
 
-No clicks and no scripted focus: Tab, Shift+Tab, Enter, Space, Escape and the arrows sign in,
+No clicks and no scripted focus: Tab, Shift+Tab, Enter, Escape and the arrows sign in,
 go Online, accept a real visitor's chat, reply, insert a canned response, transfer the chat to
 a colleague (a second agent's real socket accepts it) and close a second chat. At each step the
 focus is where the agent's next keystroke belongs: the composer after accepting, inside a dialog
@@ -67,10 +67,12 @@ def test_an_agent_works_a_chat_with_the_keyboard_alone(shared_server: Server, pa
     page.wait_for_url("**/console")
     page.wait_for_selector('#conn[data-state="online"]')
 
-    # Online: the status switch is reached with Tab and set with Space.
-    tab_to(page, "#status-online")
-    page.keyboard.press("Space")
+    # Online: the status switch is one radio group, one Tab stop (on Away); an arrow chooses.
+    tab_to(page, '.status-switch [aria-checked="true"]')
+    assert focused(page, "#status-away")
+    page.keyboard.press("ArrowLeft")
     page.wait_for_selector('#status-online[aria-checked="true"]')
+    assert_focus(page, "#status-online", "the arrow moves the focus with the choice")
 
     with visitor(desk, "Sara", "How do I reset my password?") as sara:
         page.wait_for_selector(".offer")
