@@ -82,6 +82,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def thread_cpu_seconds(pid: int, name: str) -> float:
+    """utime + stime of the threads of `pid` the kernel knows as `name` (0 when none): the
+    store's writer names itself "store-writer" (store_writer.py)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() != name:
+                continue
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
 def rss_bytes(pid: int) -> int:
     """VmRSS of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
