@@ -1,20 +1,47 @@
 """Attachments at their edges (issue 19 item 1 review): a client id shared with a text line,
 uploads racing the first message, the bot's answer to a file, who may download, text files'
-names, decoding cost, phones' photo trailers, and the export's memory."""
+names, decoding cost, phones' photo trailers, and the export's memory.
+
+Most tests share one server per backend, each with an agent of its own; the one that measures
+the server process's memory starts its own (`fresh_desk`)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
-from .databases import db_location
+from .databases import BACKENDS, db_location, location
 from .harness import Server, add_user, agent, sql, visitor
 from .test_attachments import image_bytes
-from .test_attachments_server import chatting, desk, staff, token_of, upload
+from .test_attachments_server import chatting, staff, token_of, upload
+from .test_attachments_server import desk as fresh_desk
 
 pytestmark = pytest.mark.anyio
-__all__ = ["db_location", "desk"]
+__all__ = ["db_location", "fresh_desk"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def desk(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per backend for the module (a fresh one per test was 24 starts)."""
+    folder = tmp_path_factory.mktemp("desk")
+    with location(request.param, folder) as where:
+        server = Server(folder, database=where)
+        server.start()
+        yield server
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+def new_agent(desk: Server) -> str:
+    """An agent of this test's own on the shared desk: earlier tests' chats stay assigned to
+    theirs, and room for 10 leaves this one's chat an offer whatever else waits."""
+    name = f"agent{uuid.uuid4().hex[:8]}"
+    add_user(desk.db, name, capacity=10)
+    return name
 
 
 async def test_an_upload_reusing_a_messages_client_id_is_a_clear_error_not_a_500(
@@ -22,7 +49,7 @@ async def test_an_upload_reusing_a_messages_client_id_is_a_clear_error_not_a_500
     """The widget's text line and its file line share one id space per conversation (the
     events' client_id): an upload whose X-Client-Id a text message already used must not
     crash with a KeyError on payload["attachment"]."""
-    _carol, sara, _cid = await chatting(desk, clients)
+    _carol, sara, _cid = await chatting(desk, clients, new_agent(desk))
     await sara.send({"type": "message", "id": "line-1", "text": "hello"})
     await sara.expect("ack", where=lambda f: f.get("id") == "line-1")
     sent = await upload(desk, token_of(sara), b"receipt\n", "r.txt", "line-1")
@@ -32,11 +59,12 @@ async def test_an_upload_reusing_a_messages_client_id_is_a_clear_error_not_a_500
 
 async def test_an_agent_upload_reusing_a_messages_client_id_is_a_clear_error(
         desk: Server, clients: list) -> None:
-    carol, _sara, cid = await chatting(desk, clients)
+    name = new_agent(desk)
+    carol, _sara, cid = await chatting(desk, clients, name)
     await carol.send({"type": "message", "id": "agent-line-1", "conversation_id": cid,
                       "text": "send me a photo please"})
     await carol.expect(("ack", "error"), where=lambda f: f.get("id") == "agent-line-1")
-    async with staff(desk, "carol") as console:
+    async with staff(desk, name) as console:
         sent = await console.post(f"/api/conversations/{cid}/attachments", content=b"hi\n",
                                   headers={"x-client-id": "agent-line-1",
                                            "x-file-name": "a.txt"})
@@ -55,7 +83,8 @@ async def test_two_files_dropped_at_once_start_one_chat(desk: Server, clients: l
     first, second = await asyncio.gather(upload(desk, token, shot, "one.png"),
                                          upload(desk, token, shot, "two.png"))
     assert first.status_code == second.status_code == 200, (first.text, second.text)
-    vid = sql(desk.db, "SELECT visitor_id FROM conversations LIMIT 1")[0][0]
+    vid = sql(desk.db, "SELECT visitor_id FROM conversations WHERE id = ?",
+              (first.json()["conversation_id"],))[0][0]
     open_chats = sql(desk.db, "SELECT count(*) FROM conversations WHERE visitor_id = ? AND "
                               "state != 'closed'", (vid,))[0][0]
     assert first.json()["conversation_id"] == second.json()["conversation_id"]
@@ -85,7 +114,7 @@ async def test_a_file_sent_to_the_bot_gets_an_answer(desk: Server, clients: list
     The chat is with the bot, which takes no turn on a file, and nothing else answers either:
     no line says the bot cannot read it or offers a person, so the visitor waits for a reply
     that never comes (nobody is offered the chat until they ask for a human)."""
-    carol = await agent(desk, "carol")
+    carol = await agent(desk, new_agent(desk))
     olga, sara = await visitor(desk, name="Olga"), await visitor(desk, name="Sara")
     clients += [carol, olga, sara]
     # The same desk answers words at once (the bot, or a person when nothing fits) ...
@@ -107,7 +136,7 @@ async def test_an_agent_cannot_read_files_of_chats_they_may_not_see(
     offered to or held by them, others are 404. A file in Carol's chat is read by any agent
     with the id: the download checks only that the cookie is staff."""
     add_user(desk.db, "dave")
-    _carol, sara, cid = await chatting(desk, clients)
+    _carol, sara, cid = await chatting(desk, clients, new_agent(desk))
     sent = await upload(desk, token_of(sara), image_bytes("PNG"), "passport.png")
     url = f"/api/attachments/{sent.json()['attachment']['id']}"
     async with staff(desk, "dave") as dave:
@@ -123,7 +152,7 @@ async def test_a_pixel_motion_photo_is_accepted_without_its_video(
     EOI (file name PXL_….MP.jpg, picked as-is by a browser's file input). The served bytes are
     re-encoded pixels either way, so the video can be dropped like Samsung's trailer; refusing
     it as a `polyglot` refuses an ordinary phone photo."""
-    _carol, sara, _cid = await chatting(desk, clients)
+    _carol, sara, _cid = await chatting(desk, clients, new_agent(desk))
     mp4 = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
            + b"\x00\x00\x00\x08free" + b"\x00\x00\x00\x10mdat" + b"\x00" * 8)
     photo = image_bytes("JPEG", size=(400, 300)) + mp4
@@ -139,11 +168,12 @@ async def test_who_on_staff_reads_a_file_follows_the_transcript_rule(
     add_user(desk.db, "sue", role="supervisor")
     add_user(desk.db, "newbie", role="supervisor")
     sql(desk.db, "UPDATE users SET must_change_password = 1 WHERE username = 'newbie'")
-    carol, sara, cid = await chatting(desk, clients)
+    name = new_agent(desk)
+    carol, sara, cid = await chatting(desk, clients, name)
     sent = await upload(desk, token_of(sara), image_bytes("PNG"), "screen.png")
     url = f"/api/attachments/{sent.json()['attachment']['id']}"
     await carol.request("close", conversation_id=cid, resolved=True)
-    for who, status in (("sue", 200), ("carol", 200), ("newbie", 403)):
+    for who, status in (("sue", 200), (name, 200), ("newbie", 403)):
         async with staff(desk, who) as console:
             got = await console.get(url)
             assert got.status_code == status, (who, got.text)
@@ -181,13 +211,14 @@ async def test_a_pdf_that_runs_script_is_refused_over_http(desk: Server,
                                                           clients: list) -> None:
     from .test_attachments import SIMPLE_PDF
 
-    _carol, sara, _cid = await chatting(desk, clients)
+    _carol, sara, _cid = await chatting(desk, clients, new_agent(desk))
+    stored = sql(desk.db, "SELECT count(*) FROM attachments")[0][0]
     scripted = SIMPLE_PDF.replace(b"/Type /Catalog",
                                   b"/Type /Catalog /OpenAction << /S /JavaScript /JS (x) >>")
     sent = await upload(desk, token_of(sara), scripted, "invoice.pdf")
     assert (sent.status_code, sent.json()["error"]) == (415, "pdf_script"), sent.text
     assert "JavaScript" in sent.json()["message"]
-    assert sql(desk.db, "SELECT count(*) FROM attachments")[0][0] == 0
+    assert sql(desk.db, "SELECT count(*) FROM attachments")[0][0] == stored
 
 
 def _peak_rss_mb(pid: int) -> int:
@@ -199,7 +230,7 @@ def _peak_rss_mb(pid: int) -> int:
 
 
 async def test_a_small_png_does_not_cost_a_gigabyte_to_decode(
-        desk: Server, clients: list) -> None:
+        fresh_desk: Server, clients: list) -> None:
     """A 200 KB PNG of 7000x7000 RGBA pixels is under max_pixels (50 million) and under
     max_bytes, so it is decoded: ~190 MB of pixels, copied by exif_transpose, convert and the
     thumbnail, ~950 MB peak and ~5.5 s of a core in one decoder slot (DECODERS = 2). Two such
@@ -210,26 +241,26 @@ async def test_a_small_png_does_not_cost_a_gigabyte_to_decode(
 
     from PIL import Image
 
-    sara = await visitor(desk, name="Sara")
+    sara = await visitor(fresh_desk, name="Sara")
     clients.append(sara)
     out = io.BytesIO()
     Image.new("RGBA", (7000, 7000), (1, 2, 3, 4)).save(out, "PNG")
     assert len(out.getvalue()) < 300_000
-    assert desk.proc is not None
-    before = _peak_rss_mb(desk.proc.pid)
-    sent = await upload(desk, token_of(sara), out.getvalue(), "flat.png")
+    assert fresh_desk.proc is not None
+    before = _peak_rss_mb(fresh_desk.proc.pid)
+    sent = await upload(fresh_desk, token_of(sara), out.getvalue(), "flat.png")
     assert sent.status_code in (200, 422), sent.text
-    grew = _peak_rss_mb(desk.proc.pid) - before
+    grew = _peak_rss_mb(fresh_desk.proc.pid) - before
     assert grew < 400, f"decoding one 200 KB upload raised the server's peak by {grew} MB"
     # The largest image max_pixels lets through (25 million, with transparency) is decoded,
     # served at 4096 px, within the same bound.
     out = io.BytesIO()
     Image.new("RGBA", (5000, 5000), (1, 2, 3, 4)).save(out, "PNG")
-    sent = await upload(desk, token_of(sara), out.getvalue(), "flat.png")
+    sent = await upload(fresh_desk, token_of(sara), out.getvalue(), "flat.png")
     assert sent.status_code == 200, sent.text
     assert (sent.json()["attachment"]["width"], sent.json()["attachment"]["height"]) == (
         4096, 4096)
-    grew = _peak_rss_mb(desk.proc.pid) - before
+    grew = _peak_rss_mb(fresh_desk.proc.pid) - before
     print(f"peak growth after a 25 MP PNG: {grew} MB")
     assert grew < 400, f"decoding a 25 MP upload raised the server's peak by {grew} MB"
 
@@ -240,9 +271,10 @@ async def test_a_text_file_is_downloaded_as_text_not_under_its_claimed_extension
     kept type but text/plain: a visitor's text file named steps.html (markup after the first
     line passes the sniff), fix.js, run.hta or update.bat reaches the agent's Downloads under
     that name, where a double-click renders it as a page or runs it as a script."""
-    _carol, sara, _cid = await chatting(desk, clients)
+    name = new_agent(desk)
+    _carol, sara, _cid = await chatting(desk, clients, name)
     body = b"Hello, the steps I took:\n<script>alert(document.cookie)</script>\n"
-    async with staff(desk, "carol") as console:
+    async with staff(desk, name) as console:
         for claimed in ("steps.html", "fix.js", "run.hta", "update.bat", "logo.svg"):
             sent = await upload(desk, token_of(sara), body, claimed)
             assert sent.status_code == 200, sent.text

@@ -68,13 +68,14 @@ async def upload(server: Server, token: str | None, data: bytes, name: str = "fi
         return await client.post("/api/visitor/attachments", content=data, headers=sent)
 
 
-async def chatting(server: Server, clients: list) -> tuple[Any, Any, str]:
-    """Carol (an agent) and Sara (a visitor) in one chat."""
-    carol = await agent(server, "carol")
+async def chatting(server: Server, clients: list,
+                   agent_name: str = "carol") -> tuple[Any, Any, str]:
+    """Carol (an agent; or `agent_name`) and Sara (a visitor) in one chat."""
+    carol = await agent(server, agent_name)
     sara = await visitor(server, name="Sara")
     clients += [carol, sara]
     cid = (await sara.request("request_human"))["conversation_id"]
-    await carol.expect("offer")
+    await carol.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
     await carol.request("accept", conversation_id=cid)
     return carol, sara, cid
 
