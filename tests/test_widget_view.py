@@ -142,3 +142,20 @@ def test_every_default_answer_renders_as_the_server_renders_it(view) -> None:
     for answer, (tags, text) in zip(answers, counted, strict=True):
         assert tags == INLINE.findall(to_html(answer)), answer
         assert "*" not in text and "`" not in text and "](" not in text, answer
+
+
+def test_a_hostile_answer_at_the_length_limit_renders_in_time(view) -> None:
+    """Runs of markers with no closer, at MAX_ANSWER (10,000 characters, as an admin or an
+    import may save): the emphasis pattern looked for a closer to the end of the text from
+    every marker, 0.7-4 s of the visitor's page frozen per answer (the server's parser, linear,
+    takes 0.1 s); bounded, under 0.2 s on the loaded test box."""
+    took = view.evaluate(
+        """async (sources) => {
+            const v = await import('/widget/view.js');
+            return sources.map((s) => {
+                const started = performance.now();
+                v.rich(s);
+                return performance.now() - started;
+            });
+        }""", [(p * 10_000)[:10_000] for p in ("*", "*_", "**a*", "***a", " *a", "**_")])
+    assert max(took) < 1000, took
