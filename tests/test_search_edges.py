@@ -255,3 +255,48 @@ async def test_the_snippet_of_a_long_chat_is_its_hit_past_the_400th_line(
                                       {"text": " please", "hit": False}]] for c in chats)
     finally:
         server.stop()
+
+
+# --- 8. lines indexed with an older Chinese folding (before OpenCC, issue 23) ---------------
+
+@pytest.mark.anyio
+async def test_lines_indexed_before_opencc_are_found_by_todays_queries(
+        db_location: str, tmp_path: Path) -> None:
+    """Before OpenCC a table of 758 characters folded Chinese: 帐 (simplified, common in
+    帐号) and 傘 stayed as written, and an upgraded database keeps those terms. Today a query
+    folds them to 账 and 伞, so typing the very words of an old line (or its visitor's
+    name) found nothing until the start-up re-indexed what folds differently now."""
+    where = db_location
+    add_user(where, "sue", "supervisor")
+    store = Store(where)
+    await store.open()
+    try:
+        await store.upsert_visitor("v-zh", {"name": "雨傘王"}, T0)
+        await store.create_conversation("c-zh", "v-zh", {"language": "zh"}, T0)
+        await store.append("c-zh", [NewEvent("message", "visitor", {
+            "from": "visitor", "author": "雨傘王", "text": text}) for text in ("我的帐号", "雨傘")],
+            now_ms=T0 + 1)
+        # The index as the table wrote it (store.append left the keys for the indexer).
+        await store.write(lambda conn: conn.execute("DELETE FROM search_pending"))
+        for seq, terms in ((2, "我 的 帐 号 我的 的帐 帐号"), (3, "雨 傘 雨傘")):  # 1: started
+            await store.write(lambda conn, seq=seq, terms=terms: conn.execute(
+                "INSERT INTO search_lines (conversation_id, seq, terms) VALUES ('c-zh', ?, ?)",
+                (seq, terms)))
+        await store.write(lambda conn: conn.execute(
+            "INSERT INTO visitor_terms (term, visitor_id) VALUES ('雨傘王', 'v-zh')"))
+        await store.write(lambda conn: conn.execute(
+            "UPDATE visitors SET search_key = '雨傘王' WHERE id = 'v-zh'"))
+    finally:
+        await store.close()
+    server = Server(tmp_path, database=where).start()
+    try:
+        for _ in range(100):  # the re-index runs in the background after start
+            if found(server, q="雨傘") and found(server, visitor="雨傘"):
+                break
+            time.sleep(0.05)
+        assert found(server, q="帐号") == ["c-zh"]
+        assert found(server, q="账号") == ["c-zh"]
+        assert found(server, q="雨傘") == ["c-zh"]
+        assert found(server, visitor="雨傘") == ["c-zh"]
+    finally:
+        server.stop()

@@ -35,6 +35,7 @@ from chatserver.core.search_text import Filters, Query, cursor, snippet, terms_o
 
 from .backend import Conn, Row
 from .search_index import TOMBSTONE, index_lines, index_visitors, index_waiting, text_of
+from .search_refold import refold
 from .store import Store
 
 log = logging.getLogger("chatserver.search")
@@ -74,11 +75,13 @@ def _backfill_batch(conn: Conn, limit: int) -> bool:
 
 
 async def backfill(store: Store, batch: int = BACKFILL_BATCH, pause_s: float = 0.01) -> None:
-    """At start-up: index the visitors not indexed yet, then the lines a database held
+    """At start-up: index again what an earlier Chinese folding indexed otherwise
+    (search_refold.py), index the visitors not indexed yet, then the lines a database held
     before search existed, a batch per writer turn, with a pause between (the chats' own
     writes go first). Resumes where it stopped; several processes may run it at once (a line
     or a visitor is indexed once)."""
     try:
+        await refold(store, batch, pause_s)
         await index_named(store, pause_s=pause_s)
         while await store.write(  # noqa: ASYNC110 -- the pause lets the chats' writes in
                 lambda conn: _backfill_batch(conn, batch)):
