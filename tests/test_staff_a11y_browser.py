@@ -32,10 +32,12 @@ PHONE = {"width": 375, "height": 667}
 
 
 @pytest.fixture(scope="module")
-def desk(shared_server: Server) -> Server:
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Admins in four languages, agents, a supervisor; a chat the bot answered, a label, a
-    canned response, a token, a webhook, an entry with history and proposals to review."""
-    server = shared_server
+    token, a webhook (to a local port: private addresses allowed), an entry with history and
+    proposals to review, beside the canned responses and entries the server ships."""
+    server = Server(tmp_path_factory.mktemp("a11y"), CHATSERVER_WEBHOOKS_ALLOW_PRIVATE="true")
+    server.start()
     add_user(server.db, "root", role="admin", display_name="Root", skills={"lang:en": 5})
     add_user(server.db, "maryam", skills={"lang:en": 5, "billing": 3}, display_name="Maryam")
     add_user(server.db, "omid", skills={"lang:en": 5, "billing": 3}, display_name="Omid")
@@ -64,7 +66,11 @@ def desk(shared_server: Server) -> Server:
             "questions": ["can you gift wrap my order"],
             "answer": "We wrap gifts on Tuesdays."}).json()
         root.post(f"/api/kb/{entry['id']}/publish", json={"version": entry["version"]})
-    return server
+        assert root.post("/api/webhooks", json={
+            "url": "http://127.0.0.1:9/hooks", "events": ["started", "message", "closed"],
+            "description": "Order system"}).status_code == 201
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +101,15 @@ def signed_in(browser, sessions) -> Iterator[Any]:
         context.close()
 
 
-def audit(page: Any, state: str, found: list[str], *, sizes: tuple[dict[str, int], ...] = (
-        DESKTOP, PHONE), schemes: tuple[str, ...] = ("light", "dark"),
-          within: str | None = None) -> None:
+def audit(page: Any, state: str, found: list[str], *,
+          sizes: tuple[dict[str, int], ...] = (DESKTOP, PHONE),
+          schemes: tuple[str, ...] = ("light", "dark")) -> None:
     """axe over `page` at each size in each scheme; what it finds is added to `found`."""
     for size in sizes:
         page.set_viewport_size(size)
         for scheme in schemes:
             page.emulate_media(color_scheme=scheme)
-            seen = violations(page, within)
+            seen = violations(page)
             if seen:
                 found.append(f"{state} at {size['width']} px, {scheme}:\n{describe(seen)}")
     page.set_viewport_size(DESKTOP)
@@ -218,7 +224,8 @@ ADMIN_PAGES = [
     ("/console/search?q=password", lambda page: page.wait_for_selector("mark")),
     ("/account", lambda page: page.wait_for_selector("form")),
     ("/admin/tokens", lambda page: page.wait_for_selector("text=Order system")),
-    ("/admin/webhooks", lambda page: page.wait_for_selector("form")),
+    ("/admin/webhooks", lambda page: (page.click("#wh-table button >> text=Deliveries"),
+                                      page.wait_for_selector("#wh-log tbody tr"))),
     ("/console/supervisor", lambda page: page.wait_for_selector('#conn[data-state="online"]')),
 ]
 
