@@ -16,6 +16,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatserver.core.conversation import REQUEUE_REASONS
+
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .test_cluster import REDIS, Redis
 
@@ -157,6 +159,78 @@ def never_queued(server: Server) -> int:
     return len(sql(server.db, "SELECT conversation_id FROM events WHERE type = 'closed' AND "
                    "conversation_id NOT IN (SELECT conversation_id FROM events "
                    "WHERE type = 'queued')"))
+
+
+async def agents_on_both_workers(server: Server, clients: list[Client]) -> tuple[Client, Client]:
+    """Cai and Bea (offline), connected to different workers: Bea connects again until so."""
+    ana = await agent(server, "cai")
+    clients.append(ana)
+    for _ in range(20):
+        bea = await agent(server, "bea", online=False)
+        clients.append(bea)
+        samples = await settled(server, lambda s: value(s, "chat_connections", role="agent")
+                                == 2)
+        if sorted(v for (name, labels), v in samples.items()
+                  if name == "chat_process_connections" and ("role", "agent") in labels) \
+                == [1, 1]:
+            return ana, bea
+        await bea.ws.close()
+        await settled(server, lambda s: value(s, "chat_connections", role="agent") == 1)
+    raise AssertionError("every agent socket went to one worker")
+
+
+async def answered(server: Server, who: Client, v: Client, cid: str, text: str) -> None:
+    await who.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
+    await who.request("accept", conversation_id=cid)
+    await who.request("message", conversation_id=cid, text=text)
+    await v.expect("message", where=lambda f: f.get("text") == text)
+
+
+async def test_transfers_and_surveys_across_workers_equal_the_event_log(
+        workers: Server, clients: list[Client]) -> None:
+    """Agents on both workers, a chat transferred from one to the other, surveys answered:
+    every scrape reports what the log holds, counted once whichever worker stored it."""
+    add_user(workers.db, "cai", skills={"lang:en": 5}, capacity=10)
+    bea_id = add_user(workers.db, "bea", skills={"lang:en": 5}, capacity=10)
+    ana, bea = await agents_on_both_workers(workers, clients)
+    one = await visitor(workers, name="One", language="en")
+    two = await visitor(workers, name="Two", language="en")
+    clients += [one, two]
+    cid = (await two.request("request_human"))["conversation_id"]
+    await answered(workers, ana, two, cid, "Cai here.")
+    await ana.request("close", conversation_id=cid, resolved=False)
+    await two.expect("survey_request")
+    assert (await two.request("survey", conversation_id=cid, rating=2))["type"] == "ack"
+    cid = (await one.request("request_human"))["conversation_id"]
+    await answered(workers, ana, one, cid, "Cai for one.")
+    await bea.send({"type": "status", "status": "online"})
+    await bea.expect("status")
+    assert (await ana.request("transfer", conversation_id=cid, to_agent=bea_id))["type"] == "ack"
+    await answered(workers, bea, one, cid, "Bea took over.")
+    await bea.request("close", conversation_id=cid, resolved=True)
+    await one.expect("survey_request")
+    assert (await one.request("survey", conversation_id=cid, rating=4))["type"] == "ack"
+
+    scrapes = [scrape(workers) for _ in range(8)]
+    assert all(totals(s) == totals(scrapes[0]) for s in scrapes), "two scrapes disagree"
+    first = scrapes[0]
+    rows = [(kind, json.loads(payload))
+            for kind, payload in sql(workers.db, "SELECT type, payload FROM events")]
+
+    def counted(name: str) -> float:
+        return sum(v for (n, _), v in first.items() if n == name)
+
+    assert counted("chat_surveys_total") == sum(k == "survey" for k, _ in rows) == 2
+    for rating in ("2", "4"):
+        assert value(first, "chat_surveys_total", rating=rating) == 1
+    assert counted("chat_conversations_closed_total") == sum(k == "closed" for k, _ in rows)
+    assert value(first, "chat_offers_total", outcome="accepted") == sum(
+        k == "assigned" and not p.get("take_over") for k, p in rows)
+    assert counted("chat_handoffs_total") == sum(
+        k == "queued" and p.get("reason") not in REQUEUE_REASONS for k, p in rows)
+    for sender in ("visitor", "bot", "agent"):
+        assert value(first, "chat_messages_total", sender=sender) == sum(
+            k == "message" and p["from"] == sender for k, p in rows), sender
 
 
 async def test_a_killed_worker_keeps_its_counts_and_loses_its_sockets(
