@@ -112,8 +112,11 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
             if args.config_path else ""
         app = "chatserver.web.app:app_from_environment"
         # The workers' metrics files (telemetry.py): new and empty for every start, so a
-        # scrape sums this run's workers and never a dead run's counts; removed at the end.
-        metrics_dir = tempfile.mkdtemp(prefix="chatserver-metrics-")
+        # scrape sums this run's workers and never a dead run's counts; removed at the end
+        # (a killed start's, at the next start).
+        from chatserver.telemetry import metrics_dir_for_start
+
+        metrics_dir = metrics_dir_for_start(tempfile.gettempdir())
         os.environ[METRICS_DIR_ENV] = metrics_dir
     try:
         uvicorn.run(

@@ -16,6 +16,8 @@ import glob
 import json
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -29,6 +31,8 @@ from chatserver.core.metrics import HANDLE_TIME_BUCKETS_S, RESPONSE_TIME_BUCKETS
 events_log = logging.getLogger("chatserver.events")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's switch, read at its import
+# A start's directory: this prefix, the server's pid, "-", mkdtemp's random part.
+MULTIPROC_PREFIX = "chatserver-metrics-"
 # 1 s: a worker's gauges reach the other workers' scrapes at most this late; a refresh sets a
 # dozen values (microseconds), and scrapes come every 15-60 s.
 PUBLISH_INTERVAL_S = 1.0
@@ -169,6 +173,19 @@ def forget_dead_workers(path: str) -> None:
     for pid in pids:
         if pid.isdigit() and not process_alive(int(pid)):
             mark_process_dead(int(pid), path)
+
+
+def metrics_dir_for_start(parent: str) -> str:
+    """A new, empty directory for this start's workers, named after this server process;
+    first the directories of earlier starts that were killed before they could remove theirs
+    (SIGKILL, the OOM killer), once neither their server nor any of their workers runs."""
+    for path in glob.glob(os.path.join(parent, MULTIPROC_PREFIX + "*-*")):
+        owner = os.path.basename(path).removeprefix(MULTIPROC_PREFIX).split("-", 1)[0]
+        pids = [owner, *(name.rsplit("_", 1)[-1].removesuffix(".db")
+                         for name in os.listdir(path))]
+        if all(pid.isdigit() and not process_alive(int(pid)) for pid in pids):
+            shutil.rmtree(path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{MULTIPROC_PREFIX}{os.getpid()}-", dir=parent)
 
 
 def process_alive(pid: int) -> bool:
