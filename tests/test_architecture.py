@@ -51,7 +51,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "telemetry": frozenset({"core"}),
     "accounts": frozenset({"store", "privacy", "config", "passwords"}),
     "cli": frozenset({"core", "store", "service", "privacy", "web", "config", "accounts",
-                      "passwords"}),
+                      "passwords", "telemetry"}),
     "__main__": frozenset({"cli"}),
     "__init__": frozenset(),
 }
