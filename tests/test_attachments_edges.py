@@ -8,40 +8,16 @@ the server process's memory starts its own (`fresh_desk`)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from .databases import BACKENDS, db_location, location
+from .databases import db_location
 from .harness import Server, add_user, agent, sql, visitor
 from .test_attachments import image_bytes
-from .test_attachments_server import chatting, staff, token_of, upload
-from .test_attachments_server import desk as fresh_desk
+from .test_attachments_server import chatting, desk, fresh_desk, new_agent, staff, token_of, upload
 
 pytestmark = pytest.mark.anyio
-__all__ = ["db_location", "fresh_desk"]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def desk(request: pytest.FixtureRequest,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server per backend for the module (a fresh one per test was 24 starts)."""
-    folder = tmp_path_factory.mktemp("desk")
-    with location(request.param, folder) as where:
-        server = Server(folder, database=where)
-        server.start()
-        yield server
-        server.stop()
-    assert "Traceback" not in server.log.read_text()
-
-
-def new_agent(desk: Server) -> str:
-    """An agent of this test's own on the shared desk: earlier tests' chats stay assigned to
-    theirs, and room for 10 leaves this one's chat an offer whatever else waits."""
-    name = f"agent{uuid.uuid4().hex[:8]}"
-    add_user(desk.db, name, capacity=10)
-    return name
+__all__ = ["db_location", "desk", "fresh_desk"]
 
 
 async def test_an_upload_reusing_a_messages_client_id_is_a_clear_error_not_a_500(

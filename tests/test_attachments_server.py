@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 from websockets.asyncio.client import connect
 
-from .databases import db_location
+from .databases import BACKENDS, db_location, location
 from .harness import Client, Server, add_user, agent, sql, visitor
 from .test_attachments import GPS_IFD, SIMPLE_PDF, image_bytes, phone_photo, zip_bytes
 from .test_cluster import Redis, database, pair, redis
@@ -37,13 +37,37 @@ def count(server: Server, table: str = "attachments") -> int:
 
 
 @pytest.fixture
-async def desk(db_location: str, tmp_path: Path) -> AsyncIterator[Server]:
+async def fresh_desk(db_location: str, tmp_path: Path) -> AsyncIterator[Server]:
+    """A server of the test's own, for tests that read the whole database or the process."""
     server = Server(tmp_path, database=db_location)
     add_user(server.db, "carol")
     server.start()
     yield server
     server.stop()
     assert "Traceback" not in server.log.read_text()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def desk(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per backend for a module's tests that each bring their own agent
+    (`new_agent`) and count only what they add: a start is 2-9 s on a loaded machine."""
+    folder = tmp_path_factory.mktemp("desk")
+    with location(request.param, folder) as where:
+        server = Server(folder, database=where)
+        server.start()
+        yield server
+        server.stop()
+    assert "Traceback" not in server.log.read_text()
+
+
+def new_agent(desk: Server) -> str:
+    """An agent (shown as Carol) of this test's own on a shared desk: earlier tests' chats
+    stay assigned to theirs, and room for 10 leaves this one's chat an offer whatever else
+    waits."""
+    name = f"carol{uuid.uuid4().hex[:8]}"
+    add_user(desk.db, name, capacity=10, display_name="Carol")
+    return name
 
 
 @contextlib.asynccontextmanager
@@ -88,7 +112,8 @@ def token_of(client: Any) -> str:
 
 async def test_a_visitors_photo_reaches_the_agent_without_its_gps(desk: Server,
                                                                   clients: list) -> None:
-    carol, sara, cid = await chatting(desk, clients)
+    name = new_agent(desk)
+    carol, sara, cid = await chatting(desk, clients, name)
     sent = await upload(desk, token_of(sara), phone_photo(), "IMG_0042.JPG")
     assert sent.status_code == 200, sent.text
     body = sent.json()
@@ -102,7 +127,7 @@ async def test_a_visitors_photo_reaches_the_agent_without_its_gps(desk: Server,
     staff_copy = line["attachment"]
     assert staff_copy["id"] == attachment["id"]
     assert staff_copy["url"] == f"/api/attachments/{attachment['id']}"
-    async with staff(desk, "carol") as console:
+    async with staff(desk, name) as console:
         got = await console.get(staff_copy["url"])
         assert got.status_code == 200
         assert got.headers["content-type"] == "image/jpeg"
@@ -147,8 +172,10 @@ async def test_a_visitors_photo_reaches_the_agent_without_its_gps(desk: Server,
 
 async def test_an_agents_pdf_reaches_the_visitor_as_a_download(desk: Server,
                                                                clients: list) -> None:
-    _carol, sara, cid = await chatting(desk, clients)
-    async with staff(desk, "carol") as console:
+    stored = count(desk)
+    name = new_agent(desk)
+    _carol, sara, cid = await chatting(desk, clients, name)
+    async with staff(desk, name) as console:
         sent = await console.post(f"/api/conversations/{cid}/attachments", content=SIMPLE_PDF,
                                   headers={"x-client-id": "pdf-1",
                                            "x-file-name": quote("فاکتور.pdf")})
@@ -183,18 +210,19 @@ async def test_an_agents_pdf_reaches_the_visitor_as_a_download(desk: Server,
             assert refused.status_code == status, (who, refused.text)
             url = line["attachment"]["url"].split("?")[0]
             assert (await other.get(url)).status_code == read, who
-    assert count(desk) == 1
+    assert count(desk) == stored + 1
 
 
 async def test_a_retried_upload_is_one_line(desk: Server, clients: list) -> None:
-    carol, sara, _cid = await chatting(desk, clients)
+    stored = count(desk)
+    carol, sara, _cid = await chatting(desk, clients, new_agent(desk))
     assert sara.welcome["attachments"] == {"max_bytes": 10 * 1024 * 1024, "types": [
         "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"]}
     first = await upload(desk, token_of(sara), b"order 4711 receipt\n", "r.txt", "same-id")
     second = await upload(desk, token_of(sara), b"order 4711 receipt\n", "r.txt", "same-id")
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    assert count(desk) == 1
+    assert count(desk) == stored + 1
     lines = sql(desk.db, "SELECT count(*) FROM events WHERE client_id = ?", ("same-id",))
     assert lines[0][0] == 1
     await carol.expect("message", where=lambda f: f.get("attachment"))
@@ -207,7 +235,8 @@ async def test_a_retry_after_the_chat_ended_is_still_one_file(desk: Server,
     X-Client-Id, after 0.25 s to 30 s. If the chat ended meanwhile (the agent closed it, or the
     visitor pressed End chat), the retry must get the stored line back, not store the file
     again in a new conversation that it opens for it."""
-    carol, sara, cid = await chatting(desk, clients)
+    stored, chats = count(desk), count(desk, "conversations")
+    carol, sara, cid = await chatting(desk, clients, new_agent(desk))
     token = token_of(sara)
     first = await upload(desk, token, b"order 4711 receipt\n", "r.txt", "retried-id")
     assert first.status_code == 200 and first.json()["conversation_id"] == cid
@@ -216,8 +245,8 @@ async def test_a_retry_after_the_chat_ended_is_still_one_file(desk: Server,
     again = await upload(desk, token, b"order 4711 receipt\n", "r.txt", "retried-id")
     assert again.status_code == 200, again.text
     assert again.json()["conversation_id"] == cid, again.json()
-    assert count(desk) == 1
-    assert count(desk, "conversations") == 1
+    assert count(desk) == stored + 1
+    assert count(desk, "conversations") == chats + 1
     assert sql(desk.db, "SELECT count(*) FROM events WHERE client_id = ?",
                ("retried-id",))[0][0] == 1
 
@@ -226,7 +255,8 @@ async def test_a_file_bound_to_its_chat_goes_there_or_nowhere(desk: Server,
                                                                 clients: list) -> None:
     """X-Conversation-Id (the widget sends the chat a file was attached in): once that chat
     has ended, the file is refused (409), not put in a new chat nobody was offered."""
-    carol, sara, cid = await chatting(desk, clients)
+    stored, chats = count(desk), count(desk, "conversations")
+    carol, sara, cid = await chatting(desk, clients, new_agent(desk))
     token = token_of(sara)
     sent = await upload(desk, token, b"first\n", "a.txt", x_conversation_id=cid)
     assert (sent.status_code, sent.json()["conversation_id"]) == (200, cid)
@@ -238,12 +268,13 @@ async def test_a_file_bound_to_its_chat_goes_there_or_nowhere(desk: Server,
     await carol.request("close", conversation_id=cid, resolved=True)
     late = await upload(desk, token, b"second\n", "c.txt", x_conversation_id=cid)
     assert (late.status_code, late.json()["error"]) == (409, "conflict")
-    assert count(desk) == 1
-    assert count(desk, "conversations") == 1
+    assert count(desk) == stored + 1
+    assert count(desk, "conversations") == chats + 1
 
 
 async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
         desk: Server, clients: list) -> None:
+    chats = count(desk, "conversations")
     sara = await visitor(desk, name="Sara")
     clients.append(sara)
     sent = await upload(desk, token_of(sara), image_bytes("PNG"), "screenshot.png")
@@ -252,7 +283,7 @@ async def test_an_upload_starts_the_chat_and_the_socket_carries_on_in_it(
     await sara.expect("message", where=lambda f: f.get("attachment"))
     ack = await sara.request("message", text="that is the error I get")
     assert ack["conversation_id"] == cid
-    assert count(desk, "conversations") == 1
+    assert count(desk, "conversations") == chats + 1
     # A card number in the name is masked as in a message ([privacy] redact_cards).
     carded = await upload(desk, token_of(sara), b"receipt\n", "card 4111 1111 1111 1111.txt")
     assert "4111 1111 1111 1111" not in carded.json()["attachment"]["name"]
@@ -264,7 +295,8 @@ async def test_a_file_sent_to_the_bot_is_in_the_offer_and_the_transcript(
     """The bot cannot read a file: it says so and offers a person; the person the chat goes
     to finds the file in the offer's transcript and in the read-only transcript, with URLs of
     their own."""
-    carol = await agent(desk, "carol")
+    name = new_agent(desk)
+    carol = await agent(desk, name)
     sara = await visitor(desk, name="Sara")
     clients += [carol, sara]
     sent = await upload(desk, token_of(sara), image_bytes("PNG"), "error.png")
@@ -273,12 +305,12 @@ async def test_a_file_sent_to_the_bot_is_in_the_offer_and_the_transcript(
     reply = await sara.expect("message", where=lambda f: f.get("from") == "bot")
     assert reply["actions"] == ["human"] and "files" in reply["text"]
     await sara.request("request_human")
-    offer = await carol.expect("offer")
+    offer = await carol.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
     (line,) = [f for f in offer["conversation"]["transcript"] if f.get("attachment")]
     assert line["attachment"]["thumbnail_url"] == (
         f"/api/attachments/{sent.json()['attachment']['id']}/thumbnail")
     await carol.request("accept", conversation_id=cid)
-    async with staff(desk, "carol") as console:
+    async with staff(desk, name) as console:
         transcript = (await console.get(f"/api/conversations/{cid}/transcript")).json()
         (again,) = [f for f in transcript["events"] if f.get("attachment")]
         assert again["attachment"]["url"] == line["attachment"]["url"]
@@ -288,7 +320,8 @@ async def test_a_file_sent_to_the_bot_is_in_the_offer_and_the_transcript(
 # --- refusals ----------------------------------------------------------------------------------
 
 async def test_every_refusal_is_clear_and_stores_nothing(desk: Server, clients: list) -> None:
-    _carol, sara, cid = await chatting(desk, clients)
+    stored = count(desk)
+    _carol, sara, cid = await chatting(desk, clients, new_agent(desk))
     token = token_of(sara)
     seq_before = sql(desk.db, "SELECT last_seq FROM conversations WHERE id = ?", (cid,))[0][0]
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
@@ -312,7 +345,7 @@ async def test_every_refusal_is_clear_and_stores_nothing(desk: Server, clients: 
         answer = await upload(desk, sent_token, data, "x.png", **headers)
         assert (answer.status_code, answer.json()["error"]) == (status, code), answer.text
         assert answer.json()["message"]
-    assert count(desk) == 0
+    assert count(desk) == stored
     assert sql(desk.db, "SELECT last_seq FROM conversations WHERE id = ?",
                (cid,))[0][0] == seq_before
     # The socket and the session carry on.
@@ -323,7 +356,7 @@ async def test_every_refusal_is_clear_and_stores_nothing(desk: Server, clients: 
 
 async def test_a_file_is_refused_from_a_closed_chat_and_to_an_erased_visitor(
         desk: Server, clients: list) -> None:
-    async with staff(desk, "carol") as console:
+    async with staff(desk, new_agent(desk)) as console:
         for cid in ("nope", "a%00b"):  # a NUL: no lookup (PostgreSQL's text cannot hold it)
             missing = await console.post(f"/api/conversations/{cid}/attachments",
                                          content=b"hi",
@@ -438,12 +471,12 @@ async def files_both_ways(server: Server, clients: list) -> tuple[str, list[dict
     return cid, lines
 
 
-async def test_export_holds_the_files_and_erase_deletes_them(desk: Server,
+async def test_export_holds_the_files_and_erase_deletes_them(fresh_desk: Server,
                                                             clients: list) -> None:
-    add_user(desk.db, "root", role="admin")
-    cid, lines = await files_both_ways(desk, clients)
-    vid = visitor_id_of(desk, cid)
-    async with staff(desk, "root") as admin:
+    add_user(fresh_desk.db, "root", role="admin")
+    cid, lines = await files_both_ways(fresh_desk, clients)
+    vid = visitor_id_of(fresh_desk, cid)
+    async with staff(fresh_desk, "root") as admin:
         export = (await admin.get(f"/api/privacy/visitors/{vid}/export")).json()
         files = {f["name"]: f for f in export["attachments"]}
         assert set(files) == {"me.jpg", "invoice.pdf"}
@@ -455,31 +488,31 @@ async def test_export_holds_the_files_and_erase_deletes_them(desk: Server,
         erased = await admin.post(f"/api/privacy/visitors/{vid}/erase")
         assert erased.status_code == 200, erased.text
         assert erased.json()["attachments"] == 2
-    assert count(desk) == 0
-    names = sql(desk.db, "SELECT payload FROM events WHERE conversation_id = ? AND "
+    assert count(fresh_desk) == 0
+    names = sql(fresh_desk.db, "SELECT payload FROM events WHERE conversation_id = ? AND "
                          "payload LIKE ?", (cid, "%me.jpg%"))
     assert names == []  # the file's name went with the text
-    async with httpx.AsyncClient(base_url=desk.url) as anyone:
+    async with httpx.AsyncClient(base_url=fresh_desk.url) as anyone:
         for line in lines:
             assert (await anyone.get(line["attachment"]["url"])).status_code == 403
-    if isinstance(desk.db, str):  # PostgreSQL: no row version of the bytes is left either
+    if isinstance(fresh_desk.db, str):  # PostgreSQL: no row version of the bytes is left either
         from .test_privacy import heap_holds
 
-        in_rows, _ = heap_holds(desk.db, ("attachments",), ["PhoneMaker", "/Type /Catalog"])
+        in_rows, _ = heap_holds(fresh_desk.db, ("attachments",), ["PhoneMaker", "/Type /Catalog"])
         assert not in_rows
 
 
-async def test_the_retention_purge_deletes_old_files(desk: Server, clients: list) -> None:
-    _, lines = await files_both_ways(desk, clients)
+async def test_the_retention_purge_deletes_old_files(fresh_desk: Server, clients: list) -> None:
+    _, lines = await files_both_ways(fresh_desk, clients)
     old = int(time.time() * 1000) - 3 * 86_400_000
-    sql(desk.db, "UPDATE attachments SET created_ms = ? WHERE author = 'visitor'", (old,))
-    env = {**desk.env, "CHATSERVER_RETENTION_MESSAGE_TEXT_DAYS": "2"}
+    sql(fresh_desk.db, "UPDATE attachments SET created_ms = ? WHERE author = 'visitor'", (old,))
+    env = {**fresh_desk.env, "CHATSERVER_RETENTION_MESSAGE_TEXT_DAYS": "2"}
     done = subprocess.run([sys.executable, "-m", "chatserver", "purge", "--json"], env=env,
-                          cwd=desk.tmp, capture_output=True, text=True, timeout=60)
+                          cwd=fresh_desk.tmp, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["attachments"] == 1
-    assert [row[0] for row in sql(desk.db, "SELECT author FROM attachments")] == ["agent"]
-    async with staff(desk, "carol") as console:
+    assert [row[0] for row in sql(fresh_desk.db, "SELECT author FROM attachments")] == ["agent"]
+    async with staff(fresh_desk, "carol") as console:
         kept = await console.get(lines[1]["attachment"]["url"].split("?")[0])
         gone = await console.get(lines[0]["attachment"]["url"].split("?")[0])
     assert (gone.status_code, kept.status_code) == (404, 200)
