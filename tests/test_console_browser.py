@@ -110,6 +110,31 @@ def test_agent_handles_a_chat_from_offer_to_close(server: Server, page) -> None:
     assert resolved == 1 and notes == 1
 
 
+def test_an_inserted_answer_reaches_the_visitor_as_text_not_markdown(server: Server,
+                                                                     page) -> None:
+    """Assist's Insert put the entry's Markdown source in the composer; an agent's line is
+    plain text in the widget, so the visitor read "**60 minutes**" and "[sign-in page](…)"
+    (25 of the 32 English default answers have such marks). The answer as the bot's plain
+    text instead: the link's address after its words, no markers."""
+    add_user(server.db, "ines", role="agent", skills={"lang:en": 5}, display_name="Ines")
+    log_in(page, server, "ines")
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+    with visitor(server, "Tom", "How do I reset my password?") as tom:
+        page.click(".offer .btn-primary")
+        page.wait_for_selector('.tab[aria-selected="true"] >> text=Tom')
+        page.click("#assist .assist-item:has-text('Reset your password') button")
+        text = page.input_value("#composer-text")
+        assert text.startswith("On the sign-in page (https://northwind-market.example/login) "
+                               "choose Forgot password?"), text
+        assert "**" not in text and "](" not in text
+        page.click("#composer-text")
+        page.keyboard.press("Enter")
+        said = next_frame(tom, "message", **{"from": "agent"})
+        assert said["text"] == text
+
+
 def test_agent_holds_two_chats_and_transfers_one_with_a_note(server: Server, page) -> None:
     add_user(server.db, "omid", role="agent", skills={"lang:en": 5, "billing": 2},
              display_name="Omid")

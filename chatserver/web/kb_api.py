@@ -13,6 +13,7 @@ from starlette.routing import Route
 from chatserver.core.errors import BadFrame, BadJSON, TooLarge
 from chatserver.privacy import audit
 from knowledge_base import formats
+from knowledge_base.markdown import to_plain_text
 from knowledge_base.model import Entry, EntryError
 
 from . import http_fields
@@ -109,8 +110,11 @@ async def list_entries(request: Request) -> Response:
 
 @api("Read one entry", scope="read")
 async def get_entry(request: Request) -> Response:
+    """The entry, and its answer as the bot's line shows it in plain text (`answer_text`):
+    what the console's Insert puts in a reply, since an agent's line is not Markdown."""
     await require(request, *STAFF)
-    return JSONResponse(entry_json(await hub_of(request).kb.get(_id(request))))
+    entry = await hub_of(request).kb.get(_id(request))
+    return JSONResponse({**entry_json(entry), "answer_text": to_plain_text(entry.answer)})
 
 
 @api("Create an entry (a draft unless published)", scope="admin", body=OBJECT, status=201,

@@ -28,6 +28,6 @@ export function renderAssist(chat) {
 async function insertEntry(entryId, title) {
   const result = await api("GET", `/api/kb/${encodeURIComponent(entryId)}`);
   if (!result.ok) { toast(t("That entry is gone."), "error"); return; }
-  insertText(result.data.answer, false);
+  insertText(result.data.answer_text, false); // an agent's line is plain text, not Markdown
   usedEntry(entryId, title || result.data.title);
 }
