@@ -16,7 +16,9 @@ Two levels, because they serve different readers:
   is matched against Chinese entries (:func:`bot.lexicon.standardize`).
 
 Both sides of every comparison go through the same function, so a conversion that is wrong
-for a word only has to be consistent.
+for a word only has to be consistent. Staff search's index keeps :func:`simplified`'s output:
+a change to it must rename ``FOLDING`` in ``chatserver/store/search_refold.py``, which makes
+every database index its older lines again.
 """
 
 from __future__ import annotations
