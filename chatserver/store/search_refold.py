@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from importlib.metadata import version
 
 from chatserver.core.search_text import line_terms, terms_of
 
@@ -23,8 +24,9 @@ from .search_index import TOMBSTONE, forget_lines, index_lines, text_of
 from .store import Store
 
 # Names the folding the index is written with: change it when bot.normalize folds Han
-# characters differently, and every database re-indexes at its next start.
-FOLDING = "opencc-t2s"
+# characters differently, and every database re-indexes at its next start. OpenCC's version
+# is part of it, as a new release may bring new dictionaries.
+FOLDING = f"opencc-t2s-{version('opencc')}"
 FOLDING_MARK = "search_folding"  # in `meta`: FOLDING when done, else FOLDING, line done last
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
