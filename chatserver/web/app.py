@@ -11,16 +11,17 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from bot import Bot
 from chatserver import config as config_module
@@ -214,10 +215,34 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
 
 
 class App(Starlette):
-    """Starlette with the security headers outermost: even its own 500 answer carries them."""
+    """Starlette with the security headers outermost: even its own 500 answer carries them.
+
+    The chat sockets skip Starlette's stack (error and exception middleware, router, the
+    exception wrapper around every send): none of it does anything for a socket (headers are
+    for HTTP answers; the endpoints answer their own errors on the socket), yet each layer
+    stays a live coroutine frame for as long as the socket is open and a wrapper on each
+    frame sent, for every one of thousands of idle visitors (docs/performance.md)."""
+
+    def __init__(self, *args: Any, sockets: dict[str, Callable[[WebSocket], Awaitable[None]]],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sockets = sockets
 
     def build_middleware_stack(self) -> ASGIApp:
         return SecurityHeaders(super().build_middleware_stack())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.sockets.get(scope["path"]) if scope["type"] == "websocket" else None
+        if endpoint is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        try:
+            await endpoint(WebSocket(scope, receive, send))
+        except StoreUnavailable as error:  # as the handler says for HTTP: an outage, no bug
+            database_unavailable(log, str(error))
+        except ChatError:  # a refusal the endpoint did not answer: ends it, as Starlette did
+            pass
 
 
 def create_app(config: Config) -> Starlette:
@@ -277,8 +302,6 @@ def create_app(config: Config) -> Starlette:
         Route("/metrics", metrics),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
-        WebSocketRoute("/ws/visitor", visitor_endpoint),
-        WebSocketRoute("/ws/agent", agent_endpoint),
         *attachment_routes,
         *kb_api.routes,
         *canned_routes,
@@ -297,7 +320,8 @@ def create_app(config: Config) -> Starlette:
         *widget_routes.routes,
     ]
     app = App(routes=routes, lifespan=lifespan,
-              exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable})
+              exception_handlers={ChatError: chat_error, StoreUnavailable: store_unavailable},
+              sockets={"/ws/visitor": visitor_endpoint, "/ws/agent": agent_endpoint})
     app.state.hub = hub
     app.state.uploads = Uploads(config.attachments)
     app.state.webhooks = webhooks
