@@ -105,8 +105,10 @@ async def index_new_lines(store: Store, interval_s: float = INDEX_INTERVAL_S) ->
 
 async def index_waiting_lines(store: Store) -> None:
     """Index every line waiting now, a batch per write turn."""
+    lock = " FOR SHARE OF e" if store.backend.name == "postgres" else ""  # search_index.py
     while await store.fetchone("SELECT 1 FROM search_pending LIMIT 1"):
-        if await store.write(lambda conn: index_waiting(conn, WAITING_BATCH)) < WAITING_BATCH:
+        if await store.write(lambda conn: index_waiting(conn, WAITING_BATCH, lock)
+                             ) < WAITING_BATCH:
             return
 
 

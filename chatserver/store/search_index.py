@@ -37,19 +37,27 @@ def index_lines(conn: Conn, rows: Iterable[tuple[str, int, str]]) -> None:
                          "VALUES (?, ?, ?) ON CONFLICT (conversation_id, seq) DO NOTHING", terms)
 
 
-def index_waiting(conn: Conn, limit: int) -> int:
+def index_waiting(conn: Conn, limit: int, lock: str = "") -> int:
     """Index up to `limit` of the lines waiting in `search_pending`, oldest first; returns how
     many keys it took. A line erased meanwhile (its text is the tombstone) or purged (no row)
     is not indexed. Each key is deleted by its id, not by a range: on PostgreSQL a smaller id
-    can commit after a larger one, and must still be found by the next turn."""
+    can commit after a larger one, and must still be found by the next turn.
+
+    `lock`: " FOR SHARE OF e" on PostgreSQL, where an erasure may run beside the indexer: the
+    lines read stay as read until the indexer commits, so an erasure waits and then removes
+    what was indexed (SQLite's single writer never runs the two at once)."""
+    keys = [r[0] for r in conn.execute(
+        "SELECT id FROM search_pending ORDER BY id LIMIT ?", (limit,)).fetchall()]
+    if not keys:
+        return 0
     rows = conn.execute(
-        "SELECT p.id, e.conversation_id, e.seq, e.payload FROM search_pending p "
-        "LEFT JOIN events e ON e.conversation_id = p.conversation_id AND e.seq = p.seq "
-        "ORDER BY p.id LIMIT ?", (limit,)).fetchall()
-    index_lines(conn, ((r[1], r[2], text) for r in rows if r[1] is not None
-                       and (text := text_of("message", json.loads(r[3]))) != TOMBSTONE))
-    conn.executemany("DELETE FROM search_pending WHERE id = ?", [(r[0],) for r in rows])
-    return len(rows)
+        "SELECT e.conversation_id, e.seq, e.payload FROM search_pending p JOIN events e "  # noqa: S608
+        "ON e.conversation_id = p.conversation_id AND e.seq = p.seq "
+        f"WHERE p.id IN ({', '.join('?' * len(keys))}){lock}", keys).fetchall()
+    index_lines(conn, ((r[0], r[1], text) for r in rows
+                       if (text := text_of("message", json.loads(r[2]))) != TOMBSTONE))
+    conn.executemany("DELETE FROM search_pending WHERE id = ?", [(k,) for k in keys])
+    return len(keys)
 
 
 def index_visitors(conn: Conn, limit: int) -> int:
