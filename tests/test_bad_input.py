@@ -40,6 +40,11 @@ async def still_works(client, server: Server) -> None:
         ('{"type": "message", "id": "bad id with spaces", "text": "x"}', "bad_frame", "'id'"),
         ('{"type": "survey", "id": "x6", "rating": 9}', "bad_frame", "between 1 and 5"),
         ('{"type": "survey", "id": "x7", "rating": true}', "bad_frame", "integer"),
+        # past 64 bits: an integer still (orjson would read a float), so out of range
+        ('{"type": "survey", "id": "x9", "rating": 18446744073709551616}', "bad_frame",
+         "between 1 and 5"),
+        ('{"type": "survey", "id": "x10", "rating": -9223372036854775809}', "bad_frame",
+         "between 1 and 5"),
         ('{"type": "typing", "on": "yes"}', "bad_frame", "true or false"),
         ('{"type": "resume", "conversation_id": "c", "after_seq": -1}', "bad_frame", "between"),
         ('{"type": "offline_message", "id": "x8", "email": "nope", "text": "hi"}', "bad_frame",

@@ -24,6 +24,10 @@ def test_what_orjson_refuses_to_read_is_read_or_refused_as_before() -> None:
     # a lone surrogate escape: the frame parser then names the field that holds it
     assert json_text.loads('{"text": "\\ud83d"}') == {"text": "\ud83d"}
     assert json_text.loads("[NaN]")[0] != json_text.loads("[NaN]")[0]
+    # integers past 64 bits, which orjson reads as floats (no error): exact, as before
+    for n in (2**64, -(2**63) - 1, 10**30, -(10**40)):
+        value = json_text.loads(f'{{"n": {n}}}')["n"]
+        assert value == n and type(value) is int
     with pytest.raises(ValueError):
         json_text.loads('{"text": ')
     with pytest.raises(RecursionError):
