@@ -44,6 +44,8 @@ UNREAD = {"en": "Chat with us, 1 new message", "fa": "گفتگو با ما، ۱ 
           "ar": "تحدث معنا، رسائل جديدة: 1", "zh": "在线客服，1 条新消息"}
 TWO_UNREAD = {"en": "Chat with us, 2 new messages", "fa": "گفتگو با ما، ۲ پیام تازه",
               "ar": "تحدث معنا، رسائل جديدة: 2", "zh": "在线客服，2 条新消息"}
+# forms.js: the leave-a-message form's way back to the chat (it was "←", named by nothing)
+BACK = {"en": "Back", "fa": "بازگشت", "ar": "رجوع", "zh": "返回"}
 SENT = {"en": "Sent", "fa": "ارسال شد", "ar": "أُرسلت", "zh": "已发送"}
 READ = {"en": "Read", "fa": "خوانده شد", "ar": "مقروءة", "zh": "已读"}
 WIDGET = "chat-widget"
@@ -149,6 +151,7 @@ def test_every_state_passes_axe_and_says_what_happened(desk, site, browser, lang
         part(page, "button", has_text=NEW_CHAT[lang]).click()
         part(page, ".foot .row button", has_text=HUMAN[lang]).click()
         expect(part(page, ".offline input[name=email]")).to_be_focused()
+        expect(part(page, ".offline .row .link")).to_have_accessible_name(BACK[lang])
         assert_accessible(page, f"the leave-a-message form ({state})", WIDGET)
     finally:
         status(sara, "online")

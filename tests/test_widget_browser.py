@@ -348,7 +348,7 @@ def test_nobody_online_leave_a_message(shared_server, site, page):
     part(page, "button", has_text="Talk to a person").click()
     part(page, ".offline input[name=email]").fill("mina@example.com")
     part(page, "textarea[name=text]").fill("Please call me about order 1234")
-    part(page, "button", has_text="Send message").click()
+    part(page, ".offline button[type=submit]", has_text="Send").click()
     expect(part(page, ".notice", has_text="Thanks! We will get back to you.")).to_be_visible()
     rows = eventually(lambda: query(shared_server.db, "SELECT email, text FROM offline_messages"))
     assert rows == [("mina@example.com", "Please call me about order 1234")]

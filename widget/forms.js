@@ -6,31 +6,33 @@
 import { t } from "./i18n.js";
 import { btn, field, form, go, h, options, val } from "./view.js";
 
-// Kept here, not in i18n.js, as attach.js keeps its own; "Email" and "Message" are i18n.js's.
+// Kept here, not in i18n.js, as attach.js keeps its own; "Email", "Message" and "Send" are
+// i18n.js's.
 export const STRINGS = {
   en: {
     leave: "Nobody is available right now. Leave a message and we will email you.",
-    leave_send: "Send message", left: "Thanks! We will get back to you.", rate: "How did we do?",
+    left: "Thanks! We will get back to you.", rate: "How did we do?",
     nps: "How likely are you to recommend us? (0–10)", comment: "Comment (optional)",
-    submit: "Submit", thanks: "Thanks for your feedback!", stars: "{n} of 5 stars",
+    submit: "Submit", thanks: "Thanks for your feedback!", stars: "{n} of 5 stars", back: "Back",
   },
   fa: {
     leave: "اکنون کسی در دسترس نیست. پیام بگذارید تا با ایمیل پاسخ دهیم.",
-    leave_send: "ارسال پیام", left: "سپاس! به‌زودی پاسخ می‌دهیم.", rate: "از گفتگو راضی بودید؟",
+    left: "سپاس! به‌زودی پاسخ می‌دهیم.", rate: "از گفتگو راضی بودید؟",
     nps: "چقدر ما را به دیگران پیشنهاد می‌کنید؟ (۰ تا ۱۰)", comment: "نظر (اختیاری)",
     submit: "ثبت", thanks: "از نظر شما سپاسگزاریم!", stars: "{n} از ۵ ستاره",
+    back: "بازگشت",
   },
   ar: {
-    leave: "لا أحد متاح الآن. اترك رسالة وسنرد عليك بالبريد.", leave_send: "إرسال الرسالة",
+    leave: "لا أحد متاح الآن. اترك رسالة وسنرد عليك بالبريد.",
     left: "شكرًا! سنعود إليك قريبًا.", rate: "كيف كانت تجربتك؟",
     nps: "ما مدى احتمال أن توصي بنا؟ (٠–١٠)", comment: "تعليق (اختياري)", submit: "إرسال",
-    thanks: "شكرًا لملاحظاتك!", stars: "{n} من ٥ نجوم",
+    thanks: "شكرًا لملاحظاتك!", stars: "{n} من ٥ نجوم", back: "رجوع",
   },
   zh: {
-    leave: "当前没有客服在线。请留言，我们会通过邮件回复您。", leave_send: "提交留言",
+    leave: "当前没有客服在线。请留言，我们会通过邮件回复您。",
     left: "谢谢！我们会尽快回复您。", rate: "您对本次服务满意吗？",
     nps: "您有多大可能向朋友推荐我们？（0–10）", comment: "意见（可选）", submit: "提交",
-    thanks: "感谢您的反馈！", stars: "{n} 星（共 5 星）",
+    thanks: "感谢您的反馈！", stars: "{n} 星（共 5 星）", back: "返回",
   },
 };
 
@@ -55,7 +57,7 @@ export function create(lang, on) {
   const text = h("textarea", { name: "text", required: true, rows: 4, maxlength: 4000 });
   const offline = form("form offline", () => val(text) && on.leave(val(email), val(text)),
     h("p", null, S.leave), field(t(lang, "email"), email), field(t(lang, "message"), text),
-    h("div", { class: "row" }, go(S.leave_send), btn("link", "←", on.back)));
+    h("div", { class: "row" }, go(t(lang, "send")), btn("link", S.back, on.back)));
   const left = h("p", { class: "notice", role: "status" }, S.left);
 
   // After the chat: 1-5 stars, optional NPS 0-10 and a comment.
