@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from .harness import Server, add_user, agent, sql, visitor
 from .pg_instance import Postgres, own_postgres
@@ -124,5 +126,32 @@ async def test_a_database_crash_mid_traffic_loses_no_acked_line(tmp_path, own_po
         print(f"\nPostgreSQL crash: {before_crash} acked before, {len(acked)} after; "
               f"{failed} sends refused while down; not ready after {down:.1f} s, "
               f"ready {up:.1f} s after the restart; lost 0, duplicated 0, gaps 0")
+    finally:
+        server.stop()
+
+
+async def test_an_agent_socket_opened_while_the_database_is_away_gets_503(
+        tmp_path, own_postgres: Postgres) -> None:
+    """The console's socket reads the session from the database before it accepts: while the
+    database is away, the handshake gets the outage's 503 with Retry-After (as the HTTP API
+    does), and the log one outage line, no error about the handshake."""
+    url = own_postgres.create_database()
+    server = Server(tmp_path, database=url)
+    server.start()
+    try:
+        add_user(server.db, "carol")
+        cookies = server.login("carol")
+        own_postgres.crash()
+        await wait_for(lambda: ready(server) == 503, 10)
+        cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie},
+                          open_timeout=40)
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "5"
+        own_postgres.start()
+        log = server.log.read_text()
+        assert "database unavailable" in log
+        assert "handshake" not in log and "Traceback" not in log, log
     finally:
         server.stop()
