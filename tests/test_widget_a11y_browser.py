@@ -175,14 +175,35 @@ def focused(page) -> str:
     return str(page.evaluate(FOCUSED))
 
 
+# Where the focused control's outline is cut off, if it is: by a box that clips what overflows
+# it (the panel clips to its round corners). Controls inside the message list are left out: the
+# browser scrolls one into view edge to edge, its outline past the list's edge by design.
+RING_CUT = """() => {
+  const f = document.querySelector("chat-widget").shadowRoot.activeElement;
+  if (!f) return "";
+  const css = getComputedStyle(f);
+  if (css.outlineStyle === "none" || parseFloat(css.outlineWidth) < 2) return "no outline";
+  const d = parseFloat(css.outlineOffset) + parseFloat(css.outlineWidth);
+  const r = f.getBoundingClientRect();
+  for (let a = f.parentElement; a && !a.classList.contains("log"); a = a.parentElement) {
+    if (getComputedStyle(a).overflow === "visible") continue;
+    const c = a.getBoundingClientRect();
+    if (r.left - d < c.left || r.right + d > c.right || r.top - d < c.top
+        || r.bottom + d > c.bottom) return `cut off by .${a.className}`;
+  }
+  return "";
+}"""
+
+
 def tab_to(page, wanted: str, key: str = "Tab", most: int = 30) -> list[str]:
     """Press `key` until `wanted` has focus; returns where focus went on the way. Fails if it
-    went out to the host page or did not get there."""
+    went out to the host page or did not get there, or if a stop's focus outline is cut off."""
     path = []
     for _ in range(most):
         page.keyboard.press(key)
         path.append(focused(page))
         assert not path[-1].startswith("page"), path
+        assert page.evaluate(RING_CUT) == "", path[-1]
         if path[-1] == wanted:
             return path
     raise AssertionError(f"{wanted!r} never focused: {path}")
