@@ -28,6 +28,10 @@ def test_what_orjson_refuses_to_read_is_read_or_refused_as_before() -> None:
     for n in (2**64, -(2**63) - 1, 10**30, -(10**40)):
         value = json_text.loads(f'{{"n": {n}}}')["n"]
         assert value == n and type(value) is int
+    deep, depth = json_text.loads("[" * 1000 + "]" * 1000), 1  # orjson's depth: read
+    while deep:
+        deep, depth = deep[0], depth + 1
+    assert depth == 1000
     with pytest.raises(ValueError):
         json_text.loads('{"text": ')
     with pytest.raises(RecursionError):

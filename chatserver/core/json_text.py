@@ -41,10 +41,16 @@ def loads(text: str | bytes) -> Any:
 
 
 def _huge_float(value: Any) -> bool:
-    """Whether `value` holds a float past 64-bit integers: perhaps an integer orjson rounded."""
-    kind = type(value)
-    if kind is dict:
-        return any(map(_huge_float, value.values()))
-    if kind is list:
-        return any(map(_huge_float, value))
-    return kind is float and not -_INT64 < value < _INT64
+    """Whether `value` holds a float past 64-bit integers: perhaps an integer orjson rounded.
+    Walked with a list, not by recursion: orjson accepts nesting deeper than Python's stack."""
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        kind = type(item)
+        if kind is dict:
+            waiting.extend(item.values())
+        elif kind is list:
+            waiting.extend(item)
+        elif kind is float and not -_INT64 < item < _INT64:
+            return True
+    return False
