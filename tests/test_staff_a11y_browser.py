@@ -183,6 +183,44 @@ def test_console_from_offer_to_the_close_dialog(desk: Server, signed_in) -> None
     assert found == [], "\n".join(found)
 
 
+# What moves on the console: each animation's id, iterations and length in seconds.
+MOVING = """s => [...document.querySelectorAll(s)].flatMap(n => n.getAnimations()).map(a => {
+    const t = a.effect.getComputedTiming();
+    return [a.animationName, t.iterations, (t.iterations * t.duration + t.delay) / 1000];
+})"""
+
+
+def test_console_blinking_ends_within_5_s_and_nothing_moves_with_reduce_motion(
+        desk: Server, browser, sessions) -> None:
+    """WCAG 2.2.2: the typing dots blinked for as long as a visitor typed (no way to stop
+    them); they blink under 5 s now. With the system's "reduce motion" on, nothing moves: not
+    the dots, nor an offer or a toast sliding in (2.3.3)."""
+    for motion in ("no-preference", "reduce"):
+        context = browser.new_context(viewport=DESKTOP, storage_state=sessions["maryam"],
+                                      reduced_motion=motion)
+        page = context.new_page()
+        page.goto(desk.url + "/console")
+        page.wait_for_selector('#conn[data-state="online"]')
+        page.click("#status-online")
+        page.wait_for_selector('#status-online[aria-checked="true"]')
+        with visitor(desk, "Lena", "How do I reset my password?") as lena:
+            page.wait_for_selector(".offer")
+            offer = page.evaluate(MOVING, ".offer")
+            page.click(".offer .btn-primary")
+            page.wait_for_selector(".transcript:not([hidden]) .line-bot")
+            lena.send(json.dumps({"type": "typing", "on": True}))
+            page.wait_for_selector("#typing:not([hidden])")
+            dots = page.evaluate(MOVING, ".typing-dots i")
+            if motion == "reduce":
+                assert (offer, dots) == ([], []), (offer, dots)
+            else:
+                assert offer and dots and all(seconds <= 5 for _, _, seconds in dots), dots
+            page.click("#close-btn")
+            page.click("#close-resolved")
+            page.wait_for_selector("#closed-bar:not([hidden])")
+        context.close()
+
+
 @pytest.mark.parametrize(("user", "language", "line"), [
     ("reza", "fa", "سلام، رمزم را فراموش کرده‌ام"), ("leila", "ar", "نسيت كلمة المرور"),
     ("wei", "zh", "我忘记密码了")])
