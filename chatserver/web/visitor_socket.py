@@ -31,6 +31,11 @@ from chatserver.tokens import new_id
 
 from .sockets import Handler, receive_loop
 
+# A returning visitor's last_seen_ms moves at most this often: it serves retention and the
+# privacy export, which count in days, and a reconnect storm (a deploy, a network blip) then
+# costs no write, no fsync and no wait for one per socket (docs/performance.md).
+SEEN_EVERY_MS = 5 * 60_000
+
 if TYPE_CHECKING:
     from sqlite3 import Row
 
@@ -182,7 +187,9 @@ class VisitorSocket:
             raise Unauthorized("hello was already sent on this socket")
         visitor_id, known = await self.identify(frame)
         profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
-        await hub.store.upsert_visitor(visitor_id, profile, service.clock())
+        now = service.clock()
+        if known is None or profile or now - (known["last_seen_ms"] or 0) >= SEEN_EVERY_MS:
+            await hub.store.upsert_visitor(visitor_id, profile, now)
         claimed = None
         if frame.get("identity") is not None:  # its own name and email: the site's word
             claimed = await self.claim(visitor_id, frame["identity"])

@@ -1,0 +1,49 @@
+"""A returning visitor's hello writes only what changed (issue 22): last_seen_ms moves at most
+every SEEN_EVERY_MS, so a reconnect storm costs no write per socket; anything the visitor tells
+(name, e-mail, language) is still stored at once, and a new visitor's row is written before the
+welcome."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatserver.web.visitor_socket import SEEN_EVERY_MS
+
+from .harness import Server, shared_server, sql, visitor
+
+__all__ = ["shared_server"]
+pytestmark = pytest.mark.anyio
+
+
+def row(server: Server, visitor_id: str) -> tuple[str, int]:
+    ((name, seen),) = sql(server.db, "SELECT name, last_seen_ms FROM visitors WHERE id = ?",
+                          (visitor_id,))
+    return name, seen
+
+
+async def test_a_quick_return_writes_nothing_and_a_new_name_is_stored(
+        shared_server: Server) -> None:
+    first = await visitor(shared_server, language="en")
+    token = first.welcome["visitor_token"]
+    await first.ws.close()
+    ((vid,),) = sql(shared_server.db, "SELECT id FROM visitors ORDER BY created_ms DESC LIMIT 1")
+    name, seen = row(shared_server, vid)  # the new visitor was stored before its welcome
+    assert name == ""
+    again = await visitor(shared_server, visitor_token=token)
+    assert row(shared_server, vid) == ("", seen)  # back within minutes: no write
+    await again.ws.close()
+    named = await visitor(shared_server, visitor_token=token, name="Leila")
+    assert row(shared_server, vid)[0] == "Leila"  # what the visitor tells is stored at once
+    await named.ws.close()
+
+
+async def test_a_return_after_the_interval_moves_last_seen(shared_server: Server) -> None:
+    first = await visitor(shared_server, language="en")
+    token = first.welcome["visitor_token"]
+    await first.ws.close()
+    ((vid,),) = sql(shared_server.db, "SELECT id FROM visitors ORDER BY created_ms DESC LIMIT 1")
+    long_ago = row(shared_server, vid)[1] - SEEN_EVERY_MS - 1
+    sql(shared_server.db, "UPDATE visitors SET last_seen_ms = ? WHERE id = ?", (long_ago, vid))
+    again = await visitor(shared_server, visitor_token=token)
+    assert row(shared_server, vid)[1] > long_ago + SEEN_EVERY_MS
+    await again.ws.close()
