@@ -53,7 +53,8 @@ def index_waiting(conn: Conn, limit: int, lock: str = "") -> int:
     rows = conn.execute(
         "SELECT e.conversation_id, e.seq, e.payload FROM search_pending p JOIN events e "  # noqa: S608
         "ON e.conversation_id = p.conversation_id AND e.seq = p.seq "
-        f"WHERE p.id IN ({', '.join('?' * len(keys))}){lock}", keys).fetchall()
+        f"WHERE p.id IN ({', '.join('?' * len(keys))}) ORDER BY e.conversation_id, e.seq{lock}",
+        keys).fetchall()  # in one order, so indexers in two processes never deadlock
     index_lines(conn, ((r[0], r[1], text) for r in rows
                        if (text := text_of("message", json.loads(r[2]))) != TOMBSTONE))
     conn.executemany("DELETE FROM search_pending WHERE id = ?", [(k,) for k in keys])
