@@ -12,14 +12,21 @@ from typing import Any
 # (scenario, metric, target, how to read it) -- the issue's targets on a 2-core machine.
 # "ratio" targets compare with the echo baseline measured in the same run.
 TARGETS: list[tuple[str, str, str, float, str]] = [
-    ("idle", "rss_kb_per_conn", "chat", 32.0, "<= 32 KB per idle visitor at 10,000"),
+    ("idle", "rss_kb_per_conn", "chat", 28.0, "<= 28 KB per idle visitor at 10,000"),
     ("conversations", "latency_p99_ms", "chat", 50.0, "<= 50 ms delivery p99 at 2,000 msg/s"),
-    ("conversations", "cpu_us_per_msg", "ratio", 3.0, "<= 3x echo CPU per message"),
+    ("conversations", "server_cpu_pct", "chat", 60.0,
+     "server under 60 % of a core at 2,000 msg/s"),
+    ("conversations", "cpu_us_per_msg", "ratio", 2.5, "<= 2.5x echo CPU per message"),
+    ("conversations", "writer_cpu_us_per_msg", "chat", 25.0,
+     "<= 25 µs per message in the store's writer thread"),
     ("conversations", "lost_or_late", "chat", 0.0, "every message delivered"),
-    ("storm", "all_caught_up_s", "chat", 10.0, "5,000 resume, all caught up <= 10 s"),
+    ("storm", "all_caught_up_s", "chat", 6.0, "5,000 resume, all caught up <= 6 s"),
     ("storm", "failed", "chat", 0.0, "no client fails"),
+    ("redis_two_process", "cost_us_per_msg", "ratio", 1.15,
+     "2 processes on Redis: CPU per message (chat processes + redis) <= 1.15x one"),
+    ("pg_two_process", "cost_us_per_msg", "ratio", 1.15,
+     "the same on PostgreSQL (its CPU counted too)"),
 ]
-CLUSTER_SCALING = 1.6  # two processes on Redis: sustained rate at least 1.6x one process
 
 
 def machine() -> dict[str, Any]:
@@ -64,12 +71,12 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "value": value, "limit": limit, "met": met})
     cluster = results["scenarios"].get("redis_two_process", {}).get("summary", {})
     ratio = cluster["sustained_per_s"]["ratio"] if "sustained_per_s" in cluster else math.nan
-    verdicts.append({"target": f">= {CLUSTER_SCALING}x the sustained rate with 2 processes "
-                               "on Redis", "scenario": "redis_two_process",
+    # Reported, no longer a target (issue 22): on 2 cores the two processes, redis-server and
+    # the load generator share the cores, so the sustained ratio measures contention.
+    verdicts.append({"target": "sustained rate with 2 processes on Redis / 1 (reported only: "
+                               "2 cores shared by everything)", "scenario": "redis_two_process",
                      "metric": "sustained_per_s two / one", "value": ratio,
-                     "limit": CLUSTER_SCALING,
-                     "met": None if not standard or math.isnan(ratio)
-                     else ratio >= CLUSTER_SCALING})
+                     "limit": math.nan, "met": None})
     bot = results.get("bot", {})
     rows = [r for r in bot.get("results", []) if isinstance(r, dict)]
     big = [r for r in rows if r.get("entries") == 10_000]

@@ -87,7 +87,13 @@ def test_redis_two_process_runs_at_tiny_scale(tmp_path: Path) -> None:
         assert ramp["sustained_per_s"] > 0, ramp
     row = scenario["summary"]["sustained_per_s"]
     assert row["ratio"] == pytest.approx(row["two"] / row["one"])
-    [verdict] = [v for v in results["targets"] if v["scenario"] == "redis_two_process"]
-    assert verdict["met"] is None and verdict["value"] == row["ratio"]  # judged at standard only
+    cost = scenario["summary"]["cost_us_per_msg"]  # the same load on one and on two
+    assert cost["one"] > 0 and cost["two"] > 0 and cost["ratio"] == pytest.approx(
+        cost["two"] / cost["one"])
+    verdicts = {v["metric"]: v for v in results["targets"]
+                if v["scenario"] == "redis_two_process"}
+    assert verdicts["cost_us_per_msg"]["value"] == cost["ratio"]
+    assert verdicts["sustained_per_s two / one"]["value"] == row["ratio"]  # reported only
+    assert all(v["met"] is None for v in verdicts.values())  # judged at standard only
     table = (tmp_path / "latest.md").read_text()
     assert "| redis_two_process | sustained_per_s |" in table

@@ -79,9 +79,10 @@ async def _two_process(name: str, scale: Scale, *, postgres: bool) -> dict[str, 
         for kind in abba(scale.reps):
             kind = ONE if kind == CHAT else TWO
             database = databases.get(kind)
-            slices.append({"server": kind, **await _ramp(
-                populations[kind], scale, redis[kind].pid,
-                database.backend_cpu if database is not None else None)})
+            db_cpu = database.backend_cpu if database is not None else None
+            ramp = await _ramp(populations[kind], scale, redis[kind].pid, db_cpu)
+            slices.append({"server": kind, **ramp, **await _cost(
+                populations[kind], scale, redis[kind].pid, db_cpu)})
         two = populations[TWO]
         cross = sum(v.home != a.home for v, a in two.pairs()) / max(1, len(two.pairs()))
         for population in populations.values():
@@ -101,12 +102,28 @@ async def _two_process(name: str, scale: Scale, *, postgres: bool) -> dict[str, 
          "cross_process_share": cross},
         slices, ["sustained_per_s", "sustained_p99_ms", "first_behind_offered",
                  "cpu_us_per_msg", "total_cpu_us_per_msg", "server_cpu_pct", "db_cpu_pct",
-                 "redis_cpu_pct", "client_cpu_pct", "steps"],
+                 "redis_cpu_pct", "client_cpu_pct", "steps", "cost_us_per_msg",
+                 "cost_p99_ms", "cost_lost_or_late"],
         f"sustained = delivered/s at the highest offered rate with nothing lost or late and "
         f"delivery p99 <= {P99_BOUND_MS:.0f} ms; two processes share one Redis and {store}, "
         f"visitors and agents half on each ({100 * cross:.0f} % of chats cross "
         f"processes). On 2 cores the two processes, redis-server and the load generator share "
         f"the same cores: the ratio measures contention as much as scaling", kinds=(TWO, ONE))
+
+
+async def _cost(population: ChatPopulation, scale: Scale, redis_pid: int,
+                db_cpu: Callable[[], dict[int, float]] | None) -> dict[str, Any]:
+    """The scaling cost: one slice at the scale's rate (which one process sustains), CPU per
+    delivered message summed over the chat processes, redis-server and (on PostgreSQL) the
+    database; two processes / one at the same offered load is the price of spreading out."""
+    await settle([s.pid for s in population.servers])
+    at = await chat_messages(population, scale, rate=scale.rate,
+                             other_pids={"redis": redis_pid}, db_cpu=db_cpu)
+    redis_us = (1e4 * at["redis_cpu_pct"] / at["delivered_per_s"]
+                if at["delivered_per_s"] else math.nan)
+    return {"cost_offered_per_s": scale.rate,
+            "cost_us_per_msg": at["total_cpu_us_per_msg"] + redis_us,
+            "cost_p99_ms": at["latency_p99_ms"], "cost_lost_or_late": at["lost_or_late"]}
 
 
 def _kept_up(step: dict[str, Any]) -> bool:
