@@ -42,6 +42,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     add_user(server.db, "maryam", skills={"lang:en": 5, "billing": 3}, display_name="Maryam")
     add_user(server.db, "omid", skills={"lang:en": 5, "billing": 3}, display_name="Omid")
     add_user(server.db, "sofia", role="supervisor", display_name="Sofia")
+    add_user(server.db, "nika", skills={"lang:fa": 5}, display_name="Nika")  # English pages
     for username, language, name in (("reza", "fa", "رضا"), ("leila", "ar", "ليلى"),
                                      ("wei", "zh", "伟")):
         add_user(server.db, username, role="admin", display_name=name,
@@ -81,7 +82,7 @@ def sessions(desk: Server) -> dict[str, Any]:
         {"name": name, "value": value, "domain": "127.0.0.1", "path": "/", "expires": -1,
          "httpOnly": True, "secure": False, "sameSite": "Strict"}
         for name, value in desk.login(username).items()], "origins": []}
-        for username in ("root", "maryam", "sofia", "reza", "leila", "wei")}
+        for username in ("root", "maryam", "sofia", "reza", "leila", "wei", "nika")}
 
 
 @pytest.fixture
@@ -242,6 +243,28 @@ def test_console_in_persian_arabic_and_chinese(desk: Server, signed_in, user: st
         page.click("#close-resolved")
         page.wait_for_selector("#closed-bar:not([hidden])")
     assert found == [], "\n".join(found)
+
+
+def test_a_visitors_lines_are_marked_in_their_language(desk: Server, signed_in) -> None:
+    """WCAG 3.1.2: in an English console a Persian visitor's line and the bot's Persian answer
+    carry lang="fa", so a screen reader reads them in a Persian voice, not an English one."""
+    page = signed_in("nika")
+    page.goto(desk.url + "/console")
+    page.wait_for_selector('#conn[data-state="online"]')
+    page.click("#status-online")
+    page.wait_for_selector('#status-online[aria-checked="true"]')
+    with visitor(desk, "Sina", "سلام، رمزم را فراموش کرده‌ام", language="fa"):
+        page.wait_for_selector(".offer:has-text('Sina')")
+        page.click(".offer:has-text('Sina') .btn-primary")
+        page.wait_for_selector(".transcript:not([hidden]) .bubble-bot")
+        shown = ".transcript:not([hidden])"
+        assert page.get_attribute("html", "lang") == "en"
+        assert page.locator(f"{shown} .bubble-visitor").first.get_attribute("lang") == "fa"
+        assert page.locator(f"{shown} .bubble-bot").first.get_attribute("lang") == "fa"
+        assert page.locator(f"{shown} .author").first.get_attribute("lang") is None
+        page.click("#close-btn")
+        page.click("#close-resolved")
+        page.wait_for_selector("#closed-bar:not([hidden])")
 
 
 def open_entry_history(page: Any) -> None:

@@ -44,6 +44,10 @@ export function addFrame(chat, frame, { quiet = false } = {}) {
       .then(() => { renderTab(chat); if (chat.id === view.activeId) renderHeader(chat); });
   }
   const node = renderFrame(frame);
+  // The visitor's and the bot's words are in the chat's language, the page in the agent's: marked,
+  // a screen reader reads them in that language's voice (WCAG 3.1.2).
+  const bubble = node && chat.language && /^(visitor|bot)$/.test(frame.from) && node.querySelector(".bubble");
+  if (bubble) bubble.lang = chat.language;
   if (node) insertBySeq(chat, node, frame.seq);
   if (node && frame.from === "agent") renderReceipts(chat);
   if (frame.type === "message") {
