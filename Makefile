@@ -35,8 +35,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# make bench SCALE=quick: a look in about 3 minutes (docs/performance.md); standard by default
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE))
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); cluster tests start their
 # own redis-server. Whichever is missing is named with the tests that need it; as root it is
