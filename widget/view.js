@@ -147,7 +147,7 @@ export function createView(shadow, lang, cfg, on) {
   const after = h("div", { class: "row" }, btn("link", T("transcript"), save),
     btn("primary", T("new_chat"), on.newChat));
 
-  const notice = h("a", { target: "_blank", rel: "noopener noreferrer" }, T("privacy"));
+  const notice = h("a", { target: "_blank", rel: "noreferrer" }, T("privacy"));
   const consent = h("div", { class: "notice" }, h("p", null, T("consent"), " ", notice),
     btn("primary", T("accept"), on.consent));
 
