@@ -149,13 +149,13 @@ def test_a_line_off_screen_counts_beeps_and_notifies_until_it_is_read(server: Se
             # Omar writes twice: his tab counts both, one notification per chat (its tag).
             omar.say("hello?")
             omar.say("anyone there?")
-            page.wait_for_function("document.title.startsWith('(2)')")
+            page.wait_for_function("() => document.title.startsWith('(2)')")
             assert page.locator(".tab:has-text('Omar') .unread").inner_text() == "2"
             notes = taken(page, "notes")
             assert [n["body"] for n in notes] == ["hello?", "anyone there?"]
             assert len({n["tag"] for n in notes}) == 1
             page.click(".tab:has-text('Omar')")
-            page.wait_for_function("document.title === 'Console · Helpdesk'")
+            page.wait_for_function("() => document.title === 'Console · Helpdesk'")
     finally:
         context.close()
 

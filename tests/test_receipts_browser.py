@@ -166,11 +166,11 @@ def test_on_a_phone_a_line_is_read_when_its_chat_is_the_view_on_screen(server: S
             page.click("#visitor-btn")  # the visitor panel takes the chat's place
             page.wait_for_selector("#console[data-view='visitor']")
             seq = sara.say("my order is 1043")
-            page.wait_for_function("document.title.startsWith('(1)')")
+            page.wait_for_function("() => document.title.startsWith('(1)')")
             assert unread_by_agent(sara, seq)
             page.click("#side-back")
             page.wait_for_selector("#console[data-view='chat']")
             read_by_agent(sara, seq)
-            page.wait_for_function("document.title === 'Console · Helpdesk'")
+            page.wait_for_function("() => document.title === 'Console · Helpdesk'")
     finally:
         context.close()

@@ -55,7 +55,7 @@ def test_a_supervisor_whispers_then_takes_the_chat_over(server: Server, browser)
             watcher.click("#convs-table tbody tr >> text=Sara")
             send = watcher.locator("#whisper-send")
             send.wait_for()
-            watcher.wait_for_function("!document.getElementById('whisper-send').disabled")
+            watcher.wait_for_function("() => !document.getElementById('whisper-send').disabled")
             assert send.inner_text() == "نجوا"
             watcher.fill("#whisper-text", TIP)
             send.click()

@@ -274,7 +274,7 @@ STYLES = ["font-family", "font-size", "line-height", "color", "background-color"
 
 
 def measure(page) -> dict[str, Any]:
-    page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+    page.wait_for_function("() => window.ChatWidget && !window.ChatWidget._q")
     page.evaluate("ChatWidget.open()")
     expect(part(page, ".composer textarea")).to_be_visible()
     page.wait_for_timeout(50)  # let the stylesheet's hold be lifted and layout settle
@@ -312,7 +312,7 @@ def test_api_queued_before_load_and_events(shared_server, site, page):
     host_page(page, site, "/api", embed(shared_server, body="""<script>
         window.seen = [];
         </script>"""))
-    page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+    page.wait_for_function("() => window.ChatWidget && !window.ChatWidget._q")
     page.evaluate("""() => {
         ChatWidget.on('open', () => seen.push('open'));
         ChatWidget.on('message', (m) => seen.push(m.from));
@@ -325,14 +325,14 @@ def test_api_queued_before_load_and_events(shared_server, site, page):
     expect(part(page, ".msg.bot")).to_have_count(1)
     page.evaluate("ChatWidget.close()")
     expect(part(page, ".panel")).to_be_hidden()
-    page.wait_for_function("seen.length === 3")
+    page.wait_for_function("() => seen.length === 3")
     assert page.evaluate("seen") == ["open", "bot", "close"]
 
 
 def test_greeting_shows_on_matching_pages_only(shared_server, site, page):
     attrs = 'data-greeting="Need a hand?" data-greeting-delay="0.1" data-greeting-path="^/sale"'
     host_page(page, site, "/about", embed(shared_server, attrs=attrs))
-    page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+    page.wait_for_function("() => window.ChatWidget && !window.ChatWidget._q")
     page.wait_for_timeout(300)
     expect(part(page, ".bubble")).to_be_hidden()
     host_page(page, site, "/sale/today", embed(shared_server, attrs=attrs))
@@ -424,7 +424,7 @@ def test_a_site_given_name_cut_mid_emoji_or_with_controls_still_says_hello(
     """The server refuses a hello holding a lone surrogate or a control character (and sends
     no welcome), so the widget cleans a site's name and cuts it by code points, not halves."""
     host_page(page, site, "/identify", embed(shared_server))
-    page.wait_for_function("window.ChatWidget && !window.ChatWidget._q")
+    page.wait_for_function("() => window.ChatWidget && !window.ChatWidget._q")
     name = "a" * 99 + "😀" + "\x00\tz"  # a UTF-16 cut at 100 would keep half the emoji
     page.evaluate("(name) => { ChatWidget.identify({ name }); ChatWidget.open(); }", name)
     say(page, "how do I track my package")
