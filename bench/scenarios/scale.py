@@ -39,12 +39,12 @@ SCALES = {
                   supervisors=1, typing_rate=10, warmup=0.2, window=1.0, reps=1,
                   max_messages=20, ramp_start=10, ramp_factor=2, ramp_refine=0, ramp_steps=2,
                   ramp_warmup=0.2, ramp_window=1.0),
-    # quick: a look in about 3 minutes (`make bench --scale quick`, issue 22): two repetitions,
-    # ramps of at most 4 steps without bisection
+    # quick: a look in about 3 minutes (`make bench SCALE=quick`, issue 22; 3m59s with 4-step
+    # ramps): two repetitions, ramps of at most 3 steps without bisection
     "quick": Scale("quick", idle=1000, conversations=200, rate=400, storm=500,
                    typing_conversations=100, supervisors=3, typing_rate=200, warmup=1.0,
-                   window=3.0, reps=2, ramp_start=400, ramp_refine=0, ramp_steps=4,
-                   ramp_window=2.0),
+                   window=3.0, reps=2, ramp_start=400, ramp_refine=0, ramp_steps=3,
+                   ramp_window=1.5),
     "standard": Scale("standard", idle=10_000, conversations=1000, rate=2000, storm=5000,
                       typing_conversations=500, supervisors=5, typing_rate=1000, warmup=2.0,
                       window=8.0, reps=3, ramp_start=500),
