@@ -63,6 +63,8 @@ _EVENT_COLUMNS = "conversation_id, seq, type, author, payload, client_id, ts_ms"
 _OUTBOX = ("INSERT INTO webhook_outbox (endpoint_id, conversation_id, seq, next_ms) "
            "SELECT endpoint_id, ?, ?, ? FROM webhook_subscriptions WHERE type = ?")
 _PENDING = "INSERT INTO search_pending (conversation_id, seq) VALUES (?, ?)"  # search.py
+_INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SAME_CLIENT = " ON CONFLICT (conversation_id, client_id) WHERE client_id IS NOT NULL DO NOTHING"
 
 
 def _append(
@@ -83,40 +85,36 @@ def _append(
             conversation_id, [(new.type, new.author, text, bool(text_of(new.type, new.payload)))
                               for new, text in zip(events, payloads, strict=True)],
             client_id, changes, now_ms)
-        duplicate = None if seen is None else _duplicate(conn, conversation_id, client_id)
-        if duplicate is not None:
-            return duplicate
+        if seen is not None:
+            return _duplicate(conn, conversation_id, client_id)
         if last is None:
             raise KeyError(conversation_id)
         appended = _stored(conversation_id, events, client_id, expect_seq, now_ms, last)
         _project_labels(conn, conversation_id, events, now_ms)
         return appended
-    if client_id is not None:
-        duplicate = _duplicate(conn, conversation_id, client_id)
-        if duplicate is not None:
-            return duplicate
-    sets = "".join(f", {column} = ?" for column in changes)
-    # One statement allocates the seqs and moves the projection: the row lock is ours until
-    # commit, and a failure below rolls both back with the job's savepoint.
-    found = conn.execute(
-        f"UPDATE conversations SET last_seq = last_seq + ?, updated_ms = ?{sets} "
-        "WHERE id = ? RETURNING last_seq",
-        (len(events), now_ms, *changes.values(), conversation_id),
-    ).fetchone()
+    # SQLite: the write lock is ours (BEGIN IMMEDIATE): seqs read, then written, no RETURNING
+    # (a temporary table each time); the client-id index finds a retry as the row goes in.
+    found = conn.execute("SELECT last_seq FROM conversations WHERE id = ?",
+                         (conversation_id,)).fetchone()
     if found is None:
         raise KeyError(conversation_id)
-    appended = _stored(conversation_id, events, client_id, expect_seq, now_ms, found[0])
-    conn.executemany(
-        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(conversation_id, e.seq, e.type, e.author, text, e.client_id, now_ms)
-         for e, text in zip(appended.events, payloads, strict=True)],
-    )
-    conn.executemany(_OUTBOX, [(conversation_id, e.seq, now_ms, e.type)
-                               for e in appended.events])
+    last = found[0] + len(events)
+    rows = [(conversation_id, last - len(events) + 1 + i, new.type, new.author, text,
+             client_id if i == 0 else None, now_ms) for i, (new, text) in enumerate(
+                 zip(events, payloads, strict=True))]
+    if conn.execute(_INSERT + _SAME_CLIENT, rows[0]).rowcount == 0:  # a retried client id
+        return _duplicate(conn, conversation_id, client_id)
+    appended = _stored(conversation_id, events, client_id, expect_seq, now_ms, last)
+    if len(rows) > 1:
+        conn.executemany(_INSERT, rows[1:])
+    sets = "".join(f", {column} = ?" for column in changes)
+    conn.execute(f"UPDATE conversations SET last_seq = ?, updated_ms = ?{sets} WHERE id = ?",
+                 (last, now_ms, *changes.values(), conversation_id))
+    for e in appended.events:
+        conn.execute(_OUTBOX, (conversation_id, e.seq, now_ms, e.type))
+        if text_of(e.type, e.payload):  # indexed in bulk
+            conn.execute(_PENDING, (conversation_id, e.seq))
     _project_labels(conn, conversation_id, events, now_ms)
-    if searchable := [(conversation_id, e.seq) for e in appended.events  # indexed in bulk
-                      if text_of(e.type, e.payload)]:
-        conn.executemany(_PENDING, searchable)
     return appended
 
 
@@ -137,13 +135,15 @@ def _project_labels(conn: Conn, conversation_id: str, events: Sequence[NewEvent]
                          "label_id = ?", (conversation_id, new.payload["label_id"]))
 
 
-def _duplicate(conn: Conn, conversation_id: str, client_id: str | None) -> Appended | None:
-    """The line stored earlier under this client id, if any: a retry stores nothing."""
+def _duplicate(conn: Conn, conversation_id: str, client_id: str | None) -> Appended:
+    """The line stored earlier under this client id: a retry stores nothing, gets that."""
     row = conn.execute(
         f"SELECT {_EVENT_COLUMNS} FROM events WHERE conversation_id = ? AND client_id = ?",
         (conversation_id, client_id),
     ).fetchone()
-    return None if row is None else Appended([_event_from_row(row)], duplicate=True)
+    if row is None:  # cannot be: the unique index just said it is there
+        raise KeyError(client_id)
+    return Appended([_event_from_row(row)], duplicate=True)
 
 
 def _stored(conversation_id: str, events: Sequence[NewEvent], client_id: str | None,
