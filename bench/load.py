@@ -15,7 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .servers import cpu_seconds, cpu_since, self_cpu_seconds, thread_cpu_seconds
+from .servers import (
+    cpu_seconds,
+    cpu_since,
+    main_thread_cpu_seconds,
+    self_cpu_seconds,
+    thread_cpu_seconds,
+)
 from .stats import latency_ms
 from .wsclient import WSConn, encode_frame
 
@@ -86,6 +92,9 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
     def writer_cpu() -> float:
         return sum(thread_cpu_seconds(pid, "store-writer") for pid in pids)
 
+    def main_cpu() -> float:
+        return sum(main_thread_cpu_seconds(pid) for pid in pids)
+
     def other_cpu() -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in others.items()}
 
@@ -97,7 +106,7 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
     loop_start, loop_start_ns = time.monotonic(), time.monotonic_ns()
     window_start, window_end = loop_start + warmup, loop_start + warmup + window
     sent = 0
-    cpu0 = client0 = writer0 = 0.0
+    cpu0 = client0 = writer0 = main0 = 0.0
     other0: dict[str, float] = {}
     db0: dict[int, float] = {}
     in_window = False
@@ -110,7 +119,7 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
             in_window = True
             recorder.start_ns = time.monotonic_ns()
             cpu0, client0, other0 = server_cpu(), self_cpu_seconds(), other_cpu()
-            db0, writer0 = database_cpu(), writer_cpu()
+            db0, writer0, main0 = database_cpu(), writer_cpu(), main_cpu()
         due = min(int((now - loop_start) * rate), limit) - sent
         for _ in range(due):
             sender = order[sent % len(order)]
@@ -125,12 +134,13 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
     if not in_window:  # a tiny run may end before the window opens: measure what there was
         recorder.start_ns = loop_start_ns
         cpu0, client0, other0 = server_cpu(), self_cpu_seconds(), other_cpu()
-        db0, writer0 = database_cpu(), writer_cpu()
+        db0, writer0, main0 = database_cpu(), writer_cpu(), main_cpu()
         recorder.sent_in_window = sent
     recorder.end_ns = time.monotonic_ns()
     elapsed = (recorder.end_ns - recorder.start_ns) / 1e9
     cpu = server_cpu() - cpu0
     writer = writer_cpu() - writer0
+    main = main_cpu() - main0
     client = self_cpu_seconds() - client0
     other = {name: value - other0.get(name, value) for name, value in other_cpu().items()}
     db = cpu_since(db0, database_cpu())
@@ -152,6 +162,8 @@ async def drive(senders: Sequence[Sender], rate: float, *, warmup: float, window
         "cpu_us_per_msg": 1e6 * cpu / delivered if delivered else float("nan"),
         # the store's writer thread alone (part of cpu_us_per_msg; 0 for the echo server)
         "writer_cpu_us_per_msg": 1e6 * writer / delivered if delivered else float("nan"),
+        # the main thread alone (the event loop: sockets, frames, the service)
+        "main_cpu_us_per_msg": 1e6 * main / delivered if delivered else float("nan"),
         "total_cpu_us_per_msg": 1e6 * (cpu + db) / delivered if delivered else float("nan"),
         "db_cpu_pct": 100 * db / elapsed if elapsed else 0.0,
         **{f"{name}_cpu_pct": 100 * value / elapsed if elapsed else 0.0

@@ -97,6 +97,12 @@ def thread_cpu_seconds(pid: int, name: str) -> float:
     return total / _TICKS
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime + stime of the main thread of `pid` alone (its event loop: the sockets)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def rss_bytes(pid: int) -> int:
     """VmRSS of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -105,7 +105,8 @@ async def conversations(scale: Scale) -> dict[str, Any]:
     return scenario_result(
         "conversations", scale,
         {"conversations": m, "agents": n_agents, "offered_msgs_per_s": scale.rate},
-        slices, ["cpu_us_per_msg", "writer_cpu_us_per_msg", "latency_p50_ms", "latency_p99_ms",
+        slices, ["cpu_us_per_msg", "main_cpu_us_per_msg", "writer_cpu_us_per_msg",
+                 "latency_p50_ms", "latency_p99_ms",
                  "latency_max_ms", "ack_p99_ms", "delivered_per_s",
                  "server_cpu_pct", "client_cpu_pct", "lost_or_late"],
         "chat: each message is stored (group commit, synchronous=FULL), acked "
