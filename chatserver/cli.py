@@ -97,6 +97,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
     from chatserver.web.app import create_app
+    from chatserver.web.socket_protocol import TurnWriteProtocol
 
     if args.workers > 1 and config.cluster.backend != "redis":
         print("error: --workers needs [cluster] backend = \"redis\" (the processes must share "
@@ -122,7 +123,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         uvicorn.run(
             app, host=host, port=port, log_level=args.log_level, workers=args.workers,
             factory=args.workers > 1,
-            ws_max_size=config.limits.max_frame_bytes,
+            ws=TurnWriteProtocol, ws_max_size=config.limits.max_frame_bytes,
             ws_per_message_deflate=config.server.permessage_deflate,
             # 20 s pings: below the 60 s idle cut of common proxies, finds dead peers quickly.
             ws_ping_interval=20.0, ws_ping_timeout=20.0,

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.anyio
 class FakeSocket:
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.scope: dict[str, object] = {}  # no WRITE_TEXT: frames go through send_text
 
     async def send_text(self, text: str) -> None:
         self.sent.append(text)

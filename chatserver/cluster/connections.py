@@ -38,6 +38,9 @@ HOLD_SECONDS = 3.0
 # Conversations whose seqs a socket remembers; a supervisor's socket sees every chat, and the
 # oldest is forgotten first (a forgotten one is followed again from its next event).
 FOLLOW_LIMIT = 1000
+# The ASGI scope extension a server may offer to take a text frame without a coroutine:
+# `write(text) -> bool`, False when the socket cannot take it now (then `send_text` is used).
+WRITE_TEXT = "chat.write_text"
 
 
 class _Follow:
@@ -72,12 +75,14 @@ class Connection:
     at 10,000 idle visitors: measured in docs/performance.md)."""
 
     __slots__ = ("_backlog", "_follows", "_gated", "_hold_timer", "_limit", "_pending",
-                 "_prefaced", "_reason", "_task", "close_code", "closed", "label", "last_ack",
-                 "websocket")
+                 "_prefaced", "_reason", "_task", "_write", "close_code", "closed", "label",
+                 "last_ack", "websocket")
 
     def __init__(self, websocket: WebSocket, queue_size: int, label: str,
                  backlog: Backlog) -> None:
         self.websocket = websocket
+        self._write: Callable[[str], bool] | None = websocket.scope.get(
+            "extensions", {}).get(WRITE_TEXT)
         self.label = label
         self._limit = queue_size
         self._pending: deque[str | None] = deque()  # None: close after what came before
@@ -293,6 +298,8 @@ class Connection:
     def _send_now(self, text: str) -> None:
         """Run the send coroutine right here; if the socket makes it wait (its write buffer
         is full), a drain task finishes it and sends whatever is queued after it."""
+        if self._write is not None and self._write(text):
+            return
         step = self.websocket.send_text(text)
         try:
             waiting = step.send(None)
