@@ -20,13 +20,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from chatserver.core.conversation import Event
 from chatserver.tokens import new_id
 
 from .connections import Ack, Connection, Registry
+from .subscription import Subscription, subscribe
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,6 @@ RETRY_SECONDS = 1.0
 # Frames waiting to be published before new ones are dropped (and counted): a Redis outage
 # must not grow memory without bound; clients recover what they missed with `resume`.
 PUBLISH_BACKLOG = 10_000
-
-
-async def _as_is(response: Any) -> Any:
-    """The push handler for our pub/sub connection. redis-py's default one builds a debug
-    log line with str() of every message, a cost paid even with debug logging off."""
-    return response
 
 
 class RedisBus(LocalBus):
@@ -221,43 +215,26 @@ class RedisBus(LocalBus):
 
     async def _subscriber(self) -> None:
         while True:
+            subscription: Subscription | None = None
             try:
-                async with self.client.pubsub(push_handler_func=_as_is) as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    await self.client.ping()
-                    self.healthy = True
-                    lost_at, self._lost_at = self._lost_at, None
-                    if self.on_recovered is not None:
-                        await self.on_recovered(lost_at)
-                    await self._listen(pubsub)
+                subscription = await subscribe(self.client, self.channel, self._receive)
+                subscription.pause()  # what comes meanwhile waits for the service to catch up
+                await self.client.ping()
+                self.healthy = True
+                lost_at, self._lost_at = self._lost_at, None
+                if self.on_recovered is not None:
+                    await self.on_recovered(lost_at)
+                subscription.resume()
+                await subscription.watch(RETRY_SECONDS)
             except (RedisError, OSError) as error:
                 if self.healthy:
                     log.warning("lost Redis (%s); reconnecting", error)
                     self._lost_at = time.time()
                 self.healthy = False
                 await asyncio.sleep(RETRY_SECONDS)
-
-    async def _listen(self, pubsub: PubSub) -> None:
-        """Receive publications until the connection fails.
-
-        Only a wait for new data carries a timeout (a timer armed and cancelled per message
-        was about a quarter of the cost of reading one); whatever the connection has already
-        buffered is read without one. After RETRY_SECONDS of silence a PING tells a dead
-        connection from a quiet channel, so readiness follows a lost Redis within seconds."""
-        connection = pubsub.connection
-        assert connection is not None  # set by subscribe
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                               timeout=RETRY_SECONDS)
-            if message is None:
-                await self.client.ping()
-                continue
-            self._receive(message["data"])
-            while await connection.can_read():  # True at end of file too: the read then fails
-                message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                   timeout=None)
-                if message is not None:
-                    self._receive(message["data"])
+            finally:
+                if subscription is not None:
+                    subscription.close()
 
     def _receive(self, data: bytes) -> None:
         """One publication. Ours were delivered when published; another process's may name a
