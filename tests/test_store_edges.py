@@ -5,10 +5,12 @@ database error never acknowledged for writes PostgreSQL rolled back, the SQL tra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,43 @@ def test_describe_hides_the_password_of_any_url_libpq_accepts(url: str) -> None:
     shown = PostgresBackend(url).describe()
     assert PASSWORD_IN_URL not in shown
 
+
+
+def subscribing(kind: str):
+    """A job that registers an endpoint taking events of `kind` (service/webhook_outbox.py)."""
+    def job(conn) -> None:
+        endpoint = conn.execute("INSERT INTO webhook_endpoints (url, secret, created_ms) VALUES "
+                                "('http://127.0.0.1:9/', 's', 0) RETURNING id").fetchone()[0]
+        conn.execute("INSERT INTO webhook_subscriptions (type, endpoint_id) VALUES (?, ?)",
+                     (kind, endpoint))
+    return job
+
+
+@contextlib.asynccontextmanager
+async def two_writers(location: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database: two processes' writers."""
+    stores = (Store(location), Store(location))
+    async with contextlib.AsyncExitStack() as stack:
+        for store in stores:
+            await store.open()
+            stack.push_async_callback(store.close)
+        yield stores
+
+
+async def test_a_line_after_a_subscription_is_in_the_outbox_whoever_subscribed(
+        db_location: str) -> None:
+    """The SQLite writer skips the outbox statement for types nobody takes (sqlite.py
+    WriterConnection): a subscription made by another process's writer, or by a job of the
+    same group as the line, must still get the line."""
+    async with two_writers(db_location) as (store, other):
+        await store.upsert_visitor("v1", {}, 1)
+        await store.create_conversation("c1", "v1", {}, 1)
+        await store.append("c1", [NewEvent("message", "visitor", {"text": "a"})], now_ms=2,
+                           client_id="x1")  # seq 2, nobody subscribed
+        await other.write(subscribing("message"))
+        await store.append("c1", [NewEvent("message", "visitor", {"text": "b"})], now_ms=3,
+                           client_id="x2")  # seq 3
+        await asyncio.gather(store.write(subscribing("note")), store.append(
+            "c1", [NewEvent("note", "agent", {"text": "c"})], now_ms=4, client_id="x3"))
+        rows = await store.fetchall("SELECT seq FROM webhook_outbox ORDER BY seq")
+        assert [row[0] for row in rows] == [3, 4]

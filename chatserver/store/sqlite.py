@@ -24,8 +24,9 @@ log = logging.getLogger("chatserver.store")
 LOCK_POLL_SECONDS = 0.0002
 
 
-def _connect(path: str, busy_timeout_ms: int, synchronous: str = "full") -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+def _connect(path: str, busy_timeout_ms: int, synchronous: str = "full",
+             factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=factory)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode = WAL")
     # FULL: each commit reaches the disk before we ack; group commit keeps that affordable.
@@ -90,10 +91,11 @@ class SqliteBackend:
                 m in str(error) for m in _OUTAGES):
             return str(error)
         return None
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, factory: type[sqlite3.Connection] = sqlite3.Connection
+              ) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        return _connect(self.path, self._busy, self._synchronous)
+        return _connect(self.path, self._busy, self._synchronous, factory)
 
     def migrate(self) -> int:
         conn = self._open()
@@ -103,9 +105,10 @@ class SqliteBackend:
             conn.close()
 
     def writer_connection(self) -> Conn:
-        conn = self._open()
+        conn = self._open(WriterConnection)
         migrate(conn)
         conn.execute("PRAGMA busy_timeout = 0")  # from here on `begin` waits, see there
+        cast(WriterConnection, conn).watch_subscriptions()
         return cast(Conn, conn)
 
     def begin(self, conn: Conn) -> tuple[Conn, float]:
@@ -127,6 +130,8 @@ class SqliteBackend:
                 if now - started >= self._busy / 1000:
                     raise
                 time.sleep(LOCK_POLL_SECONDS)
+        if isinstance(conn, WriterConnection):
+            conn.know_subscriptions()
         return conn, 0.0 if started is None else time.monotonic() - started
 
     def retryable(self, error: Exception) -> bool:
@@ -180,6 +185,34 @@ class SqliteBackend:
         if busy:
             log.warning("WAL checkpoint after erasure could not finish: a reader held it")
         return not busy
+
+
+class WriterConnection(sqlite3.Connection):
+    """The writer's connection, knowing within each transaction which event types a webhook
+    takes, so an append skips the outbox statement for the others (~13 µs a line). Exact,
+    not a guess: the transaction holds the write lock from `begin` to commit, so only this
+    connection can change the subscriptions meanwhile, and a trigger tells it when it does;
+    what other connections committed before shows in `PRAGMA data_version`, read at `begin`."""
+
+    webhook_types: frozenset[str] | None = None  # None: not known, run the statement
+    _seen_version = -1
+
+    def watch_subscriptions(self) -> None:
+        self.create_function("forget_webhook_types", 0, self._forget, deterministic=False)
+        for change in ("INSERT", "UPDATE", "DELETE"):
+            self.execute(f"CREATE TEMP TRIGGER webhook_types_{change.lower()} AFTER {change} "
+                         "ON main.webhook_subscriptions BEGIN SELECT forget_webhook_types(); END")
+
+    def _forget(self) -> None:
+        self.webhook_types = None
+
+    def know_subscriptions(self) -> None:
+        """Inside a transaction that holds the write lock: bring `webhook_types` up to date."""
+        version = self.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version or self.webhook_types is None:
+            self.webhook_types = frozenset(row[0] for row in self.execute(
+                "SELECT DISTINCT type FROM webhook_subscriptions"))
+            self._seen_version = version
 
 
 @contextlib.contextmanager

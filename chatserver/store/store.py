@@ -58,8 +58,7 @@ def _event_from_row(row: Sequence[Any]) -> Event:
 
 _EVENT_COLUMNS = "conversation_id, seq, type, author, payload, client_id, ts_ms"
 # Webhooks: a row per endpoint that takes the event's type, in the event's own transaction,
-# so delivery never skips a committed line whatever order transactions commit in (migration
-# 15; postgres.py's append does the same in its one statement; service/webhooks.py delivers).
+# so delivery never skips a committed line (migration 15; postgres.py: the same, in one).
 _OUTBOX = ("INSERT INTO webhook_outbox (endpoint_id, conversation_id, seq, next_ms) "
            "SELECT endpoint_id, ?, ?, ? FROM webhook_subscriptions WHERE type = ?")
 _PENDING = "INSERT INTO search_pending (conversation_id, seq) VALUES (?, ?)"  # search.py
@@ -93,7 +92,6 @@ def _append(
         _project_labels(conn, conversation_id, events, now_ms)
         return appended
     # SQLite: the write lock is ours (BEGIN IMMEDIATE): seqs read, then written, no RETURNING
-    # (a temporary table each time); the client-id index finds a retry as the row goes in.
     found = conn.execute("SELECT last_seq FROM conversations WHERE id = ?",
                          (conversation_id,)).fetchone()
     if found is None:
@@ -110,8 +108,10 @@ def _append(
     sets = "".join(f", {column} = ?" for column in changes)
     conn.execute(f"UPDATE conversations SET last_seq = ?, updated_ms = ?{sets} WHERE id = ?",
                  (last, now_ms, *changes.values(), conversation_id))
+    types = getattr(conn, "webhook_types", None)  # sqlite.py WriterConnection; None: unknown
     for e in appended.events:
-        conn.execute(_OUTBOX, (conversation_id, e.seq, now_ms, e.type))
+        if types is None or e.type in types:
+            conn.execute(_OUTBOX, (conversation_id, e.seq, now_ms, e.type))
         if text_of(e.type, e.payload):  # indexed in bulk
             conn.execute(_PENDING, (conversation_id, e.seq))
     _project_labels(conn, conversation_id, events, now_ms)
