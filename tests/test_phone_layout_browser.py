@@ -5,6 +5,9 @@ open is seen. Real server, real visitor sockets, Chromium's mobile emulation."""
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -12,7 +15,8 @@ import pytest
 from .harness import Server, add_user
 from .test_alerts_browser import alerting, go_online, taken
 from .test_console_browser import log_in
-from .test_console_handoff_browser import visitor
+from .test_console_handoff_browser import Visitor
+from .test_console_handoff_browser import visitor as asking
 from .test_console_i18n_browser import SMALL_TARGETS
 
 pytestmark = pytest.mark.browser
@@ -20,6 +24,33 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 LANDSCAPE = {"width": 844, "height": 390}
 TOUCH = {"is_mobile": True, "has_touch": True}
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    """One server for the module: each test signs in its own user, and its visitors end their
+    chats as they leave, so no test is offered another's visitor."""
+    return shared_server
+
+
+def user(server: Server, name: str, role: str = "agent", *, english: bool = True) -> str:
+    """A new user of `role` shown as `name`; returns the username (unique on the server)."""
+    username = f"{name.lower()}{next(_names)}"
+    add_user(server.db, username, role=role, skills={"lang:en": 5} if english else {},
+             display_name=name)
+    return username
+
+
+@contextmanager
+def visitor(server: Server, name: str) -> Iterator[Visitor]:
+    """A visitor who asks for a person, and ends the chat when the test is done with it."""
+    with asking(server, name) as v:
+        try:
+            yield v
+        finally:
+            v.ws.send(json.dumps({"type": "close", "id": "bye"}))
+            v.next("ack", id="bye")
 
 # The page's width and what lies outside the phone's `w` px: the elements whose right (or, in
 # right to left, left) edge is beyond it. (Chromium's mobile emulation, like a phone, widens the
@@ -61,10 +92,10 @@ def signed_in(browser, server: Server, username: str, path: str, ready: str, **o
 
 @contextmanager
 def in_a_chat(context, server: Server):
-    """Nadia online in `context`, Sara's chat accepted and on screen: the page and Sara."""
+    """A new agent online in `context`, Sara's chat accepted and on screen: the page and Sara."""
     try:
         page = context.new_page()
-        go_online(page, server, "nadia")
+        go_online(page, server, user(server, "Nadia"))
         with visitor(server, "Sara") as sara:
             page.wait_for_selector(".offer")
             page.tap(".offer .btn-primary")
@@ -83,9 +114,9 @@ def test_the_supervisor_view_fits_a_phone(server: Server, browser, role: str, sc
     wide, so the agents table's name column and the first stat cards were cut off at the
     screen's edge and the whole page slid sideways under a finger. It fits 390 px like the
     console and the admin pages."""
-    add_user(server.db, "sue", role=role, display_name="Sue")
-    add_user(server.db, "maryam", skills={"lang:en": 5}, display_name="Maryam")
-    with signed_in(browser, server, "sue", "/console/supervisor", '#conn[data-state="online"]',
+    sue = user(server, "Sue", role, english=False)
+    user(server, "Maryam")
+    with signed_in(browser, server, sue, "/console/supervisor", '#conn[data-state="online"]',
                    color_scheme=scheme, locale=locale) as page:
         page.wait_for_timeout(500)
         width, window, wider = page_width(page)
@@ -99,8 +130,8 @@ def test_the_account_page_fits_a_phone_and_its_buttons_can_be_tapped(server: Ser
     alerts, Change password were 34 px high buttons, and for an admin the page was wider than
     the screen (the top bar's menu). The page fits the screen and its buttons and switches are
     44 px targets, as on the console and the admin pages."""
-    add_user(server.db, "nadia", role=role, skills={"lang:en": 5}, display_name="Nadia")
-    with signed_in(browser, server, "nadia", "/account", "#alert-switches:not([disabled])",
+    nadia = user(server, "Nadia", role)
+    with signed_in(browser, server, nadia, "/account", "#alert-switches:not([disabled])",
                    color_scheme="dark", locale="fa-IR") as page:
         width, window, wider = page_width(page)
         problems = [] if width <= window else [f"page {width} px wide in {window}: {wider}"]
@@ -120,8 +151,8 @@ def test_the_canned_responses_editor_fits_a_phone(server: Server, browser) -> No
     """An admin opens Canned responses (/admin/canned) on a 390x844 phone: the page was 453 px
     wide (in Arabic 429 px), the top bar's menu running off the side and pulling the page
     sideways. It fits the screen like the other admin pages."""
-    add_user(server.db, "ada", role="admin", display_name="Ada")
-    with signed_in(browser, server, "ada", "/admin/canned", "#canned-new") as page:
+    ada = user(server, "Ada", "admin", english=False)
+    with signed_in(browser, server, ada, "/admin/canned", "#canned-new") as page:
         page.wait_for_timeout(300)
         width, window, wider = page_width(page)
         assert width <= window, f"/admin/canned is {width} px wide in {window}: {wider}"
@@ -132,7 +163,6 @@ def test_on_a_landscape_phone_the_transcript_can_be_read(server: Server, browser
     and the composer took nearly all the height, and the transcript, what the agent is there
     to read, was a strip some 37 px high: one line's tail at best. At least a few lines (here
     120 px) stay in view above the composer."""
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = browser.new_context(viewport=LANDSCAPE, **TOUCH, color_scheme="dark", locale="fa-IR")
     with in_a_chat(context, server) as (page, sara):
         sara.say("my order 1043 never came")
@@ -149,7 +179,6 @@ def test_on_a_landscape_phone_the_console_controls_are_touch_targets(server: Ser
     and Decline were 28 px high, Send, Transfer, Close chat, Online/Away 33-34 px, the label
     picker 24 px. A phone is a phone either way up: the targets are 44 px by (pointer: coarse)
     as well as by width."""
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = browser.new_context(viewport=LANDSCAPE, **TOUCH, color_scheme="dark")
     with in_a_chat(context, server) as (page, _), visitor(server, "Omar"):
         page.wait_for_selector(".offer:has-text('Omar') .btn-primary")
@@ -164,7 +193,6 @@ def test_on_a_phone_an_offer_that_comes_while_a_chat_is_open_is_seen(server: Ser
     shown by a phone's browser; the desktop notification for an offer is skipped while the
     page has focus. So nothing on the screen said a visitor was waiting, and the offer ran
     out. A banner in the chat tells of it, and its Accept opens Omar's chat."""
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = alerting(browser, server, viewport=PHONE, **TOUCH)
     with in_a_chat(context, server) as (page, _):
         assert page.locator("#console").get_attribute("data-view") == "chat"
@@ -206,7 +234,6 @@ def test_on_a_phone_offers_waiting_are_counted_in_the_chat_in_persian(server: Se
     """A Persian agent on a phone, in Sara's chat, when Omar and Reza both ask for a person:
     the chat says (in Persian, with Persian digits) that two visitors are waiting, offers no
     Accept that would pick one blindly, and its button goes to the list where both offers are."""
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = browser.new_context(viewport=PHONE, **TOUCH, locale="fa-IR", color_scheme="dark")
     with in_a_chat(context, server) as (page, _), visitor(server, "Omar"), \
             visitor(server, "Reza"):
@@ -222,7 +249,6 @@ def test_on_a_phone_the_transfer_dialogs_choices_are_touch_targets(server: Serve
     """On a 390x844 phone the agent opens Transfer: "To a colleague" and "To a team (skill)"
     were 13x13 px radio buttons whose labels were a line of text (23 px) high, well under the
     44 px the rest of the phone console keeps. Each choice (its label) is a 44 px target."""
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = browser.new_context(viewport=PHONE, **TOUCH, locale="ar", color_scheme="dark")
     with in_a_chat(context, server) as (page, _):
         page.tap("#transfer-btn")
