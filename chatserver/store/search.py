@@ -41,9 +41,11 @@ from .store import Store
 log = logging.getLogger("chatserver.search")
 BACKFILL_MARK = "search_backfill"  # in `meta` while lines stored before migration 11 wait
 BACKFILL_BATCH = 500
-# Waiting lines indexed per write turn: a turn delays the chat lines committed in its group
-# (5,000 lines held them ~460 ms on the loaded machine, 500 lines ~80 ms, issue 22 review).
-WAITING_BATCH = 500
+# Waiting lines indexed per write turn: a turn delays the chat lines committed in its group,
+# and its cost per line grows with its size. Loaded machine, one turn: 500 lines 60-78 ms
+# (every frame above the quick bench's p99 was sent during one), 100 lines 8.5 ms, 50 lines
+# 2.6-4 ms (issue 22).
+WAITING_BATCH = 50
 INDEX_INTERVAL_S = 1.0  # how long a new line waits for the indexer, unless someone searches
 PAGE = 20  # conversations per page of results
 SNIPPETS = 3  # matching lines shown per conversation
