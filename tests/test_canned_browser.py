@@ -23,6 +23,14 @@ FA = ("{visitor.name} عزیز، بسته‌تان در راه است. اگر ب
       "را ذکر کنید.")
 
 
+@pytest.fixture(scope="module")
+def desk(shared_server: Server) -> Server:
+    """One server for the module, with Root, an admin: each test's agent and visitor are its
+    own (a Persian, then a Chinese one), and no test reads a response another one wrote."""
+    add_user(shared_server.db, "root", role="admin")
+    return shared_server
+
+
 def go_online(page, server: Server, username: str) -> None:
     log_in(page, server, username)
     page.wait_for_selector('#conn[data-state="online"]')
@@ -38,8 +46,8 @@ def accept(page) -> str:
 
 
 def test_an_admin_writes_a_response_in_two_languages_and_a_persian_visitor_gets_hers(
-        server: Server, browser) -> None:
-    add_user(server.db, "root", role="admin")
+        desk: Server, browser) -> None:
+    server = desk
     add_user(server.db, "maryam", skills={"lang:fa": 5, "lang:en": 5}, display_name="Maryam")
     admin = browser.new_context(viewport={"width": 1280, "height": 900})
     agent = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -113,9 +121,9 @@ def test_an_admin_writes_a_response_in_two_languages_and_a_persian_visitor_gets_
         agent.close()
 
 
-def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(server: Server, page) -> None:
+def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(desk: Server, page) -> None:
+    server = desk
     add_user(server.db, "li", skills={"lang:zh": 5, "lang:en": 5}, display_name="Li")
-    add_user(server.db, "root", role="admin")
     root = Session(server, "root")  # a team response with no Chinese: the desk's English
     assert root.send("POST", "/api/canned", json={"scope": "team", "shortcut": "track",
                      "title": "Tracking", "variants": {"ar": "تتبع طلبك هنا.",
@@ -178,17 +186,18 @@ def test_an_agent_keeps_a_reply_of_their_own_from_the_composer(server: Server, p
         wei.send(json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": "谢谢"}))
 
 
-def test_the_editor_in_persian_on_a_phone_in_the_dark(server: Server, browser) -> None:
+def test_the_editor_in_persian_on_a_phone_in_the_dark(desk: Server, browser) -> None:
     """An admin who chose Persian edits the team's greeting at 390x844 in dark mode: the page is
     right to left, the Persian text opens first in a right-to-left box, nothing is wider than
     the screen, and every control is big enough to tap."""
-    add_user(server.db, "root", role="admin")
-    sql(server.db, "UPDATE users SET language = 'fa' WHERE username = 'root'")
+    server = desk
+    add_user(server.db, "rana", role="admin")
+    sql(server.db, "UPDATE users SET language = 'fa' WHERE username = 'rana'")
     context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark",
                                   has_touch=True, is_mobile=True)
     try:
         page = context.new_page()
-        log_in(page, server, "root")
+        log_in(page, server, "rana")
         page.goto(server.url + "/admin/canned")
         assert page.get_attribute("html", "dir") == "rtl"
         assert page.inner_text("#canned-new") == "پاسخ جدید"
