@@ -43,8 +43,8 @@ async def seed(where: str, ann: int) -> None:
         await store.close()
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Server]:
+def seeded(tmp_path: Path) -> Iterator[Server]:
+    """A server on three closed chats, with Sue (a supervisor) and Ann (an agent)."""
     where = str(tmp_path / "chat.db")
     add_user(where, "sue", "supervisor")
     ann = add_user(where, "ann", "agent", display_name="Ann")
@@ -56,6 +56,18 @@ def desk(tmp_path: Path) -> Iterator[Server]:
     assert "Traceback" not in server.log.read_text()
 
 
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Server]:
+    """A server of its own per test (test_reports_i18n_browser's tests use it)."""
+    yield from seeded(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for this module's tests: they only read the chats."""
+    yield from seeded(tmp_path_factory.mktemp("search"))
+
+
 def log_in(page, server: Server, username: str) -> None:
     page.set_default_timeout(10_000)
     page.goto(server.url + "/login")
@@ -65,10 +77,10 @@ def log_in(page, server: Server, username: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def test_search_from_the_console_marks_hits_and_opens_the_transcript(desk: Server,
+def test_search_from_the_console_marks_hits_and_opens_the_transcript(searched: Server,
                                                                      page) -> None:
-    log_in(page, desk, "sue")
-    page.goto(desk.url + "/console")
+    log_in(page, searched, "sue")
+    page.goto(searched.url + "/console")
     page.click('nav.nav a[href="/console/search"]')
     page.wait_for_url("**/console/search")
 
@@ -107,9 +119,9 @@ def test_search_from_the_console_marks_hits_and_opens_the_transcript(desk: Serve
     screenshot(page, "search-transcript")
 
 
-def test_bad_input_is_shown_and_the_form_still_works(desk: Server, page) -> None:
-    log_in(page, desk, "sue")
-    page.goto(desk.url + "/console/search?q=%3F%21")
+def test_bad_input_is_shown_and_the_form_still_works(searched: Server, page) -> None:
+    log_in(page, searched, "sue")
+    page.goto(searched.url + "/console/search?q=%3F%21")
     page.wait_for_selector("#s-error:not([hidden])")
     assert "punctuation alone finds nothing" in page.locator("#s-error").inner_text()
     page.fill("#s-q", "")
@@ -120,12 +132,12 @@ def test_bad_input_is_shown_and_the_form_still_works(desk: Server, page) -> None
     assert page.locator("#s-error").is_hidden()
 
 
-def test_an_agent_on_a_phone_searches_their_own_chats(desk: Server, browser) -> None:
+def test_an_agent_on_a_phone_searches_their_own_chats(searched: Server, browser) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone = context.new_page()
     try:
-        log_in(phone, desk, "ann")
-        phone.goto(desk.url + "/console/search")
+        log_in(phone, searched, "ann")
+        phone.goto(searched.url + "/console/search")
         assert "you were assigned" in phone.locator("#s-scope").inner_text()
         phone.fill("#s-q", "4711")
         phone.click("#s-go")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -33,8 +32,10 @@ async def seed(where: str) -> None:
         await store.close()
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module: its tests only read the chats."""
+    tmp_path = tmp_path_factory.mktemp("paging")
     where = str(tmp_path / "chat.db")
     add_user(where, "sue", "supervisor")
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop holds this thread
