@@ -26,7 +26,7 @@ from chatserver.core.conversation import Event
 from chatserver.tokens import new_id
 
 from .connections import Ack, Connection, Registry
-from .subscription import Subscription, subscribe
+from .subscription import Publisher, Subscription, publisher, subscribe
 
 log = logging.getLogger(__name__)
 
@@ -196,22 +196,26 @@ class RedisBus(LocalBus):
         await self.client.aclose()
 
     async def _publisher(self) -> None:
-        while True:
-            message = await self._outbox.get()
-            batch = [message]
-            while not self._outbox.empty() and len(batch) < 500:
-                batch.append(self._outbox.get_nowait())
+        connection: Publisher | None = None
+        try:
             while True:
-                try:
-                    async with self.client.pipeline(transaction=False) as pipe:
-                        for item in batch:
-                            pipe.publish(self.channel, item)
-                        await pipe.execute()
-                    break
-                except (RedisError, OSError) as error:
-                    self.healthy = False
-                    log.warning("publishing to Redis failed (%s); retrying", error)
-                    await asyncio.sleep(RETRY_SECONDS)
+                message = await self._outbox.get()
+                batch = [message]
+                while not self._outbox.empty() and len(batch) < 500:
+                    batch.append(self._outbox.get_nowait())
+                while True:
+                    try:
+                        if connection is None or connection.failed is not None:
+                            connection = await publisher(self.client)
+                        await connection.publish(self.channel, batch)
+                        break
+                    except (RedisError, OSError) as error:
+                        self.healthy = False
+                        log.warning("publishing to Redis failed (%s); retrying", error)
+                        await asyncio.sleep(RETRY_SECONDS)
+        finally:
+            if connection is not None:
+                connection.close()
 
     async def _subscriber(self) -> None:
         while True:
