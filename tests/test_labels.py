@@ -20,8 +20,8 @@ import pytest
 from chatserver.core.labels import text_colour
 from chatserver.reports.reports_csv import BOM
 
-from .databases import db_location
-from .harness import PASSWORD, Server, add_user, agent, sql, visitor
+from .databases import BACKENDS, db_location
+from .harness import PASSWORD, Server, add_user, agent, served, sql, visitor
 
 pytestmark = pytest.mark.anyio
 __all__ = ["db_location"]
@@ -343,70 +343,69 @@ def test_a_chats_labels_are_the_fold_of_its_label_events() -> None:
 
 # --- defects found in review: each shown first by a failing test --------------------------
 
-def test_a_label_id_too_big_for_the_store_is_a_404(tmp_path, db_location: str) -> None:
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Server]:
+    """One server per backend for the tests below that change only labels of their own
+    names (its log is checked for tracebacks when the module is done)."""
+    with served(request.param, tmp_path_factory.mktemp(request.param),
+                {"root": "admin", "sue": "supervisor"}) as server:
+        yield server
+
+
+def test_a_label_id_too_big_for_the_store_is_a_404(shared: Server) -> None:
     """`/api/labels/{label_id:int}` takes any run of digits; SQLite cannot bind one past
     2**63 (OverflowError) and the admin gets a 500 with a traceback in the log."""
-    server = desk(tmp_path, db_location)
-    try:
-        huge = "/api/labels/99999999999999999999"
-        with session(server, "root") as root:
-            assert root.patch(huge, json={"name": "x"}).status_code == 404
-        with session(server, "root") as root:
-            assert root.delete(huge).status_code == 404
-    finally:
-        server.stop()
+    server = shared
+    huge = "/api/labels/99999999999999999999"
+    with session(server, "root") as root:
+        assert root.patch(huge, json={"name": "x"}).status_code == 404
+    with session(server, "root") as root:
+        assert root.delete(huge).status_code == 404
     assert "Traceback" not in server.log.read_text()
 
 
-def test_a_nul_in_a_conversation_id_is_a_404(tmp_path, db_location: str) -> None:
+def test_a_nul_in_a_conversation_id_is_a_404(shared: Server) -> None:
     """`/api/conversations/{id}/labels` passes the id to the store unchecked; PostgreSQL's
     text cannot hold a NUL, so a stray %00 is a 500 (and a traceback) there, a 404 on SQLite."""
-    server = desk(tmp_path, db_location)
-    try:
-        with session(server, "sue") as sue:
-            assert sue.get("/api/conversations/%00/labels").status_code == 404
-        with session(server, "sue") as sue:
-            assert sue.post("/api/conversations/a%00b/labels",
-                            json={"label_id": 1, "on": True}).status_code == 404
-    finally:
-        server.stop()
+    server = shared
+    with session(server, "sue") as sue:
+        assert sue.get("/api/conversations/%00/labels").status_code == 404
+    with session(server, "sue") as sue:
+        assert sue.post("/api/conversations/a%00b/labels",
+                        json={"label_id": 1, "on": True}).status_code == 404
     assert "Traceback" not in server.log.read_text()
 
 
-def test_names_clash_the_same_way_on_both_backends(tmp_path, db_location: str) -> None:
+def test_names_clash_the_same_way_on_both_backends(shared: Server) -> None:
     """_name_taken compares casefold() ("both backends must agree on what clashes"), but the
     unique index is on lower(name): PostgreSQL's lower('İ') is 'i', casefold gives 'i̇'.
     So on PostgreSQL a new "İ" beside "i" is refused while SQLite takes it, and renaming a
     label to "İ" breaks the index inside the UPDATE: a 500."""
-    server = desk(tmp_path, db_location)
-    try:
-        with session(server, "root") as root:
-            assert root.post("/api/labels", json={"name": "i", "colour": "#000000"}
-                             ).status_code == 201
-            other = root.post("/api/labels", json={"name": "x", "colour": "#000000"}).json()
-            renamed = root.patch(f"/api/labels/{other['id']}", json={"name": "\u0130"})
-            assert renamed.status_code == 200, renamed.text  # casefold: no clash
-    finally:
-        server.stop()
+    server = shared
+    with session(server, "root") as root:
+        assert root.post("/api/labels", json={"name": "i", "colour": "#000000"}
+                         ).status_code == 201
+        other = root.post("/api/labels", json={"name": "x", "colour": "#000000"}).json()
+        renamed = root.patch(f"/api/labels/{other['id']}", json={"name": "\u0130"})
+        assert renamed.status_code == 200, renamed.text  # casefold: no clash
     assert "Traceback" not in server.log.read_text()
 
 
-def test_names_that_look_the_same_are_one_label(tmp_path, db_location: str) -> None:
+def test_names_that_look_the_same_are_one_label(shared: Server) -> None:
     """clean_name refuses invisible characters so that "two names cannot look the same", but
     does not normalise: "Café" typed precomposed and decomposed are two labels that render
     identically in the picker, the report filter menu and the CSV."""
-    server = desk(tmp_path, db_location)
-    try:
-        with session(server, "root") as root:
-            nfc = unicodedata.normalize("NFC", "Café")
-            nfd = unicodedata.normalize("NFD", "Café")
-            assert root.post("/api/labels", json={"name": nfc, "colour": "#000000"}
-                             ).status_code == 201
-            again = root.post("/api/labels", json={"name": nfd, "colour": "#000000"})
-            assert again.status_code == 422, again.text
-            assert [lab["name"] for lab in root.get("/api/labels").json()["labels"]] == [nfc]
-    finally:
-        server.stop()
+    server = shared
+    with session(server, "root") as root:
+        nfc = unicodedata.normalize("NFC", "Café")
+        nfd = unicodedata.normalize("NFD", "Café")
+        assert root.post("/api/labels", json={"name": nfc, "colour": "#000000"}
+                         ).status_code == 201
+        again = root.post("/api/labels", json={"name": nfd, "colour": "#000000"})
+        assert again.status_code == 422, again.text
+        assert [lab["name"] for lab in root.get("/api/labels").json()["labels"]
+                if unicodedata.normalize("NFC", lab["name"]) == nfc] == [nfc]
 
 
 async def test_a_demoted_supervisor_cannot_label_or_watch_others_chats(
