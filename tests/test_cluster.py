@@ -53,14 +53,42 @@ class Redis:
             self.proc = None
 
 
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[Redis]:
+@contextlib.contextmanager
+def running_redis(folder: Path) -> Iterator[Redis]:
     if not Path(REDIS).exists():
         pytest.skip("redis-server is not installed (make test installs it as root)")
-    r = Redis(tmp_path)
+    r = Redis(folder)
     r.start()
-    yield r
-    r.stop()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    with running_redis(tmp_path) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """One Redis for the module's shared pairs (tests that kill Redis take `redis`)."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as r:
+        yield r
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                module_redis: Redis) -> Iterator[tuple[Server, Server]]:
+    """Two processes per backend for the whole module (a pair costs two starts, ~3 s of CPU),
+    for tests that kill nothing and need no setting of their own. Each test uses agents and a
+    language of its own, so no other test's chat is offered to them, and asserts on its own
+    chats only."""
+    folder = tmp_path_factory.mktemp(f"pair-{request.param}")
+    with contextlib.ExitStack() as stack:
+        url = None if request.param == "sqlite" else stack.enter_context(postgres_database())
+        yield stack.enter_context(pair(folder, module_redis, url))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -105,83 +133,82 @@ def pair(tmp_path: Path, redis: Redis, database: str | None = None,
 
 
 async def test_a_visitor_on_one_process_chats_with_an_agent_on_the_other(
-        tmp_path: Path, redis: Redis, database: str | None,
-        clients: list) -> None:
-    with pair(tmp_path, redis, database) as (a, b):
-        add_user(a.db, "una", skills={"lang:en": 5})
-        una = await agent(b, "una")
-        sara = await visitor(a, name="Sara", language="en")
-        clients += [una, sara]
-        assert sara.welcome["agents_online"] is True  # knows about an agent on the other
-        cid = (await sara.request("request_human"))["conversation_id"]
-        offer = await una.expect("offer")
-        assert offer["conversation"]["id"] == cid
-        await una.request("accept", conversation_id=cid)
-        assert (await sara.expect("assigned"))["agent"] == "Una"
-        await sara.request("message", text="hello from A")
-        got = await una.expect("message", where=lambda f: f["from"] == "visitor")
-        assert got["text"] == "hello from A"
-        await una.request("message", conversation_id=cid, text="hello from B")
-        line = await sara.expect("message", where=lambda f: f["from"] == "agent")
-        assert line["text"] == "hello from B"
-        await sara.send({"type": "typing", "on": True})
-        assert (await una.expect("typing"))["from"] == "visitor"
+        shared_pair: tuple[Server, Server], clients: list) -> None:
+    a, b = shared_pair
+    add_user(a.db, "una_nl", skills={"lang:nl": 5}, display_name="Una")  # only she reads Dutch
+    una = await agent(b, "una_nl")
+    sara = await visitor(a, name="Sara", language="nl")
+    clients += [una, sara]
+    assert sara.welcome["agents_online"] is True  # knows about an agent on the other
+    cid = (await sara.request("request_human"))["conversation_id"]
+    offer = await una.expect("offer")
+    assert offer["conversation"]["id"] == cid
+    await una.request("accept", conversation_id=cid)
+    assert (await sara.expect("assigned"))["agent"] == "Una"
+    await sara.request("message", text="hello from A")
+    got = await una.expect("message", where=lambda f: f["from"] == "visitor")
+    assert got["text"] == "hello from A"
+    await una.request("message", conversation_id=cid, text="hello from B")
+    line = await sara.expect("message", where=lambda f: f["from"] == "agent")
+    assert line["text"] == "hello from B"
+    await sara.send({"type": "typing", "on": True})
+    assert (await una.expect("typing"))["from"] == "visitor"
 
 
 async def test_200_requests_across_two_processes_each_go_to_one_agent_within_capacity(
-        tmp_path: Path, redis: Redis, database: str | None,
-        clients: list) -> None:
-    with pair(tmp_path, redis, database) as (a, b):
-        capacity = 3
-        names = [f"ag{i}" for i in range(10)]
-        for name in names:
-            add_user(a.db, name, skills={"lang:en": 5}, capacity=capacity)
-        agents = [await agent(a if i % 2 else b, name) for i, name in enumerate(names)]
-        clients += agents
-        visitors = [await visitor(a if i % 2 else b, language="en") for i in range(200)]
-        clients += visitors
-        acks = await asyncio.gather(*(v.request("request_human") for v in visitors))
-        wanted = {ack["conversation_id"] for ack in acks}
-        assert len(wanted) == 200
+        shared_pair: tuple[Server, Server], clients: list) -> None:
+    a, b = shared_pair
+    capacity = 3
+    names = [f"ag{i}" for i in range(10)]
+    for name in names:
+        add_user(a.db, name, skills={"lang:sv": 5}, capacity=capacity)  # only they: Swedish
+    agents = [await agent(a if i % 2 else b, name) for i, name in enumerate(names)]
+    clients += agents
+    visitors = [await visitor(a if i % 2 else b, language="sv") for i in range(200)]
+    clients += visitors
+    acks = await asyncio.gather(*(v.request("request_human") for v in visitors))
+    wanted = {ack["conversation_id"] for ack in acks}
+    assert len(wanted) == 200
 
-        holding: dict[int, set[str]] = defaultdict(set)  # agent -> conversations it holds
-        served: dict[str, int] = {}
+    holding: dict[int, set[str]] = defaultdict(set)  # agent -> conversations it holds
+    served: dict[str, int] = {}
 
-        async def work(i: int, client) -> None:
-            while len(served) < 200:
-                try:
-                    offer = await client.expect("offer", timeout=1)
-                except (AssertionError, TimeoutError):
-                    continue
-                cid = offer["conversation"]["id"]
-                assert cid not in served, f"{cid} offered again after it was taken"
-                holding[i].add(cid)
-                assert len(holding[i]) <= capacity, "agent above capacity"
-                ack = await client.request("accept", conversation_id=cid)
-                if ack["type"] == "error":  # withdrawn meanwhile: it must come back to someone
-                    assert ack["code"] == "conflict", ack
-                    holding[i].discard(cid)
-                    continue
-                served[cid] = i
-                await client.request("close", conversation_id=cid, resolved=True)
+    async def work(i: int, client) -> None:
+        while len(served) < 200:
+            try:
+                offer = await client.expect("offer", timeout=1)
+            except (AssertionError, TimeoutError):
+                continue
+            cid = offer["conversation"]["id"]
+            assert cid not in served, f"{cid} offered again after it was taken"
+            holding[i].add(cid)
+            assert len(holding[i]) <= capacity, "agent above capacity"
+            ack = await client.request("accept", conversation_id=cid)
+            if ack["type"] == "error":  # withdrawn meanwhile: it must come back to someone
+                assert ack["code"] == "conflict", ack
                 holding[i].discard(cid)
+                continue
+            served[cid] = i
+            await client.request("close", conversation_id=cid, resolved=True)
+            holding[i].discard(cid)
 
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(work(i, c) for i, c in enumerate(agents))), 90)
-        except TimeoutError:
-            missing = wanted - set(served)
-            marks = ",".join("?" * len(missing))
-            states = sql(a.db, f"SELECT state, count(*) FROM conversations WHERE id IN "
-                               f"({marks}) GROUP BY state", tuple(missing))
-            raise AssertionError(f"{len(missing)} never served; states {states}") from None
-        assert set(served) == wanted
-        assigned = sql(a.db, "SELECT conversation_id, count(*) FROM events "
-                             "WHERE type = 'assigned' GROUP BY conversation_id")
-        assert len(assigned) == 200 and all(n == 1 for _, n in assigned)
-        # Closed here, all at once, while the servers still answer: closed one by one by the
-        # fixture after the servers had gone, the 210 took 20 s of teardown on PostgreSQL.
-        await asyncio.gather(*(client.ws.close() for client in clients))
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(work(i, c) for i, c in enumerate(agents))), 90)
+    except TimeoutError:
+        missing = wanted - set(served)
+        marks = ",".join("?" * len(missing))
+        states = sql(a.db, f"SELECT state, count(*) FROM conversations WHERE id IN "
+                           f"({marks}) GROUP BY state", tuple(missing))
+        raise AssertionError(f"{len(missing)} never served; states {states}") from None
+    assert set(served) == wanted
+    assigned = sql(a.db, f"SELECT conversation_id, count(*) FROM events WHERE type = "
+                         f"'assigned' AND conversation_id IN ({','.join('?' * len(wanted))}) "
+                         f"GROUP BY conversation_id", tuple(wanted))
+    assert len(assigned) == 200 and all(n == 1 for _, n in assigned)
+    # Closed here, all at once, while the servers still answer: closed one by one by the
+    # fixture after the servers had gone, the 210 took 20 s of teardown on PostgreSQL.
+    await asyncio.gather(*(client.ws.close() for client in clients))
 
 
 async def test_a_killed_process_loses_nothing_the_visitor_resumes_on_the_other(
@@ -258,11 +285,13 @@ async def test_service_recovers_when_redis_restarts(tmp_path: Path, redis: Redis
 # the other, which holds it in memory: a stale copy would answer wrongly unless the bus (or,
 # before its message arrives, the append's check of the seq it builds on) brings it up to date.
 
-async def _assigned_across(a: Server, b: Server, clients: list) -> tuple[Client, Client, str]:
-    """Una on B holds a chat whose visitor, Sara, is on A (so A has it in memory)."""
-    add_user(a.db, "una", skills={"lang:en": 5})
-    una = await agent(b, "una")
-    sara = await visitor(a, name="Sara", language="en")
+async def _assigned_across(a: Server, b: Server, clients: list, una_name: str = "una",
+                           language: str = "en") -> tuple[Client, Client, str]:
+    """Una on B holds a chat whose visitor, Sara, is on A (so A has it in memory); on a
+    shared pair, under a name and in a language no other test uses."""
+    add_user(a.db, una_name, skills={f"lang:{language}": 5}, display_name="Una")
+    una = await agent(b, una_name)
+    sara = await visitor(a, name="Sara", language=language)
     clients += [una, sara]
     cid = (await sara.request("request_human"))["conversation_id"]
     await una.expect("offer")
@@ -274,88 +303,84 @@ async def _assigned_across(a: Server, b: Server, clients: list) -> tuple[Client,
 
 
 async def test_after_a_transfer_on_one_process_the_other_routes_lines_to_the_new_agent(
-        tmp_path: Path, redis: Redis, database: str | None,
-        clients: list) -> None:
-    with pair(tmp_path, redis, database) as (a, b):
-        una, sara, cid = await _assigned_across(a, b, clients)
-        ola_id = add_user(a.db, "ola", skills={"lang:en": 5})
-        ola = await agent(a, "ola")
-        clients.append(ola)
-        moved = await una.request("transfer", conversation_id=cid, to_agent=ola_id)
-        assert moved["type"] == "ack"
-        # At once, on A: it may not have heard of the transfer yet, and must still not send
-        # the line to Una, who no longer holds the chat.
-        assert (await sara.request("message", text="meanwhile"))["type"] == "ack"
-        offer = await ola.expect("offer")
-        assert offer["conversation"]["id"] == cid
-        # The offer was recorded by whichever process made it; A, where Ola accepts, must
-        # know the chat is offered to her and not still held by Una.
-        assert (await ola.request("accept", conversation_id=cid))["type"] == "ack"
-        assert (await sara.expect("assigned"))["agent"] == "Ola"
-        assert (await sara.request("message", text="for Ola"))["type"] == "ack"
-        await ola.expect("message", where=lambda f: f["text"] == "for Ola")
-        await una.nothing("message", seconds=1.0)
-        refused = await una.request("message", conversation_id=cid, text="still mine?")
-        assert refused["type"] == "error"
+        shared_pair: tuple[Server, Server], clients: list) -> None:
+    a, b = shared_pair
+    una, sara, cid = await _assigned_across(a, b, clients, "una_fr", "fr")
+    ola_id = add_user(a.db, "ola_fr", skills={"lang:fr": 5}, display_name="Ola")
+    ola = await agent(a, "ola_fr")
+    clients.append(ola)
+    moved = await una.request("transfer", conversation_id=cid, to_agent=ola_id)
+    assert moved["type"] == "ack"
+    # At once, on A: it may not have heard of the transfer yet, and must still not send
+    # the line to Una, who no longer holds the chat.
+    assert (await sara.request("message", text="meanwhile"))["type"] == "ack"
+    offer = await ola.expect("offer")
+    assert offer["conversation"]["id"] == cid
+    # The offer was recorded by whichever process made it; A, where Ola accepts, must
+    # know the chat is offered to her and not still held by Una.
+    assert (await ola.request("accept", conversation_id=cid))["type"] == "ack"
+    assert (await sara.expect("assigned"))["agent"] == "Ola"
+    assert (await sara.request("message", text="for Ola"))["type"] == "ack"
+    await ola.expect("message", where=lambda f: f["text"] == "for Ola")
+    await una.nothing("message", seconds=1.0)
+    refused = await una.request("message", conversation_id=cid, text="still mine?")
+    assert refused["type"] == "error"
 
 
 async def test_after_a_close_on_one_process_the_other_knows_it_is_closed(
-        tmp_path: Path, redis: Redis, database: str | None,
-        clients: list) -> None:
-    with pair(tmp_path, redis, database) as (a, b):
-        una, sara, cid = await _assigned_across(a, b, clients)
-        assert (await una.request("close", conversation_id=cid, resolved=True))["type"] == "ack"
-        await sara.expect("closed")
-        await sara.expect("survey_request")
-        # The first thing A does with the chat after the close, and no append can notice a
-        # stale copy first: the survey is accepted only if A knows the chat is closed.
-        answer = await sara.request("survey", conversation_id=cid, rating=5)
-        assert answer["type"] == "ack", answer
-        line = await sara.request("message", text="one more thing")
-        assert line["type"] == "ack" and line["conversation_id"] != cid  # a new chat
-        types = [r[0] for r in sql(a.db, "SELECT type FROM events WHERE conversation_id = ? "
-                                         "ORDER BY seq", (cid,))]
-        assert types[-2:] == ["closed", "survey"]
+        shared_pair: tuple[Server, Server], clients: list) -> None:
+    a, b = shared_pair
+    una, sara, cid = await _assigned_across(a, b, clients, "una_de", "de")
+    assert (await una.request("close", conversation_id=cid, resolved=True))["type"] == "ack"
+    await sara.expect("closed")
+    await sara.expect("survey_request")
+    # The first thing A does with the chat after the close, and no append can notice a
+    # stale copy first: the survey is accepted only if A knows the chat is closed.
+    answer = await sara.request("survey", conversation_id=cid, rating=5)
+    assert answer["type"] == "ack", answer
+    line = await sara.request("message", text="one more thing")
+    assert line["type"] == "ack" and line["conversation_id"] != cid  # a new chat
+    types = [r[0] for r in sql(a.db, "SELECT type FROM events WHERE conversation_id = ? "
+                                     "ORDER BY seq", (cid,))]
+    assert types[-2:] == ["closed", "survey"]
 
 
 async def test_a_line_sent_as_the_other_process_closes_the_chat_is_not_stored_in_it(
-        tmp_path: Path, redis: Redis, database: str | None,
-        clients: list) -> None:
-    with pair(tmp_path, redis, database) as (a, b):
-        una, sara, cid = await _assigned_across(a, b, clients)
-        closing = asyncio.create_task(una.request("close", conversation_id=cid,
-                                                  resolved=True))
-        late = await sara.request("message", text="too late?")
-        assert (await closing)["type"] == "ack"
-        rows = sql(a.db, "SELECT type, json_extract(payload, '$.text') FROM events "
-                         "WHERE conversation_id = ? ORDER BY seq", (cid,))
-        assert rows[-1][0] == "closed"  # nothing after the close
-        if late["type"] == "ack" and late["conversation_id"] == cid:  # stored before it
-            assert ("message", "too late?") in rows
-        else:  # refused, or the first line of a new chat
-            assert ("message", "too late?") not in rows
-            assert late.get("code") == "conflict" or late["conversation_id"] != cid, late
+        shared_pair: tuple[Server, Server], clients: list) -> None:
+    a, b = shared_pair
+    una, sara, cid = await _assigned_across(a, b, clients, "una_es", "es")
+    closing = asyncio.create_task(una.request("close", conversation_id=cid,
+                                              resolved=True))
+    late = await sara.request("message", text="too late?")
+    assert (await closing)["type"] == "ack"
+    rows = sql(a.db, "SELECT type, json_extract(payload, '$.text') FROM events "
+                     "WHERE conversation_id = ? ORDER BY seq", (cid,))
+    assert rows[-1][0] == "closed"  # nothing after the close
+    if late["type"] == "ack" and late["conversation_id"] == cid:  # stored before it
+        assert ("message", "too late?") in rows
+    else:  # refused, or the first line of a new chat
+        assert ("message", "too late?") not in rows
+        assert late.get("code") == "conflict" or late["conversation_id"] != cid, late
 
 
 async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
-        tmp_path: Path, redis: Redis, database: str | None,
-        clients: list) -> None:
+        shared_pair: tuple[Server, Server], clients: list) -> None:
     """Interleaved writes from both processes: each goes on top of the other's."""
-    with pair(tmp_path, redis, database) as (a, b):
-        una, sara, cid = await _assigned_across(a, b, clients)
-        for i in range(20):
-            visitor_ack, agent_ack = await asyncio.gather(
-                sara.request("message", text=f"v{i}"),
-                una.request("message", conversation_id=cid, text=f"u{i}"))
-            assert visitor_ack["type"] == agent_ack["type"] == "ack", (visitor_ack, agent_ack)
-        for i in range(20):
-            await una.expect("message", where=lambda f, i=i: f["text"] == f"v{i}")
-            await sara.expect("message", where=lambda f, i=i: f["text"] == f"u{i}")
-        texts = [r[0] for r in sql(
-            a.db, "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
-                  "AND type = 'message' ORDER BY seq", (cid,))]
-        assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
-                                                     for i in range(20)])
+    a, b = shared_pair
+    una, sara, cid = await _assigned_across(a, b, clients, "una_it", "it")
+    for i in range(20):
+        visitor_ack, agent_ack = await asyncio.gather(
+            sara.request("message", text=f"v{i}"),
+            una.request("message", conversation_id=cid, text=f"u{i}"))
+        assert visitor_ack["type"] == agent_ack["type"] == "ack", (visitor_ack, agent_ack)
+    for i in range(20):
+        await una.expect("message", where=lambda f, i=i: f["text"] == f"v{i}")
+        await sara.expect("message", where=lambda f, i=i: f["text"] == f"u{i}")
+    texts = [r[0] for r in sql(
+        a.db, "SELECT json_extract(payload, '$.text') FROM events WHERE conversation_id = ? "
+              "AND type = 'message' ORDER BY seq", (cid,))]
+    assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
+                                                 for i in range(20)])
 
 
 async def test_an_agent_who_reloads_onto_the_other_process_keeps_their_status(
