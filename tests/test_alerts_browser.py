@@ -9,13 +9,17 @@ page asked for (headless Chromium shows no notification and plays to no speaker)
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from .harness import Server, add_user
 from .test_console_browser import log_in
-from .test_console_handoff_browser import Visitor, visitor
+from .test_console_handoff_browser import Visitor
+from .test_console_handoff_browser import visitor as asking
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +64,25 @@ CAPTURE = """
 """
 
 
+@pytest.fixture(scope="module")
+def desk(shared_server: Server) -> Server:
+    """One server for the module: each test signs in its own agent, and its visitors end their
+    chats as they leave (`visitor`), so no offer of one test waits in the next."""
+    return shared_server
+
+
+@contextmanager
+def visitor(server: Server, name: str) -> Iterator[Visitor]:
+    """A visitor who asks for a person, and ends the chat when the test is done with it (on a
+    server tests share, it would be offered to the next test's agent)."""
+    with asking(server, name) as v:
+        try:
+            yield v
+        finally:
+            v.ws.send(json.dumps({"type": "close", "id": "bye"}))
+            v.next("ack", id="bye")
+
+
 def alerting(browser, server: Server, **options):
     """A browser context whose pages may notify, with the page's alerts noted."""
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
@@ -100,8 +123,9 @@ def accept(page, name: str) -> None:
     page.wait_for_selector(f".tab[aria-selected='true'] >> text={name}")
 
 
-def test_a_line_off_screen_counts_beeps_and_notifies_until_it_is_read(server: Server,
+def test_a_line_off_screen_counts_beeps_and_notifies_until_it_is_read(desk: Server,
                                                                         browser) -> None:
+    server = desk
     add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     context = alerting(browser, server)
     page = context.new_page()
@@ -172,12 +196,13 @@ def save_switches(account, **switches: bool) -> None:
 
 
 def test_each_alert_is_switched_off_on_account_and_the_open_console_follows(
-        server: Server, browser) -> None:
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+        desk: Server, browser) -> None:
+    server = desk
+    add_user(server.db, "nadine", skills={"lang:en": 5}, display_name="Nadine")
     context = alerting(browser, server)
     page = context.new_page()
     try:
-        go_online(page, server, "nadia")
+        go_online(page, server, "nadine")
         account = context.new_page()
         account.goto(server.url + "/account")
         account.wait_for_selector("#alert-switches:not([disabled])")

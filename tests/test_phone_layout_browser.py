@@ -6,17 +6,13 @@ open is seen. Real server, real visitor sockets, Chromium's mobile emulation."""
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from .harness import Server, add_user
-from .test_alerts_browser import alerting, go_online, taken
+from .test_alerts_browser import alerting, go_online, taken, visitor
 from .test_console_browser import log_in
-from .test_console_handoff_browser import Visitor
-from .test_console_handoff_browser import visitor as asking
 from .test_console_i18n_browser import SMALL_TARGETS
 
 pytestmark = pytest.mark.browser
@@ -41,16 +37,6 @@ def user(server: Server, name: str, role: str = "agent", *, english: bool = True
              display_name=name)
     return username
 
-
-@contextmanager
-def visitor(server: Server, name: str) -> Iterator[Visitor]:
-    """A visitor who asks for a person, and ends the chat when the test is done with it."""
-    with asking(server, name) as v:
-        try:
-            yield v
-        finally:
-            v.ws.send(json.dumps({"type": "close", "id": "bye"}))
-            v.next("ack", id="bye")
 
 # The page's width and what lies outside the phone's `w` px: the elements whose right (or, in
 # right to left, left) edge is beyond it. (Chromium's mobile emulation, like a phone, widens the
