@@ -12,10 +12,24 @@ import pytest
 from playwright.sync_api import expect
 
 from .harness import Server, add_user
-from .test_alerts_browser import accept, alerting, go_online, read_by_agent, taken, unread_by_agent
-from .test_console_handoff_browser import visitor
+from .test_alerts_browser import (
+    accept,
+    alerting,
+    go_online,
+    read_by_agent,
+    taken,
+    unread_by_agent,
+    visitor,
+)
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def desk(shared_server: Server) -> Server:
+    """One server for the module: each test signs in its own agents, and every chat is ended
+    when its test is done with it, so no offer of one test waits in the next."""
+    return shared_server
 
 
 def open_widget_chat(shop, server: Server):
@@ -40,7 +54,8 @@ def delivery(line) -> str:
 
 
 def test_each_side_reads_only_what_was_shown_and_keeps_it_over_reload_and_transfer(
-        server: Server, browser, page) -> None:
+        desk: Server, browser, page) -> None:
+    server = desk
     add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
     add_user(server.db, "bahram", skills={"lang:en": 1}, display_name="Bahram")
     go_online(page, server, "nadia")
@@ -100,17 +115,21 @@ def test_each_side_reads_only_what_was_shown_and_keeps_it_over_reload_and_transf
             line = theirs.locator(".transcript:not([hidden]) .line-agent:has-text('look that up')")
             line.locator(".delivery >> text=Read").wait_for()
             assert omar
+            theirs.click("#close-btn")  # the widget's chat ends here: the next test's agent
+            theirs.click("#close-resolved")  # is offered none of this one's
+            theirs.wait_for_selector("#closed-bar:not([hidden])")
     finally:
         shop.close()
         colleague.close()
 
 
-def test_in_persian_the_marks_and_alerts_are_persian(server: Server, browser) -> None:
-    add_user(server.db, "nadia", skills={"lang:fa": 5, "lang:en": 5}, display_name="نادیا")
+def test_in_persian_the_marks_and_alerts_are_persian(desk: Server, browser) -> None:
+    server = desk
+    add_user(server.db, "nadia-fa", skills={"lang:fa": 5, "lang:en": 5}, display_name="نادیا")
     context = alerting(browser, server, locale="fa-IR")
     page = context.new_page()
     try:
-        go_online(page, server, "nadia")
+        go_online(page, server, "nadia-fa")
         assert page.evaluate("document.documentElement.dir") == "rtl"
         with visitor(server, "Sara") as sara, visitor(server, "Omar") as omar:
             page.wait_for_selector(".offer >> nth=1")
@@ -136,15 +155,16 @@ def test_in_persian_the_marks_and_alerts_are_persian(server: Server, browser) ->
         context.close()
 
 
-def test_on_a_phone_a_line_is_read_when_its_chat_is_the_view_on_screen(server: Server,
+def test_on_a_phone_a_line_is_read_when_its_chat_is_the_view_on_screen(desk: Server,
                                                                        browser) -> None:
     """390 × 844: the open chat behind the chat list (or the visitor panel) is not on screen."""
-    add_user(server.db, "nadia", skills={"lang:en": 5}, display_name="Nadia")
+    server = desk
+    add_user(server.db, "nadia-phone", skills={"lang:en": 5}, display_name="Nadia")
     context = alerting(browser, server, viewport={"width": 390, "height": 844},
                        is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        go_online(page, server, "nadia")
+        go_online(page, server, "nadia-phone")
         with visitor(server, "Sara") as sara:
             page.wait_for_selector(".offer")
             page.click(".offer .btn-primary")
