@@ -17,13 +17,12 @@ from chatserver.core.errors import BadFrame
 from chatserver.core.frames import VISITOR_FRAMES, Limits, parse
 from chatserver.service import identity
 
-from .databases import db_location
-from .harness import Client, Server, add_user, agent, sql, visitor
+from .databases import BACKENDS
+from .harness import Client, Server, agent, served, sql, visitor
 from .test_kb_api import Session
 
 pytestmark = pytest.mark.anyio
 
-__all__ = ["db_location"]
 IDENTITY_SECRET = "site-identity-secret-4f1c9a7e2b"
 
 
@@ -57,16 +56,15 @@ def test_every_identity_field_refuses_control_characters_and_lone_surrogates(
         assert refused.value.frame_id == frame.get("id")
 
 
-@pytest.fixture
-def identity_server(tmp_path: Path, db_location: str) -> Iterator[Server]:
-    srv = Server(tmp_path, database=db_location, CHATSERVER_IDENTITY_SECRET=IDENTITY_SECRET)
-    add_user(srv.db, "carol", display_name="Carol")
-    add_user(srv.db, "sue", role="supervisor")
-    yield srv.start()
-    srv.stop()
-    log = srv.log.read_text()
-    assert IDENTITY_SECRET not in log
-    assert "Traceback" not in log, log[-4000:]
+@pytest.fixture(scope="module", params=BACKENDS)
+def identity_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[Server]:
+    """One server per backend for the module: each test claims site user ids of its own."""
+    with served(request.param, tmp_path_factory.mktemp(request.param),
+                {"carol": "agent", "sue": "supervisor"},
+                CHATSERVER_IDENTITY_SECRET=IDENTITY_SECRET) as srv:
+        yield srv
+    assert IDENTITY_SECRET not in srv.log.read_text()
 
 
 def visitor_of(server: Server, cid: str) -> str:
