@@ -5,20 +5,19 @@ history, no transcript, no external id left)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from chatserver.service import visitor_history
 
-from .databases import db_location
-from .harness import Client, Server, add_user, agent, sql, visitor
+from . import harness
+from .databases import BACKENDS
+from .harness import Client, Server, agent, sql, visitor
 from .test_identity import IDENTITY_SECRET, signed
 from .test_kb_api import Session
 
 pytestmark = pytest.mark.anyio
-__all__ = ["db_location"]
 
 
 def test_first_line_is_one_line_cut_with_an_ellipsis() -> None:
@@ -35,17 +34,17 @@ def test_a_cursor_is_read_back_or_refused() -> None:
         assert visitor_history.parse_cursor(bad) is None, bad
 
 
-@pytest.fixture
-def history_server(tmp_path: Path, db_location: str) -> Iterator[Server]:
-    srv = Server(tmp_path, database=db_location, CHATSERVER_IDENTITY_SECRET=IDENTITY_SECRET,
-                 CHATSERVER_LIMITS_FRAMES_PER_SECOND="200", CHATSERVER_LIMITS_FRAME_BURST="200")
-    add_user(srv.db, "carol", display_name="Carol")
-    add_user(srv.db, "dave", display_name="Dave")
-    add_user(srv.db, "sue", role="supervisor")
-    add_user(srv.db, "root", role="admin")
-    yield srv.start()
-    srv.stop()
-    assert "Traceback" not in srv.log.read_text()
+@pytest.fixture(scope="module", params=BACKENDS)
+def history_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[Server]:
+    """One server per backend for the module: each test has visitors of its own; only the
+    first serves chats (Carol's), and Dave never does."""
+    with harness.served(request.param, tmp_path_factory.mktemp(request.param),
+                        {"carol": "agent", "dave": "agent", "sue": "supervisor",
+                         "root": "admin"}, CHATSERVER_IDENTITY_SECRET=IDENTITY_SECRET,
+                        CHATSERVER_LIMITS_FRAMES_PER_SECOND="200",
+                        CHATSERVER_LIMITS_FRAME_BURST="200") as srv:
+        yield srv
 
 
 async def offered_to(v: Client, carol: Client, text: str) -> str:
