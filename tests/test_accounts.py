@@ -25,7 +25,7 @@ from chatserver.store.sqlite import migrate
 from chatserver.store.store import Store, migrate_file
 
 from .databases import db_location, postgres_database
-from .harness import PASSWORD, Server, add_user, agent
+from .harness import PASSWORD, Server, add_user, agent, bytecode_cache
 from .store_rows import connection, is_postgres
 
 __all__ = ["db_location"]
@@ -40,7 +40,8 @@ def cli(db: Path | str, *args: str, stdin: str = "",
     where = ({"CHATSERVER_STORAGE_BACKEND": "postgres", "CHATSERVER_STORAGE_URL": str(db)}
              if is_postgres(str(db)) else {"CHATSERVER_STORAGE_PATH": str(db)})
     return subprocess.run([sys.executable, "-m", "chatserver", *args], input=stdin,
-                          env={**os.environ, **where}, cwd=cwd or Path(db).parent,
+                          env={**os.environ, **where, **bytecode_cache()},
+                          cwd=cwd or Path(db).parent,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -53,10 +54,11 @@ def cookie_header(cookies: httpx.Cookies) -> str:
     return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
-@pytest.fixture
-def quick_server(tmp_path: Path) -> Iterator[Server]:
-    """A server that re-checks open agent sockets' sessions every 0.2 s instead of every 30 s."""
-    srv = Server(tmp_path, CHATSERVER_SERVER_SESSION_CHECK_SECONDS="0.2")
+@pytest.fixture(scope="module")
+def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that re-checks open agent sockets' sessions every 0.2 s instead of every 30 s
+    (one for the module: its tests each change a user of their own)."""
+    srv = Server(tmp_path_factory.mktemp("quick"), CHATSERVER_SERVER_SESSION_CHECK_SECONDS="0.2")
     yield srv.start()
     srv.stop()
 
@@ -76,7 +78,8 @@ def test_migration_adds_the_password_change_flag_to_an_existing_database(
         assert migrate(conn) == len(MIGRATIONS)  # a second run changes nothing
 
 
-def test_user_passwd_reads_stdin_and_ends_every_session(server: Server) -> None:
+def test_user_passwd_reads_stdin_and_ends_every_session(quick_server: Server) -> None:
+    server = quick_server
     add_user(server.db, "dana")
     old = login(server, "dana", PASSWORD)
     assert old.status_code == 200
