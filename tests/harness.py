@@ -8,7 +8,9 @@ socket.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -27,14 +29,27 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from chatserver.passwords import hash_password
+from chatserver.passwords import verify_password
 from chatserver.store.store import migrate_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
 PASSWORD = "correct horse battery"
-_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once for every test user
+
+
+def _quick_hash(password: str, n: int = 2**10) -> str:
+    """chatserver.passwords' scrypt format at n = 2**10 instead of 2**14: a login verifies with
+    the parameters stored in the hash, so it costs the server ~6 ms of CPU instead of ~50
+    (tests log in hundreds of times); what is checked stays the server's own verification."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32)
+    return "$".join(["scrypt", str(n), "8", "1", base64.b64encode(salt).decode(),
+                     base64.b64encode(digest).decode()])
+
+
+_HASH = _quick_hash(PASSWORD)  # one hash for every test user
+assert verify_password(PASSWORD, _HASH)
 
 
 def bytecode_cache() -> dict[str, str]:
