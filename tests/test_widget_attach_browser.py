@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,11 @@ def png(width: int = 64, height: int = 48, noise: bool = False) -> bytes:
 
 def payload(name: str, data: bytes, mime: str) -> dict[str, Any]:
     return {"name": name, "mimeType": mime, "buffer": data}
+
+
+def attach_js_drew_a_line(page, **options: Any) -> None:
+    """attach.js is loaded and has drawn a file's line: it adds attach.css to the widget then."""
+    expect(part(page, "link[href$='attach.css']")).to_be_attached(**options)
 
 
 @pytest.fixture(scope="module")
@@ -500,7 +506,7 @@ def test_a_second_tab_does_not_call_an_upload_in_progress_lost(desk, site, page)
     other.goto(site.url + "/tab-b")
     line = part(other, ".msg.mine").last
     expect(line).to_contain_text("slow.png")
-    other.wait_for_timeout(1500)  # attach.js loaded in tab B and looked at the line
+    attach_js_drew_a_line(other)  # in tab B
     assert line.locator(".error").count() == 0, line.inner_text()
     expect(line.locator(".tick")).to_have_text("◷")
     held[0].continue_()
@@ -557,12 +563,12 @@ def test_a_file_attached_before_the_privacy_notice_was_shown_waits_for_consent(t
         page.context.set_offline(False)
         accept = part(page, ".notice button", has_text="Accept")
         expect(accept).to_be_visible(timeout=15000)
-        page.wait_for_timeout(6000)  # attach.js retried (5 s) and loaded
+        attach_js_drew_a_line(page, timeout=15000)  # retried (in 5 s), loaded, held the file
         accept.click()
         line = part(page, ".msg.mine").last
-        page.wait_for_timeout(1000)
+        expect(line.locator("a img, .error").first).to_be_attached(timeout=15000)
         assert line.locator(".error").count() == 0, line.inner_text()
-        expect(line.locator("a img")).to_have_count(1, timeout=15000)
+        expect(line.locator("a img")).to_have_count(1)
     finally:
         server.stop()
 
@@ -586,12 +592,15 @@ def test_files_attached_before_end_chat_go_to_that_chat(desk, site, page):
     part(page, "button", has_text="End chat").first.click()
     cdp.send("Network.emulateNetworkConditions", {
         "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-    page.wait_for_timeout(4000)
+    visitors_files = ("SELECT c.id, a.name FROM attachments a JOIN conversations c ON "
+                      "c.id = a.conversation_id WHERE c.visitor_id = (SELECT visitor_id FROM "
+                      "conversations WHERE id = ?) ORDER BY a.created_ms")
+    deadline = time.monotonic() + 10
+    while len(sql(server.db, visitors_files, (cid,))) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     # today: first.png "The file could not be sent." (409 conflict: the chat closed under
     # it), second.png stored in a new conversation in state bot, and the survey gone
-    mine = sql(server.db, "SELECT c.id, a.name FROM attachments a JOIN conversations c ON "
-               "c.id = a.conversation_id WHERE c.visitor_id = (SELECT visitor_id FROM "
-               "conversations WHERE id = ?) ORDER BY a.created_ms", (cid,))
+    mine = sql(server.db, visitors_files, (cid,))
     assert mine == [(cid, "first.png"), (cid, "second.png")], mine
     assert sql(server.db, "SELECT count(*) FROM conversations WHERE visitor_id = (SELECT "
                "visitor_id FROM conversations WHERE id = ?)", (cid,)) == [(1,)]
