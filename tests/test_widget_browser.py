@@ -83,13 +83,13 @@ class Agent:
             lines.append(f["text"])
 
 
-@pytest.fixture
-def alice(server: Server) -> Iterator[Agent]:
-    """Alice, an agent, online on the function-scoped `server`."""
-    add_user(server.db, "alice", skills={"lang:en": 5, "orders": 5}, display_name="Alice")
-    cookie = "; ".join(f"{k}={v}" for k, v in server.login("alice").items())
-    with connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie}) as ws:
-        yield Agent(ws)
+@pytest.fixture(scope="module")
+def alices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Agent]]:
+    """A server with Alice, an agent, online: for the tests whose visitor asks for a person
+    (`shared_server` has nobody online); each test's visitor is its own."""
+    with staffed(tmp_path_factory.mktemp("alice"), "alice", {"lang:en": 5, "orders": 5},
+                 "Alice") as desk:
+        yield desk
 
 
 def part(page, css: str, **options: Any):
@@ -143,8 +143,8 @@ def eventually(check, timeout: float = 5.0) -> Any:
     return result
 
 
-def test_bot_then_agent_then_offline_reload_and_survey(server, alice, page):
-    agent = alice
+def test_bot_then_agent_then_offline_reload_and_survey(alices, page):
+    server, agent = alices
     page.goto(server.url + "/demo")
     part(page, ".launcher").click()
     expect(part(page, ".prechat input[name=name]")).to_be_focused()  # the demo asks first
@@ -434,7 +434,8 @@ def test_a_site_given_name_cut_mid_emoji_or_with_controls_still_says_hello(
 
 
 def test_small_talk_and_the_talk_to_a_person_button_in_a_frustrated_reply(
-        server, alice, site, page):
+        alices, site, page):
+    server, alice = alices
     host_page(page, site, "/help", embed(server))
     part(page, ".launcher").click()
     say(page, "hi")
