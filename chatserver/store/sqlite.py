@@ -152,8 +152,7 @@ class SqliteBackend:
 
     async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]:
         assert self._reader is not None, "store is not open"
-        async with self._reader.execute(sql, params) as cursor:
-            return cast(list[Row], list(await cursor.fetchall()))
+        return cast(list[Row], list(await self._reader.execute_fetchall(sql, params)))
 
     async def ping(self) -> bool:
         try:
