@@ -15,6 +15,7 @@ import json
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,15 @@ pytestmark = pytest.mark.anyio
 
 FAST = {"CHATSERVER_LIMITS_FRAMES_PER_SECOND": "2000", "CHATSERVER_LIMITS_FRAME_BURST": "2000"}
 CONVERSATION_FRAMES = {"message", "note", "assigned", "closed", "event", "ack"}
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the tests that kill nothing (a start costs ~1.5 s of CPU): each uses
+    agents and a language of its own, so no other test's chat reaches them."""
+    srv = Server(tmp_path_factory.mktemp("server"), **FAST)
+    yield srv.start()
+    srv.stop()
 
 
 class Tally:
@@ -197,8 +207,9 @@ async def _stop(ann: Peer, chats: list[Visitor]) -> None:
             await peer.close()
 
 
-async def test_the_ack_of_a_line_comes_before_what_follows_it(server: Server,
+async def test_the_ack_of_a_line_comes_before_what_follows_it(fast_server: Server,
                                                                clients: list) -> None:
+    server = fast_server
     sara = await visitor(server, name="Sara", language="en")
     clients.append(sara)
     frame_id = str(uuid.uuid4())
@@ -217,26 +228,23 @@ async def test_the_ack_of_a_line_comes_before_what_follows_it(server: Server,
 
 
 async def test_visitors_resuming_mid_stream_get_each_event_once_and_in_order(
-        tmp_path: Path) -> None:
-    server = Server(tmp_path, **FAST).start()
-    try:
-        chats = await _chats(server, [server], 5)
-        ann = await _agent_peer(server, chats)
-        for chat in chats:
-            await chat.reconnect(server)
-        traffic = asyncio.create_task(_traffic(ann, chats, 3.0))
-        rng = random.Random(7)
-        while not traffic.done():  # each visitor drops and resumes, again and again
-            await asyncio.sleep(rng.uniform(0.05, 0.3))
-            chat = rng.choice(chats)
-            assert chat.peer is not None
-            await chat.peer.close()
-            await chat.reconnect(server)
-        await _settle(ann.tally, chats)
-        _assert_once_in_order(ann.tally, chats)
-        await _stop(ann, chats)
-    finally:
-        server.stop()
+        fast_server: Server) -> None:
+    server = fast_server
+    chats = await _chats(server, [server], 5, "ann_en", "en")
+    ann = await _agent_peer(server, chats, "ann_en")
+    for chat in chats:
+        await chat.reconnect(server)
+    traffic = asyncio.create_task(_traffic(ann, chats, 3.0))
+    rng = random.Random(7)
+    while not traffic.done():  # each visitor drops and resumes, again and again
+        await asyncio.sleep(rng.uniform(0.05, 0.3))
+        chat = rng.choice(chats)
+        assert chat.peer is not None
+        await chat.peer.close()
+        await chat.reconnect(server)
+    await _settle(ann.tally, chats)
+    _assert_once_in_order(ann.tally, chats)
+    await _stop(ann, chats)
 
 
 @pytest.mark.redis
@@ -296,7 +304,8 @@ async def _frames(client: Any, seconds: float) -> list[dict[str, Any]]:
 
 
 async def test_a_resume_long_after_welcome_still_gets_everything_it_asks_for(
-        server: Server, clients: list) -> None:
+        fast_server: Server, clients: list) -> None:
+    server = fast_server
     sara = await visitor(server, name="Sara", language="en")
     clients.append(sara)
     first = await sara.request("message", text="What are your opening hours?")
@@ -316,7 +325,8 @@ async def test_a_resume_long_after_welcome_still_gets_everything_it_asks_for(
 
 
 async def test_a_supervisor_opening_a_chat_gets_its_transcript_each_time(
-        server: Server, clients: list) -> None:
+        fast_server: Server, clients: list) -> None:
+    server = fast_server
     add_user(server.db, "sue", role="supervisor")
     sue = await agent(server, "sue", online=False)
     sara = await visitor(server, name="Sara", language="en")
@@ -334,7 +344,8 @@ async def test_a_supervisor_opening_a_chat_gets_its_transcript_each_time(
 
 
 async def test_a_resume_past_the_end_of_the_log_does_not_silence_the_socket(
-        server: Server, clients: list) -> None:
+        fast_server: Server, clients: list) -> None:
+    server = fast_server
     sara = await visitor(server, name="Sara", language="en")
     ack = await sara.request("message", text="What are your opening hours?")
     await sara.expect("message", where=lambda f: f["from"] == "bot")
@@ -349,45 +360,42 @@ async def test_a_resume_past_the_end_of_the_log_does_not_silence_the_socket(
 
 
 async def test_a_console_reloading_under_traffic_gets_nothing_before_welcome_or_twice(
-        tmp_path: Path) -> None:
-    server = Server(tmp_path, **FAST).start()
-    try:
-        chats = await _chats(server, [server], 1)
-        sara = chats[0]
-        await sara.reconnect(server)
-        assert sara.peer is not None
-        stop = asyncio.Event()
+        fast_server: Server) -> None:
+    server = fast_server
+    chats = await _chats(server, [server], 1, "cleo", "fa")
+    sara = chats[0]
+    await sara.reconnect(server)
+    assert sara.peer is not None
+    stop = asyncio.Event()
 
-        async def chatter() -> None:
-            n = 0
-            while not stop.is_set():
-                assert sara.peer is not None
-                await sara.peer.line(f"{sara.cid} visitor {n}")
-                n += 1
-                await asyncio.sleep(0.004)
+    async def chatter() -> None:
+        n = 0
+        while not stop.is_set():
+            assert sara.peer is not None
+            await sara.peer.line(f"{sara.cid} visitor {n}")
+            n += 1
+            await asyncio.sleep(0.004)
 
-        task = asyncio.create_task(chatter())
-        cookie = "; ".join(f"{k}={v}" for k, v in server.login("ann").items())
-        last, early, tally = 0, [], Tally()
-        for _ in range(15):  # reload after reload; each page resumes from what it had
-            ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
-            await ws.send(json.dumps({"type": "hello"}))
-            while (frame := json.loads(await ws.recv()))["type"] != "welcome":
-                early.append(frame["type"])
-            await ws.send(json.dumps({"type": "resume", "conversation_id": sara.cid,
-                                      "after_seq": last}))
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 0.15
-            with contextlib.suppress(TimeoutError):
-                while (left := end - loop.time()) > 0:
-                    tally.add(json.loads(await asyncio.wait_for(ws.recv(), left)))
-            last = tally.high[sara.cid]
-            await ws.close()
-        stop.set()
-        await task
-        assert early == []
-        assert (tally.duplicates, tally.out_of_order) == ([], [])
-        assert last > 20
-        await sara.peer.close()
-    finally:
-        server.stop()
+    task = asyncio.create_task(chatter())
+    cookie = "; ".join(f"{k}={v}" for k, v in server.login("cleo").items())
+    last, early, tally = 0, [], Tally()
+    for _ in range(15):  # reload after reload; each page resumes from what it had
+        ws = await connect(server.ws + "/ws/agent", additional_headers={"Cookie": cookie})
+        await ws.send(json.dumps({"type": "hello"}))
+        while (frame := json.loads(await ws.recv()))["type"] != "welcome":
+            early.append(frame["type"])
+        await ws.send(json.dumps({"type": "resume", "conversation_id": sara.cid,
+                                  "after_seq": last}))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 0.15
+        with contextlib.suppress(TimeoutError):
+            while (left := end - loop.time()) > 0:
+                tally.add(json.loads(await asyncio.wait_for(ws.recv(), left)))
+        last = tally.high[sara.cid]
+        await ws.close()
+    stop.set()
+    await task
+    assert early == []
+    assert (tally.duplicates, tally.out_of_order) == ([], [])
+    assert last > 20
+    await sara.peer.close()
