@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,12 +176,27 @@ async def leased(db: Path, endpoint_id: int) -> None:
     raise AssertionError("nobody leased the endpoint")
 
 
+@pytest.fixture(scope="module")
+def refusing_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the refusals (a refused endpoint stores nothing; a start costs ~1.5 s
+    of CPU)."""
+    from .databases import location
+
+    folder = tmp_path_factory.mktemp("refusing")
+    with location("sqlite", folder) as where:
+        server = desk(folder, where, CHATSERVER_WEBHOOKS_ALLOW_PRIVATE="false").start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @pytest.mark.parametrize("field, url, description", [
     ("url", "http://127.0.0.1:9/hooks", ""),
     ("url", "https://no-such-host.invalid/hooks", ""),
     ("description", "http://127.0.0.1:9/hooks", "x" * 201),
 ])
-async def test_the_pages_refusals_are_translated(tmp_path: Path, field: str, url: str,
+async def test_the_pages_refusals_are_translated(refusing_desk: Server, field: str, url: str,
                                                  description: str) -> None:
     """The admin page shows a refused field's `message` through t() (webhooks.js showErrors /
     toast). The refusals an admin meets most, a private address ("refused: 127.0.0.1 is a
@@ -191,22 +206,15 @@ async def test_the_pages_refusals_are_translated(tmp_path: Path, field: str, url
     sends for the page should be a key of each language's catalog (placeholders apart)."""
     from chatserver.web.catalogue import messages
 
-    from .databases import location
-
     catalogs = {lang: messages(lang) for lang in ("fa", "ar", "zh")}  # every area, as the page
-    with location("sqlite", tmp_path) as where:
-        server = desk(tmp_path, where, CHATSERVER_WEBHOOKS_ALLOW_PRIVATE="false").start()
-        try:
-            with admin(server) as client:
-                response = client.post("/api/webhooks", json={
-                    "url": url, "events": ["message"], "description": description})
-            assert response.status_code == 422, response.text
-            data = response.json()
-            assert data["field"] == field
-            missing = [lang for lang, catalog in catalogs.items() if data["message"] not in catalog]
-            assert not missing, f"{data['message']!r} untranslated in {missing}"
-        finally:
-            server.stop()
+    with admin(refusing_desk) as client:
+        response = client.post("/api/webhooks", json={
+            "url": url, "events": ["message"], "description": description})
+    assert response.status_code == 422, response.text
+    data = response.json()
+    assert data["field"] == field
+    missing = [lang for lang, catalog in catalogs.items() if data["message"] not in catalog]
+    assert not missing, f"{data['message']!r} untranslated in {missing}"
 
 
 async def test_a_changed_url_gets_no_more_events_at_the_old_one(tmp_path: Path) -> None:
