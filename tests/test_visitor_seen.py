@@ -47,3 +47,22 @@ async def test_a_return_after_the_interval_moves_last_seen(shared_server: Server
     again = await visitor(shared_server, visitor_token=token)
     assert row(shared_server, vid)[1] > long_ago + SEEN_EVERY_MS
     await again.ws.close()
+
+
+async def test_a_return_repeating_what_is_stored_writes_nothing(shared_server: Server) -> None:
+    """The widget sends its language (and a signed-in page its name) in every hello: telling
+    the server what it already holds is not news, so a reconnect storm of widgets writes
+    nothing either; a different language is still stored at once."""
+    first = await visitor(shared_server, language="fa", name="Leila")
+    token = first.welcome["visitor_token"]
+    await first.ws.close()
+    ((vid,),) = sql(shared_server.db, "SELECT id FROM visitors ORDER BY created_ms DESC LIMIT 1")
+    seen = row(shared_server, vid)[1]
+    sql(shared_server.db, "UPDATE visitors SET last_seen_ms = ? WHERE id = ?", (seen - 1, vid))
+    again = await visitor(shared_server, visitor_token=token, language="fa", name="Leila")
+    assert row(shared_server, vid) == ("Leila", seen - 1)  # nothing new: no write
+    await again.ws.close()
+    changed = await visitor(shared_server, visitor_token=token, language="ar")
+    assert sql(shared_server.db, "SELECT language FROM visitors WHERE id = ?",
+               (vid,)) == [("ar",)]
+    await changed.ws.close()

@@ -188,7 +188,10 @@ class VisitorSocket:
         visitor_id, known = await self.identify(frame)
         profile = {k: frame[k] for k in ("name", "email", "language") if frame.get(k)}
         now = service.clock()
-        if known is None or profile or now - (known["last_seen_ms"] or 0) >= SEEN_EVERY_MS:
+        # The widget repeats its language (a page its visitor's name) in every hello: only
+        # what differs from the row is news.
+        if (known is None or any(known[k] != v for k, v in profile.items())
+                or now - (known["last_seen_ms"] or 0) >= SEEN_EVERY_MS):
             await hub.store.upsert_visitor(visitor_id, profile, now)
         claimed = None
         if frame.get("identity") is not None:  # its own name and email: the site's word
