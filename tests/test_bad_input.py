@@ -148,3 +148,25 @@ async def test_a_short_burst_over_the_rate_gets_rate_limited_but_stays_open(
     assert error["code"] == "rate_limited"
     await asyncio.sleep(1.2)  # the bucket refills at 5 frames per second
     await still_works(client, shared_server)
+
+
+async def test_a_socket_that_never_says_hello_is_closed_after_the_hello_timeout(
+        tmp_path) -> None:
+    """An opened socket that sends nothing (or anything but frames) holds a slot: after
+    limits.hello_timeout_seconds it is closed with 1008 and why; one that said hello in time
+    is not, and stays open past that deadline."""
+    server = Server(tmp_path, CHATSERVER_LIMITS_HELLO_TIMEOUT_SECONDS="1.0").start()
+    try:
+        greeted = await visitor(server)
+        async with connect(server.ws + "/ws/visitor") as silent:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(silent.recv(), 10)
+            waited = asyncio.get_running_loop().time() - started
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert "hello" in closed.value.rcvd.reason and 0.8 <= waited < 5
+        ack = await greeted.request("message", text="still here after the deadline")
+        assert ack["type"] == "ack"
+        await greeted.ws.close()
+    finally:
+        server.stop()

@@ -54,7 +54,8 @@ async def receive_loop(
     while not conn.closed:
         timeout = None if greeted() else max(0.0, hello_deadline - time.monotonic())
         try:
-            message = await asyncio.wait_for(websocket.receive(), timeout)
+            async with asyncio.timeout(timeout):  # no task per frame, unlike wait_for
+                message = await websocket.receive()
         except TimeoutError:
             conn.close(CLOSE_POLICY, "hello not sent in time")
             return
