@@ -6,22 +6,23 @@ visitor. From a review of the first version; each test failed before its fix."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .databases import db_location
-from .harness import Client, Server, add_user, agent, sql, visitor
-from .test_cluster import Redis, database, pair, redis
+from .databases import BACKENDS, location
+from .harness import Client, Server, add_user, agent, served, sql, visitor
+from .test_cluster import REDIS, Redis, pair
 from .test_kb_api import Session
 
 pytestmark = pytest.mark.anyio
 
-__all__ = ["database", "db_location", "redis"]
 SECRET = "site-identity-secret-4f1c9a7e2b"
 
 
@@ -29,15 +30,22 @@ def signed(user_id: str) -> str:
     return hmac.new(SECRET.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
-@pytest.fixture
-def srv(tmp_path: Path, db_location: str) -> Iterator[Server]:
-    server = Server(tmp_path, database=db_location, CHATSERVER_IDENTITY_SECRET=SECRET,
-                    CHATSERVER_LIMITS_FRAMES_PER_SECOND="200", CHATSERVER_LIMITS_FRAME_BURST="200")
-    add_user(server.db, "carol", display_name="Carol")
-    add_user(server.db, "root", role="admin")
-    yield server.start()
-    server.stop()
-    assert "Traceback" not in server.log.read_text()
+@pytest.fixture(scope="module", params=BACKENDS)
+def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[Server]:
+    """One server per backend for the module: each test has its own site user ids, and an
+    agent of its own where it needs one (`staff`)."""
+    with served(request.param, tmp_path_factory.mktemp(request.param), {"root": "admin"},
+                CHATSERVER_IDENTITY_SECRET=SECRET, CHATSERVER_LIMITS_FRAMES_PER_SECOND="200",
+                CHATSERVER_LIMITS_FRAME_BURST="200") as server:
+        yield server
+
+
+def staff(server: Server) -> str:
+    """A new agent of this test's own, so no chat of an earlier test is offered to it."""
+    name = f"carol-{uuid.uuid4().hex[:8]}"
+    add_user(server.db, name, display_name="Carol")
+    return name
 
 
 def visitor_of(server: Server, cid: str) -> str:
@@ -46,11 +54,11 @@ def visitor_of(server: Server, cid: str) -> str:
 
 async def moved_while_served(a: Server, b: Server, clients: list) -> tuple[Client, str, str]:
     """Una (on process B) serves an anonymous visitor of process A; the visitor logs in
-    (identify frame on A) as cust-1, verified earlier on another device, so the open chat
+    (identify frame on A) as a customer id verified earlier on another device, so the open chat
     moves to that verified visitor. Returns Una, the chat and the verified token."""
-    add_user(a.db, "una", display_name="Una")
-    una = await agent(b, "una")
-    desk = await visitor(a, identity={"id": "cust-1", "hash": signed("cust-1")})
+    una = await agent(b, staff(a))
+    customer = f"cust-{uuid.uuid4().hex[:8]}"
+    desk = await visitor(a, identity={"id": customer, "hash": signed(customer)})
     clients += [una, desk]
     token = desk.welcome["visitor_token"]
     await desk.ws.close()
@@ -60,44 +68,65 @@ async def moved_while_served(a: Server, b: Server, clients: list) -> tuple[Clien
     assert (await tablet.request("message", text="parcel is damaged"))["type"] == "ack"
     await una.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
     assert (await una.request("accept", conversation_id=cid))["type"] == "ack"
-    moved = await tablet.request("identify", identity={"id": "cust-1",
-                                                       "hash": signed("cust-1")})
+    moved = await tablet.request("identify", identity={"id": customer,
+                                                       "hash": signed(customer)})
     assert moved["verified"] is True and moved["conversation"]["id"] == cid
     assert moved["visitor_token"] == token
     await tablet.ws.close()  # the page reloads (the widget reconnects after identify anyway)
     return una, cid, token
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[tuple[Server, Server]]:
+    """Two processes on one database and a Redis of their own, for the module's two tests
+    (each moves a chat of its own customer, served by its own agent)."""
+    if not Path(REDIS).exists():
+        pytest.skip("redis-server is not installed (make test installs it as root)")
+    folder = tmp_path_factory.mktemp(f"pair-{request.param}")
+    redis = Redis(folder)
+    redis.start()
+    try:
+        with contextlib.ExitStack() as stack:
+            database = None
+            if request.param == "postgres":
+                database = stack.enter_context(location("postgres", folder))
+            yield stack.enter_context(pair(folder, redis, database,
+                                           CHATSERVER_IDENTITY_SECRET=SECRET))
+    finally:
+        redis.stop()
+
+
 @pytest.mark.redis
 async def test_after_a_move_the_agents_replies_reach_the_reconnected_visitor(
-        tmp_path: Path, redis: Redis, database: str | None, clients: list) -> None:
+        two: tuple[Server, Server], clients: list) -> None:
     """Process B (the agent's) learns of the move from the `rehomed` event (the bus carries
     it, as every event): it publishes Una's lines to the verified visitor's id, so the
     visitor, back on process A with the verified token, sees the reply."""
-    with pair(tmp_path, redis, database, CHATSERVER_IDENTITY_SECRET=SECRET) as (a, b):
-        una, cid, token = await moved_while_served(a, b, clients)
-        again = await visitor(a, visitor_token=token)
-        clients.append(again)
-        assert again.welcome["conversation"]["id"] == cid
-        await again.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
-        await una.request("message", conversation_id=cid, text="A new one ships today")
-        line = await again.expect("message", where=lambda f: f.get("text") ==
-                                  "A new one ships today", timeout=5)
-        assert line["conversation_id"] == cid
+    a, b = two
+    una, cid, token = await moved_while_served(a, b, clients)
+    again = await visitor(a, visitor_token=token)
+    clients.append(again)
+    assert again.welcome["conversation"]["id"] == cid
+    await again.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+    await una.request("message", conversation_id=cid, text="A new one ships today")
+    line = await again.expect("message", where=lambda f: f.get("text") ==
+                              "A new one ships today", timeout=5)
+    assert line["conversation_id"] == cid
 
 
 @pytest.mark.redis
 async def test_after_a_move_the_visitor_may_close_their_chat_on_the_other_process(
-        tmp_path: Path, redis: Redis, database: str | None, clients: list) -> None:
+        two: tuple[Server, Server], clients: list) -> None:
     """On process B the moved chat belongs to the verified visitor too: they may close it
     there (it was 'no such conversation' while B's projection kept the anonymous id)."""
-    with pair(tmp_path, redis, database, CHATSERVER_IDENTITY_SECRET=SECRET) as (a, b):
-        _, cid, token = await moved_while_served(a, b, clients)
-        again = await visitor(b, visitor_token=token)
-        clients.append(again)
-        assert again.welcome["conversation"]["id"] == cid
-        closed = await again.request("close")
-        assert closed["type"] == "ack", closed
+    a, b = two
+    _, cid, token = await moved_while_served(a, b, clients)
+    again = await visitor(b, visitor_token=token)
+    clients.append(again)
+    assert again.welcome["conversation"]["id"] == cid
+    closed = await again.request("close")
+    assert closed["type"] == "ack", closed
 
 
 async def test_an_account_switch_by_identify_frame_stops_the_former_customers_lines(
@@ -105,7 +134,7 @@ async def test_an_account_switch_by_identify_frame_stops_the_former_customers_li
     """Ann is chatting with Carol; on the same socket the app logs Bo in (identify frame,
     docs/protocol.md). The socket now speaks for Bo: Carol's replies to Ann must not arrive
     on it (the socket stayed registered for Ann, and Bo read Ann's private chat)."""
-    carol = await agent(srv, "carol")
+    carol = await agent(srv, staff(srv))
     ann = await visitor(srv, identity={"id": "ann", "hash": signed("ann")})
     clients += [carol, ann]
     cid = (await ann.request("request_human"))["conversation_id"]
@@ -193,7 +222,8 @@ async def test_the_serving_agent_learns_who_the_visitor_is_after_they_log_in_mid
     verified visitor. Carol's console knew only the anonymous id from the offer (whose
     history is now empty and unreadable to her); the `rehomed` event reaches her with the
     verified visitor's id, whose history she may read: verified, with the earlier chat."""
-    carol = await agent(srv, "carol")
+    name = staff(srv)
+    carol = await agent(srv, name)
     old = await visitor(srv, identity={"id": "cust-5", "hash": signed("cust-5")})
     clients += [carol, old]
     assert (await old.request("message", text="first chat"))["type"] == "ack"
@@ -214,7 +244,7 @@ async def test_the_serving_agent_learns_who_the_visitor_is_after_they_log_in_mid
     await carol.request("message", conversation_id=cid, text="Found it")
     await tablet.expect("message", where=lambda f: f.get("text") == "Found it")
     assert not [f for f in tablet.seen if f["type"] == "event"]
-    with_carol = Session(srv, "carol")
+    with_carol = Session(srv, name)
     try:
         answer = with_carol.get(f"/api/visitors/{told['payload']['visitor_id']}/history")
         assert with_carol.get(f"/api/visitors/{known}/history").status_code == 404
