@@ -12,10 +12,13 @@ from .databases import BACKENDS, location
 from .harness import Server, add_user, agent, sql, visitor
 
 pytestmark = pytest.mark.anyio
+# The tests without a kill share `shared_server` (a start costs ~1.5 s of CPU); each waits for
+# the offer of its own chat, since an earlier test's may still be queued.
 
 
-async def test_a_retried_message_is_stored_once_with_the_same_ack(server: Server,
+async def test_a_retried_message_is_stored_once_with_the_same_ack(shared_server: Server,
                                                                   clients: list) -> None:
+    server = shared_server
     sara = await visitor(server, name="Sara")
     clients.append(sara)
     await sara.request("request_human")
@@ -35,15 +38,16 @@ async def test_a_retried_message_is_stored_once_with_the_same_ack(server: Server
     assert rows[0] == 1
 
 
-async def test_resume_sends_exactly_the_missed_events_in_order(server: Server,
+async def test_resume_sends_exactly_the_missed_events_in_order(shared_server: Server,
                                                                clients: list) -> None:
+    server = shared_server
     add_user(server.db, "bob")
     bob = await agent(server, "bob")
     clients.append(bob)
     sara = await visitor(server, name="Sara")
     ack = await sara.request("request_human")
     cid = ack["conversation_id"]
-    await bob.expect("offer")
+    await bob.expect("offer", where=lambda f: f["conversation"]["id"] == cid)
     await bob.request("accept", conversation_id=cid)
     assigned = await sara.expect("assigned")
     await sara.ws.close()  # the visitor drops; the agent keeps writing
@@ -157,8 +161,9 @@ async def _restart_with_a_queue(server: Server) -> None:
         server.stop()
 
 
-async def test_a_retried_request_for_a_person_gets_the_same_ack(server: Server,
+async def test_a_retried_request_for_a_person_gets_the_same_ack(shared_server: Server,
                                                                 clients: list) -> None:
+    server = shared_server
     add_user(server.db, "pat", skills={"lang:en": 5})
     pat = await agent(server, "pat")
     sara = await visitor(server, name="Sara", language="en")
@@ -166,7 +171,8 @@ async def test_a_retried_request_for_a_person_gets_the_same_ack(server: Server,
     frame_id = str(uuid.uuid4())
     await sara.send({"type": "request_human", "id": frame_id})
     first = await sara.expect("ack", where=lambda f: f["id"] == frame_id)
-    await pat.expect("offer")  # the state has moved on: offered
+    await pat.expect("offer", where=lambda f: f["conversation"]["id"] == first[
+        "conversation_id"])  # the state has moved on: offered
     await sara.send({"type": "request_human", "id": frame_id})
     again = await sara.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
     assert again == first
