@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +19,7 @@ from chatserver.service.mail import Mailer, masked
 from chatserver.store import mail_outbox as outbox
 from chatserver.store.store import Store
 
-from .databases import db_location
+from .databases import BACKENDS, db_location
 from .harness import Client, Server, visitor
 from .smtp_sink import REFUSED_DOMAIN, SmtpSink, _Handler
 from .test_email import customer, mail_server
@@ -103,18 +103,43 @@ def ask(server: Server, token: str, cid: str | None, method: str = "POST") -> ht
     return httpx.request(method, server.url + "/api/visitor/transcript-email", headers=headers)
 
 
-def wait_state(server: Server, state: str, timeout: float = 20.0) -> list[Any]:
+def wait_state(server: Server, state: str, recipient: str, timeout: float = 20.0) -> list[Any]:
+    """The outbox rows to `recipient` once the first is in `state` (or the timeout passed)."""
     from .harness import sql
     deadline = time.monotonic() + timeout
     while True:
-        rows = [tuple(r) for r in sql(server.db, "SELECT state, recipient FROM mail_outbox")]
+        rows = [tuple(r) for r in sql(server.db, "SELECT state, recipient FROM mail_outbox "
+                                                 "WHERE recipient = ? ORDER BY id", (recipient,))]
         if (rows and rows[0][0] == state) or time.monotonic() > deadline:
             return rows
         time.sleep(0.1)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def mail_desk(tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> Iterator[tuple[Server, SmtpSink]]:
+    """One server and SMTP sink per backend for the transcript tests (a start costs ~1.5 s of
+    CPU): each test's visitors have addresses of their own, and it looks at their mails only.
+    transcripts_per_ip is 1, which the limit test needs and the others never reach: every
+    visitor comes from 127.0.0.1, exempt from per-address limits."""
+    from .databases import location
+
+    folder = tmp_path_factory.mktemp(f"mail-{request.param}")
+    sink = SmtpSink().start()
+    try:
+        with location(request.param, folder) as where:
+            server = mail_server(folder, where, sink,
+                                 CHATSERVER_EMAIL_TRANSCRIPTS_PER_IP="1").start()
+            try:
+                yield server, sink
+            finally:
+                server.stop()
+    finally:
+        sink.stop()
+
+
 async def test_a_transcript_that_bounced_is_not_reported_queued_to_the_corrected_address(
-        tmp_path: Path, db_location: str, clients: list[Client]) -> None:
+        mail_desk: tuple[Server, SmtpSink], clients: list[Client]) -> None:
     """A visitor mistyped their address; the transcript is refused (550) and marked failed.
     They correct the address (a new hello with the same token and the right e-mail) and press
     'e-mail me this chat' again: the server answers 202 {"status": "queued", "email":
@@ -122,33 +147,28 @@ async def test_a_transcript_that_bounced_is_not_reported_queued_to_the_corrected
     sent: request_transcript returns early whenever a row with the key exists, whatever its
     state and recipient. The visitor waits for a mail that never comes. A failed transcript
     should be queued again to the current address (or the answer must say it failed)."""
-    sink = SmtpSink().start()
-    server = mail_server(tmp_path, db_location, sink).start()
-    try:
-        guest = await customer(server, "cust-sara", f"sara@{REFUSED_DOMAIN}")
-        clients.append(guest)
-        token = guest.welcome["visitor_token"]  # type: ignore[attr-defined]
-        cid = (await guest.request("message", text="hello"))["conversation_id"]
-        await guest.request("close")
-        assert ask(server, token, cid).status_code == 202
-        rows = wait_state(server, "failed")
-        assert rows and rows[0][0] == "failed", rows
-        await guest.ws.close()
-        # The site's account now has the right address (a verified identify carries it).
-        fixed = await customer(server, "cust-sara", "sara@example.com", visitor_token=token)
-        clients.append(fixed)
-        again = ask(server, token, cid)
-        assert again.status_code == 202, again.text
-        assert again.json()["email"] == "s***@example.com"
-        # The answer says it is queued to the corrected address: then it must arrive there.
-        sink.wait_for(1, timeout=10, where=lambda m: m["To"] == "sara@example.com")
-    finally:
-        server.stop()
-        sink.stop()
+    server, sink = mail_desk
+    guest = await customer(server, "cust-sara", f"sara@{REFUSED_DOMAIN}")
+    clients.append(guest)
+    token = guest.welcome["visitor_token"]  # type: ignore[attr-defined]
+    cid = (await guest.request("message", text="hello"))["conversation_id"]
+    await guest.request("close")
+    assert ask(server, token, cid).status_code == 202
+    rows = wait_state(server, "failed", f"sara@{REFUSED_DOMAIN}")
+    assert rows and rows[0][0] == "failed", rows
+    await guest.ws.close()
+    # The site's account now has the right address (a verified identify carries it).
+    fixed = await customer(server, "cust-sara", "sara@example.com", visitor_token=token)
+    clients.append(fixed)
+    again = ask(server, token, cid)
+    assert again.status_code == 202, again.text
+    assert again.json()["email"] == "s***@example.com"
+    # The answer says it is queued to the corrected address: then it must arrive there.
+    sink.wait_for(1, timeout=10, where=lambda m: m["To"] == "sara@example.com")
 
 
 async def test_a_transcript_cannot_carry_a_strangers_text_to_an_address_nobody_proved(
-        tmp_path: Path, db_location: str, clients: list[Client]) -> None:
+        mail_desk: tuple[Server, SmtpSink], clients: list[Client]) -> None:
     """docs/email.md promises there is no way to 'send a text of their making to anyone from
     the shop's server'. But the transcript goes to the profile address, which any anonymous
     visitor types freely in hello: a script says hello with email=victim@example.com, sends
@@ -158,46 +178,35 @@ async def test_a_transcript_cannot_carry_a_strangers_text_to_an_address_nobody_p
     transcripts_per_ip is only per process. A transcript should go only to an address the
     visitor proved (a verified identity's e-mail), or only after the address is confirmed."""
     # (The fix: only a verified identity's address; docs/email.md says why.)
-    sink = SmtpSink().start()
-    server = Server(tmp_path, database=db_location, **sink.env())
-    server.start()
+    server, sink = mail_desk
     spam = "Your parcel is held: pay the fee at https://evil.example/pay"
-    try:
-        script = await visitor(server, email="victim@example.com")
-        clients.append(script)
-        token = script.welcome["visitor_token"]  # type: ignore[attr-defined]
-        cid = (await script.request("message", text=spam))["conversation_id"]
-        await script.request("close")
-        ask(server, token, cid)
-        time.sleep(3)
-        relayed = [m for _, m in sink.messages
-                   if m["To"] == "victim@example.com" and spam in m.as_string()]
-        assert relayed == [], "an unproven address received a stranger's text from the shop"
-    finally:
-        server.stop()
-        sink.stop()
+    script = await visitor(server, email="victim@example.com")
+    clients.append(script)
+    token = script.welcome["visitor_token"]  # type: ignore[attr-defined]
+    cid = (await script.request("message", text=spam))["conversation_id"]
+    await script.request("close")
+    refused = ask(server, token, cid)  # refused for the address, not by a limit
+    assert (refused.status_code, refused.json()["error"]) == (409, "no_address"), refused.text
+    time.sleep(3)
+    relayed = [m for _, m in sink.messages
+               if m["To"] == "victim@example.com" and spam in m.as_string()]
+    assert relayed == [], "an unproven address received a stranger's text from the shop"
 
 
 async def test_the_per_address_transcript_limit_spares_exempt_addresses_as_the_others_do(
-        tmp_path: Path, db_location: str, clients: list[Client]) -> None:
+        mail_desk: tuple[Server, SmtpSink], clients: list[Client]) -> None:
     """Behind a local proxy that sends no X-Forwarded-For every visitor comes from 127.0.0.1,
     which the other per-address limits exempt (abuse.exempt_addresses, the default): the
     transcript limit must not count all the shop's customers as one address either."""
-    sink = SmtpSink().start()
-    server = mail_server(tmp_path, db_location, sink,
-                         CHATSERVER_EMAIL_TRANSCRIPTS_PER_IP="1").start()
-    try:
-        for n in range(2):
-            guest = await customer(server, f"cust-{n}", f"c{n}@example.com")
-            clients.append(guest)
-            cid = (await guest.request("message", text="hello"))["conversation_id"]
-            await guest.request("close")
-            asked = ask(server, guest.welcome["visitor_token"], cid)  # type: ignore[attr-defined]
-            assert asked.status_code == 202, asked.text
-        sink.wait_for(2, timeout=10)
-    finally:
-        server.stop()
-        sink.stop()
+    server, sink = mail_desk
+    for n in range(2):
+        guest = await customer(server, f"cust-{n}", f"c{n}@example.com")
+        clients.append(guest)
+        cid = (await guest.request("message", text="hello"))["conversation_id"]
+        await guest.request("close")
+        asked = ask(server, guest.welcome["visitor_token"], cid)  # type: ignore[attr-defined]
+        assert asked.status_code == 202, asked.text
+    sink.wait_for(2, timeout=10, where=lambda m: m["To"] in ("c0@example.com", "c1@example.com"))
 
 
 class _SlowHandler(_Handler):
