@@ -346,10 +346,11 @@ def test_a_chats_labels_are_the_fold_of_its_label_events() -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Server]:
-    """One server per backend for the tests below that change only labels of their own
-    names (its log is checked for tracebacks when the module is done)."""
+    """One server per backend for the tests below: each changes only labels of its own names,
+    and the one that demotes a supervisor has one of its own (its log is checked for
+    tracebacks when the module is done)."""
     with served(request.param, tmp_path_factory.mktemp(request.param),
-                {"root": "admin", "sue": "supervisor"}) as server:
+                {"root": "admin", "sue": "supervisor", "ana": "agent"}) as server:
         yield server
 
 
@@ -409,40 +410,38 @@ def test_names_that_look_the_same_are_one_label(shared: Server) -> None:
 
 
 async def test_a_demoted_supervisor_cannot_label_or_watch_others_chats(
-        tmp_path, db_location: str, clients: list) -> None:
+        shared: Server, clients: list) -> None:
     """An admin who demotes a supervisor to agent updates the live profile (service.agents),
     the newest socket's object: the `label` handler read the role its socket opened with, so
     an older console tab kept labelling any chat. Nor does that tab keep watching every chat."""
-    server = desk(tmp_path, db_location)
-    try:
-        with session(server, "root") as root:
-            billing = root.post("/api/labels", json={"name": "Billing",
-                                                     "colour": "#1a237e"}).json()
-        ana = await agent(server, "ana")
-        old_tab = await agent(server, "sue", online=False)
-        new_tab = await agent(server, "sue", online=False)
-        clients += [ana, old_tab, new_tab]
-        sara, cid = await _chat(server, clients, ana, "Sara")
-        await sara.request("message", text="my invoice is wrong")
-        for tab in (old_tab, new_tab):  # a supervisor watches every chat
-            await tab.expect("message", where=lambda f: f.get("conversation_id") == cid)
-        with session(server, "root") as root:
-            sue_id = next(u["id"] for u in root.get("/api/users").json()["users"]
-                          if u["username"] == "sue")
-            assert root.patch(f"/api/users/{sue_id}", json={"role": "agent"}).status_code == 200
-        # The live role already rules `resume` on the old tab: the chat is not Sue's to read.
-        await old_tab.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
-        blocked = await old_tab.expect("error")
-        assert blocked["code"] == "not_found", blocked
-        refused = await new_tab.request("label", conversation_id=cid, label_id=billing["id"],
-                                        on=True)
-        assert (refused["type"], refused.get("code")) == ("error", "not_found")
-        stale = await old_tab.request("label", conversation_id=cid, label_id=billing["id"],
-                                      on=True)
-        assert (stale["type"], stale.get("code")) == ("error", "not_found"), stale
-        await sara.request("message", text="hello?")
-        await ana.expect("message", where=lambda f: f.get("text") == "hello?")
-        await old_tab.nothing("message")
-        await new_tab.nothing("message")
-    finally:
-        server.stop()
+    server, sue = shared, f"sue-{uuid.uuid4().hex[:8]}"
+    add_user(server.db, sue, role="supervisor", display_name="Sue")
+    with session(server, "root") as root:
+        billing = root.post("/api/labels", json={"name": "Billing",
+                                                 "colour": "#1a237e"}).json()
+    ana = await agent(server, "ana")
+    old_tab = await agent(server, sue, online=False)
+    new_tab = await agent(server, sue, online=False)
+    clients += [ana, old_tab, new_tab]
+    sara, cid = await _chat(server, clients, ana, "Sara")
+    await sara.request("message", text="my invoice is wrong")
+    for tab in (old_tab, new_tab):  # a supervisor watches every chat
+        await tab.expect("message", where=lambda f: f.get("conversation_id") == cid)
+    with session(server, "root") as root:
+        sue_id = next(u["id"] for u in root.get("/api/users").json()["users"]
+                      if u["username"] == sue)
+        assert root.patch(f"/api/users/{sue_id}", json={"role": "agent"}).status_code == 200
+    # The live role already rules `resume` on the old tab: the chat is not Sue's to read.
+    await old_tab.send({"type": "resume", "conversation_id": cid, "after_seq": 0})
+    blocked = await old_tab.expect("error")
+    assert blocked["code"] == "not_found", blocked
+    refused = await new_tab.request("label", conversation_id=cid, label_id=billing["id"],
+                                    on=True)
+    assert (refused["type"], refused.get("code")) == ("error", "not_found")
+    stale = await old_tab.request("label", conversation_id=cid, label_id=billing["id"],
+                                  on=True)
+    assert (stale["type"], stale.get("code")) == ("error", "not_found"), stale
+    await sara.request("message", text="hello?")
+    await ana.expect("message", where=lambda f: f.get("text") == "hello?")
+    await old_tab.nothing("message")
+    await new_tab.nothing("message")
