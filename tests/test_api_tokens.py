@@ -241,28 +241,27 @@ def test_each_token_has_its_own_rate_limit(tmp_path: Path, db_location: str) -> 
         server.stop()
 
 
-def test_the_clear_token_is_nowhere_in_the_database_or_the_log(tmp_path: Path,
-                                                               db_location: str) -> None:
-    server = desk(tmp_path, db_location)
-    try:
-        with session(server) as admin:
-            made = make_token(admin, "Secret keeper", "read", "write")
-            token = made["token"]
-            assert shape.TOKEN.fullmatch(token)
-            assert "token" not in admin.get("/api/tokens").json()["tokens"][0]
-            assert call(server, "GET", "/api/conversations", token).status_code == 200
-            # a wrong secret under the right id, sent where a log line might take it
-            wrong = token[:-4] + "AAAA"
-            assert call(server, "GET", "/api/conversations?x=" + token, wrong).status_code in (
-                400, 401)
-        secret = shape.TOKEN.fullmatch(token).group(2)  # type: ignore[union-attr]
-        rows = sql(server.db, "SELECT * FROM api_tokens") + sql(server.db,
-                                                                 "SELECT * FROM audit_log")
-        assert rows and secret not in json.dumps([list(map(str, r)) for r in rows])
-        stored = sql(server.db, "SELECT digest FROM api_tokens")[0][0]
-        assert stored == shape.digest(secret) and len(stored) == 64
-    finally:
-        server.stop()
+def test_the_clear_token_is_nowhere_in_the_database_or_the_log(shared: Server) -> None:
+    server = shared
+    with session(server) as admin:
+        made = make_token(admin, "Secret keeper", "read", "write")
+        token = made["token"]
+        assert shape.TOKEN.fullmatch(token)
+        listed = admin.get("/api/tokens").json()["tokens"]
+        assert made["id"] in [t["id"] for t in listed]
+        assert not [t for t in listed if "token" in t]
+        assert call(server, "GET", "/api/conversations", token).status_code == 200
+        # a wrong secret under the right id, sent where a log line might take it
+        wrong = token[:-4] + "AAAA"
+        assert call(server, "GET", "/api/conversations?x=" + token, wrong).status_code in (
+            400, 401)
+    token_id, secret = shape.TOKEN.fullmatch(token).groups()  # type: ignore[union-attr]
+    rows = sql(server.db, "SELECT * FROM api_tokens") + sql(server.db,
+                                                             "SELECT * FROM audit_log")
+    assert rows and secret not in json.dumps([list(map(str, r)) for r in rows])
+    stored = sql(server.db, "SELECT digest FROM api_tokens WHERE token_id = ?",
+                 (token_id,))[0][0]
+    assert stored == shape.digest(secret) and len(stored) == 64
     if isinstance(server.db, Path):  # every byte of the file, free pages and WAL included
         for path in server.db.parent.glob(server.db.name + "*"):
             assert secret.encode() not in path.read_bytes()
