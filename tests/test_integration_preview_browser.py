@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .harness import Server, add_user, sql
-from .test_api_tokens import call, make_token, session
+from .test_api_tokens import call, callers, make_token, session
 from .test_canned_browser import go_online
 from .test_console_browser import next_frame, visitor
+
+__all__ = ["callers"]  # closes the clients `call` keeps when this module is done
 
 
 def test_the_chat_list_never_says_you_wrote_an_integrations_line(server: Server,
