@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -65,26 +64,13 @@ class Postgres:
         if (self.dir / "postmaster.pid").exists():
             self._run(self._pg_ctl, "-D", str(self.dir), "-m", "fast", "-w", "stop")
 
-    def running(self) -> bool:
-        done = subprocess.run([*self._as, self._pg_ctl, "-D", str(self.dir), "status"],
-                              capture_output=True, timeout=60)
-        return done.returncode == 0
-
     def remove(self) -> None:
-        # Immediate: its files are deleted next, so a fast stop's checkpoint (~3 s on the
-        # loaded CI box) would be written for nothing.
-        if (self.dir / "postmaster.pid").exists():
-            self._run(self._pg_ctl, "-D", str(self.dir), "-m", "immediate", "-w", "stop")
+        self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def create_database(self, name: str | None = None) -> str:
-        """A new database, named uniquely unless `name` is given; the server is started first
-        when an earlier test of the module left it down."""
+    def create_database(self, name: str = "chat") -> str:
         import psycopg
 
-        if not self.running():
-            self.start()
-        name = name or f"chat_{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -97,11 +83,9 @@ class Postgres:
                 time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def own_postgres():
-    """A PostgreSQL server of the module's own, which its tests crash and start again (one
-    initdb per module, not per test: ~2 s each); each test works in a database of its own
-    from `create_database()`. Stopped and removed after the module."""
+    """A PostgreSQL server for this test alone, stopped and removed afterwards."""
     server = Postgres().init()
     try:
         server.start()
