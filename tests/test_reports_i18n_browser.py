@@ -127,6 +127,7 @@ def test_search_in_chinese_on_a_phone(desk: Server, browser) -> None:  # noqa: F
         assert page.locator("h1").inner_text() == "搜索会话"
         page.fill("#s-q", "!!")
         page.click("#s-go")
+        page.wait_for_selector("#s-error:not([hidden])")  # the check runs after the click
         assert page.locator("#s-error").inner_text() == (
             "关键词或号码：请输入要查找的词或数字（仅有标点符号查不到任何内容）")
         page.fill("#s-q", "退款")
