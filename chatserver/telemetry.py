@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import json
 import logging
 import os
 import shutil
@@ -25,6 +24,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from chatserver.core import json_text
 from chatserver.core.metrics import HANDLE_TIME_BUCKETS_S, RESPONSE_TIME_BUCKETS_S
 
 # One JSON object per line: response times and closed conversations as they happen.
@@ -201,5 +201,4 @@ def process_alive(pid: int) -> bool:
 def log_event(kind: str, **fields: Any) -> None:
     """One structured line, e.g. {"event": "response_time", "seconds": 12.3, ...}."""
     if events_log.isEnabledFor(logging.INFO):
-        events_log.info(json.dumps({"event": kind, **fields}, ensure_ascii=False,
-                                   separators=(",", ":")))
+        events_log.info(json_text.dumps({"event": kind, **fields}))

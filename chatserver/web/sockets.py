@@ -52,10 +52,12 @@ async def receive_loop(
     refused_in_a_row = 0
     hello_deadline = time.monotonic() + limits.hello_timeout_seconds
     while not conn.closed:
-        timeout = None if greeted() else max(0.0, hello_deadline - time.monotonic())
         try:
-            async with asyncio.timeout(timeout):  # no task per frame, unlike wait_for
+            if greeted():
                 message = await websocket.receive()
+            else:
+                async with asyncio.timeout(max(0.0, hello_deadline - time.monotonic())):
+                    message = await websocket.receive()  # no task per frame, unlike wait_for
         except TimeoutError:
             conn.close(CLOSE_POLICY, "hello not sent in time")
             return
