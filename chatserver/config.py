@@ -63,7 +63,8 @@ class StorageConfig:
     # Set it through CHATSERVER_STORAGE_URL to keep the password out of files; it is never
     # logged with its password.
     url: str = field(default="", repr=False)
-    # Milliseconds SQLite waits for another writer before giving up (several processes share it).
+    # Milliseconds to wait before giving up: for another writer (SQLite), for a row lock or a
+    # pooled read connection (PostgreSQL).
     busy_timeout_ms: int = 5000
     # Most events committed in one transaction by the group-commit writer.
     max_batch: int = 1000

@@ -267,7 +267,10 @@ class PostgresBackend:
 
     async def open_reader(self) -> None:
         self._pool = psycopg_pool.AsyncConnectionPool(
-            self.url, min_size=1, max_size=self._pool_size, open=False, timeout=5,
+            # timeout: a read waits busy_timeout_ms for a pooled connection (5 s by default)
+            # before the database counts as away
+            self.url, min_size=1, max_size=self._pool_size, open=False,
+            timeout=self._busy / 1000,
             # prepare_threshold None: every read is planned for its own parameters. A
             # prepared statement's generic plan, chosen after 5 runs, suits one search and
             # not the next of the same shape (a common word walks the newest chats, a rare
