@@ -355,6 +355,23 @@ def test_nobody_online_leave_a_message(shared_server, site, page):
     assert rows == [("mina@example.com", "Please call me about order 1234")]
 
 
+def test_a_message_of_spaces_is_refused_where_the_visitor_sees_it(shared_server, site, page):
+    """The form once did nothing at all for a message of spaces (the field's `required` took
+    them as text): now the field is emptied and the browser names it as missing."""
+    host_page(page, site, "/contact-blank", embed(shared_server))
+    part(page, ".launcher").click()
+    part(page, "button", has_text="Talk to a person").click()
+    part(page, ".offline input[name=email]").fill("blank@example.com")
+    message = part(page, "textarea[name=text]")
+    message.fill("   \n  ")
+    part(page, ".offline button[type=submit]", has_text="Send").click()
+    expect(message).to_be_focused()
+    assert message.evaluate("el => el.validity.valueMissing")
+    expect(part(page, ".notice", has_text="Thanks!")).to_be_hidden()
+    assert query(shared_server.db, "SELECT text FROM offline_messages WHERE email = ?",
+                 "blank@example.com") == []
+
+
 def test_the_form_comes_when_its_file_failed_to_load_once(shared_server, site, page):
     """The leave-a-message form and the survey are in forms.js, loaded when one is first due:
     a server hiccup then (503) delays the form by a few seconds, it does not lose it."""

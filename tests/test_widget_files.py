@@ -20,8 +20,9 @@ BUDGET = 15 * 1024  # issue 5: every widget file a visitor downloads at start, g
 # code, and the survey, leave-a-message and e-mail-me-this-chat forms (forms.js: 1,834 bytes
 # before that offer, 2,261 with it on 6 Dec 2026, its words coming from the server; 2,554 with
 # the transcript's download, moved out of the start bundle for issue 24; 2,545 with the
-# leave-a-message form's "←" named "Back" and its "Send message" i18n.js's "Send").
-LAZY_BUDGETS = {("attach.js", "attach.css"): 5 * 1024, ("forms.js",): 2560}
+# leave-a-message form's "←" named "Back" and its "Send message" i18n.js's "Send"; 2,565 with
+# a message of spaces named as missing instead of ignored: the budget went from 2,560 to 2,600).
+LAZY_BUDGETS = {("attach.js", "attach.css"): 5 * 1024, ("forms.js",): 2600}
 
 
 @pytest.fixture

@@ -55,7 +55,9 @@ export function create(lang, on) {
   const email = h("input", { name: "email", type: "email", required: true,
     autocomplete: "email" });
   const text = h("textarea", { name: "text", required: true, rows: 4, maxlength: 4000 });
-  const offline = form("form offline", () => val(text) && on.leave(val(email), val(text)),
+  // a message of spaces is none: trimmed to nothing, the browser says the field is required
+  const offline = form("form offline", () => ((text.value = val(text))
+    ? on.leave(val(email), text.value) : text.reportValidity()),
     h("p", null, S.leave), field(t(lang, "email"), email), field(t(lang, "message"), text),
     h("div", { class: "row" }, go(t(lang, "send")), btn("link", S.back, on.back)));
   const left = h("p", { class: "notice", role: "status" }, S.left);
