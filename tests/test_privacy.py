@@ -373,3 +373,65 @@ async def test_on_postgresql_erase_leaves_no_row_version_holding_the_text() -> N
             assert heap_holds(url, tables, needles) == (set(), set())
         finally:
             await store.close()
+
+
+def _lines_read(plan: dict[str, Any], table: str) -> int:
+    """Rows the scans of `table` in an EXPLAIN ANALYZE plan returned, over all their loops."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name") == table \
+        else 0
+    return int(own) + sum(_lines_read(child, table) for child in plan.get("Plans", ()))
+
+
+async def test_on_postgresql_an_erasure_reads_each_line_once_in_a_few_round_trips(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Erasing a long chat on PostgreSQL took time growing with the square of its length: a
+    batch's read of the visitor's chats was planned as "every line of the chat left, sorted,
+    500 kept" (or walked other visitors' chats between theirs), and every line cost two more
+    round trips. Counted, not timed: every statement the store's writer sends during the
+    erasure, each read of events EXPLAIN ANALYZEd where it ran. No read returns more lines
+    than the batch holds, and the statements are a few per batch, not two per line."""
+    from chatserver.store.dialect import to_postgres
+    from chatserver.store.postgres import PgConnection
+
+    lines, batch = 3000, 500
+    sent: list[str] = []
+    read_per_statement: list[int] = []
+    execute, executemany = PgConnection.execute, PgConnection.executemany
+
+    def counted(self: PgConnection, sql: str, params: Any = ()) -> Any:
+        sent.append(sql)
+        if sql.lstrip().startswith("SELECT") and "FROM events" in sql:
+            (plan,), = self.raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + to_postgres(sql),
+                                        params).fetchone()  # type: ignore[misc]
+            read_per_statement.append(_lines_read(plan["Plan"], "events"))
+        return execute(self, sql, params)
+
+    def counted_many(self: PgConnection, sql: str, rows: Any) -> Any:
+        sent.append(sql)  # pipelined: one round trip for all the rows
+        return executemany(self, sql, rows)
+
+    with postgres_database() as url:
+        store = Store(url)
+        await store.open()
+        try:
+            await populate(store)  # Ada's chat "ca1" sorts between Zed's "cz1"...
+            await store.create_conversation("cz9", "vz", {"language": "en"}, T0)  # ...and this
+            for start in range(0, lines, 100):
+                await store.append("cz9", [
+                    NewEvent("message", "visitor", {"from": "visitor", "author": ZED_NAME,
+                                                    "text": f"{SENTENCE} {i}"})
+                    for i in range(start, start + 100)], now_ms=T0 + start)
+            monkeypatch.setattr(PgConnection, "execute", counted)
+            monkeypatch.setattr(PgConnection, "executemany", counted_many)
+            erased = await privacy.erase_visitor(store, "vz", T0 + 10**6, batch_size=batch,
+                                                 pause_s=0)
+            monkeypatch.undo()
+            assert erased is not None and erased.events_scrubbed == lines + 11
+            assert await store.fetchall("SELECT 1 FROM events WHERE payload LIKE ?",
+                                        (f"%{SENTENCE}%",)) == []
+        finally:
+            monkeypatch.undo()
+            await store.close()
+    batches = lines // batch + 1
+    assert len(read_per_statement) >= batches and max(read_per_statement) <= batch
+    assert len(sent) <= 6 * batches + 30, sent  # BEGIN, reads, 2 batched writes, COMMIT
