@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,10 +13,23 @@ from chatserver.core.eta import (
     Pools,
     median_factor,
     patience_rate,
-    queue_etas,
+    queue_status,
     wait_estimate,
 )
-from chatserver.core.routing import Needs, RoutingRules
+from chatserver.core.routing import (
+    Needs,
+    RelaxStep,
+    Requirement,
+    RoutingRules,
+    can_serve,
+    current_requirements,
+    first_servable_step,
+    online_servable,
+    pinned,
+    queue_key,
+    requirements,
+    step_in_force,
+)
 from chatserver.core.routing_board import Board
 from chatserver.core.simulation import SimConfig, simulate
 from chatserver.core.simulation_eta import format_rows, sweep
@@ -64,11 +78,11 @@ def test_chats_ahead_count_by_the_slots_they_share_with_mine() -> None:
     pools = Pools([(1, 1, {"billing": 1}), (2, 1, {"billing": 1, "tech": 1}),
                    (3, 1, {"tech": 1})])
     billing, tech = ((("billing", 1),), None), ((("tech", 1),), None)
-    etas = queue_etas([("t1", tech, []), ("b1", billing, []), ("b2", billing, [])],
-                      lambda sig: pools.mask(*sig), pools.slots, 100.0)
-    assert etas["b1"] == pytest.approx(1.5 * 50 * median_factor(1.5))
-    assert etas["b2"] == pytest.approx(2.5 * 50 * median_factor(2.5))
-    assert etas["t1"] == pytest.approx(50 * median_factor(1))
+    status = queue_status([("t1", tech, []), ("b1", billing, []), ("b2", billing, [])],
+                          pools, 100.0)
+    assert status["b1"] == (2, pytest.approx(1.5 * 50 * median_factor(1.5)))
+    assert status["b2"] == (3, pytest.approx(2.5 * 50 * median_factor(2.5)))
+    assert status["t1"] == (1, pytest.approx(50 * median_factor(1)))
 
 
 def test_the_board_and_its_eta_agree_and_withdraw_feeds_patience() -> None:
@@ -126,3 +140,105 @@ def test_eta_error_at_every_load_single_and_multi_with_and_without_patience() ->
         assert row.entry.count > 150, table
         assert row.entry.median_ape <= 0.60, table
         assert abs(row.entry.median_bias) <= 0.30, table
+
+
+def reference_status(board: Board, now: float) -> dict[str, tuple[int, float | None]]:
+    """Positions and ETAs by the definitions, chat by chat over the snapshot: each earlier chat
+    that shares an online agent with this one (or asks the same) is one place ahead, and holds
+    it back by the share of its agents' slots that could serve this one."""
+    rules = board.rules
+    waiting, agents = board.snapshot()
+    online = [a for a in agents if a.status == "online"]
+    servable = online_servable(online)
+    capacity = {a.id: a.capacity for a in online}
+
+    def able(req: Requirement, target: int | None) -> frozenset[int]:
+        return frozenset(a.id for a in online if (a.id == target if target is not None
+                                                  else can_serve(a.skills, req)))
+
+    handle = board._mean_handle()
+    theta = patience_rate(board._exits)
+    ahead: list[tuple[object, frozenset[int]]] = []
+    result: dict[str, tuple[int, float | None]] = {}
+    for w in sorted(waiting, key=lambda w: queue_key(w, rules)):
+        sig = (current_requirements(w, now, rules, servable), pinned(w, now, rules, servable))
+        mine = able(*sig)
+        place, units = 1, 1.0
+        for other, theirs in ahead:
+            if other == sig or mine & theirs:
+                place += 1
+                slots = sum(capacity[a] for a in theirs)
+                units += 1.0 if other == sig or theirs <= mine else (
+                    sum(capacity[a] for a in mine & theirs) / slots if slots else 0.0)
+        pieces = [(0.0, sum(capacity[a] for a in mine) / handle)]
+        for i in range(step_in_force(w, now, rules, servable) + 1, len(rules.steps)):
+            later = requirements(w.needs, rules.steps[first_servable_step(w, i, rules, servable)],
+                                 rules)
+            pieces.append((max(w.enqueued_at + rules.steps[i].after_seconds - now, 0.0),
+                           sum(capacity[a] for a in able(later, None)) / handle))
+        result[w.conversation_id] = (place, wait_estimate(units, pieces, theta))
+        ahead.append((sig, mine))
+    return result
+
+
+def random_desk(seed: int) -> Iterator[tuple[Board, float]]:
+    """A small desk driven by random moves (agents coming and going, changing skills and
+    capacity, chats queued, served, transferred and abandoned); yields it now and then."""
+    rng = random.Random(seed)
+    steps = (RelaxStep(0.0), RelaxStep(10.0, level_cap=3), RelaxStep(20.0, level_cap=1),
+             RelaxStep(40.0, drop_topics=True))
+    board = Board(RoutingRules() if seed % 3 else RoutingRules(steps=steps,
+                                                                relax_language=seed % 2 == 0))
+    topics, langs = ["billing", "tech", "returns"], ["lang:en", "lang:fa", None]
+
+    def skills() -> dict[str, int]:
+        chosen = rng.sample(topics, rng.randint(0, 3)) + rng.sample(langs[:2], rng.randint(0, 2))
+        return {skill: rng.randint(1, 5) for skill in chosen}
+
+    agents = rng.randint(1, 8)
+    for agent_id in range(1, agents + 1):
+        board.upsert_agent(agent_id, capacity=rng.choice([0, 1, 2, 3]), skills=skills(),
+                           now=0.0, status=rng.choice(["online", "online", "away"]))
+    now = 0.0
+    for n in range(120):
+        now += rng.choice([0.25, 1.0, 5.0, 12.0, 31.0])
+        move, agent_id = rng.random(), rng.randint(1, agents)
+        queued = [w.conversation_id for w in board.snapshot()[0]]
+        if move < 0.45:
+            needs = Needs({t: rng.randint(1, 5) for t in rng.sample(topics, rng.randint(0, 2))},
+                          rng.choice(langs))
+            board.enqueue(f"c{n}", needs, rng.randint(-1, 2), now, at_head=rng.random() < 0.1)
+        elif move < 0.6:
+            for offer in board.dispatch(now):
+                board.accept(offer.conversation_id, offer.agent_id, now)
+        elif move < 0.7 and board.assignments():
+            cid = rng.choice(sorted(board.assignments()))
+            if rng.random() < 0.6:
+                board.release(cid, now)
+            elif board.assignments()[cid] != agent_id:
+                board.transfer(cid, now, to_agent=agent_id)
+        elif move < 0.8 and queued:
+            board.withdraw(rng.choice(queued), now)
+        elif move < 0.9:
+            board.set_status(agent_id, rng.choice(["online", "away"]), now)
+        else:
+            board.upsert_agent(agent_id, capacity=rng.choice([0, 1, 2]), skills=skills(), now=now)
+        if rng.random() < 0.3:
+            yield board, now
+
+
+def test_queue_status_follows_the_definitions_on_random_desks() -> None:
+    # The pass keeps its pools and per-ask rows between calls and works per group of chats:
+    # after any move it must still say what the definitions say, chat by chat.
+    checked = 0
+    for seed in range(40):
+        for board, now in random_desk(seed):
+            expected = reference_status(board, now)
+            got = board.queue_status(now)
+            assert [place for place, _ in got.values()] == [p for p, _ in expected.values()]
+            assert got.keys() == expected.keys()
+            for cid, (_, eta) in got.items():
+                want = expected[cid][1]
+                assert eta == want or eta == pytest.approx(want, rel=1e-12), cid
+            checked += len(got)
+    assert checked > 10_000

@@ -70,7 +70,6 @@ from chatserver.core.routing import (
     NotOffered,
     Offer,
     OfferExpired,
-    Requirement,
     RoutingError,
     RoutingRules,
     UnknownAgent,
@@ -300,12 +299,11 @@ class RedisRouter:
     async def queue_status(self, now: float) -> dict[str, tuple[int, float | None]]:
         """(position, ETA seconds) of every waiting chat, computed here from a snapshot read.
 
-        Exactly the Board's definitions (``competing_positions``); the read is a pipeline, not
-        a transaction, so under concurrent routing a chat may be counted a moment late.
+        Exactly the Board's definitions (``eta.queue_status``); the read is a pipeline, not a
+        transaction, so under concurrent routing a chat may be counted a moment late.
         """
         waiting, agents, handle = await self._read(with_handle=True)
         online = [a for a in agents if a.status == ONLINE]
-        positions = competing_positions(waiting, online, now, self.rules)
         h = sum(handle) / len(handle) if handle else self.rules.assumed_handle_seconds
         pools = eta.Pools((a.id, a.capacity, a.skills) for a in online)
         servable = online_servable(online)
@@ -315,8 +313,7 @@ class RedisRouter:
                   eta.later_asks(w, now, self.rules, cache, servable))
                  for w in sorted(waiting, key=lambda w: queue_key(w, self.rules))]
         # Patience is not shared between processes (yet): the ETA here counts no abandonment.
-        etas = eta.queue_etas(chats, lambda sig: pools.mask(*sig), pools.slots, h)
-        return {cid: (position, etas[cid]) for cid, position in positions.items()}
+        return eta.queue_status(chats, pools, h)
 
     async def servable_needs(self, needs: Needs, *, exclude: Collection[int] = ()) -> bool:
         """Whether anyone online (but ``exclude``) could serve these needs fully relaxed."""
@@ -428,47 +425,3 @@ def _waiting(cid: str, c: dict[str, str]) -> Waiting:
     excluded = {int(k[2:]): float(v) for k, v in c.items() if k.startswith("x:")}
     return Waiting(cid, _needs(c["needs"]), int(c["priority"]), float(c["enq"]), c["head"] == "1",
                    int(c["seq"]), excluded, int(c["target"]) if "target" in c else None)
-
-
-def competing_positions(waiting: Sequence[Waiting], online: Sequence[Agent], now: float,
-                        rules: RoutingRules) -> dict[str, int]:
-    """1-based place of each waiting chat among those it competes with (``Board.positions``).
-
-    The Board's algorithm over a snapshot (the Board's own runs on its private indexes); the
-    equivalence tests hold the two together. A candidate for hoisting into ``routing.py``.
-    Two chats compete when some online agent could serve both at their current step (skills
-    and pins only; load and exclusions pass); a chat nobody online can serve competes with the
-    chats of the same needs. Bit sets of agents per (skill, level) make it O(waiting log waiting
-    + distinct needs^2 + waiting x rival groups).
-    """
-    masks: dict[tuple[str, int], int] = {("", 0): 0}
-    bits: dict[int, int] = {}
-    for agent in online:
-        bit = bits[agent.id] = 1 << len(bits)
-        masks[("", 0)] |= bit
-        for skill, level in agent.skills.items():
-            for at_least in range(1, level + 1):
-                masks[(skill, at_least)] = masks.get((skill, at_least), 0) | bit
-
-    def mask(req: Requirement, target: int | None) -> int:
-        if target is not None:
-            return bits.get(target, 0)
-        m = masks[("", 0)]
-        for skill, level in req:
-            m &= masks.get((skill, max(level, 1)), 0)
-        return m
-
-    order = sorted(waiting, key=lambda w: queue_key(w, rules))
-    servable = online_servable(online)
-    sig_of = {w.conversation_id: (current_requirements(w, now, rules, servable),
-                                  pinned(w, now, rules, servable)) for w in order}
-    sigs = set(sig_of.values())
-    sig_mask = {sig: mask(*sig) for sig in sigs}
-    rivals = {s: [t for t in sigs if sig_mask[s] & sig_mask[t] or s == t] for s in sigs}
-    seen = dict.fromkeys(sigs, 0)
-    result: dict[str, int] = {}
-    for w in order:
-        sig = sig_of[w.conversation_id]
-        result[w.conversation_id] = 1 + sum(seen[t] for t in rivals[sig])
-        seen[sig] += 1
-    return result

@@ -16,6 +16,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from chatserver.core.eta import Pools
 from chatserver.core.routing import (
     OFFLINE,
     ONLINE,
@@ -91,6 +92,9 @@ class _Group:
     req: Requirement = ()
     target: int | None = None
     chats: list[tuple[QueueKey, str]] = field(default_factory=list)
+    # The ETA's (seconds after enqueue, ask) of its later steps (``eta.later_steps``), worked
+    # out by the first queue_status after each filing: only a filing changes them.
+    later: list[tuple[float, _Sig]] | None = None
 
 
 @dataclass
@@ -143,6 +147,9 @@ class BoardState:
         self._online_by_skill: dict[str, set[int]] = {}
         self._online: set[int] = set()
         self._servable_memo: dict[_Sig, bool] = {}
+        # The online agents as the ETA sees them: built by the first queue_status after one
+        # comes online, leaves or changes skills or capacity (which unlists them first).
+        self._pools: Pools | None = None
         self._kinds: dict[_Kind, dict[int, _Group]] = {}  # kind -> clock -> group
         self._kind_steps: dict[_Kind, tuple[bool, ...]] = {}
         self._steps_stale = False
@@ -227,6 +234,7 @@ class BoardState:
             new = self._buckets.get(bucket)
             self._buckets[bucket] = sorted(new + group.chats) if new else list(group.chats)
         group.bucket, group.req, group.target = bucket, req, target
+        group.later = None
 
     def _unbucket(self, queued: _Queued) -> None:
         """Out of its group (after ``_dequeue``); an emptied group, or kind, goes too."""
@@ -303,30 +311,6 @@ class BoardState:
                     self._file(group, steps)
                     self._dirty_groups.add(group)
 
-    def _online_masks(self) -> tuple[dict[tuple[str, int], int], dict[int, int]]:
-        """Bit sets of online agents per (skill, level) and ("", 0) for all; agent bits."""
-        masks: dict[tuple[str, int], int] = {("", 0): 0}
-        bits: dict[int, int] = {}
-        for state in self._agents.values():
-            if state.online:
-                bit = bits[state.id] = 1 << len(bits)
-                masks[("", 0)] |= bit
-                for skill, level in state.skills.items():
-                    for at_least in range(1, level + 1):
-                        masks[(skill, at_least)] = masks.get((skill, at_least), 0) | bit
-        return masks, bits
-
-    @staticmethod
-    def _mask(masks: dict[tuple[str, int], int], bits: dict[int, int], req: Requirement,
-              target: int | None) -> int:
-        """Online agents able to serve these requirements (or the pinned target)."""
-        if target is not None:
-            return bits.get(target, 0)
-        mask = masks[("", 0)]
-        for skill, level in req:
-            mask &= masks.get((skill, max(level, 1)), 0)
-        return mask
-
     def _unindex(self, state: _AgentState) -> None:
         if state.indexed:
             self._free.discard(state.id)
@@ -341,6 +325,7 @@ class BoardState:
                 self._online_by_skill[skill].discard(state.id)
             state.listed = False
             self._steps_stale = True
+            self._pools = None
 
     def _reindex(self, state: _AgentState, *, changed: bool = False) -> None:
         """Keep the free and online indexes true; an agent newly free (or changed) is worth a
@@ -351,6 +336,7 @@ class BoardState:
                 self._online_by_skill.setdefault(skill, set()).add(state.id)
             state.listed = True
             self._steps_stale = True
+            self._pools = None
         elif not state.online and state.listed:
             self._unlist(state)
         if state.free and not state.indexed:
