@@ -23,7 +23,7 @@ from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import Conflict, NotFound, Unavailable
 from chatserver.core.frames import encode
 from chatserver.core.msgids import N_
-from chatserver.store.store import Conn, NewEvent, StaleState, Store
+from chatserver.store.store import Appended, Conn, NewEvent, StaleState, Store
 from chatserver.telemetry import Telemetry, log_event
 
 from .event_frames import ack_for, event_frame
@@ -197,17 +197,11 @@ class Journal:
         else:
             raise Unavailable(N_("too busy to store this now; retry with the same id"),
                               frame_id=client_id)
+        if not self.shared and appended.events[0].seq > conv.last_seq + 1 - appended.duplicate:
+            conv = await self._unanswered(conv, appended, client_id, origin)
         if appended.duplicate:
             return conv, appended.events, True
-        ack = None
-        if origin is not None and client_id is not None:
-            # The sender hears its change was stored before any frame that follows it; its
-            # own words need no copy besides the ack, what else it caused (an answer, a
-            # system line, `assigned`) is sent to it too.
-            first = appended.events[0]
-            own = (first.type in ("message", "note", "whisper")
-                   and first.author not in ("bot", "system"))
-            ack = Ack(origin, client_id, encode(ack_for(client_id, first)), own)
+        ack = _ack(appended.events[0], client_id, origin)
         for event in appended.events:
             observe(self.telemetry, conv, event)
             conv = cv.apply(conv, event)
@@ -219,6 +213,27 @@ class Journal:
         else:
             self._convs[conv.id] = conv
         return conv, appended.events, False
+
+    async def _unanswered(self, conv: Conversation, appended: Appended, client_id: str | None,
+                          origin: Connection | None) -> Conversation:
+        """Apply and publish what the log holds between the projection and `appended`: lines
+        an earlier append committed though its caller was told it failed (the connection
+        dropped after COMMIT went out: PostgreSQL committed, the answer was lost), so nobody
+        saw them, and the next line would not follow the projection. One process only: with
+        several, `expect_seq` keeps the log from passing the projection unseen, and the line
+        a duplicate names may be another process's, published there."""
+        first = appended.events[0]
+        for event in await self.store.events_after(conv.id, conv.last_seq):
+            if event.seq >= first.seq and not appended.duplicate:
+                break
+            observe(self.telemetry, conv, event)
+            conv = cv.apply(conv, event)
+            own = event.client_id is not None and event.client_id == client_id
+            self.publish(conv, event, _ack(event, client_id, origin) if own else None)
+            log.info("store: seq %s of %s was committed by an append told it failed; "
+                     "published now", event.seq, conv.id)
+        self.keep(conv)
+        return conv
 
     def publish(self, conv: Conversation, event: Event, ack: Ack | None = None) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
@@ -270,6 +285,16 @@ class Journal:
                 frame = event_frame(event, for_visitor=for_visitor, links=self.links)
             rows.append((event.seq, None if frame is None else encode(frame)))
         return rows
+
+
+def _ack(event: Event, client_id: str | None, origin: Connection | None) -> Ack | None:
+    """The sender hears its change was stored before any frame that follows it; its own
+    words need no copy besides the ack, what else it caused (an answer, a system line,
+    `assigned`) is sent to it too."""
+    if origin is None or client_id is None:
+        return None
+    own = event.type in ("message", "note", "whisper") and event.author not in ("bot", "system")
+    return Ack(origin, client_id, encode(ack_for(client_id, event)), own)
 
 
 def observe(t: Telemetry, before: Conversation, event: Event) -> None:

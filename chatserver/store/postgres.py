@@ -33,6 +33,14 @@ CONNECT_TIMEOUT_SECONDS = 5
 PING_TIMEOUT_SECONDS = 1.0
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 15, "keepalives_interval": 5,
               "keepalives_count": 3}
+# The database away, not a bug: OperationalError is a connection that failed or was lost (its
+# server-sent kinds too: AdminShutdown 57P01 from pg_terminate_backend or a fast shutdown,
+# CrashShutdown 57P02, CannotConnectNow 57P03, class 08), a lock or statement timeout, disk or
+# memory short (class 53), the reader pool's timeout; StoreError, a connection not made. An
+# InterfaceError naming the connection is psycopg finding one unusable mid-call ("cannot
+# execute operations: the connection is in status ..."); its others are bugs (a value with no
+# dumper), as are InternalError's (a statement after a failed one, XX000).
+OUTAGES: tuple[type[Exception], ...] = (psycopg.OperationalError, StoreError)
 ERASE_WAIT_SECONDS = 5.0
 # Rebuilt after an erasure: B-tree pivots keep erased names live. 0.7 s and 0.1 s at 100,000
 # visitors (500,000 terms), measured on 2 shared cores; neither blocks reads or writes.
@@ -240,21 +248,31 @@ class PostgresBackend:
         return conn
 
     def begin(self, conn: Conn) -> tuple[Conn, float]:
+        """Open a transaction, on a new connection when the last one broke. A connection the
+        server ended while it sat idle (a restart, pg_terminate_backend) looks whole until
+        used: its BEGIN fails, having done nothing, and is tried once on a new one."""
         pg = cast(PgConnection, conn)
-        if pg.broken:  # the database restarted or the network dropped: start afresh
-            with contextlib.suppress(psycopg.Error):
-                pg.close()
-            pg = connect(self.url, lock_timeout_ms=self._busy)
-            log.info("store: reconnected to %s", self.describe())
-        pg.execute("BEGIN")
+        for attempt in (1, 2):
+            if pg.broken:  # the database restarted or the network dropped: start afresh
+                with contextlib.suppress(psycopg.Error):
+                    pg.close()
+                pg = connect(self.url, lock_timeout_ms=self._busy)
+                log.info("store: reconnected to %s", self.describe())
+            try:
+                pg.execute("BEGIN")
+            except psycopg.Error:
+                if attempt == 2 or not pg.broken:
+                    raise
+                continue
+            break
         return pg, 0.0
 
     def retryable(self, error: Exception) -> bool:
         return isinstance(error, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
 
     def outage(self, error: BaseException) -> str | None:
-        # OperationalError: the connection failed or was lost, a lock or statement timeout.
-        if isinstance(error, psycopg.OperationalError | StoreError):
+        if isinstance(error, OUTAGES) or (isinstance(error, psycopg.InterfaceError)
+                                          and "connection" in str(error)):
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             return scrub(first or type(error).__name__, self.url)
         return None
@@ -287,15 +305,21 @@ class PostgresBackend:
     async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Row]:
         assert self._pool is not None, "store is not open"
         query = to_postgres(sql)
-        for attempt in (1, 2):
+        # A connection the database dropped (a restart, pg_terminate_backend) fails its next
+        # statement and the pool discards it; every pooled one may have been dropped at once,
+        # so try up to one more than the pool holds before reporting the failure.
+        for attempt in range(self._pool_size + 1):
+            dropped = False
             try:
                 async with self._pool.connection() as conn:
-                    cursor = await conn.execute(query, params)
-                    return cast(list[Row], await cursor.fetchall())
-            except psycopg.OperationalError:
-                # A connection the database dropped (restart): the pool discards it; try a
-                # fresh one once before reporting the failure.
-                if attempt == 2:
+                    try:
+                        cursor = await conn.execute(query, params)
+                        return cast(list[Row], await cursor.fetchall())
+                    except psycopg.Error:
+                        dropped = conn.broken
+                        raise
+            except psycopg.Error:
+                if not dropped or attempt == self._pool_size:
                     raise
         raise AssertionError("unreachable")
 
