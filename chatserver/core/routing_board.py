@@ -217,7 +217,7 @@ class Board(BoardViews):
             if best is not None:
                 self._dequeue(cid)
                 taken.append(queued)
-                self._exits.append((now - queued.waiting.enqueued_at, False))
+                self._record_exit(now - queued.waiting.enqueued_at, False)
                 offers.append(self._offer(queued.waiting, best, now))
         for queued in taken:
             self._unbucket(queued)
@@ -314,12 +314,12 @@ class Board(BoardViews):
             self._dequeue(conversation_id)
             self._unbucket(queued)
             if now is not None:
-                self._exits.append((max(0.0, now - queued.waiting.enqueued_at), True))
+                self._record_exit(max(0.0, now - queued.waiting.enqueued_at), True)
             return None
         if conversation_id in self._offers:
             offer, waiting = self._offers.pop(conversation_id)
             if now is not None:
-                self._exits.append((max(0.0, now - waiting.enqueued_at), True))
+                self._record_exit(max(0.0, now - waiting.enqueued_at), True)
             state = self._agents[offer.agent_id]
             state.pending.discard(conversation_id)
             self._reindex(state)

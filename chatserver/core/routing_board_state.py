@@ -160,7 +160,13 @@ class BoardState:
         self._deadlines: list[tuple[float, str, int]] = []  # offer deadlines
         self._handle_times: deque[float] = deque(maxlen=self.rules.eta_window)
         self._exits: deque[tuple[float, bool]] = deque(maxlen=PATIENCE_WINDOW)
+        self._patience: float | None = None  # patience_rate(_exits), until the next exit
         self._seq = 0
+
+    def _record_exit(self, waited: float, abandoned: bool) -> None:
+        """A chat left the queue, offered or abandoned: the ETA's patience learns from it."""
+        self._exits.append((waited, abandoned))
+        self._patience = None
 
     def _agent(self, agent_id: int) -> _AgentState:
         state = self._agents.get(agent_id)

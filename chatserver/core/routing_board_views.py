@@ -127,8 +127,9 @@ class BoardViews(BoardState):
             chats.append((w.conversation_id, ask,
                           [(w.enqueued_at + after - now, a) for after, a in asks]
                           if asks else asks))
-        return eta.queue_status(chats, self._pools, self._mean_handle(),
-                                eta.patience_rate(self._exits))
+        if self._patience is None:
+            self._patience = eta.patience_rate(self._exits)
+        return eta.queue_status(chats, self._pools, self._mean_handle(), self._patience)
 
     def _mean_handle(self) -> float:
         if not self._handle_times:
