@@ -242,3 +242,27 @@ def test_queue_status_follows_the_definitions_on_random_desks() -> None:
                 assert eta == want or eta == pytest.approx(want, rel=1e-12), cid
             checked += len(got)
     assert checked > 10_000
+
+
+def test_pools_weights_are_the_shared_slots_over_wide_fields() -> None:
+    # 400 agents of up to 3 slots: the packed fields take two bytes; asks added in two goes
+    # (the second extends the first's rows) must match the pairwise definition.
+    rng = random.Random(3)
+    agents = [(a, rng.choice([0, 1, 2, 3]), {s: rng.randint(1, 5) for s in rng.sample(
+        ["billing", "tech", "returns", "lang:en", "lang:fa"], rng.randint(1, 4))})
+        for a in range(400)]
+    pools = Pools(agents)
+    asks: list[tuple[Requirement, int | None]] = [
+        ((("billing", 3),), None), ((("tech", 1), ("lang:en", 1)), None), ((), None),
+        ((("nobody", 1),), None), ((), 7), ((("returns", 5), ("lang:fa", 2)), None),
+        ((), 12345), ((("lang:fa", 1),), None)]
+    numbers = pools.numbers(asks[:3]) + pools.numbers(asks[3:])
+    assert sorted(numbers) == list(range(len(asks)))
+    for mine, k in zip(asks, numbers, strict=True):
+        for theirs, j in zip(asks, numbers, strict=True):
+            shared = pools.mask(*mine) & pools.mask(*theirs)
+            cap = pools.slots(pools.mask(*theirs))
+            expected = 1.0 if k == j or (shared == pools.mask(*theirs) and shared) else (
+                pools.slots(shared) / cap if cap else 0.0)
+            assert pools.weights[k][j] == expected and pools.rivals[k][j] == bool(
+                shared or k == j)

@@ -25,9 +25,11 @@ The model, in order of what it corrects (docs/routing.md has the measured errors
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter, mul
+from operator import itemgetter, mul, truediv
 
 from chatserver.core.routing import (
     Requirement,
@@ -149,14 +151,22 @@ class Pools:
         self.bits: dict[int, int] = {}
         self.masks: dict[tuple[str, int], int] = {("", 0): 0}
         self.by_capacity: dict[int, int] = {}
+        self._capacity: list[int] = []  # by bit
         for agent_id, capacity, skills in agents:
             bit = self.bits[agent_id] = 1 << len(self.bits)
+            self._capacity.append(capacity)
             self.masks[("", 0)] |= bit
             self.by_capacity[capacity] = self.by_capacity.get(capacity, 0) | bit
             for skill, level in skills.items():
                 for at_least in range(1, level + 1):
                     self.masks[(skill, at_least)] = self.masks.get((skill, at_least), 0) | bit
         self._slots_of: dict[Ask, int] = {}
+        # Per agent (by bit), a field per ask it can serve (``_add``), each wide enough for
+        # the slots of every agent: bytes of an array type code.
+        self._fields = [bytearray() for _ in self.bits]
+        need = max(1, (sum(self._capacity).bit_length() + 7) // 8)
+        self._typecode = next(code for code in "BHILQ" if array(code).itemsize >= need)
+        self._width = array(self._typecode).itemsize
         # Per ask met in a pass, by its number here (``numbers``): agents, slots, and the rows
         # ``weights[k][l]`` (how much one chat asking l, ahead, holds back a chat asking k) and
         # ``rivals[k][l]`` (whether some agent could serve both, or k == l).
@@ -192,45 +202,76 @@ class Pools:
             slots = self._slots_of[ask] = self.slots(self.mask(*ask))
         return slots
 
-    def numbers(self, asks: Iterable[Ask]) -> list[int]:
-        """The number of each ask in ``weights``/``rivals``, adding the rows and columns of
-        asks not met before: each new pair costs one AND and at most one ``slots``."""
-        number, masks, caps = self._number, self._asks, self.caps
-        result = []
-        for ask in asks:
-            k = number.get(ask)
-            if k is None:
-                k = number[ask] = len(masks)
-                mine = self.mask(*ask)
-                masks.append(mine)
-                caps.append(self.slots(mine))
-                row: list[float] = []
-                rivals: list[bool] = []
-                for j, theirs in enumerate(masks):
-                    shared = mine & theirs
-                    if not shared:
-                        w_kj = w_jk = 0.0
-                    else:
-                        slots = None if shared == theirs and shared == mine else self.slots(shared)
-                        w_kj = _weight(shared, theirs, caps[j], slots)
-                        w_jk = _weight(shared, mine, caps[k], slots)
-                    row.append(w_kj)
-                    rivals.append(bool(shared))
-                    if j < k:
-                        self.weights[j].append(w_jk)
-                        self.rivals[j].append(bool(shared))
-                row[k], rivals[k] = 1.0, True  # a chat nobody can serve is held back by its kind
-                self.weights.append(row)
-                self.rivals.append(rivals)
-            result.append(k)
-        return result
+    def numbers(self, asks: Sequence[Ask]) -> list[int]:
+        """The number of each ask in ``weights``/``rivals``, first adding the rows and columns
+        of the asks not met before."""
+        new = [ask for ask in asks if ask not in self._number]
+        if new:
+            self._add(new)
+        return [self._number[ask] for ask in asks]
+
+    def _add(self, new: Sequence[Ask]) -> None:
+        """Rows and columns of new asks. The slots two asks share come from packed sums: every
+        agent holds a field per ask it can serve, so the sum over an ask's agents of their
+        fields times their capacity holds its shared slots with every ask, one per field
+        (big-int adds over an ask's agents, not a set intersection per pair: 340 asks of 1,000
+        agents in ~15 ms, not 40)."""
+        masks, caps, fields, width = self._asks, self.caps, self._fields, self._width
+        first = len(masks)
+        members = []
+        for ask in new:
+            self._number[ask] = len(masks)
+            mask = self.mask(*ask)
+            masks.append(mask)
+            caps.append(self.slots(mask))
+            members.append(_positions(mask))
+        for field in fields:
+            field.extend(bytes(width * len(new)))
+        for k, agents in enumerate(members, first):
+            for agent in agents:
+                fields[agent][k * width] = 1
+        packed = [capacity * int.from_bytes(field, "little")
+                  for capacity, field in zip(self._capacity, fields, strict=True)]
+        divisors = [cap or 1 for cap in caps]
+        no_slots = [j for j, cap in enumerate(caps) if not cap]
+        slots_of = []
+        for k, agents in enumerate(members, first):
+            total = sum(map(packed.__getitem__, agents))
+            shared = array(self._typecode, total.to_bytes(len(masks) * width, "little"))
+            if sys.byteorder == "big":
+                shared.byteswap()
+            slots = shared.tolist()
+            slots_of.append(slots)
+            # Of one chat asking j ahead, the share of j's slots that could serve k: 1 when
+            # all of them could (a chat nobody can serve is held back by its own kind).
+            row = list(map(truediv, slots, divisors))
+            for j in no_slots:
+                row[j] = _whole(masks[k], masks[j])
+            rivals = (list(map(bool, slots)) if 0 not in self.by_capacity
+                      else list(map(bool, map(masks[k].__and__, masks))))
+            row[k], rivals[k] = 1.0, True
+            self.weights.append(row)
+            self.rivals.append(rivals)
+        for j in range(first):  # the older asks' columns for the new ones
+            self.weights[j].extend(slots[j] / caps[k] if caps[k] else _whole(masks[j], masks[k])
+                                   for k, slots in enumerate(slots_of, first))
+            self.rivals[j].extend(self.rivals[k][j] for k in range(first, len(masks)))
 
 
-def _weight(shared: int, theirs: int, cap: int, slots: int | None) -> float:
-    """Share of the slots of ``theirs`` (``cap``) among ``shared`` (``slots``) agents."""
-    if shared == theirs:
-        return 1.0
-    return slots / cap if cap and slots is not None else 0.0
+def _positions(mask: int) -> list[int]:
+    """The set bits of a mask, lowest first."""
+    bits = format(mask, "b")[::-1]
+    found = []
+    at = bits.find("1")
+    while at >= 0:
+        found.append(at)
+        at = bits.find("1", at + 1)
+    return found
+
+
+def _whole(mine: int, theirs: int) -> float:
+    """Weight of a chat ahead whose agents have no slots: 1 if all of them could serve mine."""
+    return 1.0 if mine & theirs and mine & theirs == theirs else 0.0
 
 
 def queue_status(chats: Sequence[tuple[str, Ask, Sequence[tuple[float, Ask]]]], pools: Pools,
