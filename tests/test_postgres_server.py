@@ -142,8 +142,7 @@ async def test_an_agent_socket_opened_while_the_database_is_away_gets_503(
     """The console's socket reads the session from the database before it accepts: while the
     database is away, the handshake gets the outage's 503 with Retry-After (as the HTTP API
     does), and the log one outage line, no error about the handshake. A read waits
-    busy_timeout_ms for a pooled connection, twice (a dropped connection is tried again):
-    1 s here, not the default 5."""
+    busy_timeout_ms for a pooled connection before the outage shows: 1 s here, not 5."""
     url = own_postgres.create_database()
     server = Server(tmp_path, database=url, CHATSERVER_STORAGE_BUSY_TIMEOUT_MS="1000")
     server.start()
