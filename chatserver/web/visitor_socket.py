@@ -35,6 +35,13 @@ from .sockets import Handler, receive_loop
 # privacy export, which count in days, and a reconnect storm (a deploy, a network blip) then
 # costs no write, no fsync and no wait for one per socket (docs/performance.md).
 SEEN_EVERY_MS = 5 * 60_000
+# A returning visitor's row and their open chat in one read: every reconnect makes it, and in
+# a reconnect storm each read waits its turn at the store's reader (docs/performance.md).
+VISITOR_AND_OPEN_CHAT = (
+    "SELECT v.*, c.id AS open_id, c.state AS open_state, c.last_seq AS open_seq "
+    "FROM visitors v LEFT JOIN conversations c ON c.id = (SELECT id FROM conversations "
+    "WHERE visitor_id = v.id AND state != 'closed' ORDER BY created_ms DESC LIMIT 1) "
+    "WHERE v.id = ?")
 
 if TYPE_CHECKING:
     from sqlite3 import Row
@@ -165,14 +172,17 @@ class VisitorSocket:
     # -- hello --
 
     async def identify(self, frame: Frame) -> tuple[str, Row | None]:
-        """The visitor the token names and their stored row; a new visitor when none is valid."""
+        """The visitor the token names and their stored row (with their open chat's `open_id`,
+        `open_state` and `open_seq`, None when there is none); a new visitor when none is
+        valid."""
         hub = self.hub
         token = frame.get("visitor_token")
         visitor_id = hub.visitor_signer.unsign(token) if token else None
         if token and visitor_id is None:
             self.conn.preface(encode(error_frame(Unauthorized(
                 "visitor token not recognised; a new visitor was started"))))
-        known = await hub.store.visitor(visitor_id) if visitor_id is not None else None
+        known = (await hub.store.fetchone(VISITOR_AND_OPEN_CHAT, (visitor_id,))
+                 if visitor_id is not None else None)
         if known is not None and known["erased_ms"] is not None:
             known = None  # an erased visitor starts afresh
         if known is None:  # new: nothing stored yet, so nothing to read back
@@ -190,8 +200,9 @@ class VisitorSocket:
         now = service.clock()
         # The widget repeats its language (a page its visitor's name) in every hello: only
         # what differs from the row is news.
-        if (known is None or any(known[k] != v for k, v in profile.items())
-                or now - (known["last_seen_ms"] or 0) >= SEEN_EVERY_MS):
+        wrote = (known is None or any(known[k] != v for k, v in profile.items())
+                 or now - (known["last_seen_ms"] or 0) >= SEEN_EVERY_MS)
+        if wrote:
             await hub.store.upsert_visitor(visitor_id, profile, now)
         claimed = None
         if frame.get("identity") is not None:  # its own name and email: the site's word
@@ -199,7 +210,13 @@ class VisitorSocket:
             if claimed.visitor_id != visitor_id:
                 visitor_id, known = claimed.visitor_id, await hub.store.visitor(
                     claimed.visitor_id)
-        open_row = await hub.store.open_conversation_of(visitor_id) if known else None
+                wrote = True
+        open_row: Row | dict[str, Any] | None = None
+        if known is not None and (wrote or claimed is not None):  # as it is after the writes
+            open_row = await hub.store.open_conversation_of(visitor_id)
+        elif known is not None and known["open_id"] is not None:  # as read with the visitor
+            open_row = {"id": known["open_id"], "state": known["open_state"],
+                        "last_seq": known["open_seq"]}
         # Greeted only once the visitor is stored: a hello that failed leaves the socket as it
         # was, and the client may send it again (not "already sent", no conversation without
         # its visitor row).
