@@ -92,6 +92,15 @@ def run(quick: bool = False) -> dict[str, dict[str, float]]:
     results["release + dispatch + decline + dispatch"] = timed(events, decline)
     results["queue_status: positions + ETAs, all waiting"] = timed(
         3 if quick else 10, lambda _: board.queue_status(clock[0]))
+
+    def presence_then_status(i: int) -> None:
+        # The board keeps the online pools between passes; an agent going away or coming
+        # back makes the next pass build them again (a big desk sees one every second or so).
+        board.set_status(1 + i, "away" if board.agent(1 + i).status == "online" else "online",
+                         clock[0])
+        board.queue_status(clock[0])
+
+    results["presence change + queue_status"] = timed(3 if quick else 10, presence_then_status)
     small, small_now, _ = build(100, 1000, seed=2)
     waiting, agents = small.snapshot()
     results["reference choose, 100 agents x 1,000 waiting"] = timed(

@@ -14,7 +14,7 @@ Driving it (one ``Board`` per desk, touched under one lock):
   ``next_wakeup()`` call ``expire(now)``, ``grace_expired(now)`` and ``dispatch(now)``.
 - queue frames: ``queue_status(now)`` (position and ETA of all waiting chats in one pass;
   ``positions``/``eta_seconds`` for one-offs), at most about once a second when the queue is
-  long (~0.1 s for 10,000 waiting); the offline-message
+  long (~40 ms for 10,000 waiting); the offline-message
   decision: ``servable(cid)`` / ``servable_needs(needs)``; ``waiting_summary(now)``.
 - illegal moves raise ``routing.RoutingError`` subclasses (``ChatError``s: mapped at the edge).
 

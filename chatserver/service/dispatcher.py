@@ -238,8 +238,9 @@ class Dispatcher:
     async def _send_positions(self, now: float) -> None:
         """Tell each waiting visitor their place and ETA, whenever either changes.
 
-        With a long queue this costs tens of ms (66 ms at 10,000 waiting), so it runs at most
-        once a second then; a short queue is answered at every change."""
+        With a long queue this costs tens of ms (at 10,000 waiting ~40 ms of CPU, ~50 after an
+        agent came or left: docs/performance.md), so it runs at most once a second then; a
+        short queue is answered at every change."""
         waiting = self.queue_summary[0]
         if waiting > LONG_QUEUE and now - self._positions_at < 1.0:
             return
