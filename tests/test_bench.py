@@ -1,6 +1,6 @@
 """The benchmark cannot rot: every scenario runs end to end at a tiny scale (not a timing test).
 
-5 idle connections, 5 conversations and 20 messages, 5 reconnecting clients, 3 typing chats:
+5 idle connections, 5 conversations and up to 20 messages, 5 reconnecting clients, 3 typing chats:
 against the real chat server and the echo baseline, in the A B B A order `make bench` uses;
 and the same 5 conversations on one and on two processes sharing a private Redis (skipped when
 redis-server is not installed). Only that each figure exists and the counts add up is checked,

@@ -38,7 +38,7 @@ async def idle(scale: Scale) -> dict[str, Any]:
     """N visitors connect, say hello and stay: RSS per connection and handshakes/s."""
     slices = []
     for server_kind in abba(scale.reps):
-        slices.append(await _idle_slice(server_kind, scale.idle))
+        slices.append(await _idle_slice(server_kind, scale.idle, scale.pause))
     return scenario_result(
         "idle", scale, {"connections": scale.idle}, slices,
         ["rss_kb_per_conn", "handshakes_per_s", "cpu_us_per_handshake",
@@ -47,7 +47,7 @@ async def idle(scale: Scale) -> dict[str, Any]:
         "echo: upgrade + one echoed frame")
 
 
-async def _idle_slice(kind: str, count: int) -> dict[str, Any]:
+async def _idle_slice(kind: str, count: int, pause: float) -> dict[str, Any]:
     server: ChatServer | EchoServer = ChatServer() if kind == CHAT else EchoServer()
     server.start()
     conns: list[WSConn] = []
@@ -62,13 +62,13 @@ async def _idle_slice(kind: str, count: int) -> dict[str, Any]:
 
         for conn in await connect_many(3, one):  # warm: imports and caches on first use
             conn.abort()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5 * pause)
         rss0, cpu0, client0 = server.rss(), server.cpu(), self_cpu_seconds()
         start = time.monotonic()
         conns = await connect_many(count, one, concurrency=200, deadline=start + 300)
         elapsed = time.monotonic() - start
         cpu, client = server.cpu() - cpu0, self_cpu_seconds() - client0
-        await asyncio.sleep(1.0)  # let buffers settle
+        await asyncio.sleep(1.0 * pause)  # let buffers settle
         rss1 = server.rss()
         return {"server": kind, "connections": count, "rss_before_mb": rss0 / 2**20,
                 "rss_after_mb": rss1 / 2**20, "rss_kb_per_conn": (rss1 - rss0) / 1024 / count,
@@ -189,9 +189,9 @@ async def storm(scale: Scale) -> dict[str, Any]:
         slices = []
         for kind in abba(scale.reps):
             if kind == CHAT:
-                slices.append({"server": kind, **await _chat_storm(population)})
+                slices.append({"server": kind, **await _chat_storm(population, scale.pause)})
             else:
-                slices.append({"server": kind, **await _echo_storm(echo_pop)})
+                slices.append({"server": kind, **await _echo_storm(echo_pop, scale.pause)})
         await close_all([v.conn for v in population.visitors] +
                         [a.conn for a in population.agents] + echo_pop.conns)
     finally:
@@ -205,10 +205,11 @@ async def storm(scale: Scale) -> dict[str, Any]:
         "message arrives; echo: reconnect + one echoed frame")
 
 
-async def _chat_storm(population: ChatPopulation, deadline_s: float = 60.0) -> dict[str, Any]:
+async def _chat_storm(population: ChatPopulation, pause: float,
+                      deadline_s: float = 60.0) -> dict[str, Any]:
     for visitor in population.visitors:
         visitor.conn.abort()
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5 * pause)
     # While they are away, every agent answers each chat it holds: the events to be missed.
     acks = 0
     all_acked = asyncio.Event()
@@ -227,7 +228,7 @@ async def _chat_storm(population: ChatPopulation, deadline_s: float = 60.0) -> d
         agent.conn.send({"type": "message", "id": missed[cid], "conversation_id": cid,
                          "text": "Are you still there? Your parcel left the depot."})
     await asyncio.wait_for(all_acked.wait(), deadline_s)
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2 * pause)
     return await _storm(population.server.pid, population.visitors,
                         lambda v: _resume_visitor(population.server.port, v,
                                                   missed[v.conversation_id]), deadline_s)
@@ -248,10 +249,11 @@ async def _resume_visitor(port: int, visitor: Any, missed_id: str) -> float:
     return welcomed
 
 
-async def _echo_storm(population: EchoPopulation, deadline_s: float = 60.0) -> dict[str, Any]:
+async def _echo_storm(population: EchoPopulation, pause: float,
+                      deadline_s: float = 60.0) -> dict[str, Any]:
     for conn in population.conns:
         conn.abort()
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5 * pause)
     port = population.server.port
     index = {id(c): i for i, c in enumerate(population.conns)}
 

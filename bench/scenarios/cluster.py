@@ -116,7 +116,7 @@ async def _cost(population: ChatPopulation, scale: Scale, redis_pid: int,
     """The scaling cost: one slice at the scale's rate (which one process sustains), CPU per
     delivered message summed over the chat processes, redis-server and (on PostgreSQL) the
     database; two processes / one at the same offered load is the price of spreading out."""
-    await settle([s.pid for s in population.servers])
+    await settle([s.pid for s in population.servers], pause=scale.pause)
     at = await chat_messages(population, scale, rate=scale.rate,
                              other_pids={"redis": redis_pid}, db_cpu=db_cpu)
     redis_us = (1e4 * at["redis_cpu_pct"] / at["delivered_per_s"]
@@ -142,7 +142,7 @@ async def _ramp(population: ChatPopulation, scale: Scale, redis_pid: int,
     rate = scale.ramp_start
 
     async def step(offered: float) -> dict[str, Any]:
-        await settle([s.pid for s in population.servers])
+        await settle([s.pid for s in population.servers], pause=scale.pause)
         result = await chat_messages(population, scale, rate=offered,
                                      other_pids={"redis": redis_pid}, db_cpu=db_cpu)
         result["kept_up"] = _kept_up(result)
@@ -190,12 +190,14 @@ _STEP_KEYS = {"offered_per_s", "sent", "delivered_per_s", "lost_or_late", "laten
               "kept_up"}
 
 
-async def settle(pids: list[int], limit_s: float = 15.0) -> None:
+async def settle(pids: list[int], limit_s: float = 15.0, *, pause: float = 1.0) -> None:
     """Wait until the servers are idle (a step that fell behind leaves a backlog), so late
-    frames of one step are not counted as deliveries of the next."""
+    frames of one step are not counted as deliveries of the next: below 15 % of a core each
+    over a look of 0.3 s (`pause` of that at a small scale, whose steps leave no backlog)."""
+    look = 0.3 * pause
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         before = sum(cpu_seconds(pid) for pid in pids)
-        await asyncio.sleep(0.3)
-        if sum(cpu_seconds(pid) for pid in pids) - before < 0.3 * 0.15 * len(pids):
+        await asyncio.sleep(look)
+        if sum(cpu_seconds(pid) for pid in pids) - before < look * 0.15 * len(pids):
             return

@@ -40,7 +40,8 @@ async def pg_conversations(scale: Scale) -> dict[str, Any]:
         for kind in abba(scale.reps):
             kind = POSTGRES if kind == CHAT else SQLITE
             meter = database.backend_cpu if kind == POSTGRES else None
-            await settle([server.pid for server, _ in servers.values()], BACKLOG_LIMIT_S)
+            await settle([server.pid for server, _ in servers.values()], BACKLOG_LIMIT_S,
+                         pause=scale.pause)
             slices.append({"server": kind, **await chat_messages(populations[kind], scale,
                                                                  db_cpu=meter)})
         for population in populations.values():
