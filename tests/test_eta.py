@@ -258,6 +258,18 @@ def test_pools_weights_are_the_shared_slots_over_wide_fields() -> None:
         ((), 12345), ((("lang:fa", 1),), None)]
     numbers = pools.numbers(asks[:3]) + pools.numbers(asks[3:])
     assert sorted(numbers) == list(range(len(asks)))
+    assert_rows(pools, asks, numbers)
+    # Pins of 300 agents, then 4 asks, one new: the rows of asks no longer asked are dropped.
+    pools.numbers([((), 1000 + a) for a in range(300)])
+    assert len(pools.caps) == len(asks) + 300
+    later = [*asks[:3], ((("tech", 2),), None)]
+    assert_rows(pools, later, pools.numbers(later))
+    assert len(pools.caps) == 4
+
+
+def assert_rows(pools: Pools, asks: list[tuple[Requirement, int | None]],
+                numbers: list[int]) -> None:
+    """Each weight and rivalry as the pairwise definition gives it."""
     for mine, k in zip(asks, numbers, strict=True):
         for theirs, j in zip(asks, numbers, strict=True):
             shared = pools.mask(*mine) & pools.mask(*theirs)
