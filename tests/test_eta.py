@@ -278,3 +278,11 @@ def assert_rows(pools: Pools, asks: list[tuple[Requirement, int | None]],
                 pools.slots(shared) / cap if cap else 0.0)
             assert pools.weights[k][j] == expected and pools.rivals[k][j] == bool(
                 shared or k == j)
+
+
+def test_pools_number_an_ask_once_however_often_it_is_given() -> None:
+    pools = Pools([(1, 2, {"billing": 2}), (2, 1, {"billing": 1, "tech": 1})])
+    billing, tech = ((("billing", 1),), None), ((("tech", 1),), None)
+    assert pools.numbers([billing, tech, billing]) == [0, 1, 0]
+    assert pools.numbers([tech, tech]) == [1, 1] and len(pools.weights) == 2
+    assert pools.weights == [[1.0, 1.0], [1 / 3, 1.0]] and pools.caps == [3, 1]

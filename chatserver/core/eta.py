@@ -209,14 +209,14 @@ class Pools:
     def numbers(self, asks: Sequence[Ask]) -> list[int]:
         """The number of each ask in ``weights``/``rivals``, first adding the rows and columns
         of the asks not met before."""
-        new = [ask for ask in asks if ask not in self._number]
+        new = list(dict.fromkeys(ask for ask in asks if ask not in self._number))
         if new and len(self._asks) + len(new) > len(asks) + FORGET_AFTER:
             # Asks gone from the queue (old pins, kinds no longer waiting) still hold rows;
             # past this the tables start again from this pass's asks, so memory stays bounded.
             self._number.clear()
             self._asks, self.caps, self.weights, self.rivals = [], [], [], []
             self._fields = [bytearray() for _ in self._fields]
-            new = list(asks)
+            new = list(dict.fromkeys(asks))
         if new:
             self._add(new)
         return [self._number[ask] for ask in asks]
