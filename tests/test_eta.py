@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from chatserver.core.eta import (
+    MIN_HANDLE_SECONDS,
     EtaAccuracy,
     Pools,
     median_factor,
@@ -99,6 +100,20 @@ def test_the_board_and_its_eta_agree_and_withdraw_feeds_patience() -> None:
     assert after["c3"][1] is not None and before["c3"][1] is not None
     assert after["c3"][1] < before["c3"][1]  # someone left: the others are expected to leave
     assert b.eta_seconds("c3", 100.0) == after["c3"][1]
+
+
+def test_chats_closed_the_moment_they_were_accepted_leave_the_eta_finite() -> None:
+    """A bulk close of spam (accepted and closed in the same millisecond) made every recent
+    handle time 0: the queue frames divided by it, a ZeroDivisionError every second."""
+    b = Board(RoutingRules(eta_window=3))
+    b.upsert_agent(1, capacity=1, skills={"lang:en": 1}, now=0.0, status="online")
+    for _ in range(3):
+        b.record_handle_time(0.0)
+    for n in range(3):
+        b.enqueue(f"c{n}", Needs({}, "lang:en"), 0, float(n))
+    b.dispatch(5.0)
+    status = b.queue_status(10.0)
+    assert status["c2"] == (2, pytest.approx(2 * MIN_HANDLE_SECONDS * median_factor(2)))
 
 
 def test_eta_accuracy_summary() -> None:

@@ -304,7 +304,7 @@ class RedisRouter:
         """
         waiting, agents, handle = await self._read(with_handle=True)
         online = [a for a in agents if a.status == ONLINE]
-        h = sum(handle) / len(handle) if handle else self.rules.assumed_handle_seconds
+        h = eta.mean_handle_seconds(handle, self.rules.assumed_handle_seconds)
         pools = eta.Pools((a.id, a.capacity, a.skills) for a in online)
         servable = online_servable(online)
         cache: eta.LaterCache = {}

@@ -95,6 +95,18 @@ def _serve_time(x: float, rate: float, theta: float) -> float:
             math.log((rate + theta * (x + 0.5)) / (rate + theta * 0.5)) / theta)
 
 
+# The shortest mean handle time an ETA assumes: chats accepted and closed within the same
+# millisecond (a bulk close of spam) would otherwise make it 0, and every ETA a division by it.
+MIN_HANDLE_SECONDS = 1.0
+
+
+def mean_handle_seconds(recent: Sequence[float], assumed: float) -> float:
+    """The mean of the recent handle times (``assumed`` before there are any), at least
+    ``MIN_HANDLE_SECONDS``."""
+    mean = sum(recent) / len(recent) if recent else assumed
+    return max(mean, MIN_HANDLE_SECONDS)
+
+
 def patience_rate(exits: Iterable[tuple[float, bool]]) -> float:
     """Abandonments per second of waiting (the exponential patience's MLE) from queue exits
     (seconds waited, left unanswered); 0 before anyone has left."""

@@ -132,9 +132,7 @@ class BoardViews(BoardState):
         return eta.queue_status(chats, self._pools, self._mean_handle(), self._patience)
 
     def _mean_handle(self) -> float:
-        if not self._handle_times:
-            return self.rules.assumed_handle_seconds
-        return sum(self._handle_times) / len(self._handle_times)
+        return eta.mean_handle_seconds(self._handle_times, self.rules.assumed_handle_seconds)
 
     def servable(self, conversation_id: str) -> bool:
         """Whether some online agent could serve the chat once fully relaxed."""
