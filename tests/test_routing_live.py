@@ -197,7 +197,9 @@ async def test_a_topic_nobody_online_has_is_not_waited_for(fast: Server, clients
     tom_cid = (await tom.request("request_human"))["conversation_id"]
     offer = await ian.expect("offer", timeout=5)
     waited = time.monotonic() - start
-    assert offer["conversation"]["id"] == tom_cid and waited < 1.0, waited
+    # Not waited for: the next step that could reach ian starts at 30 s (90 s for the topic);
+    # 5 s leaves room for a loaded machine (it once took over 1 s in CI-like load).
+    assert offer["conversation"]["id"] == tom_cid and waited < 5.0, waited
     await ian.request("decline", conversation_id=tom_cid)
     # The specialist online but busy: the topic is worth waiting for, with an ETA.
     rita = await agent(fast, "rita")
