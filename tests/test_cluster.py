@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import subprocess
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -381,6 +383,36 @@ async def test_lines_sent_at_once_from_both_processes_are_each_stored_once(
               "AND type = 'message' ORDER BY seq", (cid,))]
     assert sorted(texts) == sorted(["before"] + [f"{who}{i}" for who in "uv"
                                                  for i in range(20)])
+
+
+async def test_a_retried_line_stored_though_its_answer_was_lost_reaches_its_sender_once(
+        shared_pair: tuple[Server, Server], clients: list) -> None:
+    """Una's line is committed but its answer lost (the database dropped the connection after
+    COMMIT: here the row goes straight into the log), so B never applied or published it.
+    Her retry with the same id gets the ack, which is her copy of the line; Sara's next line,
+    stored on A, then reaches Una's socket with that line missing before it, and the gap is
+    read from the log: it must not send Una her own line again (docs/protocol.md: "Your own
+    ack counts as your copy of your own line"). The PostgreSQL crash test hit this in three
+    runs of ten."""
+    a, b = shared_pair
+    una, sara, cid = await _assigned_across(a, b, clients, "una_pt", "pt")
+    ((seq,),) = sql(a.db, "SELECT last_seq FROM conversations WHERE id = ?", (cid,))
+    ((una_id,),) = sql(a.db, "SELECT id FROM users WHERE username = 'una_pt'")
+    frame_id = str(uuid.uuid4())
+    line = {"from": "agent", "author": "Una", "text": "stored, answer lost"}
+    sql(a.db, "INSERT INTO events (conversation_id, seq, type, author, payload, client_id, "
+              "ts_ms) VALUES (?, ?, 'message', ?, ?, ?, ?)",
+        (cid, seq + 1, f"agent:{una_id}", json.dumps(line), frame_id, int(time.time() * 1000)))
+    sql(a.db, "UPDATE conversations SET last_seq = ? WHERE id = ?", (seq + 1, cid))
+    await una.send({"type": "message", "id": frame_id, "conversation_id": cid,
+                    "text": line["text"]})
+    ack = await una.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+    assert (ack["type"], ack.get("seq")) == ("ack", seq + 1), ack
+    assert (await sara.request("message", text="after"))["seq"] == seq + 2
+    await una.expect("message", where=lambda f: f["text"] == "after")
+    again = [f for f in una.seen if f.get("seq") == seq + 1 and f is not ack]
+    assert again == [], f"Una was sent her own line besides its ack: {again}"
+    await sara.expect("message", where=lambda f: f["text"] == line["text"])
 
 
 async def test_an_agent_who_reloads_onto_the_other_process_keeps_their_status(

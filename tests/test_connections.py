@@ -86,3 +86,25 @@ async def test_nothing_goes_out_before_the_welcome_but_a_warning_about_the_hello
     conn.greet("welcome")
     await asyncio.sleep(0.01)
     assert ws.sent == ["warning", "welcome", "live"]
+
+
+async def test_a_retrys_ack_is_the_copy_of_its_line_and_always_goes_out() -> None:
+    """A line stored though its answer was lost reached no socket; its retry's ack stands for
+    it. Where the socket lacks the line, a later event's gap is read from the log without
+    sending the line again; where it has it (a read under way too), the ack still goes."""
+    conn, ws, log = socket_and_log(1, 2)
+    log.seqs += [3, 4, 5]
+    conn.acknowledge_retry("id4", "c", 4, "ack4")  # 3 missing here: read first, 4 not again
+    await asyncio.sleep(0.05)
+    conn.deliver("c", 5, "e5")
+    await asyncio.sleep(0.05)
+    assert ws.sent == ["e1", "e2", "e3", "ack4", "e5"]
+    log.seqs += [6, 7]
+    log.slow = asyncio.Event()
+    conn.deliver("c", 7, "e7")  # a read starts
+    await asyncio.sleep(0)
+    conn.acknowledge_retry("id3", "c", 3, "ack3")  # the socket has 3: the ack goes at once
+    log.slow.set()
+    await asyncio.sleep(0.05)
+    assert ws.sent[5:] == ["ack3", "e6", "e7"]
+    assert conn.last_ack == "id3"

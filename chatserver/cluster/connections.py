@@ -164,6 +164,18 @@ class Connection:
             return
         self._take(cid, seq, (ack,) if text is None else (ack, text))
 
+    def acknowledge_retry(self, client_id: str, cid: str, seq: int, ack: str) -> None:
+        """A retry's ack of the client's own words, stored before (the first answer was
+        lost): its copy of event `seq`, taken in seq order where the socket lacks it, so the
+        log does not send the line too when a later event shows the gap. Sent at once where
+        the socket has it, or does not follow the chat."""
+        follow = self._follows.get(cid)
+        if follow is None or seq <= follow.high:
+            self.last_ack = client_id
+            self.send(ack)
+            return
+        self.acknowledge(client_id, cid, seq, ack, None)
+
     def _take(self, cid: str, seq: int, texts: tuple[str, ...]) -> None:
         follows = self._follows
         follow = follows.get(cid)

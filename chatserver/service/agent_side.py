@@ -251,7 +251,7 @@ class AgentSide:
             if not note and not cv.can_post(conv.state, "agent"):
                 # A retry of a line stored before the chat moved on gets its ack again;
                 # the happy path needs no lookup (the append itself spots a repeated id).
-                replay = await journal.replayed(conv, client_id)
+                replay = await journal.replayed(conv, client_id, origin)
                 if replay is not None:
                     return replay
                 raise Conflict(not_now("send", conv.state), frame_id=client_id)

@@ -200,6 +200,7 @@ class Journal:
         if not self.shared and appended.events[0].seq > conv.last_seq + 1 - appended.duplicate:
             conv = await self._unanswered(conv, appended, client_id, origin)
         if appended.duplicate:
+            _ack_again(appended.events[0], client_id, origin)
             return conv, appended.events, True
         ack = _ack(appended.events[0], client_id, origin)
         for event in appended.events:
@@ -257,12 +258,16 @@ class Journal:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def replayed(self, conv: Conversation, client_id: str | None) -> Outcome | None:
+    async def replayed(self, conv: Conversation, client_id: str | None,
+                       origin: Connection | None = None) -> Outcome | None:
         """A retried frame whose first attempt was stored gets the same ack, and nothing else."""
         if client_id is None:
             return None
         event = await self.store.event_by_client_id(conv.id, client_id)
-        return None if event is None else Outcome(ack_for(client_id, event), [event])
+        if event is None:
+            return None
+        _ack_again(event, client_id, origin)
+        return Outcome(ack_for(client_id, event), [event])
 
     async def backlog(self, cid: str, after_seq: int, *, for_visitor: bool,
                       shown: Callable[[Event], bool] | None = None
@@ -295,6 +300,17 @@ def _ack(event: Event, client_id: str | None, origin: Connection | None) -> Ack 
         return None
     own = event.type in ("message", "note", "whisper") and event.author not in ("bot", "system")
     return Ack(origin, client_id, encode(ack_for(client_id, event)), own)
+
+
+def _ack_again(event: Event, client_id: str | None, origin: Connection | None) -> None:
+    """A retry of a change stored before gets its ack; for the sender's own words that ack is
+    its copy of the line (docs/protocol.md), so the socket counts the seq as had: its first
+    answer lost, nobody may have published the line, and a gap read from the log later would
+    send it again (the PostgreSQL crash test's duplicate). Other acks go as the caller's
+    answer; one sent already (`_unanswered`) is not sent twice."""
+    ack = _ack(event, client_id, origin)
+    if ack is not None and ack.own and ack.conn.last_ack != client_id:
+        ack.conn.acknowledge_retry(ack.client_id, event.conversation_id, event.seq, ack.text)
 
 
 def observe(t: Telemetry, before: Conversation, event: Event) -> None:

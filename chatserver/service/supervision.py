@@ -93,7 +93,7 @@ class Supervision:
             elif check is not None:
                 refusal = await check(conv)
             if refusal is not None:
-                replay = await journal.replayed(conv, client_id)
+                replay = await journal.replayed(conv, client_id, origin)
                 if replay is not None:
                     return replay
                 raise refusal
