@@ -197,8 +197,9 @@ def reference_status(board: Board, now: float) -> dict[str, tuple[int, float | N
 
 
 def random_desk(seed: int) -> Iterator[tuple[Board, float]]:
-    """A small desk driven by random moves (agents coming and going, changing skills and
-    capacity, chats queued, served, transferred and abandoned); yields it now and then."""
+    """A small desk driven by random moves (agents coming and going, dropping their socket and
+    coming back, changing skills and capacity; chats queued, offered, declined, let lapse,
+    served, transferred, taken from a silent agent and abandoned); yields it now and then."""
     rng = random.Random(seed)
     steps = (RelaxStep(0.0), RelaxStep(10.0, level_cap=3), RelaxStep(20.0, level_cap=1),
              RelaxStep(40.0, drop_topics=True))
@@ -219,23 +220,38 @@ def random_desk(seed: int) -> Iterator[tuple[Board, float]]:
         now += rng.choice([0.25, 1.0, 5.0, 12.0, 31.0])
         move, agent_id = rng.random(), rng.randint(1, agents)
         queued = [w.conversation_id for w in board.snapshot()[0]]
-        if move < 0.45:
+        if move < 0.4:
             needs = Needs({t: rng.randint(1, 5) for t in rng.sample(topics, rng.randint(0, 2))},
                           rng.choice(langs))
             board.enqueue(f"c{n}", needs, rng.randint(-1, 2), now, at_head=rng.random() < 0.1)
-        elif move < 0.6:
-            for offer in board.dispatch(now):
-                board.accept(offer.conversation_id, offer.agent_id, now)
-        elif move < 0.7 and board.assignments():
+        elif move < 0.55:
+            for offer in board.dispatch(now):  # taken, passed on, or left to lapse
+                answer = rng.random()
+                if answer < 0.6:
+                    board.accept(offer.conversation_id, offer.agent_id, now)
+                elif answer < 0.8:
+                    board.decline(offer.conversation_id, offer.agent_id, now)
+        elif move < 0.65 and board.assignments():
             cid = rng.choice(sorted(board.assignments()))
-            if rng.random() < 0.6:
+            kind = rng.random()
+            if kind < 0.5:
                 board.release(cid, now)
+            elif kind < 0.75:
+                board.reroute_silent(cid, now, since=now - rng.choice([0.0, 15.0, 60.0]))
             elif board.assignments()[cid] != agent_id:
                 board.transfer(cid, now, to_agent=agent_id)
-        elif move < 0.8 and queued:
+        elif move < 0.72 and queued:
             board.withdraw(rng.choice(queued), now)
-        elif move < 0.9:
-            board.set_status(agent_id, rng.choice(["online", "away"]), now)
+        elif move < 0.8:
+            board.set_status(agent_id, rng.choice(["online", "away", "offline"]), now)
+        elif move < 0.86:  # a dropped socket, back within grace or not
+            if rng.random() < 0.5:
+                board.agent_disconnected(agent_id, now)
+            else:
+                board.agent_reconnected(agent_id, now)
+        elif move < 0.92:
+            board.expire(now)
+            board.grace_expired(now)
         else:
             board.upsert_agent(agent_id, capacity=rng.choice([0, 1, 2]), skills=skills(), now=now)
         if rng.random() < 0.3:
