@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from chatserver.web.visitor_socket import SEEN_EVERY_MS
+from chatserver.store.store import NewEvent, Store
+from chatserver.web.visitor_socket import SEEN_EVERY_MS, VISITOR_AND_OPEN_CHAT
 
+from .databases import db_location
 from .harness import Server, shared_server, sql, visitor
 
-__all__ = ["shared_server"]
+__all__ = ["db_location", "shared_server"]
 pytestmark = pytest.mark.anyio
 
 
@@ -66,3 +68,39 @@ async def test_a_return_repeating_what_is_stored_writes_nothing(shared_server: S
     assert sql(shared_server.db, "SELECT language FROM visitors WHERE id = ?",
                (vid,)) == [("ar",)]
     await changed.ws.close()
+
+
+async def test_the_one_read_finds_the_open_chat_the_store_names_on_both_backends(
+        db_location: str) -> None:
+    """A quiet return takes its open chat from the read of the visitor's row (one query on
+    both backends, rows read by column name): the newest chat not closed, as
+    `open_conversation_of` names it, a newer closed one aside; none when all are closed."""
+    store = Store(db_location)
+    await store.open()
+    try:
+        await store.upsert_visitor("v1", {"name": "Leila", "language": "fa"}, 1_000)
+
+        async def both() -> tuple[tuple[object, ...], tuple[object, ...] | None]:
+            row = await store.fetchone(VISITOR_AND_OPEN_CHAT, ("v1",))
+            assert row is not None and (row["id"], row["name"], row["erased_ms"]) == (
+                "v1", "Leila", None)
+            own = await store.open_conversation_of("v1")
+            return ((row["open_id"], row["open_state"], row["open_seq"]),
+                    None if own is None else (own["id"], own["state"], own["last_seq"]))
+
+        assert await both() == ((None, None, None), None)
+        for cid, at in (("older", 2_000), ("newer", 3_000), ("closed", 4_000)):
+            await store.create_conversation(cid, "v1", {"language": "fa"}, at)
+        await store.append("newer", [NewEvent("message", "visitor", {
+            "from": "visitor", "author": "Leila", "text": "salaam"})], now_ms=3_500)
+        await store.append("closed", [NewEvent("closed", "system", {"by": "visitor"})],
+                           now_ms=4_500)
+        read, named = await both()
+        assert read == named == ("newer", "bot", 2)
+        for cid in ("older", "newer"):
+            await store.append(cid, [NewEvent("closed", "system", {"by": "visitor"})],
+                               now_ms=5_000)
+        assert await both() == ((None, None, None), None)
+        assert await store.fetchone(VISITOR_AND_OPEN_CHAT, ("nobody",)) is None
+    finally:
+        await store.close()
