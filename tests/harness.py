@@ -285,6 +285,18 @@ async def agent(server: Server, username: str, *, online: bool = True) -> Client
     return client
 
 
+async def assigned(server: Server, taker: Client, clients: list[Client],
+                   **hello: Any) -> tuple[Client, str]:
+    """A visitor (saying `hello`) asks for a person and `taker`, the agent it is offered to,
+    accepts: the visitor and the chat's id."""
+    guest = await visitor(server, **hello)
+    clients.append(guest)
+    cid = (await guest.request("request_human"))["conversation_id"]
+    await taker.expect("offer")
+    await taker.request("accept", conversation_id=cid)
+    return guest, cid
+
+
 @pytest.fixture
 async def clients() -> AsyncIterator[list[Client]]:
     """Collects clients a test opens so they are closed even when it fails."""

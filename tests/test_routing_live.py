@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Server, add_user, agent, visitor
+from .harness import Server, add_user, agent, assigned, visitor
 
 pytestmark = pytest.mark.anyio
 
@@ -361,3 +361,35 @@ async def test_a_surge_of_hand_offs_is_offered_before_the_offers_expire(
             await p.expect("assigned", timeout=20)
     finally:
         srv.stop()
+
+
+async def test_a_close_stored_though_its_answer_was_lost_frees_the_agent(
+        fast: Server, clients: list) -> None:
+    """The close is committed but its answer lost (the database dropped the connection after
+    COMMIT: here the row goes straight into the log), so the agent is told to retry. The
+    retry finds the close stored: the chat must still leave routing, or Kim's one slot stays
+    taken by a closed chat until a restart and the next visitor is never offered to her."""
+    import json
+    import uuid
+    add_user(fast.db, "kim", skills={"lang:en": 5}, capacity=1)
+    kim = await agent(fast, "kim")
+    clients.append(kim)
+    _, cid = await assigned(fast, kim, clients, name="First", language="en")
+    frame_id = str(uuid.uuid4())
+    with sqlite3.connect(fast.db) as db:
+        ((seq, kim_id),) = db.execute(
+            "SELECT last_seq, agent_id FROM conversations WHERE id = ?", (cid,)).fetchall()
+        db.execute("INSERT INTO events (conversation_id, seq, type, author, payload, client_id, "
+                   "ts_ms) VALUES (?, ?, 'closed', ?, ?, ?, ?)",
+                   (cid, seq + 1, f"agent:{kim_id}", json.dumps({"by": "agent", "resolved": True}),
+                    frame_id, int(time.time() * 1000)))
+        db.execute("UPDATE conversations SET last_seq = ?, state = 'closed' WHERE id = ?",
+                   (seq + 1, cid))
+    await kim.send({"type": "close", "id": frame_id, "conversation_id": cid, "resolved": True})
+    ack = await kim.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+    assert (ack["type"], ack.get("seq")) == ("ack", seq + 1), ack
+    second = await visitor(fast, name="Second", language="en")
+    clients.append(second)
+    cid2 = (await second.request("request_human"))["conversation_id"]
+    offer = await kim.expect("offer", timeout=5)
+    assert offer["conversation"]["id"] == cid2

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .harness import Server, add_user, agent, visitor
+from .harness import Server, add_user, agent, assigned, visitor
 
 pytestmark = pytest.mark.anyio
 
@@ -106,11 +106,7 @@ async def test_without_reroute_a_silent_agent_keeps_the_chat(tmp_path: Path,
         add_user(srv.db, "ben", skills={"lang:en": 5})
         ann = await agent(srv, "ann")
         clients.append(ann)
-        sara = await visitor(srv, name="Sara", language="en")
-        clients.append(sara)
-        cid = (await sara.request("request_human"))["conversation_id"]
-        await ann.expect("offer")
-        await ann.request("accept", conversation_id=cid)
+        _, cid = await assigned(srv, ann, clients, name="Sara", language="en")
         ben = await agent(srv, "ben")
         clients.append(ben)
         await ann.expect("event", where=lambda f: f["event"] == "silent", timeout=5)

@@ -108,12 +108,22 @@ class Handoff:
             conv, [NewEvent("closed", by if by != "agent" else f"agent:{agent}", payload)],
             client_id, origin,
         )
-        if not duplicate:
+        outcome = Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+        if duplicate and was is State.CLOSED:
+            return outcome  # a retry of a close whose steps were taken
+        try:
             await self._leave_routing(conv.id, was, agent)
-            if self.wants_survey(conv):
-                self.journal.bus.to_visitor(conv.visitor_id, encode(
-                    survey_request(conv, self.survey_config)))
-        return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+        except (routing.RoutingError, routing.UnknownConversation):
+            # A retry that found its close stored while the chat looked open here: the first
+            # try's COMMIT went through but its answer was lost, and these steps with it; or
+            # another process took them and its word has not reached this one yet (routing
+            # no longer holds the chat, and the survey is asked again).
+            if not duplicate:
+                raise
+        if self.wants_survey(conv):
+            self.journal.bus.to_visitor(conv.visitor_id, encode(
+                survey_request(conv, self.survey_config)))
+        return outcome
 
     async def _leave_routing(self, cid: str, was: State, agent: int | None) -> None:
         now = self.journal.clock() / 1000
