@@ -297,6 +297,23 @@ async def assigned(server: Server, taker: Client, clients: list[Client],
     return guest, cid
 
 
+def stored_unanswered(server: Server, cid: str, kind: str, author: str, payload: dict,
+                      client_id: str | None, state: str) -> int:
+    """The chat's next event committed though its append's answer was lost (PostgreSQL
+    dropped the connection after COMMIT went out): the row goes straight into the log, and
+    the server learns of it only from a retry or the next line. SQLite only. Its seq."""
+    with sqlite3.connect(server.db) as db:
+        ((seq,),) = db.execute("SELECT last_seq + 1 FROM conversations WHERE id = ?",
+                               (cid,)).fetchall()
+        db.execute("INSERT INTO events (conversation_id, seq, type, author, payload, client_id, "
+                   "ts_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (cid, seq, kind, author, json.dumps(payload), client_id,
+                    int(time.time() * 1000)))
+        db.execute("UPDATE conversations SET last_seq = ?, state = ? WHERE id = ?",
+                   (seq, state, cid))
+    return int(seq)
+
+
 @pytest.fixture
 async def clients() -> AsyncIterator[list[Client]]:
     """Collects clients a test opens so they are closed even when it fails."""

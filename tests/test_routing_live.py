@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .harness import Server, add_user, agent, assigned, visitor
+from .harness import Server, add_user, agent, assigned, stored_unanswered, visitor
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +31,6 @@ def fast(tmp_path: Path) -> Iterator[Server]:
 
 
 def events(server: Server, cid: str) -> list[tuple[str, dict]]:
-    import json
     with sqlite3.connect(server.db) as db:
         return [(t, json.loads(p)) for t, p in db.execute(
             "SELECT type, payload FROM events WHERE conversation_id = ? ORDER BY seq", (cid,))]
@@ -369,27 +370,74 @@ async def test_a_close_stored_though_its_answer_was_lost_frees_the_agent(
     COMMIT: here the row goes straight into the log), so the agent is told to retry. The
     retry finds the close stored: the chat must still leave routing, or Kim's one slot stays
     taken by a closed chat until a restart and the next visitor is never offered to her."""
-    import json
-    import uuid
     add_user(fast.db, "kim", skills={"lang:en": 5}, capacity=1)
     kim = await agent(fast, "kim")
     clients.append(kim)
     _, cid = await assigned(fast, kim, clients, name="First", language="en")
     frame_id = str(uuid.uuid4())
     with sqlite3.connect(fast.db) as db:
-        ((seq, kim_id),) = db.execute(
-            "SELECT last_seq, agent_id FROM conversations WHERE id = ?", (cid,)).fetchall()
-        db.execute("INSERT INTO events (conversation_id, seq, type, author, payload, client_id, "
-                   "ts_ms) VALUES (?, ?, 'closed', ?, ?, ?, ?)",
-                   (cid, seq + 1, f"agent:{kim_id}", json.dumps({"by": "agent", "resolved": True}),
-                    frame_id, int(time.time() * 1000)))
-        db.execute("UPDATE conversations SET last_seq = ?, state = 'closed' WHERE id = ?",
-                   (seq + 1, cid))
+        ((kim_id,),) = db.execute("SELECT agent_id FROM conversations WHERE id = ?",
+                                  (cid,)).fetchall()
+    seq = stored_unanswered(fast, cid, "closed", f"agent:{kim_id}",
+                            {"by": "agent", "resolved": True}, frame_id, "closed")
     await kim.send({"type": "close", "id": frame_id, "conversation_id": cid, "resolved": True})
     ack = await kim.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
-    assert (ack["type"], ack.get("seq")) == ("ack", seq + 1), ack
+    assert (ack["type"], ack.get("seq")) == ("ack", seq), ack
     second = await visitor(fast, name="Second", language="en")
     clients.append(second)
     cid2 = (await second.request("request_human"))["conversation_id"]
     offer = await kim.expect("offer", timeout=5)
     assert offer["conversation"]["id"] == cid2
+
+
+@pytest.mark.parametrize("found_by", ["next line", "retried line"])
+async def test_a_bot_hand_off_stored_though_its_answer_was_lost_is_offered(
+        fast: Server, clients: list, found_by: str) -> None:
+    """The bot hands off; its `queued` (no client id, never retried) is committed but its
+    answer lost, so the router is never told. The visitor's next line, or the retry of the
+    line the bot answered, finds it in the log and the chat reads queued: it must reach the
+    router too, or it is offered to nobody until a restart and the visitor waits forever."""
+    add_user(fast.db, "kim", skills={"lang:en": 5})
+    kim = await agent(fast, "kim")
+    clients.append(kim)
+    sara = await visitor(fast, name="Sara", language="en")
+    clients.append(sara)
+    hello = {"type": "message", "id": str(uuid.uuid4()), "text": "hello"}
+    await sara.send(hello)
+    cid = (await sara.expect("ack", where=lambda f: f["id"] == hello["id"]))["conversation_id"]
+    await sara.expect("message", where=lambda f: f["from"] == "bot")
+    seq = stored_unanswered(fast, cid, "queued", "system", {
+        "reason": "asked_for_human", "skills": [], "language": "en"}, None, "queued")
+    if found_by == "next line":
+        assert (await sara.request("message", text="anyone there?"))["seq"] == seq + 1
+    else:
+        await sara.send(hello)
+        again = await sara.expect(("ack", "error"), where=lambda f: f["id"] == hello["id"])
+        assert again["type"] == "ack", again
+    offer = await kim.expect("offer", timeout=5)
+    assert offer["conversation"]["id"] == cid
+    assert (await kim.request("accept", conversation_id=cid))["type"] == "ack"
+    await sara.expect("assigned")
+
+
+async def test_a_retried_request_for_a_person_stored_though_its_answer_was_lost_is_offered(
+        fast: Server, clients: list) -> None:
+    """The visitor's request for a person is committed but its answer lost; its retry with
+    the same id finds it stored (and applies it here), gets its ack, and the chat is routed:
+    once, the retry's own enqueue finding it routed already is no error."""
+    add_user(fast.db, "kim", skills={"lang:en": 5})
+    kim = await agent(fast, "kim")
+    clients.append(kim)
+    sara = await visitor(fast, name="Sara", language="en")
+    clients.append(sara)
+    cid = (await sara.request("message", text="hello"))["conversation_id"]
+    await sara.expect("message", where=lambda f: f["from"] == "bot")
+    frame_id = str(uuid.uuid4())
+    seq = stored_unanswered(fast, cid, "queued", "system", {
+        "reason": "asked", "skills": [], "language": "en"}, frame_id, "queued")
+    await sara.send({"type": "request_human", "id": frame_id})
+    ack = await sara.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+    assert (ack["type"], ack.get("seq")) == ("ack", seq), ack
+    offer = await kim.expect("offer", timeout=5)
+    assert offer["conversation"]["id"] == cid
+    assert "Traceback" not in fast.log.read_text()

@@ -71,6 +71,7 @@ class ConversationService:
         self.journal = journal = Journal(store, bus, self.telemetry, shared=shared, clock=clock)
         self.dispatcher = Dispatcher(journal, router, self.agents, registry)
         self.handoff = Handoff(journal, router, self.dispatcher, self.desk, self.survey_config)
+        journal.on_found = self.handoff.found
         self.visitors = VisitorSide(journal, self.handoff, router, bot=bot,
                                     answers=answers if answers is not None else {})
         self.agent_side = AgentSide(journal, self.handoff, router, self.dispatcher,

@@ -7,6 +7,7 @@ side closes — so these steps live once, below `visitor_side` and `agent_side`.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from chatserver.cluster.connections import Connection
 from chatserver.cluster.router import Router
 from chatserver.config import DeskConfig, SurveyConfig
 from chatserver.core import routing
-from chatserver.core.conversation import Conversation, State
+from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.frames import encode
 from chatserver.core.messages import say
 from chatserver.store.store import NewEvent
@@ -61,11 +62,28 @@ class Handoff:
         priority = await self.priority(conv)
         if priority:
             queued["priority"] = priority
-        conv, events, _ = await journal.append(conv, [NewEvent("queued", "system", queued)],
-                                               client_id, origin)
-        await self.router.enqueue(conv.id, needs(conv), priority, now)
+        conv, events, duplicate = await journal.append(
+            conv, [NewEvent("queued", "system", queued)], client_id, origin)
+        try:
+            await self.router.enqueue(conv.id, needs(conv), priority, now)
+        except routing.AlreadyRouted:
+            if not duplicate:  # else a retry that found its hand-off stored: routed by `found`
+                raise
         self.dispatcher.kick()
         return Outcome(ack_for(client_id, events[0]) if client_id else {}, events)
+
+    async def found(self, conv: Conversation, events: list[Event]) -> None:
+        """A hand-off the log holds though its append was told it failed (`Journal.on_found`):
+        the chat reads queued, but nobody told the router (the bot's `queued` is never
+        retried), so it would be offered to nobody until a restart. Routed now, waiting since
+        it was stored; a re-queue the router made itself is routed already."""
+        if conv.state is not State.QUEUED or all(e.type != "queued" for e in events):
+            return
+        since = None if conv.queued_ms is None else conv.queued_ms / 1000
+        with contextlib.suppress(routing.AlreadyRouted):
+            await self.router.enqueue(conv.id, needs(conv), conv.priority,
+                                      self.journal.clock() / 1000, since=since)
+        self.dispatcher.kick()
 
     async def offline_reason(self, wanted: routing.Needs, now: float
                              ) -> tuple[str, str] | None:

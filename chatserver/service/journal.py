@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,9 @@ class Journal:
         # the event (a publication lost or out of order): only these are read again before
         # use. Shared mode comes with the Redis bus (app.py), which carries every event.
         self._stale: set[str] = set()
+        # Told of the events `_unanswered` applied once the append that found them is applied
+        # too: steps their first append's caller never took (handoff.Handoff.found sets it).
+        self.on_found: Callable[[Conversation, list[Event]], Awaitable[None]] | None = None
         if shared and isinstance(bus, RedisBus):
             bus.on_stored = self._written_elsewhere
 
@@ -197,10 +200,15 @@ class Journal:
         else:
             raise Unavailable(N_("too busy to store this now; retry with the same id"),
                               frame_id=client_id)
-        if not self.shared and appended.events[0].seq > conv.last_seq + 1 - appended.duplicate:
-            conv = await self._unanswered(conv, appended, client_id, origin)
+        found: list[Event] = []
+        # A retry (a duplicate) is read past as well: what its first try stored after the line
+        # (the bot's turn, a hand-off) may have had its answer lost too. Rare, so one read.
+        if not self.shared and (appended.duplicate
+                                or appended.events[0].seq > conv.last_seq + 1):
+            conv, found = await self._unanswered(conv, appended, client_id, origin)
         if appended.duplicate:
             _ack_again(appended.events[0], client_id, origin)
+            await self._found(conv, found)
             return conv, appended.events, True
         ack = _ack(appended.events[0], client_id, origin)
         for event in appended.events:
@@ -213,20 +221,29 @@ class Journal:
             self._stale.discard(conv.id)
         else:
             self._convs[conv.id] = conv
+        await self._found(conv, found)
         return conv, appended.events, False
 
+    async def _found(self, conv: Conversation, found: list[Event]) -> None:
+        """`on_found`, once `conv` holds what `_unanswered` found and the append's own events."""
+        if found and self.on_found is not None:
+            await self.on_found(conv, found)
+
     async def _unanswered(self, conv: Conversation, appended: Appended, client_id: str | None,
-                          origin: Connection | None) -> Conversation:
+                          origin: Connection | None) -> tuple[Conversation, list[Event]]:
         """Apply and publish what the log holds between the projection and `appended`: lines
         an earlier append committed though its caller was told it failed (the connection
         dropped after COMMIT went out: PostgreSQL committed, the answer was lost), so nobody
-        saw them, and the next line would not follow the projection. One process only: with
-        several, `expect_seq` keeps the log from passing the projection unseen, and the line
-        a duplicate names may be another process's, published there."""
+        saw them, and the next line would not follow the projection; after a retry, all the
+        log holds past the projection. One process only: with several, `expect_seq` keeps
+        the log from passing the projection unseen, and the line a duplicate names may be
+        another process's, published there. Returns them too."""
         first = appended.events[0]
+        found = []
         for event in await self.store.events_after(conv.id, conv.last_seq):
             if event.seq >= first.seq and not appended.duplicate:
                 break
+            found.append(event)
             observe(self.telemetry, conv, event)
             conv = cv.apply(conv, event)
             own = event.client_id is not None and event.client_id == client_id
@@ -234,7 +251,7 @@ class Journal:
             log.info("store: seq %s of %s was committed by an append told it failed; "
                      "published now", event.seq, conv.id)
         self.keep(conv)
-        return conv
+        return conv, found
 
     def publish(self, conv: Conversation, event: Event, ack: Ack | None = None) -> None:
         """Deliver one stored event to whoever may see it; each frame is encoded once."""
