@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 import pytest
 
-from .harness import Server, add_user, agent, visitor
+from .harness import Server, add_user, agent, stored_unanswered, visitor
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +181,41 @@ async def test_the_same_question_again_offers_a_person(shared_server: Server,
     await sara.request("message", text="how much does shipping cost??")
     again = await bot_reply(sara)
     assert again["actions"] == ["human"] and "help" in again["text"]
+
+
+async def test_a_line_stored_though_its_answer_was_lost_is_answered_once(
+        shared_server: Server, clients: list) -> None:
+    """A visitor's line is committed but its answer lost (PostgreSQL dropped the connection
+    after COMMIT: here the row goes straight into the log), so the bot never read it; the
+    retry with the same id finds it stored and gets its ack, and the bot answers it then.
+    Where the bot's answer was stored too (only the ack was lost), the retry gets no second
+    answer."""
+    sara = await visitor(shared_server, name="Sara", language="en")
+    clients.append(sara)
+    cid = (await sara.request("message", text="hello"))["conversation_id"]
+    await bot_reply(sara)
+    question = "how can I track my order?"
+    line = {"from": "visitor", "author": "Sara", "text": question}
+    frame_id = str(uuid.uuid4())
+    seq = stored_unanswered(shared_server, cid, "message", "visitor", line, frame_id, "bot")
+    await sara.send({"type": "message", "id": frame_id, "text": question})
+    ack = await sara.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+    assert (ack["type"], ack.get("seq")) == ("ack", seq), ack
+    assert (await bot_reply(sara))["seq"] == seq + 1
+
+    frame_id = str(uuid.uuid4())
+    line["text"] = question = "what are your opening hours?"
+    seq = stored_unanswered(shared_server, cid, "message", "visitor", line, frame_id, "bot")
+    stored_unanswered(shared_server, cid, "message", "bot", {
+        "from": "bot", "author": "Bot", "text": "We are open 9-17.", "decision": "answer"},
+        None, "bot")
+    await sara.send({"type": "message", "id": frame_id, "text": question})
+    ack = await sara.expect(("ack", "error"), where=lambda f: f.get("id") == frame_id)
+    assert (ack["type"], ack.get("seq")) == ("ack", seq), ack
+    after = await sara.request("message", text="thanks")
+    assert after["seq"] == seq + 2, "the retry answered its line again"
+    await bot_reply(sara)
+    with sqlite3.connect(shared_server.db) as db:
+        kinds = [a for (a,) in db.execute("SELECT author FROM events WHERE conversation_id = ? "
+                                          "AND seq > ? ORDER BY seq", (cid, seq))]
+    assert kinds == ["bot", "visitor", "bot"], kinds

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from chatserver.cluster.connections import Connection
 from chatserver.cluster.router import Router
 from chatserver.core import conversation as cv
-from chatserver.core.conversation import Conversation, State
+from chatserver.core.conversation import Conversation, Event, State
 from chatserver.core.errors import Conflict, NotFound
 from chatserver.core.messages import say
 from chatserver.store import mail_outbox as outbox
@@ -108,10 +108,21 @@ class VisitorSide:
                 conv, [NewEvent("message", "visitor", line)], client_id, origin
             )
             outcome = Outcome(ack_for(client_id, events[0]), events)
-            if duplicate or conv.state is not State.BOT:
+            if conv.state is not State.BOT:
+                return outcome
+            if duplicate and not self._unread(conv, events[0]):
                 return outcome
             await self._bot_turn(conv, text, name)
         return outcome
+
+    def _unread(self, conv: Conversation, line: Event) -> bool:
+        """Whether a retried line found stored still waits for the bot: its first append's
+        COMMIT went through but the answer was lost, and the bot's turn with it, when the line
+        is still the log's last event (the journal read the retry's way to the log's end).
+        Anything after it (the bot's answer, whose ack alone was lost, or a later line) and it
+        is answered, or moot. One process only: with several, the first attempt's turn may
+        still be under way in another."""
+        return not self.journal.shared and conv.last_seq == line.seq
 
     async def file_turn(self, conv: Conversation) -> None:
         """A visitor's file while the bot answers (the caller holds the chat's lock): the bot
