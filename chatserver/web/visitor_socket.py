@@ -210,7 +210,6 @@ class VisitorSocket:
             if claimed.visitor_id != visitor_id:
                 visitor_id, known = claimed.visitor_id, await hub.store.visitor(
                     claimed.visitor_id)
-                wrote = True
         open_row: Row | dict[str, Any] | None = None
         if known is not None and (wrote or claimed is not None):  # as it is after the writes
             open_row = await hub.store.open_conversation_of(visitor_id)
