@@ -234,12 +234,14 @@ async def test_postgresql_crashed_and_restarted_mid_traffic(
         crashed = time.monotonic()
         own_postgres.crash()
         down = await wait_for(lambda: _both(a, b, 503), 10)
+        # Mid-traffic, or the test proves nothing. Whether a line was refused is not the proof:
+        # a line may also wait the outage out in the writer and be stored after the restart.
+        assert not all(task.done() for task in traffic), "the crash came after the traffic"
         await asyncio.sleep(0.5)
         own_postgres.start()  # returns once it has recovered from its WAL and takes connections
         up = await wait_for(lambda: _both(a, b, 200), 30)
         away = time.monotonic() - crashed
         again = await _finish(traffic, desks)
-        assert again > 0, "the crash was not felt: the test proves nothing"
         _report("PostgreSQL crashed and restarted", url, desks, again,
                 f"/readyz 503 on both {down:.1f} s after the crash, 200 on both {up:.1f} s "
                 f"after the restart ({away:.1f} s after the crash)")
